@@ -1,0 +1,47 @@
+# voicectl — see README.md. `make run` starts a dev server; `make test` runs every test.
+GO       ?= go
+BIN      := bin/voicectl
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X github.com/voicectl/voicectl/cmd/internal/root.Version=$(VERSION)
+SHELLS   := bash zsh fish powershell
+
+.PHONY: all build run test test-deps unit vet fmt-check completions clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/voicectl
+
+## run: build and start `voicectl serve --dev`; it prints the URL to open.
+run: build
+	./$(BIN) serve --dev
+
+## test: install what the tests need, then run every test in a loopback-only network namespace.
+test: test-deps vet fmt-check build
+	$(GO) test -count=1 -run '^$$' ./... >/dev/null   # compile everything while the network is there
+	scripts/in-netns.sh $(GO) test -count=1 -race -timeout 15m ./...
+
+test-deps:
+	scripts/test-deps.sh
+	$(GO) mod download
+
+## unit: tests that open no sockets (the rest skip outside the namespace).
+unit:
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(find . -name '*.go' -not -path './bin/*' | xargs gofmt -l); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## completions: regenerate the committed shell completion scripts.
+completions: build
+	./$(BIN) completion bash > completions/voicectl.bash
+	./$(BIN) completion zsh > completions/_voicectl
+	./$(BIN) completion fish > completions/voicectl.fish
+	./$(BIN) completion powershell > completions/voicectl.ps1
+
+clean:
+	rm -rf bin

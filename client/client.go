@@ -1,0 +1,359 @@
+// Package client is a Go signalling and media client for voicectl servers, built on
+// pion/webrtc. Tests and the load generator use it; it speaks only the public wire
+// protocol (docs/signalling.md).
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/ice/v4"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/voicectl/voicectl/server/wire"
+)
+
+// Config describes one client.
+type Config struct {
+	// URL is the server's HTTP base URL, e.g. http://127.0.0.1:7880.
+	URL   string
+	Token string
+	// Publish sends a synthetic Opus stream (when the token allows it).
+	Publish bool
+	// Level is the RFC 6464 audio level (-dBov, 0 loudest … 127 silent) of the
+	// synthetic stream.
+	Level uint8
+	// LoopbackOnly restricts ICE to 127.0.0.1, for tests.
+	LoopbackOnly bool
+	Logger       *slog.Logger
+}
+
+// HTTPError is a refusal before the WebSocket upgrade.
+type HTTPError struct {
+	Status int
+	Body   wire.HTTPError
+}
+
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("http %d: %s: %s", e.Status, e.Body.Code, e.Body.Message)
+}
+
+// ServerError is an error message received instead of an expected reply.
+type ServerError struct{ Msg wire.Error }
+
+func (e *ServerError) Error() string { return e.Msg.Code + ": " + e.Msg.Message }
+
+// Client is one connected peer.
+type Client struct {
+	cfg    Config
+	log    *slog.Logger
+	ws     *websocket.Conn
+	pc     *webrtc.PeerConnection
+	mic    *webrtc.TrackLocalStaticRTP
+	events chan any
+	done   chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	Joined *wire.Joined
+
+	mu        sync.Mutex
+	received  map[string]*atomic.Uint64 // by producer id (track id)
+	byPeer    map[string]*atomic.Uint64 // by peer id (stream id)
+	micSender *webrtc.RTPSender
+	writeMu   sync.Mutex
+	sent      atomic.Uint64
+	pubOnce   sync.Once
+	pcState   atomic.Value
+}
+
+// Connect dials the server, joins, and starts answering offers.
+func Connect(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
+	u.Path = "/v1/rtc"
+	hdr := http.Header{}
+	if cfg.Token != "" {
+		hdr.Set("Authorization", "Bearer "+cfg.Token)
+	}
+	ws, resp, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{HTTPHeader: hdr})
+	if err != nil {
+		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+			he := &HTTPError{Status: resp.StatusCode}
+			if resp.Body != nil {
+				b, _ := io.ReadAll(resp.Body)
+				_ = json.Unmarshal(b, &he.Body)
+			}
+			return nil, he
+		}
+		return nil, err
+	}
+	ws.SetReadLimit(8 << 20)
+	c, err := newClient(cfg, ws)
+	if err != nil {
+		_ = ws.CloseNow()
+		return nil, err
+	}
+	if err := c.join(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func newClient(cfg Config, ws *websocket.Conn) (*Client, error) {
+	api, err := newAPI(cfg.LoopbackOnly)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithCancel(context.Background())
+	c := &Client{cfg: cfg, log: cfg.Logger, ws: ws, pc: pc, events: make(chan any, 4096), done: make(chan struct{}),
+		ctx: cctx, cancel: cancel, received: map[string]*atomic.Uint64{}, byPeer: map[string]*atomic.Uint64{}}
+	c.pcState.Store(webrtc.PeerConnectionStateNew)
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) { c.pcState.Store(s) })
+	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		if cand == nil {
+			return
+		}
+		init := cand.ToJSON()
+		_ = c.Send(wire.Candidate{Envelope: wire.Envelope{Type: wire.TypeCandidate},
+			Candidate: wire.ICECandidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}})
+	})
+	pc.OnTrack(c.onTrack)
+	if cfg.Publish {
+		c.mic, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "client")
+		if err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func newAPI(loopback bool) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
+		MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	s := webrtc.SettingEngine{}
+	if loopback {
+		s.SetIncludeLoopbackCandidate(true)
+		s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+		s.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+		s.SetRemoteIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+		s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s)), nil
+}
+
+// Send writes one message.
+func (c *Client) Send(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.SendRaw(b)
+}
+
+// SendRaw writes bytes as one text message, whatever they hold.
+func (c *Client) SendRaw(b []byte) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+	defer cancel()
+	return c.ws.Write(ctx, websocket.MessageText, b)
+}
+
+func (c *Client) join(ctx context.Context) error {
+	pub := c.cfg.Publish
+	if err := c.Send(wire.Join{Envelope: wire.Envelope{Type: wire.TypeJoin}, Publish: &pub}); err != nil {
+		return err
+	}
+	msg, err := c.read(ctx)
+	if err != nil {
+		return err
+	}
+	switch m := msg.(type) {
+	case *wire.Joined:
+		c.Joined = m
+	case *wire.Error:
+		return &ServerError{Msg: *m}
+	default:
+		return fmt.Errorf("expected joined, got %T", msg)
+	}
+	go c.readLoop()
+	return nil
+}
+
+func (c *Client) read(ctx context.Context) (any, error) {
+	_, b, err := c.ws.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return wire.ParseServer(b)
+}
+
+func (c *Client) readLoop() {
+	defer func() {
+		close(c.done)
+		close(c.events)
+		c.cancel()
+		_ = c.pc.Close()
+	}()
+	for {
+		msg, err := c.read(c.ctx)
+		if err != nil {
+			var ute *wire.UnknownTypeError
+			if errors.As(err, &ute) || errors.Is(err, wire.ErrMalformed) {
+				continue
+			}
+			return
+		}
+		switch m := msg.(type) {
+		case *wire.SessionDescription:
+			if err := c.answer(m.SDP); err != nil {
+				c.log.Error("answer failed", "err", err)
+			}
+			continue
+		case *wire.Candidate:
+			_ = c.pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex})
+			continue
+		}
+		select {
+		case c.events <- msg:
+		default:
+		}
+	}
+}
+
+func (c *Client) answer(offer string) error {
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return err
+	}
+	if c.mic != nil && c.micSender == nil {
+		s, err := c.pc.AddTrack(c.mic)
+		if err != nil {
+			return err
+		}
+		c.micSender = s
+		go func() {
+			buf := make([]byte, 1500)
+			for {
+				if _, _, err := s.Read(buf); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	ans, err := c.pc.CreateAnswer(nil)
+	if err != nil {
+		return err
+	}
+	if err := c.pc.SetLocalDescription(ans); err != nil {
+		return err
+	}
+	if c.micSender != nil {
+		c.pubOnce.Do(func() { go c.publish() })
+	}
+	return c.Send(wire.SessionDescription{Envelope: wire.Envelope{Type: wire.TypeAnswer}, SDP: ans.SDP})
+}
+
+func (c *Client) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	c.mu.Lock()
+	n := c.received[t.ID()]
+	if n == nil {
+		n = &atomic.Uint64{}
+		c.received[t.ID()] = n
+	}
+	pn := c.byPeer[t.StreamID()]
+	if pn == nil {
+		pn = &atomic.Uint64{}
+		c.byPeer[t.StreamID()] = pn
+	}
+	c.mu.Unlock()
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := t.Read(buf); err != nil {
+			return
+		}
+		n.Add(1)
+		pn.Add(1)
+	}
+}
+
+// Events delivers server messages other than offers and candidates; it is closed
+// when the connection ends.
+func (c *Client) Events() <-chan any { return c.events }
+
+// Done is closed when the connection ends.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Received is the number of RTP packets received from a peer (by peer id).
+func (c *Client) Received(peerID string) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := c.byPeer[peerID]; n != nil {
+		return n.Load()
+	}
+	return 0
+}
+
+// ReceivedFrom lists the peer ids this client has received packets from.
+func (c *Client) ReceivedFrom() map[string]uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]uint64{}
+	for id, n := range c.byPeer {
+		out[id] = n.Load()
+	}
+	return out
+}
+
+// Sent is the number of RTP packets this client has sent.
+func (c *Client) Sent() uint64 { return c.sent.Load() }
+
+// PeerID is this client's peer id.
+func (c *Client) PeerID() string { return c.Joined.PeerID }
+
+// Connected reports whether the media connection is up.
+func (c *Client) Connected() bool {
+	return c.pcState.Load().(webrtc.PeerConnectionState) == webrtc.PeerConnectionStateConnected
+}
+
+// Close leaves and closes everything.
+func (c *Client) Close() {
+	_ = c.Send(wire.Envelope{Type: wire.TypeLeave})
+	c.cancel()
+	_ = c.ws.Close(websocket.StatusNormalClosure, "")
+	_ = c.pc.Close()
+	select {
+	case <-c.done:
+	case <-time.After(2 * time.Second):
+	}
+}

@@ -1,0 +1,130 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+)
+
+const chromiumPath = "/usr/lib/chromium/chromium"
+
+// newBrowser starts headless Chromium with a fake microphone that plays a tone.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	_, err := os.Stat(chromiumPath)
+	require.NoError(t, err, "Chromium is required (make test installs Debian's chromium package)")
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", "new"),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("allow-loopback-in-peer-connection", true),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancelBrowser()
+		cancelAlloc()
+	})
+	_, err = chromedp.Run(bctx, chromedp.Navigate("about:blank"))
+	require.NoError(t, err)
+	return bctx
+}
+
+// newTab opens url in a new tab of the browser.
+func newTab(t *testing.T, browser context.Context, url string) context.Context {
+	t.Helper()
+	tab, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	_, err := chromedp.Run(tab, chromedp.Navigate(url))
+	require.NoError(t, err)
+	return tab
+}
+
+type audioStats struct {
+	Packets float64 `json:"packets"`
+	Energy  float64 `json:"energy"`
+	Tracks  int     `json:"tracks"`
+}
+
+const statsJS = `(async () => {
+  const pc = window.voicectl && window.voicectl.pc;
+  const r = {packets: 0, energy: 0, tracks: 0};
+  if (!pc) return r;
+  (await pc.getStats()).forEach((s) => {
+    if (s.type === "inbound-rtp" && s.kind === "audio") {
+      r.tracks++;
+      r.packets += s.packetsReceived || 0;
+      r.energy += s.totalAudioEnergy || 0;
+    }
+  });
+  return r;
+})()`
+
+func stats(t *testing.T, tab context.Context) audioStats {
+	s, err := chromedp.Run(tab, chromedp.Evaluate[audioStats](statsJS, chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	return s
+}
+
+// hears waits until the tab receives audio with energy from tracks other peers.
+func hears(t *testing.T, tab context.Context, tracks int) audioStats {
+	t.Helper()
+	var last audioStats
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		last = stats(t, tab)
+		if last.Tracks >= tracks && last.Packets > 50 && last.Energy > 0 {
+			return last
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	status, _ := chromedp.Run(tab, chromedp.Evaluate[string](`document.getElementById("status").textContent`))
+	t.Fatalf("tab hears no audio: %+v (status %q)", last, status)
+	return last
+}
+
+func TestBrowserTabsHearEachOther(t *testing.T) {
+	s := startServe(t, "--workers", "1")
+	browser := newBrowser(t)
+	alice := newTab(t, browser, s.base+"/?room=e2e&name=alice")
+	bob := newTab(t, browser, s.base+"/?room=e2e&name=bob")
+	a := hears(t, alice, 1)
+	b := hears(t, bob, 1)
+	t.Logf("alice receives %+v, bob receives %+v", a, b)
+
+	// The page lists both peers.
+	n, err := chromedp.Run(alice, chromedp.Poll[int](`document.querySelectorAll("#peers li").length === 2 && 2`, chromedp.WithPollingTimeout(10*time.Second)))
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+}
+
+func TestBrowserListenerAndBadToken(t *testing.T) {
+	s := startServe(t, "--workers", "1")
+	browser := newBrowser(t)
+	speaker := newTab(t, browser, s.base+"/?room=aud&name=host")
+	listener := newTab(t, browser, s.base+"/?room=aud&name=guest&publish=0")
+	hears(t, listener, 1)
+	// The listener sends nothing: the speaker receives no audio track.
+	time.Sleep(time.Second)
+	require.Zero(t, stats(t, speaker).Tracks)
+
+	bad := newTab(t, browser, s.base+"/?token=not-a-token")
+	msg, err := chromedp.Run(bad, chromedp.Poll[string](`(window.voicectl.error || false)`, chromedp.WithPollingTimeout(10*time.Second)))
+	require.NoError(t, err)
+	require.Contains(t, msg, "not valid")
+}

@@ -1,0 +1,163 @@
+// Package e2e runs the real voicectl binary and drives it with real clients:
+// headless Chromium for the browser page.
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/server/testenv"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "voicectl-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "voicectl")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/voicectl")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build voicectl:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is a running `voicectl serve`.
+type server struct {
+	cmd  *exec.Cmd
+	url  string // page URL printed at start-up
+	base string
+	done chan struct{}
+	out  *strings.Builder
+}
+
+var urlLine = regexp.MustCompile(`Open (http://\S+?)(/\S*)? in two`)
+
+// startServe runs `voicectl serve --dev` with args and waits for its URL.
+func startServe(t *testing.T, args ...string) *server {
+	t.Helper()
+	testenv.RequireLoopbackOnly(t)
+	cmd := exec.Command(binary, append([]string{"serve", "--dev", "--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-level", "warn"}, args...)...)
+	cmd.Env = os.Environ()
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	s := &server{cmd: cmd, done: make(chan struct{}), out: &strings.Builder{}}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			s.out.WriteString(sc.Text() + "\n")
+			if m := urlLine.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	go func() {
+		_ = cmd.Wait()
+		close(s.done)
+	}()
+	select {
+	case s.base = <-found:
+	case <-s.done:
+		t.Fatal("voicectl serve exited before printing its URL")
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("voicectl serve printed no URL")
+	}
+	t.Cleanup(func() { s.stop(t) })
+	return s
+}
+
+// stop sends SIGTERM and checks the server and all its workers are gone within seconds.
+func (s *server) stop(t *testing.T) {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	children := childPIDs(s.cmd.Process.Pid)
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(8 * time.Second):
+		_ = s.cmd.Process.Kill()
+		t.Error("serve did not stop within 8s of SIGTERM")
+	}
+	require.Eventually(t, func() bool {
+		for _, pid := range children {
+			if syscall.Kill(pid, 0) == nil && !isZombie(pid) {
+				return false
+			}
+		}
+		return true
+	}, 3*time.Second, 50*time.Millisecond, "worker processes left behind")
+}
+
+func childPIDs(parent int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		s := string(b)
+		rest := s[strings.LastIndexByte(s, ')')+2:]
+		var state string
+		var ppid, pid int
+		if _, err := fmt.Sscanf(rest, "%s %d", &state, &ppid); err != nil {
+			continue
+		}
+		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err == nil && ppid == parent {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func isZombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	return strings.HasPrefix(s[strings.LastIndexByte(s, ')')+2:], "Z")
+}
+
+func TestServeHealthAndShutdown(t *testing.T) {
+	s := startServe(t, "--workers", "2")
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(s.base + path)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+	}
+	require.Contains(t, s.out.String(), "dev secret (auth.secret): ")
+	kids := childPIDs(s.cmd.Process.Pid)
+	require.Len(t, kids, 2, "one process per worker")
+	start := time.Now()
+	s.stop(t)
+	require.Less(t, time.Since(start), 8*time.Second)
+}

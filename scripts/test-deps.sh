@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the system packages the tests need when they are missing (Debian/Ubuntu).
+set -euo pipefail
+
+need=()
+[ -x /usr/lib/chromium/chromium ] || need+=(chromium)
+command -v ip >/dev/null || need+=(iproute2)
+command -v unshare >/dev/null || need+=(util-linux)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null || { echo "missing packages: ${need[*]} (run as root or install sudo)" >&2; exit 1; }
+  sudo=sudo
+fi
+echo "installing: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,63 @@
+package auth
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/require"
+)
+
+var secret = []byte("0123456789abcdef0123")
+
+func TestSignVerifyRoundTrip(t *testing.T) {
+	exp := time.Now().Add(time.Hour).Truncate(time.Second)
+	tok, err := Sign(secret, Grant{Room: "r1", Identity: "alice", Publish: false, Expires: exp})
+	require.NoError(t, err)
+	g, err := Verify(secret, tok)
+	require.NoError(t, err)
+	require.Equal(t, "r1", g.Room)
+	require.Equal(t, "alice", g.Identity)
+	require.False(t, g.Publish)
+	require.True(t, g.Expires.Equal(exp))
+}
+
+func TestVerifyRejects(t *testing.T) {
+	good, err := Sign(secret, Grant{Room: "r", Identity: "a", Publish: true, Expires: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	expired, err := Sign(secret, Grant{Room: "r", Identity: "a", Expires: time.Now().Add(-time.Hour)})
+	require.NoError(t, err)
+	forged, err := Sign([]byte("another-secret-of-16"), Grant{Room: "r", Identity: "a", Expires: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	none := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{"room": "r", "sub": "a", "iss": issuer, "exp": time.Now().Add(time.Hour).Unix()})
+	noneTok, err := none.SignedString(jwt.UnsafeAllowNoneSignatureType)
+	require.NoError(t, err)
+	parts := strings.Split(good, ".")
+	tampered := parts[0] + "." + parts[1] + "x." + parts[2]
+
+	cases := map[string]struct {
+		tok  string
+		want error
+	}{
+		"missing":  {"", ErrMissingToken},
+		"expired":  {expired, ErrExpiredToken},
+		"forged":   {forged, ErrInvalidToken},
+		"alg none": {noneTok, ErrInvalidToken},
+		"tampered": {tampered, ErrInvalidToken},
+		"garbage":  {"not-a-jwt", ErrInvalidToken},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Verify(secret, tc.tok)
+			require.ErrorIs(t, err, tc.want)
+		})
+	}
+}
+
+func TestSignNeedsRoomAndIdentity(t *testing.T) {
+	_, err := Sign(secret, Grant{Room: "", Identity: "a", Expires: time.Now().Add(time.Hour)})
+	require.Error(t, err)
+	_, err = Sign(nil, Grant{Room: "r", Identity: "a", Expires: time.Now().Add(time.Hour)})
+	require.Error(t, err)
+}

@@ -1,0 +1,155 @@
+// Package config holds the voice server's settings as plain Go values: defaults,
+// validation and the list of keys. Loading from files, environment and flags is the
+// CLI's job (cmd/), so this package imports no configuration library.
+package config
+
+import (
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Config is every setting of `voicectl serve`. The mapstructure tags are the config keys.
+type Config struct {
+	HTTP   HTTP   `mapstructure:"http"`
+	RTC    RTC    `mapstructure:"rtc"`
+	Worker Worker `mapstructure:"worker"`
+	Auth   Auth   `mapstructure:"auth"`
+	Signal Signal `mapstructure:"signal"`
+	Log    Log    `mapstructure:"log"`
+	// Dev turns on development mode: a generated secret and dev tokens for the browser page.
+	Dev bool `mapstructure:"dev"`
+	// DataDir keeps state that must survive restarts.
+	DataDir string `mapstructure:"data_dir"`
+}
+
+// HTTP configures the signalling, admin and health listener.
+type HTTP struct {
+	Addr string `mapstructure:"addr"`
+}
+
+// RTC configures how workers take part in ICE.
+type RTC struct {
+	// Port is worker 0's UDP port; worker i listens on Port+i.
+	Port int `mapstructure:"port"`
+	// Interfaces is an allow-list of interface names for ICE candidates; empty means all.
+	Interfaces []string `mapstructure:"interfaces"`
+	// MDNS enables multicast DNS candidates.
+	MDNS bool `mapstructure:"mdns"`
+	// AnnouncedIP replaces host candidate addresses (1:1 NAT).
+	AnnouncedIP string `mapstructure:"announced_ip"`
+	// Loopback allows candidates on loopback interfaces.
+	Loopback bool `mapstructure:"loopback"`
+}
+
+// Worker configures the media worker processes.
+type Worker struct {
+	// Count is the number of worker processes; 0 means one per core.
+	Count int `mapstructure:"count"`
+	// RestartBackoff is the pause before a dead worker is started again.
+	RestartBackoff time.Duration `mapstructure:"restart_backoff"`
+}
+
+// Auth holds the join-token secret.
+type Auth struct {
+	Secret string `mapstructure:"secret"`
+	// DevTokenTTL is the lifetime of tokens handed out by the dev token endpoint.
+	DevTokenTTL time.Duration `mapstructure:"dev_token_ttl"`
+}
+
+// Signal bounds the signalling protocol.
+type Signal struct {
+	// MaxMessageBytes is the largest WebSocket message accepted from a client.
+	MaxMessageBytes int `mapstructure:"max_message_bytes"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
+}
+
+// Defaults returns the documented default for every key.
+func Defaults() map[string]any {
+	return map[string]any{
+		"http.addr":                "127.0.0.1:7880",
+		"rtc.port":                 50000,
+		"rtc.interfaces":           []string{},
+		"rtc.mdns":                 false,
+		"rtc.announced_ip":         "",
+		"rtc.loopback":             true,
+		"worker.count":             0,
+		"worker.restart_backoff":   "500ms",
+		"auth.secret":              "",
+		"auth.dev_token_ttl":       "24h",
+		"signal.max_message_bytes": 65536,
+		"log.level":                "info",
+		"log.format":               "auto",
+		"dev":                      false,
+		"data_dir":                 "./data",
+	}
+}
+
+// EffectiveWorkers is the number of worker processes to start.
+func (c *Config) EffectiveWorkers() int {
+	if c.Worker.Count > 0 {
+		return c.Worker.Count
+	}
+	return runtime.NumCPU()
+}
+
+// MinSecretLen is the shortest HS256 secret accepted outside dev mode.
+const MinSecretLen = 16
+
+// Validate checks values that decode but make no sense; each error names its key.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+		return &KeyError{Key: "http.addr", Err: err}
+	}
+	if c.RTC.Port < 1 || c.RTC.Port > 65535 {
+		return &KeyError{Key: "rtc.port", Err: fmt.Errorf("%d is not a UDP port", c.RTC.Port)}
+	}
+	if c.Worker.Count < 0 {
+		return &KeyError{Key: "worker.count", Err: fmt.Errorf("must be >= 0, got %d", c.Worker.Count)}
+	}
+	if top := c.RTC.Port + c.EffectiveWorkers() - 1; top > 65535 {
+		return &KeyError{Key: "rtc.port", Err: fmt.Errorf("worker ports run past 65535 (%d)", top)}
+	}
+	if c.RTC.AnnouncedIP != "" && net.ParseIP(c.RTC.AnnouncedIP) == nil {
+		return &KeyError{Key: "rtc.announced_ip", Err: fmt.Errorf("%q is not an IP address", c.RTC.AnnouncedIP)}
+	}
+	if c.Signal.MaxMessageBytes < 1024 {
+		return &KeyError{Key: "signal.max_message_bytes", Err: fmt.Errorf("must be >= 1024, got %d", c.Signal.MaxMessageBytes)}
+	}
+	if c.Worker.RestartBackoff < 0 {
+		return &KeyError{Key: "worker.restart_backoff", Err: fmt.Errorf("must not be negative")}
+	}
+	if c.Auth.DevTokenTTL <= 0 {
+		return &KeyError{Key: "auth.dev_token_ttl", Err: fmt.Errorf("must be positive")}
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		return &KeyError{Key: "log.level", Err: fmt.Errorf("%q is not one of debug, info, warn, error", c.Log.Level)}
+	}
+	switch c.Log.Format {
+	case "auto", "text", "json":
+	default:
+		return &KeyError{Key: "log.format", Err: fmt.Errorf("%q is not one of auto, text, json", c.Log.Format)}
+	}
+	if !c.Dev && len(c.Auth.Secret) < MinSecretLen {
+		return &KeyError{Key: "auth.secret", Err: fmt.Errorf("must be set (at least %d characters) unless --dev is given", MinSecretLen)}
+	}
+	return nil
+}
+
+// KeyError is a configuration error about one key.
+type KeyError struct {
+	Key string
+	Err error
+}
+
+func (e *KeyError) Error() string { return fmt.Sprintf("config key %q: %v", e.Key, e.Err) }
+func (e *KeyError) Unwrap() error { return e.Err }

@@ -1,0 +1,177 @@
+// Package control is the control process of `voicectl serve`: it supervises the
+// worker processes, keeps room state, speaks the signalling protocol and serves HTTP.
+// It never touches RTP.
+package control
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/voicectl/voicectl/server/config"
+)
+
+// Params configures a Control.
+type Params struct {
+	Config    config.Config
+	Logger    *slog.Logger
+	WorkerCmd WorkerCommand
+	// Listener, when set, is used instead of listening on Config.HTTP.Addr.
+	Listener net.Listener
+	Version  string
+}
+
+// Control is the running server.
+type Control struct {
+	cfg       config.Config
+	log       *slog.Logger
+	workerCmd WorkerCommand
+	secret    []byte
+	version   string
+	listener  net.Listener
+
+	slots []*workerSlot
+
+	mu       sync.Mutex
+	rooms    map[string]*room
+	peers    map[string]*peer // by peer id (also the transport id)
+	draining bool
+
+	sessMu sync.Mutex
+	sess   map[*session]struct{}
+}
+
+// New validates params and prepares a server; Run starts it.
+func New(p Params) (*Control, error) {
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.DiscardHandler)
+	}
+	if p.WorkerCmd == nil {
+		return nil, errors.New("control: WorkerCmd is required")
+	}
+	secret := []byte(p.Config.Auth.Secret)
+	if len(secret) == 0 {
+		if !p.Config.Dev {
+			return nil, errors.New("control: auth.secret must be set outside dev mode")
+		}
+		b := make([]byte, 24)
+		_, _ = rand.Read(b)
+		secret = []byte(hex.EncodeToString(b))
+	}
+	c := &Control{
+		cfg:       p.Config,
+		log:       p.Logger,
+		workerCmd: p.WorkerCmd,
+		secret:    secret,
+		version:   p.Version,
+		listener:  p.Listener,
+		rooms:     map[string]*room{},
+		peers:     map[string]*peer{},
+		sess:      map[*session]struct{}{},
+	}
+	n := p.Config.EffectiveWorkers()
+	for i := 0; i < n; i++ {
+		c.slots = append(c.slots, &workerSlot{index: i, port: p.Config.RTC.Port + i, c: c})
+	}
+	return c, nil
+}
+
+// Secret is the join-token signing key in use (the generated one in dev mode).
+func (c *Control) Secret() []byte { return c.secret }
+
+// Addr is the HTTP listener's address, once Run has started listening.
+func (c *Control) Addr() string {
+	if c.listener == nil {
+		return ""
+	}
+	return c.listener.Addr().String()
+}
+
+// Start launches the workers and the HTTP listener; it returns once all workers are
+// ready. The returned function stops everything and waits for it.
+func (c *Control) Start(ctx context.Context) (stop func(), err error) {
+	if c.listener == nil {
+		l, err := net.Listen("tcp", c.cfg.HTTP.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen %s: %w", c.cfg.HTTP.Addr, err)
+		}
+		c.listener = l
+	}
+	wctx, cancelWorkers := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	started := make(chan error, len(c.slots))
+	for _, s := range c.slots {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.run(wctx, started)
+		}()
+	}
+	var startErr error
+	for range c.slots {
+		if err := <-started; err != nil && startErr == nil {
+			startErr = err
+		}
+	}
+	stopWorkers := func() {
+		cancelWorkers()
+		var swg sync.WaitGroup
+		for _, s := range c.slots {
+			swg.Add(1)
+			go func() {
+				defer swg.Done()
+				s.stop(2 * time.Second)
+			}()
+		}
+		swg.Wait()
+		wg.Wait()
+	}
+	if startErr != nil {
+		stopWorkers()
+		_ = c.listener.Close()
+		return nil, startErr
+	}
+
+	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srvDone := make(chan struct{})
+	go func() {
+		defer close(srvDone)
+		if err := srv.Serve(c.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			c.log.Error("http server failed", "err", err)
+		}
+	}()
+	c.log.Info("voice server listening", "http", c.listener.Addr().String(), "workers", len(c.slots))
+	return func() {
+		c.mu.Lock()
+		c.draining = true
+		c.mu.Unlock()
+		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		c.closeAllSessions()
+		<-srvDone
+		stopWorkers()
+	}, nil
+}
+
+// Workers reports every worker's supervision state.
+func (c *Control) Workers() []WorkerStatus {
+	out := make([]WorkerStatus, len(c.slots))
+	for i, s := range c.slots {
+		out[i] = s.status()
+	}
+	return out
+}
+
+func newID(prefix string) string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}

@@ -1,0 +1,140 @@
+package control
+
+import (
+	"encoding/json"
+
+	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/wire"
+)
+
+// handleWorkerEvent runs on the worker's IPC read goroutine: it must not call the
+// worker synchronously, so anything that does is started on its own goroutine.
+func (c *Control) handleWorkerEvent(worker int, method string, raw json.RawMessage) {
+	switch method {
+	case ipc.EventOffer:
+		var e ipc.SDP
+		if json.Unmarshal(raw, &e) == nil {
+			if s := c.sessionOf(e.TransportID); s != nil {
+				s.send(wire.SessionDescription{Envelope: wire.Envelope{Type: wire.TypeOffer}, SDP: e.SDP})
+			}
+		}
+	case ipc.EventCandidate:
+		var e ipc.Candidate
+		if json.Unmarshal(raw, &e) == nil {
+			if s := c.sessionOf(e.TransportID); s != nil {
+				s.send(wire.Candidate{Envelope: wire.Envelope{Type: wire.TypeCandidate}, Candidate: e.Candidate})
+			}
+		}
+	case ipc.EventTransportState:
+		var e ipc.TransportState
+		if json.Unmarshal(raw, &e) == nil && e.State == "failed" {
+			if s := c.sessionOf(e.TransportID); s != nil {
+				go s.reconnect("ice_failed", 0)
+			}
+		}
+	case ipc.EventProducerNew:
+		var e ipc.ProducerEvent
+		if json.Unmarshal(raw, &e) == nil {
+			go c.onProducerNew(e)
+		}
+	case ipc.EventProducerClosed:
+		var e ipc.ProducerEvent
+		if json.Unmarshal(raw, &e) == nil {
+			c.onProducerClosed(e)
+		}
+	case ipc.EventSpeakers:
+		var e ipc.Speakers
+		if json.Unmarshal(raw, &e) == nil {
+			c.onSpeakers(e)
+		}
+	default:
+		c.log.Debug("unknown worker event", "worker", worker, "method", method)
+	}
+}
+
+func (c *Control) sessionOf(peerID string) *session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.peers[peerID]; p != nil {
+		return p.sess
+	}
+	return nil
+}
+
+func (c *Control) onProducerNew(e ipc.ProducerEvent) {
+	c.mu.Lock()
+	p := c.peers[e.TransportID]
+	if p == nil || p.gone || p.producerID != e.ProducerID {
+		c.mu.Unlock()
+		return
+	}
+	p.producing = true
+	muted := p.muted
+	r := p.room
+	all := r.sessions()
+	var targets []*peer
+	for _, q := range r.peers {
+		if q != p && q.ready {
+			targets = append(targets, q)
+		}
+	}
+	c.mu.Unlock()
+	if muted {
+		cctx, cancel := ctxCall()
+		_ = c.slot(r.worker).call(cctx, ipc.MethodProducerPause, ipc.ProducerPause{ProducerID: p.producerID, Paused: true}, nil)
+		cancel()
+	}
+	for _, s := range all {
+		s.send(wire.ProducerEvent{Envelope: wire.Envelope{Type: wire.TypeProducerAdded}, ProducerID: p.producerID, PeerID: p.id})
+	}
+	for _, q := range targets {
+		c.consume(r, q, p)
+	}
+}
+
+func (c *Control) onProducerClosed(e ipc.ProducerEvent) {
+	c.mu.Lock()
+	p := c.peers[e.TransportID]
+	if p == nil || !p.producing || p.producerID != e.ProducerID {
+		c.mu.Unlock()
+		return
+	}
+	p.producing = false
+	all := p.room.sessions()
+	c.mu.Unlock()
+	for _, s := range all {
+		s.send(wire.ProducerEvent{Envelope: wire.Envelope{Type: wire.TypeProducerRemoved}, ProducerID: p.producerID, PeerID: p.id})
+	}
+}
+
+func (c *Control) onSpeakers(e ipc.Speakers) {
+	c.mu.Lock()
+	var r *room
+	byProducer := map[string]string{}
+	for _, rr := range c.rooms {
+		if rr.routerID == e.RouterID {
+			r = rr
+			break
+		}
+	}
+	if r == nil {
+		c.mu.Unlock()
+		return
+	}
+	for _, p := range r.peers {
+		if p.producerID != "" {
+			byProducer[p.producerID] = p.id
+		}
+	}
+	all := r.sessions()
+	c.mu.Unlock()
+	msg := wire.ActiveSpeakers{Envelope: wire.Envelope{Type: wire.TypeActiveSpeakers}, Speakers: []wire.Speaker{}}
+	for _, s := range e.Speakers {
+		if id, ok := byProducer[s.ProducerID]; ok {
+			msg.Speakers = append(msg.Speakers, wire.Speaker{PeerID: id, Level: s.Level})
+		}
+	}
+	for _, s := range all {
+		s.send(msg)
+	}
+}

@@ -1,0 +1,148 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/client"
+	"github.com/voicectl/voicectl/server/auth"
+	"github.com/voicectl/voicectl/server/config"
+	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/testenv"
+	"github.com/voicectl/voicectl/server/worker"
+)
+
+const workerEnv = "_VOICECTL_TEST_WORKER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(workerEnv) == "1" {
+		os.Exit(worker.Main(slog.LevelWarn))
+	}
+	os.Exit(m.Run())
+}
+
+var nextPort atomic.Int32
+
+func init() { nextPort.Store(41000) }
+
+const testSecret = "integration-test-secret-0123456789"
+
+type harness struct {
+	t    *testing.T
+	c    *Control
+	url  string
+	stop func()
+}
+
+func testConfig(workers int) config.Config {
+	var cfg config.Config
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.RTC.Port = int(nextPort.Add(10))
+	cfg.RTC.Loopback = true
+	cfg.Worker.Count = workers
+	cfg.Worker.RestartBackoff = 100 * time.Millisecond
+	cfg.Auth.Secret = testSecret
+	cfg.Auth.DevTokenTTL = time.Hour
+	cfg.Signal.MaxMessageBytes = 64 << 10
+	cfg.Log.Level = "info"
+	cfg.Log.Format = "text"
+	return cfg
+}
+
+func testWorkerCmd(int) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), workerEnv+"=1", "GOMAXPROCS=1")
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
+func startHarness(t *testing.T, cfg config.Config) *harness {
+	t.Helper()
+	testenv.RequireLoopbackOnly(t)
+	require.NoError(t, cfg.Validate())
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c, err := New(Params{Config: cfg, Logger: log, WorkerCmd: testWorkerCmd, Listener: l})
+	require.NoError(t, err)
+	stop, err := c.Start(context.Background())
+	require.NoError(t, err)
+	h := &harness{t: t, c: c, url: "http://" + l.Addr().String(), stop: stop}
+	t.Cleanup(stop)
+	return h
+}
+
+func (h *harness) token(room, identity string, publish bool, ttl time.Duration) string {
+	tok, err := auth.Sign([]byte(testSecret), auth.Grant{Room: room, Identity: identity, Publish: publish, Expires: time.Now().Add(ttl)})
+	require.NoError(h.t, err)
+	return tok
+}
+
+func (h *harness) connect(room, identity string, publish bool) *client.Client {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Connect(ctx, client.Config{URL: h.url, Token: h.token(room, identity, publish, time.Hour), Publish: publish, Level: 30, LoopbackOnly: true})
+	require.NoError(h.t, err)
+	h.t.Cleanup(c.Close)
+	return c
+}
+
+func (h *harness) load(worker int) ipc.Load {
+	var l ipc.Load
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(h.t, h.c.slots[worker].call(ctx, ipc.MethodLoad, nil, &l))
+	return l
+}
+
+// hearsAll waits until every client has received at least min packets from every other.
+func hearsAll(t *testing.T, clients []*client.Client, min uint64) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		for _, a := range clients {
+			for _, b := range clients {
+				if a != b && a.Received(b.PeerID()) < min {
+					return false
+				}
+			}
+		}
+		return true
+	}, 15*time.Second, 50*time.Millisecond, "not every peer heard every other: %s", describe(clients))
+}
+
+func describe(clients []*client.Client) string {
+	s := ""
+	for _, c := range clients {
+		s += fmt.Sprintf("%s<-%v ", c.PeerID(), c.ReceivedFrom())
+	}
+	return s
+}
+
+// waitEvent returns the first event of type T for which ok holds.
+func waitEvent[T any](t *testing.T, c *client.Client, ok func(T) bool) T {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev, open := <-c.Events():
+			if !open {
+				t.Fatalf("connection closed while waiting for %T", *new(T))
+			}
+			if m, is := ev.(T); is && ok(m) {
+				return m
+			}
+		case <-deadline:
+			t.Fatalf("timed out waiting for %T", *new(T))
+		}
+	}
+}

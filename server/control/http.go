@@ -1,0 +1,116 @@
+package control
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/voicectl/voicectl/server/auth"
+	"github.com/voicectl/voicectl/server/web"
+	"github.com/voicectl/voicectl/server/wire"
+)
+
+// Handler serves signalling, health, the dev token endpoint and the browser page.
+func (c *Control) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/rtc", c.serveRTC)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", c.serveReady)
+	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"dev": c.cfg.Dev, "version": c.version})
+	})
+	mux.HandleFunc("GET /v1/dev/token", c.serveDevToken)
+	mux.Handle("GET /", web.Handler())
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func httpError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, wire.HTTPError{Code: code, Message: msg})
+}
+
+func (c *Control) serveReady(w http.ResponseWriter, _ *http.Request) {
+	ready := 0
+	for _, s := range c.slots {
+		if s.status().Ready {
+			ready++
+		}
+	}
+	c.mu.Lock()
+	draining := c.draining
+	c.mu.Unlock()
+	status := http.StatusOK
+	if ready == 0 || draining {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, map[string]any{"workers": len(c.slots), "workers_ready": ready, "draining": draining})
+}
+
+func bearer(r *http.Request) string {
+	if t := r.URL.Query().Get("token"); t != "" {
+		return t
+	}
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// serveRTC checks the join token before upgrading, so no unauthorised client ever
+// reaches the signalling protocol.
+func (c *Control) serveRTC(w http.ResponseWriter, r *http.Request) {
+	g, err := auth.Verify(c.secret, bearer(r))
+	if err != nil {
+		code := wire.CodeUnauthorized
+		if errors.Is(err, auth.ErrExpiredToken) {
+			code = wire.CodeTokenExpired
+		}
+		httpError(w, http.StatusUnauthorized, code, err.Error())
+		return
+	}
+	c.mu.Lock()
+	draining := c.draining
+	c.mu.Unlock()
+	if draining {
+		httpError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "server is stopping")
+		return
+	}
+	ws, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	s := c.newSession(ws, g)
+	c.trackSession(s)
+	s.run()
+}
+
+func (c *Control) serveDevToken(w http.ResponseWriter, r *http.Request) {
+	if !c.cfg.Dev {
+		httpError(w, http.StatusNotFound, "not_found", "dev tokens are only served with --dev")
+		return
+	}
+	q := r.URL.Query()
+	room, identity := q.Get("room"), q.Get("identity")
+	if room == "" || identity == "" || len(room) > 128 || len(identity) > 128 {
+		httpError(w, http.StatusBadRequest, wire.CodeBadRequest, "room and identity are required (at most 128 characters)")
+		return
+	}
+	tok, err := auth.Sign(c.secret, auth.Grant{Room: room, Identity: identity, Publish: q.Get("publish") != "0", Expires: time.Now().Add(c.cfg.Auth.DevTokenTTL)})
+	if err != nil {
+		httpError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"token": tok})
+}

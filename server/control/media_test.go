@@ -1,0 +1,163 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/client"
+	"github.com/voicectl/voicectl/server/wire"
+)
+
+func TestThreePeersHearEachOther(t *testing.T) {
+	h := startHarness(t, testConfig(1))
+	a := h.connect("r1", "alice", true)
+	b := h.connect("r1", "bob", true)
+	c := h.connect("r1", "carol", true)
+	all := []*client.Client{a, b, c}
+	hearsAll(t, all, 25)
+
+	l := h.load(0)
+	require.Equal(t, 1, l.Routers)
+	require.Equal(t, 3, l.Producers)
+	require.Equal(t, 6, l.Consumers)
+
+	// Carol leaves: her producer disappears everywhere.
+	carol := c.PeerID()
+	c.Close()
+	for _, x := range []*client.Client{a, b} {
+		waitEvent(t, x, func(m *wire.ProducerEvent) bool { return m.Type == wire.TypeProducerRemoved && m.PeerID == carol })
+		waitEvent(t, x, func(m *wire.PeerLeft) bool { return m.PeerID == carol })
+	}
+	require.Eventually(t, func() bool {
+		l := h.load(0)
+		return l.Producers == 2 && l.Consumers == 2 && l.Transports == 2
+	}, 5*time.Second, 50*time.Millisecond)
+	before := a.Received(carol)
+	time.Sleep(300 * time.Millisecond)
+	require.Equal(t, before, a.Received(carol), "audio from a peer that left still arrives")
+	hearsAll(t, []*client.Client{a, b}, before/2+50)
+
+	// Everyone leaves: the router goes away.
+	a.Close()
+	b.Close()
+	require.Eventually(t, func() bool {
+		l := h.load(0)
+		return l.Routers == 0 && l.Transports == 0 && l.Producers == 0
+	}, 5*time.Second, 50*time.Millisecond)
+}
+
+func TestBadInputGetsErrorCodes(t *testing.T) {
+	h := startHarness(t, testConfig(1))
+	a := h.connect("r", "a", true)
+	b := h.connect("r", "b", true)
+	hearsAll(t, []*client.Client{a, b}, 10)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	refused := func(token string) *client.HTTPError {
+		_, err := client.Connect(ctx, client.Config{URL: h.url, Token: token, LoopbackOnly: true})
+		var he *client.HTTPError
+		require.True(t, errors.As(err, &he), "want an HTTP refusal, got %v", err)
+		require.Equal(t, http.StatusUnauthorized, he.Status)
+		return he
+	}
+	require.Equal(t, wire.CodeUnauthorized, refused("").Body.Code)
+	require.Equal(t, wire.CodeUnauthorized, refused("garbage").Body.Code)
+	require.Equal(t, wire.CodeUnauthorized, refused(h.token("r", "x", true, time.Hour)+"x").Body.Code)
+	require.Equal(t, wire.CodeTokenExpired, refused(h.token("r", "x", true, -time.Hour)).Body.Code)
+
+	x := h.connect("r", "mallory", false)
+	send := func(raw string) {
+		require.NoError(t, x.SendRaw([]byte(raw)))
+	}
+	expectErr := func(code string) {
+		waitEvent(t, x, func(m *wire.Error) bool {
+			require.Equal(t, code, m.Code, m.Message)
+			return true
+		})
+	}
+	send(`{"type":"answer",`)
+	expectErr(wire.CodeBadRequest)
+	send(`{"type":"teleport"}`)
+	expectErr(wire.CodeUnknownType)
+	send(`{"type":"answer","sdp":"v=0\r\nthis is not sdp"}`)
+	expectErr(wire.CodeBadSDP)
+	send(`{"type":"candidate","candidate":{"candidate":"candidate:bogus","sdpMid":"0"}}`)
+	expectErr(wire.CodeBadCandidate)
+	send(`{"type":"mute","muted":true}`)
+	expectErr(wire.CodePublishNotAllowed)
+	send(`{"type":"join"}`)
+	expectErr(wire.CodeAlreadyJoined)
+	send(`{"type":"ping","id":"p1"}`)
+	waitEvent(t, x, func(m *wire.Envelope) bool { return m.Type == wire.TypePong && m.ID == "p1" })
+
+	send(`{"type":"ping","pad":"` + strings.Repeat("x", 70<<10) + `"}`)
+	e := waitEvent(t, x, func(m *wire.Error) bool { return true })
+	require.Equal(t, wire.CodeMessageTooLarge, e.Code)
+	require.True(t, e.Fatal)
+	select {
+	case <-x.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection not closed after an oversized message")
+	}
+
+	// The others were served throughout.
+	na, nb := a.Received(b.PeerID()), b.Received(a.PeerID())
+	hearsAll(t, []*client.Client{a, b}, max(na, nb)+25)
+}
+
+func TestMuteStopsForwarding(t *testing.T) {
+	h := startHarness(t, testConfig(1))
+	a := h.connect("m", "a", true)
+	b := h.connect("m", "b", true)
+	hearsAll(t, []*client.Client{a, b}, 10)
+	require.NoError(t, a.Send(wire.Mute{Envelope: wire.Envelope{Type: wire.TypeMute}, Muted: true}))
+	waitEvent(t, b, func(m *wire.PeerMuted) bool { return m.PeerID == a.PeerID() && m.Muted })
+	time.Sleep(200 * time.Millisecond)
+	n := b.Received(a.PeerID())
+	time.Sleep(400 * time.Millisecond)
+	require.LessOrEqual(t, b.Received(a.PeerID()), n+1, "muted audio still forwarded")
+	require.NoError(t, a.Send(wire.Mute{Envelope: wire.Envelope{Type: wire.TypeMute}, Muted: false}))
+	require.Eventually(t, func() bool { return b.Received(a.PeerID()) > n+10 }, 5*time.Second, 50*time.Millisecond)
+}
+
+func TestActiveSpeaker(t *testing.T) {
+	h := startHarness(t, testConfig(1))
+	loud := h.connect("s", "loud", true) // level 30 (-30 dBov)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	quiet, err := client.Connect(ctx, client.Config{URL: h.url, Token: h.token("s", "quiet", true, time.Hour), Publish: true, Level: 120, LoopbackOnly: true})
+	require.NoError(t, err)
+	t.Cleanup(quiet.Close)
+	ev := waitEvent(t, quiet, func(m *wire.ActiveSpeakers) bool { return len(m.Speakers) > 0 })
+	require.Len(t, ev.Speakers, 1)
+	require.Equal(t, loud.PeerID(), ev.Speakers[0].PeerID)
+	require.Equal(t, 127-30, ev.Speakers[0].Level)
+}
+
+func TestWorkerKilledPeersReconnect(t *testing.T) {
+	h := startHarness(t, testConfig(1))
+	a := h.connect("k", "a", true)
+	b := h.connect("k", "b", true)
+	hearsAll(t, []*client.Client{a, b}, 10)
+	pid := h.c.Workers()[0].PID
+	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	for _, c := range []*client.Client{a, b} {
+		r := waitEvent(t, c, func(m *wire.Reconnect) bool { return true })
+		require.Equal(t, "worker_restarted", r.Reason)
+	}
+	require.Eventually(t, func() bool {
+		w := h.c.Workers()[0]
+		return w.Ready && w.PID != pid && w.Restarts == 1
+	}, 10*time.Second, 50*time.Millisecond)
+	a2 := h.connect("k", "a", true)
+	b2 := h.connect("k", "b", true)
+	hearsAll(t, []*client.Client{a2, b2}, 25)
+}

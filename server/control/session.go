@@ -1,0 +1,262 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/voicectl/voicectl/server/auth"
+	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/wire"
+)
+
+var errUnavailable = errors.New("server is stopping")
+
+// outboxSize bounds messages queued for one client; a client that falls this far
+// behind is disconnected rather than allowed to grow the server's memory.
+const outboxSize = 512
+
+// session is one client's WebSocket.
+type session struct {
+	c     *Control
+	ws    *websocket.Conn
+	grant auth.Grant
+	log   *slog.Logger
+
+	out       chan outMsg
+	closeOnce sync.Once
+	closed    chan struct{}
+	ctx       context.Context
+	cancel    context.CancelFunc
+
+	peer *peer // set by the session goroutine after a successful join
+}
+
+// outMsg is a frame to write, or (with close set) the last thing to do.
+type outMsg struct {
+	data   []byte
+	close  bool
+	status websocket.StatusCode
+	reason string
+}
+
+func (c *Control) newSession(ws *websocket.Conn, g auth.Grant) *session {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &session{c: c, ws: ws, grant: g, out: make(chan outMsg, outboxSize), closed: make(chan struct{}), ctx: ctx, cancel: cancel,
+		log: c.log.With("room", g.Room, "identity", g.Identity)}
+	return s
+}
+
+// send queues v for the client; it never blocks.
+func (s *session) send(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.log.Error("marshal signalling message", "err", err)
+		return
+	}
+	select {
+	case <-s.closed:
+	case s.out <- outMsg{data: b}:
+	default:
+		s.log.Warn("client too slow; closing its connection")
+		s.abort(websocket.StatusPolicyViolation, "outbox full")
+	}
+}
+
+// sendError reports a failed request; fatal ones end the session after the message is written.
+func (s *session) sendError(reqID, code, msg string, fatal bool) {
+	s.send(wire.Error{Envelope: wire.Envelope{Type: wire.TypeError, ID: reqID}, Code: code, Message: msg, Fatal: fatal})
+}
+
+// finish writes everything queued, then closes with status.
+func (s *session) finish(status websocket.StatusCode, reason string) {
+	select {
+	case <-s.closed:
+	case s.out <- outMsg{close: true, status: status, reason: reason}:
+	default:
+		s.abort(status, reason)
+	}
+}
+
+func (s *session) abort(status websocket.StatusCode, reason string) {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.cancel()
+		_ = s.ws.Close(status, reason)
+	})
+}
+
+func (s *session) reconnect(reason string, delayMS int) {
+	s.send(wire.Reconnect{Envelope: wire.Envelope{Type: wire.TypeReconnect}, Reason: reason, DelayMS: delayMS})
+	s.finish(websocket.StatusServiceRestart, reason)
+}
+
+func (s *session) writeLoop() {
+	for {
+		select {
+		case <-s.closed:
+			return
+		case m := <-s.out:
+			if m.close {
+				s.abort(m.status, m.reason)
+				return
+			}
+			wctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+			err := s.ws.Write(wctx, websocket.MessageText, m.data)
+			cancel()
+			if err != nil {
+				s.abort(websocket.StatusInternalError, "write failed")
+				return
+			}
+		}
+	}
+}
+
+// run serves the session until the client or the server ends it.
+func (s *session) run() {
+	go s.writeLoop()
+	defer func() {
+		if s.peer != nil {
+			s.c.leave(s.peer)
+		}
+		s.c.forgetSession(s)
+		s.abort(websocket.StatusNormalClosure, "")
+	}()
+	limit := int64(s.c.cfg.Signal.MaxMessageBytes)
+	s.ws.SetReadLimit(-1) // enforced below, so the client is told why
+	buf := make([]byte, limit+1)
+	for {
+		typ, r, err := s.ws.Reader(s.ctx)
+		if err != nil {
+			return
+		}
+		n, err := io.ReadFull(r, buf)
+		switch {
+		case err == nil:
+			s.sendError("", wire.CodeMessageTooLarge, "message larger than signal.max_message_bytes", true)
+			s.finish(websocket.StatusMessageTooBig, "message too large")
+			<-s.closed
+			return
+		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		default:
+			return
+		}
+		if typ != websocket.MessageText {
+			s.sendError("", wire.CodeBadRequest, "binary messages are not accepted", false)
+			continue
+		}
+		if !s.handle(buf[:n]) {
+			<-s.closed
+			return
+		}
+	}
+}
+
+// handle serves one message; false ends the session.
+func (s *session) handle(data []byte) bool {
+	msg, err := wire.ParseClient(data)
+	if err != nil {
+		var ute *wire.UnknownTypeError
+		if errors.As(err, &ute) {
+			s.sendError("", wire.CodeUnknownType, err.Error(), false)
+		} else {
+			s.sendError("", wire.CodeBadRequest, err.Error(), false)
+		}
+		return true
+	}
+	switch m := msg.(type) {
+	case *wire.Join:
+		if s.peer != nil {
+			s.sendError(m.ID, wire.CodeAlreadyJoined, "this connection has joined already", false)
+			return true
+		}
+		publish := s.grant.Publish
+		if m.Publish != nil && !*m.Publish {
+			publish = false
+		}
+		p, err := s.c.join(s.ctx, s, publish)
+		if err != nil {
+			code := wire.CodeInternal
+			switch {
+			case errors.Is(err, ErrNoCapacity):
+				code = wire.CodeNoCapacity
+			case errors.Is(err, errUnavailable), errors.Is(err, ErrWorkerDown), errors.Is(err, ErrRoomClosed):
+				code = wire.CodeUnavailable
+			}
+			s.sendError(m.ID, code, joinErrorText(code, err), true)
+			s.finish(websocket.StatusTryAgainLater, code)
+			return false
+		}
+		s.peer = p
+	case *wire.SessionDescription:
+		if s.peer == nil {
+			s.sendError(m.ID, wire.CodeNotJoined, "join first", false)
+			return true
+		}
+		s.workerRequest(m.ID, ipc.MethodTransportAnswer, ipc.SDP{TransportID: s.peer.id, SDP: m.SDP})
+	case *wire.Candidate:
+		if s.peer == nil {
+			s.sendError(m.ID, wire.CodeNotJoined, "join first", false)
+			return true
+		}
+		s.workerRequest(m.ID, ipc.MethodTransportCand, ipc.Candidate{TransportID: s.peer.id, Candidate: m.Candidate})
+	case *wire.Mute:
+		if s.peer == nil {
+			s.sendError(m.ID, wire.CodeNotJoined, "join first", false)
+			return true
+		}
+		if err := s.c.setMuted(s.peer, m.Muted); err != nil {
+			if errors.Is(err, ErrNotProducer) {
+				s.sendError(m.ID, wire.CodePublishNotAllowed, "this peer does not publish", false)
+			} else {
+				s.sendError(m.ID, wire.CodeInternal, err.Error(), false)
+			}
+		}
+	case *wire.Envelope:
+		switch m.Type {
+		case wire.TypePing:
+			s.send(wire.Envelope{Type: wire.TypePong, ID: m.ID})
+		case wire.TypeLeave:
+			s.finish(websocket.StatusNormalClosure, "left")
+			return false
+		}
+	}
+	return true
+}
+
+func joinErrorText(code string, err error) string {
+	switch code {
+	case wire.CodeNoCapacity:
+		return "the server has no capacity for another peer right now; try again later"
+	case wire.CodeUnavailable:
+		return "the server cannot take peers right now (" + err.Error() + "); try again"
+	}
+	return err.Error()
+}
+
+// workerRequest forwards a client request to its transport and reports failures with their code.
+func (s *session) workerRequest(reqID, method string, params any) {
+	cctx, cancel := ctxCall()
+	defer cancel()
+	err := s.c.slot(s.peer.room.worker).call(cctx, method, params, nil)
+	if err == nil {
+		return
+	}
+	var re *ipc.RemoteError
+	code := wire.CodeInternal
+	if errors.As(err, &re) {
+		switch re.Code {
+		case ipc.CodeBadSDP:
+			code = wire.CodeBadSDP
+		case ipc.CodeBadCand:
+			code = wire.CodeBadCandidate
+		}
+	}
+	s.sendError(reqID, code, err.Error(), false)
+}

@@ -1,0 +1,176 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/voicectl/voicectl/server/ipc"
+)
+
+// WorkerCommand returns the command that starts worker index; its stdin and stdout
+// become the IPC channel. Production re-executes the voicectl binary as `voicectl worker`.
+type WorkerCommand func(index int) *exec.Cmd
+
+// workerSlot supervises one worker process: it starts it, restarts it when it dies
+// and hands its events to the control process.
+type workerSlot struct {
+	index int
+	port  int
+	c     *Control
+
+	mu       sync.Mutex
+	conn     *ipc.Conn
+	pid      int
+	ready    bool
+	restarts int
+	exited   chan struct{} // closed when the current process has exited
+	stdin    io.Closer
+	proc     *exec.Cmd
+}
+
+type slotEvents struct{ s *workerSlot }
+
+func (h slotEvents) HandleRequest(context.Context, string, json.RawMessage) (any, error) {
+	return nil, &ipc.RemoteError{Code: "unknown_method", Message: "control serves no requests"}
+}
+
+func (h slotEvents) HandleEvent(method string, params json.RawMessage) {
+	h.s.c.handleWorkerEvent(h.s.index, method, params)
+}
+
+// run keeps the worker alive until ctx ends.
+func (s *workerSlot) run(ctx context.Context, started chan<- error) {
+	first := true
+	for {
+		err := s.startOnce(ctx)
+		if first {
+			started <- err
+			first = false
+			if err != nil {
+				return
+			}
+		}
+		if err == nil {
+			s.mu.Lock()
+			exited := s.exited
+			s.mu.Unlock()
+			<-exited
+		}
+		s.mu.Lock()
+		wasReady := s.ready
+		s.ready = false
+		s.conn = nil
+		s.mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		if wasReady {
+			s.c.onWorkerLost(s.index)
+		}
+		s.c.log.Warn("worker exited; restarting", "worker", s.index, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(s.c.cfg.Worker.RestartBackoff):
+		}
+		s.mu.Lock()
+		s.restarts++
+		s.mu.Unlock()
+	}
+}
+
+func (s *workerSlot) startOnce(ctx context.Context) error {
+	cmd := s.c.workerCmd(s.index)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start worker %d: %w", s.index, err)
+	}
+	exited := make(chan struct{})
+	conn := ipc.New(stdout, stdin, slotEvents{s}, s.c.log.With("worker", s.index))
+	s.mu.Lock()
+	s.exited, s.conn, s.stdin, s.proc, s.pid = exited, conn, stdin, cmd, cmd.Process.Pid
+	s.mu.Unlock()
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+
+	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var ready ipc.Ready
+	err = conn.Call(ictx, ipc.MethodInit, ipc.InitParams{
+		Index:       s.index,
+		Port:        s.port,
+		Interfaces:  s.c.cfg.RTC.Interfaces,
+		MDNS:        s.c.cfg.RTC.MDNS,
+		AnnouncedIP: s.c.cfg.RTC.AnnouncedIP,
+		Loopback:    s.c.cfg.RTC.Loopback,
+	}, &ready)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		<-exited
+		return fmt.Errorf("init worker %d: %w", s.index, err)
+	}
+	s.mu.Lock()
+	s.ready = true
+	s.mu.Unlock()
+	s.c.log.Info("worker ready", "worker", s.index, "pid", cmd.Process.Pid, "port", s.port)
+	return nil
+}
+
+// stop closes the worker's stdin (it exits on EOF) and kills it if it lingers.
+func (s *workerSlot) stop(grace time.Duration) {
+	s.mu.Lock()
+	stdin, proc, exited := s.stdin, s.proc, s.exited
+	s.mu.Unlock()
+	if proc == nil {
+		return
+	}
+	_ = stdin.Close()
+	select {
+	case <-exited:
+	case <-time.After(grace):
+		_ = proc.Process.Kill()
+		<-exited
+	}
+}
+
+// call sends a request to the worker if it is up.
+func (s *workerSlot) call(ctx context.Context, method string, params, out any) error {
+	s.mu.Lock()
+	conn, ready := s.conn, s.ready
+	s.mu.Unlock()
+	if conn == nil || !ready {
+		return ErrWorkerDown
+	}
+	return conn.Call(ctx, method, params, out)
+}
+
+// WorkerStatus is a snapshot of one worker's supervision state.
+type WorkerStatus struct {
+	Index    int
+	Port     int
+	PID      int
+	Ready    bool
+	Restarts int
+}
+
+func (s *workerSlot) status() WorkerStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return WorkerStatus{Index: s.index, Port: s.port, PID: s.pid, Ready: s.ready, Restarts: s.restarts}
+}

@@ -1,0 +1,204 @@
+// Package ipc is the typed request/response and event channel between the control
+// process and its worker processes: newline-delimited JSON frames over the worker's
+// stdin and stdout. Either side may call the other; events have no reply.
+package ipc
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+)
+
+// ErrClosed is returned by calls on a closed connection or one whose peer went away.
+var ErrClosed = errors.New("ipc: connection closed")
+
+// maxFrame bounds one frame; SDPs are the largest payloads.
+const maxFrame = 4 << 20
+
+type frame struct {
+	ID     uint64          `json:"id,omitempty"`
+	Method string          `json:"method,omitempty"`
+	Params json.RawMessage `json:"params,omitempty"`
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  *RemoteError    `json:"error,omitempty"`
+	Reply  bool            `json:"reply,omitempty"`
+}
+
+// RemoteError is an error returned by the other side, with a stable code.
+type RemoteError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *RemoteError) Error() string { return e.Code + ": " + e.Message }
+
+// Handler serves the other side's requests (id != 0, a result is sent back) and
+// events (no reply). It runs on its own goroutine per frame only for requests;
+// events are delivered in order on the read goroutine, so it must not block long.
+type Handler interface {
+	HandleRequest(ctx context.Context, method string, params json.RawMessage) (any, error)
+	HandleEvent(method string, params json.RawMessage)
+}
+
+// Conn is one end of the channel.
+type Conn struct {
+	r       io.Reader
+	w       io.Writer
+	h       Handler
+	log     *slog.Logger
+	writeMu sync.Mutex
+
+	mu      sync.Mutex
+	nextID  uint64
+	pending map[uint64]chan frame
+	closed  bool
+	done    chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+// New starts reading frames from r; frames are written to w.
+func New(r io.Reader, w io.Writer, h Handler, log *slog.Logger) *Conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Conn{r: r, w: w, h: h, log: log, pending: map[uint64]chan frame{}, done: make(chan struct{}), ctx: ctx, cancel: cancel}
+	go c.readLoop()
+	return c
+}
+
+// Done is closed when the other side hangs up.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+func (c *Conn) readLoop() {
+	defer c.shutdown()
+	sc := bufio.NewScanner(c.r)
+	sc.Buffer(make([]byte, 64<<10), maxFrame)
+	for sc.Scan() {
+		var f frame
+		if err := json.Unmarshal(sc.Bytes(), &f); err != nil {
+			c.log.Error("ipc: bad frame", "err", err)
+			continue
+		}
+		switch {
+		case f.Reply:
+			c.mu.Lock()
+			ch := c.pending[f.ID]
+			delete(c.pending, f.ID)
+			c.mu.Unlock()
+			if ch != nil {
+				ch <- f
+			}
+		case f.ID != 0:
+			go c.serve(f)
+		default:
+			c.h.HandleEvent(f.Method, f.Params)
+		}
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
+		c.log.Debug("ipc: read ended", "err", err)
+	}
+}
+
+func (c *Conn) serve(f frame) {
+	res, err := c.h.HandleRequest(c.ctx, f.Method, f.Params)
+	out := frame{ID: f.ID, Reply: true}
+	if err != nil {
+		var re *RemoteError
+		if !errors.As(err, &re) {
+			re = &RemoteError{Code: "internal", Message: err.Error()}
+		}
+		out.Error = re
+	} else if res != nil {
+		b, merr := json.Marshal(res)
+		if merr != nil {
+			out.Error = &RemoteError{Code: "internal", Message: merr.Error()}
+		} else {
+			out.Result = b
+		}
+	}
+	_ = c.write(out)
+}
+
+func (c *Conn) shutdown() {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		for id, ch := range c.pending {
+			close(ch)
+			delete(c.pending, id)
+		}
+		close(c.done)
+	}
+	c.mu.Unlock()
+	c.cancel()
+}
+
+func (c *Conn) write(f frame) error {
+	b, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if _, err := c.w.Write(b); err != nil {
+		return fmt.Errorf("%w: %v", ErrClosed, err)
+	}
+	return nil
+}
+
+// Notify sends an event.
+func (c *Conn) Notify(method string, params any) error {
+	b, err := json.Marshal(params)
+	if err != nil {
+		return err
+	}
+	return c.write(frame{Method: method, Params: b})
+}
+
+// Call sends a request and decodes its result into out (which may be nil).
+func (c *Conn) Call(ctx context.Context, method string, params, out any) error {
+	b, err := json.Marshal(params)
+	if err != nil {
+		return err
+	}
+	ch := make(chan frame, 1)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	c.nextID++
+	id := c.nextID
+	c.pending[id] = ch
+	c.mu.Unlock()
+	forget := func() {
+		c.mu.Lock()
+		delete(c.pending, id)
+		c.mu.Unlock()
+	}
+	if err := c.write(frame{ID: id, Method: method, Params: b}); err != nil {
+		forget()
+		return err
+	}
+	select {
+	case f, ok := <-ch:
+		if !ok {
+			return ErrClosed
+		}
+		if f.Error != nil {
+			return f.Error
+		}
+		if out != nil && len(f.Result) > 0 {
+			return json.Unmarshal(f.Result, out)
+		}
+		return nil
+	case <-ctx.Done():
+		forget()
+		return ctx.Err()
+	}
+}

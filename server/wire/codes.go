@@ -1,0 +1,25 @@
+package wire
+
+// Stable error codes, sent in Error.Code and in the JSON body of HTTP errors.
+// Clients may switch on them; they never change meaning.
+const (
+	CodeBadRequest        = "bad_request"         // malformed JSON or a missing field
+	CodeUnknownType       = "unknown_type"        // a "type" the server does not know
+	CodeMessageTooLarge   = "message_too_large"   // larger than signal.max_message_bytes
+	CodeBadSDP            = "bad_sdp"             // an SDP that cannot be applied
+	CodeBadCandidate      = "bad_candidate"       // an ICE candidate that cannot be applied
+	CodeUnauthorized      = "unauthorized"        // missing or forged token
+	CodeTokenExpired      = "token_expired"       // expired token
+	CodeNotJoined         = "not_joined"          // a request that needs a join first
+	CodeAlreadyJoined     = "already_joined"      // a second join on one connection
+	CodePublishNotAllowed = "publish_not_allowed" // mute/unmute by a listener-only token
+	CodeNoCapacity        = "no_capacity"         // no worker can take the peer
+	CodeUnavailable       = "unavailable"         // the server is starting or stopping
+	CodeInternal          = "internal"            // a bug or a worker failure
+)
+
+// HTTPError is the JSON body of an HTTP error response.
+type HTTPError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}

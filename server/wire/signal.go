@@ -1,0 +1,238 @@
+// Package wire holds the JSON types that cross process boundaries: the WebSocket
+// signalling protocol spoken by browsers and SDK clients (docs/signalling.md). It
+// imports nothing from the SFU so that clients, admin tools and the load generator
+// can share it.
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Message types sent by clients.
+const (
+	TypeJoin      = "join"
+	TypeAnswer    = "answer"
+	TypeCandidate = "candidate"
+	TypeMute      = "mute"
+	TypeLeave     = "leave"
+	TypePing      = "ping"
+)
+
+// Message types sent by the server.
+const (
+	TypeJoined          = "joined"
+	TypeOffer           = "offer"
+	TypePeerJoined      = "peer_joined"
+	TypePeerLeft        = "peer_left"
+	TypeProducerAdded   = "producer_added"
+	TypeProducerRemoved = "producer_removed"
+	TypePeerMuted       = "peer_muted"
+	TypeActiveSpeakers  = "active_speakers"
+	TypeReconnect       = "reconnect"
+	TypeError           = "error"
+	TypePong            = "pong"
+)
+
+// Envelope is the part every message shares.
+type Envelope struct {
+	Type string `json:"type"`
+	// ID is an optional client-chosen request id echoed in errors about that request.
+	ID string `json:"id,omitempty"`
+}
+
+// Join asks to enter the room named in the token. Publish=false joins as a listener
+// even when the token allows publishing.
+type Join struct {
+	Envelope
+	Publish *bool `json:"publish,omitempty"`
+}
+
+// SessionDescription carries an SDP offer or answer (RFC 8866, JSEP RFC 8829).
+type SessionDescription struct {
+	Envelope
+	SDP string `json:"sdp"`
+}
+
+// ICECandidate is one trickled candidate (RFC 8838), shaped like RTCIceCandidateInit.
+type ICECandidate struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
+
+// Candidate trickles one ICE candidate in either direction.
+type Candidate struct {
+	Envelope
+	Candidate ICECandidate `json:"candidate"`
+}
+
+// Mute pauses or resumes the sender's microphone producer.
+type Mute struct {
+	Envelope
+	Muted bool `json:"muted"`
+}
+
+// PeerInfo describes one peer in a room.
+type PeerInfo struct {
+	ID         string `json:"id"`
+	Identity   string `json:"identity"`
+	Publishing bool   `json:"publishing"`
+	Muted      bool   `json:"muted"`
+	ProducerID string `json:"producer_id,omitempty"`
+}
+
+// Joined answers a join.
+type Joined struct {
+	Envelope
+	Room   string     `json:"room"`
+	PeerID string     `json:"peer_id"`
+	Peers  []PeerInfo `json:"peers"`
+}
+
+// PeerEvent announces a peer joining.
+type PeerEvent struct {
+	Envelope
+	Peer PeerInfo `json:"peer"`
+}
+
+// PeerLeft announces a peer leaving.
+type PeerLeft struct {
+	Envelope
+	PeerID string `json:"peer_id"`
+}
+
+// ProducerEvent announces a producer added or removed. Its stream id in the SDP
+// (msid) is the peer id and its track id is the producer id.
+type ProducerEvent struct {
+	Envelope
+	ProducerID string `json:"producer_id"`
+	PeerID     string `json:"peer_id"`
+}
+
+// PeerMuted announces a peer's mute state.
+type PeerMuted struct {
+	Envelope
+	PeerID string `json:"peer_id"`
+	Muted  bool   `json:"muted"`
+}
+
+// Speaker is one active speaker; Level is 0 (silence) to 127 (loudest), the inverse
+// of the RFC 6464 -dBov value.
+type Speaker struct {
+	PeerID string `json:"peer_id"`
+	Level  int    `json:"level"`
+}
+
+// ActiveSpeakers lists who is speaking now, loudest first.
+type ActiveSpeakers struct {
+	Envelope
+	Speakers []Speaker `json:"speakers"`
+}
+
+// Reconnect tells the client to drop its session and join again after DelayMS.
+type Reconnect struct {
+	Envelope
+	Reason  string `json:"reason"`
+	DelayMS int    `json:"delay_ms"`
+}
+
+// Error reports a failed request with a stable code (see codes.go).
+type Error struct {
+	Envelope
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Fatal means the server closes the connection after this message.
+	Fatal bool `json:"fatal,omitempty"`
+}
+
+// ErrMalformed wraps every parse failure.
+var ErrMalformed = errors.New("malformed message")
+
+// ParseClient decodes one client message and returns a pointer to its typed struct.
+func ParseClient(data []byte) (any, error) {
+	var env Envelope
+	if err := json.Unmarshal(data, &env); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	var msg any
+	switch env.Type {
+	case TypeJoin:
+		msg = &Join{}
+	case TypeAnswer:
+		msg = &SessionDescription{}
+	case TypeCandidate:
+		msg = &Candidate{}
+	case TypeMute:
+		msg = &Mute{}
+	case TypeLeave, TypePing:
+		msg = &Envelope{}
+	case "":
+		return nil, fmt.Errorf("%w: missing \"type\"", ErrMalformed)
+	default:
+		return nil, &UnknownTypeError{Type: env.Type}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(msg); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, env.Type, err)
+	}
+	switch m := msg.(type) {
+	case *SessionDescription:
+		if m.SDP == "" {
+			return nil, fmt.Errorf("%w: answer: empty \"sdp\"", ErrMalformed)
+		}
+	case *Candidate:
+		if m.Candidate.Candidate == "" && m.Candidate.SDPMid == nil && m.Candidate.SDPMLineIndex == nil {
+			return nil, fmt.Errorf("%w: candidate: empty \"candidate\"", ErrMalformed)
+		}
+	}
+	return msg, nil
+}
+
+// UnknownTypeError is returned for a well-formed message of a type the server does not know.
+type UnknownTypeError struct{ Type string }
+
+func (e *UnknownTypeError) Error() string { return fmt.Sprintf("unknown message type %q", e.Type) }
+
+// ParseServer decodes one server message, for clients.
+func ParseServer(data []byte) (any, error) {
+	var env Envelope
+	if err := json.Unmarshal(data, &env); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	var msg any
+	switch env.Type {
+	case TypeJoined:
+		msg = &Joined{}
+	case TypeOffer:
+		msg = &SessionDescription{}
+	case TypeCandidate:
+		msg = &Candidate{}
+	case TypePeerJoined:
+		msg = &PeerEvent{}
+	case TypePeerLeft:
+		msg = &PeerLeft{}
+	case TypeProducerAdded, TypeProducerRemoved:
+		msg = &ProducerEvent{}
+	case TypePeerMuted:
+		msg = &PeerMuted{}
+	case TypeActiveSpeakers:
+		msg = &ActiveSpeakers{}
+	case TypeReconnect:
+		msg = &Reconnect{}
+	case TypeError:
+		msg = &Error{}
+	case TypePong:
+		msg = &Envelope{}
+	default:
+		return nil, &UnknownTypeError{Type: env.Type}
+	}
+	if err := json.Unmarshal(data, msg); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, env.Type, err)
+	}
+	return msg, nil
+}

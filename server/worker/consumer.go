@@ -1,0 +1,102 @@
+package worker
+
+import (
+	"github.com/pion/webrtc/v4"
+
+	"github.com/voicectl/voicectl/server/ipc"
+)
+
+// consumer is a forwarded copy of a producer to one transport.
+type consumer struct {
+	producer *producer
+	t        *transport
+	track    *webrtc.TrackLocalStaticRTP
+	sender   *webrtc.RTPSender
+}
+
+func (w *Worker) createConsumer(p ipc.ConsumerRef) error {
+	t, err := w.transport(p.TransportID)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	pr := w.producers[p.ProducerID]
+	w.mu.Unlock()
+	if pr == nil || pr.t.r != t.r {
+		return notFound("producer", p.ProducerID)
+	}
+	if pr.t == t {
+		return &ipc.RemoteError{Code: ipc.CodeExists, Message: "a transport does not consume its own producer"}
+	}
+	streamID := p.StreamID
+	if streamID == "" {
+		streamID = pr.t.id
+	}
+	track, err := webrtc.NewTrackLocalStaticRTP(OpusCodec, pr.id, streamID)
+	if err != nil {
+		return err
+	}
+
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return notFound("transport", t.id)
+	}
+	if _, dup := t.consumers[pr.id]; dup {
+		t.mu.Unlock()
+		return exists("consumer", pr.id)
+	}
+	tr, err := t.pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		t.mu.Unlock()
+		return err
+	}
+	c := &consumer{producer: pr, t: t, track: track, sender: tr.Sender()}
+	t.consumers[pr.id] = c
+	t.mu.Unlock()
+
+	go drainRTCP(c.sender)
+	pr.addConsumer(c)
+	return t.negotiate()
+}
+
+// drainRTCP reads the sender's RTCP so interceptors see receiver reports.
+func drainRTCP(s *webrtc.RTPSender) {
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := s.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+// closeConsumer is control's request to stop forwarding a producer to t.
+func (t *transport) closeConsumer(producerID string) bool {
+	t.mu.Lock()
+	c := t.consumers[producerID]
+	t.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	c.producer.removeConsumer(c)
+	t.dropConsumer(c)
+	return true
+}
+
+// dropConsumer removes c's track from t and renegotiates.
+func (t *transport) dropConsumer(c *consumer) {
+	t.mu.Lock()
+	if t.consumers[c.producer.id] != c || t.closed {
+		t.mu.Unlock()
+		return
+	}
+	delete(t.consumers, c.producer.id)
+	_ = t.pc.RemoveTrack(c.sender)
+	t.mu.Unlock()
+	if err := t.negotiate(); err != nil {
+		if t.pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
+			return // the peer went away while its consumer was being removed
+		}
+		t.w.log.Warn("renegotiation failed", "transport", t.id, "err", err)
+	}
+}

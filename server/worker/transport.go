@@ -1,0 +1,192 @@
+package worker
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/wire"
+)
+
+// transport is one peer's PeerConnection. The worker is always the offerer
+// (JSEP, RFC 8829): the client only answers, so offers never collide.
+type transport struct {
+	id         string
+	w          *Worker
+	r          *router
+	pc         *webrtc.PeerConnection
+	producerID string
+
+	mu          sync.Mutex
+	closed      bool
+	negotiating bool // an offer is out, waiting for its answer
+	dirty       bool // tracks changed while an offer was out
+	consumers   map[string]*consumer
+	producer    *producer
+}
+
+func (w *Worker) createTransport(p ipc.TransportCreate) error {
+	w.mu.Lock()
+	r := w.routers[p.RouterID]
+	api := w.api
+	_, dup := w.transports[p.TransportID]
+	w.mu.Unlock()
+	if r == nil {
+		return notFound("router", p.RouterID)
+	}
+	if dup {
+		return exists("transport", p.TransportID)
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return err
+	}
+	t := &transport{id: p.TransportID, w: w, r: r, pc: pc, producerID: p.ProducerID, consumers: map[string]*consumer{}}
+	if p.ProducerID != "" {
+		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			_ = pc.Close()
+			return err
+		}
+	}
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil {
+			return
+		}
+		init := c.ToJSON()
+		w.notify(ipc.EventCandidate, ipc.Candidate{TransportID: t.id, Candidate: wire.ICECandidate{
+			Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex, UsernameFragment: init.UsernameFragment,
+		}})
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		w.notify(ipc.EventTransportState, ipc.TransportState{TransportID: t.id, State: s.String()})
+	})
+	pc.OnTrack(t.onTrack)
+
+	w.mu.Lock()
+	w.transports[t.id] = t
+	w.mu.Unlock()
+	r.mu.Lock()
+	r.transports[t.id] = t
+	r.mu.Unlock()
+	return t.negotiate()
+}
+
+// negotiate sends a fresh offer, or marks one as needed once the outstanding answer arrives.
+func (t *transport) negotiate() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil
+	}
+	if t.negotiating {
+		t.dirty = true
+		return nil
+	}
+	if len(t.pc.GetTransceivers()) == 0 {
+		return nil // a listener with nobody to hear yet: the first consumer starts negotiation
+	}
+	return t.offerLocked()
+}
+
+func (t *transport) offerLocked() error {
+	offer, err := t.pc.CreateOffer(nil)
+	if err != nil {
+		return fmt.Errorf("create offer: %w", err)
+	}
+	if err := t.pc.SetLocalDescription(offer); err != nil {
+		return fmt.Errorf("set local offer: %w", err)
+	}
+	t.negotiating = true
+	t.dirty = false
+	t.w.notify(ipc.EventOffer, ipc.SDP{TransportID: t.id, SDP: offer.SDP})
+	return nil
+}
+
+func (t *transport) applyAnswer(sdp string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return notFound("transport", t.id)
+	}
+	if !t.negotiating {
+		return &ipc.RemoteError{Code: ipc.CodeBadSDP, Message: "no offer is waiting for an answer"}
+	}
+	if err := t.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+		return &ipc.RemoteError{Code: ipc.CodeBadSDP, Message: err.Error()}
+	}
+	t.negotiating = false
+	if t.dirty {
+		return t.offerLocked()
+	}
+	return nil
+}
+
+func (t *transport) addCandidate(c wire.ICECandidate) error {
+	err := t.pc.AddICECandidate(webrtc.ICECandidateInit{
+		Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment,
+	})
+	if err != nil {
+		return &ipc.RemoteError{Code: ipc.CodeBadCand, Message: err.Error()}
+	}
+	return nil
+}
+
+func (t *transport) consumerCount() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.consumers)
+}
+
+func (t *transport) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	t.mu.Lock()
+	if t.closed || t.producerID == "" || t.producer != nil || track.Kind() != webrtc.RTPCodecTypeAudio {
+		t.mu.Unlock()
+		return
+	}
+	p := newProducer(t.producerID, t, track, recv)
+	t.producer = p
+	t.mu.Unlock()
+
+	t.w.mu.Lock()
+	t.w.producers[p.id] = p
+	t.w.mu.Unlock()
+	t.r.mu.Lock()
+	t.r.producers[p.id] = p
+	t.r.mu.Unlock()
+	t.w.notify(ipc.EventProducerNew, ipc.ProducerEvent{RouterID: t.r.id, TransportID: t.id, ProducerID: p.id})
+	p.forward()
+	// The track ended (the peer left or the transport closed).
+	t.w.closeProducer(p)
+}
+
+func (w *Worker) closeTransport(t *transport) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return
+	}
+	t.closed = true
+	cons := make([]*consumer, 0, len(t.consumers))
+	for _, c := range t.consumers {
+		cons = append(cons, c)
+	}
+	t.consumers = map[string]*consumer{}
+	p := t.producer
+	t.mu.Unlock()
+
+	for _, c := range cons {
+		c.producer.removeConsumer(c)
+	}
+	if p != nil {
+		w.closeProducer(p)
+	}
+	_ = t.pc.Close()
+	w.mu.Lock()
+	delete(w.transports, t.id)
+	w.mu.Unlock()
+	t.r.mu.Lock()
+	delete(t.r.transports, t.id)
+	t.r.mu.Unlock()
+}

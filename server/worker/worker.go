@@ -1,0 +1,233 @@
+// Package worker is the media half of the SFU: it runs in a child process of
+// `voicectl serve` and holds routers, WebRTC transports, producers and consumers.
+// The control process steers it over ipc; no room logic lives here.
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/voicectl/voicectl/server/ipc"
+)
+
+// Params configures Run.
+type Params struct {
+	Logger *slog.Logger
+	In     io.Reader // control → worker frames
+	Out    io.Writer // worker → control frames
+}
+
+// Worker is one worker process's state.
+type Worker struct {
+	log  *slog.Logger
+	conn *ipc.Conn
+
+	mu         sync.Mutex
+	api        *webrtc.API
+	mux        *ice.MultiUDPMuxDefault
+	index      int
+	routers    map[string]*router
+	transports map[string]*transport
+	producers  map[string]*producer
+
+	packetsIn  atomic.Uint64
+	packetsOut atomic.Uint64
+}
+
+// Run serves control's requests until control hangs up or ctx ends.
+func Run(ctx context.Context, p Params) error {
+	w := &Worker{
+		log:        p.Logger,
+		routers:    map[string]*router{},
+		transports: map[string]*transport{},
+		producers:  map[string]*producer{},
+	}
+	w.conn = ipc.New(p.In, p.Out, w, p.Logger)
+	select {
+	case <-w.conn.Done():
+	case <-ctx.Done():
+	}
+	w.closeAll()
+	return nil
+}
+
+func (w *Worker) closeAll() {
+	w.mu.Lock()
+	routers := make([]*router, 0, len(w.routers))
+	for _, r := range w.routers {
+		routers = append(routers, r)
+	}
+	mux := w.mux
+	w.mu.Unlock()
+	for _, r := range routers {
+		w.closeRouter(r)
+	}
+	if mux != nil {
+		_ = mux.Close()
+	}
+}
+
+// HandleEvent implements ipc.Handler; control sends no events.
+func (w *Worker) HandleEvent(string, json.RawMessage) {}
+
+// HandleRequest implements ipc.Handler.
+func (w *Worker) HandleRequest(_ context.Context, method string, raw json.RawMessage) (any, error) {
+	switch method {
+	case ipc.MethodInit:
+		var p ipc.InitParams
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, err
+		}
+		return w.init(p)
+	case ipc.MethodLoad:
+		return w.load(), nil
+	case ipc.MethodRouterCreate:
+		var p ipc.RouterRef
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, err
+		}
+		return nil, w.createRouter(p.RouterID)
+	case ipc.MethodRouterClose:
+		var p ipc.RouterRef
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, err
+		}
+		w.mu.Lock()
+		r := w.routers[p.RouterID]
+		w.mu.Unlock()
+		if r == nil {
+			return nil, notFound("router", p.RouterID)
+		}
+		w.closeRouter(r)
+		return nil, nil
+	case ipc.MethodTransportCreate:
+		var p ipc.TransportCreate
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, err
+		}
+		return nil, w.createTransport(p)
+	case ipc.MethodTransportAnswer:
+		var p ipc.SDP
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, err
+		}
+		t, err := w.transport(p.TransportID)
+		if err != nil {
+			return nil, err
+		}
+		return nil, t.applyAnswer(p.SDP)
+	case ipc.MethodTransportCand:
+		var p ipc.Candidate
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, err
+		}
+		t, err := w.transport(p.TransportID)
+		if err != nil {
+			return nil, err
+		}
+		return nil, t.addCandidate(p.Candidate)
+	case ipc.MethodTransportClose:
+		var p ipc.TransportRef
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, err
+		}
+		t, err := w.transport(p.TransportID)
+		if err != nil {
+			return nil, err
+		}
+		w.closeTransport(t)
+		return nil, nil
+	case ipc.MethodConsumerCreate:
+		var p ipc.ConsumerRef
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, err
+		}
+		return nil, w.createConsumer(p)
+	case ipc.MethodConsumerClose:
+		var p ipc.ConsumerRef
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, err
+		}
+		t, err := w.transport(p.TransportID)
+		if err != nil {
+			return nil, err
+		}
+		if !t.closeConsumer(p.ProducerID) {
+			return nil, notFound("consumer", p.ProducerID)
+		}
+		return nil, nil
+	case ipc.MethodProducerPause:
+		var p ipc.ProducerPause
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, err
+		}
+		w.mu.Lock()
+		pr := w.producers[p.ProducerID]
+		w.mu.Unlock()
+		if pr == nil {
+			return nil, notFound("producer", p.ProducerID)
+		}
+		pr.paused.Store(p.Paused)
+		return nil, nil
+	}
+	return nil, &ipc.RemoteError{Code: "unknown_method", Message: method}
+}
+
+func (w *Worker) init(p ipc.InitParams) (any, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.api != nil {
+		return nil, errors.New("already initialised")
+	}
+	mux, err := listenMux(p)
+	if err != nil {
+		return nil, err
+	}
+	api, err := newAPI(p, mux)
+	if err != nil {
+		_ = mux.Close()
+		return nil, err
+	}
+	w.api, w.mux, w.index = api, mux, p.Index
+	w.log = w.log.With("worker", p.Index)
+	w.log.Info("worker listening", "port", p.Port, "addrs", fmt.Sprint(mux.GetListenAddresses()))
+	return ipc.Ready{Index: p.Index, PID: os.Getpid()}, nil
+}
+
+func (w *Worker) load() ipc.Load {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l := ipc.Load{Routers: len(w.routers), Transports: len(w.transports), Producers: len(w.producers)}
+	for _, t := range w.transports {
+		l.Consumers += t.consumerCount()
+	}
+	l.PacketsIn = w.packetsIn.Load()
+	l.PacketsOut = w.packetsOut.Load()
+	return l
+}
+
+func (w *Worker) transport(id string) (*transport, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t := w.transports[id]
+	if t == nil {
+		return nil, notFound("transport", id)
+	}
+	return t, nil
+}
+
+func (w *Worker) notify(method string, v any) {
+	if err := w.conn.Notify(method, v); err != nil {
+		w.log.Debug("notify failed", "method", method, "err", err)
+	}
+}
