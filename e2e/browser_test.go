@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"os"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -111,6 +113,19 @@ func TestBrowserTabsHearEachOther(t *testing.T) {
 	n, err := chromedp.Run(alice, chromedp.Poll[int](`document.querySelectorAll("#peers li").length === 2 && 2`, chromedp.WithPollingTimeout(10*time.Second)))
 	require.NoError(t, err)
 	require.Equal(t, 2, n)
+
+	// Kill the worker: both pages follow the reconnect instruction by themselves.
+	before, err := chromedp.Run(alice, chromedp.Evaluate[string](`window.voicectl.peerId`))
+	require.NoError(t, err)
+	workers := childPIDs(s.cmd.Process.Pid)
+	require.Len(t, workers, 1)
+	require.NoError(t, syscall.Kill(workers[0], syscall.SIGKILL))
+	for _, tab := range []context.Context{alice, bob} {
+		_, err := chromedp.Run(tab, chromedp.Poll[bool](`window.voicectl.peerId !== `+strconv.Quote(before)+` && window.voicectl.connected`,
+			chromedp.WithPollingTimeout(20*time.Second)))
+		require.NoError(t, err, "page did not rejoin after the worker restart")
+		hears(t, tab, 1)
+	}
 }
 
 func TestBrowserListenerAndBadToken(t *testing.T) {
