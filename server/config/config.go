@@ -18,6 +18,8 @@ type Config struct {
 	Worker Worker `mapstructure:"worker"`
 	Auth   Auth   `mapstructure:"auth"`
 	Signal Signal `mapstructure:"signal"`
+	Room   Room   `mapstructure:"room"`
+	Admin  Admin  `mapstructure:"admin"`
 	Log    Log    `mapstructure:"log"`
 	// Dev turns on development mode: a generated secret and dev tokens for the browser page.
 	Dev bool `mapstructure:"dev"`
@@ -50,11 +52,36 @@ type Worker struct {
 	Count int `mapstructure:"count"`
 	// RestartBackoff is the pause before a dead worker is started again.
 	RestartBackoff time.Duration `mapstructure:"restart_backoff"`
+	// MaxConsumers is a worker's capacity in load units: consumers + producers +
+	// pipe consumers (calibrate with `voicectl loadgen calibrate`).
+	MaxConsumers int `mapstructure:"max_consumers"`
+	// MaxProducers caps producers (local and piped) on one worker.
+	MaxProducers int `mapstructure:"max_producers"`
+	// PipeHeadroom is the fraction of MaxConsumers a worker keeps free when a peer is
+	// placed on it, for the consumers and pipes that joins elsewhere add to it.
+	PipeHeadroom float64 `mapstructure:"pipe_headroom"`
+	// PipeListenIP is the address pipe transports between local workers bind to.
+	PipeListenIP string `mapstructure:"pipe_listen_ip"`
+}
+
+// Room holds per-room media policy.
+type Room struct {
+	// MaxForwardedSpeakers > 0 forwards only the N loudest speakers to listeners.
+	MaxForwardedSpeakers int `mapstructure:"max_forwarded_speakers"`
+}
+
+// Admin configures the admin CLI's target.
+type Admin struct {
+	// URL is the server the admin commands talk to.
+	URL string `mapstructure:"url"`
 }
 
 // Auth holds the join-token secret.
 type Auth struct {
 	Secret string `mapstructure:"secret"`
+	// AdminKey is the bearer key of the admin API (/admin/v1); empty disables it
+	// (in dev mode one is generated).
+	AdminKey string `mapstructure:"admin_key"`
 	// DevTokenTTL is the lifetime of tokens handed out by the dev token endpoint.
 	DevTokenTTL time.Duration `mapstructure:"dev_token_ttl"`
 }
@@ -74,21 +101,28 @@ type Log struct {
 // Defaults returns the documented default for every key.
 func Defaults() map[string]any {
 	return map[string]any{
-		"http.addr":                "127.0.0.1:7880",
-		"rtc.port":                 50000,
-		"rtc.interfaces":           []string{},
-		"rtc.mdns":                 false,
-		"rtc.announced_ip":         "",
-		"rtc.loopback":             true,
-		"worker.count":             0,
-		"worker.restart_backoff":   "500ms",
-		"auth.secret":              "",
-		"auth.dev_token_ttl":       "24h",
-		"signal.max_message_bytes": 65536,
-		"log.level":                "info",
-		"log.format":               "auto",
-		"dev":                      false,
-		"data_dir":                 "./data",
+		"http.addr":                   "127.0.0.1:7880",
+		"rtc.port":                    50000,
+		"rtc.interfaces":              []string{},
+		"rtc.mdns":                    false,
+		"rtc.announced_ip":            "",
+		"rtc.loopback":                true,
+		"worker.count":                0,
+		"worker.restart_backoff":      "500ms",
+		"auth.secret":                 "",
+		"auth.admin_key":              "",
+		"worker.max_consumers":        1000,
+		"worker.max_producers":        200,
+		"worker.pipe_headroom":        0.1,
+		"worker.pipe_listen_ip":       "127.0.0.1",
+		"room.max_forwarded_speakers": 0,
+		"admin.url":                   "http://127.0.0.1:7880",
+		"auth.dev_token_ttl":          "24h",
+		"signal.max_message_bytes":    65536,
+		"log.level":                   "info",
+		"log.format":                  "auto",
+		"dev":                         false,
+		"data_dir":                    "./data",
 	}
 }
 
@@ -125,6 +159,24 @@ func (c *Config) Validate() error {
 	}
 	if c.Worker.RestartBackoff < 0 {
 		return &KeyError{Key: "worker.restart_backoff", Err: fmt.Errorf("must not be negative")}
+	}
+	if c.Worker.MaxConsumers < 1 {
+		return &KeyError{Key: "worker.max_consumers", Err: fmt.Errorf("must be >= 1, got %d", c.Worker.MaxConsumers)}
+	}
+	if c.Worker.MaxProducers < 1 {
+		return &KeyError{Key: "worker.max_producers", Err: fmt.Errorf("must be >= 1, got %d", c.Worker.MaxProducers)}
+	}
+	if c.Worker.PipeHeadroom < 0 || c.Worker.PipeHeadroom >= 1 {
+		return &KeyError{Key: "worker.pipe_headroom", Err: fmt.Errorf("must be in [0, 1), got %v", c.Worker.PipeHeadroom)}
+	}
+	if net.ParseIP(c.Worker.PipeListenIP) == nil {
+		return &KeyError{Key: "worker.pipe_listen_ip", Err: fmt.Errorf("%q is not an IP address", c.Worker.PipeListenIP)}
+	}
+	if c.Room.MaxForwardedSpeakers < 0 {
+		return &KeyError{Key: "room.max_forwarded_speakers", Err: fmt.Errorf("must be >= 0, got %d", c.Room.MaxForwardedSpeakers)}
+	}
+	if c.Auth.AdminKey != "" && len(c.Auth.AdminKey) < MinSecretLen {
+		return &KeyError{Key: "auth.admin_key", Err: fmt.Errorf("must be at least %d characters", MinSecretLen)}
 	}
 	if c.Auth.DevTokenTTL <= 0 {
 		return &KeyError{Key: "auth.dev_token_ttl", Err: fmt.Errorf("must be positive")}

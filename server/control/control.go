@@ -44,6 +44,8 @@ type Control struct {
 	peers    map[string]*peer // by peer id (also the transport id)
 	draining bool
 
+	metrics controlMetrics
+
 	sessMu sync.Mutex
 	sess   map[*session]struct{}
 }

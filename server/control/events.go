@@ -40,7 +40,7 @@ func (c *Control) handleWorkerEvent(worker int, method string, raw json.RawMessa
 	case ipc.EventProducerClosed:
 		var e ipc.ProducerEvent
 		if json.Unmarshal(raw, &e) == nil {
-			c.onProducerClosed(e)
+			go c.onProducerClosed(e)
 		}
 	case ipc.EventSpeakers:
 		var e ipc.Speakers
@@ -64,25 +64,31 @@ func (c *Control) sessionOf(peerID string) *session {
 func (c *Control) onProducerNew(e ipc.ProducerEvent) {
 	c.mu.Lock()
 	p := c.peers[e.TransportID]
-	if p == nil || p.gone || p.producerID != e.ProducerID {
+	c.mu.Unlock()
+	if p == nil {
+		return
+	}
+	r := p.room
+	r.opMu.Lock()
+	defer r.opMu.Unlock()
+	c.mu.Lock()
+	if p.gone || p.producerID != e.ProducerID || p.producing {
 		c.mu.Unlock()
 		return
 	}
 	p.producing = true
+	p.levelExtID = e.LevelExtID
 	muted := p.muted
-	r := p.room
 	all := r.sessions()
 	var targets []*peer
-	for _, q := range r.peers {
+	for _, q := range r.sortedPeers() {
 		if q != p && q.ready {
 			targets = append(targets, q)
 		}
 	}
 	c.mu.Unlock()
 	if muted {
-		cctx, cancel := ctxCall()
-		_ = c.slot(r.worker).call(cctx, ipc.MethodProducerPause, ipc.ProducerPause{ProducerID: p.producerID, Paused: true}, nil)
-		cancel()
+		_ = c.call(p.router.worker, ipc.MethodProducerPause, ipc.ProducerPause{ProducerID: p.producerID, Paused: true}, nil)
 	}
 	for _, s := range all {
 		s.send(wire.ProducerEvent{Envelope: wire.Envelope{Type: wire.TypeProducerAdded}, ProducerID: p.producerID, PeerID: p.id})
@@ -92,27 +98,54 @@ func (c *Control) onProducerNew(e ipc.ProducerEvent) {
 	}
 }
 
+// onProducerClosed handles a producer whose track ended while its peer stays
+// (a peer that leaves is handled by leave).
 func (c *Control) onProducerClosed(e ipc.ProducerEvent) {
 	c.mu.Lock()
 	p := c.peers[e.TransportID]
-	if p == nil || !p.producing || p.producerID != e.ProducerID {
+	c.mu.Unlock()
+	if p == nil {
+		return
+	}
+	r := p.room
+	r.opMu.Lock()
+	defer r.opMu.Unlock()
+	c.mu.Lock()
+	if p.gone || !p.producing || p.producerID != e.ProducerID {
 		c.mu.Unlock()
 		return
 	}
 	p.producing = false
-	all := p.room.sessions()
+	all := r.sessions()
 	c.mu.Unlock()
+	c.dropProducerFlows(r, p.producerID)
 	for _, s := range all {
 		s.send(wire.ProducerEvent{Envelope: wire.Envelope{Type: wire.TypeProducerRemoved}, ProducerID: p.producerID, PeerID: p.id})
 	}
 }
 
+// onSpeakers relays one router's active speakers. Every router of a room sees all
+// its producers (pipes carry them), so only the lowest-numbered worker's router
+// speaks for the room.
 func (c *Control) onSpeakers(e ipc.Speakers) {
 	c.mu.Lock()
 	var r *room
-	byProducer := map[string]string{}
 	for _, rr := range c.rooms {
-		if rr.routerID == e.RouterID {
+		primary := -1
+		match := false
+		for w, x := range rr.routers {
+			if primary < 0 || w < primary {
+				primary = w
+			}
+			if x.id == e.RouterID {
+				match = true
+			}
+		}
+		if match {
+			if rr.routers[primary].id != e.RouterID {
+				c.mu.Unlock()
+				return
+			}
 			r = rr
 			break
 		}
@@ -121,6 +154,7 @@ func (c *Control) onSpeakers(e ipc.Speakers) {
 		c.mu.Unlock()
 		return
 	}
+	byProducer := map[string]string{}
 	for _, p := range r.peers {
 		if p.producerID != "" {
 			byProducer[p.producerID] = p.id

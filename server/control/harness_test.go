@@ -55,6 +55,10 @@ func testConfig(workers int) config.Config {
 	cfg.Signal.MaxMessageBytes = 64 << 10
 	cfg.Log.Level = "info"
 	cfg.Log.Format = "text"
+	cfg.Worker.MaxConsumers = 1000
+	cfg.Worker.MaxProducers = 200
+	cfg.Worker.PipeHeadroom = 0.1
+	cfg.Worker.PipeListenIP = "127.0.0.1"
 	return cfg
 }
 

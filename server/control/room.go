@@ -3,6 +3,8 @@ package control
 import (
 	"context"
 	"errors"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/voicectl/voicectl/server/ipc"
@@ -12,14 +14,30 @@ import (
 // callTimeout bounds one request to a worker.
 const callTimeout = 5 * time.Second
 
-// room is one room's state. Its media lives on one router on one worker.
+// room is one room's state. Its media may be spread over routers on several
+// workers, linked by pipes.
 type room struct {
-	id          string
-	routerID    string
-	worker      int
-	routerReady chan struct{} // closed once router creation finished
-	routerErr   error
-	peers       map[string]*peer
+	id      string
+	created time.Time
+	// opMu serialises this room's media changes (joins, leaves, producers, pipes),
+	// so each sees the state the previous one left; rooms proceed in parallel.
+	opMu sync.Mutex
+
+	// Guarded by Control.mu:
+	routers map[int]*roomRouter // live routers by worker
+	peers   map[string]*peer
+	closed  bool
+
+	// Guarded by opMu:
+	pipes map[pairKey]*pipePair
+}
+
+// roomRouter is the room's router on one worker.
+type roomRouter struct {
+	id      string
+	worker  int
+	created bool // router.create succeeded (opMu)
+	dead    bool // its worker died (Control.mu)
 }
 
 // peer is one joined client. Its id is also its transport id on the worker.
@@ -27,13 +45,19 @@ type peer struct {
 	id         string
 	identity   string
 	room       *room
+	router     *roomRouter
 	sess       *session
 	publish    bool
 	producerID string
+	levelExtID uint8
 	producing  bool
 	muted      bool
 	ready      bool // its transport exists on the worker
 	gone       bool
+	joinedAt   time.Time
+	// flows are the remote producers this peer consumes through pipes; each holds
+	// one reference on its pipe flow (opMu).
+	flows map[string]bool
 }
 
 func (p *peer) info() wire.PeerInfo {
@@ -50,77 +74,83 @@ func ctxCall() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), callTimeout)
 }
 
-// pickWorkerLocked returns the ready worker with the fewest peers, or -1.
-func (c *Control) pickWorkerLocked() int {
-	load := make([]int, len(c.slots))
-	for _, r := range c.rooms {
-		load[r.worker] += len(r.peers)
-	}
-	best := -1
-	for i, s := range c.slots {
-		if !s.status().Ready {
-			continue
+func (c *Control) call(worker int, method string, params, out any) error {
+	ctx, cancel := ctxCall()
+	defer cancel()
+	return c.slot(worker).call(ctx, method, params, out)
+}
+
+// isGone reports worker errors that mean the object is already gone.
+func isGone(err error) bool {
+	var re *ipc.RemoteError
+	return err == nil || errors.Is(err, ErrWorkerDown) || errors.Is(err, ipc.ErrClosed) ||
+		(errors.As(err, &re) && re.Code == ipc.CodeNotFound)
+}
+
+// lockRoom returns the room named id, created if needed, with its opMu held.
+func (c *Control) lockRoom(id string) (*room, error) {
+	for {
+		c.mu.Lock()
+		if c.draining {
+			c.mu.Unlock()
+			return nil, errUnavailable
 		}
-		if best < 0 || load[i] < load[best] {
-			best = i
+		r := c.rooms[id]
+		if r == nil {
+			r = &room{id: id, created: time.Now(), routers: map[int]*roomRouter{}, peers: map[string]*peer{}, pipes: map[pairKey]*pipePair{}}
+			c.rooms[id] = r
 		}
+		c.mu.Unlock()
+		r.opMu.Lock()
+		c.mu.Lock()
+		closed := r.closed
+		c.mu.Unlock()
+		if !closed {
+			return r, nil
+		}
+		r.opMu.Unlock() // emptied and removed while we waited: take the new one
 	}
-	return best
 }
 
 // join places s's peer in its room, sends it the room state and starts negotiation.
-func (c *Control) join(ctx context.Context, s *session, publish bool) (*peer, error) {
-	c.mu.Lock()
-	if c.draining {
-		c.mu.Unlock()
-		return nil, errUnavailable
+func (c *Control) join(s *session, publish bool) (*peer, error) {
+	r, err := c.lockRoom(s.grant.Room)
+	if err != nil {
+		return nil, err
 	}
-	r := c.rooms[s.grant.Room]
-	creator := false
-	if r == nil {
-		w := c.pickWorkerLocked()
-		if w < 0 {
-			c.mu.Unlock()
-			return nil, ErrNoCapacity
-		}
-		r = &room{id: s.grant.Room, routerID: newID("RT_"), worker: w, routerReady: make(chan struct{}), peers: map[string]*peer{}}
-		c.rooms[r.id] = r
-		creator = true
-	}
-	p := &peer{id: newID("PA_"), identity: s.grant.Identity, room: r, sess: s, publish: publish}
+	defer r.opMu.Unlock()
+
+	p := &peer{id: newID("PA_"), identity: s.grant.Identity, room: r, sess: s, publish: publish, joinedAt: time.Now(), flows: map[string]bool{}}
 	if publish {
 		p.producerID = newID("PR_")
 	}
-	r.peers[p.id] = p
+	c.mu.Lock()
+	rr, err := c.placeLocked(r, p)
+	if err != nil {
+		if len(r.peers) == 0 && c.rooms[r.id] == r {
+			delete(c.rooms, r.id)
+			r.closed = true
+		}
+		c.mu.Unlock()
+		c.metrics.noCapacity()
+		return nil, err
+	}
 	c.peers[p.id] = p
 	c.mu.Unlock()
 
-	if creator {
-		cctx, cancel := ctxCall()
-		r.routerErr = c.slot(r.worker).call(cctx, ipc.MethodRouterCreate, ipc.RouterRef{RouterID: r.routerID}, nil)
-		cancel()
-		close(r.routerReady)
-	} else {
-		select {
-		case <-r.routerReady:
-		case <-ctx.Done():
-			c.leave(p)
-			return nil, ctx.Err()
+	if !rr.created {
+		err := c.call(rr.worker, ipc.MethodRouterCreate, ipc.RouterCreate{RouterID: rr.id, MaxForwardedSpeakers: c.cfg.Room.MaxForwardedSpeakers}, nil)
+		if err != nil {
+			c.leaveLocked(p)
+			return nil, err
 		}
-	}
-	if r.routerErr != nil {
-		c.leave(p)
-		return nil, r.routerErr
+		rr.created = true
 	}
 
 	c.mu.Lock()
-	if p.gone {
-		c.mu.Unlock()
-		return nil, ErrRoomClosed
-	}
 	joined := wire.Joined{Envelope: wire.Envelope{Type: wire.TypeJoined}, Room: r.id, PeerID: p.id, Peers: []wire.PeerInfo{}}
 	var others []*session
-	for _, q := range r.peers {
+	for _, q := range r.sortedPeers() {
 		if q != p {
 			joined.Peers = append(joined.Peers, q.info())
 			others = append(others, q.sess)
@@ -132,11 +162,9 @@ func (c *Control) join(ctx context.Context, s *session, publish bool) (*peer, er
 		o.send(wire.PeerEvent{Envelope: wire.Envelope{Type: wire.TypePeerJoined}, Peer: p.info()})
 	}
 
-	cctx, cancel := ctxCall()
-	err := c.slot(r.worker).call(cctx, ipc.MethodTransportCreate, ipc.TransportCreate{RouterID: r.routerID, TransportID: p.id, ProducerID: p.producerID}, nil)
-	cancel()
+	err = c.call(rr.worker, ipc.MethodTransportCreate, ipc.TransportCreate{RouterID: rr.id, TransportID: p.id, ProducerID: p.producerID}, nil)
 	if err != nil {
-		c.leave(p)
+		c.leaveLocked(p)
 		return nil, err
 	}
 
@@ -147,7 +175,7 @@ func (c *Control) join(ctx context.Context, s *session, publish bool) (*peer, er
 	}
 	p.ready = true
 	var sources []*peer
-	for _, q := range r.peers {
+	for _, q := range r.sortedPeers() {
 		if q != p && q.producing {
 			sources = append(sources, q)
 		}
@@ -159,19 +187,58 @@ func (c *Control) join(ctx context.Context, s *session, publish bool) (*peer, er
 	return p, nil
 }
 
-// consume asks the worker to forward q's producer to p.
+// sortedPeers lists peers by join time; the caller holds Control.mu.
+func (r *room) sortedPeers() []*peer {
+	out := make([]*peer, 0, len(r.peers))
+	for _, p := range r.peers {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].joinedAt.Before(out[j].joinedAt) })
+	return out
+}
+
+// consume makes listener p receive producer q, piping q to p's router if needed.
+// The caller holds r.opMu.
 func (c *Control) consume(r *room, p, q *peer) {
-	cctx, cancel := ctxCall()
-	defer cancel()
-	err := c.slot(r.worker).call(cctx, ipc.MethodConsumerCreate, ipc.ConsumerRef{TransportID: p.id, ProducerID: q.producerID, StreamID: q.id}, nil)
+	if p.gone || q.gone || p.flows[q.producerID] {
+		return
+	}
+	remote := q.router != p.router
+	if remote {
+		if err := c.ensureFlow(r, q, p.router); err != nil {
+			c.log.Warn("pipe failed", "room", r.id, "producer", q.producerID, "from", q.router.worker, "to", p.router.worker, "err", err)
+			return
+		}
+		p.flows[q.producerID] = true
+	}
+	err := c.call(p.router.worker, ipc.MethodConsumerCreate, ipc.ConsumerRef{TransportID: p.id, ProducerID: q.producerID, StreamID: q.id}, nil)
 	var re *ipc.RemoteError
-	if err != nil && !(errors.As(err, &re) && (re.Code == ipc.CodeExists || re.Code == ipc.CodeNotFound)) {
+	if err != nil && !(errors.As(err, &re) && re.Code == ipc.CodeExists) {
 		c.log.Warn("consumer create failed", "room", r.id, "peer", p.id, "producer", q.producerID, "err", err)
+		if remote {
+			delete(p.flows, q.producerID)
+			c.releaseFlow(r, q.producerID, q.router, p.router)
+		}
 	}
 }
 
-// leave removes p from its room, closes its transport, and the router when the room empties.
+// leave removes p from its room.
 func (c *Control) leave(p *peer) {
+	c.mu.Lock()
+	if p.gone {
+		c.mu.Unlock()
+		return
+	}
+	r := p.room
+	c.mu.Unlock()
+	r.opMu.Lock()
+	defer r.opMu.Unlock()
+	c.leaveLocked(p)
+}
+
+// leaveLocked removes p, its transport, its pipe flows and, when they empty, its
+// router and the room. The caller holds r.opMu.
+func (c *Control) leaveLocked(p *peer) {
 	c.mu.Lock()
 	if p.gone {
 		c.mu.Unlock()
@@ -184,9 +251,18 @@ func (c *Control) leave(p *peer) {
 	wasProducing := p.producing
 	p.producing = false
 	others := r.sessions()
-	empty := len(r.peers) == 0
-	if empty && c.rooms[r.id] == r {
+	routerEmpty := true
+	for _, q := range r.peers {
+		if q.router == p.router {
+			routerEmpty = false
+		}
+	}
+	if routerEmpty && r.routers[p.router.worker] == p.router {
+		delete(r.routers, p.router.worker)
+	}
+	if len(r.peers) == 0 && c.rooms[r.id] == r {
 		delete(c.rooms, r.id)
+		r.closed = true
 	}
 	c.mu.Unlock()
 
@@ -196,15 +272,38 @@ func (c *Control) leave(p *peer) {
 		}
 		o.send(wire.PeerLeft{Envelope: wire.Envelope{Type: wire.TypePeerLeft}, PeerID: p.id})
 	}
-	cctx, cancel := ctxCall()
-	defer cancel()
-	_ = c.slot(r.worker).call(cctx, ipc.MethodTransportClose, ipc.TransportRef{TransportID: p.id}, nil)
-	if empty {
-		<-r.routerReady
-		if r.routerErr == nil {
-			_ = c.slot(r.worker).call(cctx, ipc.MethodRouterClose, ipc.RouterRef{RouterID: r.routerID}, nil)
+	if err := c.call(p.router.worker, ipc.MethodTransportClose, ipc.TransportRef{TransportID: p.id}, nil); !isGone(err) {
+		c.log.Warn("transport close failed", "peer", p.id, "err", err)
+	}
+	if p.producerID != "" {
+		c.dropProducerFlows(r, p.producerID)
+	}
+	for producerID := range p.flows {
+		if src := c.producerRouter(r, producerID); src != nil {
+			c.releaseFlow(r, producerID, src, p.router)
 		}
 	}
+	p.flows = map[string]bool{}
+	if routerEmpty {
+		c.closePairsOf(r, p.router)
+		if p.router.created {
+			if err := c.call(p.router.worker, ipc.MethodRouterClose, ipc.RouterRef{RouterID: p.router.id}, nil); !isGone(err) {
+				c.log.Warn("router close failed", "router", p.router.id, "err", err)
+			}
+		}
+	}
+}
+
+// producerRouter is the router a producer comes from; the caller holds r.opMu.
+func (c *Control) producerRouter(r *room, producerID string) *roomRouter {
+	for _, pp := range r.pipes {
+		for k, f := range pp.flows {
+			if k.producerID == producerID {
+				return f.from
+			}
+		}
+	}
+	return nil
 }
 
 // sessions lists the sessions of r's peers; the caller holds c.mu.
@@ -216,11 +315,15 @@ func (r *room) sessions() []*session {
 	return out
 }
 
-// setMuted pauses or resumes p's producer and tells the room.
+// setMuted pauses or resumes p's producer on its router and on every router it
+// is piped to, and tells the room.
 func (c *Control) setMuted(p *peer, muted bool) error {
 	if !p.publish {
 		return ErrNotProducer
 	}
+	r := p.room
+	r.opMu.Lock()
+	defer r.opMu.Unlock()
 	c.mu.Lock()
 	if p.gone {
 		c.mu.Unlock()
@@ -228,14 +331,14 @@ func (c *Control) setMuted(p *peer, muted bool) error {
 	}
 	p.muted = muted
 	producing := p.producing
-	all := p.room.sessions()
+	all := r.sessions()
 	c.mu.Unlock()
 	if producing {
-		cctx, cancel := ctxCall()
-		err := c.slot(p.room.worker).call(cctx, ipc.MethodProducerPause, ipc.ProducerPause{ProducerID: p.producerID, Paused: muted}, nil)
-		cancel()
-		if err != nil {
-			return err
+		workers := append([]int{p.router.worker}, c.flowTargets(r, p.producerID)...)
+		for _, w := range workers {
+			if err := c.call(w, ipc.MethodProducerPause, ipc.ProducerPause{ProducerID: p.producerID, Paused: muted}, nil); !isGone(err) {
+				return err
+			}
 		}
 	}
 	for _, o := range all {
@@ -244,21 +347,23 @@ func (c *Control) setMuted(p *peer, muted bool) error {
 	return nil
 }
 
-// onWorkerLost drops every room on a dead worker and tells its peers to reconnect.
+// onWorkerLost retires every router on a dead worker and tells its peers to
+// reconnect; their sessions' ends then clean up as ordinary leaves.
 func (c *Control) onWorkerLost(index int) {
 	c.mu.Lock()
 	var sess []*session
-	for id, r := range c.rooms {
-		if r.worker != index {
+	for _, r := range c.rooms {
+		rr := r.routers[index]
+		if rr == nil {
 			continue
 		}
-		delete(c.rooms, id)
+		rr.dead = true
+		delete(r.routers, index)
 		for _, p := range r.peers {
-			p.gone = true
-			delete(c.peers, p.id)
-			sess = append(sess, p.sess)
+			if p.router == rr {
+				sess = append(sess, p.sess)
+			}
 		}
-		r.peers = map[string]*peer{}
 	}
 	c.mu.Unlock()
 	c.log.Warn("worker lost; telling its peers to reconnect", "worker", index, "peers", len(sess))

@@ -180,7 +180,7 @@ func (s *session) handle(data []byte) bool {
 		if m.Publish != nil && !*m.Publish {
 			publish = false
 		}
-		p, err := s.c.join(s.ctx, s, publish)
+		p, err := s.c.join(s, publish)
 		if err != nil {
 			code := wire.CodeInternal
 			switch {
@@ -244,7 +244,7 @@ func joinErrorText(code string, err error) string {
 func (s *session) workerRequest(reqID, method string, params any) {
 	cctx, cancel := ctxCall()
 	defer cancel()
-	err := s.c.slot(s.peer.room.worker).call(cctx, method, params, nil)
+	err := s.c.slot(s.peer.router.worker).call(cctx, method, params, nil)
 	if err == nil {
 		return
 	}

@@ -100,7 +100,7 @@ func (s *workerSlot) startOnce(ctx context.Context) error {
 		return fmt.Errorf("start worker %d: %w", s.index, err)
 	}
 	exited := make(chan struct{})
-	conn := ipc.New(stdout, stdin, slotEvents{s}, s.c.log.With("worker", s.index))
+	conn := ipc.New(stdout, stdin, slotEvents{s}, s.c.log.With("worker", s.index)).Start()
 	s.mu.Lock()
 	s.exited, s.conn, s.stdin, s.proc, s.pid = exited, conn, stdin, cmd, cmd.Process.Pid
 	s.mu.Unlock()

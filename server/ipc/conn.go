@@ -62,10 +62,14 @@ type Conn struct {
 	cancel  context.CancelFunc
 }
 
-// New starts reading frames from r; frames are written to w.
+// New returns a channel that reads frames from r and writes them to w once started.
 func New(r io.Reader, w io.Writer, h Handler, log *slog.Logger) *Conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Conn{r: r, w: w, h: h, log: log, pending: map[uint64]chan frame{}, done: make(chan struct{}), ctx: ctx, cancel: cancel}
+	return &Conn{r: r, w: w, h: h, log: log, pending: map[uint64]chan frame{}, done: make(chan struct{}), ctx: ctx, cancel: cancel}
+}
+
+// Start begins reading; handlers may run from then on.
+func (c *Conn) Start() *Conn {
 	go c.readLoop()
 	return c
 }

@@ -34,8 +34,8 @@ func pair(t *testing.T) (*Conn, *Conn, *echo) {
 	br, aw := io.Pipe()
 	log := slog.New(slog.DiscardHandler)
 	eb := &echo{events: make(chan string, 4)}
-	a := New(ar, aw, &echo{events: make(chan string, 4)}, log)
-	b := New(br, bw, eb, log)
+	a := New(ar, aw, &echo{events: make(chan string, 4)}, log).Start()
+	b := New(br, bw, eb, log).Start()
 	t.Cleanup(func() {
 		_ = aw.Close()
 		_ = bw.Close()
@@ -69,7 +69,7 @@ func TestCallEventAndError(t *testing.T) {
 func TestCallFailsWhenPeerGone(t *testing.T) {
 	ar, bw := io.Pipe()
 	_, aw := io.Pipe()
-	a := New(ar, aw, &echo{events: make(chan string, 1)}, slog.New(slog.DiscardHandler))
+	a := New(ar, aw, &echo{events: make(chan string, 1)}, slog.New(slog.DiscardHandler)).Start()
 	go func() {
 		time.Sleep(50 * time.Millisecond)
 		_ = bw.Close()

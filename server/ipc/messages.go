@@ -15,6 +15,13 @@ const (
 	MethodConsumerCreate  = "consumer.create"
 	MethodConsumerClose   = "consumer.close"
 	MethodProducerPause   = "producer.pause"
+	MethodPipeCreate      = "pipe.create"
+	MethodPipeConnect     = "pipe.connect"
+	MethodPipeConsume     = "pipe.consume"
+	MethodPipeUnconsume   = "pipe.unconsume"
+	MethodPipeProduce     = "pipe.produce"
+	MethodPipeUnproduce   = "pipe.unproduce"
+	MethodPipeClose       = "pipe.close"
 )
 
 // Events from a worker to control.
@@ -55,6 +62,54 @@ type Ready struct {
 // RouterRef names a router.
 type RouterRef struct {
 	RouterID string `json:"router_id"`
+}
+
+// RouterCreate opens a router for a room on a worker.
+type RouterCreate struct {
+	RouterID string `json:"router_id"`
+	// MaxForwardedSpeakers > 0 forwards only the N loudest producers to consumers.
+	MaxForwardedSpeakers int `json:"max_forwarded_speakers,omitempty"`
+}
+
+// PipeCreate opens one end of a pipe on a router, listening on ListenIP.
+type PipeCreate struct {
+	PipeID   string `json:"pipe_id"`
+	RouterID string `json:"router_id"`
+	ListenIP string `json:"listen_ip"`
+}
+
+// PipeCreated reports the end's local address, to be sent to the other end.
+type PipeCreated struct {
+	LocalAddr string `json:"local_addr"`
+}
+
+// PipeSRTP holds base64 SRTP master keys (16-byte key + 14-byte salt,
+// AES_CM_128_HMAC_SHA1_80), one per direction.
+type PipeSRTP struct {
+	SendKey string `json:"send_key"`
+	RecvKey string `json:"recv_key"`
+}
+
+// PipeConnect tells one end where the other end is.
+type PipeConnect struct {
+	PipeID     string    `json:"pipe_id"`
+	RemoteAddr string    `json:"remote_addr"`
+	SRTP       *PipeSRTP `json:"srtp,omitempty"`
+}
+
+// PipeFlow maps one producer to an SSRC on a pipe: pipe.consume on the producer's
+// end sends it, pipe.produce on the other end turns it back into the producer.
+type PipeFlow struct {
+	PipeID     string `json:"pipe_id"`
+	ProducerID string `json:"producer_id"`
+	SSRC       uint32 `json:"ssrc"`
+	LevelExtID uint8  `json:"level_ext_id,omitempty"`
+	Paused     bool   `json:"paused,omitempty"`
+}
+
+// PipeRef names a pipe end.
+type PipeRef struct {
+	PipeID string `json:"pipe_id"`
 }
 
 // TransportCreate opens a peer's WebRTC transport on a router. When ProducerID is
@@ -107,6 +162,7 @@ type ProducerEvent struct {
 	RouterID    string `json:"router_id"`
 	TransportID string `json:"transport_id"`
 	ProducerID  string `json:"producer_id"`
+	LevelExtID  uint8  `json:"level_ext_id,omitempty"`
 }
 
 // SpeakerLevel is one producer's recent level, 0 (silent) to 127 (loudest).
@@ -123,10 +179,15 @@ type Speakers struct {
 
 // Load is a worker's live load.
 type Load struct {
-	Routers    int    `json:"routers"`
-	Transports int    `json:"transports"`
-	Producers  int    `json:"producers"`
-	Consumers  int    `json:"consumers"`
-	PacketsIn  uint64 `json:"packets_in"`
-	PacketsOut uint64 `json:"packets_out"`
+	Routers    int `json:"routers"`
+	Transports int `json:"transports"`
+	Producers  int `json:"producers"`
+	Consumers  int `json:"consumers"`
+	// Pipes is the number of pipe transport ends; PipeConsumers counts producers
+	// sent through them and PipeProducers those received (also counted in Producers).
+	Pipes         int    `json:"pipes"`
+	PipeConsumers int    `json:"pipe_consumers"`
+	PipeProducers int    `json:"pipe_producers"`
+	PacketsIn     uint64 `json:"packets_in"`
+	PacketsOut    uint64 `json:"packets_out"`
 }

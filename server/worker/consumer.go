@@ -22,15 +22,15 @@ func (w *Worker) createConsumer(p ipc.ConsumerRef) error {
 	w.mu.Lock()
 	pr := w.producers[p.ProducerID]
 	w.mu.Unlock()
-	if pr == nil || pr.t.r != t.r {
+	if pr == nil || pr.r != t.r {
 		return notFound("producer", p.ProducerID)
 	}
-	if pr.t == t {
+	if pr.t != nil && pr.t == t {
 		return &ipc.RemoteError{Code: ipc.CodeExists, Message: "a transport does not consume its own producer"}
 	}
 	streamID := p.StreamID
 	if streamID == "" {
-		streamID = pr.t.id
+		streamID = pr.id
 	}
 	track, err := webrtc.NewTrackLocalStaticRTP(OpusCodec, pr.id, streamID)
 	if err != nil {

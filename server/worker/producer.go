@@ -13,17 +13,24 @@ import (
 	"github.com/voicectl/voicectl/server/ipc"
 )
 
-// producer is a peer's incoming Opus track and the consumers it feeds.
+// producer is an incoming Opus stream on a router: a peer's track (local) or a
+// stream arriving over a pipe from another router (piped). Its id is the same on
+// every router it reaches.
 type producer struct {
 	id     string
-	t      *transport
-	track  *webrtc.TrackRemote
+	r      *router
+	t      *transport     // owner transport of a local producer
+	pipe   *pipeTransport // source pipe of a piped producer
+	ssrc   uint32         // the pipe's SSRC of a piped producer
 	paused atomic.Bool
+	// selected is false while loudest-N forwarding holds this producer back.
+	selected atomic.Bool
 	// levelExtID is the negotiated id of the RFC 6464 audio-level extension, 0 if none.
 	levelExtID uint8
 
 	mu        sync.Mutex
-	consumers atomic.Pointer[[]*consumer] // copy-on-write, read without a lock per packet
+	consumers atomic.Pointer[[]*consumer] // copy-on-write: read without a lock per packet
+	pipeOuts  atomic.Pointer[[]*pipeOut]
 	closeOnce sync.Once
 
 	// levelSum and levelCount accumulate loudness (127 - RFC 6464 level) between observer ticks.
@@ -31,74 +38,104 @@ type producer struct {
 	levelCount atomic.Uint64
 }
 
-func newProducer(id string, t *transport, track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) *producer {
-	p := &producer{id: id, t: t, track: track}
+func newProducer(id string, r *router) *producer {
+	p := &producer{id: id, r: r}
+	noCons := []*consumer{}
+	p.consumers.Store(&noCons)
+	noOuts := []*pipeOut{}
+	p.pipeOuts.Store(&noOuts)
+	p.selected.Store(r.maxForwarded == 0)
+	return p
+}
+
+func newLocalProducer(id string, t *transport, recv *webrtc.RTPReceiver) *producer {
+	p := newProducer(id, t.r)
+	p.t = t
 	for _, ext := range recv.GetParameters().HeaderExtensions {
 		if ext.URI == sdp.AudioLevelURI {
 			p.levelExtID = uint8(ext.ID)
 		}
 	}
-	empty := []*consumer{}
-	p.consumers.Store(&empty)
 	return p
 }
 
-// forward reads the track until it ends and copies each packet to every consumer.
-func (p *producer) forward() {
+// readTrack reads a local producer's track until it ends.
+func (p *producer) readTrack(track *webrtc.TrackRemote) {
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
-	var level rtp.AudioLevelExtension
 	for {
-		n, _, err := p.track.Read(buf)
+		n, _, err := track.Read(buf)
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
-				p.t.w.log.Debug("producer read ended", "producer", p.id, "err", err)
+				p.r.w.log.Debug("producer read ended", "producer", p.id, "err", err)
 			}
 			return
 		}
 		if err := pkt.Unmarshal(buf[:n]); err != nil {
 			continue
 		}
-		p.t.w.packetsIn.Add(1)
-		if p.levelExtID != 0 {
-			if ext := pkt.GetExtension(p.levelExtID); ext != nil && level.Unmarshal(ext) == nil {
+		p.dispatch(&pkt)
+	}
+}
+
+// dispatch forwards one packet to every pipe and, unless loudest-N holds the
+// producer back, to every consumer.
+func (p *producer) dispatch(pkt *rtp.Packet) {
+	w := p.r.w
+	w.packetsIn.Add(1)
+	if p.levelExtID != 0 {
+		if ext := pkt.GetExtension(p.levelExtID); len(ext) > 0 {
+			var level rtp.AudioLevelExtension
+			if level.Unmarshal(ext) == nil {
 				p.levelSum.Add(uint64(127 - level.Level))
 				p.levelCount.Add(1)
 			}
 		}
-		if p.paused.Load() {
-			continue
+	}
+	if p.paused.Load() {
+		return
+	}
+	for _, o := range *p.pipeOuts.Load() {
+		if o.write(pkt) == nil {
+			w.packetsOut.Add(1)
 		}
-		for _, c := range *p.consumers.Load() {
-			if err := c.track.WriteRTP(&pkt); err == nil {
-				p.t.w.packetsOut.Add(1)
-			}
+	}
+	if !p.selected.Load() {
+		return
+	}
+	for _, c := range *p.consumers.Load() {
+		if err := c.track.WriteRTP(pkt); err == nil {
+			w.packetsOut.Add(1)
 		}
 	}
 }
 
-func (p *producer) addConsumer(c *consumer) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	old := *p.consumers.Load()
-	next := make([]*consumer, 0, len(old)+1)
-	next = append(next, old...)
-	next = append(next, c)
-	p.consumers.Store(&next)
+func addTo[T comparable](mu *sync.Mutex, list *atomic.Pointer[[]T], v T) {
+	mu.Lock()
+	defer mu.Unlock()
+	old := *list.Load()
+	next := make([]T, 0, len(old)+1)
+	next = append(append(next, old...), v)
+	list.Store(&next)
 }
 
-func (p *producer) removeConsumer(c *consumer) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	old := *p.consumers.Load()
-	next := make([]*consumer, 0, len(old))
+func removeFrom[T comparable](mu *sync.Mutex, list *atomic.Pointer[[]T], v T) {
+	mu.Lock()
+	defer mu.Unlock()
+	old := *list.Load()
+	next := make([]T, 0, len(old))
 	for _, o := range old {
-		if o != c {
+		if o != v {
 			next = append(next, o)
 		}
 	}
-	p.consumers.Store(&next)
+	list.Store(&next)
 }
+
+func (p *producer) addConsumer(c *consumer)    { addTo(&p.mu, &p.consumers, c) }
+func (p *producer) removeConsumer(c *consumer) { removeFrom(&p.mu, &p.consumers, c) }
+func (p *producer) addPipeOut(o *pipeOut)      { addTo(&p.mu, &p.pipeOuts, o) }
+func (p *producer) removePipeOut(o *pipeOut)   { removeFrom(&p.mu, &p.pipeOuts, o) }
 
 // takeLevel returns the mean loudness since the last call, 0 when nothing arrived.
 func (p *producer) takeLevel() int {
@@ -110,23 +147,39 @@ func (p *producer) takeLevel() int {
 	return int(s / n)
 }
 
-// closeProducer removes p from its router and closes every consumer of it.
+// closeProducer removes p from its router and closes every consumer and pipe out of it.
 func (w *Worker) closeProducer(p *producer) {
 	p.closeOnce.Do(func() {
 		w.mu.Lock()
-		delete(w.producers, p.id)
+		if w.producers[p.key()] == p {
+			delete(w.producers, p.key())
+		}
 		w.mu.Unlock()
-		p.t.r.mu.Lock()
-		delete(p.t.r.producers, p.id)
-		p.t.r.mu.Unlock()
+		p.r.mu.Lock()
+		delete(p.r.producers, p.id)
+		p.r.mu.Unlock()
 		p.mu.Lock()
 		cons := *p.consumers.Load()
-		empty := []*consumer{}
-		p.consumers.Store(&empty)
+		outs := *p.pipeOuts.Load()
+		noCons := []*consumer{}
+		p.consumers.Store(&noCons)
+		noOuts := []*pipeOut{}
+		p.pipeOuts.Store(&noOuts)
 		p.mu.Unlock()
 		for _, c := range cons {
 			c.t.dropConsumer(c)
 		}
-		w.notify(ipc.EventProducerClosed, ipc.ProducerEvent{RouterID: p.t.r.id, TransportID: p.t.id, ProducerID: p.id})
+		for _, o := range outs {
+			o.pipe.forgetOut(o)
+		}
+		if p.pipe != nil {
+			p.pipe.forgetProducer(p)
+			return
+		}
+		w.notify(ipc.EventProducerClosed, ipc.ProducerEvent{RouterID: p.r.id, TransportID: p.t.id, ProducerID: p.id})
 	})
 }
+
+// key is the producer's key in the worker's table. A worker holds at most one
+// router per room, and rooms never share producer ids, so the id is unique here.
+func (p *producer) key() string { return p.id }

@@ -2,22 +2,25 @@ package worker
 
 import (
 	"sync"
-	"time"
 
 	"github.com/voicectl/voicectl/server/ipc"
 )
 
 // router is one room's forwarding table on this worker.
 type router struct {
+	w          *Worker
 	id         string
 	mu         sync.Mutex
 	transports map[string]*transport
 	producers  map[string]*producer
+	pipes      map[string]*pipeTransport
 	stop       chan struct{}
-	speakers   *speakerObserver
+	// maxForwarded > 0 forwards only that many loudest producers to consumers.
+	maxForwarded int
+	speakers     *speakerObserver
 }
 
-func (w *Worker) createRouter(id string) error {
+func (w *Worker) createRouter(id string, maxForwarded int) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.api == nil {
@@ -26,12 +29,12 @@ func (w *Worker) createRouter(id string) error {
 	if _, ok := w.routers[id]; ok {
 		return exists("router", id)
 	}
-	r := &router{id: id, transports: map[string]*transport{}, producers: map[string]*producer{}, stop: make(chan struct{})}
+	r := &router{w: w, id: id, maxForwarded: maxForwarded, transports: map[string]*transport{}, producers: map[string]*producer{}, pipes: map[string]*pipeTransport{}, stop: make(chan struct{})}
 	r.speakers = newSpeakerObserver(r, func(s []ipc.SpeakerLevel) {
 		w.notify(ipc.EventSpeakers, ipc.Speakers{RouterID: id, Speakers: s})
 	})
 	w.routers[id] = r
-	go r.speakers.run(r.stop, 300*time.Millisecond)
+	go r.speakers.run(r.stop, observerTick)
 	return nil
 }
 
@@ -49,10 +52,27 @@ func (w *Worker) closeRouter(r *router) {
 	for _, t := range r.transports {
 		ts = append(ts, t)
 	}
+	ps := make([]*pipeTransport, 0, len(r.pipes))
+	for _, p := range r.pipes {
+		ps = append(ps, p)
+	}
 	r.mu.Unlock()
 	for _, t := range ts {
 		w.closeTransport(t)
 	}
+	for _, p := range ps {
+		w.closePipe(p)
+	}
+}
+
+// addProducer registers p on its router and in the worker's table.
+func (r *router) addProducer(p *producer) {
+	r.w.mu.Lock()
+	r.w.producers[p.key()] = p
+	r.w.mu.Unlock()
+	r.mu.Lock()
+	r.producers[p.id] = p
+	r.mu.Unlock()
 }
 
 func (r *router) producerList() []*producer {

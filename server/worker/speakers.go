@@ -7,20 +7,29 @@ import (
 	"github.com/voicectl/voicectl/server/ipc"
 )
 
-// activeLoudness is the loudness (127 - RFC 6464 -dBov level) above which a producer
-// counts as speaking: louder than -50 dBov.
-const activeLoudness = 127 - 50
+const (
+	// activeLoudness is the loudness (127 - RFC 6464 -dBov level) above which a
+	// producer counts as speaking: louder than -50 dBov.
+	activeLoudness = 127 - 50
+	// observerTick is how often levels are averaged and the loudest-N set revised.
+	observerTick = 100 * time.Millisecond
+	// switchMargin is how much louder (in dB) a held-back producer must be than the
+	// quietest forwarded one to take its place: hysteresis against flapping.
+	switchMargin = 6
+)
 
-// speakerObserver is the router's audio-level observer (RFC 6464): each tick it
-// averages every producer's levels and reports the speaking set when it changes.
+// speakerObserver is the router's audio-level observer (RFC 6464). Each tick it
+// smooths every producer's level, reports the speaking set when it changes and, for
+// loudest-N routers, picks which producers are forwarded.
 type speakerObserver struct {
 	r    *router
 	emit func([]ipc.SpeakerLevel)
 	last []string
+	ema  map[*producer]int
 }
 
 func newSpeakerObserver(r *router, emit func([]ipc.SpeakerLevel)) *speakerObserver {
-	return &speakerObserver{r: r, emit: emit}
+	return &speakerObserver{r: r, emit: emit, ema: map[*producer]int{}}
 }
 
 func (o *speakerObserver) run(stop <-chan struct{}, every time.Duration) {
@@ -37,9 +46,24 @@ func (o *speakerObserver) run(stop <-chan struct{}, every time.Duration) {
 }
 
 func (o *speakerObserver) tick() {
+	producers := o.r.producerList()
+	levels := make(map[*producer]int, len(producers))
+	for _, p := range producers {
+		l := p.takeLevel()
+		if prev, ok := o.ema[p]; ok {
+			l = (prev*3 + l*2) / 5
+		}
+		levels[p] = l
+	}
+	o.ema = levels
+
+	if o.r.maxForwarded > 0 {
+		o.selectLoudest(producers, levels)
+	}
+
 	var active []ipc.SpeakerLevel
-	for _, p := range o.r.producerList() {
-		if l := p.takeLevel(); l >= activeLoudness {
+	for _, p := range producers {
+		if l := levels[p]; l >= activeLoudness {
 			active = append(active, ipc.SpeakerLevel{ProducerID: p.id, Level: l})
 		}
 	}
@@ -53,4 +77,40 @@ func (o *speakerObserver) tick() {
 	}
 	o.last = ids
 	o.emit(active)
+}
+
+// selectLoudest keeps the forwarded set at the N loudest producers, swapping one in
+// only when it is switchMargin louder than the quietest forwarded producer.
+func (o *speakerObserver) selectLoudest(producers []*producer, levels map[*producer]int) {
+	n := o.r.maxForwarded
+	var in, out []*producer
+	for _, p := range producers {
+		if p.selected.Load() {
+			in = append(in, p)
+		} else if levels[p] > 0 {
+			out = append(out, p)
+		}
+	}
+	byLevel := func(a, b *producer) int { return levels[b] - levels[a] }
+	slices.SortFunc(in, byLevel)
+	slices.SortFunc(out, byLevel)
+	for len(in) > n { // the limit shrank, or a producer was selected elsewhere
+		in[len(in)-1].selected.Store(false)
+		in = in[:len(in)-1]
+	}
+	for len(out) > 0 && len(in) < n {
+		out[0].selected.Store(true)
+		in = append(in, out[0])
+		out = out[1:]
+	}
+	slices.SortFunc(in, byLevel)
+	for len(out) > 0 && len(in) > 0 && levels[out[0]] > levels[in[len(in)-1]]+switchMargin {
+		weakest := in[len(in)-1]
+		weakest.selected.Store(false)
+		out[0].selected.Store(true)
+		in[len(in)-1] = out[0]
+		out = append(out[1:], weakest)
+		slices.SortFunc(in, byLevel)
+		slices.SortFunc(out, byLevel)
+	}
 }

@@ -145,18 +145,13 @@ func (t *transport) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver)
 		t.mu.Unlock()
 		return
 	}
-	p := newProducer(t.producerID, t, track, recv)
+	p := newLocalProducer(t.producerID, t, recv)
 	t.producer = p
 	t.mu.Unlock()
 
-	t.w.mu.Lock()
-	t.w.producers[p.id] = p
-	t.w.mu.Unlock()
-	t.r.mu.Lock()
-	t.r.producers[p.id] = p
-	t.r.mu.Unlock()
-	t.w.notify(ipc.EventProducerNew, ipc.ProducerEvent{RouterID: t.r.id, TransportID: t.id, ProducerID: p.id})
-	p.forward()
+	t.r.addProducer(p)
+	t.w.notify(ipc.EventProducerNew, ipc.ProducerEvent{RouterID: t.r.id, TransportID: t.id, ProducerID: p.id, LevelExtID: p.levelExtID})
+	p.readTrack(track)
 	// The track ended (the peer left or the transport closed).
 	t.w.closeProducer(p)
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -39,6 +40,7 @@ type Worker struct {
 	routers    map[string]*router
 	transports map[string]*transport
 	producers  map[string]*producer
+	pipes      map[string]*pipeTransport
 
 	packetsIn  atomic.Uint64
 	packetsOut atomic.Uint64
@@ -51,8 +53,10 @@ func Run(ctx context.Context, p Params) error {
 		routers:    map[string]*router{},
 		transports: map[string]*transport{},
 		producers:  map[string]*producer{},
+		pipes:      map[string]*pipeTransport{},
 	}
 	w.conn = ipc.New(p.In, p.Out, w, p.Logger)
+	w.conn.Start()
 	select {
 	case <-w.conn.Done():
 	case <-ctx.Done():
@@ -92,11 +96,11 @@ func (w *Worker) HandleRequest(_ context.Context, method string, raw json.RawMes
 	case ipc.MethodLoad:
 		return w.load(), nil
 	case ipc.MethodRouterCreate:
-		var p ipc.RouterRef
+		var p ipc.RouterCreate
 		if err := json.Unmarshal(raw, &p); err != nil {
 			return nil, err
 		}
-		return nil, w.createRouter(p.RouterID)
+		return nil, w.createRouter(p.RouterID, p.MaxForwardedSpeakers)
 	case ipc.MethodRouterClose:
 		var p ipc.RouterRef
 		if err := json.Unmarshal(raw, &p); err != nil {
@@ -180,6 +184,55 @@ func (w *Worker) HandleRequest(_ context.Context, method string, raw json.RawMes
 		pr.paused.Store(p.Paused)
 		return nil, nil
 	}
+	if strings.HasPrefix(method, "pipe.") {
+		return w.handlePipe(method, raw)
+	}
+	return nil, &ipc.RemoteError{Code: "unknown_method", Message: method}
+}
+
+func (w *Worker) handlePipe(method string, raw json.RawMessage) (any, error) {
+	if method == ipc.MethodPipeCreate {
+		var p ipc.PipeCreate
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, err
+		}
+		return w.createPipe(p)
+	}
+	var ref ipc.PipeRef
+	if err := json.Unmarshal(raw, &ref); err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	pt := w.pipes[ref.PipeID]
+	w.mu.Unlock()
+	if pt == nil {
+		return nil, notFound("pipe", ref.PipeID)
+	}
+	switch method {
+	case ipc.MethodPipeConnect:
+		var p ipc.PipeConnect
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, err
+		}
+		return nil, pt.connect(p)
+	case ipc.MethodPipeClose:
+		w.closePipe(pt)
+		return nil, nil
+	}
+	var f ipc.PipeFlow
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return nil, err
+	}
+	switch method {
+	case ipc.MethodPipeConsume:
+		return nil, pt.consume(f)
+	case ipc.MethodPipeUnconsume:
+		return nil, pt.unconsume(f.ProducerID)
+	case ipc.MethodPipeProduce:
+		return nil, pt.produce(f)
+	case ipc.MethodPipeUnproduce:
+		return nil, pt.unproduce(f.ProducerID)
+	}
 	return nil, &ipc.RemoteError{Code: "unknown_method", Message: method}
 }
 
@@ -211,6 +264,12 @@ func (w *Worker) load() ipc.Load {
 	for _, t := range w.transports {
 		l.Consumers += t.consumerCount()
 	}
+	l.Pipes = len(w.pipes)
+	for _, pt := range w.pipes {
+		outs, prods := pt.counts()
+		l.PipeConsumers += outs
+		l.PipeProducers += prods
+	}
 	l.PacketsIn = w.packetsIn.Load()
 	l.PacketsOut = w.packetsOut.Load()
 	return l
@@ -227,6 +286,9 @@ func (w *Worker) transport(id string) (*transport, error) {
 }
 
 func (w *Worker) notify(method string, v any) {
+	if w.conn == nil {
+		return
+	}
 	if err := w.conn.Notify(method, v); err != nil {
 		w.log.Debug("notify failed", "method", method, "err", err)
 	}

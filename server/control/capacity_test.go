@@ -1,0 +1,190 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/client"
+	"github.com/voicectl/voicectl/server/config"
+	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/wire"
+)
+
+func capacityConfig(maxConsumers int, headroom float64) config.Config {
+	cfg := testConfig(2)
+	cfg.Worker.MaxConsumers = maxConsumers
+	cfg.Worker.PipeHeadroom = headroom
+	return cfg
+}
+
+func (h *harness) tryConnect(room, identity string, publish bool) (*client.Client, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Connect(ctx, client.Config{URL: h.url, Token: h.token(room, identity, publish, time.Hour), Publish: publish, Level: 30, LoopbackOnly: true})
+	if err == nil {
+		h.t.Cleanup(c.Close)
+	}
+	return c, err
+}
+
+func requireNoCapacity(t *testing.T, err error) {
+	t.Helper()
+	var se *client.ServerError
+	require.True(t, errors.As(err, &se), "want a no_capacity error, got %v", err)
+	require.Equal(t, wire.CodeNoCapacity, se.Msg.Code)
+	require.Contains(t, se.Msg.Message, "capacity")
+}
+
+func (h *harness) workerOf(peerID string) int {
+	h.c.mu.Lock()
+	defer h.c.mu.Unlock()
+	return h.c.peers[peerID].router.worker
+}
+
+// liveUnits is a worker's measured load in capacity units.
+func liveUnits(l ipc.Load) int { return l.Consumers + l.Producers + l.PipeConsumers }
+
+func (h *harness) requireWithinCapacity() {
+	for w := range h.c.slots {
+		l := h.load(w)
+		require.LessOrEqual(h.t, liveUnits(l), h.c.cfg.Worker.MaxConsumers, "worker %d over capacity: %+v", w, l)
+	}
+}
+
+func TestRoomSpreadsOverWorkersThroughPipes(t *testing.T) {
+	// Capacity 8, 25% headroom: a peer is placed on a worker only up to load 6.
+	h := startHarness(t, capacityConfig(8, 0.25))
+	a := h.connect("big", "a", true)
+	b := h.connect("big", "b", true)
+	hearsAll(t, []*client.Client{a, b}, 5) // both producing before listeners arrive
+	l1 := h.connect("big", "l1", false)
+	require.Equal(t, 0, h.workerOf(l1.PeerID()))
+	l2 := h.connect("big", "l2", false)
+	require.Equal(t, 1, h.workerOf(l2.PeerID()), "the room should spread to worker 1")
+	l3 := h.connect("big", "l3", false)
+	require.Equal(t, 1, h.workerOf(l3.PeerID()))
+
+	_, err := h.tryConnect("big", "l4", false)
+	requireNoCapacity(t, err)
+	_, err = h.tryConnect("other-room", "x", true)
+	requireNoCapacity(t, err)
+
+	// Every listener hears both publishers, across the pipe too.
+	for _, l := range []*client.Client{l1, l2, l3} {
+		require.Eventually(t, func() bool { return l.Received(a.PeerID()) > 25 && l.Received(b.PeerID()) > 25 },
+			10*time.Second, 50*time.Millisecond, "listener %s hears %v", l.PeerID(), l.ReceivedFrom())
+	}
+	hearsAll(t, []*client.Client{a, b}, 25)
+	w1 := h.load(1)
+	require.Equal(t, 1, w1.Pipes)
+	require.Equal(t, 2, w1.PipeProducers)
+	require.Equal(t, 2, h.load(0).PipeConsumers)
+	h.requireWithinCapacity()
+
+	// Listeners leave: the pipe and worker 1's router go away.
+	l2.Close()
+	l3.Close()
+	require.Eventually(t, func() bool {
+		w0, w1 := h.load(0), h.load(1)
+		return w1.Routers == 0 && w1.Pipes == 0 && w1.Producers == 0 && w1.Transports == 0 && w0.Pipes == 0 && w0.PipeConsumers == 0
+	}, 5*time.Second, 50*time.Millisecond)
+	h.c.mu.Lock()
+	require.Len(t, h.c.rooms["big"].routers, 1)
+	require.Empty(t, h.c.rooms["big"].pipes)
+	h.c.mu.Unlock()
+
+	// There is room again.
+	l4, err := h.tryConnect("big", "l4", false)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return l4.Received(a.PeerID()) > 10 }, 10*time.Second, 50*time.Millisecond)
+}
+
+func TestPipeCarriesBothDirections(t *testing.T) {
+	// Capacity 6, 30% headroom (placement up to 4): with a publisher and a listener
+	// on worker 0, the second publisher would make worker 0 carry 5, so it lands on
+	// worker 1 (load 4) and worker 0 grows to 6 through the pipe.
+	h := startHarness(t, capacityConfig(6, 0.3))
+	a := h.connect("duo", "a", true)
+	l := h.connect("duo", "l", false)
+	b := h.connect("duo", "b", true)
+	require.Equal(t, 0, h.workerOf(a.PeerID()))
+	require.Equal(t, 0, h.workerOf(l.PeerID()))
+	require.Equal(t, 1, h.workerOf(b.PeerID()))
+	hearsAll(t, []*client.Client{a, b}, 25)
+	require.Eventually(t, func() bool { return l.Received(a.PeerID()) > 25 && l.Received(b.PeerID()) > 25 }, 10*time.Second, 50*time.Millisecond)
+	_, err := h.tryConnect("duo", "l2", false)
+	requireNoCapacity(t, err)
+	h.requireWithinCapacity()
+
+	// Mute is mirrored across the pipe.
+	require.NoError(t, a.Send(wire.Mute{Envelope: wire.Envelope{Type: wire.TypeMute}, Muted: true}))
+	waitEvent(t, b, func(m *wire.PeerMuted) bool { return m.Muted })
+	time.Sleep(200 * time.Millisecond)
+	n := b.Received(a.PeerID())
+	time.Sleep(400 * time.Millisecond)
+	require.LessOrEqual(t, b.Received(a.PeerID()), n+1)
+	require.NoError(t, a.Send(wire.Mute{Envelope: wire.Envelope{Type: wire.TypeMute}, Muted: false}))
+	require.Eventually(t, func() bool { return b.Received(a.PeerID()) > n+10 }, 5*time.Second, 50*time.Millisecond)
+
+	b.Close()
+	waitEvent(t, a, func(m *wire.PeerLeft) bool { return true })
+	require.Eventually(t, func() bool {
+		w0, w1 := h.load(0), h.load(1)
+		return w0.Pipes == 0 && w1.Pipes == 0 && w1.Routers == 0 && w0.Consumers == 1 && w0.PipeProducers == 0 && w0.Producers == 1
+	}, 5*time.Second, 50*time.Millisecond)
+}
+
+func TestParallelJoinsAndLeavesLeaveNoOrphans(t *testing.T) {
+	h := startHarness(t, capacityConfig(14, 0.2))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	joined, refused := 0, 0
+	for i := 0; i < 12; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := 0; round < 2; round++ {
+				ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+				c, err := client.Connect(ctx, client.Config{URL: h.url, Token: h.token(fmt.Sprintf("race-%d", i%3), fmt.Sprintf("p%d", i), i%2 == 0, time.Hour),
+					Publish: i%2 == 0, Level: 40, LoopbackOnly: true})
+				cancel()
+				mu.Lock()
+				if err != nil {
+					refused++
+				} else {
+					joined++
+				}
+				mu.Unlock()
+				if err != nil {
+					var se *client.ServerError
+					if !errors.As(err, &se) || se.Msg.Code != wire.CodeNoCapacity {
+						t.Errorf("join %d: %v", i, err)
+					}
+					continue
+				}
+				time.Sleep(time.Duration(100+50*(i%4)) * time.Millisecond)
+				c.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("joined %d, refused with no_capacity %d", joined, refused)
+	require.Positive(t, joined)
+	require.Eventually(t, func() bool {
+		for w := range h.c.slots {
+			l := h.load(w)
+			if l.Routers+l.Transports+l.Producers+l.Consumers+l.Pipes+l.PipeConsumers+l.PipeProducers != 0 {
+				return false
+			}
+		}
+		h.c.mu.Lock()
+		defer h.c.mu.Unlock()
+		return len(h.c.rooms) == 0 && len(h.c.peers) == 0
+	}, 10*time.Second, 100*time.Millisecond, "orphans left: w0 %+v w1 %+v", h.load(0), h.load(1))
+}

@@ -1,0 +1,85 @@
+package worker
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/testenv"
+)
+
+func newBareWorker(t *testing.T) *Worker {
+	w := &Worker{log: slog.New(slog.DiscardHandler), api: &webrtc.API{}, routers: map[string]*router{},
+		transports: map[string]*transport{}, producers: map[string]*producer{}, pipes: map[string]*pipeTransport{}}
+	t.Cleanup(w.closeAll)
+	return w
+}
+
+func key() string {
+	b := make([]byte, 30)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// pipePair links router "r" on two bare workers and returns the ends.
+func pipePair(t *testing.T, srtpA, srtpB *ipc.PipeSRTP) (*Worker, *Worker, *pipeTransport, *pipeTransport) {
+	a, b := newBareWorker(t), newBareWorker(t)
+	require.NoError(t, a.createRouter("r", 0))
+	require.NoError(t, b.createRouter("r", 0))
+	ea, err := a.createPipe(ipc.PipeCreate{PipeID: "p", RouterID: "r", ListenIP: "127.0.0.1"})
+	require.NoError(t, err)
+	eb, err := b.createPipe(ipc.PipeCreate{PipeID: "p", RouterID: "r", ListenIP: "127.0.0.1"})
+	require.NoError(t, err)
+	pa, pb := a.pipes["p"], b.pipes["p"]
+	require.NoError(t, pa.connect(ipc.PipeConnect{PipeID: "p", RemoteAddr: eb.LocalAddr, SRTP: srtpA}))
+	require.NoError(t, pb.connect(ipc.PipeConnect{PipeID: "p", RemoteAddr: ea.LocalAddr, SRTP: srtpB}))
+	return a, b, pa, pb
+}
+
+func sendThrough(t *testing.T, a *Worker, pa, pb *pipeTransport, n int) {
+	src := newProducer("P", a.routers["r"])
+	a.routers["r"].addProducer(src)
+	require.NoError(t, pb.produce(ipc.PipeFlow{PipeID: "p", ProducerID: "P", SSRC: 77}))
+	require.NoError(t, pa.consume(ipc.PipeFlow{PipeID: "p", ProducerID: "P", SSRC: 77}))
+	for i := 0; i < n; i++ {
+		src.dispatch(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: uint16(i), SSRC: 1234}, Payload: make([]byte, 80)})
+	}
+}
+
+func TestPipeCarriesProducerAcrossWorkers(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	for name, keys := range map[string][2]*ipc.PipeSRTP{
+		"plain": {nil, nil},
+		"srtp":  func() [2]*ipc.PipeSRTP { k1, k2 := key(), key(); return [2]*ipc.PipeSRTP{{SendKey: k1, RecvKey: k2}, {SendKey: k2, RecvKey: k1}} }(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, b, pa, pb := pipePair(t, keys[0], keys[1])
+			sendThrough(t, a, pa, pb, 20)
+			require.Eventually(t, func() bool { return b.packetsIn.Load() == 20 }, 2*time.Second, 10*time.Millisecond)
+			l := b.load()
+			require.Equal(t, 1, l.PipeProducers)
+			require.Equal(t, 1, a.load().PipeConsumers)
+			require.NoError(t, pb.unproduce("P"))
+			require.NoError(t, pa.unconsume("P"))
+			require.Equal(t, 0, b.load().Producers)
+			require.Equal(t, 0, a.load().PipeConsumers)
+		})
+	}
+}
+
+func TestPipeRejectsWrongSRTPKey(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	k1, k2 := key(), key()
+	a, b, pa, pb := pipePair(t, &ipc.PipeSRTP{SendKey: k1, RecvKey: k2}, &ipc.PipeSRTP{SendKey: k2, RecvKey: key()})
+	sendThrough(t, a, pa, pb, 20)
+	time.Sleep(300 * time.Millisecond)
+	require.Zero(t, b.packetsIn.Load(), "packets with a wrong key must not be accepted")
+	require.Error(t, pa.connect(ipc.PipeConnect{PipeID: "p", RemoteAddr: "127.0.0.1:9", SRTP: &ipc.PipeSRTP{SendKey: "short", RecvKey: k1}}))
+}
