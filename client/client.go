@@ -78,6 +78,10 @@ type Client struct {
 	sent      atomic.Uint64
 	pubOnce   sync.Once
 	pcState   atomic.Value
+
+	candMu       sync.Mutex
+	answered     bool
+	pendingCands []wire.Candidate
 }
 
 // Connect dials the server, joins, and starts answering offers.
@@ -139,8 +143,16 @@ func newClient(cfg Config, ws *websocket.Conn) (*Client, error) {
 			return
 		}
 		init := cand.ToJSON()
-		_ = c.Send(wire.Candidate{Envelope: wire.Envelope{Type: wire.TypeCandidate},
-			Candidate: wire.ICECandidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}})
+		msg := wire.Candidate{Envelope: wire.Envelope{Type: wire.TypeCandidate},
+			Candidate: wire.ICECandidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}}
+		// Candidates follow the answer they belong to.
+		c.candMu.Lock()
+		defer c.candMu.Unlock()
+		if !c.answered {
+			c.pendingCands = append(c.pendingCands, msg)
+			return
+		}
+		_ = c.Send(msg)
 	})
 	pc.OnTrack(c.onTrack)
 	if cfg.Publish {
@@ -281,7 +293,17 @@ func (c *Client) answer(offer string) error {
 	if c.micSender != nil {
 		c.pubOnce.Do(func() { go c.publish() })
 	}
-	return c.Send(wire.SessionDescription{Envelope: wire.Envelope{Type: wire.TypeAnswer}, SDP: ans.SDP})
+	c.candMu.Lock()
+	defer c.candMu.Unlock()
+	if err := c.Send(wire.SessionDescription{Envelope: wire.Envelope{Type: wire.TypeAnswer}, SDP: ans.SDP}); err != nil {
+		return err
+	}
+	c.answered = true
+	for _, m := range c.pendingCands {
+		_ = c.Send(m)
+	}
+	c.pendingCands = nil
+	return nil
 }
 
 func (c *Client) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -33,12 +34,22 @@ func (h *harness) tryConnect(room, identity string, publish bool) (*client.Clien
 	return c, err
 }
 
+// requireNoCapacity accepts both forms of refusal: HTTP 503 before the upgrade
+// (no worker has room for anyone) and the signalling error (no room for this join).
 func requireNoCapacity(t *testing.T, err error) {
 	t.Helper()
 	var se *client.ServerError
-	require.True(t, errors.As(err, &se), "want a no_capacity error, got %v", err)
-	require.Equal(t, wire.CodeNoCapacity, se.Msg.Code)
-	require.Contains(t, se.Msg.Message, "capacity")
+	var he *client.HTTPError
+	switch {
+	case errors.As(err, &se):
+		require.Equal(t, wire.CodeNoCapacity, se.Msg.Code)
+		require.Contains(t, se.Msg.Message, "capacity")
+	case errors.As(err, &he):
+		require.Equal(t, http.StatusServiceUnavailable, he.Status)
+		require.Equal(t, wire.CodeNoCapacity, he.Body.Code)
+	default:
+		t.Fatalf("want a no_capacity refusal, got %v", err)
+	}
 }
 
 func (h *harness) workerOf(peerID string) int {
@@ -87,13 +98,32 @@ func TestRoomSpreadsOverWorkersThroughPipes(t *testing.T) {
 	require.Equal(t, 2, h.load(0).PipeConsumers)
 	h.requireWithinCapacity()
 
+	// The admin API shows the spread room and its pipe.
+	ctx := context.Background()
+	room, err := h.admin().Room(ctx, "big")
+	require.NoError(t, err)
+	require.Len(t, room.Routers, 2)
+	require.Len(t, room.PipeList, 1)
+	require.Len(t, room.PipeList[0].Flows, 2)
+	for _, f := range room.PipeList[0].Flows {
+		require.Equal(t, 0, f.From)
+		require.Equal(t, 1, f.To)
+		require.Equal(t, 2, f.Consumers, "each piped producer feeds l2 and l3")
+	}
+
 	// Listeners leave: the pipe and worker 1's router go away.
 	l2.Close()
 	l3.Close()
 	require.Eventually(t, func() bool {
-		w0, w1 := h.load(0), h.load(1)
-		return w1.Routers == 0 && w1.Pipes == 0 && w1.Producers == 0 && w1.Transports == 0 && w0.Pipes == 0 && w0.PipeConsumers == 0
+		ws, err := h.admin().Workers(ctx)
+		require.NoError(t, err)
+		w0, w1 := ws[0], ws[1]
+		return w1.Routers == 0 && w1.Pipes == 0 && w1.Producers == 0 && w1.PipeProducers == 0 && w1.Transports == 0 &&
+			w0.Pipes == 0 && w0.PipeConsumers == 0 && w0.Routers == 1 && w0.Transports == 3
 	}, 5*time.Second, 50*time.Millisecond)
+	pipes, err := h.admin().Pipes(ctx)
+	require.NoError(t, err)
+	require.Empty(t, pipes)
 	h.c.mu.Lock()
 	require.Len(t, h.c.rooms["big"].routers, 1)
 	require.Empty(t, h.c.rooms["big"].pipes)
@@ -163,7 +193,8 @@ func TestParallelJoinsAndLeavesLeaveNoOrphans(t *testing.T) {
 				mu.Unlock()
 				if err != nil {
 					var se *client.ServerError
-					if !errors.As(err, &se) || se.Msg.Code != wire.CodeNoCapacity {
+					var he *client.HTTPError
+					if !(errors.As(err, &se) && se.Msg.Code == wire.CodeNoCapacity) && !(errors.As(err, &he) && he.Body.Code == wire.CodeNoCapacity) {
 						t.Errorf("join %d: %v", i, err)
 					}
 					continue

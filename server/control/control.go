@@ -45,6 +45,8 @@ type Control struct {
 	draining bool
 
 	metrics controlMetrics
+	sampler sampler
+	adminKey string
 
 	sessMu sync.Mutex
 	sess   map[*session]struct{}
@@ -77,6 +79,13 @@ func New(p Params) (*Control, error) {
 		rooms:     map[string]*room{},
 		peers:     map[string]*peer{},
 		sess:      map[*session]struct{}{},
+		sampler:   sampler{last: map[int]workerSample{}},
+		adminKey:  p.Config.Auth.AdminKey,
+	}
+	if c.adminKey == "" && p.Config.Dev {
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		c.adminKey = hex.EncodeToString(b)
 	}
 	n := p.Config.EffectiveWorkers()
 	for i := 0; i < n; i++ {
@@ -84,6 +93,9 @@ func New(p Params) (*Control, error) {
 	}
 	return c, nil
 }
+
+// AdminKey is the admin API key in use (generated in dev mode when none is set).
+func (c *Control) AdminKey() string { return c.adminKey }
 
 // Secret is the join-token signing key in use (the generated one in dev mode).
 func (c *Control) Secret() []byte { return c.secret }
@@ -149,6 +161,8 @@ func (c *Control) Start(ctx context.Context) (stop func(), err error) {
 			c.log.Error("http server failed", "err", err)
 		}
 	}()
+	samplerStop := make(chan struct{})
+	go c.runSampler(samplerStop)
 	c.log.Info("voice server listening", "http", c.listener.Addr().String(), "workers", len(c.slots))
 	return func() {
 		c.mu.Lock()
@@ -159,6 +173,7 @@ func (c *Control) Start(ctx context.Context) (stop func(), err error) {
 		_ = srv.Shutdown(sctx)
 		c.closeAllSessions()
 		<-srvDone
+		close(samplerStop)
 		stopWorkers()
 	}, nil
 }

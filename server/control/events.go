@@ -168,6 +168,9 @@ func (c *Control) onSpeakers(e ipc.Speakers) {
 			msg.Speakers = append(msg.Speakers, wire.Speaker{PeerID: id, Level: s.Level})
 		}
 	}
+	c.mu.Lock()
+	r.speakers = msg.Speakers
+	c.mu.Unlock()
 	for _, s := range all {
 		s.send(msg)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/voicectl/voicectl/admin"
 	"github.com/voicectl/voicectl/client"
 	"github.com/voicectl/voicectl/server/auth"
 	"github.com/voicectl/voicectl/server/config"
@@ -34,7 +35,10 @@ var nextPort atomic.Int32
 
 func init() { nextPort.Store(41000) }
 
-const testSecret = "integration-test-secret-0123456789"
+const (
+	testSecret   = "integration-test-secret-0123456789"
+	testAdminKey = "integration-admin-key-0123456789"
+)
 
 type harness struct {
 	t    *testing.T
@@ -55,6 +59,7 @@ func testConfig(workers int) config.Config {
 	cfg.Signal.MaxMessageBytes = 64 << 10
 	cfg.Log.Level = "info"
 	cfg.Log.Format = "text"
+	cfg.Auth.AdminKey = testAdminKey
 	cfg.Worker.MaxConsumers = 1000
 	cfg.Worker.MaxProducers = 200
 	cfg.Worker.PipeHeadroom = 0.1
@@ -98,6 +103,12 @@ func (h *harness) connect(room, identity string, publish bool) *client.Client {
 	c, err := client.Connect(ctx, client.Config{URL: h.url, Token: h.token(room, identity, publish, time.Hour), Publish: publish, Level: 30, LoopbackOnly: true})
 	require.NoError(h.t, err)
 	h.t.Cleanup(c.Close)
+	return c
+}
+
+func (h *harness) admin() *admin.Client {
+	c, err := admin.New(h.url, testAdminKey)
+	require.NoError(h.t, err)
 	return c
 }
 

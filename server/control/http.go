@@ -26,6 +26,7 @@ func (c *Control) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"dev": c.cfg.Dev, "version": c.version})
 	})
 	mux.HandleFunc("GET /v1/dev/token", c.serveDevToken)
+	c.adminHandler(mux)
 	mux.Handle("GET /", web.Handler())
 	return mux
 }
@@ -61,6 +62,10 @@ func bearer(r *http.Request) string {
 	if t := r.URL.Query().Get("token"); t != "" {
 		return t
 	}
+	return bearerHeader(r)
+}
+
+func bearerHeader(r *http.Request) string {
 	h := r.Header.Get("Authorization")
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:])
@@ -85,6 +90,14 @@ func (c *Control) serveRTC(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 	if draining {
 		httpError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "server is stopping")
+		return
+	}
+	c.mu.Lock()
+	full := c.fullLocked()
+	c.mu.Unlock()
+	if full {
+		c.metrics.noCapacity()
+		httpError(w, http.StatusServiceUnavailable, wire.CodeNoCapacity, "the server has no capacity for another peer right now; try again later")
 		return
 	}
 	ws, err := websocket.Accept(w, r, nil)

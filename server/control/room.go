@@ -25,8 +25,9 @@ type room struct {
 
 	// Guarded by Control.mu:
 	routers map[int]*roomRouter // live routers by worker
-	peers   map[string]*peer
-	closed  bool
+	peers    map[string]*peer
+	closed   bool
+	speakers []wire.Speaker
 
 	// Guarded by opMu:
 	pipes map[pairKey]*pipePair

@@ -57,7 +57,10 @@ func TestPipeCarriesProducerAcrossWorkers(t *testing.T) {
 	testenv.RequireLoopbackOnly(t)
 	for name, keys := range map[string][2]*ipc.PipeSRTP{
 		"plain": {nil, nil},
-		"srtp":  func() [2]*ipc.PipeSRTP { k1, k2 := key(), key(); return [2]*ipc.PipeSRTP{{SendKey: k1, RecvKey: k2}, {SendKey: k2, RecvKey: k1}} }(),
+		"srtp": func() [2]*ipc.PipeSRTP {
+			k1, k2 := key(), key()
+			return [2]*ipc.PipeSRTP{{SendKey: k1, RecvKey: k2}, {SendKey: k2, RecvKey: k1}}
+		}(),
 	} {
 		t.Run(name, func(t *testing.T) {
 			a, b, pa, pb := pipePair(t, keys[0], keys[1])

@@ -25,6 +25,9 @@ type transport struct {
 	dirty       bool // tracks changed while an offer was out
 	consumers   map[string]*consumer
 	producer    *producer
+	// early holds candidates that arrived before the first answer (trickle ICE
+	// lets them overtake it).
+	early []webrtc.ICECandidateInit
 }
 
 func (w *Worker) createTransport(p ipc.TransportCreate) error {
@@ -117,16 +120,34 @@ func (t *transport) applyAnswer(sdp string) error {
 		return &ipc.RemoteError{Code: ipc.CodeBadSDP, Message: err.Error()}
 	}
 	t.negotiating = false
+	for _, c := range t.early {
+		if err := t.pc.AddICECandidate(c); err != nil {
+			t.w.log.Debug("early candidate rejected", "transport", t.id, "err", err)
+		}
+	}
+	t.early = nil
 	if t.dirty {
 		return t.offerLocked()
 	}
 	return nil
 }
 
+// maxEarlyCandidates bounds candidates buffered before the first answer.
+const maxEarlyCandidates = 64
+
 func (t *transport) addCandidate(c wire.ICECandidate) error {
-	err := t.pc.AddICECandidate(webrtc.ICECandidateInit{
-		Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment,
-	})
+	init := webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
+	t.mu.Lock()
+	if t.pc.RemoteDescription() == nil {
+		defer t.mu.Unlock()
+		if len(t.early) >= maxEarlyCandidates {
+			return &ipc.RemoteError{Code: ipc.CodeBadCand, Message: "too many candidates before an answer"}
+		}
+		t.early = append(t.early, init)
+		return nil
+	}
+	t.mu.Unlock()
+	err := t.pc.AddICECandidate(init)
 	if err != nil {
 		return &ipc.RemoteError{Code: ipc.CodeBadCand, Message: err.Error()}
 	}

@@ -215,9 +215,12 @@ async function connect() {
     if (e.code === 1006 && !state.peerId) {
       // Refused before the upgrade: the token is bad or the server is down.
       fetch(`/v1/rtc?token=${encodeURIComponent(state.token)}`).then((r) => r.json()).then((b) => {
-        if (b.code === "unauthorized" || b.code === "token_expired") {
+        if (errorText[b.code]) {
+          // unauthorized, token_expired, no_capacity: retrying now would not help.
           state.left = true;
+          state.lastErrorCode = b.code;
           setStatus(errorText[b.code], true);
+          teardown();
         } else scheduleReconnect(1000);
       }).catch(() => scheduleReconnect(1000));
       return;

@@ -1,0 +1,112 @@
+package wire
+
+import "time"
+
+// Admin API types (/admin/v1, docs/admin-api.md).
+
+// AdminWorker is one worker's state and load.
+type AdminWorker struct {
+	Index    int  `json:"index"`
+	PID      int  `json:"pid"`
+	Port     int  `json:"port"`
+	Ready    bool `json:"ready"`
+	Restarts int  `json:"restarts"`
+
+	Routers       int `json:"routers"`
+	Transports    int `json:"transports"`
+	Producers     int `json:"producers"`
+	Consumers     int `json:"consumers"`
+	Pipes         int `json:"pipes"`
+	PipeConsumers int `json:"pipe_consumers"`
+	PipeProducers int `json:"pipe_producers"`
+
+	// Load is consumers + producers + pipe consumers, measured on the worker.
+	Load int `json:"load"`
+	// ReservedLoad is the load control accounts for admission (what its peers will
+	// cost once all publishers produce).
+	ReservedLoad int     `json:"reserved_load"`
+	Capacity     int     `json:"capacity"`
+	Stress       float64 `json:"stress"`
+
+	PacketsInPerSecond  float64 `json:"packets_in_per_second"`
+	PacketsOutPerSecond float64 `json:"packets_out_per_second"`
+	PacketsIn           uint64  `json:"packets_in"`
+	PacketsOut          uint64  `json:"packets_out"`
+	CPUSeconds          float64 `json:"cpu_seconds"`
+	// CPUPercent is the share of one core used over the last sampling interval.
+	CPUPercent float64 `json:"cpu_percent"`
+}
+
+// AdminRouter is a room's router on one worker.
+type AdminRouter struct {
+	ID     string `json:"id"`
+	Worker int    `json:"worker"`
+	Peers  int    `json:"peers"`
+}
+
+// AdminRoom summarises a room.
+type AdminRoom struct {
+	ID         string        `json:"id"`
+	Peers      int           `json:"peers"`
+	Publishers int           `json:"publishers"`
+	Routers    []AdminRouter `json:"routers"`
+	Pipes      int           `json:"pipes"`
+	Speakers   []Speaker     `json:"speakers"`
+	CreatedAt  time.Time     `json:"created_at"`
+}
+
+// AdminPeer is one peer of a room.
+type AdminPeer struct {
+	ID         string    `json:"id"`
+	Identity   string    `json:"identity"`
+	Worker     int       `json:"worker"`
+	Router     string    `json:"router"`
+	Publishing bool      `json:"publishing"`
+	Muted      bool      `json:"muted"`
+	ProducerID string    `json:"producer_id,omitempty"`
+	JoinedAt   time.Time `json:"joined_at"`
+}
+
+// AdminPipeFlow is one producer crossing a pipe.
+type AdminPipeFlow struct {
+	ProducerID string `json:"producer_id"`
+	From       int    `json:"from_worker"`
+	To         int    `json:"to_worker"`
+	SSRC       uint32 `json:"ssrc"`
+	Consumers  int    `json:"consumers"`
+}
+
+// AdminPipe is a pipe between two routers of a room.
+type AdminPipe struct {
+	ID      string          `json:"id"`
+	Room    string          `json:"room"`
+	Workers []int           `json:"workers"`
+	Routers []string        `json:"routers"`
+	Addrs   []string        `json:"addrs"`
+	Flows   []AdminPipeFlow `json:"flows"`
+}
+
+// AdminRoomDetail is a room with its peers and pipes.
+type AdminRoomDetail struct {
+	AdminRoom
+	PeerList []AdminPeer `json:"peer_list"`
+	PipeList []AdminPipe `json:"pipe_list"`
+}
+
+// AdminMute is the body of a mute action.
+type AdminMute struct {
+	Muted *bool `json:"muted,omitempty"`
+}
+
+// AdminResult answers an action.
+type AdminResult struct {
+	OK      bool   `json:"ok"`
+	Message string `json:"message"`
+}
+
+// Error codes of the admin API and of actions as seen by clients.
+const (
+	CodeNotFound   = "not_found"
+	CodeRoomClosed = "room_closed" // an admin closed the room
+	CodeKicked     = "kicked"      // an admin removed this peer
+)
