@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"strconv"
 	"syscall"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 const chromiumPath = "/usr/lib/chromium/chromium"
@@ -142,4 +145,36 @@ func TestBrowserListenerAndBadToken(t *testing.T) {
 	msg, err := chromedp.Run(bad, chromedp.Poll[string](`(window.voicectl.error || false)`, chromedp.WithPollingTimeout(10*time.Second)))
 	require.NoError(t, err)
 	require.Contains(t, msg, "not valid")
+}
+
+func TestBrowserPagesAcrossPipe(t *testing.T) {
+	// Capacity 3 with 30% headroom: a worker takes new peers up to load 2. The
+	// publisher and a listener fill worker 0; the next listener lands on worker 1
+	// and hears the publisher through a pipe; one more page is refused.
+	s := startServeEnv(t, []string{"VOICECTL_WORKER_MAX_CONSUMERS=3", "VOICECTL_WORKER_PIPE_HEADROOM=0.3"}, "--workers", "2")
+	browser := newBrowser(t)
+	pub := newTab(t, browser, s.base+"/?room=pipe&name=speaker")
+	_, err := chromedp.Run(pub, chromedp.Poll[bool](`window.voicectl.connected`, chromedp.WithPollingTimeout(15*time.Second)))
+	require.NoError(t, err)
+	near := newTab(t, browser, s.base+"/?room=pipe&name=near&publish=0")
+	hears(t, near, 1)
+	far := newTab(t, browser, s.base+"/?room=pipe&name=far&publish=0")
+	hears(t, far, 1)
+
+	env := []string{"VOICECTL_ADMIN_URL=" + s.base, "VOICECTL_AUTH_ADMIN_KEY=" + adminKeyLine.FindStringSubmatch(s.out.String())[1]}
+	out, _, code := cli(t, env, "rooms", "show", "pipe", "-o", "json")
+	require.Zero(t, code)
+	var room wire.AdminRoomDetail
+	require.NoError(t, json.Unmarshal([]byte(out), &room))
+	require.Len(t, room.Routers, 2, "the room should span both workers")
+	require.Len(t, room.PipeList, 1)
+	require.Equal(t, 1, room.PeerList[2].Worker, "the third page is on worker 1")
+
+	full := newTab(t, browser, s.base+"/?room=pipe&name=late&publish=0")
+	msg, err := chromedp.Run(full, chromedp.Poll[string](`window.voicectl.error || false`, chromedp.WithPollingTimeout(10*time.Second)))
+	require.NoError(t, err)
+	require.Contains(t, msg, "no capacity")
+	shown, err := chromedp.Run(full, chromedp.Evaluate[string](`document.getElementById("status").textContent`))
+	require.NoError(t, err)
+	require.Contains(t, shown, "The server is full")
 }

@@ -53,10 +53,15 @@ var urlLine = regexp.MustCompile(`Open (http://\S+?)(/\S*)? in two`)
 
 // startServe runs `voicectl serve --dev` with args and waits for its URL.
 func startServe(t *testing.T, args ...string) *server {
+	return startServeEnv(t, nil, args...)
+}
+
+// startServeEnv is startServe with extra environment variables.
+func startServeEnv(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
 	testenv.RequireLoopbackOnly(t)
 	cmd := exec.Command(binary, append([]string{"serve", "--dev", "--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-level", "warn"}, args...)...)
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	cmd.Stderr = os.Stderr

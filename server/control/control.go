@@ -44,8 +44,8 @@ type Control struct {
 	peers    map[string]*peer // by peer id (also the transport id)
 	draining bool
 
-	metrics controlMetrics
-	sampler sampler
+	metrics  controlMetrics
+	sampler  sampler
 	adminKey string
 
 	sessMu sync.Mutex

@@ -24,7 +24,7 @@ type room struct {
 	opMu sync.Mutex
 
 	// Guarded by Control.mu:
-	routers map[int]*roomRouter // live routers by worker
+	routers  map[int]*roomRouter // live routers by worker
 	peers    map[string]*peer
 	closed   bool
 	speakers []wire.Speaker

@@ -32,6 +32,8 @@ type Options struct {
 	Flags   *pflag.FlagSet
 	FlagKey map[string]string // flag name → config key
 	Environ []string
+	// Validate checks the result; nil means config.Config.Validate (the server's rules).
+	Validate func(*config.Config) error
 }
 
 // EnvName is the environment variable of a key: rtc.interfaces → VOICECTL_RTC_INTERFACES.
@@ -126,7 +128,11 @@ func Load(o Options) (config.Config, error) {
 	if err := v.UnmarshalExact(&cfg); err != nil {
 		return cfg, fmt.Errorf("config: %w", unwrapDecode(err))
 	}
-	if err := cfg.Validate(); err != nil {
+	validate := o.Validate
+	if validate == nil {
+		validate = (*config.Config).Validate
+	}
+	if err := validate(&cfg); err != nil {
 		return cfg, err
 	}
 	return cfg, nil

@@ -4,7 +4,9 @@ package cmdutil
 
 import (
 	"io"
+	"net/http"
 	"os"
+	"time"
 
 	"github.com/mattn/go-isatty"
 )
@@ -37,9 +39,14 @@ type Factory struct {
 	Executable func() (string, error)
 	// Environ is the environment the configuration reads.
 	Environ func() []string
+	// HTTPClient is used to talk to servers.
+	HTTPClient func() *http.Client
+	// Now is the clock for ages in listings.
+	Now func() time.Time
 }
 
 // New returns the Factory for the real process.
 func New(version string) *Factory {
-	return &Factory{IO: SystemIO(), Version: version, Executable: os.Executable, Environ: os.Environ}
+	return &Factory{IO: SystemIO(), Version: version, Executable: os.Executable, Environ: os.Environ,
+		HTTPClient: func() *http.Client { return &http.Client{Timeout: 15 * time.Second} }, Now: time.Now}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/voicectl/voicectl/cmd/internal/admincmd"
 	"github.com/voicectl/voicectl/cmd/internal/cmdutil"
 	"github.com/voicectl/voicectl/cmd/internal/serve"
 	"github.com/voicectl/voicectl/cmd/internal/token"
@@ -34,6 +35,10 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	cmd.AddCommand(token.NewCmdToken(f))
 	cmd.AddCommand(version.NewCmdVersion(f))
 	cmd.AddCommand(workercmd.NewCmdWorker(f))
+	cmd.AddCommand(admincmd.NewCmdWorkers(f, nil))
+	cmd.AddCommand(admincmd.NewCmdRooms(f, nil))
+	cmd.AddCommand(admincmd.NewCmdPeers(f, nil))
+	cmd.AddCommand(admincmd.NewCmdPipes(f, nil))
 	return cmd
 }
 

@@ -121,6 +121,9 @@ func serveRun(o *Options) error {
 		if cfg.Auth.Secret == "" {
 			fmt.Fprintf(o.IO.Out, "dev secret (auth.secret): %s\n", c.Secret())
 		}
+		if cfg.Auth.AdminKey == "" {
+			fmt.Fprintf(o.IO.Out, "dev admin key (auth.admin_key): %s\n", c.AdminKey())
+		}
 		fmt.Fprintf(o.IO.Out, "Open %s in two browser tabs and talk.\n", pageURL(addr))
 	} else {
 		fmt.Fprintf(o.IO.Out, "voicectl %s serving on http://%s\n", o.Version, addr)

@@ -1,0 +1,224 @@
+package admincmd
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/voicectl/voicectl/cmd/internal/cmdutil"
+	"github.com/voicectl/voicectl/server/wire"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+var fixtureWorkers = []wire.AdminWorker{
+	{Index: 0, PID: 4101, Port: 50000, Ready: true, Routers: 2, Transports: 5, Producers: 4, Consumers: 9, Pipes: 1, PipeConsumers: 2,
+		Load: 15, ReservedLoad: 15, Capacity: 1000, Stress: 0.015, PacketsInPerSecond: 150, PacketsOutPerSecond: 550, CPUPercent: 3.25, CPUSeconds: 12.5},
+	{Index: 1, PID: 4102, Port: 50001, Ready: true, Routers: 1, Transports: 2, Producers: 2, Consumers: 4, Pipes: 1, PipeProducers: 2,
+		Load: 6, ReservedLoad: 6, Capacity: 1000, Stress: 0.006, PacketsInPerSecond: 100, PacketsOutPerSecond: 200, CPUPercent: 1, Restarts: 1},
+}
+
+var fixtureRoom = wire.AdminRoomDetail{
+	AdminRoom: wire.AdminRoom{ID: "standup", Peers: 3, Publishers: 2, Pipes: 1, CreatedAt: t0.Add(-90 * time.Minute),
+		Routers:  []wire.AdminRouter{{ID: "RT_a", Worker: 0, Peers: 2}, {ID: "RT_b", Worker: 1, Peers: 1}},
+		Speakers: []wire.Speaker{{PeerID: "PA_1", Level: 97}}},
+	PeerList: []wire.AdminPeer{
+		{ID: "PA_1", Identity: "alice", Worker: 0, Router: "RT_a", Publishing: true, ProducerID: "PR_1", JoinedAt: t0.Add(-80 * time.Minute)},
+		{ID: "PA_2", Identity: "bob", Worker: 0, Router: "RT_a", Publishing: true, Muted: true, ProducerID: "PR_2", JoinedAt: t0.Add(-5 * time.Minute)},
+		{ID: "PA_3", Identity: "carol", Worker: 1, Router: "RT_b", JoinedAt: t0.Add(-30 * time.Second)},
+	},
+	PipeList: []wire.AdminPipe{{ID: "PP_1", Room: "standup", Workers: []int{0, 1}, Routers: []string{"RT_a", "RT_b"},
+		Addrs: []string{"127.0.0.1:40001", "127.0.0.1:40002"},
+		Flows: []wire.AdminPipeFlow{{ProducerID: "PR_1", From: 0, To: 1, SSRC: 11, Consumers: 1}, {ProducerID: "PR_2", From: 0, To: 1, SSRC: 12, Consumers: 1}}}},
+}
+
+// fakeAPI serves fixtures in memory: no sockets.
+type fakeAPI struct {
+	requests []string
+}
+
+func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.requests = append(f.requests, r.Method+" "+r.URL.Path)
+	if r.Header.Get("Authorization") != "Bearer good-key" {
+		w.WriteHeader(http.StatusUnauthorized)
+		_ = json.NewEncoder(w).Encode(wire.HTTPError{Code: wire.CodeUnauthorized, Message: "missing or wrong admin key"})
+		return
+	}
+	var v any
+	switch r.Method + " " + r.URL.Path {
+	case "GET /admin/v1/workers":
+		v = fixtureWorkers
+	case "GET /admin/v1/rooms":
+		v = []wire.AdminRoom{fixtureRoom.AdminRoom}
+	case "GET /admin/v1/rooms/standup":
+		v = fixtureRoom
+	case "GET /admin/v1/pipes":
+		v = fixtureRoom.PipeList
+	case "DELETE /admin/v1/rooms/standup":
+		v = wire.AdminResult{OK: true, Message: "room standup closed; 3 peers removed"}
+	case "POST /admin/v1/rooms/standup/peers/bob/kick":
+		v = wire.AdminResult{OK: true, Message: "peer PA_2 (bob) kicked"}
+	case "POST /admin/v1/rooms/standup/peers/bob/mute":
+		var m wire.AdminMute
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		v = wire.AdminResult{OK: true, Message: map[bool]string{true: "peer PA_2 (bob) muted", false: "peer PA_2 (bob) unmuted"}[*m.Muted]}
+	default:
+		w.WriteHeader(http.StatusNotFound)
+		_ = json.NewEncoder(w).Encode(wire.HTTPError{Code: wire.CodeNotFound, Message: "room \"nope\" not found"})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// run executes an admin command line against the fake API.
+func run(t *testing.T, tty bool, key string, args ...string) (string, *fakeAPI, error) {
+	t.Helper()
+	api := &fakeAPI{}
+	var out bytes.Buffer
+	f := &cmdutil.Factory{
+		IO: &cmdutil.IOStreams{Out: &out, ErrOut: &out, IsTerminal: tty},
+		Environ: func() []string {
+			return []string{"VOICECTL_ADMIN_URL=http://voice.test:7880", "VOICECTL_AUTH_ADMIN_KEY=" + key}
+		},
+		HTTPClient: func() *http.Client { return &http.Client{Transport: handlerTransport{api}} },
+		Now:        func() time.Time { return t0 },
+	}
+	var cmd *cobra.Command
+	switch args[0] {
+	case "workers":
+		cmd = NewCmdWorkers(f, nil)
+	case "pipes":
+		cmd = NewCmdPipes(f, nil)
+	case "rooms":
+		cmd = NewCmdRooms(f, nil)
+	case "peers":
+		cmd = NewCmdPeers(f, nil)
+	}
+	cmd.SetArgs(args[1:])
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SilenceUsage = true
+	cmd.SilenceErrors = true
+	err := cmd.Execute()
+	return out.String(), api, err
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test ./cmd/internal/admincmd -update")
+	require.Equal(t, string(want), got)
+}
+
+func TestTablesGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"workers", []string{"workers"}},
+		{"rooms_list", []string{"rooms", "list"}},
+		{"rooms_show", []string{"rooms", "show", "standup"}},
+		{"peers", []string{"peers", "standup"}},
+		{"pipes", []string{"pipes"}},
+	} {
+		for _, tty := range []bool{true, false} {
+			name := tc.name + map[bool]string{true: "_tty", false: "_plain"}[tty]
+			t.Run(name, func(t *testing.T) {
+				out, _, err := run(t, tty, "good-key", tc.args...)
+				require.NoError(t, err)
+				golden(t, name, out)
+			})
+		}
+	}
+}
+
+func TestPlainOutputIsTabSeparatedWithoutHeader(t *testing.T) {
+	out, _, err := run(t, false, "good-key", "workers")
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 2)
+	require.Equal(t, "0", strings.Split(lines[0], "\t")[0])
+	require.Len(t, strings.Split(lines[0], "\t"), len(workerHeader))
+}
+
+func TestJSONAndYAML(t *testing.T) {
+	out, _, err := run(t, true, "good-key", "workers", "-o", "json")
+	require.NoError(t, err)
+	var ws []wire.AdminWorker
+	require.NoError(t, json.Unmarshal([]byte(out), &ws))
+	require.Equal(t, fixtureWorkers, ws)
+
+	out, _, err = run(t, true, "good-key", "rooms", "show", "standup", "-o", "json")
+	require.NoError(t, err)
+	var room wire.AdminRoomDetail
+	require.NoError(t, json.Unmarshal([]byte(out), &room))
+	require.Equal(t, "standup", room.ID)
+	require.Len(t, room.PeerList, 3)
+	require.Equal(t, "bob", room.PeerList[1].Identity)
+
+	out, _, err = run(t, true, "good-key", "pipes", "-o", "yaml")
+	require.NoError(t, err)
+	var pipes []map[string]any
+	require.NoError(t, yaml.Unmarshal([]byte(out), &pipes))
+	require.Len(t, pipes, 1)
+	require.Equal(t, "PP_1", pipes[0]["id"])
+	require.NotContains(t, out, "{", "YAML should be in block style")
+
+	_, _, err = run(t, true, "good-key", "workers", "-o", "xml")
+	require.Equal(t, cmdutil.ExitUsage, cmdutil.ExitCode(err))
+}
+
+func TestActions(t *testing.T) {
+	out, api, err := run(t, true, "good-key", "rooms", "close", "standup")
+	require.NoError(t, err)
+	require.Equal(t, "room standup closed; 3 peers removed\n", out)
+	require.Equal(t, []string{"DELETE /admin/v1/rooms/standup"}, api.requests)
+
+	out, api, err = run(t, true, "good-key", "peers", "kick", "standup", "bob")
+	require.NoError(t, err)
+	require.Equal(t, "peer PA_2 (bob) kicked\n", out)
+	require.Equal(t, []string{"POST /admin/v1/rooms/standup/peers/bob/kick"}, api.requests)
+
+	out, _, err = run(t, true, "good-key", "peers", "mute", "standup", "bob")
+	require.NoError(t, err)
+	require.Equal(t, "peer PA_2 (bob) muted\n", out)
+	out, _, err = run(t, true, "good-key", "peers", "mute", "standup", "bob", "--unmute")
+	require.NoError(t, err)
+	require.Equal(t, "peer PA_2 (bob) unmuted\n", out)
+}
+
+func TestErrors(t *testing.T) {
+	_, _, err := run(t, true, "bad-key", "workers")
+	require.Error(t, err)
+	require.Equal(t, "admin key refused: missing or wrong admin key", err.Error())
+	_, _, err = run(t, true, "good-key", "rooms", "show", "nope")
+	require.Error(t, err)
+	require.Contains(t, err.Error(), `room "nope" not found`)
+	_, _, err = run(t, true, "good-key", "peers")
+	require.Error(t, err)
+}

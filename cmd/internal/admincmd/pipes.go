@@ -1,0 +1,68 @@
+package admincmd
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/voicectl/voicectl/cmd/internal/cmdutil"
+	"github.com/voicectl/voicectl/server/wire"
+)
+
+// NewCmdPipes returns `voicectl pipes`.
+func NewCmdPipes(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IO, Now: f.Now}
+	cmd := &cobra.Command{
+		Use:   "pipes",
+		Short: "List the pipes that link routers of a room across workers",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if err := cmdutil.CheckFormat(opts.Output); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return pipesRun(opts)
+		},
+	}
+	addConnectionFlags(f, cmd, opts)
+	cmdutil.AddOutputFlag(cmd, &opts.Output)
+	return cmd
+}
+
+var pipeHeader = []string{"pipe", "room", "workers", "producers", "consumers", "addresses"}
+
+func pipeRows(ps []wire.AdminPipe) [][]string {
+	rows := make([][]string, 0, len(ps))
+	for _, p := range ps {
+		consumers := 0
+		for _, f := range p.Flows {
+			consumers += f.Consumers
+		}
+		ws := make([]string, len(p.Workers))
+		for i, w := range p.Workers {
+			ws[i] = fmt.Sprint(w)
+		}
+		rows = append(rows, []string{p.ID, p.Room, strings.Join(ws, "<->"), fmt.Sprint(len(p.Flows)), fmt.Sprint(consumers), strings.Join(p.Addrs, " ")})
+	}
+	return rows
+}
+
+func pipesRun(o *Options) error {
+	c, err := o.Client()
+	if err != nil {
+		return err
+	}
+	cx, cancel := ctx()
+	defer cancel()
+	ps, err := c.Pipes(cx)
+	if err != nil {
+		return err
+	}
+	if o.Output != cmdutil.FormatTable {
+		return cmdutil.PrintData(o.IO.Out, o.Output, ps)
+	}
+	return cmdutil.PrintTable(o.IO, pipeHeader, pipeRows(ps))
+}

@@ -1,0 +1,128 @@
+package admincmd
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/voicectl/voicectl/cmd/internal/cmdutil"
+	"github.com/voicectl/voicectl/server/wire"
+)
+
+// NewCmdRooms returns `voicectl rooms` with list, show and close.
+func NewCmdRooms(f *cmdutil.Factory, runF func(*Options, []string) error) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rooms <command>",
+		Short: "List, inspect and close rooms",
+	}
+	list := newRoomsCmd(f, "list", "List rooms", cobra.NoArgs, runF, roomsListRun)
+	list.Aliases = []string{"ls"}
+	cmd.AddCommand(list)
+	cmd.AddCommand(newRoomsCmd(f, "show ROOM", "Show a room: its routers, peers and pipes", cobra.ExactArgs(1), runF, roomsShowRun))
+	cmd.AddCommand(newRoomsCmd(f, "close ROOM", "Close a room: every peer is removed", cobra.ExactArgs(1), runF, roomsCloseRun))
+	return cmd
+}
+
+func newRoomsCmd(f *cmdutil.Factory, use, short string, args cobra.PositionalArgs, runF, run func(*Options, []string) error) *cobra.Command {
+	opts := &Options{IO: f.IO, Now: f.Now}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  args,
+		RunE: func(_ *cobra.Command, a []string) error {
+			if err := cmdutil.CheckFormat(opts.Output); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts, a)
+			}
+			return run(opts, a)
+		},
+	}
+	addConnectionFlags(f, cmd, opts)
+	cmdutil.AddOutputFlag(cmd, &opts.Output)
+	return cmd
+}
+
+func roomsListRun(o *Options, _ []string) error {
+	c, err := o.Client()
+	if err != nil {
+		return err
+	}
+	cx, cancel := ctx()
+	defer cancel()
+	rooms, err := c.Rooms(cx)
+	if err != nil {
+		return err
+	}
+	if o.Output != cmdutil.FormatTable {
+		return cmdutil.PrintData(o.IO.Out, o.Output, rooms)
+	}
+	rows := make([][]string, 0, len(rooms))
+	for _, r := range rooms {
+		rows = append(rows, []string{r.ID, fmt.Sprint(r.Peers), fmt.Sprint(r.Publishers), routerWorkers(r.Routers),
+			fmt.Sprint(r.Pipes), fmt.Sprint(len(r.Speakers)), age(o.Now(), r.CreatedAt)})
+	}
+	return cmdutil.PrintTable(o.IO, []string{"room", "peers", "publishers", "workers", "pipes", "speaking", "age"}, rows)
+}
+
+func routerWorkers(rs []wire.AdminRouter) string {
+	ws := make([]string, len(rs))
+	for i, r := range rs {
+		ws[i] = fmt.Sprint(r.Worker)
+	}
+	return strings.Join(ws, ",")
+}
+
+func roomsShowRun(o *Options, args []string) error {
+	c, err := o.Client()
+	if err != nil {
+		return err
+	}
+	cx, cancel := ctx()
+	defer cancel()
+	r, err := c.Room(cx, args[0])
+	if err != nil {
+		return err
+	}
+	if o.Output != cmdutil.FormatTable {
+		return cmdutil.PrintData(o.IO.Out, o.Output, r)
+	}
+	speaking := map[string]bool{}
+	for _, s := range r.Speakers {
+		speaking[s.PeerID] = true
+	}
+	out := o.IO.Out
+	fmt.Fprintf(out, "Room %s: peers %d, publishers %d, routers on workers %s, pipes %d\n\n", r.ID, r.Peers, r.Publishers, routerWorkers(r.Routers), r.Pipes)
+	rows := make([][]string, 0, len(r.PeerList))
+	for _, p := range r.PeerList {
+		rows = append(rows, peerRow(o, p, speaking[p.ID]))
+	}
+	if err := cmdutil.PrintTable(o.IO, peerHeader, rows); err != nil {
+		return err
+	}
+	if len(r.PipeList) > 0 {
+		fmt.Fprintln(out)
+		return cmdutil.PrintTable(o.IO, pipeHeader, pipeRows(r.PipeList))
+	}
+	return nil
+}
+
+func roomsCloseRun(o *Options, args []string) error {
+	c, err := o.Client()
+	if err != nil {
+		return err
+	}
+	cx, cancel := ctx()
+	defer cancel()
+	res, err := c.CloseRoom(cx, args[0])
+	if err != nil {
+		return err
+	}
+	if o.Output != cmdutil.FormatTable {
+		return cmdutil.PrintData(o.IO.Out, o.Output, res)
+	}
+	_, err = fmt.Fprintln(o.IO.Out, res.Message)
+	return err
+}
