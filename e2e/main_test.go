@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -42,6 +43,7 @@ func TestMain(m *testing.M) {
 
 // server is a running `voicectl serve`.
 type server struct {
+	logs *lockedBuffer // stderr: the server's and workers' logs
 	cmd  *exec.Cmd
 	url  string // page URL printed at start-up
 	base string
@@ -64,9 +66,10 @@ func startServeEnv(t *testing.T, env []string, args ...string) *server {
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	cmd.Stderr = os.Stderr
+	logs := &lockedBuffer{}
+	cmd.Stderr = io.MultiWriter(os.Stderr, logs)
 	require.NoError(t, cmd.Start())
-	s := &server{cmd: cmd, done: make(chan struct{}), out: &strings.Builder{}}
+	s := &server{cmd: cmd, done: make(chan struct{}), out: &strings.Builder{}, logs: logs}
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -117,6 +120,24 @@ func (s *server) stop(t *testing.T) {
 		}
 		return true
 	}, 3*time.Second, 50*time.Millisecond, "worker processes left behind")
+}
+
+// lockedBuffer collects output written from another goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func childPIDs(parent int) []int {

@@ -6,6 +6,8 @@ need=()
 [ -x /usr/lib/chromium/chromium ] || need+=(chromium)
 command -v ip >/dev/null || need+=(iproute2)
 command -v unshare >/dev/null || need+=(util-linux)
+command -v prometheus >/dev/null || need+=(prometheus)
+command -v tmux >/dev/null || need+=(tmux)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

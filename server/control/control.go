@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/voicectl/voicectl/server/config"
 )
 
@@ -26,6 +28,10 @@ type Params struct {
 	// Listener, when set, is used instead of listening on Config.HTTP.Addr.
 	Listener net.Listener
 	Version  string
+	// Registerer receives the server's metrics and Gatherer serves them at
+	// /metrics; both nil means a private registry.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
 }
 
 // Control is the running server.
@@ -44,7 +50,8 @@ type Control struct {
 	peers    map[string]*peer // by peer id (also the transport id)
 	draining bool
 
-	metrics  controlMetrics
+	metrics  *metrics
+	gatherer prometheus.Gatherer
 	sampler  sampler
 	adminKey string
 
@@ -87,6 +94,13 @@ func New(p Params) (*Control, error) {
 		_, _ = rand.Read(b)
 		c.adminKey = hex.EncodeToString(b)
 	}
+	if p.Registerer == nil {
+		reg := prometheus.NewRegistry()
+		p.Registerer, p.Gatherer = reg, reg
+	}
+	c.metrics = newMetrics(p.Registerer)
+	c.gatherer = p.Gatherer
+	p.Registerer.MustRegister(workerCollector{c})
 	n := p.Config.EffectiveWorkers()
 	for i := 0; i < n; i++ {
 		c.slots = append(c.slots, &workerSlot{index: i, port: p.Config.RTC.Port + i, c: c})

@@ -3,11 +3,13 @@ package control
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/voicectl/voicectl/server/auth"
 	"github.com/voicectl/voicectl/server/web"
@@ -26,6 +28,9 @@ func (c *Control) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"dev": c.cfg.Dev, "version": c.version})
 	})
 	mux.HandleFunc("GET /v1/dev/token", c.serveDevToken)
+	if c.gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(c.gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelWarn)}))
+	}
 	c.adminHandler(mux)
 	mux.Handle("GET /", web.Handler())
 	return mux
@@ -96,7 +101,7 @@ func (c *Control) serveRTC(w http.ResponseWriter, r *http.Request) {
 	full := c.fullLocked()
 	c.mu.Unlock()
 	if full {
-		c.metrics.noCapacity()
+		c.metrics.noCapacity.Inc()
 		httpError(w, http.StatusServiceUnavailable, wire.CodeNoCapacity, "the server has no capacity for another peer right now; try again later")
 		return
 	}

@@ -2,7 +2,6 @@ package control
 
 import (
 	"sort"
-	"sync/atomic"
 )
 
 // WorkerLoad is a worker's load as the control process accounts it: what its
@@ -146,10 +145,3 @@ func (c *Control) fullLocked() bool {
 	}
 	return true
 }
-
-// controlMetrics counts what the control process refuses; exported by the admin API.
-type controlMetrics struct {
-	noCapacityTotal atomic.Uint64
-}
-
-func (m *controlMetrics) noCapacity() { m.noCapacityTotal.Add(1) }

@@ -133,7 +133,7 @@ func (c *Control) join(s *session, publish bool) (*peer, error) {
 			r.closed = true
 		}
 		c.mu.Unlock()
-		c.metrics.noCapacity()
+		c.metrics.noCapacity.Inc()
 		return nil, err
 	}
 	c.peers[p.id] = p

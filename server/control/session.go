@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -27,7 +28,7 @@ type session struct {
 	c     *Control
 	ws    *websocket.Conn
 	grant auth.Grant
-	log   *slog.Logger
+	logp  atomic.Pointer[slog.Logger] // gains the peer id after the join
 
 	out       chan outMsg
 	closeOnce sync.Once
@@ -48,29 +49,33 @@ type outMsg struct {
 
 func (c *Control) newSession(ws *websocket.Conn, g auth.Grant) *session {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &session{c: c, ws: ws, grant: g, out: make(chan outMsg, outboxSize), closed: make(chan struct{}), ctx: ctx, cancel: cancel,
-		log: c.log.With("room", g.Room, "identity", g.Identity)}
+	s := &session{c: c, ws: ws, grant: g, out: make(chan outMsg, outboxSize), closed: make(chan struct{}), ctx: ctx, cancel: cancel}
+	s.logp.Store(c.log.With("room", g.Room, "identity", g.Identity))
 	return s
 }
+
+func (s *session) log() *slog.Logger { return s.logp.Load() }
 
 // send queues v for the client; it never blocks.
 func (s *session) send(v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		s.log.Error("marshal signalling message", "err", err)
+		s.log().Error("marshal signalling message", "err", err)
 		return
 	}
 	select {
 	case <-s.closed:
 	case s.out <- outMsg{data: b}:
 	default:
-		s.log.Warn("client too slow; closing its connection")
+		s.log().Warn("client too slow; closing its connection")
 		s.abort(websocket.StatusPolicyViolation, "outbox full")
 	}
 }
 
 // sendError reports a failed request; fatal ones end the session after the message is written.
 func (s *session) sendError(reqID, code, msg string, fatal bool) {
+	s.c.metrics.signalErrors.WithLabelValues(code).Inc()
+	s.log().Debug("signalling error", "request", reqID, "code", code, "fatal", fatal, "err", msg)
 	s.send(wire.Error{Envelope: wire.Envelope{Type: wire.TypeError, ID: reqID}, Code: code, Message: msg, Fatal: fatal})
 }
 
@@ -180,6 +185,7 @@ func (s *session) handle(data []byte) bool {
 		if m.Publish != nil && !*m.Publish {
 			publish = false
 		}
+		start := time.Now()
 		p, err := s.c.join(s, publish)
 		if err != nil {
 			code := wire.CodeInternal
@@ -194,6 +200,9 @@ func (s *session) handle(data []byte) bool {
 			return false
 		}
 		s.peer = p
+		s.logp.Store(s.log().With("peer", p.id))
+		s.c.metrics.joinSeconds.Observe(time.Since(start).Seconds())
+		s.log().Info("peer joined", "worker", p.router.worker, "publish", publish)
 	case *wire.SessionDescription:
 		if s.peer == nil {
 			s.sendError(m.ID, wire.CodeNotJoined, "join first", false)

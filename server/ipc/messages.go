@@ -190,4 +190,10 @@ type Load struct {
 	PipeProducers int    `json:"pipe_producers"`
 	PacketsIn     uint64 `json:"packets_in"`
 	PacketsOut    uint64 `json:"packets_out"`
+	BytesIn       uint64 `json:"bytes_in"`
+	BytesOut      uint64 `json:"bytes_out"`
+	// RTCPPacketsLost adds up the losses listeners report in RTCP receiver reports
+	// (RFC 3550 6.4.2); RTCPJitterSeconds is the mean of their latest jitter.
+	RTCPPacketsLost   uint64  `json:"rtcp_packets_lost"`
+	RTCPJitterSeconds float64 `json:"rtcp_jitter_seconds"`
 }

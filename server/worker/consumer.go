@@ -1,6 +1,9 @@
 package worker
 
 import (
+	"sync/atomic"
+
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/voicectl/voicectl/server/ipc"
@@ -12,6 +15,10 @@ type consumer struct {
 	t        *transport
 	track    *webrtc.TrackLocalStaticRTP
 	sender   *webrtc.RTPSender
+	// From the listener's latest RTCP receiver report (RFC 3550 6.4.2).
+	totalLost atomic.Uint32
+	jitter    atomic.Uint32 // in RTP timestamp units (48 kHz)
+	reported  atomic.Bool
 }
 
 func (w *Worker) createConsumer(p ipc.ConsumerRef) error {
@@ -55,17 +62,31 @@ func (w *Worker) createConsumer(p ipc.ConsumerRef) error {
 	t.consumers[pr.id] = c
 	t.mu.Unlock()
 
-	go drainRTCP(c.sender)
+	go c.readRTCP()
 	pr.addConsumer(c)
 	return t.negotiate()
 }
 
-// drainRTCP reads the sender's RTCP so interceptors see receiver reports.
-func drainRTCP(s *webrtc.RTPSender) {
-	buf := make([]byte, 1500)
+// readRTCP reads the listener's RTCP (which also feeds the interceptors) and keeps
+// its loss and jitter.
+func (c *consumer) readRTCP() {
 	for {
-		if _, _, err := s.Read(buf); err != nil {
+		pkts, _, err := c.sender.ReadRTCP()
+		if err != nil {
 			return
+		}
+		for _, p := range pkts {
+			rr, ok := p.(*rtcp.ReceiverReport)
+			if !ok {
+				continue
+			}
+			for _, r := range rr.Reports {
+				if prev := c.totalLost.Swap(r.TotalLost); r.TotalLost > prev {
+					c.t.w.rtcpLost.Add(uint64(r.TotalLost - prev))
+				}
+				c.jitter.Store(r.Jitter)
+				c.reported.Store(true)
+			}
 		}
 	}
 }

@@ -82,7 +82,9 @@ func (p *producer) readTrack(track *webrtc.TrackRemote) {
 // producer back, to every consumer.
 func (p *producer) dispatch(pkt *rtp.Packet) {
 	w := p.r.w
+	size := uint64(pkt.MarshalSize())
 	w.packetsIn.Add(1)
+	w.bytesIn.Add(size)
 	if p.levelExtID != 0 {
 		if ext := pkt.GetExtension(p.levelExtID); len(ext) > 0 {
 			var level rtp.AudioLevelExtension
@@ -98,6 +100,7 @@ func (p *producer) dispatch(pkt *rtp.Packet) {
 	for _, o := range *p.pipeOuts.Load() {
 		if o.write(pkt) == nil {
 			w.packetsOut.Add(1)
+			w.bytesOut.Add(size)
 		}
 	}
 	if !p.selected.Load() {
@@ -106,6 +109,7 @@ func (p *producer) dispatch(pkt *rtp.Packet) {
 	for _, c := range *p.consumers.Load() {
 		if err := c.track.WriteRTP(pkt); err == nil {
 			w.packetsOut.Add(1)
+			w.bytesOut.Add(size)
 		}
 	}
 }

@@ -154,6 +154,19 @@ func (t *transport) addCandidate(c wire.ICECandidate) error {
 	return nil
 }
 
+// jitter sums the latest RTCP jitter (seconds) of t's consumers that have reported.
+func (t *transport) jitter() (sum float64, n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range t.consumers {
+		if c.reported.Load() {
+			sum += float64(c.jitter.Load()) / float64(OpusCodec.ClockRate)
+			n++
+		}
+	}
+	return sum, n
+}
+
 func (t *transport) consumerCount() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -44,6 +44,9 @@ type Worker struct {
 
 	packetsIn  atomic.Uint64
 	packetsOut atomic.Uint64
+	bytesIn    atomic.Uint64
+	bytesOut   atomic.Uint64
+	rtcpLost   atomic.Uint64
 }
 
 // Run serves control's requests until control hangs up or ctx ends.
@@ -261,9 +264,18 @@ func (w *Worker) load() ipc.Load {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	l := ipc.Load{Routers: len(w.routers), Transports: len(w.transports), Producers: len(w.producers)}
+	var jitter float64
+	var reports int
 	for _, t := range w.transports {
 		l.Consumers += t.consumerCount()
+		j, n := t.jitter()
+		jitter += j
+		reports += n
 	}
+	if reports > 0 {
+		l.RTCPJitterSeconds = jitter / float64(reports)
+	}
+	l.BytesIn, l.BytesOut, l.RTCPPacketsLost = w.bytesIn.Load(), w.bytesOut.Load(), w.rtcpLost.Load()
 	l.Pipes = len(w.pipes)
 	for _, pt := range w.pipes {
 		outs, prods := pt.counts()

@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/voicectl/voicectl/cmd/internal/cfgload"
@@ -101,7 +103,9 @@ func serveRun(o *Options) error {
 		cmd.Stderr = o.IO.ErrOut
 		return cmd
 	}
-	c, err := control.New(control.Params{Config: cfg, Logger: log, WorkerCmd: workerCmd, Version: o.Version})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	c, err := control.New(control.Params{Config: cfg, Logger: log, WorkerCmd: workerCmd, Version: o.Version, Registerer: reg, Gatherer: reg})
 	if err != nil {
 		return err
 	}

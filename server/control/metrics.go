@@ -1,0 +1,142 @@
+package control
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the control process's own instruments; worker figures are read at
+// scrape time by workerCollector.
+type metrics struct {
+	joinSeconds  prometheus.Histogram
+	signalErrors *prometheus.CounterVec
+	noCapacity   prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		joinSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "voicectl", Subsystem: "signal", Name: "join_duration_seconds",
+			Help:    "Time from a join request to the peer's transport and consumers being set up.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}),
+		signalErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "voicectl", Subsystem: "signal", Name: "errors_total",
+			Help: "Signalling errors sent to clients, by stable error code.",
+		}, []string{"code"}),
+		noCapacity: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "voicectl", Subsystem: "server", Name: "no_capacity_total",
+			Help: "Joins refused because no worker had capacity.",
+		}),
+	}
+	reg.MustRegister(m.joinSeconds, m.signalErrors, m.noCapacity)
+	return m
+}
+
+// workerCollector exports every worker's load and the room state at scrape time.
+// Labels are bounded: worker is an index below worker.count; no label carries a
+// room name or any other client-chosen value.
+type workerCollector struct {
+	c *Control
+}
+
+var (
+	workerLabels = []string{"worker"}
+	descs        = map[string]*prometheus.Desc{}
+)
+
+func desc(subsystem, name, help string, labels []string) *prometheus.Desc {
+	fq := prometheus.BuildFQName("voicectl", subsystem, name)
+	if d, ok := descs[fq]; ok {
+		return d
+	}
+	d := prometheus.NewDesc(fq, help, labels, nil)
+	descs[fq] = d
+	return d
+}
+
+var (
+	dWorkerUp        = desc("worker", "up", "1 when the worker process is running and ready.", workerLabels)
+	dWorkerLoad      = desc("worker", "load_units", "Measured load: consumers + producers + pipe consumers.", workerLabels)
+	dWorkerReserved  = desc("worker", "reserved_load_units", "Load accounted for admission (every publisher producing).", workerLabels)
+	dWorkerCapacity  = desc("worker", "capacity_units", "Capacity in load units (worker.max_consumers).", workerLabels)
+	dWorkerStress    = desc("worker", "stress_ratio", "max(load, reserved load) / capacity.", workerLabels)
+	dWorkerCPU       = desc("worker", "cpu_seconds_total", "User and system CPU time of the worker process (/proc/<pid>/stat).", workerLabels)
+	dWorkerRestarts  = desc("worker", "restarts_total", "Times the supervisor restarted this worker.", workerLabels)
+	dWorkerRouters   = desc("worker", "routers", "Routers on the worker.", workerLabels)
+	dWorkerTrans     = desc("worker", "transports", "WebRTC transports (peers) on the worker.", workerLabels)
+	dWorkerProducers = desc("worker", "producers", "Producers on the worker, local and piped.", workerLabels)
+	dWorkerConsumers = desc("worker", "consumers", "Consumers (forwarded copies to peers) on the worker.", workerLabels)
+	dWorkerPipes     = desc("worker", "pipe_transports", "Pipe transport ends on the worker.", workerLabels)
+	dWorkerPipeCons  = desc("worker", "pipe_consumers", "Producers sent through pipes from the worker.", workerLabels)
+	dWorkerPipeProd  = desc("worker", "pipe_producers", "Producers received through pipes on the worker.", workerLabels)
+	dPacketsIn       = desc("worker", "packets_received_total", "RTP packets received from producers.", workerLabels)
+	dPacketsOut      = desc("worker", "packets_forwarded_total", "RTP packets forwarded to consumers and pipes.", workerLabels)
+	dBytesIn         = desc("worker", "received_bytes_total", "RTP bytes received from producers.", workerLabels)
+	dBytesOut        = desc("worker", "forwarded_bytes_total", "RTP bytes forwarded to consumers and pipes.", workerLabels)
+	dLost            = desc("worker", "rtcp_packets_lost_total", "Packets listeners reported lost in RTCP receiver reports.", workerLabels)
+	dJitter          = desc("worker", "rtcp_jitter_seconds", "Mean interarrival jitter listeners report in RTCP receiver reports.", workerLabels)
+	dRooms           = desc("server", "rooms", "Rooms on this server.", nil)
+	dPeers           = desc("server", "peers", "Peers joined on this server.", nil)
+	dWorkers         = desc("server", "workers", "Configured worker processes.", nil)
+)
+
+func (wc workerCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range descs {
+		ch <- d
+	}
+}
+
+func (wc workerCollector) Collect(ch chan<- prometheus.Metric) {
+	c := wc.c
+	c.mu.Lock()
+	reserved := c.modelLoadLocked()
+	rooms, peers := len(c.rooms), len(c.peers)
+	c.mu.Unlock()
+	gauge := func(d *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
+	}
+	counter := func(d *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, l...)
+	}
+	gauge(dRooms, float64(rooms))
+	gauge(dPeers, float64(peers))
+	gauge(dWorkers, float64(len(c.slots)))
+	capacity := float64(c.cfg.Worker.MaxConsumers)
+	for i, s := range c.slots {
+		w := strconv.Itoa(i)
+		st := s.status()
+		up := 0.0
+		if st.Ready {
+			up = 1
+		}
+		gauge(dWorkerUp, up, w)
+		gauge(dWorkerCapacity, capacity, w)
+		gauge(dWorkerReserved, float64(reserved[i].Units()), w)
+		counter(dWorkerRestarts, float64(st.Restarts), w)
+		smp, ok := c.lastSample(i)
+		if !ok || smp.pid != st.PID || !st.Ready {
+			gauge(dWorkerStress, float64(reserved[i].Units())/capacity, w)
+			continue
+		}
+		l := smp.load
+		load := l.Consumers + l.Producers + l.PipeConsumers
+		gauge(dWorkerLoad, float64(load), w)
+		gauge(dWorkerStress, float64(max(load, reserved[i].Units()))/capacity, w)
+		counter(dWorkerCPU, smp.cpu, w)
+		gauge(dWorkerRouters, float64(l.Routers), w)
+		gauge(dWorkerTrans, float64(l.Transports), w)
+		gauge(dWorkerProducers, float64(l.Producers), w)
+		gauge(dWorkerConsumers, float64(l.Consumers), w)
+		gauge(dWorkerPipes, float64(l.Pipes), w)
+		gauge(dWorkerPipeCons, float64(l.PipeConsumers), w)
+		gauge(dWorkerPipeProd, float64(l.PipeProducers), w)
+		counter(dPacketsIn, float64(l.PacketsIn), w)
+		counter(dPacketsOut, float64(l.PacketsOut), w)
+		counter(dBytesIn, float64(l.BytesIn), w)
+		counter(dBytesOut, float64(l.BytesOut), w)
+		counter(dLost, float64(l.RTCPPacketsLost), w)
+		gauge(dJitter, l.RTCPJitterSeconds, w)
+	}
+}
