@@ -91,7 +91,12 @@ func (c *Control) roomSummaryLocked(r *room) wire.AdminRoom {
 		ar.Routers = append(ar.Routers, wire.AdminRouter{ID: rr.id, Worker: rr.worker, Peers: perRouter[rr]})
 	}
 	sort.Slice(ar.Routers, func(i, j int) bool { return ar.Routers[i].Worker < ar.Routers[j].Worker })
-	ar.Speakers = append(ar.Speakers, r.speakers...)
+	for _, sp := range r.speakers {
+		if p := r.peers[sp.PeerID]; p != nil {
+			sp.Identity = p.identity
+		}
+		ar.Speakers = append(ar.Speakers, sp)
+	}
 	return ar
 }
 

@@ -125,6 +125,8 @@ type PeerMuted struct {
 type Speaker struct {
 	PeerID string `json:"peer_id"`
 	Level  int    `json:"level"`
+	// Identity is filled in admin API answers only.
+	Identity string `json:"identity,omitempty"`
 }
 
 // ActiveSpeakers lists who is speaking now, loudest first.

@@ -39,6 +39,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	cmd.AddCommand(admincmd.NewCmdRooms(f, nil))
 	cmd.AddCommand(admincmd.NewCmdPeers(f, nil))
 	cmd.AddCommand(admincmd.NewCmdPipes(f, nil))
+	cmd.AddCommand(admincmd.NewCmdDashboard(f, nil))
 	return cmd
 }
 

@@ -1,0 +1,5 @@
+package dashboard
+
+import "github.com/charmbracelet/bubbles/key"
+
+type keyBinding = key.Binding

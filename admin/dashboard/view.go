@@ -1,0 +1,178 @@
+package dashboard
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/voicectl/voicectl/server/wire"
+)
+
+// rebuild turns the snapshot into the tables' rows.
+func (m *Model) rebuild() {
+	m.workers.header = []string{"WORKER", "STATE", "LOAD", "", "STRESS", "CPU", "ROUTERS", "PEERS", "PIPES", "PPS IN", "PPS OUT", "RESTARTS"}
+	m.workers.rows = nil
+	for _, w := range m.snap.Workers {
+		state := "up"
+		if !w.Ready {
+			state = "down"
+		}
+		m.workers.rows = append(m.workers.rows, []string{
+			fmt.Sprint(w.Index), state, bar(m.common, max(w.Load, w.ReservedLoad), w.Capacity, 10), fmt.Sprintf("%d/%d", max(w.Load, w.ReservedLoad), w.Capacity),
+			fmt.Sprintf("%.0f%%", 100*w.Stress), fmt.Sprintf("%.1f%%", w.CPUPercent), fmt.Sprint(w.Routers), fmt.Sprint(w.Transports),
+			fmt.Sprint(w.Pipes), fmt.Sprintf("%.0f", w.PacketsInPerSecond), fmt.Sprintf("%.0f", w.PacketsOutPerSecond), fmt.Sprint(w.Restarts),
+		})
+	}
+	m.workers.clamp()
+
+	m.rooms.header = []string{"ROOM", "PEERS", "PUBLISHERS", "WORKERS", "PIPES", "SPEAKING"}
+	m.rooms.rows = nil
+	for _, r := range m.filteredRooms() {
+		m.rooms.rows = append(m.rooms.rows, []string{r.ID, fmt.Sprint(r.Peers), fmt.Sprint(r.Publishers), routerWorkers(r.Routers), fmt.Sprint(r.Pipes), speakers(r.Speakers)})
+	}
+	m.rooms.clamp()
+
+	m.pipes.header = []string{"PIPE", "ROOM", "WORKERS", "PRODUCERS", "CONSUMERS"}
+	m.pipes.rows = pipeRows(m.snap.Pipes)
+	m.pipes.clamp()
+
+	m.peers.header = []string{"PEER", "IDENTITY", "WORKER", "PUBLISHING", "MUTED", "SPEAKING"}
+	m.peers.rows = nil
+	if d := m.snap.Room; d != nil {
+		speaking := map[string]bool{}
+		for _, s := range d.Speakers {
+			speaking[s.PeerID] = true
+		}
+		for _, p := range d.PeerList {
+			m.peers.rows = append(m.peers.rows, []string{p.ID, p.Identity, fmt.Sprint(p.Worker), yesNo(p.Publishing), yesNo(p.Muted), map[bool]string{true: "●", false: ""}[speaking[p.ID]]})
+		}
+	}
+	m.peers.clamp()
+}
+
+func pipeRows(ps []wire.AdminPipe) [][]string {
+	var rows [][]string
+	for _, p := range ps {
+		consumers := 0
+		for _, f := range p.Flows {
+			consumers += f.Consumers
+		}
+		ws := make([]string, len(p.Workers))
+		for i, w := range p.Workers {
+			ws[i] = fmt.Sprint(w)
+		}
+		rows = append(rows, []string{p.ID, p.Room, strings.Join(ws, "<->"), fmt.Sprint(len(p.Flows)), fmt.Sprint(consumers)})
+	}
+	return rows
+}
+
+func routerWorkers(rs []wire.AdminRouter) string {
+	ws := make([]string, len(rs))
+	for i, r := range rs {
+		ws[i] = fmt.Sprint(r.Worker)
+	}
+	return strings.Join(ws, ",")
+}
+
+func speakers(ss []wire.Speaker) string {
+	names := make([]string, 0, len(ss))
+	for _, s := range ss {
+		n := s.Identity
+		if n == "" {
+			n = s.PeerID
+		}
+		names = append(names, n)
+	}
+	return strings.Join(names, ", ")
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// View renders the dashboard.
+func (m Model) View() string {
+	c, st := m.common, m.common.Styles
+	if c.Width < minWidth || c.Height < minHeight {
+		return fmt.Sprintf("Terminal too small (%dx%d); need at least %dx%d.", c.Width, c.Height, minWidth, minHeight)
+	}
+	var lines []string
+	conn := "● connected"
+	switch {
+	case !m.have && m.lastErr == "":
+		conn = "○ connecting…"
+	case !m.connected:
+		conn = st.Error.Render("○ disconnected — retrying: " + m.lastErr)
+	}
+	lines = append(lines, ansi.Truncate(st.Title.Render("voicectl dashboard")+"  "+m.server+"  "+conn, c.Width, "…"))
+
+	var tabs []string
+	for i, name := range tabNames {
+		label := fmt.Sprintf("%d %s", i+1, name)
+		if page(i) == m.tab() {
+			tabs = append(tabs, st.ActiveTab.Render(label))
+		} else {
+			tabs = append(tabs, st.Tab.Render(label))
+		}
+	}
+	lines = append(lines, ansi.Truncate(strings.Join(tabs, " "), c.Width, "…"), "")
+
+	helpView := m.help.View(c.Keys)
+	if m.page == pageRoom {
+		helpView = m.help.ShortHelpView([]keyBinding{c.Keys.Up, c.Keys.Down, c.Keys.Kick, c.Keys.Mute, c.Keys.Close, c.Keys.Back, c.Keys.Quit})
+	}
+	footer := strings.Count(helpView, "\n") + 1
+	bodyHeight := c.Height - len(lines) - footer - 1
+	faint := !m.connected && m.have
+	var body string
+	switch m.page {
+	case pageWorkers:
+		body = m.workers.view(c, bodyHeight, faint, false)
+	case pageRooms:
+		if m.filtering || m.filter.Value() != "" {
+			body = m.filter.View() + "\n"
+			bodyHeight--
+		}
+		body += m.rooms.view(c, bodyHeight, faint, true)
+	case pagePipes:
+		body = m.pipes.view(c, bodyHeight, faint, false)
+	case pageRoom:
+		body = m.roomView(bodyHeight, faint)
+	}
+	bodyLines := strings.Split(body, "\n")
+	for len(bodyLines) < bodyHeight {
+		bodyLines = append(bodyLines, "")
+	}
+	lines = append(lines, bodyLines[:bodyHeight]...)
+
+	status := m.status
+	if m.confirm != nil {
+		status = st.Dialog.UnsetBorderStyle().Bold(true).Render(m.confirm.prompt)
+	}
+	lines = append(lines, ansi.Truncate(status, c.Width, "…"), helpView)
+	return strings.Join(lines, "\n")
+}
+
+func (m Model) roomView(height int, faint bool) string {
+	d := m.snap.Room
+	if d == nil {
+		return "Loading room " + m.openRoom + "…"
+	}
+	st := m.common.Styles
+	title := st.Title.Render(fmt.Sprintf("Room %s", d.ID)) + fmt.Sprintf("  peers %d, publishers %d, routers on workers %s, pipes %d", d.Peers, d.Publishers, routerWorkers(d.Routers), d.Pipes)
+	out := ansi.Truncate(title, m.common.Width, "…") + "\n"
+	pipeLines := 0
+	if len(d.PipeList) > 0 {
+		pipeLines = len(d.PipeList) + 2
+	}
+	out += m.peers.view(m.common, max(2, height-1-pipeLines), faint, true)
+	if pipeLines > 0 {
+		t := table{header: []string{"PIPE", "ROOM", "WORKERS", "PRODUCERS", "CONSUMERS"}, rows: pipeRows(d.PipeList), selected: -1}
+		out += "\n\n" + t.view(m.common, pipeLines-1, faint, false)
+	}
+	return out
+}

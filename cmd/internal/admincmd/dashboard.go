@@ -1,0 +1,53 @@
+package admincmd
+
+import (
+	"fmt"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/spf13/cobra"
+
+	"github.com/voicectl/voicectl/admin/dashboard"
+	"github.com/voicectl/voicectl/cmd/internal/cmdutil"
+)
+
+// DashboardOptions are the inputs of `voicectl dashboard`.
+type DashboardOptions struct {
+	Options
+	Refresh time.Duration
+}
+
+// NewCmdDashboard returns `voicectl dashboard`.
+func NewCmdDashboard(f *cmdutil.Factory, runF func(*DashboardOptions) error) *cobra.Command {
+	opts := &DashboardOptions{Options: Options{IO: f.IO, Now: f.Now}}
+	cmd := &cobra.Command{
+		Use:   "dashboard",
+		Short: "Live terminal UI of a server's workers, rooms, peers and pipes",
+		Long: "dashboard shows a server's workers (load against capacity, stress, CPU, restarts), rooms\n" +
+			"(peers, routers, who is speaking), a room's peers and pipes, and the pipes. Kick, mute and\n" +
+			"close act on the server after a confirmation. It reconnects by itself when the server goes away.",
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if opts.Refresh < 100*time.Millisecond {
+				return &cmdutil.UsageError{Err: fmt.Errorf("--refresh must be at least 100ms")}
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return dashboardRun(opts)
+		},
+	}
+	addConnectionFlags(f, cmd, &opts.Options)
+	cmd.Flags().DurationVar(&opts.Refresh, "refresh", time.Second, "how often to refresh")
+	return cmd
+}
+
+func dashboardRun(o *DashboardOptions) error {
+	c, err := o.Client()
+	if err != nil {
+		return err
+	}
+	m := dashboard.New(dashboard.Params{Source: c, Server: c.BaseURL, Refresh: o.Refresh})
+	_, err = tea.NewProgram(m, tea.WithAltScreen(), tea.WithInput(o.IO.In), tea.WithOutput(o.IO.Out)).Run()
+	return err
+}
