@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
@@ -39,6 +42,21 @@ type Config struct {
 	// LoopbackOnly restricts ICE to 127.0.0.1, for tests.
 	LoopbackOnly bool
 	Logger       *slog.Logger
+
+	// Tap, when set, sees RTP headers before decryption and may drop packets
+	// (and sockets read in batches); see RTPTap.
+	Tap RTPTap
+	// OnPacket, when set, gets every decrypted packet that reaches a track:
+	// the sending peer's id (msid stream id), the payload and its arrival time.
+	OnPacket func(peerID string, payload []byte, arrival time.Time)
+	// PayloadSize, when set, gives each published packet's payload size.
+	PayloadSize func() int
+	// DTX makes the published stream alternate 2 s talk spurts with 2 s of
+	// silence, during which it sends one small packet every 400 ms (Opus DTX).
+	DTX bool
+	// NoRTCPReports leaves out receiver and sender reports (a load generator that
+	// drops packets in its tap would report them lost).
+	NoRTCPReports bool
 }
 
 // HTTPError is a refusal before the WebSocket upgrade.
@@ -78,6 +96,11 @@ type Client struct {
 	sent      atomic.Uint64
 	pubOnce   sync.Once
 	pcState   atomic.Value
+
+	connected chan struct{}
+	connOnce  sync.Once
+	seq       atomic.Uint32 // next sequence number of the published stream
+	ssrcPeer  sync.Map      // remote SSRC → peer id, from the offers' a=ssrc msid lines
 
 	candMu       sync.Mutex
 	answered     bool
@@ -125,7 +148,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 }
 
 func newClient(cfg Config, ws *websocket.Conn) (*Client, error) {
-	api, err := newAPI(cfg.LoopbackOnly)
+	api, err := newAPI(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -136,8 +159,15 @@ func newClient(cfg Config, ws *websocket.Conn) (*Client, error) {
 	cctx, cancel := context.WithCancel(context.Background())
 	c := &Client{cfg: cfg, log: cfg.Logger, ws: ws, pc: pc, events: make(chan any, 4096), done: make(chan struct{}),
 		ctx: cctx, cancel: cancel, received: map[string]*atomic.Uint64{}, byPeer: map[string]*atomic.Uint64{}}
+	c.seq.Store(uint32(uint16(time.Now().UnixNano())))
 	c.pcState.Store(webrtc.PeerConnectionStateNew)
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) { c.pcState.Store(s) })
+	c.connected = make(chan struct{})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		c.pcState.Store(s)
+		if s == webrtc.PeerConnectionStateConnected {
+			c.connOnce.Do(func() { close(c.connected) })
+		}
+	})
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 		if cand == nil {
 			return
@@ -164,7 +194,8 @@ func newClient(cfg Config, ws *websocket.Conn) (*Client, error) {
 	return c, nil
 }
 
-func newAPI(loopback bool) (*webrtc.API, error) {
+func newAPI(cfg Config) (*webrtc.API, error) {
+	loopback := cfg.LoopbackOnly
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
 		MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
@@ -181,7 +212,20 @@ func newAPI(loopback bool) (*webrtc.API, error) {
 		s.SetRemoteIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 		s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s)), nil
+	if cfg.Tap != nil {
+		n, err := newTapNet(cfg.Tap)
+		if err != nil {
+			return nil, err
+		}
+		s.SetNet(n)
+	}
+	ir := &interceptor.Registry{}
+	if !cfg.NoRTCPReports {
+		if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+			return nil, err
+		}
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s), webrtc.WithInterceptorRegistry(ir)), nil
 }
 
 // Send writes one message.
@@ -265,6 +309,7 @@ func (c *Client) readLoop() {
 }
 
 func (c *Client) answer(offer string) error {
+	c.learnSSRCs(offer)
 	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return err
 	}
@@ -320,12 +365,65 @@ func (c *Client) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	}
 	c.mu.Unlock()
 	buf := make([]byte, 1500)
+	var pkt rtp.Packet
 	for {
-		if _, _, err := t.Read(buf); err != nil {
+		k, _, err := t.Read(buf)
+		if err != nil {
 			return
 		}
 		n.Add(1)
 		pn.Add(1)
+		if c.cfg.OnPacket != nil && pkt.Unmarshal(buf[:k]) == nil {
+			c.cfg.OnPacket(t.StreamID(), pkt.Payload, time.Now())
+		}
+	}
+}
+
+// WaitConnected waits for the media connection to come up.
+func (c *Client) WaitConnected(ctx context.Context) error {
+	select {
+	case <-c.connected:
+		return nil
+	case <-c.done:
+		return errors.New("connection closed before media connected")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// NextSeq is the sequence number the published stream sends next; the packets
+// sent between two readings are exactly those with sequence numbers in between.
+func (c *Client) NextSeq() uint16 { return uint16(c.seq.Load()) }
+
+// PeerOfSSRC maps a remote stream's SSRC to the peer that sends it.
+func (c *Client) PeerOfSSRC(ssrc uint32) (string, bool) {
+	v, ok := c.ssrcPeer.Load(ssrc)
+	if !ok {
+		return "", false
+	}
+	return v.(string), true
+}
+
+// learnSSRCs records "a=ssrc:<ssrc> msid:<stream> <track>" lines of an offer.
+func (c *Client) learnSSRCs(sdp string) {
+	for _, line := range strings.Split(sdp, "\n") {
+		line = strings.TrimSpace(line)
+		rest, ok := strings.CutPrefix(line, "a=ssrc:")
+		if !ok {
+			continue
+		}
+		ssrcStr, attr, ok := strings.Cut(rest, " ")
+		if !ok {
+			continue
+		}
+		msid, ok := strings.CutPrefix(attr, "msid:")
+		if !ok {
+			continue
+		}
+		stream, _, _ := strings.Cut(msid, " ")
+		if ssrc, err := strconv.ParseUint(ssrcStr, 10, 32); err == nil {
+			c.ssrcPeer.Store(uint32(ssrc), stream)
+		}
 	}
 }
 

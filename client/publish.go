@@ -20,25 +20,40 @@ func (c *Client) publish() {
 	}
 	tk := time.NewTicker(20 * time.Millisecond)
 	defer tk.Stop()
-	seq := uint16(rand.Uint32())
+	seq := uint16(c.seq.Load())
 	ts := rand.Uint32()
-	payload := make([]byte, 80)
-	for {
+	buf := make([]byte, 1200)
+	start := time.Now()
+	for frame := 0; ; frame++ {
 		select {
 		case <-c.ctx.Done():
 			return
 		case <-tk.C:
 		}
+		size, level, voice := 80, c.cfg.Level, true
+		if c.cfg.PayloadSize != nil {
+			size = min(max(c.cfg.PayloadSize(), 8), len(buf))
+		}
+		if c.cfg.DTX && time.Since(start)%(4*time.Second) >= 2*time.Second {
+			// Silence: Opus DTX sends a comfort-noise frame every 400 ms only.
+			if frame%20 != 0 {
+				ts += 960
+				continue
+			}
+			size, level, voice = 8, 127, false
+		}
+		payload := buf[:size]
 		binary.BigEndian.PutUint64(payload, uint64(time.Now().UnixNano()))
 		pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: seq, Timestamp: ts}, Payload: payload}
 		if extID != 0 {
-			lvl, _ := rtp.AudioLevelExtension{Level: c.cfg.Level, Voice: true}.Marshal()
+			lvl, _ := rtp.AudioLevelExtension{Level: level, Voice: voice}.Marshal()
 			_ = pkt.Header.SetExtension(extID, lvl)
 		}
 		if err := c.mic.WriteRTP(&pkt); err == nil {
 			c.sent.Add(1)
 		}
 		seq++
+		c.seq.Store(uint32(seq))
 		ts += 960
 	}
 }

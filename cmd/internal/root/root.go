@@ -9,6 +9,7 @@ import (
 
 	"github.com/voicectl/voicectl/cmd/internal/admincmd"
 	"github.com/voicectl/voicectl/cmd/internal/cmdutil"
+	"github.com/voicectl/voicectl/cmd/internal/loadgencmd"
 	"github.com/voicectl/voicectl/cmd/internal/serve"
 	"github.com/voicectl/voicectl/cmd/internal/token"
 	"github.com/voicectl/voicectl/cmd/internal/version"
@@ -40,6 +41,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	cmd.AddCommand(admincmd.NewCmdPeers(f, nil))
 	cmd.AddCommand(admincmd.NewCmdPipes(f, nil))
 	cmd.AddCommand(admincmd.NewCmdDashboard(f, nil))
+	cmd.AddCommand(loadgencmd.NewCmdLoadgen(f))
 	return cmd
 }
 

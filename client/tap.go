@@ -1,0 +1,93 @@
+package client
+
+import (
+	"encoding/binary"
+	"net"
+
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
+	"golang.org/x/net/ipv4"
+)
+
+// RTPTap sees every RTP packet as it arrives, before decryption (SRTP leaves the
+// header in clear, RFC 3711 §3.1). It returns false to drop the packet, so pion
+// never decrypts it: a load generator counts from headers and lets through only
+// the packets it needs to read.
+type RTPTap func(ssrc uint32, seq uint16, timestamp uint32, size int) (keep bool)
+
+// tapNet is a pion network whose UDP sockets read in batches (recvmmsg) and show
+// RTP headers to a tap.
+type tapNet struct {
+	*stdnet.Net
+	tap RTPTap
+}
+
+func newTapNet(tap RTPTap) (*tapNet, error) {
+	n, err := stdnet.NewNet()
+	if err != nil {
+		return nil, err
+	}
+	return &tapNet{Net: n, tap: tap}, nil
+}
+
+func (n *tapNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := n.Net.ListenUDP(network, laddr)
+	if err != nil {
+		return nil, err
+	}
+	uc, ok := c.(*net.UDPConn)
+	if !ok {
+		return c, nil
+	}
+	_ = uc.SetReadBuffer(4 << 20)
+	t := &tapConn{UDPConn: c, pc: ipv4.NewPacketConn(uc), tap: n.tap}
+	t.msgs = make([]ipv4.Message, batchSize)
+	for i := range t.msgs {
+		t.msgs[i].Buffers = [][]byte{make([]byte, 1500)}
+	}
+	return t, nil
+}
+
+const batchSize = 32
+
+// tapConn serves ReadFrom from batches read with one recvmmsg each. Only the
+// agent's single read goroutine calls ReadFrom, so the batch state needs no lock.
+type tapConn struct {
+	transport.UDPConn
+	pc         *ipv4.PacketConn
+	tap        RTPTap
+	msgs       []ipv4.Message
+	next, have int
+}
+
+// isRTP tells RTP from RTCP, STUN and DTLS sharing the port (RFC 5761 §4, RFC 7983).
+func isRTP(b []byte) bool {
+	if len(b) < 12 || b[0] < 128 || b[0] > 191 {
+		return false
+	}
+	return b[1] < 192 || b[1] > 223
+}
+
+func (c *tapConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		if c.next >= c.have {
+			n, err := c.pc.ReadBatch(c.msgs, 0)
+			if err != nil {
+				return 0, nil, err
+			}
+			c.next, c.have = 0, n
+		}
+		m := &c.msgs[c.next]
+		c.next++
+		b := m.Buffers[0][:m.N]
+		if isRTP(b) && c.tap != nil {
+			seq := binary.BigEndian.Uint16(b[2:4])
+			ts := binary.BigEndian.Uint32(b[4:8])
+			ssrc := binary.BigEndian.Uint32(b[8:12])
+			if !c.tap(ssrc, seq, ts, len(b)) {
+				continue
+			}
+		}
+		return copy(p, b), m.Addr, nil
+	}
+}

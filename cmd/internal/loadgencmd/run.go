@@ -1,0 +1,117 @@
+package loadgencmd
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/voicectl/voicectl/cmd/internal/cmdutil"
+	"github.com/voicectl/voicectl/loadgen"
+)
+
+// RunOptions are the inputs of `loadgen run`.
+type RunOptions struct {
+	IO       *cmdutil.IOStreams
+	Scenario loadgen.Scenario
+	Output   string
+}
+
+// NewCmdRun returns `voicectl loadgen run`.
+func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command {
+	opts := &RunOptions{IO: f.IO}
+	var t target
+	var scenarioFile string
+	sc := loadgen.DefaultScenario()
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Join synthetic publishers and listeners, measure loss, jitter, latency and server CPU",
+		Example: "  voicectl loadgen run --rooms 4 --publishers 2 --listeners 50 --duration 30s\n" +
+			"  voicectl loadgen run --scenario scenario.yaml --max-loss 0.005 --max-latency-p99 40ms -o json",
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := cmdutil.CheckFormat(opts.Output); err != nil {
+				return err
+			}
+			opts.Scenario = sc
+			if scenarioFile != "" {
+				if err := loadgen.LoadScenario(scenarioFile, &opts.Scenario); err != nil {
+					return &cmdutil.UsageError{Err: err}
+				}
+				// Flags given on the command line win over the file.
+				flagged := loadgen.DefaultScenario()
+				applyFlags(c, &flagged, &sc, &opts.Scenario)
+			}
+			if err := t.resolve(f, c.Flags(), &opts.Scenario); err != nil {
+				return err
+			}
+			if err := opts.Scenario.Validate(); err != nil {
+				return &cmdutil.UsageError{Err: err}
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runRun(opts)
+		},
+	}
+	fl := cmd.Flags()
+	addTargetFlags(fl, &t)
+	fl.StringVar(&scenarioFile, "scenario", "", "scenario YAML (flags given too win)")
+	fl.IntVar(&sc.Rooms, "rooms", sc.Rooms, "rooms")
+	fl.IntVar(&sc.Publishers, "publishers", sc.Publishers, "publishers per room")
+	fl.IntVar(&sc.Listeners, "listeners", sc.Listeners, "listeners per room")
+	fl.Float64Var(&sc.JoinRate, "join-rate", sc.JoinRate, "joins per second")
+	fl.DurationVar(&sc.Duration, "duration", sc.Duration, "measurement window")
+	fl.DurationVar(&sc.Warmup, "warmup", sc.Warmup, "wait after the joins before measuring")
+	fl.BoolVar(&sc.DTX, "dtx", false, "publishers use discontinuous transmission (2 s talk, 2 s silence)")
+	fl.Float64Var(&sc.MaxLoss, "max-loss", 0, "exit non-zero when the loss ratio exceeds this (0.005 = 0.5%)")
+	fl.DurationVar(&sc.MaxLatencyP99, "max-latency-p99", 0, "exit non-zero when latency p99 exceeds this")
+	fl.BoolVar(&sc.LoopbackOnly, "loopback-only", false, "restrict ICE to 127.0.0.1")
+	fl.StringVar(&sc.RoomPrefix, "room-prefix", sc.RoomPrefix, "room name prefix")
+	cmdutil.AddOutputFlag(cmd, &opts.Output)
+	return cmd
+}
+
+// applyFlags copies the scenario fields whose flags were given over the file's.
+func applyFlags(c *cobra.Command, _ *loadgen.Scenario, fromFlags, into *loadgen.Scenario) {
+	fl := c.Flags()
+	set := map[string]func(){
+		"rooms": func() { into.Rooms = fromFlags.Rooms }, "publishers": func() { into.Publishers = fromFlags.Publishers },
+		"listeners": func() { into.Listeners = fromFlags.Listeners }, "join-rate": func() { into.JoinRate = fromFlags.JoinRate },
+		"duration": func() { into.Duration = fromFlags.Duration }, "warmup": func() { into.Warmup = fromFlags.Warmup },
+		"dtx": func() { into.DTX = fromFlags.DTX }, "max-loss": func() { into.MaxLoss = fromFlags.MaxLoss },
+		"max-latency-p99": func() { into.MaxLatencyP99 = fromFlags.MaxLatencyP99 },
+		"loopback-only":   func() { into.LoopbackOnly = fromFlags.LoopbackOnly }, "room-prefix": func() { into.RoomPrefix = fromFlags.RoomPrefix },
+	}
+	for name, apply := range set {
+		if fl.Changed(name) {
+			apply()
+		}
+	}
+}
+
+func runRun(o *RunOptions) error {
+	ctx, cancel := signalContext()
+	defer cancel()
+	if o.Scenario.AdminKey == "" {
+		fmt.Fprintln(o.IO.ErrOut, "warning: no admin key: server CPU and forwarded packets will read 0")
+	}
+	r, err := loadgen.Run(ctx, o.Scenario, nil, progressPrinter(o.IO))
+	if o.IO.ErrIsTerminal {
+		fmt.Fprintln(o.IO.ErrOut)
+	}
+	if err != nil {
+		return err
+	}
+	if r.GeneratorBottleneck {
+		fmt.Fprintf(o.IO.ErrOut, "warning: the load generator used %.1f CPU seconds in %.1f s: its own CPU is the bottleneck, so the figures understate the server\n",
+			r.GeneratorCPUSeconds, r.DurationSeconds)
+	}
+	if o.Output != cmdutil.FormatTable {
+		if err := cmdutil.PrintData(o.IO.Out, o.Output, r); err != nil {
+			return err
+		}
+	} else if err := cmdutil.PrintTable(o.IO, []string{"metric", "value"}, reportRows(r)); err != nil {
+		return err
+	}
+	return o.Scenario.Check(r)
+}

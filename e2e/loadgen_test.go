@@ -1,0 +1,133 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/voicectl/voicectl/loadgen"
+)
+
+const (
+	lgSecret   = "loadgen-test-secret-0123456789"
+	lgAdminKey = "loadgen-test-admin-key-0123456789"
+)
+
+func startLoadServer(t *testing.T, workers int, extraEnv ...string) (*server, []string) {
+	env := append([]string{"VOICECTL_AUTH_SECRET=" + lgSecret, "VOICECTL_AUTH_ADMIN_KEY=" + lgAdminKey}, extraEnv...)
+	s := startServeEnv(t, env, "--workers", fmt.Sprint(workers))
+	return s, []string{"VOICECTL_ADMIN_URL=" + s.base, "VOICECTL_AUTH_SECRET=" + lgSecret, "VOICECTL_AUTH_ADMIN_KEY=" + lgAdminKey}
+}
+
+func loadReport(t *testing.T, out string) loadgen.Report {
+	var r loadgen.Report
+	require.NoError(t, json.Unmarshal([]byte(out), &r), out)
+	return r
+}
+
+func TestLoadgenRunReport(t *testing.T) {
+	_, env := startLoadServer(t, 1)
+	out, stderr, code := cli(t, env, "loadgen", "run", "--loopback-only", "--rooms", "2", "--publishers", "2", "--listeners", "2",
+		"--duration", "2s", "--warmup", "1s", "-o", "json", "--max-loss", "0.01")
+	require.Zero(t, code, stderr)
+	r := loadReport(t, out)
+	require.Equal(t, 8, r.PeersJoined)
+	require.Zero(t, r.PeersFailed)
+	// Every one of the 8 peers hears the 2 (or, for a publisher, the 1 other) publishers of its room.
+	require.Zero(t, r.ListenersMissingStreams)
+	require.Positive(t, r.PacketsExpected)
+	require.Equal(t, r.PacketsExpected, r.PacketsReceived, "loss on an idle machine")
+	require.Zero(t, r.LossRatio)
+	require.Greater(t, r.PacketsExpected, 5*r.PacketsSent/2, "each publisher's packets are expected by 3 peers")
+	require.Positive(t, r.LatencySamples)
+	require.Greater(t, r.LatencyMsP99, 0.0)
+	require.Positive(t, r.ForwardedPackets, "read through the admin API")
+	require.Positive(t, r.ServerCPUSeconds)
+	require.Positive(t, r.GeneratorCPUSeconds)
+	require.Contains(t, stderr, "measuring: peers 8/8 up", "plain progress lines when not on a terminal")
+}
+
+func TestLoadgenStarvedListenersShowLossAndFailThresholds(t *testing.T) {
+	s, env := startLoadServer(t, 1)
+	// Mute one publisher at the server while loadgen runs: its listeners starve
+	// although it keeps sending, and that must read as loss.
+	go func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			time.Sleep(200 * time.Millisecond)
+			if _, _, code := cli(t, env, "peers", "mute", "starve-0", "lg-1-pub"); code == 0 {
+				return
+			}
+		}
+	}()
+	out, stderr, code := cli(t, env, "loadgen", "run", "--loopback-only", "--rooms", "1", "--publishers", "2", "--listeners", "2",
+		"--duration", "2s", "--warmup", "1s", "--room-prefix", "starve", "-o", "json", "--max-loss", "0.05")
+	require.NotZero(t, code, "a loss above --max-loss must fail the run")
+	require.Contains(t, stderr, "exceeds --max-loss")
+	r := loadReport(t, out)
+	require.Greater(t, r.LossRatio, 0.2, "starved listeners must show as loss: %+v", r)
+	_ = s
+
+	_, stderr, code = cli(t, env, "loadgen", "run", "--loopback-only", "--rooms", "1", "--publishers", "1", "--listeners", "1",
+		"--duration", "1s", "--warmup", "500ms", "--room-prefix", "fast", "--max-latency-p99", "1us")
+	require.NotZero(t, code)
+	require.Contains(t, stderr, "exceeds --max-latency-p99")
+}
+
+func TestLoadgenScenarioFile(t *testing.T) {
+	_, env := startLoadServer(t, 1)
+	path := filepath.Join(t.TempDir(), "scenario.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("rooms: 1\npublishers: 1\nlisteners: 2\nduration: 1s\nwarmup: 500ms\ndtx: true\nloopback_only: true\n"), 0o644))
+	out, stderr, code := cli(t, env, "loadgen", "run", "--scenario", path, "--listeners", "3", "-o", "json")
+	require.Zero(t, code, stderr)
+	r := loadReport(t, out)
+	require.Equal(t, 4, r.PeersJoined, "the flag overrides the file's listeners")
+
+	require.NoError(t, os.WriteFile(path, []byte("rooms: 1\nlistners: 2\n"), 0o644))
+	_, stderr, code = cli(t, env, "loadgen", "run", "--scenario", path)
+	require.NotZero(t, code)
+	require.Contains(t, stderr, "listners")
+}
+
+func TestLoadgenCalibrateWritesConfig(t *testing.T) {
+	_, env := startLoadServer(t, 1)
+	path := filepath.Join(t.TempDir(), "voicectl.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("http:\n  addr: 127.0.0.1:7880\n"), 0o644))
+	out, stderr, code := cli(t, env, "loadgen", "calibrate", "--loopback-only", "--publishers", "1", "--step", "2", "--max-listeners", "4",
+		"--window", "1s", "--write-config", path, "-o", "json")
+	require.Zero(t, code, stderr)
+	var res loadgen.CalibrateResult
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	require.Len(t, res.Steps, 2)
+	require.Equal(t, 4, res.Steps[1].Listeners)
+	require.Equal(t, 5, res.Steps[1].LoadUnits, "1 producer + 4 consumers")
+	require.Equal(t, 5, res.CapacityUnits)
+	require.Equal(t, 4, res.RecommendedMaxConsume, "20% margin")
+	require.Contains(t, res.StopReason, "max-listeners")
+
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var cfg struct {
+		HTTP   struct{ Addr string }
+		Worker struct {
+			MaxConsumers int `yaml:"max_consumers"`
+		}
+	}
+	require.NoError(t, yaml.Unmarshal(b, &cfg))
+	require.Equal(t, 4, cfg.Worker.MaxConsumers)
+	require.Equal(t, "127.0.0.1:7880", cfg.HTTP.Addr, "other keys are kept")
+	// and voicectl itself accepts the file
+	cmd := exec.Command(binary, "token", "create", "--room", "r", "--identity", "i", "--config", path)
+	cmd.Env = []string{"VOICECTL_AUTH_SECRET=" + lgSecret}
+	o, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", o)
+	require.True(t, strings.Count(string(o), ".") == 2)
+}

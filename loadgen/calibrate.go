@@ -1,0 +1,172 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// CalibrateParams steer a capacity ramp against one worker.
+type CalibrateParams struct {
+	Scenario      Scenario // server, secret and admin key; rooms etc. are ignored
+	Publishers    int
+	Step          int // listeners added per step
+	MaxListeners  int
+	Window        time.Duration
+	MaxLoss       float64 // stop above this loss ratio (0.005 = 0.5%)
+	MaxCPU        float64 // stop above this share of one core (0.8)
+	MaxLatencyP99 time.Duration
+	Margin        float64 // safety margin taken off the last good load (0.2)
+}
+
+// CalibrateStep is one measured step of the ramp.
+type CalibrateStep struct {
+	Listeners int     `json:"listeners"`
+	LoadUnits int     `json:"load_units"`
+	WorkerCPU float64 `json:"worker_cpu_ratio"`
+	Report    Report  `json:"report"`
+}
+
+// CalibrateResult is the outcome of a ramp.
+type CalibrateResult struct {
+	Worker                int             `json:"worker"`
+	Steps                 []CalibrateStep `json:"steps"`
+	StopReason            string          `json:"stop_reason"`
+	CapacityUnits         int             `json:"capacity_units"`
+	RecommendedMaxConsume int             `json:"recommended_max_consumers"`
+}
+
+// Calibrate ramps listeners in one room until loss, CPU or latency crosses its
+// limit, and recommends worker.max_consumers from the last good step.
+func Calibrate(ctx context.Context, p CalibrateParams, progress func(CalibrateStep)) (CalibrateResult, error) {
+	var res CalibrateResult
+	if p.Scenario.AdminKey == "" {
+		return res, errors.New("calibrate reads worker CPU and load through the admin API: an admin key is required")
+	}
+	if p.Step < 1 || p.MaxListeners < p.Step || p.Publishers < 1 {
+		return res, errors.New("need publishers >= 1, step >= 1 and max listeners >= step")
+	}
+	sc := p.Scenario
+	sc.Rooms, sc.Publishers, sc.Listeners, sc.Duration = 1, p.Publishers, 1, max(p.Window, time.Second)
+	s, err := NewSession(sc, nil)
+	if err != nil {
+		return res, err
+	}
+	defer s.Close()
+	room := sc.RoomPrefix + "-calibrate"
+	s.Join(ctx, room, p.Publishers, true)
+	if s.Progress("", 0).Failed > 0 {
+		return res, errors.New("publishers could not join")
+	}
+	worker := -1
+	lastGood := 0
+	for listeners := p.Step; listeners <= p.MaxListeners; listeners += p.Step {
+		before := s.Progress("", 0).Failed
+		s.Join(ctx, room, p.Step, false)
+		if s.Progress("", 0).Failed > before {
+			res.StopReason = "joins refused (the server's capacity limit or a failure)"
+			break
+		}
+		ws0, err := s.Workers(ctx)
+		if err != nil {
+			return res, err
+		}
+		r, err := s.Measure(ctx, sc.Duration, nil)
+		if err != nil {
+			return res, err
+		}
+		ws1, err := s.Workers(ctx)
+		if err != nil {
+			return res, err
+		}
+		busy, units := -1, 0
+		for i, w := range ws1 {
+			if w.Transports > 0 {
+				if busy >= 0 {
+					res.StopReason = "the room spread over several workers: raise worker.max_consumers on the server while calibrating"
+					return finish(res, p, lastGood), nil
+				}
+				busy, units = i, w.Load
+			}
+		}
+		if busy < 0 {
+			return res, errors.New("no worker holds the calibration room")
+		}
+		worker = busy
+		cpu := (ws1[busy].CPUSeconds - ws0[busy].CPUSeconds) / r.DurationSeconds
+		step := CalibrateStep{Listeners: listeners, LoadUnits: units, WorkerCPU: cpu, Report: r}
+		res.Steps = append(res.Steps, step)
+		if progress != nil {
+			progress(step)
+		}
+		switch {
+		case r.LossRatio > p.MaxLoss:
+			res.StopReason = fmt.Sprintf("loss %.2f%% > %.2f%%", 100*r.LossRatio, 100*p.MaxLoss)
+		case cpu > p.MaxCPU:
+			res.StopReason = fmt.Sprintf("worker CPU %.0f%% > %.0f%%", 100*cpu, 100*p.MaxCPU)
+		case p.MaxLatencyP99 > 0 && r.LatencyMsP99 > float64(p.MaxLatencyP99.Microseconds())/1000:
+			res.StopReason = fmt.Sprintf("latency p99 %.1f ms > %s", r.LatencyMsP99, p.MaxLatencyP99)
+		}
+		if res.StopReason != "" {
+			break
+		}
+		lastGood = units
+	}
+	if res.StopReason == "" {
+		res.StopReason = fmt.Sprintf("reached --max-listeners %d without crossing a limit", p.MaxListeners)
+	}
+	res.Worker = worker
+	return finish(res, p, lastGood), nil
+}
+
+func finish(res CalibrateResult, p CalibrateParams, lastGood int) CalibrateResult {
+	res.CapacityUnits = lastGood
+	res.RecommendedMaxConsume = int(float64(lastGood) * (1 - p.Margin))
+	return res
+}
+
+// WriteCapacity sets worker.max_consumers in a YAML config file, keeping its other
+// keys (the file is created if missing).
+func WriteCapacity(path string, maxConsumers int) error {
+	var doc yaml.Node
+	if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+		if err := yaml.Unmarshal(b, &doc); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if doc.Kind == 0 {
+		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode}}}
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return fmt.Errorf("%s: not a YAML mapping", path)
+	}
+	worker := mapChild(root, "worker")
+	val := mapChild(worker, "max_consumers")
+	*val = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: fmt.Sprint(maxConsumers),
+		LineComment: "calibrated by voicectl loadgen calibrate on " + time.Now().Format("2006-01-02")}
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, out, 0o644)
+}
+
+// mapChild returns the value node of key in a mapping, adding a mapping if absent.
+func mapChild(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	k := &yaml.Node{Kind: yaml.ScalarNode, Value: key}
+	v := &yaml.Node{Kind: yaml.MappingNode}
+	m.Content = append(m.Content, k, v)
+	return v
+}

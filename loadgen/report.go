@@ -1,0 +1,26 @@
+package loadgen
+
+// Report is the result of a measurement window (JSON field names are stable).
+type Report struct {
+	PeersJoined     int     `json:"peers_joined"`
+	PeersFailed     int     `json:"peers_failed"`
+	PacketsSent     uint64  `json:"packets_sent"`
+	PacketsExpected uint64  `json:"packets_expected"`
+	PacketsReceived uint64  `json:"packets_received"`
+	LossRatio       float64 `json:"loss_ratio"`
+	JitterMsP50     float64 `json:"jitter_ms_p50"`
+	LatencyMsP50    float64 `json:"latency_ms_p50"`
+	LatencyMsP99    float64 `json:"latency_ms_p99"`
+	LatencySamples  int     `json:"latency_samples"`
+	JoinMsP50       float64 `json:"join_ms_p50"`
+	JoinMsP99       float64 `json:"join_ms_p99"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	// From the admin API (0 without an admin key).
+	ServerCPUSeconds        float64 `json:"server_cpu_seconds"`
+	ForwardedPackets        uint64  `json:"forwarded_packets"`
+	CPUMicrosPerForwarded   float64 `json:"cpu_us_per_forwarded_packet"`
+	GeneratorCPUSeconds     float64 `json:"generator_cpu_seconds"`
+	GeneratorBottleneck     bool    `json:"generator_bottleneck"`
+	WorstListenerLossRatio  float64 `json:"worst_listener_loss_ratio"`
+	ListenersMissingStreams int     `json:"listeners_missing_streams"`
+}

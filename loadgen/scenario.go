@@ -1,0 +1,89 @@
+// Package loadgen drives synthetic peers against a voicectl server to measure and
+// calibrate capacity. Peers do real ICE, DTLS and SRTP with pion; listeners count
+// packets from RTP headers (left in clear by SRTP) and decrypt only the samples
+// they need for latency. It talks to servers only through the public protocols.
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Scenario describes a load run; it can be read from YAML.
+type Scenario struct {
+	Server   string `yaml:"server"`    // HTTP base URL of the server
+	Secret   string `yaml:"secret"`    // auth.secret, to mint join tokens
+	AdminKey string `yaml:"admin_key"` // auth.admin_key, to read server CPU and packet counts (optional)
+
+	Rooms      int           `yaml:"rooms"`
+	Publishers int           `yaml:"publishers"` // per room
+	Listeners  int           `yaml:"listeners"`  // per room
+	JoinRate   float64       `yaml:"join_rate"`  // peers per second
+	Duration   time.Duration `yaml:"duration"`   // measurement window
+	Warmup     time.Duration `yaml:"warmup"`     // after the last join, before measuring
+	RoomPrefix string        `yaml:"room_prefix"`
+	DTX        bool          `yaml:"dtx"`
+	// LatencySampleEvery decrypts one packet in N per stream for latency.
+	LatencySampleEvery int `yaml:"latency_sample_every"`
+	// LoopbackOnly restricts ICE to 127.0.0.1 (tests).
+	LoopbackOnly bool `yaml:"loopback_only"`
+
+	MaxLoss       float64       `yaml:"max_loss"`        // fail when loss_ratio exceeds it (0: no limit)
+	MaxLatencyP99 time.Duration `yaml:"max_latency_p99"` // fail when latency p99 exceeds it (0: no limit)
+}
+
+// DefaultScenario is what flags start from.
+func DefaultScenario() Scenario {
+	return Scenario{
+		Server: "http://127.0.0.1:7880", Rooms: 1, Publishers: 2, Listeners: 8, JoinRate: 20,
+		Duration: 10 * time.Second, Warmup: 2 * time.Second, RoomPrefix: "loadgen", LatencySampleEvery: 10,
+	}
+}
+
+// LoadScenario reads a YAML scenario over s (fields it omits keep their values).
+func LoadScenario(path string, s *Scenario) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytesReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(s); err != nil {
+		return fmt.Errorf("scenario %s: %w", path, err)
+	}
+	return nil
+}
+
+// Validate checks a scenario.
+func (s *Scenario) Validate() error {
+	var errs []error
+	if s.Server == "" {
+		errs = append(errs, errors.New("server is required"))
+	}
+	if len(s.Secret) < 16 {
+		errs = append(errs, errors.New("secret (the server's auth.secret, at least 16 characters) is required to mint tokens"))
+	}
+	if s.Rooms < 1 || s.Publishers < 0 || s.Listeners < 0 || s.Publishers+s.Listeners < 2 {
+		errs = append(errs, errors.New("need rooms >= 1 and at least 2 peers per room"))
+	}
+	if s.Publishers < 1 {
+		errs = append(errs, errors.New("need at least one publisher per room"))
+	}
+	if s.JoinRate <= 0 {
+		errs = append(errs, errors.New("join_rate must be positive"))
+	}
+	if s.Duration < time.Second || s.Duration > 20*time.Minute {
+		errs = append(errs, errors.New("duration must be between 1s and 20m (sequence numbers wrap after 21 minutes)"))
+	}
+	if s.LatencySampleEvery < 1 {
+		errs = append(errs, errors.New("latency_sample_every must be >= 1"))
+	}
+	if s.MaxLoss < 0 || s.MaxLoss > 1 {
+		errs = append(errs, errors.New("max_loss is a ratio between 0 and 1"))
+	}
+	return errors.Join(errs...)
+}

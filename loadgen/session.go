@@ -1,0 +1,398 @@
+package loadgen
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/voicectl/voicectl/admin"
+	"github.com/voicectl/voicectl/client"
+	"github.com/voicectl/voicectl/server/wire"
+)
+
+// Session holds the synthetic peers of a run.
+type Session struct {
+	sc    Scenario
+	log   *slog.Logger
+	admin *admin.Client
+
+	mu      sync.Mutex
+	peers   []*peer
+	failed  int
+	joinMs  []float64
+	counter atomic.Int64
+}
+
+// peer is one synthetic client and what it received.
+type peer struct {
+	room    string
+	publish bool
+	c       *client.Client
+
+	mu      sync.Mutex
+	streams map[uint32]*stream
+	latency []float64 // ms, of sampled packets sent inside the window
+	window  atomic.Pointer[[2]int64]
+	total   atomic.Uint64
+}
+
+// NewSession checks the scenario and prepares a session.
+func NewSession(sc Scenario, log *slog.Logger) (*Session, error) {
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Session{sc: sc, log: log}
+	if sc.AdminKey != "" {
+		a, err := admin.New(sc.Server, sc.AdminKey)
+		if err != nil {
+			return nil, err
+		}
+		s.admin = a
+	}
+	return s, nil
+}
+
+// Progress is a snapshot for live display.
+type Progress struct {
+	Up, Failed, Wanted int
+	PacketsReceived    uint64
+	Phase              string
+}
+
+// Progress reports how the session is doing.
+func (s *Session) Progress(phase string, wanted int) Progress {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := Progress{Up: len(s.peers), Failed: s.failed, Wanted: wanted, Phase: phase}
+	for _, pr := range s.peers {
+		p.PacketsReceived += pr.total.Load()
+	}
+	return p
+}
+
+func (p *peer) tap(sampleEvery int) client.RTPTap {
+	return func(ssrc uint32, seq uint16, ts uint32, _ int) bool {
+		p.total.Add(1)
+		p.mu.Lock()
+		st := p.streams[ssrc]
+		if st == nil {
+			st = &stream{}
+			p.streams[ssrc] = st
+		}
+		p.mu.Unlock()
+		st.add(seq, ts, time.Now())
+		st.sampleN++ // only the ICE read goroutine touches sampleN
+		return st.sampleN%sampleEvery == 0
+	}
+}
+
+func (p *peer) onPacket(_ string, payload []byte, arrival time.Time) {
+	if len(payload) < 8 {
+		return
+	}
+	w := p.window.Load()
+	if w == nil {
+		return
+	}
+	sent := int64(binary.BigEndian.Uint64(payload))
+	if sent < w[0] || sent >= w[1] {
+		return
+	}
+	p.mu.Lock()
+	p.latency = append(p.latency, float64(arrival.UnixNano()-sent)/1e6)
+	p.mu.Unlock()
+}
+
+// Join adds n peers to room at the scenario's join rate and waits until their
+// media is connected (or they failed).
+func (s *Session) Join(ctx context.Context, room string, n int, publish bool) {
+	interval := time.Duration(float64(time.Second) / s.sc.JoinRate)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.joinOne(ctx, room, publish)
+		}()
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-time.After(interval):
+		}
+	}
+	wg.Wait()
+}
+
+func (s *Session) joinOne(ctx context.Context, room string, publish bool) {
+	id := fmt.Sprintf("lg-%d", s.counter.Add(1))
+	role := map[bool]string{true: "pub", false: "sub"}[publish]
+	tok, err := mintToken(s.sc.Secret, room, id+"-"+role, publish, time.Hour)
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	p := &peer{room: room, publish: publish, streams: map[uint32]*stream{}}
+	start := time.Now()
+	jctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	c, err := client.Connect(jctx, client.Config{
+		URL: s.sc.Server, Token: tok, Publish: publish, Level: uint8(20 + rand.IntN(40)), LoopbackOnly: s.sc.LoopbackOnly,
+		Tap: p.tap(s.sc.LatencySampleEvery), OnPacket: p.onPacket, NoRTCPReports: true, DTX: s.sc.DTX,
+		PayloadSize: opusSize(),
+	})
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	p.c = c
+	// Media connects once the peer answers an offer: a publisher's at once, a
+	// listener's when there is something to hear (publishers join first).
+	if err := c.WaitConnected(jctx); err != nil {
+		c.Close()
+		s.fail(err)
+		return
+	}
+	s.mu.Lock()
+	s.peers = append(s.peers, p)
+	s.joinMs = append(s.joinMs, float64(time.Since(start).Microseconds())/1000)
+	s.mu.Unlock()
+}
+
+// opusSize returns payload sizes like a 24-32 kb/s Opus voice stream (60-80 bytes
+// per 20 ms frame, with an occasional larger one).
+func opusSize() func() int {
+	return func() int {
+		if rand.IntN(20) == 0 {
+			return 100 + rand.IntN(40)
+		}
+		return 60 + rand.IntN(21)
+	}
+}
+
+func (s *Session) fail(err error) {
+	s.log.Warn("peer failed to join", "err", err)
+	s.mu.Lock()
+	s.failed++
+	s.mu.Unlock()
+}
+
+// Close disconnects every peer.
+func (s *Session) Close() {
+	s.mu.Lock()
+	peers := s.peers
+	s.peers = nil
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.c.Close()
+		}()
+	}
+	wg.Wait()
+}
+
+type serverTotals struct {
+	cpu       float64
+	forwarded uint64
+	ok        bool
+}
+
+func (s *Session) serverTotals(ctx context.Context) serverTotals {
+	if s.admin == nil {
+		return serverTotals{}
+	}
+	ws, err := s.admin.Workers(ctx)
+	if err != nil {
+		s.log.Warn("admin API", "err", err)
+		return serverTotals{}
+	}
+	t := serverTotals{ok: true}
+	for _, w := range ws {
+		t.cpu += w.CPUSeconds
+		t.forwarded += w.PacketsOut
+	}
+	return t
+}
+
+// Workers reads the server's workers through the admin API.
+func (s *Session) Workers(ctx context.Context) ([]wire.AdminWorker, error) {
+	if s.admin == nil {
+		return nil, fmt.Errorf("an admin key is needed to read worker load")
+	}
+	return s.admin.Workers(ctx)
+}
+
+// Measure waits out the warmup, measures for d and reports. progress, when set,
+// is called twice a second.
+func (s *Session) Measure(ctx context.Context, d time.Duration, progress func(Progress)) (Report, error) {
+	select {
+	case <-ctx.Done():
+		return Report{}, ctx.Err()
+	case <-time.After(s.sc.Warmup):
+	}
+	s.mu.Lock()
+	peers := append([]*peer(nil), s.peers...)
+	joinMs := sortedCopy(s.joinMs)
+	failed := s.failed
+	s.mu.Unlock()
+
+	t0 := time.Now()
+	seq0 := map[string]uint16{}
+	sent0 := map[string]uint64{}
+	for _, p := range peers {
+		if p.publish {
+			seq0[p.c.PeerID()] = p.c.NextSeq()
+			sent0[p.c.PeerID()] = p.c.Sent()
+		}
+		w := [2]int64{t0.UnixNano(), t0.Add(d).UnixNano()}
+		p.window.Store(&w)
+	}
+	srv0 := s.serverTotals(ctx)
+	cpu0 := selfCPU()
+
+	tk := time.NewTicker(500 * time.Millisecond)
+	deadline := time.After(d)
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			tk.Stop()
+			return Report{}, ctx.Err()
+		case <-deadline:
+			break loop
+		case <-tk.C:
+			if progress != nil {
+				progress(s.Progress("measuring", len(peers)))
+			}
+		}
+	}
+	tk.Stop()
+	wall := time.Since(t0)
+	seq1 := map[string]uint16{}
+	var sent uint64
+	for _, p := range peers {
+		if p.publish {
+			seq1[p.c.PeerID()] = p.c.NextSeq()
+			sent += p.c.Sent() - sent0[p.c.PeerID()]
+		}
+	}
+	srv1 := s.serverTotals(ctx)
+	genCPU := selfCPU() - cpu0
+	time.Sleep(300 * time.Millisecond) // let packets in flight arrive
+
+	r := Report{PeersJoined: len(peers), PeersFailed: failed, PacketsSent: sent, DurationSeconds: wall.Seconds(),
+		GeneratorCPUSeconds: genCPU.Seconds()}
+	var latency, jitter []float64
+	for _, l := range peers {
+		var exp, got uint64
+		for _, q := range peers {
+			if q == l || !q.publish || q.room != l.room {
+				continue
+			}
+			e := seqCount(seq0[q.c.PeerID()], seq1[q.c.PeerID()])
+			exp += e
+			var st *stream
+			l.mu.Lock()
+			for ssrc, x := range l.streams {
+				if id, ok := l.c.PeerOfSSRC(ssrc); ok && id == q.c.PeerID() {
+					st = x
+				}
+			}
+			l.mu.Unlock()
+			if st == nil {
+				r.ListenersMissingStreams++
+				continue
+			}
+			got += st.countRange(seq0[q.c.PeerID()], seq1[q.c.PeerID()])
+			st.mu.Lock()
+			jitter = append(jitter, st.jitter/clockRate*1000)
+			st.mu.Unlock()
+		}
+		r.PacketsExpected += exp
+		r.PacketsReceived += got
+		if exp > 0 {
+			r.WorstListenerLossRatio = max(r.WorstListenerLossRatio, 1-float64(got)/float64(exp))
+		}
+		l.mu.Lock()
+		latency = append(latency, l.latency...)
+		l.latency = nil
+		l.mu.Unlock()
+		l.window.Store(nil)
+	}
+	if r.PacketsExpected > 0 {
+		r.LossRatio = 1 - float64(r.PacketsReceived)/float64(r.PacketsExpected)
+	}
+	latency, jitter = sortedCopy(latency), sortedCopy(jitter)
+	r.LatencySamples = len(latency)
+	r.LatencyMsP50, r.LatencyMsP99 = percentile(latency, 50), percentile(latency, 99)
+	r.JitterMsP50 = percentile(jitter, 50)
+	r.JoinMsP50, r.JoinMsP99 = percentile(joinMs, 50), percentile(joinMs, 99)
+	if srv0.ok && srv1.ok {
+		r.ServerCPUSeconds = srv1.cpu - srv0.cpu
+		r.ForwardedPackets = srv1.forwarded - srv0.forwarded
+		if r.ForwardedPackets > 0 {
+			r.CPUMicrosPerForwarded = r.ServerCPUSeconds * 1e6 / float64(r.ForwardedPackets)
+		}
+	}
+	r.GeneratorBottleneck = genCPU.Seconds()/wall.Seconds() > 0.8*float64(runtime.GOMAXPROCS(0))
+	return r, nil
+}
+
+// Run joins the scenario's peers (publishers first), measures once and leaves.
+func Run(ctx context.Context, sc Scenario, log *slog.Logger, progress func(Progress)) (Report, error) {
+	s, err := NewSession(sc, log)
+	if err != nil {
+		return Report{}, err
+	}
+	defer s.Close()
+	wanted := sc.Rooms * (sc.Publishers + sc.Listeners)
+	done := make(chan struct{})
+	if progress != nil {
+		go func() {
+			tk := time.NewTicker(500 * time.Millisecond)
+			defer tk.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-tk.C:
+					progress(s.Progress("joining", wanted))
+				}
+			}
+		}()
+	}
+	for i := 0; i < sc.Rooms; i++ {
+		s.Join(ctx, fmt.Sprintf("%s-%d", sc.RoomPrefix, i), sc.Publishers, true)
+	}
+	for i := 0; i < sc.Rooms; i++ {
+		s.Join(ctx, fmt.Sprintf("%s-%d", sc.RoomPrefix, i), sc.Listeners, false)
+	}
+	close(done)
+	return s.Measure(ctx, sc.Duration, progress)
+}
+
+// Check returns an error when a report crosses the scenario's thresholds.
+func (sc Scenario) Check(r Report) error {
+	if sc.MaxLoss > 0 && r.LossRatio > sc.MaxLoss {
+		return fmt.Errorf("loss %.4f%% exceeds --max-loss %.4f%%", 100*r.LossRatio, 100*sc.MaxLoss)
+	}
+	if sc.MaxLatencyP99 > 0 && r.LatencyMsP99 > float64(sc.MaxLatencyP99.Microseconds())/1000 {
+		return fmt.Errorf("latency p99 %.2f ms exceeds --max-latency-p99 %s", r.LatencyMsP99, sc.MaxLatencyP99)
+	}
+	if r.PeersFailed > 0 && r.PeersJoined == 0 {
+		return fmt.Errorf("no peer could join (%d failed)", r.PeersFailed)
+	}
+	return nil
+}
