@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/voicectl/voicectl/cmd/internal/root.Version=$(VERSION)
 SHELLS   := bash zsh fish powershell
 
-.PHONY: all build run test test-deps unit vet fmt-check completions clean
+.PHONY: all build run test test-deps unit vet fmt-check completions clean bench
 
 all: build
 
@@ -42,6 +42,13 @@ completions: build
 	./$(BIN) completion zsh > completions/_voicectl
 	./$(BIN) completion fish > completions/voicectl.fish
 	./$(BIN) completion powershell > completions/voicectl.ps1
+
+## bench: forwarding-path Go benchmarks, then the end-to-end loopback run that ends
+## with one key=value summary line (in a loopback-only network namespace).
+bench: test-deps build
+	$(GO) test -c -o bin/worker.test ./server/worker
+	scripts/in-netns.sh sh -c 'cd server/worker && ../../bin/worker.test -test.run "^$$" -test.bench . -test.benchtime 2s'
+	scripts/in-netns.sh ./$(BIN) loadgen bench $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin

@@ -16,11 +16,21 @@ type Report struct {
 	JoinMsP99       float64 `json:"join_ms_p99"`
 	DurationSeconds float64 `json:"duration_seconds"`
 	// From the admin API (0 without an admin key).
-	ServerCPUSeconds        float64 `json:"server_cpu_seconds"`
-	ForwardedPackets        uint64  `json:"forwarded_packets"`
-	CPUMicrosPerForwarded   float64 `json:"cpu_us_per_forwarded_packet"`
-	GeneratorCPUSeconds     float64 `json:"generator_cpu_seconds"`
-	GeneratorBottleneck     bool    `json:"generator_bottleneck"`
+	ServerCPUSeconds      float64 `json:"server_cpu_seconds"`
+	ForwardedPackets      uint64  `json:"forwarded_packets"`
+	CPUMicrosPerForwarded float64 `json:"cpu_us_per_forwarded_packet"`
+	// AllocsPerForwarded is the workers' heap allocations per forwarded packet over
+	// the window (steady state; everything the worker did is included).
+	AllocsPerForwarded  float64 `json:"allocs_per_forwarded_packet"`
+	GeneratorCPUSeconds float64 `json:"generator_cpu_seconds"`
+	GeneratorBottleneck bool    `json:"generator_bottleneck"`
+	// By the listener's worker (needs the admin API): with publishers on one
+	// worker, the difference between workers is the cost of the pipe hop.
+	LatencyMsP50ByWorker map[string]float64 `json:"latency_ms_p50_by_worker,omitempty"`
+	LatencyMsP99ByWorker map[string]float64 `json:"latency_ms_p99_by_worker,omitempty"`
+	// The workers' own forwarding delay (arrival → last copy written), since they started.
+	ServerForwardDelayMsP50 float64 `json:"server_forward_delay_ms_p50"`
+	ServerForwardDelayMsP99 float64 `json:"server_forward_delay_ms_p99"`
 	WorstListenerLossRatio  float64 `json:"worst_listener_loss_ratio"`
 	ListenersMissingStreams int     `json:"listeners_missing_streams"`
 }

@@ -206,6 +206,9 @@ func (s *Session) Close() {
 type serverTotals struct {
 	cpu       float64
 	forwarded uint64
+	delayP50  float64
+	delayP99  float64
+	allocs    uint64
 	ok        bool
 }
 
@@ -222,6 +225,9 @@ func (s *Session) serverTotals(ctx context.Context) serverTotals {
 	for _, w := range ws {
 		t.cpu += w.CPUSeconds
 		t.forwarded += w.PacketsOut
+		t.delayP50 = max(t.delayP50, w.ForwardDelayMsP50)
+		t.delayP99 = max(t.delayP99, w.ForwardDelayMsP99)
+		t.allocs += w.HeapAllocs
 	}
 	return t
 }
@@ -292,6 +298,8 @@ loop:
 	genCPU := selfCPU() - cpu0
 	time.Sleep(300 * time.Millisecond) // let packets in flight arrive
 
+	workerOf := s.peerWorkers(ctx, peers)
+	byWorker := map[string][]float64{}
 	r := Report{PeersJoined: len(peers), PeersFailed: failed, PacketsSent: sent, DurationSeconds: wall.Seconds(),
 		GeneratorCPUSeconds: genCPU.Seconds()}
 	var latency, jitter []float64
@@ -327,6 +335,9 @@ loop:
 		}
 		l.mu.Lock()
 		latency = append(latency, l.latency...)
+		if w, ok := workerOf[l.c.PeerID()]; ok {
+			byWorker[w] = append(byWorker[w], l.latency...)
+		}
 		l.latency = nil
 		l.mu.Unlock()
 		l.window.Store(nil)
@@ -339,15 +350,46 @@ loop:
 	r.LatencyMsP50, r.LatencyMsP99 = percentile(latency, 50), percentile(latency, 99)
 	r.JitterMsP50 = percentile(jitter, 50)
 	r.JoinMsP50, r.JoinMsP99 = percentile(joinMs, 50), percentile(joinMs, 99)
+	if len(byWorker) > 0 {
+		r.LatencyMsP50ByWorker, r.LatencyMsP99ByWorker = map[string]float64{}, map[string]float64{}
+		for w, v := range byWorker {
+			v = sortedCopy(v)
+			r.LatencyMsP50ByWorker[w], r.LatencyMsP99ByWorker[w] = percentile(v, 50), percentile(v, 99)
+		}
+	}
+	r.ServerForwardDelayMsP50, r.ServerForwardDelayMsP99 = srv1.delayP50, srv1.delayP99
 	if srv0.ok && srv1.ok {
 		r.ServerCPUSeconds = srv1.cpu - srv0.cpu
 		r.ForwardedPackets = srv1.forwarded - srv0.forwarded
 		if r.ForwardedPackets > 0 {
 			r.CPUMicrosPerForwarded = r.ServerCPUSeconds * 1e6 / float64(r.ForwardedPackets)
+			r.AllocsPerForwarded = float64(srv1.allocs-srv0.allocs) / float64(r.ForwardedPackets)
 		}
 	}
 	r.GeneratorBottleneck = genCPU.Seconds()/wall.Seconds() > 0.8*float64(runtime.GOMAXPROCS(0))
 	return r, nil
+}
+
+// peerWorkers maps peer ids to the worker they are on, through the admin API.
+func (s *Session) peerWorkers(ctx context.Context, peers []*peer) map[string]string {
+	out := map[string]string{}
+	if s.admin == nil {
+		return out
+	}
+	rooms := map[string]bool{}
+	for _, p := range peers {
+		rooms[p.room] = true
+	}
+	for room := range rooms {
+		d, err := s.admin.Room(ctx, room)
+		if err != nil {
+			continue
+		}
+		for _, p := range d.PeerList {
+			out[p.ID] = fmt.Sprint(p.Worker)
+		}
+	}
+	return out
 }
 
 // Run joins the scenario's peers (publishers first), measures once and leaves.

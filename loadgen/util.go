@@ -45,3 +45,15 @@ func selfCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// rusageThread is RUSAGE_THREAD (Linux): the calling thread's usage.
+const rusageThread = 1
+
+// threadCPU is the calling OS thread's user + system CPU time.
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(rusageThread, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

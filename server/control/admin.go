@@ -62,6 +62,8 @@ func (c *Control) adminWorkers(w http.ResponseWriter, r *http.Request) {
 				aw.Routers, aw.Transports, aw.Producers, aw.Consumers = l.Routers, l.Transports, l.Producers, l.Consumers
 				aw.Pipes, aw.PipeConsumers, aw.PipeProducers = l.Pipes, l.PipeConsumers, l.PipeProducers
 				aw.PacketsIn, aw.PacketsOut = l.PacketsIn, l.PacketsOut
+				aw.ForwardDelayMsP50, aw.ForwardDelayMsP99 = l.ForwardDelayMsP50, l.ForwardDelayMsP99
+				aw.HeapAllocs = l.HeapAllocs
 				aw.Load = l.Consumers + l.Producers + l.PipeConsumers
 			}
 			if cpu, err := processCPUSeconds(st.PID); err == nil {

@@ -196,4 +196,10 @@ type Load struct {
 	// (RFC 3550 6.4.2); RTCPJitterSeconds is the mean of their latest jitter.
 	RTCPPacketsLost   uint64  `json:"rtcp_packets_lost"`
 	RTCPJitterSeconds float64 `json:"rtcp_jitter_seconds"`
+	// ForwardDelayMs* are quantiles of the time from a packet's arrival at the
+	// worker to its last copy written to a listener, since the worker started.
+	ForwardDelayMsP50 float64 `json:"forward_delay_ms_p50"`
+	ForwardDelayMsP99 float64 `json:"forward_delay_ms_p99"`
+	// HeapAllocs counts heap objects the worker allocated since it started.
+	HeapAllocs uint64 `json:"heap_allocs"`
 }

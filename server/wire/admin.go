@@ -35,6 +35,12 @@ type AdminWorker struct {
 	CPUSeconds          float64 `json:"cpu_seconds"`
 	// CPUPercent is the share of one core used over the last sampling interval.
 	CPUPercent float64 `json:"cpu_percent"`
+	// ForwardDelayMs* are quantiles, since the worker started, of the time from a
+	// packet's arrival to its last copy written to a listener.
+	ForwardDelayMsP50 float64 `json:"forward_delay_ms_p50"`
+	ForwardDelayMsP99 float64 `json:"forward_delay_ms_p99"`
+	// HeapAllocs counts heap objects the worker allocated since it started.
+	HeapAllocs uint64 `json:"heap_allocs"`
 }
 
 // AdminRouter is a room's router on one worker.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
@@ -81,6 +82,7 @@ func (p *producer) readTrack(track *webrtc.TrackRemote) {
 // dispatch forwards one packet to every pipe and, unless loudest-N holds the
 // producer back, to every consumer.
 func (p *producer) dispatch(pkt *rtp.Packet) {
+	arrived := time.Now()
 	w := p.r.w
 	size := uint64(pkt.MarshalSize())
 	w.packetsIn.Add(1)
@@ -106,12 +108,17 @@ func (p *producer) dispatch(pkt *rtp.Packet) {
 	if !p.selected.Load() {
 		return
 	}
-	for _, c := range *p.consumers.Load() {
+	cons := *p.consumers.Load()
+	if len(cons) == 0 {
+		return
+	}
+	for _, c := range cons {
 		if err := c.track.WriteRTP(pkt); err == nil {
 			w.packetsOut.Add(1)
 			w.bytesOut.Add(size)
 		}
 	}
+	w.delay.observe(time.Since(arrived))
 }
 
 func addTo[T comparable](mu *sync.Mutex, list *atomic.Pointer[[]T], v T) {

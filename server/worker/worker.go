@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,6 +48,7 @@ type Worker struct {
 	bytesIn    atomic.Uint64
 	bytesOut   atomic.Uint64
 	rtcpLost   atomic.Uint64
+	delay      delayHistogram
 }
 
 // Run serves control's requests until control hangs up or ctx ends.
@@ -276,6 +278,12 @@ func (w *Worker) load() ipc.Load {
 		l.RTCPJitterSeconds = jitter / float64(reports)
 	}
 	l.BytesIn, l.BytesOut, l.RTCPPacketsLost = w.bytesIn.Load(), w.bytesOut.Load(), w.rtcpLost.Load()
+	l.ForwardDelayMsP50, l.ForwardDelayMsP99 = w.delay.quantile(0.5), w.delay.quantile(0.99)
+	allocs := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
+	metrics.Read(allocs)
+	if allocs[0].Value.Kind() == metrics.KindUint64 {
+		l.HeapAllocs = allocs[0].Value.Uint64()
+	}
 	l.Pipes = len(w.pipes)
 	for _, pt := range w.pipes {
 		outs, prods := pt.counts()

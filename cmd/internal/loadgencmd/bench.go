@@ -1,0 +1,169 @@
+package loadgencmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/voicectl/voicectl/cmd/internal/cmdutil"
+	"github.com/voicectl/voicectl/loadgen"
+)
+
+const (
+	benchSecret   = "bench-secret-0123456789abcdef"
+	benchAdminKey = "bench-admin-key-0123456789abcdef"
+)
+
+// BenchOptions are the inputs of the hidden `loadgen bench`.
+type BenchOptions struct {
+	Publishers, Listeners   int
+	Duration                time.Duration
+	CalibrateStep, MaxSteps int
+	SkipCalibrate           bool
+}
+
+// NewCmdBench returns the hidden `voicectl loadgen bench` that `make bench` runs:
+// it starts its own servers on loopback and prints one key=value summary line.
+func NewCmdBench(f *cmdutil.Factory) *cobra.Command {
+	o := &BenchOptions{}
+	cmd := &cobra.Command{
+		Use:    "bench",
+		Short:  "End-to-end forwarding benchmark on loopback (make bench)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			return benchRun(f, o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&o.Publishers, "publishers", 2, "publishers")
+	fl.IntVar(&o.Listeners, "listeners", 200, "listeners")
+	fl.DurationVar(&o.Duration, "duration", 10*time.Second, "measurement window")
+	fl.IntVar(&o.CalibrateStep, "calibrate-step", 200, "listeners added per calibration step")
+	fl.IntVar(&o.MaxSteps, "calibrate-steps", 12, "calibration steps at most")
+	fl.BoolVar(&o.SkipCalibrate, "skip-calibrate", false, "skip the consumers-per-worker ramp")
+	return cmd
+}
+
+// benchServer starts `voicectl serve` with env and waits until it is ready.
+func benchServer(f *cmdutil.Factory, workers int, env ...string) (string, func(), error) {
+	exe, err := f.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	cmd := exec.Command(exe, "serve", "--http-addr", addr, "--workers", fmt.Sprint(workers), "--log-level", "warn",
+		"--rtc-port", fmt.Sprint(52000+100*workers), "--data-dir", os.TempDir())
+	cmd.Env = append(os.Environ(), append([]string{"VOICECTL_AUTH_SECRET=" + benchSecret, "VOICECTL_AUTH_ADMIN_KEY=" + benchAdminKey}, env...)...)
+	cmd.Stderr = f.IO.ErrOut
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}
+	base := "http://" + addr
+	for i := 0; i < 100; i++ {
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base, stop, nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	return "", nil, fmt.Errorf("server at %s did not become ready", base)
+}
+
+func benchRun(f *cmdutil.Factory, o *BenchOptions) error {
+	ctx, cancel := signalContext()
+	defer cancel()
+	logf := func(format string, a ...any) { fmt.Fprintf(f.IO.ErrOut, format+"\n", a...) }
+	sc := loadgen.DefaultScenario()
+	sc.Secret, sc.AdminKey, sc.LoopbackOnly = benchSecret, benchAdminKey, true
+	sc.JoinRate, sc.Warmup = 200, 2*time.Second
+
+	// 1. One worker, P publishers x L listeners.
+	base, stop, err := benchServer(f, 1, "VOICECTL_WORKER_MAX_CONSUMERS=1000000")
+	if err != nil {
+		return err
+	}
+	sc.Server, sc.Rooms, sc.Publishers, sc.Listeners, sc.Duration = base, 1, o.Publishers, o.Listeners, o.Duration
+	fwd, err := loadgen.Run(ctx, sc, nil, nil)
+	if err != nil {
+		stop()
+		return err
+	}
+	dump(logf, "forwarding run", fwd)
+
+	// 2. consumers per worker: ramp until loss >= 0.5% (CPU and latency unlimited).
+	consumers := 0
+	if !o.SkipCalibrate {
+		cal, err := loadgen.Calibrate(ctx, loadgen.CalibrateParams{Scenario: sc, Publishers: o.Publishers, Step: o.CalibrateStep,
+			MaxListeners: o.CalibrateStep * o.MaxSteps, Window: 3 * time.Second, MaxLoss: 0.005, MaxCPU: 1e9, Margin: 0},
+			func(s loadgen.CalibrateStep) {
+				logf("calibrate: %d listeners, load %d, worker CPU %.0f%%, loss %.3f%%", s.Listeners, s.LoadUnits, 100*s.WorkerCPU, 100*s.Report.LossRatio)
+			})
+		if err != nil {
+			stop()
+			return err
+		}
+		logf("calibrate stopped: %s", cal.StopReason)
+		for _, s := range cal.Steps {
+			if s.Report.LossRatio < 0.005 {
+				consumers = max(consumers, s.LoadUnits)
+			}
+		}
+	}
+	stop()
+
+	// 3. The floor: raw sendmmsg of equal-size packets to as many destinations.
+	floor, err := loadgen.Floor(200000, 110, o.Listeners, 128)
+	if err != nil {
+		return err
+	}
+	dump(logf, "floor", floor)
+
+	// 4. A pipe hop: publishers on worker 0, listeners split over workers 0 and 1.
+	base2, stop2, err := benchServer(f, 2, "VOICECTL_WORKER_MAX_CONSUMERS=100", "VOICECTL_WORKER_PIPE_HEADROOM=0.2")
+	if err != nil {
+		return err
+	}
+	sc2 := sc
+	sc2.Server, sc2.Publishers, sc2.Listeners, sc2.Duration, sc2.RoomPrefix = base2, 2, 76, o.Duration, "pipe"
+	hop, err := loadgen.Run(ctx, sc2, nil, nil)
+	stop2()
+	if err != nil {
+		return err
+	}
+	dump(logf, "pipe run", hop)
+
+	ratio := 0.0
+	if floor.CPUMicrosPerPkt > 0 {
+		ratio = fwd.CPUMicrosPerForwarded / floor.CPUMicrosPerPkt
+	}
+	fmt.Fprintf(f.IO.Out, "cpu_us_per_forwarded_packet=%.2f floor_us=%.2f ratio=%.2f consumers_per_worker=%d delay_ms_p50=%.3f delay_ms_p99=%.3f pipe_hop_ms_p50=%.3f pipe_hop_ms_p99=%.3f allocs_per_packet=%.2f loss_ratio=%.5f latency_ms_p99=%.2f\n",
+		fwd.CPUMicrosPerForwarded, floor.CPUMicrosPerPkt, ratio, consumers, fwd.ServerForwardDelayMsP50, fwd.ServerForwardDelayMsP99,
+		hop.LatencyMsP50ByWorker["1"]-hop.LatencyMsP50ByWorker["0"], hop.LatencyMsP99ByWorker["1"]-hop.LatencyMsP99ByWorker["0"],
+		fwd.AllocsPerForwarded, fwd.LossRatio, fwd.LatencyMsP99)
+	return nil
+}
+
+func dump(logf func(string, ...any), what string, v any) {
+	b, _ := json.Marshal(v)
+	logf("%s: %s", what, b)
+}
