@@ -6,6 +6,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/voicectl/voicectl/admin"
 	"github.com/voicectl/voicectl/server/wire"
 )
 
@@ -29,11 +30,11 @@ func (m *Model) rebuild() {
 	m.rooms.header = []string{"ROOM", "PEERS", "PUBLISHERS", "WORKERS", "PIPES", "SPEAKING"}
 	m.rooms.rows = nil
 	for _, r := range m.filteredRooms() {
-		m.rooms.rows = append(m.rooms.rows, []string{r.ID, fmt.Sprint(r.Peers), fmt.Sprint(r.Publishers), routerWorkers(r.Routers), fmt.Sprint(r.Pipes), speakers(r.Speakers)})
+		m.rooms.rows = append(m.rooms.rows, []string{r.ID, fmt.Sprint(r.Peers), fmt.Sprint(r.Publishers), admin.RouterWorkers(r.Routers), fmt.Sprint(r.Pipes), speakers(r.Speakers)})
 	}
 	m.rooms.clamp()
 
-	m.pipes.header = []string{"PIPE", "ROOM", "WORKERS", "PRODUCERS", "CONSUMERS"}
+	m.pipes.header = upper(admin.PipeHeader)
 	m.pipes.rows = pipeRows(m.snap.Pipes)
 	m.pipes.clamp()
 
@@ -45,34 +46,18 @@ func (m *Model) rebuild() {
 			speaking[s.PeerID] = true
 		}
 		for _, p := range d.PeerList {
-			m.peers.rows = append(m.peers.rows, []string{p.ID, p.Identity, fmt.Sprint(p.Worker), yesNo(p.Publishing), yesNo(p.Muted), map[bool]string{true: "●", false: ""}[speaking[p.ID]]})
+			m.peers.rows = append(m.peers.rows, []string{p.ID, p.Identity, fmt.Sprint(p.Worker), admin.YesNo(p.Publishing), admin.YesNo(p.Muted), map[bool]string{true: "●", false: ""}[speaking[p.ID]]})
 		}
 	}
 	m.peers.clamp()
 }
 
 func pipeRows(ps []wire.AdminPipe) [][]string {
-	var rows [][]string
+	rows := make([][]string, 0, len(ps))
 	for _, p := range ps {
-		consumers := 0
-		for _, f := range p.Flows {
-			consumers += f.Consumers
-		}
-		ws := make([]string, len(p.Workers))
-		for i, w := range p.Workers {
-			ws[i] = fmt.Sprint(w)
-		}
-		rows = append(rows, []string{p.ID, p.Room, strings.Join(ws, "<->"), fmt.Sprint(len(p.Flows)), fmt.Sprint(consumers)})
+		rows = append(rows, admin.PipeRow(p))
 	}
 	return rows
-}
-
-func routerWorkers(rs []wire.AdminRouter) string {
-	ws := make([]string, len(rs))
-	for i, r := range rs {
-		ws[i] = fmt.Sprint(r.Worker)
-	}
-	return strings.Join(ws, ",")
 }
 
 func speakers(ss []wire.Speaker) string {
@@ -85,13 +70,6 @@ func speakers(ss []wire.Speaker) string {
 		names = append(names, n)
 	}
 	return strings.Join(names, ", ")
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
 }
 
 // View renders the dashboard.
@@ -163,7 +141,7 @@ func (m Model) roomView(height int, faint bool) string {
 		return "Loading room " + m.openRoom + "…"
 	}
 	st := m.common.Styles
-	title := st.Title.Render(fmt.Sprintf("Room %s", d.ID)) + fmt.Sprintf("  peers %d, publishers %d, routers on workers %s, pipes %d", d.Peers, d.Publishers, routerWorkers(d.Routers), d.Pipes)
+	title := st.Title.Render(fmt.Sprintf("Room %s", d.ID)) + fmt.Sprintf("  peers %d, publishers %d, routers on workers %s, pipes %d", d.Peers, d.Publishers, admin.RouterWorkers(d.Routers), d.Pipes)
 	out := ansi.Truncate(title, m.common.Width, "…") + "\n"
 	pipeLines := 0
 	if len(d.PipeList) > 0 {
@@ -171,8 +149,16 @@ func (m Model) roomView(height int, faint bool) string {
 	}
 	out += m.peers.view(m.common, max(2, height-1-pipeLines), faint, true)
 	if pipeLines > 0 {
-		t := table{header: []string{"PIPE", "ROOM", "WORKERS", "PRODUCERS", "CONSUMERS"}, rows: pipeRows(d.PipeList), selected: -1}
+		t := table{header: upper(admin.PipeHeader), rows: pipeRows(d.PipeList), selected: -1}
 		out += "\n\n" + t.view(m.common, pipeLines-1, faint, false)
+	}
+	return out
+}
+
+func upper(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.ToUpper(s)
 	}
 	return out
 }

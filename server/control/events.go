@@ -61,15 +61,24 @@ func (c *Control) sessionOf(peerID string) *session {
 	return nil
 }
 
-func (c *Control) onProducerNew(e ipc.ProducerEvent) {
+// lockPeer returns the peer with its room's media changes locked (the caller
+// unlocks p.room.opMu), or nil when no such peer is joined.
+func (c *Control) lockPeer(id string) *peer {
 	c.mu.Lock()
-	p := c.peers[e.TransportID]
+	p := c.peers[id]
 	c.mu.Unlock()
+	if p != nil {
+		p.room.opMu.Lock()
+	}
+	return p
+}
+
+func (c *Control) onProducerNew(e ipc.ProducerEvent) {
+	p := c.lockPeer(e.TransportID)
 	if p == nil {
 		return
 	}
 	r := p.room
-	r.opMu.Lock()
 	defer r.opMu.Unlock()
 	c.mu.Lock()
 	if p.gone || p.producerID != e.ProducerID || p.producing {
@@ -101,14 +110,11 @@ func (c *Control) onProducerNew(e ipc.ProducerEvent) {
 // onProducerClosed handles a producer whose track ended while its peer stays
 // (a peer that leaves is handled by leave).
 func (c *Control) onProducerClosed(e ipc.ProducerEvent) {
-	c.mu.Lock()
-	p := c.peers[e.TransportID]
-	c.mu.Unlock()
+	p := c.lockPeer(e.TransportID)
 	if p == nil {
 		return
 	}
 	r := p.room
-	r.opMu.Lock()
 	defer r.opMu.Unlock()
 	c.mu.Lock()
 	if p.gone || !p.producing || p.producerID != e.ProducerID {

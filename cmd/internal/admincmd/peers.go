@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/voicectl/voicectl/admin"
 	"github.com/voicectl/voicectl/cmd/internal/cmdutil"
 	"github.com/voicectl/voicectl/server/wire"
 )
@@ -44,7 +45,7 @@ func NewCmdPeers(f *cmdutil.Factory, runF func(*Options, []string) error) *cobra
 var peerHeader = []string{"peer", "identity", "worker", "publishing", "muted", "speaking", "joined"}
 
 func peerRow(o *Options, p wire.AdminPeer, speaking bool) []string {
-	return []string{p.ID, p.Identity, fmt.Sprint(p.Worker), yesNo(p.Publishing), yesNo(p.Muted), yesNo(speaking), age(o.Now(), p.JoinedAt)}
+	return []string{p.ID, p.Identity, fmt.Sprint(p.Worker), admin.YesNo(p.Publishing), admin.YesNo(p.Muted), admin.YesNo(speaking), age(o.Now(), p.JoinedAt)}
 }
 
 func peersListRun(o *Options, args []string) error {

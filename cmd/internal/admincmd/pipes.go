@@ -1,11 +1,11 @@
 package admincmd
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/voicectl/voicectl/admin"
 	"github.com/voicectl/voicectl/cmd/internal/cmdutil"
 	"github.com/voicectl/voicectl/server/wire"
 )
@@ -32,20 +32,12 @@ func NewCmdPipes(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	return cmd
 }
 
-var pipeHeader = []string{"pipe", "room", "workers", "producers", "consumers", "addresses"}
+var pipeHeader = append(append([]string{}, admin.PipeHeader...), "addresses")
 
 func pipeRows(ps []wire.AdminPipe) [][]string {
 	rows := make([][]string, 0, len(ps))
 	for _, p := range ps {
-		consumers := 0
-		for _, f := range p.Flows {
-			consumers += f.Consumers
-		}
-		ws := make([]string, len(p.Workers))
-		for i, w := range p.Workers {
-			ws[i] = fmt.Sprint(w)
-		}
-		rows = append(rows, []string{p.ID, p.Room, strings.Join(ws, "<->"), fmt.Sprint(len(p.Flows)), fmt.Sprint(consumers), strings.Join(p.Addrs, " ")})
+		rows = append(rows, append(admin.PipeRow(p), strings.Join(p.Addrs, " ")))
 	}
 	return rows
 }

@@ -2,12 +2,11 @@ package admincmd
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/voicectl/voicectl/admin"
 	"github.com/voicectl/voicectl/cmd/internal/cmdutil"
-	"github.com/voicectl/voicectl/server/wire"
 )
 
 // NewCmdRooms returns `voicectl rooms` with list, show and close.
@@ -61,18 +60,10 @@ func roomsListRun(o *Options, _ []string) error {
 	}
 	rows := make([][]string, 0, len(rooms))
 	for _, r := range rooms {
-		rows = append(rows, []string{r.ID, fmt.Sprint(r.Peers), fmt.Sprint(r.Publishers), routerWorkers(r.Routers),
+		rows = append(rows, []string{r.ID, fmt.Sprint(r.Peers), fmt.Sprint(r.Publishers), admin.RouterWorkers(r.Routers),
 			fmt.Sprint(r.Pipes), fmt.Sprint(len(r.Speakers)), age(o.Now(), r.CreatedAt)})
 	}
 	return cmdutil.PrintTable(o.IO, []string{"room", "peers", "publishers", "workers", "pipes", "speaking", "age"}, rows)
-}
-
-func routerWorkers(rs []wire.AdminRouter) string {
-	ws := make([]string, len(rs))
-	for i, r := range rs {
-		ws[i] = fmt.Sprint(r.Worker)
-	}
-	return strings.Join(ws, ",")
 }
 
 func roomsShowRun(o *Options, args []string) error {
@@ -94,7 +85,7 @@ func roomsShowRun(o *Options, args []string) error {
 		speaking[s.PeerID] = true
 	}
 	out := o.IO.Out
-	fmt.Fprintf(out, "Room %s: peers %d, publishers %d, routers on workers %s, pipes %d\n\n", r.ID, r.Peers, r.Publishers, routerWorkers(r.Routers), r.Pipes)
+	fmt.Fprintf(out, "Room %s: peers %d, publishers %d, routers on workers %s, pipes %d\n\n", r.ID, r.Peers, r.Publishers, admin.RouterWorkers(r.Routers), r.Pipes)
 	rows := make([][]string, 0, len(r.PeerList))
 	for _, p := range r.PeerList {
 		rows = append(rows, peerRow(o, p, speaking[p.ID]))

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/voicectl/voicectl/admin"
 	"github.com/voicectl/voicectl/cmd/internal/cmdutil"
 	"github.com/voicectl/voicectl/server/wire"
 )
@@ -55,7 +56,7 @@ func workerRows(ws []wire.AdminWorker) [][]string {
 	rows := make([][]string, 0, len(ws))
 	for _, w := range ws {
 		rows = append(rows, []string{
-			fmt.Sprint(w.Index), fmt.Sprint(w.PID), fmt.Sprint(w.Port), yesNo(w.Ready),
+			fmt.Sprint(w.Index), fmt.Sprint(w.PID), fmt.Sprint(w.Port), admin.YesNo(w.Ready),
 			fmt.Sprint(w.Load), fmt.Sprint(w.Capacity), fmt.Sprintf("%.0f%%", 100*w.Stress),
 			fmt.Sprint(w.Routers), fmt.Sprint(w.Transports), fmt.Sprint(w.Producers), fmt.Sprint(w.Consumers), fmt.Sprint(w.Pipes),
 			fmt.Sprintf("%.0f", w.PacketsInPerSecond), fmt.Sprintf("%.0f", w.PacketsOutPerSecond),
