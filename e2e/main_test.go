@@ -186,4 +186,23 @@ func TestServeHealthAndShutdown(t *testing.T) {
 	start := time.Now()
 	s.stop(t)
 	require.Less(t, time.Since(start), 8*time.Second)
+
+	// Ctrl-C (SIGINT) stops it as well, workers included.
+	s2 := startServe(t, "--workers", "2")
+	kids = childPIDs(s2.cmd.Process.Pid)
+	require.Len(t, kids, 2)
+	require.NoError(t, s2.cmd.Process.Signal(syscall.SIGINT))
+	select {
+	case <-s2.done:
+	case <-time.After(8 * time.Second):
+		t.Fatal("serve did not stop within 8s of SIGINT")
+	}
+	require.Eventually(t, func() bool {
+		for _, pid := range kids {
+			if syscall.Kill(pid, 0) == nil && !isZombie(pid) {
+				return false
+			}
+		}
+		return true
+	}, 3*time.Second, 50*time.Millisecond, "worker processes left behind after SIGINT")
 }
