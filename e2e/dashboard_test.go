@@ -67,12 +67,15 @@ func (x *tmux) waitFor(timeout time.Duration, want ...string) string {
 func TestDashboardInTmux(t *testing.T) {
 	port := freePort(t)
 	const adminKey = "dashboard-admin-key-0123456789"
-	serveEnv := []string{"VOICECTL_AUTH_ADMIN_KEY=" + adminKey}
+	// Capacity 4 with 30% headroom: alpha-room's third peer lands on worker 1
+	// through a pipe, so every view has something to show.
+	serveEnv := []string{"VOICECTL_AUTH_ADMIN_KEY=" + adminKey, "VOICECTL_WORKER_MAX_CONSUMERS=4", "VOICECTL_WORKER_PIPE_HEADROOM=0.3"}
 	args := []string{"--workers", "2", "--http-addr", fmt.Sprintf("127.0.0.1:%d", port)}
 	s := startServeEnv(t, serveEnv, args...)
-	devJoin(t, s, "alpha-room", "alice", true)
-	devJoin(t, s, "alpha-room", "bob", true)
 	devJoin(t, s, "beta-room", "carol", false)
+	devJoin(t, s, "alpha-room", "alice", true)
+	devJoin(t, s, "alpha-room", "bob", false)
+	devJoin(t, s, "alpha-room", "dave", false)
 
 	x := newTmux(t, []string{"TERM=xterm-256color"}, fmt.Sprintf("%s dashboard --server %s --admin-key %s --refresh 300ms", binary, s.base, adminKey))
 	pane := x.waitFor(15*time.Second, "● connected", "WORKER", "up")
@@ -84,12 +87,12 @@ func TestDashboardInTmux(t *testing.T) {
 	t.Logf("rooms view:\n%s", pane)
 
 	x.keys("Enter")
-	pane = x.waitFor(5*time.Second, "Room alpha-room", "alice", "bob")
+	pane = x.waitFor(5*time.Second, "Room alpha-room", "alice", "bob", "dave", "0<->1")
 	t.Logf("room view:\n%s", pane)
 	x.keys("Escape") // alone: ESC followed at once by another key reads as alt+key
 	x.waitFor(5*time.Second, "SPEAKING", "beta-room")
 	x.keys("Tab")
-	pane = x.waitFor(5*time.Second, "PIPE", "PRODUCERS")
+	pane = x.waitFor(5*time.Second, "PIPE", "PRODUCERS", "alpha-room", "0<->1")
 	t.Logf("pipes view:\n%s", pane)
 	x.keys("Tab") // back to workers
 
@@ -100,7 +103,7 @@ func TestDashboardInTmux(t *testing.T) {
 
 	// It comes back on the same address: the dashboard reconnects by itself.
 	s2 := startServeEnv(t, serveEnv, args...)
-	devJoin(t, s2, "gamma-room", "dave", true)
+	devJoin(t, s2, "gamma-room", "erin", true)
 	x.waitFor(15*time.Second, "● connected")
 	x.keys("2")
 	pane = x.waitFor(10*time.Second, "gamma-room")
