@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -218,4 +219,60 @@ func TestParallelJoinsAndLeavesLeaveNoOrphans(t *testing.T) {
 		defer h.c.mu.Unlock()
 		return len(h.c.rooms) == 0 && len(h.c.peers) == 0
 	}, 10*time.Second, 100*time.Millisecond, "orphans left: w0 %+v w1 %+v", h.load(0), h.load(1))
+}
+
+func TestWorkerWithPipeEndKilledLeavesNoOrphans(t *testing.T) {
+	h := startHarness(t, capacityConfig(8, 0.25))
+	a := h.connect("pk", "a", true)
+	b := h.connect("pk", "b", true)
+	hearsAll(t, []*client.Client{a, b}, 5)
+	l1 := h.connect("pk", "l1", false)
+	l2 := h.connect("pk", "l2", false)
+	require.Equal(t, 1, h.workerOf(l2.PeerID()))
+	require.Eventually(t, func() bool { return l2.Received(a.PeerID()) > 10 }, 10*time.Second, 50*time.Millisecond)
+
+	// Worker 1 (the far end of the pipe) dies: its peer is told to reconnect, and
+	// worker 0 drops its end of the pipe while its own peers keep talking.
+	pid := h.c.Workers()[1].PID
+	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	r := waitEvent(t, l2, func(m *wire.Reconnect) bool { return true })
+	require.Equal(t, "worker_restarted", r.Reason)
+	require.Eventually(t, func() bool {
+		w0 := h.load(0)
+		return w0.Pipes == 0 && w0.PipeConsumers == 0
+	}, 10*time.Second, 50*time.Millisecond, "worker 0 still holds a pipe to the dead worker: %+v", h.load(0))
+	n := l1.Received(a.PeerID())
+	require.Eventually(t, func() bool { return l1.Received(a.PeerID()) > n+25 }, 10*time.Second, 50*time.Millisecond)
+
+	// After the restart the room can spread to worker 1 again.
+	require.Eventually(t, func() bool { w := h.c.Workers()[1]; return w.Ready && w.PID != pid }, 10*time.Second, 50*time.Millisecond)
+	l3 := h.connect("pk", "l3", false)
+	require.Equal(t, 1, h.workerOf(l3.PeerID()))
+	require.Eventually(t, func() bool { return l3.Received(a.PeerID()) > 10 && l3.Received(b.PeerID()) > 10 }, 10*time.Second, 50*time.Millisecond)
+}
+
+func TestWorkerWithProducersKilledClosesPipedProducers(t *testing.T) {
+	h := startHarness(t, capacityConfig(8, 0.25))
+	a := h.connect("pk2", "a", true)
+	b := h.connect("pk2", "b", true)
+	hearsAll(t, []*client.Client{a, b}, 5)
+	h.connect("pk2", "l1", false)
+	l2 := h.connect("pk2", "l2", false)
+	require.Equal(t, 1, h.workerOf(l2.PeerID()))
+	require.Eventually(t, func() bool { return l2.Received(b.PeerID()) > 10 }, 10*time.Second, 50*time.Millisecond)
+
+	// Worker 0 holds both producers; when it dies, the listener on worker 1 is
+	// told they are gone and worker 1 keeps no piped producer or pipe.
+	require.NoError(t, syscall.Kill(h.c.Workers()[0].PID, syscall.SIGKILL))
+	removed := map[string]bool{}
+	waitEvent(t, l2, func(m *wire.ProducerEvent) bool {
+		if m.Type == wire.TypeProducerRemoved {
+			removed[m.PeerID] = true
+		}
+		return removed[a.PeerID()] && removed[b.PeerID()]
+	})
+	require.Eventually(t, func() bool {
+		w1 := h.load(1)
+		return w1.Pipes == 0 && w1.PipeProducers == 0 && w1.Producers == 0 && w1.Consumers == 0 && w1.Transports == 1
+	}, 10*time.Second, 50*time.Millisecond, "worker 1: %+v", h.load(1))
 }
