@@ -4,9 +4,11 @@ import (
 	"net"
 	"testing"
 
+	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
 
 	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/testenv"
 )
 
 func TestNetworkFilters(t *testing.T) {
@@ -27,4 +29,36 @@ func TestListenMuxRefusesWhenNothingIsAllowed(t *testing.T) {
 	_, err := listenMux(ipc.InitParams{Port: 0, Interfaces: []string{"no-such-interface"}, Loopback: true})
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "no interface address allowed")
+}
+
+// offerCandidates gathers a worker transport's candidates with the given settings.
+func offerCandidates(t *testing.T, p ipc.InitParams) string {
+	t.Helper()
+	mux, err := listenMux(p)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = mux.Close() })
+	api, err := newAPI(p, mux)
+	require.NoError(t, err)
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = pc.Close() })
+	_, err = pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
+	require.NoError(t, err)
+	offer, err := pc.CreateOffer(nil)
+	require.NoError(t, err)
+	gathered := webrtc.GatheringCompletePromise(pc)
+	require.NoError(t, pc.SetLocalDescription(offer))
+	<-gathered
+	return pc.LocalDescription().SDP
+}
+
+func TestCandidatesFollowNetworkSettings(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	sdp := offerCandidates(t, ipc.InitParams{Port: 46100, Loopback: true})
+	require.Contains(t, sdp, "127.0.0.1 46100 typ host", "one UDP port per worker, on loopback")
+	require.NotContains(t, sdp, ".local", "no mDNS candidates unless rtc.mdns")
+
+	sdp = offerCandidates(t, ipc.InitParams{Port: 46101, Loopback: true, AnnouncedIP: "203.0.113.9"})
+	require.Contains(t, sdp, "203.0.113.9 46101 typ host", "rtc.announced_ip replaces the host address")
+	require.NotContains(t, sdp, "127.0.0.1 46101")
 }
