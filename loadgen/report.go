@@ -23,6 +23,9 @@ type Report struct {
 	// the window (steady state; everything the worker did is included).
 	AllocsPerForwarded  float64 `json:"allocs_per_forwarded_packet"`
 	GeneratorCPUSeconds float64 `json:"generator_cpu_seconds"`
+	// MachineBusyRatio is how busy this machine's CPUs were during the window; near
+	// 1 the generator and the server (if on this machine) starve each other.
+	MachineBusyRatio    float64 `json:"machine_busy_ratio"`
 	GeneratorBottleneck bool    `json:"generator_bottleneck"`
 	// By the listener's worker (needs the admin API): with publishers on one
 	// worker, the difference between workers is the cost of the pipe hop.

@@ -267,6 +267,7 @@ func (s *Session) Measure(ctx context.Context, d time.Duration, progress func(Pr
 	}
 	srv0 := s.serverTotals(ctx)
 	cpu0 := selfCPU()
+	busy0, total0, machineOK := cpuTimes()
 
 	tk := time.NewTicker(500 * time.Millisecond)
 	deadline := time.After(d)
@@ -296,6 +297,7 @@ loop:
 	}
 	srv1 := s.serverTotals(ctx)
 	genCPU := selfCPU() - cpu0
+	busy1, total1, machineOK1 := cpuTimes()
 	time.Sleep(300 * time.Millisecond) // let packets in flight arrive
 
 	workerOf := s.peerWorkers(ctx, peers)
@@ -366,7 +368,14 @@ loop:
 			r.AllocsPerForwarded = float64(srv1.allocs-srv0.allocs) / float64(r.ForwardedPackets)
 		}
 	}
-	r.GeneratorBottleneck = genCPU.Seconds()/wall.Seconds() > 0.8*float64(runtime.GOMAXPROCS(0))
+	if machineOK && machineOK1 && total1 > total0 {
+		r.MachineBusyRatio = float64(busy1-busy0) / float64(total1-total0)
+	}
+	// Either the generator uses most of the cores it may use, or the machine is
+	// saturated while the generator takes a fair share of it.
+	genShare := genCPU.Seconds() / wall.Seconds()
+	r.GeneratorBottleneck = genShare > 0.8*float64(runtime.GOMAXPROCS(0)) ||
+		(r.MachineBusyRatio > 0.85 && genShare > 0.25*float64(runtime.NumCPU()))
 	return r, nil
 }
 

@@ -103,8 +103,8 @@ func runRun(o *RunOptions) error {
 		return err
 	}
 	if r.GeneratorBottleneck {
-		fmt.Fprintf(o.IO.ErrOut, "warning: the load generator used %.1f CPU seconds in %.1f s: its own CPU is the bottleneck, so the figures understate the server\n",
-			r.GeneratorCPUSeconds, r.DurationSeconds)
+		fmt.Fprintf(o.IO.ErrOut, "warning: the load generator used %.1f CPU seconds in %.1f s with the machine %.0f%% busy: its own CPU is a bottleneck, so loss and latency overstate the server's\n",
+			r.GeneratorCPUSeconds, r.DurationSeconds, 100*r.MachineBusyRatio)
 	}
 	if o.Output != cmdutil.FormatTable {
 		if err := cmdutil.PrintData(o.IO.Out, o.Output, r); err != nil {
