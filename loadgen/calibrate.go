@@ -104,6 +104,8 @@ func Calibrate(ctx context.Context, p CalibrateParams, progress func(CalibrateSt
 			progress(step)
 		}
 		switch {
+		case r.GeneratorBottleneck:
+			res.StopReason = fmt.Sprintf("the load generator is the bottleneck (machine %.0f%% busy): run it from another host for a higher ramp", 100*r.MachineBusyRatio)
 		case r.LossRatio > p.MaxLoss:
 			res.StopReason = fmt.Sprintf("loss %.2f%% > %.2f%%", 100*r.LossRatio, 100*p.MaxLoss)
 		case cpu > p.MaxCPU:
