@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/voicectl/voicectl/admin"
 	"github.com/voicectl/voicectl/client"
@@ -28,7 +29,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(workerEnv) == "1" {
 		os.Exit(worker.Main(slog.LevelWarn))
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 var nextPort atomic.Int32
