@@ -2,6 +2,8 @@ package loadgencmd
 
 import (
 	"fmt"
+	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -14,6 +16,8 @@ type RunOptions struct {
 	IO       *cmdutil.IOStreams
 	Scenario loadgen.Scenario
 	Output   string
+	// CPUProfile, when set, writes the generator's own CPU profile there.
+	CPUProfile string
 }
 
 // NewCmdRun returns `voicectl loadgen run`.
@@ -67,6 +71,8 @@ func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command 
 	fl.DurationVar(&sc.MaxLatencyP99, "max-latency-p99", 0, "exit non-zero when latency p99 exceeds this")
 	fl.BoolVar(&sc.LoopbackOnly, "loopback-only", false, "restrict ICE to 127.0.0.1")
 	fl.StringVar(&sc.RoomPrefix, "room-prefix", sc.RoomPrefix, "room name prefix")
+	fl.StringVar(&opts.CPUProfile, "cpuprofile", "", "write the generator's CPU profile to this file")
+	_ = fl.MarkHidden("cpuprofile")
 	cmdutil.AddOutputFlag(cmd, &opts.Output)
 	return cmd
 }
@@ -92,6 +98,17 @@ func applyFlags(c *cobra.Command, _ *loadgen.Scenario, fromFlags, into *loadgen.
 func runRun(o *RunOptions) error {
 	ctx, cancel := signalContext()
 	defer cancel()
+	if o.CPUProfile != "" {
+		f, err := os.Create(o.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if o.Scenario.AdminKey == "" {
 		fmt.Fprintln(o.IO.ErrOut, "warning: no admin key: server CPU and forwarded packets will read 0")
 	}
