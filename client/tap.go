@@ -3,6 +3,8 @@ package client
 import (
 	"encoding/binary"
 	"net"
+	"syscall"
+	"time"
 
 	"github.com/pion/transport/v5"
 	"github.com/pion/transport/v5/stdnet"
@@ -13,21 +15,24 @@ import (
 // header in clear, RFC 3711 §3.1). It returns false to drop the packet, so pion
 // never decrypts it: a load generator counts from headers and lets through only
 // the packets it needs to read.
-type RTPTap func(ssrc uint32, seq uint16, timestamp uint32, size int) (keep bool)
+// arrival is the kernel's receive time (SO_TIMESTAMPNS), so it stays exact when
+// reads are paced.
+type RTPTap func(ssrc uint32, seq uint16, timestamp uint32, size int, arrival time.Time) (keep bool)
 
 // tapNet is a pion network whose UDP sockets read in batches (recvmmsg) and show
 // RTP headers to a tap.
 type tapNet struct {
 	*stdnet.Net
-	tap RTPTap
+	tap  RTPTap
+	pace time.Duration
 }
 
-func newTapNet(tap RTPTap) (*tapNet, error) {
+func newTapNet(tap RTPTap, pace time.Duration) (*tapNet, error) {
 	n, err := stdnet.NewNet()
 	if err != nil {
 		return nil, err
 	}
-	return &tapNet{Net: n, tap: tap}, nil
+	return &tapNet{Net: n, tap: tap, pace: pace}, nil
 }
 
 func (n *tapNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
@@ -40,10 +45,16 @@ func (n *tapNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPCon
 		return c, nil
 	}
 	_ = uc.SetReadBuffer(4 << 20)
-	t := &tapConn{UDPConn: c, pc: ipv4.NewPacketConn(uc), tap: n.tap}
+	t := &tapConn{UDPConn: c, pc: ipv4.NewPacketConn(uc), tap: n.tap, pace: n.pace}
+	if raw, err := uc.SyscallConn(); err == nil {
+		_ = raw.Control(func(fd uintptr) {
+			t.stamped = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1) == nil
+		})
+	}
 	t.msgs = make([]ipv4.Message, batchSize)
 	for i := range t.msgs {
 		t.msgs[i].Buffers = [][]byte{make([]byte, 1500)}
+		t.msgs[i].OOB = make([]byte, 64)
 	}
 	return t, nil
 }
@@ -56,8 +67,26 @@ type tapConn struct {
 	transport.UDPConn
 	pc         *ipv4.PacketConn
 	tap        RTPTap
+	pace       time.Duration // pause between reads, so each read takes a batch
+	stamped    bool          // the kernel timestamps datagrams
 	msgs       []ipv4.Message
 	next, have int
+}
+
+// kernelTime reads the SO_TIMESTAMPNS control message of a datagram.
+func kernelTime(oob []byte) (time.Time, bool) {
+	msgs, err := syscall.ParseSocketControlMessage(oob)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level == syscall.SOL_SOCKET && m.Header.Type == syscall.SCM_TIMESTAMPNS && len(m.Data) >= 16 {
+			sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
+			nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
+			return time.Unix(sec, nsec), true
+		}
+	}
+	return time.Time{}, false
 }
 
 // isRTP tells RTP from RTCP, STUN and DTLS sharing the port (RFC 5761 §4, RFC 7983).
@@ -71,6 +100,9 @@ func isRTP(b []byte) bool {
 func (c *tapConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
 		if c.next >= c.have {
+			if c.pace > 0 && c.have > 0 && c.have < batchSize {
+				time.Sleep(c.pace)
+			}
 			n, err := c.pc.ReadBatch(c.msgs, 0)
 			if err != nil {
 				return 0, nil, err
@@ -84,7 +116,14 @@ func (c *tapConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			seq := binary.BigEndian.Uint16(b[2:4])
 			ts := binary.BigEndian.Uint32(b[4:8])
 			ssrc := binary.BigEndian.Uint32(b[8:12])
-			if !c.tap(ssrc, seq, ts, len(b)) {
+			at, ok := time.Time{}, false
+			if c.stamped {
+				at, ok = kernelTime(m.OOB[:m.NN])
+			}
+			if !ok {
+				at = time.Now()
+			}
+			if !c.tap(ssrc, seq, ts, len(b), at) {
 				continue
 			}
 		}

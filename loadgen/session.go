@@ -79,25 +79,40 @@ func (s *Session) Progress(phase string, wanted int) Progress {
 	return p
 }
 
+func (p *peer) stream(ssrc uint32) *stream {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.streams[ssrc]
+	if st == nil {
+		st = &stream{}
+		p.streams[ssrc] = st
+	}
+	return st
+}
+
 func (p *peer) tap(sampleEvery int) client.RTPTap {
-	return func(ssrc uint32, seq uint16, ts uint32, _ int) bool {
+	return func(ssrc uint32, seq uint16, ts uint32, _ int, arrival time.Time) bool {
 		p.total.Add(1)
-		p.mu.Lock()
-		st := p.streams[ssrc]
-		if st == nil {
-			st = &stream{}
-			p.streams[ssrc] = st
-		}
-		p.mu.Unlock()
-		st.add(seq, ts, time.Now())
+		st := p.stream(ssrc)
+		st.add(seq, ts, arrival)
 		st.sampleN++ // only the ICE read goroutine touches sampleN
-		return st.sampleN%sampleEvery == 0
+		if st.sampleN%sampleEvery != 0 {
+			return false
+		}
+		st.keepSample(seq, arrival)
+		return true
 	}
 }
 
-func (p *peer) onPacket(_ string, payload []byte, arrival time.Time) {
+// onPacket measures latency on a decrypted sample: its kernel arrival time (kept
+// by the tap) less the send time the publisher wrote into the payload.
+func (p *peer) onPacket(_ string, ssrc uint32, seq uint16, payload []byte, read time.Time) {
 	if len(payload) < 8 {
 		return
+	}
+	arrival, ok := p.stream(ssrc).takeSample(seq)
+	if !ok {
+		arrival = read
 	}
 	w := p.window.Load()
 	if w == nil {
@@ -147,7 +162,7 @@ func (s *Session) joinOne(ctx context.Context, room string, publish bool) {
 	defer cancel()
 	c, err := client.Connect(jctx, client.Config{
 		URL: s.sc.Server, Token: tok, Publish: publish, Level: uint8(20 + rand.IntN(40)), LoopbackOnly: s.sc.LoopbackOnly,
-		Tap: p.tap(s.sc.LatencySampleEvery), OnPacket: p.onPacket, NoRTCPReports: true, DTX: s.sc.DTX,
+		Tap: p.tap(s.sc.LatencySampleEvery), OnPacket: p.onPacket, NoRTCPReports: true, DTX: s.sc.DTX, TapReadPacing: s.sc.ReadPacing,
 		PayloadSize: opusSize(),
 	})
 	if err != nil {

@@ -16,6 +16,29 @@ type stream struct {
 	lastRecv time.Time
 	started  bool
 	sampleN  int
+	// sampled holds the arrival time of packets let through for decryption, until
+	// their payload (with its send time) is read.
+	sampled map[uint16]time.Time
+}
+
+// maxSampled bounds sampled: entries whose payload never arrives are dropped.
+const maxSampled = 256
+
+func (s *stream) keepSample(seq uint16, at time.Time) {
+	s.mu.Lock()
+	if s.sampled == nil || len(s.sampled) >= maxSampled {
+		s.sampled = map[uint16]time.Time{}
+	}
+	s.sampled[seq] = at
+	s.mu.Unlock()
+}
+
+func (s *stream) takeSample(seq uint16) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.sampled[seq]
+	delete(s.sampled, seq)
+	return at, ok
 }
 
 const clockRate = 48000

@@ -70,6 +70,7 @@ func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command 
 	fl.Float64Var(&sc.MaxLoss, "max-loss", 0, "exit non-zero when the loss ratio exceeds this (0.005 = 0.5%)")
 	fl.DurationVar(&sc.MaxLatencyP99, "max-latency-p99", 0, "exit non-zero when latency p99 exceeds this")
 	fl.BoolVar(&sc.LoopbackOnly, "loopback-only", false, "restrict ICE to 127.0.0.1")
+	fl.DurationVar(&sc.ReadPacing, "read-pacing", sc.ReadPacing, "pause between a peer's socket reads (batches reads; kernel timestamps keep timings exact)")
 	fl.StringVar(&sc.RoomPrefix, "room-prefix", sc.RoomPrefix, "room name prefix")
 	fl.StringVar(&opts.CPUProfile, "cpuprofile", "", "write the generator's CPU profile to this file")
 	_ = fl.MarkHidden("cpuprofile")
@@ -87,6 +88,7 @@ func applyFlags(c *cobra.Command, _ *loadgen.Scenario, fromFlags, into *loadgen.
 		"dtx": func() { into.DTX = fromFlags.DTX }, "max-loss": func() { into.MaxLoss = fromFlags.MaxLoss },
 		"max-latency-p99": func() { into.MaxLatencyP99 = fromFlags.MaxLatencyP99 },
 		"loopback-only":   func() { into.LoopbackOnly = fromFlags.LoopbackOnly }, "room-prefix": func() { into.RoomPrefix = fromFlags.RoomPrefix },
+		"read-pacing": func() { into.ReadPacing = fromFlags.ReadPacing },
 	}
 	for name, apply := range set {
 		if fl.Changed(name) {
