@@ -117,6 +117,16 @@ func TestBrowserTabsHearEachOther(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, n)
 
+	// Both fake microphones play a tone: RFC 6464 levels mark both peers speaking.
+	for _, tab := range []context.Context{alice, bob} {
+		speaking, err := chromedp.Run(tab, chromedp.Poll[int](`document.querySelectorAll("#peers li.speaking").length === 2 && 2`, chromedp.WithPollingTimeout(10*time.Second)))
+		require.NoError(t, err, "speaking indicators")
+		require.Equal(t, 2, speaking)
+	}
+	me, err := chromedp.Run(alice, chromedp.Evaluate[string](`document.getElementById("me").textContent`))
+	require.NoError(t, err)
+	require.Equal(t, "alice", me)
+
 	// Kill the worker: both pages follow the reconnect instruction by themselves.
 	before, err := chromedp.Run(alice, chromedp.Evaluate[string](`window.voicectl.peerId`))
 	require.NoError(t, err)

@@ -34,9 +34,9 @@ type producer struct {
 	pipeOuts  atomic.Pointer[[]*pipeOut]
 	closeOnce sync.Once
 
-	// levelSum and levelCount accumulate loudness (127 - RFC 6464 level) between observer ticks.
-	levelSum   atomic.Uint64
-	levelCount atomic.Uint64
+	// levelPeak is the loudest packet (127 - RFC 6464 level) since the last
+	// observer tick: speech is bursty, so the peak says more than the mean.
+	levelPeak atomic.Uint32
 }
 
 func newProducer(id string, r *router) *producer {
@@ -91,8 +91,9 @@ func (p *producer) dispatch(pkt *rtp.Packet) {
 		if ext := pkt.GetExtension(p.levelExtID); len(ext) > 0 {
 			var level rtp.AudioLevelExtension
 			if level.Unmarshal(ext) == nil {
-				p.levelSum.Add(uint64(127 - level.Level))
-				p.levelCount.Add(1)
+				loud := uint32(127 - level.Level)
+				for cur := p.levelPeak.Load(); loud > cur && !p.levelPeak.CompareAndSwap(cur, loud); cur = p.levelPeak.Load() {
+				}
 			}
 		}
 	}
@@ -148,14 +149,13 @@ func (p *producer) removeConsumer(c *consumer) { removeFrom(&p.mu, &p.consumers,
 func (p *producer) addPipeOut(o *pipeOut)      { addTo(&p.mu, &p.pipeOuts, o) }
 func (p *producer) removePipeOut(o *pipeOut)   { removeFrom(&p.mu, &p.pipeOuts, o) }
 
-// takeLevel returns the mean loudness since the last call, 0 when nothing arrived.
+// takeLevel returns the peak loudness since the last call, 0 when nothing arrived.
 func (p *producer) takeLevel() int {
-	n := p.levelCount.Swap(0)
-	s := p.levelSum.Swap(0)
-	if n == 0 || p.paused.Load() {
+	peak := p.levelPeak.Swap(0)
+	if p.paused.Load() {
 		return 0
 	}
-	return int(s / n)
+	return int(peak)
 }
 
 // closeProducer removes p from its router and closes every consumer and pipe out of it.

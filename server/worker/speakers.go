@@ -16,20 +16,23 @@ const (
 	// switchMargin is how much louder (in dB) a held-back producer must be than the
 	// quietest forwarded one to take its place: hysteresis against flapping.
 	switchMargin = 6
+	// decayPerTick is how fast a level falls once a producer goes quiet (dB per
+	// tick): it rises at once and lingers, bridging the gaps between syllables.
+	decayPerTick = 4
 )
 
 // speakerObserver is the router's audio-level observer (RFC 6464). Each tick it
-// smooths every producer's level, reports the speaking set when it changes and, for
+// takes every producer's peak level (fast attack, slow decay), reports the speaking set when it changes and, for
 // loudest-N routers, picks which producers are forwarded.
 type speakerObserver struct {
-	r    *router
-	emit func([]ipc.SpeakerLevel)
-	last []string
-	ema  map[*producer]int
+	r     *router
+	emit  func([]ipc.SpeakerLevel)
+	last  []string
+	level map[*producer]int
 }
 
 func newSpeakerObserver(r *router, emit func([]ipc.SpeakerLevel)) *speakerObserver {
-	return &speakerObserver{r: r, emit: emit, ema: map[*producer]int{}}
+	return &speakerObserver{r: r, emit: emit, level: map[*producer]int{}}
 }
 
 func (o *speakerObserver) run(stop <-chan struct{}, every time.Duration) {
@@ -50,12 +53,12 @@ func (o *speakerObserver) tick() {
 	levels := make(map[*producer]int, len(producers))
 	for _, p := range producers {
 		l := p.takeLevel()
-		if prev, ok := o.ema[p]; ok {
-			l = (prev*3 + l*2) / 5
+		if prev, ok := o.level[p]; ok {
+			l = max(l, prev-decayPerTick)
 		}
-		levels[p] = l
+		levels[p] = max(l, 0)
 	}
-	o.ema = levels
+	o.level = levels
 
 	if o.r.maxForwarded > 0 {
 		o.selectLoudest(producers, levels)

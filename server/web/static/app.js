@@ -141,6 +141,7 @@ function onMessage(msg) {
       state.peers.set(msg.peer_id, { identity: state.name || "you", muted: state.muted, speaking: false });
       for (const p of msg.peers) state.peers.set(p.id, { identity: p.identity, muted: p.muted, speaking: false });
       $("room-name").textContent = msg.room;
+      $("me").textContent = state.name || "(token identity)";
       $("join-form").hidden = true;
       $("call").hidden = false;
       $("mic").hidden = !state.mic;
