@@ -85,3 +85,21 @@ func age(now, t time.Time) string {
 	}
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
+
+// newAdminCmd completes cmd (its Use, Short, Args...) as an admin command: the
+// connection and output flags, the --output check, and run (or runF, in tests).
+func newAdminCmd(f *cmdutil.Factory, cmd *cobra.Command, runF, run func(*Options, []string) error) *cobra.Command {
+	opts := &Options{IO: f.IO, Now: f.Now}
+	cmd.RunE = func(_ *cobra.Command, a []string) error {
+		if err := cmdutil.CheckFormat(opts.Output); err != nil {
+			return err
+		}
+		if runF != nil {
+			return runF(opts, a)
+		}
+		return run(opts, a)
+	}
+	addConnectionFlags(f, cmd, opts)
+	cmdutil.AddOutputFlag(cmd, &opts.Output)
+	return cmd
+}

@@ -12,29 +12,16 @@ import (
 
 // NewCmdPeers returns `voicectl peers ROOM` with kick and mute.
 func NewCmdPeers(f *cmdutil.Factory, runF func(*Options, []string) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Now: f.Now}
-	cmd := &cobra.Command{
+	cmd := newAdminCmd(f, &cobra.Command{
 		Use:     "peers ROOM",
 		Short:   "List a room's peers; kick or mute one",
 		Example: "  voicectl peers standup\n  voicectl peers kick standup alice\n  voicectl peers mute standup PA_1f2e --unmute",
 		Args:    cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, a []string) error {
-			if err := cmdutil.CheckFormat(opts.Output); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(opts, a)
-			}
-			return peersListRun(opts, a)
-		},
-	}
-	addConnectionFlags(f, cmd, opts)
-	cmdutil.AddOutputFlag(cmd, &opts.Output)
+	}, runF, peersListRun)
 
-	kick := newRoomsCmd(f, "kick ROOM PEER", "Remove a peer (by id or identity) from a room", cobra.ExactArgs(2), runF, peersKickRun)
-	cmd.AddCommand(kick)
+	cmd.AddCommand(newAdminCmd(f, &cobra.Command{Use: "kick ROOM PEER", Short: "Remove a peer (by id or identity) from a room", Args: cobra.ExactArgs(2)}, runF, peersKickRun))
 	var unmute bool
-	mute := newRoomsCmd(f, "mute ROOM PEER", "Mute (or --unmute) a peer's microphone", cobra.ExactArgs(2), runF, func(o *Options, a []string) error {
+	mute := newAdminCmd(f, &cobra.Command{Use: "mute ROOM PEER", Short: "Mute (or --unmute) a peer's microphone", Args: cobra.ExactArgs(2)}, runF, func(o *Options, a []string) error {
 		return peersMuteRun(o, a, !unmute)
 	})
 	mute.Flags().BoolVar(&unmute, "unmute", false, "unmute instead")

@@ -10,26 +10,13 @@ import (
 	"github.com/voicectl/voicectl/server/wire"
 )
 
-// NewCmdPipes returns `voicectl pipes`.
-func NewCmdPipes(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Now: f.Now}
-	cmd := &cobra.Command{
+// NewCmdPipes returns `voicectl pipes`; runF replaces pipesRun in tests.
+func NewCmdPipes(f *cmdutil.Factory, runF func(*Options, []string) error) *cobra.Command {
+	return newAdminCmd(f, &cobra.Command{
 		Use:   "pipes",
 		Short: "List the pipes that link routers of a room across workers",
 		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			if err := cmdutil.CheckFormat(opts.Output); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return pipesRun(opts)
-		},
-	}
-	addConnectionFlags(f, cmd, opts)
-	cmdutil.AddOutputFlag(cmd, &opts.Output)
-	return cmd
+	}, runF, pipesRun)
 }
 
 var pipeHeader = append(append([]string{}, admin.PipeHeader...), "addresses")
@@ -42,7 +29,7 @@ func pipeRows(ps []wire.AdminPipe) [][]string {
 	return rows
 }
 
-func pipesRun(o *Options) error {
+func pipesRun(o *Options, _ []string) error {
 	c, err := o.Client()
 	if err != nil {
 		return err

@@ -15,32 +15,11 @@ func NewCmdRooms(f *cmdutil.Factory, runF func(*Options, []string) error) *cobra
 		Use:   "rooms <command>",
 		Short: "List, inspect and close rooms",
 	}
-	list := newRoomsCmd(f, "list", "List rooms", cobra.NoArgs, runF, roomsListRun)
-	list.Aliases = []string{"ls"}
-	cmd.AddCommand(list)
-	cmd.AddCommand(newRoomsCmd(f, "show ROOM", "Show a room: its routers, peers and pipes", cobra.ExactArgs(1), runF, roomsShowRun))
-	cmd.AddCommand(newRoomsCmd(f, "close ROOM", "Close a room: every peer is removed", cobra.ExactArgs(1), runF, roomsCloseRun))
-	return cmd
-}
-
-func newRoomsCmd(f *cmdutil.Factory, use, short string, args cobra.PositionalArgs, runF, run func(*Options, []string) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Now: f.Now}
-	cmd := &cobra.Command{
-		Use:   use,
-		Short: short,
-		Args:  args,
-		RunE: func(_ *cobra.Command, a []string) error {
-			if err := cmdutil.CheckFormat(opts.Output); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(opts, a)
-			}
-			return run(opts, a)
-		},
-	}
-	addConnectionFlags(f, cmd, opts)
-	cmdutil.AddOutputFlag(cmd, &opts.Output)
+	cmd.AddCommand(
+		newAdminCmd(f, &cobra.Command{Use: "list", Aliases: []string{"ls"}, Short: "List rooms", Args: cobra.NoArgs}, runF, roomsListRun),
+		newAdminCmd(f, &cobra.Command{Use: "show ROOM", Short: "Show a room: its routers, peers and pipes", Args: cobra.ExactArgs(1)}, runF, roomsShowRun),
+		newAdminCmd(f, &cobra.Command{Use: "close ROOM", Short: "Close a room: every peer is removed", Args: cobra.ExactArgs(1)}, runF, roomsCloseRun),
+	)
 	return cmd
 }
 

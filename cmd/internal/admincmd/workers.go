@@ -11,29 +11,16 @@ import (
 )
 
 // NewCmdWorkers returns `voicectl workers`; runF replaces workersRun in tests.
-func NewCmdWorkers(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Now: f.Now}
-	cmd := &cobra.Command{
+func NewCmdWorkers(f *cmdutil.Factory, runF func(*Options, []string) error) *cobra.Command {
+	return newAdminCmd(f, &cobra.Command{
 		Use:     "workers",
 		Short:   "List a server's workers with their load, capacity and CPU",
 		Example: "  voicectl workers\n  voicectl workers -o json --server http://10.0.0.5:7880",
 		Args:    cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			if err := cmdutil.CheckFormat(opts.Output); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return workersRun(opts)
-		},
-	}
-	addConnectionFlags(f, cmd, opts)
-	cmdutil.AddOutputFlag(cmd, &opts.Output)
-	return cmd
+	}, runF, workersRun)
 }
 
-func workersRun(o *Options) error {
+func workersRun(o *Options, _ []string) error {
 	c, err := o.Client()
 	if err != nil {
 		return err
