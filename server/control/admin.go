@@ -178,7 +178,7 @@ func (c *Control) adminCloseRoom(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	c.mu.Lock()
-	sess := r.sessions()
+	sess := r.allSessions()
 	c.mu.Unlock()
 	for _, s := range sess {
 		s.sendError("", wire.CodeRoomClosed, "an administrator closed this room", true)

@@ -54,6 +54,7 @@ type peer struct {
 	producing  bool
 	muted      bool
 	ready      bool // its transport exists on the worker
+	announced  bool // its joined message is queued: room events may follow
 	gone       bool
 	joinedAt   time.Time
 	// flows are the remote producers this peer consumes through pipes; each holds
@@ -150,15 +151,16 @@ func (c *Control) join(s *session, publish bool) (*peer, error) {
 
 	c.mu.Lock()
 	joined := wire.Joined{Envelope: wire.Envelope{Type: wire.TypeJoined}, Room: r.id, PeerID: p.id, Peers: []wire.PeerInfo{}}
-	var others []*session
 	for _, q := range r.sortedPeers() {
 		if q != p {
 			joined.Peers = append(joined.Peers, q.info())
-			others = append(others, q.sess)
 		}
 	}
-	c.mu.Unlock()
+	others := r.sessions()
+	// Queued under c.mu, so no room event reaches the peer before its joined.
 	s.send(joined)
+	p.announced = true
+	c.mu.Unlock()
 	for _, o := range others {
 		o.send(wire.PeerEvent{Envelope: wire.Envelope{Type: wire.TypePeerJoined}, Peer: p.info()})
 	}
@@ -307,8 +309,20 @@ func (c *Control) producerRouter(r *room, producerID string) *roomRouter {
 	return nil
 }
 
-// sessions lists the sessions of r's peers; the caller holds c.mu.
+// sessions lists the sessions that room events go to: peers that have been sent
+// their joined. The caller holds c.mu.
 func (r *room) sessions() []*session {
+	out := make([]*session, 0, len(r.peers))
+	for _, q := range r.peers {
+		if q.announced {
+			out = append(out, q.sess)
+		}
+	}
+	return out
+}
+
+// allSessions lists every peer's session, joining or joined; the caller holds c.mu.
+func (r *room) allSessions() []*session {
 	out := make([]*session, 0, len(r.peers))
 	for _, q := range r.peers {
 		out = append(out, q.sess)
