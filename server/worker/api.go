@@ -7,6 +7,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
@@ -39,14 +40,16 @@ func interfaceFilter(p ipc.InitParams) func(string) bool {
 	}
 }
 
-// listenMux opens the worker's one UDP port on every allowed interface address.
-func listenMux(p ipc.InitParams) (*ice.MultiUDPMuxDefault, error) {
+// listenMux opens the worker's one UDP port on every allowed interface address,
+// through sockets so the forwarding path can write to the same sockets.
+func listenMux(p ipc.InitParams, sockets *mediaSockets) (*ice.MultiUDPMuxDefault, error) {
 	opts := []ice.UDPMuxFromPortOption{
 		ice.UDPMuxFromPortWithInterfaceFilter(interfaceFilter(p)),
 		ice.UDPMuxFromPortWithIPFilter(ipFilter(p)),
 		ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4),
 		ice.UDPMuxFromPortWithReadBufferSize(4 << 20),
 		ice.UDPMuxFromPortWithWriteBufferSize(4 << 20),
+		ice.UDPMuxFromPortWithNet(sockets),
 	}
 	if p.Loopback {
 		opts = append(opts, ice.UDPMuxFromPortWithLoopback())
@@ -62,9 +65,19 @@ func listenMux(p ipc.InitParams) (*ice.MultiUDPMuxDefault, error) {
 	return mux, nil
 }
 
-// newAPI builds the pion API every transport of this worker shares: Opus only, the
-// RFC 6464 audio-level header extension, RTCP reports, ICE over the worker's mux.
-func newAPI(p ipc.InitParams, mux ice.UDPMux) (*webrtc.API, error) {
+// mediaAPI builds the pion API of each transport: Opus only, the RFC 6464
+// audio-level header extension, receiver reports (the worker writes its own
+// sender reports, see senderreport.go), ICE over the worker's mux. Each transport
+// gets its own API because the DTLS hooks that catch its SRTP keys are per API.
+type mediaAPI struct {
+	params  ipc.InitParams
+	mux     ice.UDPMux
+	sockets *mediaSockets
+	engine  *webrtc.MediaEngine
+	reports *interceptor.Registry
+}
+
+func newMediaAPI(p ipc.InitParams, mux ice.UDPMux, sockets *mediaSockets) (*mediaAPI, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: OpusCodec, PayloadType: opusPayloadType}, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
@@ -73,11 +86,19 @@ func newAPI(p ipc.InitParams, mux ice.UDPMux) (*webrtc.API, error) {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+	receiver, err := report.NewReceiverInterceptor()
+	if err != nil {
 		return nil, err
 	}
+	ir.Add(receiver)
+	return &mediaAPI{params: p, mux: mux, sockets: sockets, engine: m, reports: ir}, nil
+}
+
+// forTransport returns an API whose DTLS handshakes report their keys to keys.
+func (a *mediaAPI) forTransport(keys *dtlsKeyCatcher) *webrtc.API {
+	p := a.params
 	s := webrtc.SettingEngine{}
-	s.SetICEUDPMux(mux)
+	s.SetICEUDPMux(a.mux)
 	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	s.SetInterfaceFilter(interfaceFilter(p))
 	s.SetIPFilter(ipFilter(p))
@@ -90,5 +111,9 @@ func newAPI(p ipc.InitParams, mux ice.UDPMux) (*webrtc.API, error) {
 	if p.AnnouncedIP != "" {
 		s.SetNAT1To1IPs([]string{p.AnnouncedIP}, webrtc.ICECandidateTypeHost)
 	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(s)), nil
+	if keys != nil {
+		s.SetDTLSServerHelloMessageHook(keys.serverHello)
+		s.SetDTLSKeyLogWriter(keys)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(a.engine), webrtc.WithInterceptorRegistry(a.reports), webrtc.WithSettingEngine(s))
 }

@@ -26,7 +26,9 @@ func TestNetworkFilters(t *testing.T) {
 }
 
 func TestListenMuxRefusesWhenNothingIsAllowed(t *testing.T) {
-	_, err := listenMux(ipc.InitParams{Port: 0, Interfaces: []string{"no-such-interface"}, Loopback: true})
+	sockets, err := newMediaSockets()
+	require.NoError(t, err)
+	_, err = listenMux(ipc.InitParams{Port: 0, Interfaces: []string{"no-such-interface"}, Loopback: true}, sockets)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "no interface address allowed")
 }
@@ -34,12 +36,14 @@ func TestListenMuxRefusesWhenNothingIsAllowed(t *testing.T) {
 // offerCandidates gathers a worker transport's candidates with the given settings.
 func offerCandidates(t *testing.T, p ipc.InitParams) string {
 	t.Helper()
-	mux, err := listenMux(p)
+	sockets, err := newMediaSockets()
+	require.NoError(t, err)
+	mux, err := listenMux(p, sockets)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = mux.Close() })
-	api, err := newAPI(p, mux)
+	api, err := newMediaAPI(p, mux, sockets)
 	require.NoError(t, err)
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	pc, err := api.forTransport(nil).NewPeerConnection(webrtc.Configuration{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = pc.Close() })
 	_, err = pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})

@@ -1,9 +1,12 @@
 package worker
 
 import (
+	"encoding/binary"
 	"sync/atomic"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/voicectl/voicectl/server/ipc"
@@ -13,8 +16,20 @@ import (
 type consumer struct {
 	producer *producer
 	t        *transport
-	track    *webrtc.TrackLocalStaticRTP
+	track    *consumerTrack // also pion's write path, for routes without keys
 	sender   *webrtc.RTPSender
+	ssrc     uint32 // the SSRC the offer announced
+
+	// Used only by the producer's dispatch goroutine.
+	srtp     *srtp.Context
+	srtpKeys *srtpKeys
+	hdr      rtp.Header
+
+	// What has been sent, for sender reports.
+	sentPackets   atomic.Uint32
+	sentOctets    atomic.Uint32
+	lastTimestamp atomic.Uint32
+	lastSentAt    atomic.Int64 // unix nanoseconds
 	// From the listener's latest RTCP receiver report (RFC 3550 6.4.2).
 	totalLost atomic.Uint32
 	jitter    atomic.Uint32 // in RTP timestamp units (48 kHz)
@@ -39,7 +54,7 @@ func (w *Worker) createConsumer(p ipc.ConsumerRef) error {
 	if streamID == "" {
 		streamID = pr.id
 	}
-	track, err := webrtc.NewTrackLocalStaticRTP(OpusCodec, pr.id, streamID)
+	track, err := newConsumerTrack(pr.id, streamID)
 	if err != nil {
 		return err
 	}
@@ -59,12 +74,62 @@ func (w *Worker) createConsumer(p ipc.ConsumerRef) error {
 		return err
 	}
 	c := &consumer{producer: pr, t: t, track: track, sender: tr.Sender()}
+	if enc := c.sender.GetParameters().Encodings; len(enc) > 0 {
+		c.ssrc = uint32(enc[0].SSRC)
+	}
 	t.consumers[pr.id] = c
 	t.mu.Unlock()
 
 	go c.readRTCP()
 	pr.addConsumer(c)
 	return t.negotiate()
+}
+
+// forward sends one packet of c's producer to c's transport. raw is the packet as
+// it arrived (decrypted); pkt is the same packet parsed. It reports the bytes sent.
+func (c *consumer) forward(rt *route, b *sendBatch, raw []byte, pkt *rtp.Packet, now int64) bool {
+	if !c.track.bound.Load() {
+		return false // not negotiated yet
+	}
+	if !rt.fast() {
+		if c.track.WriteRTP(pkt) != nil {
+			return false
+		}
+	} else if !c.queueSRTP(rt, b, raw) {
+		return false
+	}
+	c.sentPackets.Add(1)
+	c.sentOctets.Add(uint32(len(pkt.Payload)))
+	c.lastTimestamp.Store(pkt.Timestamp)
+	c.lastSentAt.Store(now)
+	return true
+}
+
+// queueSRTP rewrites raw for c (SSRC, payload type), encrypts it in its batch
+// slot (RFC 3711 / RFC 7714) and queues it. The header is patched in place rather
+// than re-marshalled: extensions and marker pass through as they came.
+func (c *consumer) queueSRTP(rt *route, b *sendBatch, raw []byte) bool {
+	if len(raw) < 12 || len(raw) > maxSRTPPacket-32 {
+		return false
+	}
+	if c.srtpKeys != rt.keys {
+		ctx, err := rt.keys.newContext()
+		if err != nil {
+			c.t.w.log.Warn("srtp context", "transport", c.t.id, "err", err)
+			return false
+		}
+		c.srtp, c.srtpKeys = ctx, rt.keys
+	}
+	g, buf := b.slot(rt.sock, &rt.dst)
+	buf = buf[:copy(buf, raw)]
+	buf[1] = buf[1]&0x80 | opusPayloadType
+	binary.BigEndian.PutUint32(buf[8:12], c.ssrc)
+	out, err := c.srtp.EncryptRTP(buf, buf, &c.hdr)
+	if err != nil {
+		return false
+	}
+	g.commit(out)
+	return true
 }
 
 // readRTCP reads the listener's RTCP (which also feeds the interceptors) and keeps

@@ -141,7 +141,7 @@ func (pt *pipeTransport) readLoop() {
 		p := pt.producers[pkt.SSRC]
 		pt.mu.Unlock()
 		if p != nil {
-			p.dispatch(&pkt)
+			p.dispatch(data, &pkt)
 		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
-	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
 
 	"github.com/voicectl/voicectl/server/ipc"
@@ -16,7 +15,7 @@ import (
 )
 
 func newBareWorker(t *testing.T) *Worker {
-	w := &Worker{log: slog.New(slog.DiscardHandler), api: &webrtc.API{}, routers: map[string]*router{},
+	w := &Worker{log: slog.New(slog.DiscardHandler), api: &mediaAPI{}, routers: map[string]*router{},
 		transports: map[string]*transport{}, producers: map[string]*producer{}, pipes: map[string]*pipeTransport{}}
 	t.Cleanup(w.closeAll)
 	return w
@@ -49,7 +48,9 @@ func sendThrough(t *testing.T, a *Worker, pa, pb *pipeTransport, n int) {
 	require.NoError(t, pb.produce(ipc.PipeFlow{PipeID: "p", ProducerID: "P", SSRC: 77}))
 	require.NoError(t, pa.consume(ipc.PipeFlow{PipeID: "p", ProducerID: "P", SSRC: 77}))
 	for i := 0; i < n; i++ {
-		src.dispatch(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: uint16(i), SSRC: 1234}, Payload: make([]byte, 80)})
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: uint16(i), SSRC: 1234}, Payload: make([]byte, 80)}
+		raw, _ := pkt.Marshal()
+		src.dispatch(raw, pkt)
 	}
 }
 

@@ -29,6 +29,8 @@ type producer struct {
 	// levelExtID is the negotiated id of the RFC 6464 audio-level extension, 0 if none.
 	levelExtID uint8
 
+	batch sendBatch // used only by the dispatch goroutine
+
 	mu        sync.Mutex
 	consumers atomic.Pointer[[]*consumer] // copy-on-write: read without a lock per packet
 	pipeOuts  atomic.Pointer[[]*pipeOut]
@@ -75,13 +77,14 @@ func (p *producer) readTrack(track *webrtc.TrackRemote) {
 		if err := pkt.Unmarshal(buf[:n]); err != nil {
 			continue
 		}
-		p.dispatch(&pkt)
+		p.dispatch(buf[:n], &pkt)
 	}
 }
 
 // dispatch forwards one packet to every pipe and, unless loudest-N holds the
-// producer back, to every consumer.
-func (p *producer) dispatch(pkt *rtp.Packet) {
+// producer back, to every consumer. raw is the packet's bytes, pkt the same parsed.
+// Consumers on the worker's own write path go out in one batch at the end.
+func (p *producer) dispatch(raw []byte, pkt *rtp.Packet) {
 	arrived := time.Now()
 	w := p.r.w
 	size := uint64(pkt.MarshalSize())
@@ -113,12 +116,20 @@ func (p *producer) dispatch(pkt *rtp.Packet) {
 	if len(cons) == 0 {
 		return
 	}
+	now := arrived.UnixNano()
+	direct := 0
 	for _, c := range cons {
-		if err := c.track.WriteRTP(pkt); err == nil {
-			w.packetsOut.Add(1)
-			w.bytesOut.Add(size)
+		rt := c.t.route.Load()
+		if rt == nil {
+			continue // not connected yet
+		}
+		if c.forward(rt, &p.batch, raw, pkt, now) && !rt.fast() {
+			direct++
 		}
 	}
+	sent := uint64(direct + p.batch.flush())
+	w.packetsOut.Add(sent)
+	w.bytesOut.Add(sent * size)
 	w.delay.observe(time.Since(arrived))
 }
 

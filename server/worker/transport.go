@@ -3,6 +3,8 @@ package worker
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -28,6 +30,11 @@ type transport struct {
 	// early holds candidates that arrived before the first answer (trickle ICE
 	// lets them overtake it).
 	early []webrtc.ICECandidateInit
+
+	keys    dtlsKeyCatcher
+	routeMu sync.Mutex
+	route   atomic.Pointer[route] // nil until connected: packets are not sent
+	reports *time.Timer           // sender reports, see senderreport.go
 }
 
 func (w *Worker) createTransport(p ipc.TransportCreate) error {
@@ -42,11 +49,12 @@ func (w *Worker) createTransport(p ipc.TransportCreate) error {
 	if dup {
 		return exists("transport", p.TransportID)
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	t := &transport{id: p.TransportID, w: w, r: r, producerID: p.ProducerID, consumers: map[string]*consumer{}}
+	pc, err := api.forTransport(&t.keys).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return err
 	}
-	t := &transport{id: p.TransportID, w: w, r: r, pc: pc, producerID: p.ProducerID, consumers: map[string]*consumer{}}
+	t.pc = pc
 	if p.ProducerID != "" {
 		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 			_ = pc.Close()
@@ -62,10 +70,17 @@ func (w *Worker) createTransport(p ipc.TransportCreate) error {
 			Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex, UsernameFragment: init.UsernameFragment,
 		}})
 	})
+	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(*webrtc.ICECandidatePair) {
+		t.updateRoute(false)
+	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			t.updateRoute(true)
+		}
 		w.notify(ipc.EventTransportState, ipc.TransportState{TransportID: t.id, State: s.String()})
 	})
 	pc.OnTrack(t.onTrack)
+	t.scheduleReports()
 
 	w.mu.Lock()
 	w.transports[t.id] = t
@@ -203,6 +218,9 @@ func (w *Worker) closeTransport(t *transport) {
 	}
 	t.consumers = map[string]*consumer{}
 	p := t.producer
+	if t.reports != nil {
+		t.reports.Stop()
+	}
 	t.mu.Unlock()
 
 	for _, c := range cons {

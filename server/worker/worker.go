@@ -17,7 +17,6 @@ import (
 	"sync/atomic"
 
 	"github.com/pion/ice/v4"
-	"github.com/pion/webrtc/v4"
 
 	"github.com/voicectl/voicectl/server/ipc"
 )
@@ -35,7 +34,7 @@ type Worker struct {
 	conn *ipc.Conn
 
 	mu         sync.Mutex
-	api        *webrtc.API
+	api        *mediaAPI
 	mux        *ice.MultiUDPMuxDefault
 	index      int
 	routers    map[string]*router
@@ -247,11 +246,15 @@ func (w *Worker) init(p ipc.InitParams) (any, error) {
 	if w.api != nil {
 		return nil, errors.New("already initialised")
 	}
-	mux, err := listenMux(p)
+	sockets, err := newMediaSockets()
 	if err != nil {
 		return nil, err
 	}
-	api, err := newAPI(p, mux)
+	mux, err := listenMux(p, sockets)
+	if err != nil {
+		return nil, err
+	}
+	api, err := newMediaAPI(p, mux, sockets)
 	if err != nil {
 		_ = mux.Close()
 		return nil, err

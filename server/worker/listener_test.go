@@ -1,0 +1,121 @@
+package worker
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/server/ipc"
+)
+
+// testWorker is an initialised worker on port with router "r" and producer "P"
+// on it, with no control process attached.
+func testWorker(tb testing.TB, port int) (*Worker, *producer) {
+	tb.Helper()
+	w := &Worker{log: slog.New(slog.DiscardHandler), routers: map[string]*router{},
+		transports: map[string]*transport{}, producers: map[string]*producer{}, pipes: map[string]*pipeTransport{}}
+	_, err := w.init(ipc.InitParams{Port: port, Loopback: true})
+	require.NoError(tb, err)
+	tb.Cleanup(w.closeAll)
+	require.NoError(tb, w.createRouter("r", 0))
+	pr := newProducer("P", w.routers["r"])
+	w.routers["r"].addProducer(pr)
+	return w, pr
+}
+
+// testListener is a pion client connected to one worker transport that consumes
+// producer "P"; it counts the packets it decrypts and keeps the last one.
+type testListener struct {
+	t        *transport
+	c        *consumer
+	pc       *webrtc.PeerConnection
+	received atomic.Int64
+	last     atomic.Pointer[rtp.Packet]
+	tracks   atomic.Int64
+}
+
+// connectListener builds a transport and a consumer of "P" through the worker's
+// own code, answers with a pion client configured by tune, and waits until the
+// worker has picked the transport's route.
+func connectListener(tb testing.TB, w *Worker, id string, tune func(*webrtc.SettingEngine)) *testListener {
+	tb.Helper()
+	require.NoError(tb, w.createTransport(ipc.TransportCreate{RouterID: "r", TransportID: id}))
+	require.NoError(tb, w.createConsumer(ipc.ConsumerRef{TransportID: id, ProducerID: "P"}))
+	t := w.transports[id]
+	deadline := time.Now().Add(5 * time.Second)
+	for t.pc.ICEGatheringState() != webrtc.ICEGatheringStateComplete {
+		require.True(tb, time.Now().Before(deadline), "server gathering did not finish")
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if tune != nil {
+		tune(&se)
+	}
+	me := &webrtc.MediaEngine{}
+	require.NoError(tb, me.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: OpusCodec, PayloadType: opusPayloadType}, webrtc.RTPCodecTypeAudio))
+	cpc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = cpc.Close() })
+	l := &testListener{t: t, c: t.consumers["P"], pc: cpc}
+	cpc.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		l.tracks.Add(1)
+		for {
+			pkt, _, err := track.ReadRTP()
+			if err != nil {
+				return
+			}
+			l.received.Add(1)
+			l.last.Store(pkt)
+		}
+	})
+	l.answer(tb)
+	for t.route.Load() == nil || !l.c.track.bound.Load() {
+		require.True(tb, time.Now().Before(deadline), "transport %s did not connect", id)
+		time.Sleep(5 * time.Millisecond)
+	}
+	return l
+}
+
+// answer answers the transport's outstanding offer.
+func (l *testListener) answer(tb testing.TB) {
+	tb.Helper()
+	require.NoError(tb, l.pc.SetRemoteDescription(*l.t.pc.LocalDescription()))
+	answer, err := l.pc.CreateAnswer(nil)
+	require.NoError(tb, err)
+	gathered := webrtc.GatheringCompletePromise(l.pc)
+	require.NoError(tb, l.pc.SetLocalDescription(answer))
+	<-gathered
+	require.NoError(tb, l.t.applyAnswer(l.pc.LocalDescription().SDP))
+}
+
+func connectListeners(tb testing.TB, w *Worker, n int, tune func(*webrtc.SettingEngine)) []*testListener {
+	out := make([]*testListener, n)
+	for i := range out {
+		out[i] = connectListener(tb, w, fmt.Sprint("T", i), tune)
+	}
+	return out
+}
+
+// opusPacket is an Opus-sized RTP packet with an audio-level extension.
+func opusPacket(seq uint16) ([]byte, *rtp.Packet) {
+	p := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: seq, Timestamp: 960 * uint32(seq), SSRC: 42}, Payload: make([]byte, 80)}
+	_ = p.Header.SetExtension(1, []byte{0x9e})
+	for i := range p.Payload {
+		p.Payload[i] = byte(seq) + byte(i)
+	}
+	raw, _ := p.Marshal()
+	return raw, p
+}

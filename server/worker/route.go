@@ -1,0 +1,74 @@
+package worker
+
+import (
+	"net/netip"
+
+	"golang.org/x/sys/unix"
+)
+
+// route is how a connected transport's forwarded packets leave the worker.
+// With keys, the worker encrypts them itself and writes them in batches to the
+// selected candidate pair's remote address; without, they go through pion's
+// track writer. A transport takes one of the two when it connects and keeps it:
+// switching would let two SRTP contexts with one key number packets alike.
+type route struct {
+	keys *srtpKeys
+	sock *mediaSocket
+	dst  unix.RawSockaddrInet4
+}
+
+// fast reports whether packets take the worker's own write path.
+func (rt *route) fast() bool { return rt.keys != nil }
+
+// updateRoute picks the route when the transport connects (decide) and follows
+// ICE to another candidate pair later. Before DTLS completes there are no keys,
+// so a pair change alone never decides.
+func (t *transport) updateRoute(decide bool) {
+	t.routeMu.Lock()
+	defer t.routeMu.Unlock()
+	prev := t.route.Load()
+	if (prev == nil && !decide) || (prev != nil && !prev.fast()) {
+		return
+	}
+	keys := t.keys.keys()
+	if prev != nil {
+		keys = prev.keys
+	}
+	sock, dst := t.selectedPath()
+	switch {
+	case keys != nil && sock != nil:
+		t.route.Store(&route{keys: keys, sock: sock, dst: inet4(dst)})
+	case prev != nil:
+		// Keep the last known path: ICE reported a pair we cannot map (it will
+		// report the next one), and pion must not start writing with our keys.
+	default:
+		t.w.log.Debug("transport uses pion's write path", "transport", t.id, "keys", keys != nil)
+		t.route.Store(&route{})
+	}
+}
+
+// selectedPath maps ICE's selected candidate pair to a worker socket and a
+// destination, or returns nil when it cannot.
+func (t *transport) selectedPath() (*mediaSocket, netip.AddrPort) {
+	var none netip.AddrPort
+	if t.w.api == nil || t.w.api.sockets == nil {
+		return nil, none
+	}
+	pair, err := t.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil || pair.Local == nil || pair.Remote == nil {
+		return nil, none
+	}
+	local, err := netip.ParseAddr(pair.Local.Address)
+	if err != nil {
+		return nil, none
+	}
+	remote, err := netip.ParseAddr(pair.Remote.Address)
+	if err != nil || !remote.Unmap().Is4() {
+		return nil, none
+	}
+	sock := t.w.api.sockets.socketFor(local)
+	if sock == nil {
+		return nil, none
+	}
+	return sock, netip.AddrPortFrom(remote.Unmap(), pair.Remote.Port)
+}

@@ -1,0 +1,117 @@
+package worker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/webrtc/v4"
+	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/testenv"
+)
+
+// TestOwnWritePathIsHeard checks that a listener decrypts what the worker
+// encrypts with the keys it caught from the DTLS handshake, for each SRTP
+// profile and each PRF hash a client can negotiate, and that sender reports
+// describe what was sent.
+func TestOwnWritePathIsHeard(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	cases := map[string]func(*webrtc.SettingEngine){
+		"default": nil,
+		"aes128-gcm": func(se *webrtc.SettingEngine) {
+			se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM)
+		},
+		"aes128-cm-sha1-80": func(se *webrtc.SettingEngine) {
+			se.SetSRTPProtectionProfiles(dtls.SRTP_AES128_CM_HMAC_SHA1_80)
+		},
+		"sha384-suite": func(se *webrtc.SettingEngine) {
+			se.SetDTLSCipherSuites(dtls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384)
+		},
+	}
+	port := 46300
+	for name, tune := range cases {
+		port++
+		t.Run(name, func(t *testing.T) {
+			w, pr := testWorker(t, port)
+			ls := connectListeners(t, w, 3, tune)
+			for _, l := range ls {
+				require.True(t, l.t.route.Load().fast(), "the worker writes SRTP itself")
+			}
+			for seq := uint16(1); seq <= 50; seq++ {
+				raw, pkt := opusPacket(seq)
+				pr.dispatch(raw, pkt)
+				time.Sleep(2 * time.Millisecond)
+			}
+			require.Eventually(t, func() bool {
+				for _, l := range ls {
+					if l.received.Load() < 50 {
+						return false
+					}
+				}
+				return true
+			}, 5*time.Second, 10*time.Millisecond, "every listener decrypts every packet")
+			for _, l := range ls {
+				last := l.last.Load()
+				_, want := opusPacket(50)
+				require.Equal(t, want.Payload, last.Payload)
+				require.Equal(t, uint16(50), last.SequenceNumber)
+				require.Equal(t, l.c.ssrc, last.SSRC, "the consumer's SSRC, not the producer's")
+				require.Equal(t, uint8(opusPayloadType), last.PayloadType)
+				require.Equal(t, []byte{0x9e}, last.GetExtension(1), "the audio level passes through")
+				sr := l.c.senderReport(time.Now())
+				require.NotNil(t, sr)
+				require.Equal(t, uint32(50), sr.PacketCount)
+				require.Equal(t, uint32(50*80), sr.OctetCount)
+			}
+			require.Equal(t, uint64(150), w.packetsOut.Load())
+		})
+	}
+}
+
+// TestPionWritePathWhenWorkerIsDTLSClient: when the client answers passive, the
+// worker is the DTLS client, cannot learn the keys, and falls back to pion's writer.
+func TestPionWritePathWhenWorkerIsDTLSClient(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	w, pr := testWorker(t, 46320)
+	l := connectListener(t, w, "T", func(se *webrtc.SettingEngine) {
+		require.NoError(t, se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer))
+	})
+	require.False(t, l.t.route.Load().fast())
+	seq := uint16(0)
+	require.Eventually(t, func() bool {
+		seq++
+		raw, pkt := opusPacket(seq)
+		pr.dispatch(raw, pkt)
+		return l.received.Load() >= 20
+	}, 5*time.Second, 5*time.Millisecond)
+	require.Equal(t, l.c.ssrc, l.last.Load().SSRC)
+}
+
+// TestNoPacketsBeforeTheListenerKnowsTheSSRC: a consumer added to a connected
+// transport sends nothing until the listener has answered the offer that
+// announced its SSRC; a WebRTC stack drops a stream it meets too early for good.
+func TestNoPacketsBeforeTheListenerKnowsTheSSRC(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	w, _ := testWorker(t, 46330)
+	l := connectListener(t, w, "T", nil)
+	q := newProducer("Q", w.routers["r"])
+	w.routers["r"].addProducer(q)
+	require.NoError(t, w.createConsumer(ipc.ConsumerRef{TransportID: "T", ProducerID: "Q"}))
+	before := w.packetsOut.Load()
+	for seq := uint16(1); seq <= 10; seq++ {
+		raw, pkt := opusPacket(seq)
+		q.dispatch(raw, pkt)
+	}
+	require.Equal(t, before, w.packetsOut.Load(), "nothing goes out before the answer")
+
+	l.answer(t)
+	seq := uint16(10)
+	require.Eventually(t, func() bool {
+		seq++
+		raw, pkt := opusPacket(seq)
+		q.dispatch(raw, pkt)
+		return l.tracks.Load() == 1 && l.received.Load() >= 10
+	}, 5*time.Second, 5*time.Millisecond, "the listener hears the new stream once it knows it")
+}
