@@ -71,10 +71,6 @@ func Calibrate(ctx context.Context, p CalibrateParams, progress func(CalibrateSt
 			res.StopReason = "joins refused (the server's capacity limit or a failure)"
 			break
 		}
-		ws0, err := s.Workers(ctx)
-		if err != nil {
-			return res, err
-		}
 		r, err := s.Measure(ctx, sc.Duration, nil)
 		if err != nil {
 			return res, err
@@ -97,7 +93,8 @@ func Calibrate(ctx context.Context, p CalibrateParams, progress func(CalibrateSt
 			return res, errors.New("no worker holds the calibration room")
 		}
 		worker = busy
-		cpu := (ws1[busy].CPUSeconds - ws0[busy].CPUSeconds) / r.DurationSeconds
+		// The window's CPU only (Measure's warmup excluded); the other workers are idle.
+		cpu := r.ServerCPUSeconds / r.DurationSeconds
 		step := CalibrateStep{Listeners: listeners, LoadUnits: units, WorkerCPU: cpu, Report: r}
 		res.Steps = append(res.Steps, step)
 		if progress != nil {

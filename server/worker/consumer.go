@@ -21,6 +21,7 @@ type consumer struct {
 	ssrc     uint32 // the SSRC the offer announced
 
 	// Used only by the producer's dispatch goroutine.
+	gcm      *gcmSealer
 	srtp     *srtp.Context
 	srtpKeys *srtpKeys
 	hdr      rtp.Header
@@ -106,29 +107,47 @@ func (c *consumer) forward(rt *route, b *sendBatch, raw []byte, pkt *rtp.Packet,
 }
 
 // queueSRTP rewrites raw for c (SSRC, payload type), encrypts it in its batch
-// slot (RFC 3711 / RFC 7714) and queues it. The header is patched in place rather
-// than re-marshalled: extensions and marker pass through as they came.
+// slot and queues it. The header is patched in place rather than re-marshalled:
+// extensions and marker pass through as they came.
 func (c *consumer) queueSRTP(rt *route, b *sendBatch, raw []byte) bool {
-	if len(raw) < 12 || len(raw) > maxSRTPPacket-32 {
+	hdrLen := rtpHeaderLen(raw)
+	if hdrLen == 0 || len(raw) > maxSRTPPacket-32 {
 		return false
 	}
-	if c.srtpKeys != rt.keys {
-		ctx, err := rt.keys.newContext()
-		if err != nil {
-			c.t.w.log.Warn("srtp context", "transport", c.t.id, "err", err)
-			return false
-		}
-		c.srtp, c.srtpKeys = ctx, rt.keys
+	if c.srtpKeys != rt.keys && !c.newSealer(rt.keys) {
+		return false
 	}
 	g, buf := b.slot(rt.sock, &rt.dst)
 	buf = buf[:copy(buf, raw)]
 	buf[1] = buf[1]&0x80 | opusPayloadType
 	binary.BigEndian.PutUint32(buf[8:12], c.ssrc)
+	if c.gcm != nil {
+		g.commit(c.gcm.seal(buf, hdrLen))
+		return true
+	}
 	out, err := c.srtp.EncryptRTP(buf, buf, &c.hdr)
 	if err != nil {
 		return false
 	}
 	g.commit(out)
+	return true
+}
+
+// newSealer sets up c's SRTP protection with keys: the in-place AES-GCM sealer
+// where the profile allows, pion's context otherwise.
+func (c *consumer) newSealer(keys *srtpKeys) bool {
+	c.gcm, c.srtp = nil, nil
+	var err error
+	if isGCM(keys.profile) {
+		c.gcm, err = newGCMSealer(keys, c.ssrc)
+	} else {
+		c.srtp, err = keys.newContext()
+	}
+	if err != nil {
+		c.t.w.log.Warn("srtp setup failed", "transport", c.t.id, "err", err)
+		return false
+	}
+	c.srtpKeys = keys
 	return true
 }
 

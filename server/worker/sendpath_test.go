@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"encoding/binary"
 	"testing"
 	"time"
 
@@ -22,6 +23,9 @@ func TestOwnWritePathIsHeard(t *testing.T) {
 		"default": nil,
 		"aes128-gcm": func(se *webrtc.SettingEngine) {
 			se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM)
+		},
+		"aes256-gcm": func(se *webrtc.SettingEngine) {
+			se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_256_GCM)
 		},
 		"aes128-cm-sha1-80": func(se *webrtc.SettingEngine) {
 			se.SetSRTPProtectionProfiles(dtls.SRTP_AES128_CM_HMAC_SHA1_80)
@@ -114,4 +118,50 @@ func TestNoPacketsBeforeTheListenerKnowsTheSSRC(t *testing.T) {
 		q.dispatch(raw, pkt)
 		return l.tracks.Load() == 1 && l.received.Load() >= 10
 	}, 5*time.Second, 5*time.Millisecond, "the listener hears the new stream once it knows it")
+}
+
+// TestSequenceRolloverStaysDecryptable sends across the 16-bit sequence wrap:
+// the sender's rollover counter must match the listener's estimate (RFC 3711
+// §3.3.1), or every packet after the wrap fails authentication.
+func TestSequenceRolloverStaysDecryptable(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	for name, profile := range map[string]dtls.SRTPProtectionProfile{"gcm": dtls.SRTP_AEAD_AES_128_GCM, "cm-sha1": dtls.SRTP_AES128_CM_HMAC_SHA1_80} {
+		t.Run(name, func(t *testing.T) {
+			w, pr := testWorker(t, 46340+int(profile))
+			l := connectListener(t, w, "T", func(se *webrtc.SettingEngine) { se.SetSRTPProtectionProfiles(profile) })
+			seq := uint16(65500)
+			for i := 0; i < 100; i++ {
+				raw, pkt := opusPacket(seq)
+				pr.dispatch(raw, pkt)
+				seq++
+				time.Sleep(time.Millisecond)
+			}
+			require.Eventually(t, func() bool { return l.received.Load() == 100 }, 5*time.Second, 10*time.Millisecond,
+				"received %d of 100 across the wrap", l.received.Load())
+			require.Equal(t, uint16(63), l.last.Load().SequenceNumber)
+		})
+	}
+}
+
+// TestForwardingAllocatesNothing: a steady fan-out on the worker's own write path
+// makes no allocation per packet. (Background work of the peer connections may
+// allocate meanwhile, hence the bound of one per fan-out of five.)
+func TestForwardingAllocatesNothing(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	w, pr := testWorker(t, 46350)
+	for _, l := range connectListeners(t, w, 5, nil) {
+		require.True(t, l.t.route.Load().fast())
+	}
+	raw, pkt := opusPacket(1)
+	for i := 0; i < 10; i++ { // contexts and batch buffers are made on first use
+		pkt.SequenceNumber++
+		binary.BigEndian.PutUint16(raw[2:4], pkt.SequenceNumber)
+		pr.dispatch(raw, pkt)
+	}
+	allocs := testing.AllocsPerRun(200, func() {
+		pkt.SequenceNumber++
+		binary.BigEndian.PutUint16(raw[2:4], pkt.SequenceNumber)
+		pr.dispatch(raw, pkt)
+	})
+	require.Less(t, allocs, 1.0, "allocations per fan-out to 5 listeners")
 }

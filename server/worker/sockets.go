@@ -49,6 +49,7 @@ func (s *mediaSockets) ListenUDP(network string, laddr *net.UDPAddr) (pionnet.UD
 			s.byIP[addr.Unmap()] = pc
 			s.conns = append(s.conns, pc)
 			s.mu.Unlock()
+			return &rawConn{UDPConn: uc, raw: raw}, nil
 		}
 	}
 	return c, nil

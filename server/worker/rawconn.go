@@ -1,0 +1,102 @@
+package worker
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// rawConn is a worker socket as pion's ICE mux sees it: its reads and writes
+// (RTP in, STUN, DTLS, RTCP) are raw system calls on the non-blocking socket,
+// like the forwarding path's sendmmsg; they wait in the netpoller as usual when
+// the socket is not ready.
+//
+// Why: every ordinary system call wakes the Go runtime's monitor thread out of
+// its deep sleep and resets it to polling every 20 µs. A worker receives a few
+// hundred datagrams a second, so the monitor never rested, and its polling cost
+// about a tenth of a busy worker's CPU.
+type rawConn struct {
+	*net.UDPConn
+	raw syscall.RawConn
+}
+
+// ReadFromAddrPort implements ice.AddrPortReaderWriter.
+func (c *rawConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+	var (
+		n     uintptr
+		errno syscall.Errno
+		from  unix.RawSockaddrAny
+	)
+	err := c.raw.Read(func(fd uintptr) bool {
+		fromLen := uint32(unix.SizeofSockaddrAny)
+		var p unsafe.Pointer
+		if len(b) > 0 {
+			p = unsafe.Pointer(&b[0])
+		}
+		n, _, errno = unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(p), uintptr(len(b)), 0,
+			uintptr(unsafe.Pointer(&from)), uintptr(unsafe.Pointer(&fromLen)))
+		return errno != unix.EAGAIN
+	})
+	if err != nil {
+		return 0, netip.AddrPort{}, err
+	}
+	if errno != 0 {
+		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Err: os.NewSyscallError("recvfrom", errno)}
+	}
+	return int(n), addrPortOf(&from), nil
+}
+
+// WriteToAddrPort implements ice.AddrPortReaderWriter.
+func (c *rawConn) WriteToAddrPort(b []byte, to netip.AddrPort) (int, error) {
+	if !to.Addr().Unmap().Is4() || len(b) == 0 {
+		return c.WriteToUDPAddrPort(b, to)
+	}
+	sa := inet4(to)
+	var (
+		n     uintptr
+		errno syscall.Errno
+	)
+	err := c.raw.Write(func(fd uintptr) bool {
+		n, _, errno = unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0,
+			uintptr(unsafe.Pointer(&sa)), unix.SizeofSockaddrInet4)
+		return errno != unix.EAGAIN
+	})
+	if err != nil {
+		return 0, err
+	}
+	if errno != 0 {
+		return 0, &net.OpError{Op: "write", Net: "udp", Addr: net.UDPAddrFromAddrPort(to), Err: os.NewSyscallError("sendto", errno)}
+	}
+	return int(n), nil
+}
+
+// ReadFrom implements net.PacketConn.
+func (c *rawConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, from, err := c.ReadFromAddrPort(b)
+	if err != nil {
+		return n, nil, err
+	}
+	return n, net.UDPAddrFromAddrPort(from), nil
+}
+
+// WriteTo implements net.PacketConn.
+func (c *rawConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if ua, ok := addr.(*net.UDPAddr); ok {
+		return c.WriteToAddrPort(b, ua.AddrPort())
+	}
+	return c.UDPConn.WriteTo(b, addr)
+}
+
+// addrPortOf reads an IPv4 sockaddr; anything else gives the zero AddrPort.
+func addrPortOf(sa *unix.RawSockaddrAny) netip.AddrPort {
+	if sa.Addr.Family != unix.AF_INET {
+		return netip.AddrPort{}
+	}
+	in := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+	p := (*[2]byte)(unsafe.Pointer(&in.Port))
+	return netip.AddrPortFrom(netip.AddrFrom4(in.Addr), uint16(p[0])<<8|uint16(p[1]))
+}
