@@ -5,6 +5,9 @@ package client
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -153,11 +156,15 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 }
 
 func newClient(cfg Config, ws *websocket.Conn) (*Client, error) {
-	api, err := newAPI(cfg)
+	api, tn, err := newAPI(cfg)
 	if err != nil {
 		return nil, err
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	cert, err := sharedCertificate()
+	if err != nil {
+		return nil, err
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{Certificates: []webrtc.Certificate{cert}})
 	if err != nil {
 		return nil, err
 	}
@@ -171,6 +178,9 @@ func newClient(cfg Config, ws *websocket.Conn) (*Client, error) {
 		c.pcState.Store(s)
 		if s == webrtc.PeerConnectionStateConnected {
 			c.connOnce.Do(func() { close(c.connected) })
+			if tn != nil {
+				tn.connected.Store(true)
+			}
 		}
 	})
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
@@ -199,15 +209,15 @@ func newClient(cfg Config, ws *websocket.Conn) (*Client, error) {
 	return c, nil
 }
 
-func newAPI(cfg Config) (*webrtc.API, error) {
+func newAPI(cfg Config) (*webrtc.API, *tapNet, error) {
 	loopback := cfg.LoopbackOnly
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
 		MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s := webrtc.SettingEngine{}
 	if loopback {
@@ -217,20 +227,22 @@ func newAPI(cfg Config) (*webrtc.API, error) {
 		s.SetRemoteIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 		s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	}
+	var tn *tapNet
 	if cfg.Tap != nil {
 		n, err := newTapNet(cfg.Tap, cfg.TapReadPacing)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		s.SetNet(n)
+		tn = n
 	}
 	ir := &interceptor.Registry{}
 	if !cfg.NoRTCPReports {
 		if err := webrtc.ConfigureRTCPReports(ir); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s), webrtc.WithInterceptorRegistry(ir)), nil
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s), webrtc.WithInterceptorRegistry(ir)), tn, nil
 }
 
 // Send writes one message.
@@ -481,4 +493,36 @@ func (c *Client) Close() {
 	case <-c.done:
 	case <-time.After(2 * time.Second):
 	}
+}
+
+var (
+	certOnce sync.Once
+	cert     webrtc.Certificate
+	certErr  error
+)
+
+// sharedCertificate is one DTLS certificate for every client of this process: a
+// load generator joining hundreds of peers need not generate a key for each.
+func sharedCertificate() (webrtc.Certificate, error) {
+	certOnce.Do(func() {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			certErr = err
+			return
+		}
+		c, err := webrtc.GenerateCertificate(key)
+		if err != nil {
+			certErr = err
+			return
+		}
+		cert = *c
+	})
+	return cert, certErr
+}
+
+// MediaState describes how far media setup got: signalling, ICE and DTLS
+// states and whether an offer arrived, for messages about a peer that did not connect.
+func (c *Client) MediaState() string {
+	offered := c.pc.RemoteDescription() != nil
+	return fmt.Sprintf("offer received %t, ice %s, peer connection %s", offered, c.pc.ICEConnectionState(), c.pc.ConnectionState())
 }

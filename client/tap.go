@@ -3,6 +3,7 @@ package client
 import (
 	"encoding/binary"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,6 +26,9 @@ type tapNet struct {
 	*stdnet.Net
 	tap  RTPTap
 	pace time.Duration
+	// connected is set once the peer connection is up: reads are paced only
+	// then, so ICE and the DTLS handshake run at full speed.
+	connected atomic.Bool
 }
 
 func newTapNet(tap RTPTap, pace time.Duration) (*tapNet, error) {
@@ -45,7 +49,7 @@ func (n *tapNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPCon
 		return c, nil
 	}
 	_ = uc.SetReadBuffer(4 << 20)
-	t := &tapConn{UDPConn: c, pc: ipv4.NewPacketConn(uc), tap: n.tap, pace: n.pace}
+	t := &tapConn{UDPConn: c, pc: ipv4.NewPacketConn(uc), tap: n.tap, pace: n.pace, connected: &n.connected}
 	if raw, err := uc.SyscallConn(); err == nil {
 		_ = raw.Control(func(fd uintptr) {
 			t.stamped = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1) == nil
@@ -71,6 +75,8 @@ type tapConn struct {
 	stamped    bool          // the kernel timestamps datagrams
 	msgs       []ipv4.Message
 	next, have int
+	mediaSeen  bool // the last batch held RTP
+	connected  *atomic.Bool
 }
 
 // kernelTime reads the SO_TIMESTAMPNS control message of a datagram.
@@ -100,18 +106,23 @@ func isRTP(b []byte) bool {
 func (c *tapConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
 		if c.next >= c.have {
-			if c.pace > 0 && c.have > 0 && c.have < batchSize {
+			// Pace only once connected and while media flows: ICE checks and the
+			// DTLS handshake go at full speed (pacing them made joins time out).
+			if c.pace > 0 && c.mediaSeen && c.have < batchSize && c.connected.Load() {
 				time.Sleep(c.pace)
 			}
 			n, err := c.pc.ReadBatch(c.msgs, 0)
 			if err != nil {
 				return 0, nil, err
 			}
-			c.next, c.have = 0, n
+			c.next, c.have, c.mediaSeen = 0, n, false
 		}
 		m := &c.msgs[c.next]
 		c.next++
 		b := m.Buffers[0][:m.N]
+		if isRTP(b) {
+			c.mediaSeen = true
+		}
 		if isRTP(b) && c.tap != nil {
 			seq := binary.BigEndian.Uint16(b[2:4])
 			ts := binary.BigEndian.Uint32(b[4:8])

@@ -131,3 +131,19 @@ func TestLoadgenCalibrateWritesConfig(t *testing.T) {
 	require.NoError(t, err, "%s", o)
 	require.True(t, strings.Count(string(o), ".") == 2)
 }
+
+// TestLoadgenCalibrateOpensRooms: with --room-listeners the ramp fills rooms of
+// that size on the one worker, each with its own publishers.
+func TestLoadgenCalibrateOpensRooms(t *testing.T) {
+	_, env := startLoadServer(t, 1)
+	out, stderr, code := cli(t, env, "loadgen", "calibrate", "--loopback-only", "--publishers", "1", "--step", "2", "--max-listeners", "6",
+		"--room-listeners", "2", "--window", "1s", "-o", "json")
+	require.Zero(t, code, stderr)
+	var res loadgen.CalibrateResult
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	require.Len(t, res.Steps, 3)
+	require.Equal(t, 6, res.Steps[2].Listeners)
+	require.Equal(t, 9, res.Steps[2].LoadUnits, "3 rooms of 1 producer + 2 consumers")
+	require.Zero(t, res.Steps[2].Report.LossRatio)
+	require.Zero(t, res.Steps[2].Report.ListenersMissingStreams, "every listener hears its room's publisher")
+}

@@ -21,6 +21,11 @@ type CalibrateParams struct {
 	MaxCPU        float64 // stop above this share of one core (0.8)
 	MaxLatencyP99 time.Duration
 	Margin        float64 // safety margin taken off the last good load (0.2)
+	// RoomListeners, when set, caps a room's listeners: the ramp then opens
+	// another room (with its own publishers) on the same worker. A worker's
+	// capacity is the same either way, and rooms of a few hundred avoid timing
+	// the signalling of one huge room (every join is announced to every peer).
+	RoomListeners int
 }
 
 // CalibrateStep is one measured step of the ramp.
@@ -57,18 +62,35 @@ func Calibrate(ctx context.Context, p CalibrateParams, progress func(CalibrateSt
 		return res, err
 	}
 	defer s.Close()
-	room := sc.RoomPrefix + "-calibrate"
-	s.Join(ctx, room, p.Publishers, true)
-	if s.Progress("", 0).Failed > 0 {
-		return res, errors.New("publishers could not join")
+	rooms, inRoom := 0, 0
+	room := ""
+	openRoom := func() error {
+		rooms++
+		room, inRoom = fmt.Sprintf("%s-calibrate-%d", sc.RoomPrefix, rooms), 0
+		before := s.Progress("", 0).Failed
+		s.Join(ctx, room, p.Publishers, true)
+		if s.Progress("", 0).Failed > before {
+			return fmt.Errorf("publishers could not join: %v", s.JoinError())
+		}
+		return nil
+	}
+	if err := openRoom(); err != nil {
+		return res, err
 	}
 	worker := -1
 	lastGood := 0
 	for listeners := p.Step; listeners <= p.MaxListeners; listeners += p.Step {
+		if p.RoomListeners > 0 && inRoom+p.Step > p.RoomListeners {
+			if err := openRoom(); err != nil {
+				return res, err
+			}
+		}
 		before := s.Progress("", 0).Failed
 		s.Join(ctx, room, p.Step, false)
+		inRoom += p.Step
 		if s.Progress("", 0).Failed > before {
-			res.StopReason = "joins refused (the server's capacity limit or a failure)"
+			res.StopReason = fmt.Sprintf("%d of %d joins failed (the server's capacity limit or a failure): %v",
+				s.Progress("", 0).Failed-before, p.Step, s.JoinError())
 			break
 		}
 		r, err := s.Measure(ctx, sc.Duration, nil)

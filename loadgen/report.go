@@ -4,6 +4,7 @@ package loadgen
 type Report struct {
 	PeersJoined     int     `json:"peers_joined"`
 	PeersFailed     int     `json:"peers_failed"`
+	JoinError       string  `json:"join_error,omitempty"` // the first failure's reason
 	PacketsSent     uint64  `json:"packets_sent"`
 	PacketsExpected uint64  `json:"packets_expected"`
 	PacketsReceived uint64  `json:"packets_received"`

@@ -84,8 +84,8 @@ func (s *Scenario) Validate() error {
 	if s.Duration < time.Second || s.Duration > 20*time.Minute {
 		errs = append(errs, errors.New("duration must be between 1s and 20m (sequence numbers wrap after 21 minutes)"))
 	}
-	if s.ReadPacing < 0 || s.ReadPacing > 100*time.Millisecond {
-		errs = append(errs, errors.New("read_pacing must be between 0 and 100ms"))
+	if s.ReadPacing < 0 || s.ReadPacing > 500*time.Millisecond {
+		errs = append(errs, errors.New("read_pacing must be between 0 and 500ms"))
 	}
 	if s.LatencySampleEvery < 1 {
 		errs = append(errs, errors.New("latency_sample_every must be >= 1"))

@@ -25,6 +25,7 @@ type Session struct {
 	mu      sync.Mutex
 	peers   []*peer
 	failed  int
+	joinErr error
 	joinMs  []float64
 	counter atomic.Int64
 }
@@ -166,7 +167,7 @@ func (s *Session) joinOne(ctx context.Context, room string, publish bool) {
 		PayloadSize: opusSize(),
 	})
 	if err != nil {
-		s.fail(err)
+		s.fail(fmt.Errorf("join: %w", err))
 		return
 	}
 	p.c = c
@@ -174,7 +175,7 @@ func (s *Session) joinOne(ctx context.Context, room string, publish bool) {
 	// listener's when there is something to hear (publishers join first).
 	if err := c.WaitConnected(jctx); err != nil {
 		c.Close()
-		s.fail(err)
+		s.fail(fmt.Errorf("media did not connect (%s): %w", c.MediaState(), err))
 		return
 	}
 	s.mu.Lock()
@@ -198,7 +199,17 @@ func (s *Session) fail(err error) {
 	s.log.Warn("peer failed to join", "err", err)
 	s.mu.Lock()
 	s.failed++
+	if s.joinErr == nil {
+		s.joinErr = err
+	}
 	s.mu.Unlock()
+}
+
+// JoinError is the first reason a peer failed to join, nil if none failed.
+func (s *Session) JoinError() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.joinErr
 }
 
 // Close disconnects every peer.
@@ -317,7 +328,7 @@ loop:
 
 	workerOf := s.peerWorkers(ctx, peers)
 	byWorker := map[string][]float64{}
-	r := Report{PeersJoined: len(peers), PeersFailed: failed, PacketsSent: sent, DurationSeconds: wall.Seconds(),
+	r := Report{PeersJoined: len(peers), PeersFailed: failed, JoinError: errString(s.JoinError()), PacketsSent: sent, DurationSeconds: wall.Seconds(),
 		GeneratorCPUSeconds: genCPU.Seconds()}
 	var latency, jitter []float64
 	for _, l := range peers {
@@ -461,4 +472,11 @@ func (sc Scenario) Check(r Report) error {
 		return fmt.Errorf("no peer could join (%d failed)", r.PeersFailed)
 	}
 	return nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

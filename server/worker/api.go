@@ -75,6 +75,7 @@ type mediaAPI struct {
 	sockets *mediaSockets
 	engine  *webrtc.MediaEngine
 	reports *interceptor.Registry
+	cert    dtlsCertificate
 }
 
 func newMediaAPI(p ipc.InitParams, mux ice.UDPMux, sockets *mediaSockets) (*mediaAPI, error) {

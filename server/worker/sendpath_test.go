@@ -165,3 +165,18 @@ func TestForwardingAllocatesNothing(t *testing.T) {
 	})
 	require.Less(t, allocs, 1.0, "allocations per fan-out to 5 listeners")
 }
+
+// TestTransportsShareTheWorkerCertificate: one DTLS certificate per worker, not
+// one key generation per join.
+func TestTransportsShareTheWorkerCertificate(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	w, _ := testWorker(t, 46360)
+	ls := connectListeners(t, w, 2, nil)
+	fingerprint := func(l *testListener) string {
+		p, err := l.t.pc.SCTP().Transport().GetLocalParameters()
+		require.NoError(t, err)
+		require.NotEmpty(t, p.Fingerprints)
+		return p.Fingerprints[0].Value
+	}
+	require.Equal(t, fingerprint(ls[0]), fingerprint(ls[1]))
+}

@@ -71,10 +71,14 @@ func (o *speakerObserver) tick() {
 		}
 	}
 	slices.SortFunc(active, func(a, b ipc.SpeakerLevel) int { return b.Level - a.Level })
+	// Announce only when who is speaking changes, not when two speakers swap
+	// places: every event goes to every peer of the room, and in a big room a
+	// few per second to each listener cost more than the audio.
 	ids := make([]string, len(active))
 	for i, s := range active {
 		ids[i] = s.ProducerID
 	}
+	slices.Sort(ids)
 	if slices.Equal(ids, o.last) {
 		return
 	}

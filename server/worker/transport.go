@@ -50,7 +50,11 @@ func (w *Worker) createTransport(p ipc.TransportCreate) error {
 		return exists("transport", p.TransportID)
 	}
 	t := &transport{id: p.TransportID, w: w, r: r, producerID: p.ProducerID, consumers: map[string]*consumer{}}
-	pc, err := api.forTransport(&t.keys).NewPeerConnection(webrtc.Configuration{})
+	cert, err := api.cert.get()
+	if err != nil {
+		return err
+	}
+	pc, err := api.forTransport(&t.keys).NewPeerConnection(webrtc.Configuration{Certificates: []webrtc.Certificate{cert}})
 	if err != nil {
 		return err
 	}

@@ -110,6 +110,9 @@ func benchRun(f *cmdutil.Factory, o *BenchOptions) error {
 	sc := loadgen.DefaultScenario()
 	sc.Secret, sc.AdminKey, sc.LoopbackOnly = benchSecret, benchAdminKey, true
 	sc.JoinRate, sc.Warmup = 200, 2*time.Second
+	// Listeners read their sockets every 200 ms (kernel timestamps keep loss,
+	// jitter and latency exact): the generator shares this machine with the server.
+	sc.ReadPacing = 200 * time.Millisecond
 
 	// 1. One worker, P publishers x L listeners.
 	base, stop, err := benchServer(f, 1, "VOICECTL_WORKER_MAX_CONSUMERS=1000000")
@@ -127,13 +130,16 @@ func benchRun(f *cmdutil.Factory, o *BenchOptions) error {
 	// 2. consumers per worker: ramp until loss >= 0.5% (CPU and latency unlimited).
 	consumers := 0
 	if !o.SkipCalibrate {
-		// Joins into one big room queue behind each other (its media changes are
-		// serialised); a slower join rate keeps the queue short enough that no
-		// join times out while the worker forwards to hundreds of listeners.
+		// Rooms of --listeners each (P x L, as the forwarding run), opened one after
+		// another on the worker: every join is announced to every peer of its room,
+		// so one room of thousands would time the signalling, not the worker. Joins
+		// of a room queue behind each other (its media changes are serialised); a
+		// slower join rate keeps the queue short enough that none times out.
 		calSc := sc
 		calSc.JoinRate = 50
 		cal, err := loadgen.Calibrate(ctx, loadgen.CalibrateParams{Scenario: calSc, Publishers: o.Publishers, Step: o.CalibrateStep,
-			MaxListeners: o.CalibrateStep * o.MaxSteps, Window: 3 * time.Second, MaxLoss: 0.005, MaxCPU: 1e9, Margin: 0},
+			MaxListeners: o.CalibrateStep * o.MaxSteps, Window: 3 * time.Second, MaxLoss: 0.005, MaxCPU: 1e9, Margin: 0,
+			RoomListeners: o.Listeners},
 			func(s loadgen.CalibrateStep) {
 				logf("calibrate: %d listeners, load %d, worker CPU %.0f%%, loss %.3f%%", s.Listeners, s.LoadUnits, 100*s.WorkerCPU, 100*s.Report.LossRatio)
 			})

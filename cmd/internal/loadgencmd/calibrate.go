@@ -29,7 +29,8 @@ func NewCmdCalibrate(f *cmdutil.Factory, runF func(*CalibrateOptions) error) *co
 		Use:   "calibrate",
 		Short: "Ramp listeners against one worker and recommend worker.max_consumers",
 		Long: "calibrate joins publishers and then listeners in steps into one room, measuring each step,\n" +
-			"until loss, the worker's CPU or latency p99 crosses its limit. It recommends\n" +
+			"until loss, the worker's CPU or latency p99 crosses its limit (with --room-listeners, in\n" +
+			"several rooms of that size on the worker). It recommends\n" +
 			"worker.max_consumers (the last good load less a safety margin). Run it against a server\n" +
 			"with one worker and a worker.max_consumers high enough not to refuse the ramp.",
 		Example: "  voicectl loadgen calibrate --step 100 --write-config /etc/voicectl/voicectl.yaml",
@@ -57,6 +58,7 @@ func NewCmdCalibrate(f *cmdutil.Factory, runF func(*CalibrateOptions) error) *co
 	fl.IntVar(&p.Publishers, "publishers", p.Publishers, "publishers in the room")
 	fl.IntVar(&p.Step, "step", p.Step, "listeners added per step")
 	fl.IntVar(&p.MaxListeners, "max-listeners", p.MaxListeners, "stop the ramp here")
+	fl.IntVar(&p.RoomListeners, "room-listeners", 0, "listeners per room before the ramp opens another room on the worker (0: one room)")
 	fl.DurationVar(&p.Window, "window", p.Window, "measurement window per step")
 	fl.Float64Var(&p.MaxLoss, "max-loss", p.MaxLoss, "loss ratio limit")
 	fl.Float64Var(&p.MaxCPU, "max-cpu", p.MaxCPU, "worker CPU limit, as a share of one core")
