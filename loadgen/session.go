@@ -174,8 +174,9 @@ func (s *Session) joinOne(ctx context.Context, room string, publish bool) {
 	// Media connects once the peer answers an offer: a publisher's at once, a
 	// listener's when there is something to hear (publishers join first).
 	if err := c.WaitConnected(jctx); err != nil {
+		state := c.MediaState()
 		c.Close()
-		s.fail(fmt.Errorf("media did not connect (%s): %w", c.MediaState(), err))
+		s.fail(fmt.Errorf("media did not connect (%s): %w", state, err))
 		return
 	}
 	s.mu.Lock()
