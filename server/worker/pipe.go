@@ -3,8 +3,10 @@ package worker
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -286,14 +288,8 @@ func (w *Worker) closePipe(pt *pipeTransport) {
 		return
 	}
 	pt.closed = true
-	outs := make([]*pipeOut, 0, len(pt.outs))
-	for _, o := range pt.outs {
-		outs = append(outs, o)
-	}
-	prods := make([]*producer, 0, len(pt.producers))
-	for _, p := range pt.producers {
-		prods = append(prods, p)
-	}
+	outs := slices.Collect(maps.Values(pt.outs))
+	prods := slices.Collect(maps.Values(pt.producers))
 	pt.mu.Unlock()
 	for _, o := range outs {
 		o.producer.removePipeOut(o)

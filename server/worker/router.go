@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/voicectl/voicectl/server/ipc"
@@ -48,14 +50,8 @@ func (w *Worker) closeRouter(r *router) {
 	w.mu.Unlock()
 	close(r.stop)
 	r.mu.Lock()
-	ts := make([]*transport, 0, len(r.transports))
-	for _, t := range r.transports {
-		ts = append(ts, t)
-	}
-	ps := make([]*pipeTransport, 0, len(r.pipes))
-	for _, p := range r.pipes {
-		ps = append(ps, p)
-	}
+	ts := slices.Collect(maps.Values(r.transports))
+	ps := slices.Collect(maps.Values(r.pipes))
 	r.mu.Unlock()
 	for _, t := range ts {
 		w.closeTransport(t)
@@ -78,9 +74,6 @@ func (r *router) addProducer(p *producer) {
 func (r *router) producerList() []*producer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]*producer, 0, len(r.producers))
-	for _, p := range r.producers {
-		out = append(out, p)
-	}
+	out := slices.Collect(maps.Values(r.producers))
 	return out
 }

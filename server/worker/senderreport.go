@@ -1,7 +1,9 @@
 package worker
 
 import (
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -32,10 +34,7 @@ func (t *transport) sendReports() {
 		t.mu.Unlock()
 		return
 	}
-	cons := make([]*consumer, 0, len(t.consumers))
-	for _, c := range t.consumers {
-		cons = append(cons, c)
-	}
+	cons := slices.Collect(maps.Values(t.consumers))
 	t.mu.Unlock()
 
 	now := time.Now()

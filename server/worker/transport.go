@@ -2,6 +2,8 @@ package worker
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -216,10 +218,7 @@ func (w *Worker) closeTransport(t *transport) {
 		return
 	}
 	t.closed = true
-	cons := make([]*consumer, 0, len(t.consumers))
-	for _, c := range t.consumers {
-		cons = append(cons, c)
-	}
+	cons := slices.Collect(maps.Values(t.consumers))
 	t.consumers = map[string]*consumer{}
 	p := t.producer
 	if t.reports != nil {

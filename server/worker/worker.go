@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"runtime/metrics"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,10 +73,7 @@ func Run(ctx context.Context, p Params) error {
 
 func (w *Worker) closeAll() {
 	w.mu.Lock()
-	routers := make([]*router, 0, len(w.routers))
-	for _, r := range w.routers {
-		routers = append(routers, r)
-	}
+	routers := slices.Collect(maps.Values(w.routers))
 	mux := w.mux
 	w.mu.Unlock()
 	for _, r := range routers {
