@@ -120,10 +120,9 @@ func (c *tapConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		m := &c.msgs[c.next]
 		c.next++
 		b := m.Buffers[0][:m.N]
-		if isRTP(b) {
-			c.mediaSeen = true
-		}
-		if isRTP(b) && c.tap != nil {
+		media := isRTP(b)
+		c.mediaSeen = c.mediaSeen || media
+		if media && c.tap != nil {
 			seq := binary.BigEndian.Uint16(b[2:4])
 			ts := binary.BigEndian.Uint32(b[4:8])
 			ssrc := binary.BigEndian.Uint32(b[8:12])

@@ -88,7 +88,7 @@ func (w *Worker) createConsumer(p ipc.ConsumerRef) error {
 
 // forward sends one packet of c's producer to c's transport. raw is the packet as
 // it arrived (decrypted); pkt is the same packet parsed. It reports the bytes sent.
-func (c *consumer) forward(rt *route, b *sendBatch, raw []byte, pkt *rtp.Packet, now int64) bool {
+func (c *consumer) forward(rt *route, b *sendBatch, raw []byte, hdrLen int, pkt *rtp.Packet, now int64) bool {
 	if !c.track.bound.Load() {
 		return false // not negotiated yet
 	}
@@ -96,7 +96,7 @@ func (c *consumer) forward(rt *route, b *sendBatch, raw []byte, pkt *rtp.Packet,
 		if c.track.WriteRTP(pkt) != nil {
 			return false
 		}
-	} else if !c.queueSRTP(rt, b, raw) {
+	} else if !c.queueSRTP(rt, b, raw, hdrLen) {
 		return false
 	}
 	c.sentPackets.Add(1)
@@ -106,12 +106,21 @@ func (c *consumer) forward(rt *route, b *sendBatch, raw []byte, pkt *rtp.Packet,
 	return true
 }
 
+// sealableHeaderLen is raw's RTP header length when the worker's own write path
+// can take raw (a batch slot holds it and the SRTP tag), 0 when it cannot. It is
+// the same for every consumer of a packet, so dispatch works it out once.
+func sealableHeaderLen(raw []byte) int {
+	if len(raw) > maxSRTPPacket-32 {
+		return 0
+	}
+	return rtpHeaderLen(raw)
+}
+
 // queueSRTP rewrites raw for c (SSRC, payload type), encrypts it in its batch
 // slot and queues it. The header is patched in place rather than re-marshalled:
 // extensions and marker pass through as they came.
-func (c *consumer) queueSRTP(rt *route, b *sendBatch, raw []byte) bool {
-	hdrLen := rtpHeaderLen(raw)
-	if hdrLen == 0 || len(raw) > maxSRTPPacket-32 {
+func (c *consumer) queueSRTP(rt *route, b *sendBatch, raw []byte, hdrLen int) bool {
+	if hdrLen == 0 {
 		return false
 	}
 	if c.srtpKeys != rt.keys && !c.newSealer(rt.keys) {

@@ -117,13 +117,14 @@ func (p *producer) dispatch(raw []byte, pkt *rtp.Packet) {
 		return
 	}
 	now := arrived.UnixNano()
+	hdrLen := sealableHeaderLen(raw)
 	direct := 0
 	for _, c := range cons {
 		rt := c.t.route.Load()
 		if rt == nil {
 			continue // not connected yet
 		}
-		if c.forward(rt, &p.batch, raw, pkt, now) && !rt.fast() {
+		if c.forward(rt, &p.batch, raw, hdrLen, pkt, now) && !rt.fast() {
 			direct++
 		}
 	}
