@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"runtime"
 	"syscall"
 	"testing"
@@ -36,12 +35,11 @@ func BenchmarkForwardWebRTC(b *testing.B) {
 			b.Run(fmt.Sprintf("listeners=%d/path=%s", n, path), func(b *testing.B) {
 				w, pr := testWorker(b, port)
 				for _, l := range connectListeners(b, w, n, nil) {
-					rt := l.t.route.Load()
 					if path == "pion" {
 						l.t.route.Store(&route{})
 						continue
 					}
-					l.t.route.Store(&route{keys: rt.keys, sock: rt.sock, dst: inet4(drain(b))})
+					l.redirectToDrain(b)
 				}
 				time.Sleep(200 * time.Millisecond) // let pion's SRTP start on every transport
 				raw, pkt := opusPacket(1)
@@ -62,24 +60,6 @@ func BenchmarkForwardWebRTC(b *testing.B) {
 			})
 		}
 	}
-}
-
-// drain is a loopback UDP socket that reads and drops everything it gets.
-func drain(b *testing.B) netip.AddrPort {
-	s, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = s.Close() })
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := s.ReadFromUDPAddrPort(buf); err != nil {
-				return
-			}
-		}
-	}()
-	return s.LocalAddr().(*net.UDPAddr).AddrPort()
 }
 
 // threadCPU is the calling thread's CPU time (RUSAGE_THREAD).

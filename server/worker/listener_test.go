@@ -119,3 +119,23 @@ func opusPacket(seq uint16) ([]byte, *rtp.Packet) {
 	raw, _ := p.Marshal()
 	return raw, p
 }
+
+// redirectToDrain points the listener's route (same keys, same worker socket) at a
+// loopback socket that reads and drops everything: the forwarding path runs
+// unchanged, but no in-process client decrypts, so measurements see only the worker.
+func (l *testListener) redirectToDrain(tb testing.TB) {
+	tb.Helper()
+	s, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = s.Close() })
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := s.ReadFromUDPAddrPort(buf); err != nil {
+				return
+			}
+		}
+	}()
+	rt := l.t.route.Load()
+	l.t.route.Store(&route{keys: rt.keys, sock: rt.sock, dst: inet4(s.LocalAddr().(*net.UDPAddr).AddrPort())})
+}
