@@ -147,3 +147,20 @@ func TestLoadgenCalibrateOpensRooms(t *testing.T) {
 	require.Zero(t, res.Steps[2].Report.LossRatio)
 	require.Zero(t, res.Steps[2].Report.ListenersMissingStreams, "every listener hears its room's publisher")
 }
+
+// TestLoadgenFloorReachesItsSinks: the floor's packets all reach the paced sinks,
+// in bursts and back to back, and the sending thread's CPU is counted.
+func TestLoadgenFloorReachesItsSinks(t *testing.T) {
+	for _, burst := range []string{"5ms", "0"} {
+		out, stderr, code := cli(t, nil, "loadgen", "floor", "--packets", "2000", "--destinations", "20",
+			"--burst-interval", burst, "--read-pacing", "20ms", "-o", "json")
+		require.Zero(t, code, stderr)
+		var r loadgen.FloorResult
+		require.NoError(t, json.Unmarshal([]byte(out), &r), out)
+		require.EqualValues(t, 2000, r.Received, "burst %s", burst)
+		require.Positive(t, r.CPUMicrosPerPkt)
+	}
+	_, stderr, code := cli(t, nil, "loadgen", "floor", "--packets", "0")
+	require.NotZero(t, code)
+	require.Contains(t, stderr, "must be positive")
+}

@@ -7,7 +7,25 @@ import (
 	"time"
 
 	"golang.org/x/net/ipv4"
+
+	"github.com/voicectl/voicectl/client"
 )
+
+// FloorParams shape the floor measurement.
+type FloorParams struct {
+	Packets      int // to send in all
+	Size         int // bytes per packet
+	Destinations int
+	// Batch is the packets per sendmmsg when BurstInterval is 0; in bursts
+	// every destination gets one packet per sendmmsg, as from a worker's fan-out.
+	Batch int
+	// BurstInterval, when set, sends one packet to every destination this often
+	// (a fan-out per incoming packet); 0 sends back to back.
+	BurstInterval time.Duration
+	// ReadPacing is how often the destinations read, as load-generator
+	// listeners do (client.Sink).
+	ReadPacing time.Duration
+}
 
 // FloorResult is the cost of the cheapest possible forwarding: raw sendmmsg of
 // equal-size packets over loopback, no SRTP, no bookkeeping.
@@ -16,36 +34,40 @@ type FloorResult struct {
 	Size             int     `json:"size"`
 	Destinations     int     `json:"destinations"`
 	Batch            int     `json:"batch"`
+	BurstIntervalMs  float64 `json:"burst_interval_ms"`
+	Received         int64   `json:"received"`
 	CPUMicrosPerPkt  float64 `json:"cpu_us_per_packet"`
-	WallMicrosPerPkt float64 `json:"wall_us_per_packet"`
+	WallMicrosPerPkt float64 `json:"wall_us_per_packet"` // time in sendmmsg
 }
 
-// Floor sends packets of size bytes round-robin to destinations loopback sockets
-// in batches of batch with sendmmsg(2), and measures this process's CPU per packet.
-func Floor(packets, size, destinations, batch int) (FloorResult, error) {
-	res := FloorResult{Packets: packets, Size: size, Destinations: destinations, Batch: batch}
-	var sinks []*net.UDPConn
+// Floor sends p.Packets packets to p.Destinations sinks with sendmmsg(2) and
+// measures the sending thread's CPU per packet. On loopback the kernel delivers
+// each datagram in the sender's context, so the receivers' side counts too:
+// the sinks read like listeners, and bursts reproduce a worker's fan-outs (a
+// back-to-back loop keeps every cache warm and costs less than a worker ever could).
+func Floor(p FloorParams) (FloorResult, error) {
+	res := FloorResult{Packets: p.Packets, Size: p.Size, Destinations: p.Destinations, Batch: p.Batch,
+		BurstIntervalMs: float64(p.BurstInterval.Microseconds()) / 1000}
+	if p.BurstInterval > 0 {
+		res.Batch = min(p.Destinations, 1024)
+	}
+	if p.Packets <= 0 || p.Size < 12 || p.Destinations <= 0 || res.Batch <= 0 {
+		return res, fmt.Errorf("floor: packets, destinations and batch must be positive and size at least 12")
+	}
+	sinks := make([]*client.Sink, 0, p.Destinations)
 	defer func() {
 		for _, s := range sinks {
 			_ = s.Close()
 		}
 	}()
-	var addrs []net.Addr
-	for i := 0; i < destinations; i++ {
-		s, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	addrs := make([]net.Addr, 0, p.Destinations)
+	for range p.Destinations {
+		s, err := client.ListenSink(p.ReadPacing)
 		if err != nil {
 			return res, err
 		}
 		sinks = append(sinks, s)
-		addrs = append(addrs, s.LocalAddr())
-		go func() { // drain, as listeners would
-			buf := make([]byte, 2048)
-			for {
-				if _, _, err := s.ReadFrom(buf); err != nil {
-					return
-				}
-			}
-		}()
+		addrs = append(addrs, s.Addr())
 	}
 	src, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -54,30 +76,44 @@ func Floor(packets, size, destinations, batch int) (FloorResult, error) {
 	defer src.Close()
 	_ = src.SetWriteBuffer(4 << 20)
 	pc := ipv4.NewPacketConn(src)
-	payload := make([]byte, size)
-	msgs := make([]ipv4.Message, batch)
+	payload := make([]byte, p.Size)
+	payload[0], payload[1] = 0x80, 111 // RTP-shaped, so the sinks count it
+	msgs := make([]ipv4.Message, res.Batch)
 	for i := range msgs {
 		msgs[i].Buffers = [][]byte{payload}
 	}
-	// Count only this thread's CPU: the drains above run on other threads.
+	// Count only this thread's CPU: the sinks read on other threads.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	start, cpu0 := time.Now(), threadCPU()
-	sent, next := 0, 0
-	for sent < packets {
-		n := min(batch, packets-sent)
+	var cpu, wall time.Duration
+	sent, next, due := 0, 0, time.Now()
+	for sent < p.Packets {
+		if p.BurstInterval > 0 {
+			due = due.Add(p.BurstInterval)
+			time.Sleep(time.Until(due))
+		}
+		n := min(res.Batch, p.Packets-sent)
 		for i := 0; i < n; i++ {
 			msgs[i].Addr = addrs[next]
 			next = (next + 1) % len(addrs)
 		}
-		k, err := pc.WriteBatch(msgs[:n], 0)
-		if err != nil {
-			return res, fmt.Errorf("sendmmsg: %w", err)
+		cpu0, wall0 := threadCPU(), time.Now()
+		for off := 0; off < n; {
+			k, err := pc.WriteBatch(msgs[off:n], 0)
+			if err != nil {
+				return res, fmt.Errorf("sendmmsg: %w", err)
+			}
+			off += k
 		}
-		sent += k
+		cpu += threadCPU() - cpu0
+		wall += time.Since(wall0)
+		sent += n
 	}
-	cpu, wall := threadCPU()-cpu0, time.Since(start)
-	res.CPUMicrosPerPkt = float64(cpu.Microseconds()) / float64(packets)
-	res.WallMicrosPerPkt = float64(wall.Microseconds()) / float64(packets)
+	time.Sleep(p.ReadPacing + 50*time.Millisecond) // the sinks' last reads
+	for _, s := range sinks {
+		res.Received += s.Received()
+	}
+	res.CPUMicrosPerPkt = float64(cpu.Nanoseconds()) / 1e3 / float64(p.Packets)
+	res.WallMicrosPerPkt = float64(wall.Nanoseconds()) / 1e3 / float64(p.Packets)
 	return res, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
 
+	"github.com/voicectl/voicectl/internal/udpmsg"
 	"github.com/voicectl/voicectl/server/ipc"
 )
 
@@ -137,5 +138,5 @@ func (l *testListener) redirectToDrain(tb testing.TB) {
 		}
 	}()
 	rt := l.t.route.Load()
-	l.t.route.Store(&route{keys: rt.keys, sock: rt.sock, dst: inet4(s.LocalAddr().(*net.UDPAddr).AddrPort())})
+	l.t.route.Store(&route{keys: rt.keys, sock: rt.sock, dst: udpmsg.Inet4(s.LocalAddr().(*net.UDPAddr).AddrPort())})
 }

@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/voicectl/voicectl/internal/udpmsg"
 )
 
 // rawConn is a worker socket as pion's ICE mux sees it: its reads and writes
@@ -47,7 +49,7 @@ func (c *rawConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	if errno != 0 {
 		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Err: os.NewSyscallError("recvfrom", errno)}
 	}
-	return int(n), addrPortOf(&from), nil
+	return int(n), udpmsg.AddrPort(&from), nil
 }
 
 // WriteToAddrPort implements ice.AddrPortReaderWriter.
@@ -55,7 +57,7 @@ func (c *rawConn) WriteToAddrPort(b []byte, to netip.AddrPort) (int, error) {
 	if !to.Addr().Unmap().Is4() || len(b) == 0 {
 		return c.WriteToUDPAddrPort(b, to)
 	}
-	sa := inet4(to)
+	sa := udpmsg.Inet4(to)
 	var (
 		n     uintptr
 		errno syscall.Errno
@@ -89,14 +91,4 @@ func (c *rawConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 		return c.WriteToAddrPort(b, ua.AddrPort())
 	}
 	return c.UDPConn.WriteTo(b, addr)
-}
-
-// addrPortOf reads an IPv4 sockaddr; anything else gives the zero AddrPort.
-func addrPortOf(sa *unix.RawSockaddrAny) netip.AddrPort {
-	if sa.Addr.Family != unix.AF_INET {
-		return netip.AddrPort{}
-	}
-	in := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
-	p := (*[2]byte)(unsafe.Pointer(&in.Port))
-	return netip.AddrPortFrom(netip.AddrFrom4(in.Addr), uint16(p[0])<<8|uint16(p[1]))
 }

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/voicectl/voicectl/internal/udpmsg"
 )
 
 // route is how a connected transport's forwarded packets leave the worker.
@@ -37,7 +39,7 @@ func (t *transport) updateRoute(decide bool) {
 	sock, dst := t.selectedPath()
 	switch {
 	case keys != nil && sock != nil:
-		t.route.Store(&route{keys: keys, sock: sock, dst: inet4(dst)})
+		t.route.Store(&route{keys: keys, sock: sock, dst: udpmsg.Inet4(dst)})
 	case prev != nil:
 		// Keep the last known path: ICE reported a pair we cannot map (it will
 		// report the next one), and pion must not start writing with our keys.

@@ -1,11 +1,12 @@
 package worker
 
 import (
-	"net/netip"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/voicectl/voicectl/internal/udpmsg"
 )
 
 // maxSRTPPacket bounds one forwarded packet: an Opus frame (RFC 6716 §3.2.1 caps it
@@ -26,7 +27,7 @@ type sendBatch struct {
 // sendGroup is the part of a batch that leaves through one socket.
 type sendGroup struct {
 	sock  *mediaSocket
-	hdrs  []mmsghdr
+	hdrs  []udpmsg.Mmsghdr
 	iovs  []unix.Iovec
 	addrs []unix.RawSockaddrInet4
 	bufs  [][]byte
@@ -36,21 +37,6 @@ type sendGroup struct {
 	from, count, sent int
 	errno             syscall.Errno
 	writeFn           func(fd uintptr) bool
-}
-
-// mmsghdr is struct mmsghdr of sendmmsg(2).
-type mmsghdr struct {
-	hdr unix.Msghdr
-	len uint32
-	_   [4]byte
-}
-
-// inet4 is dst as a sockaddr_in.
-func inet4(dst netip.AddrPort) unix.RawSockaddrInet4 {
-	sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: dst.Addr().Unmap().As4()}
-	p := (*[2]byte)(unsafe.Pointer(&sa.Port))
-	p[0], p[1] = byte(dst.Port()>>8), byte(dst.Port())
-	return sa
 }
 
 // slot returns a buffer for the next packet to dst through sock. The caller
@@ -70,7 +56,7 @@ func (b *sendBatch) slot(sock *mediaSocket, dst *unix.RawSockaddrInet4) (*sendGr
 	}
 	if g.n == len(g.bufs) {
 		g.bufs = append(g.bufs, make([]byte, maxSRTPPacket))
-		g.hdrs = append(g.hdrs, mmsghdr{})
+		g.hdrs = append(g.hdrs, udpmsg.Mmsghdr{})
 		g.iovs = append(g.iovs, unix.Iovec{})
 		g.addrs = append(g.addrs, unix.RawSockaddrInet4{})
 	}
@@ -101,7 +87,7 @@ func (g *sendGroup) flush() (sent int) {
 	for i := 0; i < g.n; i++ {
 		g.iovs[i].Base = &g.bufs[i][0]
 		g.iovs[i].SetLen(len(g.bufs[i]))
-		g.hdrs[i].hdr = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&g.addrs[i])), Namelen: unix.SizeofSockaddrInet4, Iov: &g.iovs[i], Iovlen: 1}
+		g.hdrs[i].Hdr = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&g.addrs[i])), Namelen: unix.SizeofSockaddrInet4, Iov: &g.iovs[i], Iovlen: 1}
 	}
 	for g.from = 0; g.from < g.n; {
 		g.count = min(g.n-g.from, maxMmsg)

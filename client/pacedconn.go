@@ -1,0 +1,323 @@
+package client
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/voicectl/voicectl/internal/udpmsg"
+)
+
+const (
+	batchSize = 32
+	// pollWait bounds one wait for a datagram before the peer is connected, so a
+	// close or a read deadline is noticed.
+	pollWait = 20 // milliseconds
+)
+
+// pacedConn is a load generator's UDP socket. It stays out of the Go runtime's
+// netpoller: a socket registered there makes the kernel run the epoll callback
+// for every datagram that arrives, and a paced reader would be woken (or its
+// netpoller thread would) packet after packet. On loopback the sender pays for
+// that wake-up — the worker's CPU per forwarded packet would include a cost no
+// listener across a network puts on it.
+//
+// Until the peer connection is up, a read waits in poll(2) (ICE and DTLS at
+// full speed); from then on each read sleeps for pace and takes what queued up
+// with one recvmmsg(2), so control packets wait at most pace. RTP headers go to
+// the tap before anything reaches pion.
+type pacedConn struct {
+	laddr     *net.UDPAddr
+	tap       RTPTap
+	pace      time.Duration
+	connected *atomic.Bool
+	stamped   bool // the kernel timestamps datagrams (SO_TIMESTAMPNS)
+
+	mu     sync.Mutex // guards fd's lifetime: closed with its last user
+	fd     int
+	users  int
+	closed bool
+
+	readDeadline atomic.Int64 // unix nanoseconds, 0 for none
+
+	// Read state: ReadFrom has one caller, the ICE candidate's read loop.
+	hdrs       []udpmsg.Mmsghdr
+	iovs       []unix.Iovec
+	names      []unix.RawSockaddrAny
+	bufs       [][]byte
+	oobs       [][]byte
+	next, have int
+	pfd        [1]unix.PollFd
+	lastFrom   netip.AddrPort
+	lastAddr   *net.UDPAddr
+}
+
+func listenPaced(laddr *net.UDPAddr, tap RTPTap, pace time.Duration, connected *atomic.Bool) (*pacedConn, error) {
+	var ip [4]byte
+	port := 0
+	if laddr != nil {
+		if v4 := laddr.IP.To4(); v4 != nil {
+			ip = [4]byte(v4)
+		}
+		port = laddr.Port
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: ip, Port: port}); err != nil {
+		_ = unix.Close(fd)
+		return nil, &net.OpError{Op: "listen", Net: "udp4", Addr: laddr, Err: os.NewSyscallError("bind", err)}
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		_ = unix.Close(fd)
+		return nil, os.NewSyscallError("getsockname", err)
+	}
+	in, _ := sa.(*unix.SockaddrInet4)
+	if in == nil {
+		_ = unix.Close(fd)
+		return nil, errors.New("paced socket: not an IPv4 address")
+	}
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+	c := &pacedConn{
+		laddr: &net.UDPAddr{IP: net.IP(in.Addr[:]), Port: in.Port},
+		tap:   tap, pace: pace, connected: connected, fd: fd,
+		stamped: unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) == nil,
+		hdrs:    make([]udpmsg.Mmsghdr, batchSize),
+		iovs:    make([]unix.Iovec, batchSize),
+		names:   make([]unix.RawSockaddrAny, batchSize),
+		bufs:    make([][]byte, batchSize),
+		oobs:    make([][]byte, batchSize),
+	}
+	for i := range c.hdrs {
+		c.bufs[i] = make([]byte, 1500)
+		c.oobs[i] = make([]byte, 64)
+		c.iovs[i].Base = &c.bufs[i][0]
+		c.iovs[i].SetLen(len(c.bufs[i]))
+		h := &c.hdrs[i].Hdr
+		h.Name = (*byte)(unsafe.Pointer(&c.names[i]))
+		h.Iov = &c.iovs[i]
+		h.Iovlen = 1
+		h.Control = &c.oobs[i][0]
+	}
+	c.pfd[0].Events = unix.POLLIN
+	return c, nil
+}
+
+// acquire pins the descriptor for one system call; false once closed.
+func (c *pacedConn) acquire() (int, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return -1, false
+	}
+	c.users++
+	return c.fd, true
+}
+
+func (c *pacedConn) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.users--
+	if c.closed && c.users == 0 && c.fd >= 0 {
+		_ = unix.Close(c.fd)
+		c.fd = -1
+	}
+}
+
+// Close closes the socket; a read in progress returns net.ErrClosed within pollWait.
+func (c *pacedConn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return net.ErrClosed
+	}
+	c.closed = true
+	if c.users == 0 {
+		_ = unix.Close(c.fd)
+		c.fd = -1
+	}
+	return nil
+}
+
+func (c *pacedConn) LocalAddr() net.Addr  { return c.laddr }
+func (c *pacedConn) RemoteAddr() net.Addr { return nil }
+
+func (c *pacedConn) SetDeadline(t time.Time) error     { return c.SetReadDeadline(t) }
+func (c *pacedConn) SetWriteDeadline(time.Time) error  { return nil } // writes never block
+func (c *pacedConn) SetReadDeadline(t time.Time) error { c.readDeadline.Store(unixNano(t)); return nil }
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func (c *pacedConn) SetReadBuffer(n int) error  { return c.setsockopt(unix.SO_RCVBUF, n) }
+func (c *pacedConn) SetWriteBuffer(n int) error { return c.setsockopt(unix.SO_SNDBUF, n) }
+
+func (c *pacedConn) setsockopt(opt, v int) error {
+	fd, ok := c.acquire()
+	if !ok {
+		return net.ErrClosed
+	}
+	defer c.release()
+	return os.NewSyscallError("setsockopt", unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, v))
+}
+
+func (c *pacedConn) Read(b []byte) (int, error) {
+	n, _, err := c.ReadFrom(b)
+	return n, err
+}
+
+func (c *pacedConn) ReadFromUDP(b []byte) (int, *net.UDPAddr, error) {
+	n, addr, err := c.ReadFrom(b)
+	ua, _ := addr.(*net.UDPAddr)
+	return n, ua, err
+}
+
+// ReadMsgUDP reads a datagram; the paced socket hands out no control messages.
+func (c *pacedConn) ReadMsgUDP(b, _ []byte) (int, int, int, *net.UDPAddr, error) {
+	n, addr, err := c.ReadFromUDP(b)
+	return n, 0, 0, addr, err
+}
+
+// ReadFrom returns the next datagram the tap keeps.
+func (c *pacedConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		if c.next >= c.have {
+			if err := c.fill(); err != nil {
+				return 0, nil, err
+			}
+			continue
+		}
+		i := c.next
+		c.next++
+		b := c.bufs[i][:c.hdrs[i].Len]
+		if isRTP(b) && c.tap != nil {
+			seq := binary.BigEndian.Uint16(b[2:4])
+			ts := binary.BigEndian.Uint32(b[4:8])
+			ssrc := binary.BigEndian.Uint32(b[8:12])
+			at, ok := time.Time{}, false
+			if c.stamped {
+				at, ok = kernelTime(c.oobs[i][:c.hdrs[i].Hdr.Controllen])
+			}
+			if !ok {
+				at = time.Now()
+			}
+			if !c.tap(ssrc, seq, ts, len(b), at) {
+				continue
+			}
+		}
+		return copy(p, b), c.from(i), nil
+	}
+}
+
+// from is message i's source address, reused while it stays the same (a peer
+// hears one worker address) so reads do not allocate one per datagram.
+func (c *pacedConn) from(i int) net.Addr {
+	ap := udpmsg.AddrPort(&c.names[i])
+	if ap != c.lastFrom || c.lastAddr == nil {
+		c.lastFrom, c.lastAddr = ap, net.UDPAddrFromAddrPort(ap)
+	}
+	return c.lastAddr
+}
+
+// fill reads the next batch: after pace once connected (or at once when the last
+// batch was full), else as soon as a datagram is there.
+func (c *pacedConn) fill() error {
+	full := c.have == batchSize
+	c.next, c.have = 0, 0
+	for {
+		if d := c.readDeadline.Load(); d != 0 && time.Now().UnixNano() >= d {
+			return os.ErrDeadlineExceeded
+		}
+		paced := c.pace > 0 && c.connected != nil && c.connected.Load()
+		if paced && !full {
+			time.Sleep(c.pace)
+		}
+		full = false
+		fd, ok := c.acquire()
+		if !ok {
+			return net.ErrClosed
+		}
+		if !paced {
+			c.pfd[0].Fd, c.pfd[0].Revents = int32(fd), 0
+			if _, err := unix.Poll(c.pfd[:], pollWait); err != nil && err != unix.EINTR {
+				c.release()
+				return os.NewSyscallError("poll", err)
+			}
+		}
+		n, err := c.recv(fd)
+		c.release()
+		switch {
+		case err == unix.EAGAIN || err == unix.EINTR:
+			continue
+		case err != nil:
+			return &net.OpError{Op: "read", Net: "udp4", Addr: c.laddr, Err: os.NewSyscallError("recvmmsg", err)}
+		}
+		c.have = n
+		return nil
+	}
+}
+
+// recv is one non-blocking recvmmsg(2) into the batch.
+func (c *pacedConn) recv(fd int) (int, error) {
+	for i := range c.hdrs {
+		c.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrAny
+		c.hdrs[i].Hdr.SetControllen(len(c.oobs[i]))
+	}
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&c.hdrs[0])), uintptr(len(c.hdrs)),
+		unix.MSG_DONTWAIT, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+func (c *pacedConn) Write([]byte) (int, error) {
+	return 0, &net.OpError{Op: "write", Net: "udp4", Addr: c.laddr, Err: syscall.EDESTADDRREQ}
+}
+
+func (c *pacedConn) WriteToUDP(b []byte, addr *net.UDPAddr) (int, error) { return c.WriteTo(b, addr) }
+
+func (c *pacedConn) WriteMsgUDP(b, _ []byte, addr *net.UDPAddr) (int, int, error) {
+	n, err := c.WriteTo(b, addr)
+	return n, 0, err
+}
+
+// WriteTo sends one datagram without blocking: a full send buffer drops it, as
+// a congested network would.
+func (c *pacedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok || ua.IP.To4() == nil {
+		return 0, &net.OpError{Op: "write", Net: "udp4", Addr: addr, Err: fmt.Errorf("not an IPv4 UDP address: %v", addr)}
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
+	sa := udpmsg.Inet4(ua.AddrPort())
+	fd, live := c.acquire()
+	if !live {
+		return 0, net.ErrClosed
+	}
+	n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), unix.MSG_DONTWAIT,
+		uintptr(unsafe.Pointer(&sa)), unix.SizeofSockaddrInet4)
+	c.release()
+	if e != 0 {
+		return 0, &net.OpError{Op: "write", Net: "udp4", Addr: addr, Err: os.NewSyscallError("sendto", e)}
+	}
+	return int(n), nil
+}

@@ -1,0 +1,157 @@
+package client
+
+import (
+	"net"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/voicectl/voicectl/server/testenv"
+)
+
+func rtpPacket(ssrc uint32, seq uint16) []byte {
+	return []byte{0x80, 111, byte(seq >> 8), byte(seq), 0, 0, 0, 1, byte(ssrc >> 24), byte(ssrc >> 16), byte(ssrc >> 8), byte(ssrc), 0xAA}
+}
+
+// TestPacedConnTapsAndDelivers: before the connection is up datagrams are read
+// at once; RTP goes to the tap (with kernel arrival times) and only what it
+// keeps reaches the reader, with the sender's address; writes go out.
+func TestPacedConnTapsAndDelivers(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	var tapped atomic.Int32
+	var lastArrival atomic.Int64
+	tap := func(ssrc uint32, seq uint16, _ uint32, size int, at time.Time) bool {
+		tapped.Add(1)
+		lastArrival.Store(at.UnixNano())
+		require.Equal(t, uint32(7), ssrc)
+		require.Equal(t, 13, size)
+		return seq%2 == 0 // keep even sequence numbers
+	}
+	connected := &atomic.Bool{}
+	c, err := listenPaced(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, tap, time.Second, connected)
+	require.NoError(t, err)
+	defer c.Close()
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	defer peer.Close()
+
+	sent := time.Now()
+	for seq := uint16(1); seq <= 4; seq++ {
+		_, err = peer.WriteTo(rtpPacket(7, seq), c.LocalAddr())
+		require.NoError(t, err)
+	}
+	_, err = peer.WriteTo([]byte("stun-ish control"), c.LocalAddr())
+	require.NoError(t, err)
+
+	buf := make([]byte, 1500)
+	var got []byte
+	for range 3 { // seq 2, seq 4, the control datagram
+		n, from, err := c.ReadFrom(buf)
+		require.NoError(t, err)
+		require.Equal(t, peer.LocalAddr().String(), from.String())
+		if n != 13 {
+			require.Equal(t, "stun-ish control", string(buf[:n]))
+			got = append(got, buf[0])
+			continue
+		}
+		got = append(got, buf[3])
+	}
+	require.Equal(t, []byte{2, 4, 's'}, got)
+	require.EqualValues(t, 4, tapped.Load())
+	at := time.Unix(0, lastArrival.Load())
+	require.WithinDuration(t, sent, at, time.Second, "kernel arrival time")
+	require.True(t, c.stamped)
+
+	_, err = c.WriteTo([]byte("back"), peer.LocalAddr())
+	require.NoError(t, err)
+	require.NoError(t, peer.SetReadDeadline(time.Now().Add(2*time.Second)))
+	n, _, err := peer.ReadFrom(buf)
+	require.NoError(t, err)
+	require.Equal(t, "back", string(buf[:n]))
+}
+
+// TestPacedConnBatchesOnceConnected: once connected a read waits for pace and
+// then takes what queued up in one go.
+func TestPacedConnBatchesOnceConnected(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	connected := &atomic.Bool{}
+	connected.Store(true)
+	const pace = 150 * time.Millisecond
+	c, err := listenPaced(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, nil, pace, connected)
+	require.NoError(t, err)
+	defer c.Close()
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	defer peer.Close()
+	for seq := uint16(0); seq < 5; seq++ {
+		_, err = peer.WriteTo(rtpPacket(1, seq), c.LocalAddr())
+		require.NoError(t, err)
+	}
+	buf := make([]byte, 1500)
+	start := time.Now()
+	_, _, err = c.ReadFrom(buf)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, time.Since(start), pace, "the first read waited for the pace")
+	require.Equal(t, 5, c.have, "one read took the whole queue")
+}
+
+// TestPacedConnCloseAndDeadline: a read blocked before the connection is up
+// returns on a past deadline and on close; a closed conn refuses everything.
+func TestPacedConnCloseAndDeadline(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	c, err := listenPaced(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, nil, time.Second, &atomic.Bool{})
+	require.NoError(t, err)
+	buf := make([]byte, 64)
+
+	done := make(chan error, 1)
+	go func() { _, _, err := c.ReadFrom(buf); done <- err }()
+	time.Sleep(50 * time.Millisecond)
+	require.NoError(t, c.SetDeadline(time.Now()))
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	case <-time.After(2 * time.Second):
+		t.Fatal("read ignored its deadline")
+	}
+
+	require.NoError(t, c.SetDeadline(time.Time{}))
+	go func() { _, _, err := c.ReadFrom(buf); done <- err }()
+	time.Sleep(50 * time.Millisecond)
+	require.NoError(t, c.Close())
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, net.ErrClosed)
+	case <-time.After(2 * time.Second):
+		t.Fatal("read not woken by close")
+	}
+	require.ErrorIs(t, c.Close(), net.ErrClosed)
+	_, err = c.WriteTo([]byte("x"), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9})
+	require.ErrorIs(t, err, net.ErrClosed)
+	_, err = c.WriteTo([]byte("x"), &net.UDPAddr{IP: net.IPv6loopback, Port: 9})
+	require.Error(t, err, "IPv6 destination")
+	c.mu.Lock()
+	require.Equal(t, -1, c.fd, "descriptor closed with its last user")
+	c.mu.Unlock()
+}
+
+// TestSinkCountsWhatArrives: the floor's sink reads what is sent to it.
+func TestSinkCountsWhatArrives(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	s, err := ListenSink(20 * time.Millisecond)
+	require.NoError(t, err)
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	defer peer.Close()
+	for seq := uint16(0); seq < 40; seq++ {
+		_, err = peer.WriteTo(rtpPacket(3, seq), s.Addr())
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return s.Received() == 40 }, 2*time.Second, 10*time.Millisecond)
+	require.NoError(t, s.Close())
+}

@@ -1,0 +1,36 @@
+// Package udpmsg holds the Linux structures that batched UDP system calls
+// (sendmmsg(2), recvmmsg(2)) take, for the worker's write path and the load
+// generator's paced reads.
+package udpmsg
+
+import (
+	"net/netip"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Mmsghdr is struct mmsghdr of sendmmsg(2) and recvmmsg(2).
+type Mmsghdr struct {
+	Hdr unix.Msghdr
+	Len uint32
+	_   [4]byte
+}
+
+// Inet4 is dst as a sockaddr_in.
+func Inet4(dst netip.AddrPort) unix.RawSockaddrInet4 {
+	sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: dst.Addr().Unmap().As4()}
+	p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+	p[0], p[1] = byte(dst.Port()>>8), byte(dst.Port())
+	return sa
+}
+
+// AddrPort reads a sockaddr; anything but IPv4 gives the zero AddrPort.
+func AddrPort(sa *unix.RawSockaddrAny) netip.AddrPort {
+	if sa.Addr.Family != unix.AF_INET {
+		return netip.AddrPort{}
+	}
+	in := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+	p := (*[2]byte)(unsafe.Pointer(&in.Port))
+	return netip.AddrPortFrom(netip.AddrFrom4(in.Addr), uint16(p[0])<<8|uint16(p[1]))
+}
