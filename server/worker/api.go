@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -23,6 +24,13 @@ var OpusCodec = webrtc.RTPCodecCapability{
 }
 
 const opusPayloadType = 111
+
+// ICE timing of the worker's transports; the timeouts are pion's defaults.
+const (
+	iceDisconnectedTimeout = 5 * time.Second
+	iceFailedTimeout       = 25 * time.Second
+	iceConsentInterval     = 5 * time.Second
+)
 
 // ipFilter keeps the addresses the settings allow.
 func ipFilter(p ipc.InitParams) func(net.IP) bool {
@@ -104,6 +112,10 @@ func (a *mediaAPI) forTransport(keys *dtlsKeyCatcher) *webrtc.API {
 	s.SetInterfaceFilter(interfaceFilter(p))
 	s.SetIPFilter(ipFilter(p))
 	s.SetIncludeLoopbackCandidate(p.Loopback)
+	// Consent checks every 5 s, RFC 7675 §5.1's interval (pion's default is 2 s):
+	// each is a STUN round trip through pion's agent for every listener of the
+	// worker, and the peer's own checks keep the pair alive meanwhile.
+	s.SetICETimeouts(iceDisconnectedTimeout, iceFailedTimeout, iceConsentInterval)
 	if p.MDNS {
 		s.SetICEMulticastDNSMode(ice.MulticastDNSModeQueryAndGather)
 	} else {

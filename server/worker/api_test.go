@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"fmt"
 	"net"
 	"testing"
 
@@ -65,4 +66,17 @@ func TestCandidatesFollowNetworkSettings(t *testing.T) {
 	sdp = offerCandidates(t, ipc.InitParams{Port: 46101, Loopback: true, AnnouncedIP: "203.0.113.9"})
 	require.Contains(t, sdp, "203.0.113.9 46101 typ host", "rtc.announced_ip replaces the host address")
 	require.NotContains(t, sdp, "127.0.0.1 46101")
+}
+
+// TestClosedPeerConnectionErrorIsRecognised: a consumer removed while its peer
+// leaves fails to renegotiate with pion's closed-connection error, which
+// dropConsumer must recognise through offerLocked's wrapping (it used to log a
+// warning per consumer of every leaving peer).
+func TestClosedPeerConnectionErrorIsRecognised(t *testing.T) {
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	require.NoError(t, err)
+	require.NoError(t, pc.Close())
+	_, err = pc.CreateOffer(nil)
+	require.Error(t, err)
+	require.ErrorIs(t, fmt.Errorf("create offer: %w", err), webrtc.ErrConnectionClosed)
 }

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"encoding/binary"
+	"errors"
 	"sync/atomic"
 
 	"github.com/pion/rtcp"
@@ -208,7 +209,7 @@ func (t *transport) dropConsumer(c *consumer) {
 	_ = t.pc.RemoveTrack(c.sender)
 	t.mu.Unlock()
 	if err := t.negotiate(); err != nil {
-		if t.pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
+		if errors.Is(err, webrtc.ErrConnectionClosed) || t.pc.ConnectionState() == webrtc.PeerConnectionStateClosed {
 			return // the peer went away while its consumer was being removed
 		}
 		t.w.log.Warn("renegotiation failed", "transport", t.id, "err", err)

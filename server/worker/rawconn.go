@@ -23,7 +23,16 @@ import (
 // about a tenth of a busy worker's CPU.
 type rawConn struct {
 	*net.UDPConn
-	raw syscall.RawConn
+	raw  syscall.RawConn
+	send *sendSocket // closed with the socket, nil if none
+}
+
+// Close closes the socket and its send socket.
+func (c *rawConn) Close() error {
+	if c.send != nil {
+		c.send.close()
+	}
+	return c.UDPConn.Close()
 }
 
 // ReadFromAddrPort implements ice.AddrPortReaderWriter.

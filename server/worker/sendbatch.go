@@ -91,7 +91,12 @@ func (g *sendGroup) flush() (sent int) {
 	}
 	for g.from = 0; g.from < g.n; {
 		g.count = min(g.n-g.from, maxMmsg)
-		if err := g.sock.raw.Write(g.writeFn); err != nil {
+		if send := g.sock.send; send != nil {
+			g.sent, g.errno = send.sendmmsg(g.hdrs[g.from : g.from+g.count])
+			if g.errno == unix.EBADF {
+				break // closed: the worker is shutting down
+			}
+		} else if err := g.sock.raw.Write(g.writeFn); err != nil {
 			break // the socket is closed: the worker is shutting down
 		}
 		if g.errno != 0 {
@@ -108,7 +113,8 @@ func (g *sendGroup) flush() (sent int) {
 	return sent
 }
 
-// write is the RawConn callback: one sendmmsg, or false to wait until writable.
+// write is the RawConn callback for a socket without a send socket: one
+// sendmmsg, or false to wait until writable.
 //
 // It is a raw system call: the socket is non-blocking, so the call cannot block,
 // and keeping the worker's one P through it means no other thread picks the P up

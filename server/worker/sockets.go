@@ -1,8 +1,11 @@
 package worker
 
 import (
+	"context"
+	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -19,12 +22,17 @@ type mediaSockets struct {
 	mu    sync.Mutex
 	byIP  map[netip.Addr]*mediaSocket
 	conns []*mediaSocket
+	// fallbacks are why sockets have no send socket (their fan-outs take the
+	// raw system call on the socket itself); the worker logs them.
+	fallbacks []error
 }
 
-// mediaSocket is one of the worker's UDP sockets, ready for raw sendmmsg.
+// mediaSocket is one of the worker's UDP sockets, ready for raw sendmmsg, with
+// its send socket when the kernel lets one share the port (see sendSocket).
 type mediaSocket struct {
 	conn *net.UDPConn
 	raw  syscall.RawConn
+	send *sendSocket
 }
 
 func newMediaSockets() (*mediaSockets, error) {
@@ -37,22 +45,46 @@ func newMediaSockets() (*mediaSockets, error) {
 
 // ListenUDP implements pionnet.Net for the ICE mux and keeps every socket it opens.
 func (s *mediaSockets) ListenUDP(network string, laddr *net.UDPAddr) (pionnet.UDPConn, error) {
-	c, err := s.Net.ListenUDP(network, laddr)
+	if laddr == nil || laddr.IP.To4() == nil || (network != "udp4" && network != "udp") {
+		return s.Net.ListenUDP(network, laddr)
+	}
+	lc := net.ListenConfig{Control: reusePort}
+	c, err := lc.ListenPacket(context.Background(), network, laddr.String())
 	if err != nil {
 		return nil, err
 	}
-	if uc, ok := c.(*net.UDPConn); ok {
-		raw, rawErr := uc.SyscallConn()
-		if addr, ok := netip.AddrFromSlice(laddr.IP); ok && rawErr == nil {
-			pc := &mediaSocket{conn: uc, raw: raw}
-			s.mu.Lock()
-			s.byIP[addr.Unmap()] = pc
-			s.conns = append(s.conns, pc)
-			s.mu.Unlock()
-			return &rawConn{UDPConn: uc, raw: raw}, nil
-		}
+	uc, ok := c.(*net.UDPConn)
+	if !ok {
+		_ = c.Close()
+		return nil, fmt.Errorf("listen %s: not a UDP socket", laddr)
 	}
-	return c, nil
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		_ = uc.Close()
+		return nil, err
+	}
+	pc := &mediaSocket{conn: uc, raw: raw}
+	send, sendErr := openSendSocket(uc.LocalAddr().(*net.UDPAddr))
+	if sendErr == nil {
+		pc.send = send
+	}
+	s.mu.Lock()
+	if addr, ok := netip.AddrFromSlice(laddr.IP); ok {
+		s.byIP[addr.Unmap()] = pc
+	}
+	s.conns = append(s.conns, pc)
+	if sendErr != nil {
+		s.fallbacks = append(s.fallbacks, sendErr)
+	}
+	s.mu.Unlock()
+	return &rawConn{UDPConn: uc, raw: raw, send: send}, nil
+}
+
+// sendSocketErrors are why sockets opened so far have no send socket.
+func (s *mediaSockets) sendSocketErrors() []error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.fallbacks)
 }
 
 // socketFor returns the socket bound to local, or the only socket when there is

@@ -260,6 +260,9 @@ func (w *Worker) init(p ipc.InitParams) (any, error) {
 	}
 	w.api, w.mux, w.index = api, mux, p.Index
 	w.log = w.log.With("worker", p.Index)
+	for _, err := range sockets.sendSocketErrors() {
+		w.log.Warn("forwarding writes on the media socket itself (no separate send socket)", "err", err)
+	}
 	w.log.Info("worker listening", "port", p.Port, "addrs", fmt.Sprint(mux.GetListenAddresses()))
 	return ipc.Ready{Index: p.Index, PID: os.Getpid()}, nil
 }

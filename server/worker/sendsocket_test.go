@@ -1,0 +1,70 @@
+package worker
+
+import (
+	"net"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/voicectl/voicectl/internal/udpmsg"
+	"github.com/voicectl/voicectl/server/testenv"
+)
+
+// TestSendSocketSharesThePortAndTakesNoInput: a media socket gets a send socket
+// on its own address and port; everything peers send still reaches the media
+// socket (without the steering program the group would hand about half of it to
+// the send socket, where nobody reads), and what the send socket sends comes
+// from the media socket's address.
+func TestSendSocketSharesThePortAndTakesNoInput(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	sockets, err := newMediaSockets()
+	require.NoError(t, err)
+	c, err := sockets.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	rc := c.(*rawConn)
+	defer rc.Close()
+	require.NotNil(t, rc.send, "send socket: %v", sockets.sendSocketErrors())
+	require.Empty(t, sockets.sendSocketErrors())
+
+	// Peers on many source ports: the group's hash would spread them.
+	const peers, each = 32, 4
+	for range peers {
+		p, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		require.NoError(t, err)
+		for range each {
+			_, err = p.WriteTo([]byte("stun"), rc.LocalAddr())
+			require.NoError(t, err)
+		}
+		require.NoError(t, p.Close())
+	}
+	buf := make([]byte, 64)
+	require.NoError(t, rc.SetReadDeadline(time.Now().Add(2*time.Second)))
+	for i := range peers * each {
+		_, _, err := rc.ReadFromAddrPort(buf)
+		require.NoError(t, err, "datagram %d of %d", i+1, peers*each)
+	}
+
+	listener, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	defer listener.Close()
+	payload := []byte("srtp")
+	dst := udpmsg.Inet4(listener.LocalAddr().(*net.UDPAddr).AddrPort())
+	iov := unix.Iovec{Base: &payload[0]}
+	iov.SetLen(len(payload))
+	hdrs := []udpmsg.Mmsghdr{{Hdr: unix.Msghdr{Name: (*byte)(unsafe.Pointer(&dst)), Namelen: unix.SizeofSockaddrInet4, Iov: &iov, Iovlen: 1}}}
+	n, errno := rc.send.sendmmsg(hdrs)
+	require.Zero(t, errno)
+	require.Equal(t, 1, n)
+	require.NoError(t, listener.SetReadDeadline(time.Now().Add(2*time.Second)))
+	got, from, err := listener.ReadFromUDP(buf)
+	require.NoError(t, err)
+	require.Equal(t, "srtp", string(buf[:got]))
+	require.Equal(t, rc.LocalAddr().String(), from.String(), "listeners see one address")
+
+	require.NoError(t, rc.Close())
+	_, errno = rc.send.sendmmsg(hdrs)
+	require.Equal(t, unix.EBADF, errno, "closed with the media socket")
+}
