@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -235,8 +236,11 @@ type serverTotals struct {
 	forwarded uint64
 	delayP50  float64
 	delayP99  float64
-	allocs    uint64
-	ok        bool
+	// delays pools the workers' forward-delay histograms, nil if the server
+	// reports none.
+	delays []uint64
+	allocs uint64
+	ok     bool
 }
 
 func (s *Session) serverTotals(ctx context.Context) serverTotals {
@@ -254,6 +258,9 @@ func (s *Session) serverTotals(ctx context.Context) serverTotals {
 		t.forwarded += w.PacketsOut
 		t.delayP50 = max(t.delayP50, w.ForwardDelayMsP50)
 		t.delayP99 = max(t.delayP99, w.ForwardDelayMsP99)
+		if len(w.ForwardDelayBuckets) > 0 {
+			t.delays = addBuckets(t.delays, w.ForwardDelayBuckets)
+		}
 		t.allocs += w.HeapAllocs
 	}
 	return t
@@ -387,6 +394,12 @@ loop:
 		}
 	}
 	r.ServerForwardDelayMsP50, r.ServerForwardDelayMsP99 = srv1.delayP50, srv1.delayP99
+	if window, ok := windowBuckets(srv0.delays, srv1.delays); ok {
+		// The window's own delays: the histograms count since the workers
+		// started, joins included.
+		r.ServerForwardDelayMsP50 = wire.ForwardDelayQuantileMs(window, 0.5)
+		r.ServerForwardDelayMsP99 = wire.ForwardDelayQuantileMs(window, 0.99)
+	}
 	if srv0.ok && srv1.ok {
 		r.ServerCPUSeconds = srv1.cpu - srv0.cpu
 		r.ForwardedPackets = srv1.forwarded - srv0.forwarded
@@ -480,4 +493,31 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// addBuckets adds histogram b into sum.
+func addBuckets(sum, b []uint64) []uint64 {
+	if len(sum) < len(b) {
+		sum = append(sum, make([]uint64, len(b)-len(sum))...)
+	}
+	for i, c := range b {
+		sum[i] += c
+	}
+	return sum
+}
+
+// windowBuckets is end minus start: what the histograms counted in between.
+// It fails when a worker restarted meanwhile (a count went down).
+func windowBuckets(start, end []uint64) ([]uint64, bool) {
+	if len(end) == 0 || len(start) > len(end) {
+		return nil, false
+	}
+	out := slices.Clone(end)
+	for i, c := range start {
+		if c > out[i] {
+			return nil, false
+		}
+		out[i] -= c
+	}
+	return out, true
 }

@@ -28,3 +28,19 @@ func TestThreadCPUIsExactForShortSpans(t *testing.T) {
 	require.Greater(t, cpu, wall/2)
 	require.LessOrEqual(t, cpu, wall+time.Millisecond)
 }
+
+// TestWindowBucketsSubtractsTheStart: the run's delay quantiles come from the
+// histogram's growth over the window, not from everything since the worker
+// started (joins included); a restarted worker (counts going down) gives none.
+func TestWindowBucketsSubtractsTheStart(t *testing.T) {
+	start := []uint64{0, 0, 5, 0, 0, 0}
+	end := []uint64{0, 0, 5, 98, 2, 0}
+	w, ok := windowBuckets(start, end)
+	require.True(t, ok)
+	require.Equal(t, []uint64{0, 0, 0, 98, 2, 0}, w)
+	_, ok = windowBuckets(end, start)
+	require.False(t, ok, "a count went down")
+	_, ok = windowBuckets(start, nil)
+	require.False(t, ok)
+	require.Equal(t, []uint64{1, 2, 3}, addBuckets([]uint64{1, 2}, []uint64{0, 0, 3}))
+}

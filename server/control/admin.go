@@ -63,6 +63,7 @@ func (c *Control) adminWorkers(w http.ResponseWriter, r *http.Request) {
 				aw.Pipes, aw.PipeConsumers, aw.PipeProducers = l.Pipes, l.PipeConsumers, l.PipeProducers
 				aw.PacketsIn, aw.PacketsOut = l.PacketsIn, l.PacketsOut
 				aw.ForwardDelayMsP50, aw.ForwardDelayMsP99 = l.ForwardDelayMsP50, l.ForwardDelayMsP99
+				aw.ForwardDelayBuckets = l.ForwardDelayBuckets
 				aw.HeapAllocs = l.HeapAllocs
 				aw.Load = l.Consumers + l.Producers + l.PipeConsumers
 			}

@@ -200,6 +200,8 @@ type Load struct {
 	// worker to its last copy written to a listener, since the worker started.
 	ForwardDelayMsP50 float64 `json:"forward_delay_ms_p50"`
 	ForwardDelayMsP99 float64 `json:"forward_delay_ms_p99"`
+	// ForwardDelayBuckets is their histogram (wire.AdminWorker.ForwardDelayBuckets).
+	ForwardDelayBuckets []uint64 `json:"forward_delay_buckets,omitempty"`
 	// HeapAllocs counts heap objects the worker allocated since it started.
 	HeapAllocs uint64 `json:"heap_allocs"`
 }

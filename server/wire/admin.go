@@ -1,6 +1,9 @@
 package wire
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Admin API types (/admin/v1, docs/admin-api.md).
 
@@ -39,8 +42,34 @@ type AdminWorker struct {
 	// packet's arrival to its last copy written to a listener.
 	ForwardDelayMsP50 float64 `json:"forward_delay_ms_p50"`
 	ForwardDelayMsP99 float64 `json:"forward_delay_ms_p99"`
+	// ForwardDelayBuckets is the histogram behind them: bucket i counts delays up
+	// to 2^(i/4) µs since the worker started. The difference of two readings
+	// gives an interval's quantiles (ForwardDelayQuantileMs).
+	ForwardDelayBuckets []uint64 `json:"forward_delay_buckets,omitempty"`
 	// HeapAllocs counts heap objects the worker allocated since it started.
 	HeapAllocs uint64 `json:"heap_allocs"`
+}
+
+// ForwardDelayQuantileMs is quantile q of a forward-delay histogram (see
+// AdminWorker.ForwardDelayBuckets): the upper bound, in milliseconds, of the
+// bucket that holds it; 0 for an empty histogram.
+func ForwardDelayQuantileMs(buckets []uint64, q float64) float64 {
+	var total uint64
+	for _, c := range buckets {
+		total += c
+	}
+	if total == 0 {
+		return 0
+	}
+	rank := uint64(math.Ceil(q * float64(total)))
+	var seen uint64
+	for i, c := range buckets {
+		seen += c
+		if seen >= rank {
+			return math.Pow(2, float64(i)/4) / 1000
+		}
+	}
+	return math.Pow(2, float64(len(buckets)-1)/4) / 1000
 }
 
 // AdminRouter is a room's router on one worker.

@@ -4,6 +4,8 @@ import (
 	"math"
 	"sync/atomic"
 	"time"
+
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 // delayHistogram counts forwarding delays (packet read → last copy written) in
@@ -25,24 +27,16 @@ func bucketOf(d time.Duration) int {
 
 func (h *delayHistogram) observe(d time.Duration) { h.buckets[bucketOf(d)].Add(1) }
 
+// counts reads the buckets.
+func (h *delayHistogram) counts() []uint64 {
+	out := make([]uint64, delayBuckets)
+	for i := range h.buckets {
+		out[i] = h.buckets[i].Load()
+	}
+	return out
+}
+
 // quantile returns the upper bound (in milliseconds) of the bucket holding quantile q.
 func (h *delayHistogram) quantile(q float64) float64 {
-	var total uint64
-	var counts [delayBuckets]uint64
-	for i := range h.buckets {
-		counts[i] = h.buckets[i].Load()
-		total += counts[i]
-	}
-	if total == 0 {
-		return 0
-	}
-	rank := uint64(math.Ceil(q * float64(total)))
-	var seen uint64
-	for i, c := range counts {
-		seen += c
-		if seen >= rank {
-			return math.Pow(2, float64(i)/4) / 1000
-		}
-	}
-	return math.Pow(2, float64(delayBuckets-1)/4) / 1000
+	return wire.ForwardDelayQuantileMs(h.counts(), q)
 }

@@ -128,7 +128,7 @@ func (p *producer) dispatch(raw []byte, pkt *rtp.Packet) {
 			direct++
 		}
 	}
-	sent := uint64(direct + p.batch.flush())
+	sent := uint64(direct + p.batch.flush(w.handshakes.Load() > 0))
 	w.packetsOut.Add(sent)
 	w.bytesOut.Add(sent * size)
 	w.delay.observe(time.Since(arrived))

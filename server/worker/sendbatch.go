@@ -72,17 +72,18 @@ func (g *sendGroup) commit(pkt []byte) {
 
 // flush sends everything queued and returns how many packets left. A message
 // the kernel refuses (an unreachable address) is skipped, not retried, so one
-// bad listener cannot stall the others.
-func (b *sendBatch) flush() (sent int) {
+// bad listener cannot stall the others. handoff lets the runtime give the P away
+// during the system calls (see sendSocket.sendmmsg).
+func (b *sendBatch) flush(handoff bool) (sent int) {
 	for _, g := range b.groups {
 		if g.n > 0 {
-			sent += g.flush()
+			sent += g.flush(handoff)
 		}
 	}
 	return sent
 }
 
-func (g *sendGroup) flush() (sent int) {
+func (g *sendGroup) flush(handoff bool) (sent int) {
 	// Pointers are set now, not in slot: the slices may have grown since.
 	for i := 0; i < g.n; i++ {
 		g.iovs[i].Base = &g.bufs[i][0]
@@ -91,7 +92,7 @@ func (g *sendGroup) flush() (sent int) {
 	}
 	for g.from = 0; g.from < g.n; {
 		g.count = min(g.n-g.from, maxMmsg)
-		if send := g.sock.send; send != nil {
+		if send := g.sock.send; handoff && send != nil {
 			g.sent, g.errno = send.sendmmsg(g.hdrs[g.from : g.from+g.count])
 			if g.errno == unix.EBADF {
 				break // closed: the worker is shutting down

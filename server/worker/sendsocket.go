@@ -15,11 +15,12 @@ import (
 
 // sendSocket is a second UDP socket on a media socket's address and port
 // (SO_REUSEPORT), used only by the forwarding path's sendmmsg. It is blocking
-// and stays out of the Go netpoller, so a fan-out is an ordinary system call:
-// while the kernel delivers a long batch, the Go runtime hands the worker's one
-// P to another thread and the control plane (ICE, DTLS, signalling) keeps
-// running. On the netpoller's socket that hand-off cost more than it gave: the
-// idle thread slept in epoll and was woken by every packet the kernel freed.
+// and stays out of the Go netpoller, so a fan-out can be an ordinary system
+// call: while the kernel delivers a long batch, the Go runtime hands the
+// worker's one P to another thread and the control plane (ICE, DTLS,
+// signalling) keeps running. On the netpoller's socket that hand-off cost more
+// than it gave: the idle thread slept in epoll and was woken by every packet the
+// kernel freed.
 //
 // A reuseport group spreads incoming datagrams over its sockets; a classic BPF
 // program that always answers 0 steers every one to the group's first socket,
@@ -84,8 +85,9 @@ func openSendSocket(laddr *net.UDPAddr) (*sendSocket, error) {
 	return &sendSocket{fd: fd}, nil
 }
 
-// sendmmsg writes hdrs with one system call; it reports how many left and the
-// error of the first that did not.
+// sendmmsg writes hdrs with one ordinary (blocking) system call, during which
+// the runtime's monitor may take the worker's P for the control plane; it
+// reports how many left and the error of the first that did not.
 func (s *sendSocket) sendmmsg(hdrs []udpmsg.Mmsghdr) (int, syscall.Errno) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/voicectl/voicectl/internal/udpmsg"
+	"github.com/voicectl/voicectl/server/ipc"
 	"github.com/voicectl/voicectl/server/testenv"
 )
 
@@ -55,16 +56,39 @@ func TestSendSocketSharesThePortAndTakesNoInput(t *testing.T) {
 	iov := unix.Iovec{Base: &payload[0]}
 	iov.SetLen(len(payload))
 	hdrs := []udpmsg.Mmsghdr{{Hdr: unix.Msghdr{Name: (*byte)(unsafe.Pointer(&dst)), Namelen: unix.SizeofSockaddrInet4, Iov: &iov, Iovlen: 1}}}
-	n, errno := rc.send.sendmmsg(hdrs)
-	require.Zero(t, errno)
-	require.Equal(t, 1, n)
-	require.NoError(t, listener.SetReadDeadline(time.Now().Add(2*time.Second)))
-	got, from, err := listener.ReadFromUDP(buf)
-	require.NoError(t, err)
-	require.Equal(t, "srtp", string(buf[:got]))
-	require.Equal(t, rc.LocalAddr().String(), from.String(), "listeners see one address")
+	for range 2 {
+		n, errno := rc.send.sendmmsg(hdrs)
+		require.Zero(t, errno)
+		require.Equal(t, 1, n)
+		require.NoError(t, listener.SetReadDeadline(time.Now().Add(2*time.Second)))
+		got, from, err := listener.ReadFromUDP(buf)
+		require.NoError(t, err)
+		require.Equal(t, "srtp", string(buf[:got]))
+		require.Equal(t, rc.LocalAddr().String(), from.String(), "listeners see one address")
+	}
 
 	require.NoError(t, rc.Close())
-	_, errno = rc.send.sendmmsg(hdrs)
+	_, errno := rc.send.sendmmsg(hdrs)
 	require.Equal(t, unix.EBADF, errno, "closed with the media socket")
+}
+
+// TestHandshakesCountTransportsUntilConnected: a transport counts as connecting
+// (fan-outs hand the P over) from its creation until it connects or closes,
+// and never twice.
+func TestHandshakesCountTransportsUntilConnected(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	w, _ := testWorker(t, 46390)
+	require.NoError(t, w.createTransport(ipc.TransportCreate{RouterID: "r", TransportID: "never"}))
+	require.EqualValues(t, 1, w.handshakes.Load())
+
+	connectListener(t, w, "L", nil)
+	require.Eventually(t, func() bool { return w.handshakes.Load() == 1 }, 5*time.Second, 5*time.Millisecond,
+		"the connected listener no longer counts; the other still does")
+
+	never := w.transports["never"]
+	w.closeTransport(never)
+	w.closeTransport(never)
+	require.Zero(t, w.handshakes.Load())
+	w.closeTransport(w.transports["L"])
+	require.Zero(t, w.handshakes.Load(), "closing a connected transport does not count it again")
 }

@@ -33,10 +33,13 @@ type transport struct {
 	// lets them overtake it).
 	early []webrtc.ICECandidateInit
 
-	keys    dtlsKeyCatcher
-	routeMu sync.Mutex
-	route   atomic.Pointer[route] // nil until connected: packets are not sent
-	reports *time.Timer           // sender reports, see senderreport.go
+	keys dtlsKeyCatcher
+	// handshaken is set once the transport stops counting in w.handshakes:
+	// connected, failed or closed.
+	handshaken atomic.Bool
+	routeMu    sync.Mutex
+	route      atomic.Pointer[route] // nil until connected: packets are not sent
+	reports    *time.Timer           // sender reports, see senderreport.go
 }
 
 func (w *Worker) createTransport(p ipc.TransportCreate) error {
@@ -67,6 +70,7 @@ func (w *Worker) createTransport(p ipc.TransportCreate) error {
 			return err
 		}
 	}
+	w.handshakes.Add(1)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil {
 			return
@@ -80,8 +84,12 @@ func (w *Worker) createTransport(p ipc.TransportCreate) error {
 		t.updateRoute(false)
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateConnected {
+		switch s {
+		case webrtc.PeerConnectionStateConnected:
 			t.updateRoute(true)
+			t.handshakeEnded()
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+			t.handshakeEnded()
 		}
 		w.notify(ipc.EventTransportState, ipc.TransportState{TransportID: t.id, State: s.String()})
 	})
@@ -95,6 +103,13 @@ func (w *Worker) createTransport(p ipc.TransportCreate) error {
 	r.transports[t.id] = t
 	r.mu.Unlock()
 	return t.negotiate()
+}
+
+// handshakeEnded takes t out of the worker's count of transports connecting.
+func (t *transport) handshakeEnded() {
+	if t.handshaken.CompareAndSwap(false, true) {
+		t.w.handshakes.Add(-1)
+	}
 }
 
 // negotiate sends a fresh offer, or marks one as needed once the outstanding answer arrives.
@@ -233,6 +248,7 @@ func (w *Worker) closeTransport(t *transport) {
 		w.closeProducer(p)
 	}
 	_ = t.pc.Close()
+	t.handshakeEnded()
 	w.mu.Lock()
 	delete(w.transports, t.id)
 	w.mu.Unlock()

@@ -21,6 +21,7 @@ import (
 	"github.com/pion/ice/v4"
 
 	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 // Params configures Run.
@@ -50,6 +51,10 @@ type Worker struct {
 	bytesOut   atomic.Uint64
 	rtcpLost   atomic.Uint64
 	delay      delayHistogram
+
+	// handshakes counts transports not yet connected: while there are any,
+	// fan-outs let the runtime hand the P over (see sendSocket.sendmmsg).
+	handshakes atomic.Int32
 }
 
 // Run serves control's requests until control hangs up or ctx ends.
@@ -283,7 +288,9 @@ func (w *Worker) load() ipc.Load {
 		l.RTCPJitterSeconds = jitter / float64(reports)
 	}
 	l.BytesIn, l.BytesOut, l.RTCPPacketsLost = w.bytesIn.Load(), w.bytesOut.Load(), w.rtcpLost.Load()
-	l.ForwardDelayMsP50, l.ForwardDelayMsP99 = w.delay.quantile(0.5), w.delay.quantile(0.99)
+	l.ForwardDelayBuckets = w.delay.counts()
+	l.ForwardDelayMsP50 = wire.ForwardDelayQuantileMs(l.ForwardDelayBuckets, 0.5)
+	l.ForwardDelayMsP99 = wire.ForwardDelayQuantileMs(l.ForwardDelayBuckets, 0.99)
 	allocs := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
 	metrics.Read(allocs)
 	if allocs[0].Value.Kind() == metrics.KindUint64 {
