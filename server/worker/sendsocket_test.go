@@ -92,3 +92,26 @@ func TestHandshakesCountTransportsUntilConnected(t *testing.T) {
 	w.closeTransport(w.transports["L"])
 	require.Zero(t, w.handshakes.Load(), "closing a connected transport does not count it again")
 }
+
+// TestMediaPortStillRefusesASecondServer: SO_REUSEPORT must not let another
+// worker (or a second server run by mistake) bind a port that is taken.
+func TestMediaPortStillRefusesASecondServer(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	first, err := newMediaSockets()
+	require.NoError(t, err)
+	c, err := first.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	defer c.Close()
+	port := c.LocalAddr().(*net.UDPAddr).Port
+
+	second, err := newMediaSockets()
+	require.NoError(t, err)
+	_, err = second.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+	require.ErrorIs(t, err, unix.EADDRINUSE)
+
+	require.NoError(t, c.Close())
+	again, err := second.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+	require.NoError(t, err, "free again once the first closed")
+	require.NotNil(t, again.(*rawConn).send)
+	require.NoError(t, again.Close())
+}

@@ -48,6 +48,15 @@ func (s *mediaSockets) ListenUDP(network string, laddr *net.UDPAddr) (pionnet.UD
 	if laddr == nil || laddr.IP.To4() == nil || (network != "udp4" && network != "udp") {
 		return s.Net.ListenUDP(network, laddr)
 	}
+	// SO_REUSEPORT would let a second server of the same user bind the port
+	// silently and take its traffic; a plain bind first keeps "address in use".
+	if laddr.Port != 0 {
+		probe, err := net.ListenUDP(network, laddr)
+		if err != nil {
+			return nil, err
+		}
+		_ = probe.Close()
+	}
 	lc := net.ListenConfig{Control: reusePort}
 	c, err := lc.ListenPacket(context.Background(), network, laddr.String())
 	if err != nil {
