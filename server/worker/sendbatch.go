@@ -114,7 +114,8 @@ func (g *sendGroup) flush(handoff bool) (sent int) {
 	return sent
 }
 
-// write is the RawConn callback for a socket without a send socket: one
+// write is the RawConn callback of the media socket, which carries every
+// fan-out except those handed to the send socket while peers join: one
 // sendmmsg, or false to wait until writable.
 //
 // It is a raw system call: the socket is non-blocking, so the call cannot block,
