@@ -313,11 +313,10 @@ func (c *pacedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	if !live {
 		return 0, net.ErrClosed
 	}
-	n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), unix.MSG_DONTWAIT,
-		uintptr(unsafe.Pointer(&sa)), unix.SizeofSockaddrInet4)
+	n, e := udpmsg.SendTo(uintptr(fd), b, &sa, unix.MSG_DONTWAIT)
 	c.release()
 	if e != 0 {
 		return 0, &net.OpError{Op: "write", Net: "udp4", Addr: addr, Err: os.NewSyscallError("sendto", e)}
 	}
-	return int(n), nil
+	return n, nil
 }

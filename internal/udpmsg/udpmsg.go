@@ -5,6 +5,7 @@ package udpmsg
 
 import (
 	"net/netip"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -33,4 +34,15 @@ func AddrPort(sa *unix.RawSockaddrAny) netip.AddrPort {
 	in := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
 	p := (*[2]byte)(unsafe.Pointer(&in.Port))
 	return netip.AddrPortFrom(netip.AddrFrom4(in.Addr), uint16(p[0])<<8|uint16(p[1]))
+}
+
+// SendTo is one sendto(2) of b to sa as a raw system call (the caller's fd is
+// non-blocking or flags hold MSG_DONTWAIT, so it cannot block the thread).
+func SendTo(fd uintptr, b []byte, sa *unix.RawSockaddrInet4, flags int) (int, syscall.Errno) {
+	n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(flags),
+		uintptr(unsafe.Pointer(sa)), unix.SizeofSockaddrInet4)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), 0
 }

@@ -68,12 +68,11 @@ func (c *rawConn) WriteToAddrPort(b []byte, to netip.AddrPort) (int, error) {
 	}
 	sa := udpmsg.Inet4(to)
 	var (
-		n     uintptr
+		n     int
 		errno syscall.Errno
 	)
 	err := c.raw.Write(func(fd uintptr) bool {
-		n, _, errno = unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0,
-			uintptr(unsafe.Pointer(&sa)), unix.SizeofSockaddrInet4)
+		n, errno = udpmsg.SendTo(fd, b, &sa, 0)
 		return errno != unix.EAGAIN
 	})
 	if err != nil {
@@ -82,7 +81,7 @@ func (c *rawConn) WriteToAddrPort(b []byte, to netip.AddrPort) (int, error) {
 	if errno != 0 {
 		return 0, &net.OpError{Op: "write", Net: "udp", Addr: net.UDPAddrFromAddrPort(to), Err: os.NewSyscallError("sendto", errno)}
 	}
-	return int(n), nil
+	return n, nil
 }
 
 // ReadFrom implements net.PacketConn.
