@@ -25,10 +25,14 @@ var OpusCodec = webrtc.RTPCodecCapability{
 
 const opusPayloadType = 111
 
-// ICE timing of the worker's transports; the timeouts are pion's defaults.
+// ICE timing of the worker's transports. Pion learns that a peer is still
+// there from the answers to the worker's own consent checks, every
+// iceConsentInterval (the peer's checks are answered by the sockets, see
+// consentAnswerer): "disconnected" waits for two of them to go unanswered, and
+// "failed" comes 30 s after the last sign of life, RFC 7675's consent timeout.
 const (
-	iceDisconnectedTimeout = 5 * time.Second
-	iceFailedTimeout       = 25 * time.Second
+	iceDisconnectedTimeout = 2 * iceConsentInterval
+	iceFailedTimeout       = 30*time.Second - iceDisconnectedTimeout
 	iceConsentInterval     = 5 * time.Second
 )
 

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -23,8 +24,24 @@ import (
 // about a tenth of a busy worker's CPU.
 type rawConn struct {
 	*net.UDPConn
-	raw  syscall.RawConn
-	send *sendSocket // closed with the socket, nil if none
+	raw     syscall.RawConn
+	send    *sendSocket      // closed with the socket, nil if none
+	consent *consentAnswerer // nil: pion answers every STUN request
+
+	// The mux has one reader; its system call's arguments and results live
+	// here so that a read allocates nothing (a closure's captures would).
+	rmu   sync.Mutex
+	rbuf  []byte
+	rn    uintptr
+	rerr  syscall.Errno
+	rfrom unix.RawSockaddrAny
+	rfn   func(fd uintptr) bool
+}
+
+func newRawConn(uc *net.UDPConn, raw syscall.RawConn, send *sendSocket, consent *consentAnswerer) *rawConn {
+	c := &rawConn{UDPConn: uc, raw: raw, send: send, consent: consent}
+	c.rfn = c.recvfrom
+	return c
 }
 
 // Close closes the socket and its send socket.
@@ -35,30 +52,62 @@ func (c *rawConn) Close() error {
 	return c.UDPConn.Close()
 }
 
-// ReadFromAddrPort implements ice.AddrPortReaderWriter.
+// ReadFromAddrPort implements ice.AddrPortReaderWriter. Consent checks of
+// connected peers are answered on the way (see consentAnswerer) and not returned.
 func (c *rawConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	var (
-		n     uintptr
-		errno syscall.Errno
-		from  unix.RawSockaddrAny
-	)
-	err := c.raw.Read(func(fd uintptr) bool {
-		fromLen := uint32(unix.SizeofSockaddrAny)
-		var p unsafe.Pointer
-		if len(b) > 0 {
-			p = unsafe.Pointer(&b[0])
+	for {
+		n, from, err := c.read(b)
+		if err != nil || c.consent == nil || !c.consent.answer(b[:n], from, c.WriteToAddrPort) {
+			return n, from, err
 		}
-		n, _, errno = unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(p), uintptr(len(b)), 0,
-			uintptr(unsafe.Pointer(&from)), uintptr(unsafe.Pointer(&fromLen)))
-		return errno != unix.EAGAIN
-	})
+	}
+}
+
+func (c *rawConn) read(b []byte) (int, netip.AddrPort, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.rbuf = b
+	err := c.raw.Read(c.rfn)
+	c.rbuf = nil
 	if err != nil {
 		return 0, netip.AddrPort{}, err
 	}
-	if errno != 0 {
-		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Err: os.NewSyscallError("recvfrom", errno)}
+	if c.rerr != 0 {
+		return 0, netip.AddrPort{}, &net.OpError{Op: "read", Net: "udp", Err: os.NewSyscallError("recvfrom", c.rerr)}
 	}
-	return int(n), udpmsg.AddrPort(&from), nil
+	return int(c.rn), udpmsg.AddrPort(&c.rfrom), nil
+}
+
+func (c *rawConn) recvfrom(fd uintptr) bool {
+	fromLen := uint32(unix.SizeofSockaddrAny)
+	var p unsafe.Pointer
+	if len(c.rbuf) > 0 {
+		p = unsafe.Pointer(&c.rbuf[0])
+	}
+	c.rn, _, c.rerr = unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(p), uintptr(len(c.rbuf)), 0,
+		uintptr(unsafe.Pointer(&c.rfrom)), uintptr(unsafe.Pointer(&fromLen)))
+	return c.rerr != unix.EAGAIN
+}
+
+// rawWrite is one write's system call state; writers come from many
+// goroutines (ICE, DTLS, RTCP), so they take one from a pool.
+type rawWrite struct {
+	b     []byte
+	sa    unix.RawSockaddrInet4
+	n     int
+	errno syscall.Errno
+	fn    func(fd uintptr) bool
+}
+
+var rawWrites = sync.Pool{New: func() any {
+	w := &rawWrite{}
+	w.fn = w.sendto
+	return w
+}}
+
+func (w *rawWrite) sendto(fd uintptr) bool {
+	w.n, w.errno = udpmsg.SendTo(fd, w.b, &w.sa, 0)
+	return w.errno != unix.EAGAIN
 }
 
 // WriteToAddrPort implements ice.AddrPortReaderWriter.
@@ -66,22 +115,17 @@ func (c *rawConn) WriteToAddrPort(b []byte, to netip.AddrPort) (int, error) {
 	if !to.Addr().Unmap().Is4() || len(b) == 0 {
 		return c.WriteToUDPAddrPort(b, to)
 	}
-	sa := udpmsg.Inet4(to)
-	var (
-		n     int
-		errno syscall.Errno
-	)
-	err := c.raw.Write(func(fd uintptr) bool {
-		n, errno = udpmsg.SendTo(fd, b, &sa, 0)
-		return errno != unix.EAGAIN
-	})
-	if err != nil {
+	w := rawWrites.Get().(*rawWrite)
+	defer rawWrites.Put(w)
+	w.b, w.sa = b, udpmsg.Inet4(to)
+	defer func() { w.b = nil }()
+	if err := c.raw.Write(w.fn); err != nil {
 		return 0, err
 	}
-	if errno != 0 {
-		return 0, &net.OpError{Op: "write", Net: "udp", Addr: net.UDPAddrFromAddrPort(to), Err: os.NewSyscallError("sendto", errno)}
+	if w.errno != 0 {
+		return 0, &net.OpError{Op: "write", Net: "udp", Addr: net.UDPAddrFromAddrPort(to), Err: os.NewSyscallError("sendto", w.errno)}
 	}
-	return n, nil
+	return w.n, nil
 }
 
 // ReadFrom implements net.PacketConn.

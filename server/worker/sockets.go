@@ -25,6 +25,8 @@ type mediaSockets struct {
 	// fallbacks are why sockets have no send socket (their fan-outs take the
 	// raw system call on the socket itself); the worker logs them.
 	fallbacks []error
+	// consent answers connected peers' consent checks on every socket.
+	consent *consentAnswerer
 }
 
 // mediaSocket is one of the worker's UDP sockets, ready for raw sendmmsg, with
@@ -40,7 +42,7 @@ func newMediaSockets() (*mediaSockets, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &mediaSockets{Net: n, byIP: map[netip.Addr]*mediaSocket{}}, nil
+	return &mediaSockets{Net: n, byIP: map[netip.Addr]*mediaSocket{}, consent: newConsentAnswerer()}, nil
 }
 
 // ListenUDP implements pionnet.Net for the ICE mux and keeps every socket it opens.
@@ -86,7 +88,7 @@ func (s *mediaSockets) ListenUDP(network string, laddr *net.UDPAddr) (pionnet.UD
 		s.fallbacks = append(s.fallbacks, sendErr)
 	}
 	s.mu.Unlock()
-	return &rawConn{UDPConn: uc, raw: raw, send: send}, nil
+	return newRawConn(uc, raw, send, s.consent), nil
 }
 
 // sendSocketErrors are why sockets opened so far have no send socket.

@@ -3,6 +3,7 @@ package worker
 import (
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,12 @@ type transport struct {
 	routeMu    sync.Mutex
 	route      atomic.Pointer[route] // nil until connected: packets are not sent
 	reports    *time.Timer           // sender reports, see senderreport.go
+
+	consentMu sync.Mutex
+	consent   struct { // whose consent checks the sockets answer, see consentpeer.go
+		remote netip.AddrPort
+		peer   *consentPeer
+	}
 }
 
 func (w *Worker) createTransport(p ipc.TransportCreate) error {
@@ -82,6 +89,7 @@ func (w *Worker) createTransport(p ipc.TransportCreate) error {
 	})
 	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(*webrtc.ICECandidatePair) {
 		t.updateRoute(false)
+		t.answerConsent()
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		switch s {
@@ -91,6 +99,7 @@ func (w *Worker) createTransport(p ipc.TransportCreate) error {
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 			t.handshakeEnded()
 		}
+		t.answerConsent()
 		w.notify(ipc.EventTransportState, ipc.TransportState{TransportID: t.id, State: s.String()})
 	})
 	pc.OnTrack(t.onTrack)
@@ -249,6 +258,7 @@ func (w *Worker) closeTransport(t *transport) {
 	}
 	_ = t.pc.Close()
 	t.handshakeEnded()
+	t.stopAnsweringConsent()
 	w.mu.Lock()
 	delete(w.transports, t.id)
 	w.mu.Unlock()
