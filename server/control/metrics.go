@@ -77,6 +77,8 @@ var (
 	dBytesOut        = desc("worker", "forwarded_bytes_total", "RTP bytes forwarded to consumers and pipes.", workerLabels)
 	dLost            = desc("worker", "rtcp_packets_lost_total", "Packets listeners reported lost in RTCP receiver reports.", workerLabels)
 	dJitter          = desc("worker", "rtcp_jitter_seconds", "Mean interarrival jitter listeners report in RTCP receiver reports.", workerLabels)
+	dConsentAnswered = desc("worker", "ice_consent_checks_answered_total", "Peers' ICE consent checks (RFC 7675) the worker's sockets answered themselves.", workerLabels)
+	dConsentConfirm  = desc("worker", "ice_consent_checks_confirmed_total", "The worker's own ICE consent checks (RFC 7675) that peers answered.", workerLabels)
 	dRooms           = desc("server", "rooms", "Rooms on this server.", nil)
 	dPeers           = desc("server", "peers", "Peers joined on this server.", nil)
 	dWorkers         = desc("server", "workers", "Configured worker processes.", nil)
@@ -138,5 +140,7 @@ func (wc workerCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(dBytesOut, float64(l.BytesOut), w)
 		counter(dLost, float64(l.RTCPPacketsLost), w)
 		gauge(dJitter, l.RTCPJitterSeconds, w)
+		counter(dConsentAnswered, float64(l.ConsentAnswered), w)
+		counter(dConsentConfirm, float64(l.ConsentConfirmed), w)
 	}
 }

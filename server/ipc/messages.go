@@ -204,4 +204,9 @@ type Load struct {
 	ForwardDelayBuckets []uint64 `json:"forward_delay_buckets,omitempty"`
 	// HeapAllocs counts heap objects the worker allocated since it started.
 	HeapAllocs uint64 `json:"heap_allocs"`
+	// ConsentAnswered counts peers' ICE consent checks (RFC 7675) the worker's
+	// sockets answered themselves, ConsentConfirmed the worker's own checks that
+	// peers answered.
+	ConsentAnswered  uint64 `json:"ice_consent_answered"`
+	ConsentConfirmed uint64 `json:"ice_consent_confirmed"`
 }

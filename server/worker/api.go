@@ -25,16 +25,20 @@ var OpusCodec = webrtc.RTPCodecCapability{
 
 const opusPayloadType = 111
 
-// ICE timing of the worker's transports. Pion learns that a peer is still
-// there from the answers to the worker's own consent checks, every
-// iceConsentInterval (the peer's checks are answered by the sockets, see
-// consentAnswerer): "disconnected" waits for two of them to go unanswered, and
-// "failed" comes 30 s after the last sign of life, RFC 7675's consent timeout.
-const (
-	iceDisconnectedTimeout = 2 * iceConsentInterval
-	iceFailedTimeout       = 30*time.Second - iceDisconnectedTimeout
-	iceConsentInterval     = 5 * time.Second
-)
+// iceTiming is when the worker checks its transports' consent and when pion
+// gives up on them. The worker checks consent itself (consentKeeper; pion's
+// agent sends no keepalives) and passes each answer on to pion as a sign of
+// life.
+type iceTiming struct {
+	consentInterval time.Duration
+	disconnected    time.Duration
+	failed          time.Duration // after disconnected
+}
+
+// defaultICETiming: a check every 5 s (RFC 7675 §5.1), "disconnected" after two
+// in a row go unanswered, "failed" 30 s after the last answer, RFC 7675's
+// consent timeout.
+var defaultICETiming = iceTiming{consentInterval: 5 * time.Second, disconnected: 10 * time.Second, failed: 20 * time.Second}
 
 // ipFilter keeps the addresses the settings allow.
 func ipFilter(p ipc.InitParams) func(net.IP) bool {
@@ -88,6 +92,7 @@ type mediaAPI struct {
 	engine  *webrtc.MediaEngine
 	reports *interceptor.Registry
 	cert    dtlsCertificate
+	timing  iceTiming
 }
 
 func newMediaAPI(p ipc.InitParams, mux ice.UDPMux, sockets *mediaSockets) (*mediaAPI, error) {
@@ -104,7 +109,7 @@ func newMediaAPI(p ipc.InitParams, mux ice.UDPMux, sockets *mediaSockets) (*medi
 		return nil, err
 	}
 	ir.Add(receiver)
-	return &mediaAPI{params: p, mux: mux, sockets: sockets, engine: m, reports: ir}, nil
+	return &mediaAPI{params: p, mux: mux, sockets: sockets, engine: m, reports: ir, timing: defaultICETiming}, nil
 }
 
 // forTransport returns an API whose DTLS handshakes report their keys to keys.
@@ -116,10 +121,7 @@ func (a *mediaAPI) forTransport(keys *dtlsKeyCatcher) *webrtc.API {
 	s.SetInterfaceFilter(interfaceFilter(p))
 	s.SetIPFilter(ipFilter(p))
 	s.SetIncludeLoopbackCandidate(p.Loopback)
-	// Consent checks every 5 s, RFC 7675 §5.1's interval (pion's default is 2 s):
-	// each is a STUN round trip through pion's agent for every listener of the
-	// worker, and the peer's own checks keep the pair alive meanwhile.
-	s.SetICETimeouts(iceDisconnectedTimeout, iceFailedTimeout, iceConsentInterval)
+	s.SetICETimeouts(a.timing.disconnected, a.timing.failed, 0)
 	if p.MDNS {
 		s.SetICEMulticastDNSMode(ice.MulticastDNSModeQueryAndGather)
 	} else {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
@@ -15,6 +16,7 @@ const (
 	consentLocalUfrag  = "wrkr"
 	consentRemoteUfrag = "peer"
 	consentLocalPwd    = "the-workers-ice-password"
+	consentRemotePwd   = "the-peers-ice-password"
 )
 
 var consentRemote = netip.MustParseAddrPort("127.0.0.1:40000")
@@ -36,7 +38,7 @@ func validCheck(t *testing.T, with ...stun.Setter) []byte {
 	return consentCheck(t, consentLocalUfrag+":"+consentRemoteUfrag, consentLocalPwd, with...)
 }
 
-// recorder keeps what the answerer writes.
+// recorder keeps what the keeper writes.
 type recorder struct {
 	pkts [][]byte
 	to   []netip.AddrPort
@@ -48,18 +50,39 @@ func (r *recorder) write(b []byte, to netip.AddrPort) (int, error) {
 	return len(b), nil
 }
 
-func newTestAnswerer() *consentAnswerer {
-	a := newConsentAnswerer()
-	a.add(consentRemote, newConsentPeer(consentLocalUfrag, consentRemoteUfrag, consentLocalPwd))
-	return a
+// testKeeper keeps one peer at consentRemote whose checks go to sent; its own
+// timer never fires in a test.
+type testKeeper struct {
+	*consentKeeper
+	p    *consentPeer
+	sent recorder
 }
 
-// TestConsentAnswererRepeatsWhatPionAnswered: the first check of a peer goes
+func newTestKeeper() *testKeeper {
+	k := &testKeeper{consentKeeper: newConsentKeeper()}
+	k.p = newConsentPeer(consentRemote, consentLocalUfrag, consentRemoteUfrag, consentLocalPwd, consentRemotePwd, k.sent.write)
+	k.add(k.p, time.Hour)
+	return k
+}
+
+// answer reports whether the keeper answered pkt itself (pion does not see it).
+func (k *testKeeper) answer(pkt []byte, remote netip.AddrPort, write func([]byte, netip.AddrPort) (int, error)) bool {
+	n, deliver := k.handle(pkt, len(pkt), remote, write)
+	if deliver {
+		if n != len(pkt) {
+			panic("a request handed on changed")
+		}
+		return false
+	}
+	return true
+}
+
+// TestConsentKeeperRepeatsWhatPionAnswered: the first check of a peer goes
 // to pion; the next ones, same role and tie-breaker, are answered here with a
 // response a STUN implementation accepts: same transaction, the peer's address,
 // valid integrity and fingerprint.
-func TestConsentAnswererRepeatsWhatPionAnswered(t *testing.T) {
-	a := newTestAnswerer()
+func TestConsentKeeperRepeatsWhatPionAnswered(t *testing.T) {
+	a := newTestKeeper()
 	var rec recorder
 	require.False(t, a.answer(validCheck(t), consentRemote, rec.write), "the first check is pion's")
 	require.Empty(t, rec.pkts)
@@ -81,9 +104,9 @@ func TestConsentAnswererRepeatsWhatPionAnswered(t *testing.T) {
 	require.Equal(t, consentRemote.String(), mapped.String())
 }
 
-// TestConsentAnswererLeavesPionTheRest: anything but a plain, valid consent
+// TestConsentKeeperLeavesPionTheRest: anything but a plain, valid consent
 // check of a known peer goes to pion, and nothing is written.
-func TestConsentAnswererLeavesPionTheRest(t *testing.T) {
+func TestConsentKeeperLeavesPionTheRest(t *testing.T) {
 	unknownRequired := stun.RawAttribute{Type: 0x0030, Value: []byte{1, 2, 3, 4}}
 	corruptFingerprint := func(b []byte) []byte { b[len(b)-1] ^= 1; return b }
 	cases := map[string]struct {
@@ -114,7 +137,7 @@ func TestConsentAnswererLeavesPionTheRest(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			a := newTestAnswerer()
+			a := newTestKeeper()
 			var rec recorder
 			require.False(t, a.answer(validCheck(t), consentRemote, rec.write)) // pion's first
 			remote := consentRemote
@@ -128,11 +151,11 @@ func TestConsentAnswererLeavesPionTheRest(t *testing.T) {
 	}
 }
 
-// TestConsentAnswererHandsRoleChangesToPion: a check with another role or
+// TestConsentKeeperHandsRoleChangesToPion: a check with another role or
 // tie-breaker (a possible role conflict, RFC 8445 §7.3.1.1) goes to pion once,
 // then that role is the one repeated.
-func TestConsentAnswererHandsRoleChangesToPion(t *testing.T) {
-	a := newTestAnswerer()
+func TestConsentKeeperHandsRoleChangesToPion(t *testing.T) {
+	a := newTestKeeper()
 	var rec recorder
 	require.False(t, a.answer(validCheck(t), consentRemote, rec.write))
 	require.True(t, a.answer(validCheck(t), consentRemote, rec.write))
@@ -143,7 +166,7 @@ func TestConsentAnswererHandsRoleChangesToPion(t *testing.T) {
 	require.False(t, a.answer(validCheck(t), consentRemote, rec.write), "changed back")
 	require.Len(t, rec.pkts, 2)
 
-	a.remove(consentRemote, a.peer(consentRemote))
+	a.remove(a.p)
 	require.False(t, a.answer(validCheck(t), consentRemote, rec.write), "removed: pion answers")
 }
 
@@ -159,7 +182,7 @@ func consentCheckAs(t *testing.T, role stun.Setter) func() []byte {
 // TestConsentAnsweringAllocatesNothing: answering sits in the socket's read
 // loop, once per peer every few seconds.
 func TestConsentAnsweringAllocatesNothing(t *testing.T) {
-	a := newTestAnswerer()
+	a := newTestKeeper()
 	req := validCheck(t)
 	drop := func(b []byte, _ netip.AddrPort) (int, error) { return len(b), nil }
 	require.False(t, a.answer(req, consentRemote, drop))
@@ -196,4 +219,133 @@ func TestConsentChecksOfAConnectedPeerAreAnsweredByTheSockets(t *testing.T) {
 	answerer.mu.RLock()
 	defer answerer.mu.RUnlock()
 	require.Empty(t, answerer.peers, "a closed transport's peer is no longer answered")
+}
+
+// TestConsentCheckIsASignedBindingRequest: the worker's check carries the
+// peer's USERNAME order, a role opposite to the peer's (pion's role before the
+// peer has shown one), a PRIORITY, and verifies with the peer's password.
+func TestConsentCheckIsASignedBindingRequest(t *testing.T) {
+	k := newTestKeeper()
+	k.p.check(time.Hour)
+	require.Empty(t, k.sent.pkts, "no role known yet: no check")
+
+	k.p.ourRole = attrICEControlling
+	k.p.check(time.Hour)
+	require.Len(t, k.sent.pkts, 1)
+	require.Equal(t, consentRemote, k.sent.to[0])
+	m := &stun.Message{Raw: k.sent.pkts[0]}
+	require.NoError(t, m.Decode())
+	require.Equal(t, stun.BindingRequest, m.Type)
+	var user stun.Username
+	require.NoError(t, user.GetFrom(m))
+	require.Equal(t, consentRemoteUfrag+":"+consentLocalUfrag, user.String())
+	require.True(t, m.Contains(stun.AttrICEControlling))
+	var prio ice.PriorityAttr
+	require.NoError(t, prio.GetFrom(m))
+	require.EqualValues(t, consentPriority, prio)
+	require.NoError(t, stun.NewShortTermIntegrity(consentRemotePwd).Check(m))
+	require.NoError(t, stun.Fingerprint.Check(m))
+
+	// The peer turns out to control: the next check says controlled.
+	require.False(t, k.answer(consentCheckAs(t, ice.AttrControlling(3))(), consentRemote, k.sent.write))
+	k.p.check(time.Hour)
+	require.Len(t, k.sent.pkts, 2)
+	m = &stun.Message{Raw: k.sent.pkts[1]}
+	require.NoError(t, m.Decode())
+	require.True(t, m.Contains(stun.AttrICEControlled))
+	require.False(t, m.Contains(stun.AttrICEControlling))
+	require.NotEqual(t, k.sent.pkts[0][8:20], k.sent.pkts[1][8:20], "a fresh transaction each time")
+	require.NoError(t, stun.NewShortTermIntegrity(consentRemotePwd).Check(m))
+}
+
+// answerTo is the peer's success response to check, signed with pwd.
+func answerTo(t *testing.T, check []byte, pwd string) []byte {
+	t.Helper()
+	var id [stun.TransactionIDSize]byte
+	copy(id[:], check[8:20])
+	m, err := stun.Build(stun.NewTransactionIDSetter(id), stun.BindingSuccess,
+		&stun.XORMappedAddress{IP: []byte{127, 0, 0, 1}, Port: 46000},
+		stun.NewShortTermIntegrity(pwd), stun.Fingerprint)
+	require.NoError(t, err)
+	return m.Raw
+}
+
+// TestConsentAnswerReachesPionAsAnIndication: a valid answer to the check in
+// flight confirms consent and is handed on as a binding indication from the
+// peer; a repeat or a forged answer is dropped; an answer to a transaction
+// that is not ours (pion's) passes unchanged.
+func TestConsentAnswerReachesPionAsAnIndication(t *testing.T) {
+	k := newTestKeeper()
+	k.p.ourRole = attrICEControlling
+	k.p.check(time.Hour)
+	resp := answerTo(t, k.sent.pkts[0], consentRemotePwd)
+
+	buf := make([]byte, 1500)
+	n, deliver := k.handle(buf, copy(buf, resp), consentRemote, k.sent.write)
+	require.True(t, deliver)
+	require.Equal(t, indicationLen, n)
+	ind := &stun.Message{Raw: buf[:n]}
+	require.NoError(t, ind.Decode())
+	require.Equal(t, stun.MessageType{Method: stun.MethodBinding, Class: stun.ClassIndication}, ind.Type)
+	require.NoError(t, stun.Fingerprint.Check(ind))
+	require.EqualValues(t, 1, k.confirmed.Load())
+
+	_, deliver = k.handle(buf, copy(buf, resp), consentRemote, k.sent.write)
+	require.False(t, deliver, "a repeated answer is dropped")
+
+	k.p.check(time.Hour)
+	forged := answerTo(t, k.sent.pkts[1], "not-the-peers-password")
+	_, deliver = k.handle(buf, copy(buf, forged), consentRemote, k.sent.write)
+	require.False(t, deliver, "a forged answer is dropped")
+	require.EqualValues(t, 1, k.confirmed.Load())
+
+	pions := stun.MustBuild(stun.TransactionID, stun.BindingSuccess, stun.NewShortTermIntegrity(consentRemotePwd), stun.Fingerprint).Raw
+	n, deliver = k.handle(buf, copy(buf, pions), consentRemote, k.sent.write)
+	require.True(t, deliver)
+	require.Equal(t, pions, buf[:n], "pion's own transactions pass untouched")
+}
+
+// TestConsentChecksAllocateNothing: a check sent and its answer taken.
+func TestConsentChecksAllocateNothing(t *testing.T) {
+	k := newTestKeeper()
+	k.p.ourRole = attrICEControlling
+	k.p.send = func(b []byte, _ netip.AddrPort) (int, error) { return len(b), nil }
+	// The peer's answer, re-signed for each check by the same code.
+	resp := append([]byte(nil), answerTo(t, validCheck(t), consentRemotePwd)...)
+	peerMAC := newConsentPeer(consentRemote, "", "", consentRemotePwd, "", nil).mac
+	buf := make([]byte, 1500)
+	allocs := testing.AllocsPerRun(200, func() {
+		k.p.check(time.Hour)
+		copy(resp[8:20], k.p.req[8:20])
+		sign(peerMAC, resp, len(resp)-integrityAttrLen-fingerprintAttrLen)
+		if n, deliver := k.handle(buf, copy(buf, resp), consentRemote, nil); !deliver || n != indicationLen {
+			t.Fatal("answer not taken")
+		}
+	})
+	require.Zero(t, allocs)
+	require.EqualValues(t, 201, k.confirmed.Load())
+}
+
+// TestWorkersChecksKeepPionConnected: with a peer that stops checking once
+// connected and sends no RTCP, the worker's own checks are all that tells its
+// pion agent the peer is there; the transport stays connected well past the
+// disconnected timeout, then the keeper lets go when the transport closes.
+func TestWorkersChecksKeepPionConnected(t *testing.T) {
+	w, _ := testWorker(t, 46440)
+	w.api.timing = iceTiming{consentInterval: 100 * time.Millisecond, disconnected: time.Second, failed: 5 * time.Second}
+	l := connectListener(t, w, "T0", func(se *webrtc.SettingEngine) {
+		se.SetICETimeouts(5*time.Second, 25*time.Second, time.Hour)
+	}, webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+	keeper := w.api.sockets.consent
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		require.Equal(t, webrtc.PeerConnectionStateConnected, l.t.pc.ConnectionState(),
+			"pion on the worker still hears from the peer (%d checks answered)", keeper.confirmed.Load())
+	}
+	require.GreaterOrEqual(t, keeper.confirmed.Load(), uint64(10))
+	require.Less(t, keeper.answered.Load(), uint64(3), "the peer's checks stopped with the connection's")
+
+	w.closeTransport(l.t)
+	keeper.mu.RLock()
+	defer keeper.mu.RUnlock()
+	require.Empty(t, keeper.peers)
 }

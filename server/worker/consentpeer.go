@@ -1,64 +1,73 @@
 package worker
 
 import (
-	"net/netip"
-
 	"github.com/pion/webrtc/v4"
 )
 
-// answerConsent has the worker's sockets answer the consent checks of t's peer
-// on the selected candidate pair (see consentAnswerer), or stops when t is not
-// connected. It runs on every connection-state and pair change.
-func (t *transport) answerConsent() {
+// keepConsent has the worker's sockets keep the consent of t's peer on the
+// selected candidate pair (see consentKeeper) while t is connected or only
+// disconnected (our checks may bring it back), and stops otherwise. It runs on
+// every connection-state and pair change.
+func (t *transport) keepConsent() {
 	if t.w.api == nil || t.w.api.sockets == nil {
 		return
 	}
-	answerer := t.w.api.sockets.consent
+	keeper := t.w.api.sockets.consent
 	t.consentMu.Lock()
 	defer t.consentMu.Unlock()
-	var remote netip.AddrPort
+	if t.consentStopped {
+		return // closed: a late state change must not start it again
+	}
 	var peer *consentPeer
-	if t.pc.ConnectionState() == webrtc.PeerConnectionStateConnected {
-		remote, peer = t.consentPeer()
+	switch t.pc.ConnectionState() {
+	case webrtc.PeerConnectionStateConnected, webrtc.PeerConnectionStateDisconnected:
+		peer = t.consentPeer()
 	}
-	if t.consent.peer != nil && (t.consent.remote != remote || peer == nil) {
-		answerer.remove(t.consent.remote, t.consent.peer)
-		t.consent.peer = nil
+	if t.consent != nil && (peer == nil || peer.remote != t.consent.remote) {
+		keeper.remove(t.consent)
+		t.consent = nil
 	}
-	if peer != nil && t.consent.peer == nil {
-		answerer.add(remote, peer)
-		t.consent.remote, t.consent.peer = remote, peer
+	if peer != nil && t.consent == nil {
+		keeper.add(peer, t.w.api.timing.consentInterval)
+		t.consent = peer
 	}
 }
 
-// stopAnsweringConsent is for a transport that closes.
-func (t *transport) stopAnsweringConsent() {
-	if t.w.api == nil || t.w.api.sockets == nil {
-		return
-	}
+// stopConsent is for a transport that closes.
+func (t *transport) stopConsent() {
 	t.consentMu.Lock()
 	defer t.consentMu.Unlock()
-	if t.consent.peer != nil {
-		t.w.api.sockets.consent.remove(t.consent.remote, t.consent.peer)
-		t.consent.peer = nil
+	t.consentStopped = true
+	if t.consent != nil {
+		t.w.api.sockets.consent.remove(t.consent)
+		t.consent = nil
 	}
 }
 
-// consentPeer reads the selected pair's remote address and both sides' ICE
-// credentials, or returns nil.
-func (t *transport) consentPeer() (netip.AddrPort, *consentPeer) {
+// consentPeer reads the selected pair and both sides' ICE credentials, or
+// returns nil.
+func (t *transport) consentPeer() *consentPeer {
 	ice := t.pc.SCTP().Transport().ICETransport()
 	local, err := ice.GetLocalParameters()
 	if err != nil {
-		return netip.AddrPort{}, nil
+		return nil
 	}
 	remote, err := ice.GetRemoteParameters()
-	if err != nil || remote.UsernameFragment == "" {
-		return netip.AddrPort{}, nil
+	if err != nil || remote.UsernameFragment == "" || remote.Password == "" {
+		return nil
 	}
 	sock, dst := t.selectedPath()
 	if sock == nil {
-		return netip.AddrPort{}, nil
+		t.w.log.Debug("consent checks left to pion: no worker socket for the selected pair", "transport", t.id)
+		return nil
 	}
-	return dst, newConsentPeer(local.UsernameFragment, remote.UsernameFragment, local.Password)
+	p := newConsentPeer(dst, local.UsernameFragment, remote.UsernameFragment, local.Password, remote.Password, sock.writeTo)
+	// Our role until the peer's checks show theirs (the worker offers, so it
+	// normally controls).
+	if ice.Role() == webrtc.ICERoleControlled {
+		p.ourRole = attrICEControlled
+	} else {
+		p.ourRole = attrICEControlling
+	}
+	return p
 }

@@ -44,9 +44,9 @@ type testListener struct {
 }
 
 // connectListener builds a transport and a consumer of "P" through the worker's
-// own code, answers with a pion client configured by tune, and waits until the
-// worker has picked the transport's route.
-func connectListener(tb testing.TB, w *Worker, id string, tune func(*webrtc.SettingEngine)) *testListener {
+// own code, answers with a pion client configured by tune (and apiOpts), and
+// waits until the worker has picked the transport's route.
+func connectListener(tb testing.TB, w *Worker, id string, tune func(*webrtc.SettingEngine), apiOpts ...func(*webrtc.API)) *testListener {
 	tb.Helper()
 	require.NoError(tb, w.createTransport(ipc.TransportCreate{RouterID: "r", TransportID: id}))
 	require.NoError(tb, w.createConsumer(ipc.ConsumerRef{TransportID: id, ProducerID: "P"}))
@@ -67,7 +67,7 @@ func connectListener(tb testing.TB, w *Worker, id string, tune func(*webrtc.Sett
 	}
 	me := &webrtc.MediaEngine{}
 	require.NoError(tb, me.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: OpusCodec, PayloadType: opusPayloadType}, webrtc.RTPCodecTypeAudio))
-	cpc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	cpc, err := webrtc.NewAPI(append([]func(*webrtc.API){webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)}, apiOpts...)...).NewPeerConnection(webrtc.Configuration{})
 	require.NoError(tb, err)
 	tb.Cleanup(func() { _ = cpc.Close() })
 	l := &testListener{t: t, c: t.consumers["P"], pc: cpc}

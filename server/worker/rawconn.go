@@ -25,8 +25,8 @@ import (
 type rawConn struct {
 	*net.UDPConn
 	raw     syscall.RawConn
-	send    *sendSocket      // closed with the socket, nil if none
-	consent *consentAnswerer // nil: pion answers every STUN request
+	send    *sendSocket    // closed with the socket, nil if none
+	consent *consentKeeper // nil: pion handles all STUN
 
 	// The mux has one reader; its system call's arguments and results live
 	// here so that a read allocates nothing (a closure's captures would).
@@ -38,7 +38,7 @@ type rawConn struct {
 	rfn   func(fd uintptr) bool
 }
 
-func newRawConn(uc *net.UDPConn, raw syscall.RawConn, send *sendSocket, consent *consentAnswerer) *rawConn {
+func newRawConn(uc *net.UDPConn, raw syscall.RawConn, send *sendSocket, consent *consentKeeper) *rawConn {
 	c := &rawConn{UDPConn: uc, raw: raw, send: send, consent: consent}
 	c.rfn = c.recvfrom
 	return c
@@ -53,12 +53,16 @@ func (c *rawConn) Close() error {
 }
 
 // ReadFromAddrPort implements ice.AddrPortReaderWriter. Consent checks of
-// connected peers are answered on the way (see consentAnswerer) and not returned.
+// connected peers and the answers to the worker's own are handled on the way
+// (see consentKeeper).
 func (c *rawConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	for {
 		n, from, err := c.read(b)
-		if err != nil || c.consent == nil || !c.consent.answer(b[:n], from, c.WriteToAddrPort) {
+		if err != nil || c.consent == nil {
 			return n, from, err
+		}
+		if n, deliver := c.consent.handle(b, n, from, c.WriteToAddrPort); deliver {
+			return n, from, nil
 		}
 	}
 }
@@ -115,11 +119,17 @@ func (c *rawConn) WriteToAddrPort(b []byte, to netip.AddrPort) (int, error) {
 	if !to.Addr().Unmap().Is4() || len(b) == 0 {
 		return c.WriteToUDPAddrPort(b, to)
 	}
+	return writeRaw(c.raw, b, to)
+}
+
+// writeRaw sends b to the IPv4 address to with a raw sendto on raw's socket,
+// waiting in the netpoller only if the socket is full.
+func writeRaw(raw syscall.RawConn, b []byte, to netip.AddrPort) (int, error) {
 	w := rawWrites.Get().(*rawWrite)
 	defer rawWrites.Put(w)
 	w.b, w.sa = b, udpmsg.Inet4(to)
 	defer func() { w.b = nil }()
-	if err := c.raw.Write(w.fn); err != nil {
+	if err := raw.Write(w.fn); err != nil {
 		return 0, err
 	}
 	if w.errno != 0 {

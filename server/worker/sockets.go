@@ -25,8 +25,8 @@ type mediaSockets struct {
 	// fallbacks are why sockets have no send socket (their fan-outs take the
 	// raw system call on the socket itself); the worker logs them.
 	fallbacks []error
-	// consent answers connected peers' consent checks on every socket.
-	consent *consentAnswerer
+	// consent keeps connected peers' consent fresh, both ways, on every socket.
+	consent *consentKeeper
 }
 
 // mediaSocket is one of the worker's UDP sockets, ready for raw sendmmsg, with
@@ -42,7 +42,7 @@ func newMediaSockets() (*mediaSockets, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &mediaSockets{Net: n, byIP: map[netip.Addr]*mediaSocket{}, consent: newConsentAnswerer()}, nil
+	return &mediaSockets{Net: n, byIP: map[netip.Addr]*mediaSocket{}, consent: newConsentKeeper()}, nil
 }
 
 // ListenUDP implements pionnet.Net for the ICE mux and keeps every socket it opens.
@@ -89,6 +89,11 @@ func (s *mediaSockets) ListenUDP(network string, laddr *net.UDPAddr) (pionnet.UD
 	}
 	s.mu.Unlock()
 	return newRawConn(uc, raw, send, s.consent), nil
+}
+
+// writeTo sends one datagram from the socket (STUN, not media).
+func (m *mediaSocket) writeTo(b []byte, to netip.AddrPort) (int, error) {
+	return writeRaw(m.raw, b, to)
 }
 
 // sendSocketErrors are why sockets opened so far have no send socket.

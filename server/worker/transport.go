@@ -3,7 +3,6 @@ package worker
 import (
 	"fmt"
 	"maps"
-	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -42,11 +41,9 @@ type transport struct {
 	route      atomic.Pointer[route] // nil until connected: packets are not sent
 	reports    *time.Timer           // sender reports, see senderreport.go
 
-	consentMu sync.Mutex
-	consent   struct { // whose consent checks the sockets answer, see consentpeer.go
-		remote netip.AddrPort
-		peer   *consentPeer
-	}
+	consentMu      sync.Mutex
+	consent        *consentPeer // kept by the worker's sockets, see consentpeer.go
+	consentStopped bool
 }
 
 func (w *Worker) createTransport(p ipc.TransportCreate) error {
@@ -89,7 +86,7 @@ func (w *Worker) createTransport(p ipc.TransportCreate) error {
 	})
 	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(*webrtc.ICECandidatePair) {
 		t.updateRoute(false)
-		t.answerConsent()
+		t.keepConsent()
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		switch s {
@@ -99,7 +96,7 @@ func (w *Worker) createTransport(p ipc.TransportCreate) error {
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 			t.handshakeEnded()
 		}
-		t.answerConsent()
+		t.keepConsent()
 		w.notify(ipc.EventTransportState, ipc.TransportState{TransportID: t.id, State: s.String()})
 	})
 	pc.OnTrack(t.onTrack)
@@ -258,7 +255,7 @@ func (w *Worker) closeTransport(t *transport) {
 	}
 	_ = t.pc.Close()
 	t.handshakeEnded()
-	t.stopAnsweringConsent()
+	t.stopConsent()
 	w.mu.Lock()
 	delete(w.transports, t.id)
 	w.mu.Unlock()

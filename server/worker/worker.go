@@ -304,6 +304,10 @@ func (w *Worker) load() ipc.Load {
 	}
 	l.PacketsIn = w.packetsIn.Load()
 	l.PacketsOut = w.packetsOut.Load()
+	if w.api != nil && w.api.sockets != nil {
+		l.ConsentAnswered = w.api.sockets.consent.answered.Load()
+		l.ConsentConfirmed = w.api.sockets.consent.confirmed.Load()
+	}
 	return l
 }
 
