@@ -31,7 +31,11 @@ func AddrPort(sa *unix.RawSockaddrAny) netip.AddrPort {
 	if sa.Addr.Family != unix.AF_INET {
 		return netip.AddrPort{}
 	}
-	in := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+	return AddrPort4((*unix.RawSockaddrInet4)(unsafe.Pointer(sa)))
+}
+
+// AddrPort4 reads an IPv4 sockaddr (the inverse of Inet4).
+func AddrPort4(in *unix.RawSockaddrInet4) netip.AddrPort {
 	p := (*[2]byte)(unsafe.Pointer(&in.Port))
 	return netip.AddrPortFrom(netip.AddrFrom4(in.Addr), uint16(p[0])<<8|uint16(p[1]))
 }

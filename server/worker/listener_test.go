@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
@@ -41,6 +42,7 @@ type testListener struct {
 	received atomic.Int64
 	last     atomic.Pointer[rtp.Packet]
 	tracks   atomic.Int64
+	lastSR   atomic.Pointer[rtcp.SenderReport] // the last sender report the client decrypted
 }
 
 // connectListener builds a transport and a consumer of "P" through the worker's
@@ -71,8 +73,21 @@ func connectListener(tb testing.TB, w *Worker, id string, tune func(*webrtc.Sett
 	require.NoError(tb, err)
 	tb.Cleanup(func() { _ = cpc.Close() })
 	l := &testListener{t: t, c: t.consumers["P"], pc: cpc}
-	cpc.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	cpc.OnTrack(func(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		l.tracks.Add(1)
+		go func() {
+			for {
+				pkts, _, err := recv.ReadRTCP()
+				if err != nil {
+					return
+				}
+				for _, p := range pkts {
+					if sr, ok := p.(*rtcp.SenderReport); ok {
+						l.lastSR.Store(sr)
+					}
+				}
+			}
+		}()
 		for {
 			pkt, _, err := track.ReadRTP()
 			if err != nil {

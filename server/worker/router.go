@@ -72,8 +72,15 @@ func (r *router) addProducer(p *producer) {
 }
 
 func (r *router) producerList() []*producer {
+	return r.appendProducers(nil)
+}
+
+// appendProducers appends r's producers to out.
+func (r *router) appendProducers(out []*producer) []*producer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := slices.Collect(maps.Values(r.producers))
+	for _, p := range r.producers {
+		out = append(out, p)
+	}
 	return out
 }

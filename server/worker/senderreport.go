@@ -1,12 +1,14 @@
 package worker
 
 import (
-	"maps"
+	"encoding/binary"
 	"math/rand/v2"
-	"slices"
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/srtp/v3"
+
+	"github.com/voicectl/voicectl/internal/udpmsg"
 )
 
 // reportInterval is the mean time between a transport's RTCP sender reports:
@@ -29,31 +31,92 @@ func (t *transport) scheduleReports() {
 }
 
 func (t *transport) sendReports() {
+	now := time.Now()
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.closed {
-		t.mu.Unlock()
 		return
 	}
-	cons := slices.Collect(maps.Values(t.consumers))
-	t.mu.Unlock()
-
-	now := time.Now()
-	var pkts []rtcp.Packet
-	for _, c := range cons {
-		if sr := c.senderReport(now); sr != nil {
-			pkts = append(pkts, sr)
-		}
-	}
-	if len(pkts) > 0 {
-		if err := t.pc.WriteRTCP(pkts); err != nil {
+	if rt := t.route.Load(); rt != nil && rt.fast() {
+		if err := t.writeReportsLocked(rt, now); err != nil {
 			t.w.log.Debug("sender report not sent", "transport", t.id, "err", err)
 		}
+	} else {
+		// pion's writer carries the media, and so its SRTCP the reports.
+		var pkts []rtcp.Packet
+		for _, c := range t.consumers {
+			if sr := c.senderReport(now); sr != nil {
+				pkts = append(pkts, sr)
+			}
+		}
+		if len(pkts) > 0 {
+			t.mu.Unlock()
+			err := t.pc.WriteRTCP(pkts)
+			t.mu.Lock()
+			if err != nil {
+				t.w.log.Debug("sender report not sent", "transport", t.id, "err", err)
+			}
+		}
 	}
-	t.mu.Lock()
 	if !t.closed {
 		t.reports.Reset(nextReport())
 	}
-	t.mu.Unlock()
+}
+
+// reportWriter is a transport's SRTCP for the reports it writes itself, with
+// the keys of its own media path; its buffers are reused report after report.
+type reportWriter struct {
+	keys   *srtpKeys
+	ctx    *srtp.Context
+	hdr    rtcp.Header
+	plain  []byte
+	sealed []byte
+}
+
+// srLen is the size of a sender report without report blocks (RFC 3550 §6.4.1).
+const srLen = 28
+
+// writeReportsLocked sends one compound RTCP packet of t's consumers' sender
+// reports, encrypted with the route's keys (RFC 3711 §3.4) and written straight
+// to the peer's address, as the media is.
+func (t *transport) writeReportsLocked(rt *route, now time.Time) error {
+	w := &t.reportOut
+	if w.keys != rt.keys {
+		ctx, err := rt.keys.newContext()
+		if err != nil {
+			return err
+		}
+		w.keys, w.ctx = rt.keys, ctx
+	}
+	w.plain = w.plain[:0]
+	for _, c := range t.consumers {
+		w.plain = c.appendSenderReport(w.plain, now)
+	}
+	if len(w.plain) == 0 {
+		return nil
+	}
+	sealed, err := w.ctx.EncryptRTCP(w.sealed[:0], w.plain, &w.hdr)
+	if err != nil {
+		return err
+	}
+	w.sealed = sealed
+	_, err = rt.sock.writeTo(sealed, udpmsg.AddrPort4(&rt.dst))
+	return err
+}
+
+// appendSenderReport appends c's sender report to b, nothing before its first packet.
+func (c *consumer) appendSenderReport(b []byte, now time.Time) []byte {
+	at := c.lastSentAt.Load()
+	if at == 0 {
+		return b
+	}
+	sr := c.senderReportAt(now, at)
+	b = append(b, 0x80, byte(rtcp.TypeSenderReport), 0, srLen/4-1)
+	b = binary.BigEndian.AppendUint32(b, sr.SSRC)
+	b = binary.BigEndian.AppendUint64(b, sr.NTPTime)
+	b = binary.BigEndian.AppendUint32(b, sr.RTPTime)
+	b = binary.BigEndian.AppendUint32(b, sr.PacketCount)
+	return binary.BigEndian.AppendUint32(b, sr.OctetCount)
 }
 
 // senderReport describes what c has sent (RFC 3550 §6.4.1), nil before its first packet.
@@ -62,8 +125,13 @@ func (c *consumer) senderReport(now time.Time) *rtcp.SenderReport {
 	if at == 0 {
 		return nil
 	}
+	sr := c.senderReportAt(now, at)
+	return &sr
+}
+
+func (c *consumer) senderReportAt(now time.Time, at int64) rtcp.SenderReport {
 	elapsed := now.Sub(time.Unix(0, at))
-	return &rtcp.SenderReport{
+	return rtcp.SenderReport{
 		SSRC:        c.ssrc,
 		NTPTime:     ntpTime(now),
 		RTPTime:     c.lastTimestamp.Load() + uint32(elapsed.Seconds()*float64(OpusCodec.ClockRate)),

@@ -69,6 +69,18 @@ func TestOwnWritePathIsHeard(t *testing.T) {
 				require.Equal(t, uint32(50), sr.PacketCount)
 				require.Equal(t, uint32(50*80), sr.OctetCount)
 			}
+			// Sender reports go out encrypted with the same keys, and the
+			// client's SRTCP takes them.
+			for _, l := range ls {
+				l.t.sendReports()
+			}
+			for _, l := range ls {
+				require.Eventually(t, func() bool { return l.lastSR.Load() != nil }, 5*time.Second, 10*time.Millisecond, "no sender report")
+				sr := l.lastSR.Load()
+				require.Equal(t, l.c.ssrc, sr.SSRC)
+				require.Equal(t, uint32(50), sr.PacketCount)
+				require.Equal(t, uint32(50*80), sr.OctetCount)
+			}
 			require.Equal(t, uint64(150), w.packetsOut.Load())
 		})
 	}
@@ -91,6 +103,32 @@ func TestPionWritePathWhenWorkerIsDTLSClient(t *testing.T) {
 		return l.received.Load() >= 20
 	}, 5*time.Second, 5*time.Millisecond)
 	require.Equal(t, l.c.ssrc, l.last.Load().SSRC)
+	// Its sender reports go through pion's SRTCP too.
+	l.t.sendReports()
+	require.Eventually(t, func() bool { return l.lastSR.Load() != nil }, 5*time.Second, 10*time.Millisecond, "no sender report")
+	require.Equal(t, l.c.ssrc, l.lastSR.Load().SSRC)
+	require.Equal(t, l.c.sentPackets.Load(), l.lastSR.Load().PacketCount)
+}
+
+// TestSenderReportsAllocateNothing: on the worker's own write path a
+// transport's reports are marshalled, encrypted and sent in reused buffers.
+func TestSenderReportsAllocateNothing(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	w, pr := testWorker(t, 46340)
+	l := connectListener(t, w, "T", nil)
+	require.True(t, l.t.route.Load().fast())
+	raw, pkt := opusPacket(1)
+	pr.dispatch(raw, pkt)
+	rt := l.t.route.Load()
+	l.t.mu.Lock()
+	defer l.t.mu.Unlock()
+	require.NoError(t, l.t.writeReportsLocked(rt, time.Now()))
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := l.t.writeReportsLocked(rt, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	require.Zero(t, allocs)
 }
 
 // TestNoPacketsBeforeTheListenerKnowsTheSSRC: a consumer added to a connected

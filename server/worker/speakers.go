@@ -29,10 +29,16 @@ type speakerObserver struct {
 	emit  func([]ipc.SpeakerLevel)
 	last  []string
 	level map[*producer]int
+
+	// Reused tick after tick: a quiet tick allocates nothing.
+	producers []*producer
+	next      map[*producer]int
+	active    []ipc.SpeakerLevel
+	ids       []string
 }
 
 func newSpeakerObserver(r *router, emit func([]ipc.SpeakerLevel)) *speakerObserver {
-	return &speakerObserver{r: r, emit: emit, level: map[*producer]int{}}
+	return &speakerObserver{r: r, emit: emit, level: map[*producer]int{}, next: map[*producer]int{}}
 }
 
 func (o *speakerObserver) run(stop <-chan struct{}, every time.Duration) {
@@ -49,8 +55,10 @@ func (o *speakerObserver) run(stop <-chan struct{}, every time.Duration) {
 }
 
 func (o *speakerObserver) tick() {
-	producers := o.r.producerList()
-	levels := make(map[*producer]int, len(producers))
+	o.producers = o.r.appendProducers(o.producers[:0])
+	producers := o.producers
+	levels := o.next
+	clear(levels)
 	for _, p := range producers {
 		l := p.takeLevel()
 		if prev, ok := o.level[p]; ok {
@@ -58,32 +66,35 @@ func (o *speakerObserver) tick() {
 		}
 		levels[p] = max(l, 0)
 	}
-	o.level = levels
+	o.level, o.next = levels, o.level
 
 	if o.r.maxForwarded > 0 {
 		o.selectLoudest(producers, levels)
 	}
 
-	var active []ipc.SpeakerLevel
+	active := o.active[:0]
 	for _, p := range producers {
 		if l := levels[p]; l >= activeLoudness {
 			active = append(active, ipc.SpeakerLevel{ProducerID: p.id, Level: l})
 		}
 	}
-	slices.SortFunc(active, func(a, b ipc.SpeakerLevel) int { return b.Level - a.Level })
+	o.active = active
 	// Announce only when who is speaking changes, not when two speakers swap
 	// places: every event goes to every peer of the room, and in a big room a
 	// few per second to each listener cost more than the audio.
-	ids := make([]string, len(active))
-	for i, s := range active {
-		ids[i] = s.ProducerID
+	ids := o.ids[:0]
+	for _, s := range active {
+		ids = append(ids, s.ProducerID)
 	}
 	slices.Sort(ids)
 	if slices.Equal(ids, o.last) {
+		o.ids = ids
 		return
 	}
-	o.last = ids
-	o.emit(active)
+	o.last, o.ids = ids, o.last
+	sorted := slices.Clone(active)
+	slices.SortFunc(sorted, func(a, b ipc.SpeakerLevel) int { return b.Level - a.Level })
+	o.emit(sorted)
 }
 
 // selectLoudest keeps the forwarded set at the N loudest producers, swapping one in

@@ -39,3 +39,24 @@ func TestSpeakersAnnouncedOnlyWhenTheSetChanges(t *testing.T) {
 	require.Len(t, events[1], 1)
 	require.Equal(t, "B", events[1][0].ProducerID)
 }
+
+// TestSpeakerTicksWithoutNewsAllocateNothing: ten ticks a second per room.
+func TestSpeakerTicksWithoutNewsAllocateNothing(t *testing.T) {
+	w := &Worker{producers: map[string]*producer{}}
+	r := &router{w: w, producers: map[string]*producer{}}
+	events := 0
+	o := newSpeakerObserver(r, func([]ipc.SpeakerLevel) { events++ })
+	a, b := newProducer("A", r), newProducer("B", r)
+	r.addProducer(a)
+	r.addProducer(b)
+	a.levelPeak.Store(120)
+	o.tick()
+	require.Equal(t, 1, events)
+	allocs := testing.AllocsPerRun(50, func() {
+		a.levelPeak.Store(120)
+		b.levelPeak.Store(10)
+		o.tick()
+	})
+	require.Zero(t, allocs)
+	require.Equal(t, 1, events, "A still speaks, B still quiet")
+}

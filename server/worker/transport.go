@@ -40,6 +40,7 @@ type transport struct {
 	routeMu    sync.Mutex
 	route      atomic.Pointer[route] // nil until connected: packets are not sent
 	reports    *time.Timer           // sender reports, see senderreport.go
+	reportOut  reportWriter          // under mu
 
 	consentMu      sync.Mutex
 	consent        *consentPeer // kept by the worker's sockets, see consentpeer.go
