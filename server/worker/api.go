@@ -8,7 +8,6 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
@@ -82,8 +81,9 @@ func listenMux(p ipc.InitParams, sockets *mediaSockets) (*ice.MultiUDPMuxDefault
 }
 
 // mediaAPI builds the pion API of each transport: Opus only, the RFC 6464
-// audio-level header extension, receiver reports (the worker writes its own
-// sender reports, see senderreport.go), ICE over the worker's mux. Each transport
+// audio-level header extension, no interceptors (the worker writes its own RTCP
+// reports, see senderreport.go and receiverreport.go), ICE over the worker's
+// mux. Each transport
 // gets its own API because the DTLS hooks that catch its SRTP keys are per API.
 type mediaAPI struct {
 	params  ipc.InitParams
@@ -103,12 +103,10 @@ func newMediaAPI(p ipc.InitParams, mux ice.UDPMux, sockets *mediaSockets) (*medi
 	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
 	}
+	// No interceptors: the worker writes its RTCP reports itself (senderreport.go,
+	// receiverreport.go). An empty registry, not nil, which would mean pion's
+	// defaults.
 	ir := &interceptor.Registry{}
-	receiver, err := report.NewReceiverInterceptor()
-	if err != nil {
-		return nil, err
-	}
-	ir.Add(receiver)
 	return &mediaAPI{params: p, mux: mux, sockets: sockets, engine: m, reports: ir, timing: defaultICETiming}, nil
 }
 

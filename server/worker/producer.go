@@ -30,6 +30,8 @@ type producer struct {
 	levelExtID uint8
 
 	batch sendBatch // used only by the dispatch goroutine
+	// stats feed a local producer's receiver reports, nil for a piped one.
+	stats *receiveStats
 
 	mu        sync.Mutex
 	consumers atomic.Pointer[[]*consumer] // copy-on-write: read without a lock per packet
@@ -54,6 +56,7 @@ func newProducer(id string, r *router) *producer {
 func newLocalProducer(id string, t *transport, recv *webrtc.RTPReceiver) *producer {
 	p := newProducer(id, t.r)
 	p.t = t
+	p.stats = newReceiveStats()
 	for _, ext := range recv.GetParameters().HeaderExtensions {
 		if ext.URI == sdp.AudioLevelURI {
 			p.levelExtID = uint8(ext.ID)
@@ -90,6 +93,9 @@ func (p *producer) dispatch(raw []byte, pkt *rtp.Packet) {
 	size := uint64(pkt.MarshalSize())
 	w.packetsIn.Add(1)
 	w.bytesIn.Add(size)
+	if p.stats != nil {
+		p.stats.packet(pkt.SSRC, pkt.SequenceNumber, pkt.Timestamp, arrived.UnixNano())
+	}
 	if p.levelExtID != 0 {
 		if ext := pkt.GetExtension(p.levelExtID); len(ext) > 0 {
 			var level rtp.AudioLevelExtension

@@ -33,33 +33,18 @@ func (t *transport) scheduleReports() {
 func (t *transport) sendReports() {
 	now := time.Now()
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.closed {
+		t.mu.Unlock()
 		return
 	}
-	if rt := t.route.Load(); rt != nil && rt.fast() {
-		if err := t.writeReportsLocked(rt, now); err != nil {
-			t.w.log.Debug("sender report not sent", "transport", t.id, "err", err)
-		}
-	} else {
-		// pion's writer carries the media, and so its SRTCP the reports.
-		var pkts []rtcp.Packet
-		for _, c := range t.consumers {
-			if sr := c.senderReport(now); sr != nil {
-				pkts = append(pkts, sr)
-			}
-		}
-		if len(pkts) > 0 {
-			t.mu.Unlock()
-			err := t.pc.WriteRTCP(pkts)
-			t.mu.Lock()
-			if err != nil {
-				t.w.log.Debug("sender report not sent", "transport", t.id, "err", err)
-			}
-		}
+	viaPion, err := t.writeReportsLocked(now)
+	t.reports.Reset(nextReport())
+	t.mu.Unlock()
+	if err == nil && len(viaPion) > 0 {
+		err = t.pc.WriteRTCP(viaPion)
 	}
-	if !t.closed {
-		t.reports.Reset(nextReport())
+	if err != nil {
+		t.w.log.Debug("RTCP reports not sent", "transport", t.id, "err", err)
 	}
 }
 
@@ -76,32 +61,41 @@ type reportWriter struct {
 // srLen is the size of a sender report without report blocks (RFC 3550 §6.4.1).
 const srLen = 28
 
-// writeReportsLocked sends one compound RTCP packet of t's consumers' sender
-// reports, encrypted with the route's keys (RFC 3711 §3.4) and written straight
-// to the peer's address, as the media is.
-func (t *transport) writeReportsLocked(rt *route, now time.Time) error {
+// writeReportsLocked sends one compound RTCP packet: the sender reports of t's
+// consumers and the receiver report on its producer. On the worker's own
+// write path it is encrypted with the route's keys (RFC 3711 §3.4) and written
+// straight to the peer's address, as the media is; otherwise the packets are
+// returned for pion's SRTCP, which the caller writes without t.mu.
+func (t *transport) writeReportsLocked(now time.Time) ([]rtcp.Packet, error) {
 	w := &t.reportOut
-	if w.keys != rt.keys {
-		ctx, err := rt.keys.newContext()
-		if err != nil {
-			return err
-		}
-		w.keys, w.ctx = rt.keys, ctx
-	}
 	w.plain = w.plain[:0]
 	for _, c := range t.consumers {
 		w.plain = c.appendSenderReport(w.plain, now)
 	}
-	if len(w.plain) == 0 {
-		return nil
+	if t.producer != nil && t.producer.stats != nil {
+		w.plain = t.producer.stats.appendReport(w.plain, now)
+	}
+	rt := t.route.Load()
+	if len(w.plain) == 0 || rt == nil {
+		return nil, nil
+	}
+	if !rt.fast() {
+		return rtcp.Unmarshal(w.plain)
+	}
+	if w.keys != rt.keys {
+		ctx, err := rt.keys.newContext()
+		if err != nil {
+			return nil, err
+		}
+		w.keys, w.ctx = rt.keys, ctx
 	}
 	sealed, err := w.ctx.EncryptRTCP(w.sealed[:0], w.plain, &w.hdr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	w.sealed = sealed
 	_, err = rt.sock.writeTo(sealed, udpmsg.AddrPort4(&rt.dst))
-	return err
+	return nil, err
 }
 
 // appendSenderReport appends c's sender report to b, nothing before its first packet.

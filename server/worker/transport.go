@@ -226,6 +226,7 @@ func (t *transport) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver)
 	t.producer = p
 	t.mu.Unlock()
 
+	go p.stats.readSenderReports(recv)
 	t.r.addProducer(p)
 	t.w.notify(ipc.EventProducerNew, ipc.ProducerEvent{RouterID: t.r.id, TransportID: t.id, ProducerID: p.id, LevelExtID: p.levelExtID})
 	p.readTrack(track)
