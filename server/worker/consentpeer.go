@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"bytes"
+
 	"github.com/pion/webrtc/v4"
 )
 
@@ -23,7 +25,7 @@ func (t *transport) keepConsent() {
 	case webrtc.PeerConnectionStateConnected, webrtc.PeerConnectionStateDisconnected:
 		peer = t.consentPeer()
 	}
-	if t.consent != nil && (peer == nil || peer.remote != t.consent.remote) {
+	if t.consent != nil && (peer == nil || peer.remote != t.consent.remote || !bytes.Equal(peer.username, t.consent.username)) {
 		keeper.remove(t.consent)
 		t.consent = nil
 	}
