@@ -13,15 +13,16 @@ import (
 // name no mid). pion's own writer waits for the bind; the worker's writer asks.
 type consumerTrack struct {
 	*webrtc.TrackLocalStaticRTP
-	bound atomic.Bool
+	// bound lives in the consumer, beside what the forwarding path reads with it.
+	bound *atomic.Bool
 }
 
-func newConsumerTrack(id, streamID string) (*consumerTrack, error) {
+func newConsumerTrack(id, streamID string, bound *atomic.Bool) (*consumerTrack, error) {
 	t, err := webrtc.NewTrackLocalStaticRTP(OpusCodec, id, streamID)
 	if err != nil {
 		return nil, err
 	}
-	return &consumerTrack{TrackLocalStaticRTP: t}, nil
+	return &consumerTrack{TrackLocalStaticRTP: t, bound: bound}, nil
 }
 
 // Bind implements webrtc.TrackLocal.

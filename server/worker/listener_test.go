@@ -98,7 +98,7 @@ func connectListener(tb testing.TB, w *Worker, id string, tune func(*webrtc.Sett
 		}
 	})
 	l.answer(tb)
-	for t.route.Load() == nil || !l.c.track.bound.Load() {
+	for t.route.Load() == nil || !l.c.bound.Load() {
 		require.True(tb, time.Now().Before(deadline), "transport %s did not connect", id)
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/webrtc/v4"
@@ -230,4 +231,21 @@ func TestTransportsShareTheWorkerCertificate(t *testing.T) {
 		return p.Fingerprints[0].Value
 	}
 	require.Equal(t, fingerprint(ls[0]), fingerprint(ls[1]))
+}
+
+// TestConsumerHotFieldsShareACacheLine: what the forwarding path touches per
+// consumer stays in the first 64 bytes of a struct whose size class starts
+// objects on 64-byte boundaries (Go's 192-byte class: 192 = 3 × 64).
+func TestConsumerHotFieldsShareACacheLine(t *testing.T) {
+	var c consumer
+	require.EqualValues(t, 192, unsafe.Sizeof(c), "another size may start consumers mid-line")
+	for name, end := range map[string]uintptr{
+		"t": unsafe.Offsetof(c.t) + unsafe.Sizeof(c.t), "track": unsafe.Offsetof(c.track) + unsafe.Sizeof(c.track),
+		"gcm": unsafe.Offsetof(c.gcm) + unsafe.Sizeof(c.gcm), "srtpKeys": unsafe.Offsetof(c.srtpKeys) + unsafe.Sizeof(c.srtpKeys),
+		"ssrc": unsafe.Offsetof(c.ssrc) + unsafe.Sizeof(c.ssrc), "lastSentAt": unsafe.Offsetof(c.lastSentAt) + unsafe.Sizeof(c.lastSentAt),
+		"sentPackets": unsafe.Offsetof(c.sentPackets) + unsafe.Sizeof(c.sentPackets), "sentOctets": unsafe.Offsetof(c.sentOctets) + unsafe.Sizeof(c.sentOctets),
+		"lastTimestamp": unsafe.Offsetof(c.lastTimestamp) + unsafe.Sizeof(c.lastTimestamp), "bound": unsafe.Offsetof(c.bound) + unsafe.Sizeof(c.bound),
+	} {
+		require.LessOrEqual(t, end, uintptr(64), name)
+	}
 }
