@@ -89,7 +89,8 @@ func (g *sendGroup) commit(pkt []byte) {
 // flush sends everything queued and returns how many packets left. A message
 // the kernel refuses (an unreachable address) is skipped, not retried, so one
 // bad listener cannot stall the others. handoff lets the runtime give the P away
-// during the system calls (see sendSocket.sendmmsg).
+// during the system calls (see sendSocket.sendmmsg); otherwise they are raw,
+// non-blocking calls on the send socket (sendmmsgNow).
 func (b *sendBatch) flush(handoff bool) (sent int) {
 	for _, g := range b.groups {
 		if g.n > 0 {
@@ -108,10 +109,22 @@ func (g *sendGroup) flush(handoff bool) (sent int) {
 	}
 	for g.from = 0; g.from < g.n; {
 		g.count = min(g.n-g.from, maxMmsg)
-		if send := g.sock.send; handoff && send != nil {
+		send := g.sock.send
+		if send != nil && handoff {
 			g.sent, g.errno = send.sendmmsg(g.hdrs[g.from : g.from+g.count])
 			if g.errno == unix.EBADF {
 				break // closed: the worker is shutting down
+			}
+		} else if send != nil {
+			g.sent, g.errno = send.sendmmsgNow(g.hdrs[g.from : g.from+g.count])
+			if g.errno == unix.EBADF {
+				break
+			}
+			if g.errno == unix.EAGAIN { // full: wait for space in the netpoller
+				g.errno = 0
+				if err := g.sock.raw.Write(g.writeFn); err != nil {
+					break
+				}
 			}
 		} else if err := g.sock.raw.Write(g.writeFn); err != nil {
 			break // the socket is closed: the worker is shutting down
@@ -128,9 +141,9 @@ func (g *sendGroup) flush(handoff bool) (sent int) {
 	return sent
 }
 
-// write is the RawConn callback of the media socket, which carries every
-// fan-out except those handed to the send socket while peers join: one
-// sendmmsg, or false to wait until writable.
+// write is the RawConn callback of the media socket, which carries fan-outs
+// when there is no send socket, or its buffer is full: one sendmmsg, or false
+// to wait until writable.
 //
 // It is a raw system call: the socket is non-blocking, so the call cannot block,
 // and keeping the worker's one P through it means no other thread picks the P up

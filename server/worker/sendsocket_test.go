@@ -2,6 +2,7 @@ package worker
 
 import (
 	"net"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -56,8 +57,8 @@ func TestSendSocketSharesThePortAndTakesNoInput(t *testing.T) {
 	iov := unix.Iovec{Base: &payload[0]}
 	iov.SetLen(len(payload))
 	hdrs := []udpmsg.Mmsghdr{{Hdr: unix.Msghdr{Name: (*byte)(unsafe.Pointer(&dst)), Namelen: unix.SizeofSockaddrInet4, Iov: &iov, Iovlen: 1}}}
-	for range 2 {
-		n, errno := rc.send.sendmmsg(hdrs)
+	for _, send := range []func([]udpmsg.Mmsghdr) (int, syscall.Errno){rc.send.sendmmsg, rc.send.sendmmsgNow} {
+		n, errno := send(hdrs)
 		require.Zero(t, errno)
 		require.Equal(t, 1, n)
 		require.NoError(t, listener.SetReadDeadline(time.Now().Add(2*time.Second)))
@@ -70,6 +71,8 @@ func TestSendSocketSharesThePortAndTakesNoInput(t *testing.T) {
 	require.NoError(t, rc.Close())
 	_, errno := rc.send.sendmmsg(hdrs)
 	require.Equal(t, unix.EBADF, errno, "closed with the media socket")
+	_, errno = rc.send.sendmmsgNow(hdrs)
+	require.Equal(t, unix.EBADF, errno)
 }
 
 // TestHandshakesCountTransportsUntilConnected: a transport counts as connecting
