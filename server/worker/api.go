@@ -30,7 +30,7 @@ const opusPayloadType = 111
 // life.
 type iceTiming struct {
 	consentInterval time.Duration
-	disconnected    time.Duration
+	disconnected    time.Duration // at least 2 × consentInterval (see consentKeeper.confirm)
 	failed          time.Duration // after disconnected
 }
 

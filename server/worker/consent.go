@@ -25,9 +25,10 @@ import (
 // checks: a request that nominates (USE-CANDIDATE, renomination), changes the
 // peer's ICE role or tie-breaker, fails a check, or carries an attribute this
 // code does not know goes to pion, which decides. Pion's agent sends no
-// keepalives of its own (see iceTiming); each verified answer to
-// ours reaches it as a binding indication from the peer, which is how it
-// still learns that the peer is there, and stops when the peer stops.
+// keepalives of its own (see iceTiming); a verified answer to ours reaches it
+// as a binding indication from the peer, which is how it still learns that the
+// peer is there (unless the peer's media or RTCP told it lately), and stops
+// when the peer stops.
 type consentKeeper struct {
 	mu    sync.RWMutex
 	peers map[netip.AddrPort]*consentPeer
@@ -46,6 +47,10 @@ type consentPeer struct {
 	username []byte // in the peer's requests: "ours:theirs"
 	send     func([]byte, netip.AddrPort) (int, error)
 	k        *consentKeeper
+	interval time.Duration // between our checks
+	// heardAt is when the peer last sent anything but STUN (unix ns): pion
+	// counts that as a sign of life itself.
+	heardAt atomic.Int64
 
 	mu         sync.Mutex
 	stopped    bool
@@ -118,7 +123,7 @@ func (k *consentKeeper) add(p *consentPeer, interval time.Duration) {
 	k.mu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.k = k
+	p.k, p.interval = k, interval
 	p.timer = time.AfterFunc(jitter(interval), func() { p.check(interval) })
 }
 
@@ -153,6 +158,12 @@ func (k *consentKeeper) peer(remote netip.AddrPort) *consentPeer {
 // it should see instead.
 func (k *consentKeeper) handle(b []byte, n int, remote netip.AddrPort, write func([]byte, netip.AddrPort) (int, error)) (int, bool) {
 	pkt := b[:n]
+	if n > 0 && pkt[0] >= 20 { // DTLS, RTP or RTCP (RFC 7983)
+		if p := k.peer(remote); p != nil {
+			p.heardAt.Store(time.Now().UnixNano())
+		}
+		return n, true
+	}
 	if !isSTUN(pkt) || !remote.Addr().Is4() {
 		return n, true
 	}

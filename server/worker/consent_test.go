@@ -349,3 +349,29 @@ func TestWorkersChecksKeepPionConnected(t *testing.T) {
 	defer keeper.mu.RUnlock()
 	require.Empty(t, keeper.peers)
 }
+
+// TestConsentAnswerSkipsPionWhenThePeerSpokeLately: pion counts a peer's RTP
+// or RTCP as a sign of life itself, so after recent media an answer to our
+// check is taken without an indication; after half an interval of silence it
+// is handed on again.
+func TestConsentAnswerSkipsPionWhenThePeerSpokeLately(t *testing.T) {
+	k := newTestKeeper()
+	k.p.ourRole = attrICEControlling
+	buf := make([]byte, 1500)
+	rtpFromPeer := []byte{0x80, 111, 0, 1, 0, 0, 0, 0, 0, 0, 0, 42}
+	n, deliver := k.handle(buf, copy(buf, rtpFromPeer), consentRemote, k.sent.write)
+	require.True(t, deliver, "media goes to pion")
+	require.Equal(t, rtpFromPeer, buf[:n])
+
+	k.p.check(time.Hour)
+	_, deliver = k.handle(buf, copy(buf, answerTo(t, k.sent.pkts[0], consentRemotePwd)), consentRemote, k.sent.write)
+	require.False(t, deliver, "pion heard the peer a moment ago")
+	require.EqualValues(t, 1, k.confirmed.Load())
+
+	k.p.heardAt.Store(time.Now().Add(-time.Hour / 2).UnixNano())
+	k.p.check(time.Hour)
+	n, deliver = k.handle(buf, copy(buf, answerTo(t, k.sent.pkts[1], consentRemotePwd)), consentRemote, k.sent.write)
+	require.True(t, deliver)
+	require.Equal(t, indicationLen, n, "half an interval of silence: pion needs the sign")
+	require.EqualValues(t, 2, k.confirmed.Load())
+}

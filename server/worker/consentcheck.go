@@ -79,7 +79,8 @@ func jitter(interval time.Duration) time.Duration {
 // confirm takes the answer to the check in flight: pion never sees it (the
 // transaction is not its own). A valid one is handed on as a binding
 // indication from the peer, rewritten in b, which pion's agent counts as a
-// sign of life. Answers to pion's own checks (while it still makes them) pass.
+// sign of life — unless the peer's other traffic just gave pion one.
+// Answers to pion's own checks (while it still makes them) pass.
 func (k *consentKeeper) confirm(p *consentPeer, b []byte, n int) (int, bool) {
 	pkt := b[:n]
 	p.mu.Lock()
@@ -93,6 +94,12 @@ func (k *consentKeeper) confirm(p *consentPeer, b []byte, n int) (int, bool) {
 	p.pending = false
 	p.confirmed = time.Now()
 	k.confirmed.Add(1)
+	if p.confirmed.Sub(time.Unix(0, p.heardAt.Load())) < p.interval/2 {
+		// pion saw the peer's media or RTCP lately; by the next answer, at
+		// most 1.7 intervals on, it will not have waited its disconnected
+		// timeout (two intervals).
+		return 0, false
+	}
 	binary.BigEndian.PutUint16(b[0:], stunBindingIndicate)
 	binary.BigEndian.PutUint16(b[2:], fingerprintAttrLen)
 	binary.BigEndian.PutUint16(b[stunHeaderLen:], attrFingerprint)
