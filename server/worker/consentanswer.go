@@ -34,14 +34,13 @@ func (p *consentPeer) respond(pkt []byte) ([]byte, bool) {
 		role       uint16
 		tieBreaker uint64
 	)
-	off := stunHeaderLen
-	for off+4 <= len(pkt) {
-		typ := binary.BigEndian.Uint16(pkt[off:])
-		n := int(binary.BigEndian.Uint16(pkt[off+2:]))
-		val := off + 4
-		if val+n > len(pkt) {
-			return nil, false
+	attrs := stunAttrs{pkt: pkt, off: stunHeaderLen}
+	for {
+		a, ok := attrs.next()
+		if !ok {
+			break
 		}
+		typ, off, val, n := a.typ, a.off, a.off+4, a.len
 		if integrity >= 0 && typ != attrFingerprint {
 			return nil, false // only FINGERPRINT may follow the integrity (§14.5)
 		}
@@ -70,9 +69,8 @@ func (p *consentPeer) respond(pkt []byte) ([]byte, bool) {
 				return nil, false // comprehension-required and unknown here (§15)
 			}
 		}
-		off = val + (n+3)&^3
 	}
-	if off != len(pkt) || integrity < 0 || role == 0 || !bytes.Equal(username, p.username) {
+	if !attrs.complete() || integrity < 0 || role == 0 || !bytes.Equal(username, p.username) {
 		return nil, false
 	}
 	if !integrityOK(p.mac, pkt, integrity, &p.length, &p.sum) {
@@ -86,6 +84,38 @@ func (p *consentPeer) respond(pkt []byte) ([]byte, bool) {
 	}
 	return p.successResponse(pkt[8:stunHeaderLen]), true
 }
+
+// stunAttrs walks a STUN message's attributes (RFC 8489 §14): type, length,
+// value padded to 4 bytes.
+type stunAttrs struct {
+	pkt []byte
+	off int
+	bad bool
+}
+
+// stunAttr is one attribute: its type, its offset in the message, its value's length.
+type stunAttr struct {
+	typ      uint16
+	off, len int
+}
+
+// next returns the next attribute, or false at the end or at one that
+// overruns the message.
+func (a *stunAttrs) next() (stunAttr, bool) {
+	if a.bad || a.off+4 > len(a.pkt) {
+		return stunAttr{}, false
+	}
+	at := stunAttr{typ: binary.BigEndian.Uint16(a.pkt[a.off:]), off: a.off, len: int(binary.BigEndian.Uint16(a.pkt[a.off+2:]))}
+	if a.off+4+at.len > len(a.pkt) {
+		a.bad = true
+		return stunAttr{}, false
+	}
+	a.off += 4 + (at.len+3)&^3
+	return at, true
+}
+
+// complete reports whether the walk ended exactly at the message's end.
+func (a *stunAttrs) complete() bool { return !a.bad && a.off == len(a.pkt) }
 
 // fingerprintOK checks the FINGERPRINT at off: last, after the integrity, and
 // the CRC of everything before it (RFC 8489 §14.7).

@@ -113,30 +113,27 @@ func (k *consentKeeper) confirm(p *consentPeer, b []byte, n int) (int, bool) {
 // we do not (RFC 8489 §6.3.3, §14.5, §14.7).
 func (p *consentPeer) answerOK(pkt []byte) bool {
 	integrity := -1
-	off := stunHeaderLen
-	for off+4 <= len(pkt) {
-		typ := binary.BigEndian.Uint16(pkt[off:])
-		n := int(binary.BigEndian.Uint16(pkt[off+2:]))
-		val := off + 4
-		if val+n > len(pkt) {
-			return false
+	attrs := stunAttrs{pkt: pkt, off: stunHeaderLen}
+	for {
+		a, ok := attrs.next()
+		if !ok {
+			break
 		}
 		switch {
-		case integrity >= 0 && typ != attrFingerprint:
+		case integrity >= 0 && a.typ != attrFingerprint:
 			// Ignored after the integrity (RFC 8489 §14.5).
-		case typ == attrIntegrity:
-			if n != len(p.sum) {
+		case a.typ == attrIntegrity:
+			if a.len != len(p.sum) {
 				return false
 			}
-			integrity = off
-		case typ == attrFingerprint:
-			if !fingerprintOK(pkt, off, integrity) {
+			integrity = a.off
+		case a.typ == attrFingerprint:
+			if !fingerprintOK(pkt, a.off, integrity) {
 				return false
 			}
-		case typ < 0x8000 && typ != attrXORMapped:
+		case a.typ < 0x8000 && a.typ != attrXORMapped:
 			return false
 		}
-		off = val + (n+3)&^3
 	}
-	return off == len(pkt) && integrity >= 0 && integrityOK(p.peerMAC, pkt, integrity, &p.length, &p.sum)
+	return attrs.complete() && integrity >= 0 && integrityOK(p.peerMAC, pkt, integrity, &p.length, &p.sum)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -53,12 +54,48 @@ func connectListener(tb testing.TB, w *Worker, id string, tune func(*webrtc.Sett
 	require.NoError(tb, w.createTransport(ipc.TransportCreate{RouterID: "r", TransportID: id}))
 	require.NoError(tb, w.createConsumer(ipc.ConsumerRef{TransportID: id, ProducerID: "P"}))
 	t := w.transports[id]
+	waitGathered(tb, t)
+	cpc := newTestClient(tb, tune, apiOpts...)
+	l := &testListener{t: t, c: t.consumers["P"], pc: cpc}
+	cpc.OnTrack(func(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+		l.tracks.Add(1)
+		go readRTCP(recv.ReadRTCP, func(p rtcp.Packet) {
+			if sr, ok := p.(*rtcp.SenderReport); ok {
+				l.lastSR.Store(sr)
+			}
+		})
+		for {
+			pkt, _, err := track.ReadRTP()
+			if err != nil {
+				return
+			}
+			l.received.Add(1)
+			l.last.Store(pkt)
+		}
+	})
+	l.answer(tb)
+	deadline := time.Now().Add(5 * time.Second)
+	for t.route.Load() == nil || !l.c.bound.Load() {
+		require.True(tb, time.Now().Before(deadline), "transport %s did not connect", id)
+		time.Sleep(5 * time.Millisecond)
+	}
+	return l
+}
+
+// waitGathered waits until the worker's transport t has gathered its candidates.
+func waitGathered(tb testing.TB, t *transport) {
+	tb.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for t.pc.ICEGatheringState() != webrtc.ICEGatheringStateComplete {
 		require.True(tb, time.Now().Before(deadline), "server gathering did not finish")
 		time.Sleep(5 * time.Millisecond)
 	}
+}
 
+// newTestClient is a pion peer on loopback with Opus, configured by tune and
+// apiOpts, closed when the test ends.
+func newTestClient(tb testing.TB, tune func(*webrtc.SettingEngine), apiOpts ...func(*webrtc.API)) *webrtc.PeerConnection {
+	tb.Helper()
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
@@ -72,37 +109,20 @@ func connectListener(tb testing.TB, w *Worker, id string, tune func(*webrtc.Sett
 	cpc, err := webrtc.NewAPI(append([]func(*webrtc.API){webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)}, apiOpts...)...).NewPeerConnection(webrtc.Configuration{})
 	require.NoError(tb, err)
 	tb.Cleanup(func() { _ = cpc.Close() })
-	l := &testListener{t: t, c: t.consumers["P"], pc: cpc}
-	cpc.OnTrack(func(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
-		l.tracks.Add(1)
-		go func() {
-			for {
-				pkts, _, err := recv.ReadRTCP()
-				if err != nil {
-					return
-				}
-				for _, p := range pkts {
-					if sr, ok := p.(*rtcp.SenderReport); ok {
-						l.lastSR.Store(sr)
-					}
-				}
-			}
-		}()
-		for {
-			pkt, _, err := track.ReadRTP()
-			if err != nil {
-				return
-			}
-			l.received.Add(1)
-			l.last.Store(pkt)
+	return cpc
+}
+
+// readRTCP hands every RTCP packet that read returns to each, until read fails.
+func readRTCP(read func() ([]rtcp.Packet, interceptor.Attributes, error), each func(rtcp.Packet)) {
+	for {
+		pkts, _, err := read()
+		if err != nil {
+			return
 		}
-	})
-	l.answer(tb)
-	for t.route.Load() == nil || !l.c.bound.Load() {
-		require.True(tb, time.Now().Before(deadline), "transport %s did not connect", id)
-		time.Sleep(5 * time.Millisecond)
+		for _, p := range pkts {
+			each(p)
+		}
 	}
-	return l
 }
 
 // answer answers the transport's outstanding offer.

@@ -1,11 +1,9 @@
 package worker
 
 import (
-	"net"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -93,23 +91,8 @@ func TestPublisherHearsReceiverReports(t *testing.T) {
 	w, _ := testWorker(t, 46480)
 	require.NoError(t, w.createTransport(ipc.TransportCreate{RouterID: "r", TransportID: "PUB", ProducerID: "M"}))
 	tr := w.transports["PUB"]
-	deadline := time.Now().Add(5 * time.Second)
-	for tr.pc.ICEGatheringState() != webrtc.ICEGatheringStateComplete {
-		require.True(t, time.Now().Before(deadline), "server gathering did not finish")
-		time.Sleep(5 * time.Millisecond)
-	}
-
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	me := &webrtc.MediaEngine{}
-	require.NoError(t, me.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: OpusCodec, PayloadType: opusPayloadType}, webrtc.RTPCodecTypeAudio))
-	cpc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se),
-		webrtc.WithInterceptorRegistry(&interceptor.Registry{})).NewPeerConnection(webrtc.Configuration{})
-	require.NoError(t, err)
-	defer cpc.Close()
+	waitGathered(t, tr)
+	cpc := newTestClient(t, nil, webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
 	mic, err := webrtc.NewTrackLocalStaticRTP(OpusCodec, "mic", "pub")
 	require.NoError(t, err)
 	require.NoError(t, cpc.SetRemoteDescription(*tr.pc.LocalDescription()))
@@ -123,19 +106,11 @@ func TestPublisherHearsReceiverReports(t *testing.T) {
 	require.NoError(t, tr.applyAnswer(cpc.LocalDescription().SDP))
 
 	reports := make(chan rtcp.ReceptionReport, 16)
-	go func() {
-		for {
-			pkts, _, err := sender.ReadRTCP()
-			if err != nil {
-				return
-			}
-			for _, p := range pkts {
-				if rr, ok := p.(*rtcp.ReceiverReport); ok && len(rr.Reports) == 1 {
-					reports <- rr.Reports[0]
-				}
-			}
+	go readRTCP(sender.ReadRTCP, func(p rtcp.Packet) {
+		if rr, ok := p.(*rtcp.ReceiverReport); ok && len(rr.Reports) == 1 {
+			reports <- rr.Reports[0]
 		}
-	}()
+	})
 	ssrc := uint32(sender.GetParameters().Encodings[0].SSRC)
 	received := func() (uint32, uint16) {
 		tr.mu.Lock()
