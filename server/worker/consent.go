@@ -46,8 +46,7 @@ type consentPeer struct {
 	remote   netip.AddrPort
 	username []byte // in the peer's requests: "ours:theirs"
 	send     func([]byte, netip.AddrPort) (int, error)
-	k        *consentKeeper
-	interval time.Duration // between our checks
+	interval time.Duration // between our checks, set by add
 	// heardAt is when the peer last sent anything but STUN (unix ns): pion
 	// counts that as a sign of life itself.
 	heardAt atomic.Int64
@@ -123,8 +122,8 @@ func (k *consentKeeper) add(p *consentPeer, interval time.Duration) {
 	k.mu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.k, p.interval = k, interval
-	p.timer = time.AfterFunc(jitter(interval), func() { p.check(interval) })
+	p.interval = interval
+	p.timer = time.AfterFunc(jitter(interval), p.check)
 }
 
 // remove stops keeping p.

@@ -226,11 +226,11 @@ func TestConsentChecksOfAConnectedPeerAreAnsweredByTheSockets(t *testing.T) {
 // peer has shown one), a PRIORITY, and verifies with the peer's password.
 func TestConsentCheckIsASignedBindingRequest(t *testing.T) {
 	k := newTestKeeper()
-	k.p.check(time.Hour)
+	k.p.check()
 	require.Empty(t, k.sent.pkts, "no role known yet: no check")
 
 	k.p.ourRole = attrICEControlling
-	k.p.check(time.Hour)
+	k.p.check()
 	require.Len(t, k.sent.pkts, 1)
 	require.Equal(t, consentRemote, k.sent.to[0])
 	m := &stun.Message{Raw: k.sent.pkts[0]}
@@ -248,7 +248,7 @@ func TestConsentCheckIsASignedBindingRequest(t *testing.T) {
 
 	// The peer turns out to control: the next check says controlled.
 	require.False(t, k.answer(consentCheckAs(t, ice.AttrControlling(3))(), consentRemote, k.sent.write))
-	k.p.check(time.Hour)
+	k.p.check()
 	require.Len(t, k.sent.pkts, 2)
 	m = &stun.Message{Raw: k.sent.pkts[1]}
 	require.NoError(t, m.Decode())
@@ -277,7 +277,7 @@ func answerTo(t *testing.T, check []byte, pwd string) []byte {
 func TestConsentAnswerReachesPionAsAnIndication(t *testing.T) {
 	k := newTestKeeper()
 	k.p.ourRole = attrICEControlling
-	k.p.check(time.Hour)
+	k.p.check()
 	resp := answerTo(t, k.sent.pkts[0], consentRemotePwd)
 
 	buf := make([]byte, 1500)
@@ -293,7 +293,7 @@ func TestConsentAnswerReachesPionAsAnIndication(t *testing.T) {
 	_, deliver = k.handle(buf, copy(buf, resp), consentRemote, k.sent.write)
 	require.False(t, deliver, "a repeated answer is dropped")
 
-	k.p.check(time.Hour)
+	k.p.check()
 	forged := answerTo(t, k.sent.pkts[1], "not-the-peers-password")
 	_, deliver = k.handle(buf, copy(buf, forged), consentRemote, k.sent.write)
 	require.False(t, deliver, "a forged answer is dropped")
@@ -315,7 +315,7 @@ func TestConsentChecksAllocateNothing(t *testing.T) {
 	peerMAC := newConsentPeer(consentRemote, "", "", consentRemotePwd, "", nil).mac
 	buf := make([]byte, 1500)
 	allocs := testing.AllocsPerRun(200, func() {
-		k.p.check(time.Hour)
+		k.p.check()
 		copy(resp[8:20], k.p.req[8:20])
 		sign(peerMAC, resp, len(resp)-integrityAttrLen-fingerprintAttrLen)
 		if n, deliver := k.handle(buf, copy(buf, resp), consentRemote, nil); !deliver || n != indicationLen {
@@ -363,13 +363,13 @@ func TestConsentAnswerSkipsPionWhenThePeerSpokeLately(t *testing.T) {
 	require.True(t, deliver, "media goes to pion")
 	require.Equal(t, rtpFromPeer, buf[:n])
 
-	k.p.check(time.Hour)
+	k.p.check()
 	_, deliver = k.handle(buf, copy(buf, answerTo(t, k.sent.pkts[0], consentRemotePwd)), consentRemote, k.sent.write)
 	require.False(t, deliver, "pion heard the peer a moment ago")
 	require.EqualValues(t, 1, k.confirmed.Load())
 
 	k.p.heardAt.Store(time.Now().Add(-time.Hour / 2).UnixNano())
-	k.p.check(time.Hour)
+	k.p.check()
 	n, deliver = k.handle(buf, copy(buf, answerTo(t, k.sent.pkts[1], consentRemotePwd)), consentRemote, k.sent.write)
 	require.True(t, deliver)
 	require.Equal(t, indicationLen, n, "half an interval of silence: pion needs the sign")

@@ -45,13 +45,13 @@ func (p *consentPeer) roleOffset() int {
 // check sends the next consent check, taking the role opposite to the one the
 // peer's own checks show (so that there is no conflict to resolve) or, before
 // the peer has checked, pion's, and arms the one after.
-func (p *consentPeer) check(interval time.Duration) {
+func (p *consentPeer) check() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.stopped {
 		return
 	}
-	p.timer.Reset(jitter(interval))
+	p.timer.Reset(jitter(p.interval))
 	role := p.ourRole
 	switch {
 	case p.learned && p.role == attrICEControlling:
