@@ -113,16 +113,8 @@ func (c *consumer) appendSenderReport(b []byte, now time.Time) []byte {
 	return binary.BigEndian.AppendUint32(b, sr.OctetCount)
 }
 
-// senderReport describes what c has sent (RFC 3550 §6.4.1), nil before its first packet.
-func (c *consumer) senderReport(now time.Time) *rtcp.SenderReport {
-	at := c.lastSentAt.Load()
-	if at == 0 {
-		return nil
-	}
-	sr := c.senderReportAt(now, at)
-	return &sr
-}
-
+// senderReportAt describes what c has sent (RFC 3550 §6.4.1), its last packet
+// having left at at (unix ns).
 func (c *consumer) senderReportAt(now time.Time, at int64) rtcp.SenderReport {
 	elapsed := now.Sub(time.Unix(0, at))
 	return rtcp.SenderReport{

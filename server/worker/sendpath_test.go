@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/pion/dtls/v3"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
 
@@ -65,8 +66,12 @@ func TestOwnWritePathIsHeard(t *testing.T) {
 				require.Equal(t, l.c.ssrc, last.SSRC, "the consumer's SSRC, not the producer's")
 				require.Equal(t, uint8(opusPayloadType), last.PayloadType)
 				require.Equal(t, []byte{0x9e}, last.GetExtension(1), "the audio level passes through")
-				sr := l.c.senderReport(time.Now())
-				require.NotNil(t, sr)
+				pkts, err := rtcp.Unmarshal(l.c.appendSenderReport(nil, time.Now()))
+				require.NoError(t, err)
+				require.Len(t, pkts, 1)
+				sr, ok := pkts[0].(*rtcp.SenderReport)
+				require.True(t, ok)
+				require.Equal(t, l.c.ssrc, sr.SSRC)
 				require.Equal(t, uint32(50), sr.PacketCount)
 				require.Equal(t, uint32(50*80), sr.OctetCount)
 			}
