@@ -66,7 +66,6 @@ type consentPeer struct {
 	req        []byte // our check, built once; ID, role and integrity change
 	pending    bool   // req is out, unanswered
 	sent       uint64 // checks sent
-	confirmed  time.Time
 }
 
 // STUN (RFC 8489) and ICE (RFC 8445 §16.1) wire constants.

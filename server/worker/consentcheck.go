@@ -92,9 +92,8 @@ func (k *consentKeeper) confirm(p *consentPeer, b []byte, n int) (int, bool) {
 		return 0, false // a duplicate or a forgery
 	}
 	p.pending = false
-	p.confirmed = time.Now()
 	k.confirmed.Add(1)
-	if p.confirmed.Sub(time.Unix(0, p.heardAt.Load())) < p.interval/2 {
+	if time.Since(time.Unix(0, p.heardAt.Load())) < p.interval/2 {
 		// pion saw the peer's media or RTCP lately; by the next answer, at
 		// most 1.7 intervals on, it will not have waited its disconnected
 		// timeout (two intervals).
