@@ -14,13 +14,7 @@ import (
 // receives through raw system calls and reports the peer's address.
 func TestRawConnReadsAndWrites(t *testing.T) {
 	testenv.RequireLoopbackOnly(t)
-	sockets, err := newMediaSockets()
-	require.NoError(t, err)
-	c, err := sockets.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	defer c.Close()
-	rc, ok := c.(*rawConn)
-	require.True(t, ok, "worker sockets are raw conns")
+	sockets, rc := listenLoopback(t)
 	require.NotNil(t, sockets.socketFor(netip.MustParseAddr("127.0.0.1")))
 
 	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -51,4 +45,18 @@ func TestRawConnReadsAndWrites(t *testing.T) {
 	require.NoError(t, rc.Close())
 	_, _, err = rc.ReadFromAddrPort(buf)
 	require.Error(t, err, "reads end when the socket closes")
+}
+
+// listenLoopback opens a worker socket on 127.0.0.1 (any port), closed when
+// the test ends.
+func listenLoopback(t *testing.T) (*mediaSockets, *rawConn) {
+	t.Helper()
+	sockets, err := newMediaSockets()
+	require.NoError(t, err)
+	c, err := sockets.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	rc, ok := c.(*rawConn)
+	require.True(t, ok, "worker sockets are raw conns")
+	return sockets, rc
 }

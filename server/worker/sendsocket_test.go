@@ -22,12 +22,7 @@ import (
 // from the media socket's address.
 func TestSendSocketSharesThePortAndTakesNoInput(t *testing.T) {
 	testenv.RequireLoopbackOnly(t)
-	sockets, err := newMediaSockets()
-	require.NoError(t, err)
-	c, err := sockets.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	rc := c.(*rawConn)
-	defer rc.Close()
+	sockets, rc := listenLoopback(t)
 	require.NotNil(t, rc.send, "send socket: %v", sockets.sendSocketErrors())
 	require.Empty(t, sockets.sendSocketErrors())
 
@@ -100,11 +95,7 @@ func TestHandshakesCountTransportsUntilConnected(t *testing.T) {
 // worker (or a second server run by mistake) bind a port that is taken.
 func TestMediaPortStillRefusesASecondServer(t *testing.T) {
 	testenv.RequireLoopbackOnly(t)
-	first, err := newMediaSockets()
-	require.NoError(t, err)
-	c, err := first.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	defer c.Close()
+	_, c := listenLoopback(t)
 	port := c.LocalAddr().(*net.UDPAddr).Port
 
 	second, err := newMediaSockets()
