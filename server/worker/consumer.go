@@ -16,12 +16,12 @@ import (
 // consumer is a forwarded copy of a producer to one transport.
 type consumer struct {
 	// What the forwarding path reads and writes for every packet comes first,
-	// in one cache line (the struct is 192 bytes, an allocation size class whose
+	// in one cache line (the struct takes the 128-byte allocation size class, whose
 	// objects start on 64-byte boundaries): with hundreds of consumers per
 	// fan-out each one is a cache miss, and one beats three.
-	t        *transport
-	track    *consumerTrack // also pion's write path, for routes without keys
-	gcm      *gcmSealer     // gcm and srtpKeys: used only by the dispatch goroutine
+	route    atomic.Pointer[route] // its transport's, kept in step by setRouteLocked
+	track    *consumerTrack        // also pion's write path, for routes without keys
+	gcm      *gcmSealer            // gcm and srtpKeys: used only by the dispatch goroutine
 	srtpKeys *srtpKeys
 	// What has been sent, for sender reports.
 	lastSentAt    atomic.Int64 // unix nanoseconds
@@ -31,10 +31,11 @@ type consumer struct {
 	lastTimestamp atomic.Uint32
 	bound         atomic.Bool // see consumerTrack
 
+	t        *transport
 	producer *producer
 	sender   *webrtc.RTPSender
-	srtp     *srtp.Context // used only by the dispatch goroutine
-	hdr      rtp.Header
+	srtp     *srtp.Context // used only by the dispatch goroutine, with hdr
+	hdr      *rtp.Header   // by pointer: inline it would take the struct past 128 bytes
 	// From the listener's latest RTCP receiver report (RFC 3550 6.4.2).
 	totalLost atomic.Uint32
 	jitter    atomic.Uint32 // in RTP timestamp units (48 kHz)
@@ -84,6 +85,7 @@ func (w *Worker) createConsumer(p ipc.ConsumerRef) error {
 		c.ssrc = uint32(enc[0].SSRC)
 	}
 	t.consumers[pr.id] = c
+	t.addRouteConsumer(c)
 	t.mu.Unlock()
 
 	go c.readRTCP()
@@ -139,7 +141,7 @@ func (c *consumer) queueSRTP(rt *route, b *sendBatch, raw []byte, hdrLen int) bo
 		g.commit(c.gcm.seal(buf, hdrLen))
 		return true
 	}
-	out, err := c.srtp.EncryptRTP(buf, buf, &c.hdr)
+	out, err := c.srtp.EncryptRTP(buf, buf, c.hdr)
 	if err != nil {
 		return false
 	}
@@ -156,6 +158,9 @@ func (c *consumer) newSealer(keys *srtpKeys) bool {
 		c.gcm, err = newGCMSealer(keys, c.ssrc)
 	} else {
 		c.srtp, err = keys.newContext()
+		if c.hdr == nil {
+			c.hdr = &rtp.Header{}
+		}
 	}
 	if err != nil {
 		c.t.w.log.Warn("srtp setup failed", "transport", c.t.id, "err", err)
@@ -210,6 +215,7 @@ func (t *transport) dropConsumer(c *consumer) {
 		return
 	}
 	delete(t.consumers, c.producer.id)
+	t.removeRouteConsumer(c)
 	_ = t.pc.RemoveTrack(c.sender)
 	t.mu.Unlock()
 	if err := t.negotiate(); err != nil {

@@ -37,7 +37,7 @@ func BenchmarkForwardWebRTC(b *testing.B) {
 				w, pr := testWorker(b, port)
 				for _, l := range connectListeners(b, w, n, nil) {
 					if path == "pion" {
-						l.t.route.Store(&route{})
+						l.setRoute(&route{})
 						continue
 					}
 					l.redirectToDrain(b)

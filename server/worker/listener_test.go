@@ -173,5 +173,12 @@ func (l *testListener) redirectToDrain(tb testing.TB) {
 		}
 	}()
 	rt := l.t.route.Load()
-	l.t.route.Store(&route{keys: rt.keys, sock: rt.sock, dst: udpmsg.Inet4(s.LocalAddr().(*net.UDPAddr).AddrPort())})
+	l.setRoute(&route{keys: rt.keys, sock: rt.sock, dst: udpmsg.Inet4(s.LocalAddr().(*net.UDPAddr).AddrPort())})
+}
+
+// setRoute replaces the route of l's transport, as ICE moving to another pair does.
+func (l *testListener) setRoute(rt *route) {
+	l.t.routeMu.Lock()
+	defer l.t.routeMu.Unlock()
+	l.t.setRouteLocked(rt)
 }

@@ -116,6 +116,15 @@ func (s *gcmSealer) seal(pkt []byte, hdrLen int) []byte {
 	return s.aead.Seal(pkt[:hdrLen], iv[:], pkt[hdrLen:], pkt[:hdrLen])
 }
 
+// warm loads the line of s's AES-GCM state that sealing misses first, the
+// one holding its nonce size (perf: 98% of GCM.Seal's own time waited on it);
+// dispatch calls it for every consumer before sealing for any, so the misses
+// overlap instead of coming one per packet. (An interface call: the compiler
+// cannot drop it.)
+func (s *gcmSealer) warm() {
+	_ = s.aead.NonceSize()
+}
+
 // rtpHeaderLen is the length of raw's RTP header with CSRCs and extension
 // (RFC 3550 §5.1, §5.3.1), or 0 when raw is too short to hold it.
 func rtpHeaderLen(raw []byte) int {

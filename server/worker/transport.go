@@ -39,8 +39,10 @@ type transport struct {
 	handshaken atomic.Bool
 	routeMu    sync.Mutex
 	route      atomic.Pointer[route] // nil until connected: packets are not sent
-	reports    *time.Timer           // sender reports, see senderreport.go
-	reportOut  reportWriter          // under mu
+	// routeConsumers hold a copy of route (under routeMu).
+	routeConsumers []*consumer
+	reports        *time.Timer  // sender reports, see senderreport.go
+	reportOut      reportWriter // under mu
 
 	consentMu      sync.Mutex
 	consent        *consentPeer // kept by the worker's sockets, see consentpeer.go
@@ -243,6 +245,7 @@ func (w *Worker) closeTransport(t *transport) {
 	t.closed = true
 	cons := slices.Collect(maps.Values(t.consumers))
 	t.consumers = map[string]*consumer{}
+	t.clearRouteConsumers()
 	p := t.producer
 	if t.reports != nil {
 		t.reports.Stop()
