@@ -39,7 +39,8 @@ type transport struct {
 	handshaken atomic.Bool
 	routeMu    sync.Mutex
 	route      atomic.Pointer[route] // nil until connected: packets are not sent
-	// routeConsumers hold a copy of route (under routeMu).
+	// routeConsumers hold a copy of route (under routeMu; who holds both
+	// takes mu first, and updateRoute never takes mu).
 	routeConsumers []*consumer
 	reports        *time.Timer  // sender reports, see senderreport.go
 	reportOut      reportWriter // under mu
