@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -19,10 +18,15 @@ import (
 )
 
 const (
-	batchSize = 32
+	batchSize = 32 // datagrams per recvmmsg once connected (drainer)
+	// setupBatch is the reader's own batch before then: ICE and DTLS only.
+	setupBatch = 8
 	// pollWait bounds one wait for a datagram before the peer is connected, so a
 	// close or a read deadline is noticed.
 	pollWait = 20 // milliseconds
+	// queueLen is how many datagrams wait for the reader once connected; more
+	// are dropped, as a full socket buffer would drop them.
+	queueLen = 256
 )
 
 // pacedConn is a load generator's UDP socket. It stays out of the Go runtime's
@@ -33,9 +37,10 @@ const (
 // listener across a network puts on it.
 //
 // Until the peer connection is up, a read waits in poll(2) (ICE and DTLS at
-// full speed); from then on each read sleeps for pace and takes what queued up
-// with one recvmmsg(2), so control packets wait at most pace. RTP headers go to
-// the tap before anything reaches pion.
+// full speed); from then on a drainer shared with the process's other paced
+// sockets empties the socket every pace and queues for the reader what is not
+// RTP or what the tap keeps, so control packets wait at most pace. RTP headers
+// go to the tap before anything reaches pion.
 type pacedConn struct {
 	laddr     *net.UDPAddr
 	tap       RTPTap
@@ -47,19 +52,28 @@ type pacedConn struct {
 	fd     int
 	users  int
 	closed bool
+	done   chan struct{} // closed by Close
 
-	readDeadline atomic.Int64 // unix nanoseconds, 0 for none
+	readDeadline atomic.Int64  // unix nanoseconds, 0 for none
+	deadlineSet  chan struct{} // wakes a read waiting on the queue
 
-	// Read state: ReadFrom has one caller, the ICE candidate's read loop.
-	hdrs       []udpmsg.Mmsghdr
-	iovs       []unix.Iovec
-	names      []unix.RawSockaddrAny
-	bufs       [][]byte
-	oobs       [][]byte
+	// Read state: ReadFrom has one caller, the ICE candidate's read loop. It
+	// reads the socket itself until connected, then hands it to a drainer and
+	// takes datagrams from queue.
+	rb         *readBatch
 	next, have int
 	pfd        [1]unix.PollFd
+	handedOver bool
+	queue      chan queued
 	lastFrom   netip.AddrPort
 	lastAddr   *net.UDPAddr
+}
+
+// queued is a datagram the drainer read for the reader, or the error it met.
+type queued struct {
+	b    []byte
+	from netip.AddrPort
+	err  error
 }
 
 func listenPaced(laddr *net.UDPAddr, tap RTPTap, pace time.Duration, connected *atomic.Bool) (*pacedConn, error) {
@@ -93,23 +107,10 @@ func listenPaced(laddr *net.UDPAddr, tap RTPTap, pace time.Duration, connected *
 	c := &pacedConn{
 		laddr: &net.UDPAddr{IP: net.IP(in.Addr[:]), Port: in.Port},
 		tap:   tap, pace: pace, connected: connected, fd: fd,
-		stamped: unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) == nil,
-		hdrs:    make([]udpmsg.Mmsghdr, batchSize),
-		iovs:    make([]unix.Iovec, batchSize),
-		names:   make([]unix.RawSockaddrAny, batchSize),
-		bufs:    make([][]byte, batchSize),
-		oobs:    make([][]byte, batchSize),
-	}
-	for i := range c.hdrs {
-		c.bufs[i] = make([]byte, 1500)
-		c.oobs[i] = make([]byte, 64)
-		c.iovs[i].Base = &c.bufs[i][0]
-		c.iovs[i].SetLen(len(c.bufs[i]))
-		h := &c.hdrs[i].Hdr
-		h.Name = (*byte)(unsafe.Pointer(&c.names[i]))
-		h.Iov = &c.iovs[i]
-		h.Iovlen = 1
-		h.Control = &c.oobs[i][0]
+		stamped:     unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) == nil,
+		done:        make(chan struct{}),
+		deadlineSet: make(chan struct{}, 1),
+		rb:          newReadBatch(setupBatch),
 	}
 	c.pfd[0].Events = unix.POLLIN
 	return c, nil
@@ -144,6 +145,7 @@ func (c *pacedConn) Close() error {
 		return net.ErrClosed
 	}
 	c.closed = true
+	close(c.done)
 	if c.users == 0 {
 		_ = unix.Close(c.fd)
 		c.fd = -1
@@ -154,9 +156,22 @@ func (c *pacedConn) Close() error {
 func (c *pacedConn) LocalAddr() net.Addr  { return c.laddr }
 func (c *pacedConn) RemoteAddr() net.Addr { return nil }
 
-func (c *pacedConn) SetDeadline(t time.Time) error     { return c.SetReadDeadline(t) }
-func (c *pacedConn) SetWriteDeadline(time.Time) error  { return nil } // writes never block
-func (c *pacedConn) SetReadDeadline(t time.Time) error { c.readDeadline.Store(unixNano(t)); return nil }
+func (c *pacedConn) SetDeadline(t time.Time) error    { return c.SetReadDeadline(t) }
+func (c *pacedConn) SetWriteDeadline(time.Time) error { return nil } // writes never block
+func (c *pacedConn) SetReadDeadline(t time.Time) error {
+	c.readDeadline.Store(unixNano(t))
+	select {
+	case c.deadlineSet <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (c *pacedConn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
 
 func unixNano(t time.Time) int64 {
 	if t.IsZero() {
@@ -198,6 +213,15 @@ func (c *pacedConn) ReadMsgUDP(b, _ []byte) (int, int, int, *net.UDPAddr, error)
 func (c *pacedConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
 		if c.next >= c.have {
+			if c.handedOver {
+				return c.readQueued(p)
+			}
+			if c.paced() {
+				c.handedOver = true
+				c.queue = make(chan queued, queueLen)
+				drainerFor(c.pace).add(c)
+				continue
+			}
 			if err := c.fill(); err != nil {
 				return 0, nil, err
 			}
@@ -205,86 +229,130 @@ func (c *pacedConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		}
 		i := c.next
 		c.next++
-		b := c.bufs[i][:c.hdrs[i].Len]
-		if isRTP(b) && c.tap != nil {
-			seq := binary.BigEndian.Uint16(b[2:4])
-			ts := binary.BigEndian.Uint32(b[4:8])
-			ssrc := binary.BigEndian.Uint32(b[8:12])
-			at, ok := time.Time{}, false
-			if c.stamped {
-				at, ok = kernelTime(c.oobs[i][:c.hdrs[i].Hdr.Controllen])
-			}
-			if !ok {
-				at = time.Now()
-			}
-			if !c.tap(ssrc, seq, ts, len(b), at) {
-				continue
-			}
+		if c.tapKeeps(c.rb, i) {
+			return copy(p, c.rb.data(i)), c.from(c.rb.from(i)), nil
 		}
-		return copy(p, b), c.from(i), nil
 	}
 }
 
-// from is message i's source address, reused while it stays the same (a peer
+// paced reports whether reads are now the drainer's.
+func (c *pacedConn) paced() bool {
+	return c.pace > 0 && c.connected != nil && c.connected.Load()
+}
+
+// tapKeeps shows datagram i of rb to the tap if it is RTP, and reports whether
+// the reader gets it: everything else, and the RTP the tap keeps.
+func (c *pacedConn) tapKeeps(rb *readBatch, i int) bool {
+	b := rb.data(i)
+	if !isRTP(b) || c.tap == nil {
+		return true
+	}
+	seq := binary.BigEndian.Uint16(b[2:4])
+	ts := binary.BigEndian.Uint32(b[4:8])
+	ssrc := binary.BigEndian.Uint32(b[8:12])
+	at, ok := time.Time{}, false
+	if c.stamped {
+		at, ok = rb.arrival(i)
+	}
+	if !ok {
+		at = time.Now()
+	}
+	return c.tap(ssrc, seq, ts, len(b), at)
+}
+
+// enqueue passes q to the reader, or drops it when the reader is that far behind.
+func (c *pacedConn) enqueue(q queued) {
+	select {
+	case c.queue <- q:
+	default:
+	}
+}
+
+// readQueued waits for the next datagram the drainer queued.
+func (c *pacedConn) readQueued(p []byte) (int, net.Addr, error) {
+	for {
+		var deadline *time.Timer
+		var expired <-chan time.Time
+		if d := c.readDeadline.Load(); d != 0 {
+			wait := time.Until(time.Unix(0, d))
+			if wait <= 0 {
+				return 0, nil, os.ErrDeadlineExceeded
+			}
+			deadline = time.NewTimer(wait)
+			expired = deadline.C
+		}
+		var q queued
+		var err error
+		select {
+		case q = <-c.queue:
+			err = q.err
+		case <-c.done:
+			err = net.ErrClosed
+		case <-expired:
+			err = os.ErrDeadlineExceeded
+		case <-c.deadlineSet:
+			if deadline != nil {
+				deadline.Stop()
+			}
+			continue
+		}
+		if deadline != nil {
+			deadline.Stop()
+		}
+		if err != nil {
+			return 0, nil, err
+		}
+		return copy(p, q.b), c.from(q.from), nil
+	}
+}
+
+// from is a datagram's source address, reused while it stays the same (a peer
 // hears one worker address) so reads do not allocate one per datagram.
-func (c *pacedConn) from(i int) net.Addr {
-	ap := udpmsg.AddrPort(&c.names[i])
+func (c *pacedConn) from(ap netip.AddrPort) net.Addr {
 	if ap != c.lastFrom || c.lastAddr == nil {
 		c.lastFrom, c.lastAddr = ap, net.UDPAddrFromAddrPort(ap)
 	}
 	return c.lastAddr
 }
 
-// fill reads the next batch: after pace once connected (or at once when the last
-// batch was full), else as soon as a datagram is there.
+// fill reads the next batch as soon as a datagram is there, or returns an
+// empty one when the peer has connected meanwhile (the drainer reads from then).
 func (c *pacedConn) fill() error {
-	full := c.have == batchSize
 	c.next, c.have = 0, 0
 	for {
 		if d := c.readDeadline.Load(); d != 0 && time.Now().UnixNano() >= d {
 			return os.ErrDeadlineExceeded
 		}
-		paced := c.pace > 0 && c.connected != nil && c.connected.Load()
-		if paced && !full {
-			time.Sleep(c.pace)
+		if c.paced() {
+			return nil
 		}
-		full = false
 		fd, ok := c.acquire()
 		if !ok {
 			return net.ErrClosed
 		}
-		if !paced {
-			c.pfd[0].Fd, c.pfd[0].Revents = int32(fd), 0
-			if _, err := unix.Poll(c.pfd[:], pollWait); err != nil && err != unix.EINTR {
-				c.release()
-				return os.NewSyscallError("poll", err)
-			}
+		c.pfd[0].Fd, c.pfd[0].Revents = int32(fd), 0
+		if _, err := unix.Poll(c.pfd[:], pollWait); err != nil && err != unix.EINTR {
+			c.release()
+			return os.NewSyscallError("poll", err)
 		}
-		n, err := c.recv(fd)
+		n, err := c.rb.recv(fd)
 		c.release()
 		switch {
-		case err == unix.EAGAIN || err == unix.EINTR:
+		case temporary(err):
 			continue
-		case err != nil:
-			return &net.OpError{Op: "read", Net: "udp4", Addr: c.laddr, Err: os.NewSyscallError("recvmmsg", err)}
+		case err != 0:
+			return c.readError(err)
 		}
 		c.have = n
 		return nil
 	}
 }
 
-// recv is one non-blocking recvmmsg(2) into the batch.
-func (c *pacedConn) recv(fd int) (int, error) {
-	for i := range c.hdrs {
-		c.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrAny
-		c.hdrs[i].Hdr.SetControllen(len(c.oobs[i]))
-	}
-	n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&c.hdrs[0])), uintptr(len(c.hdrs)),
-		unix.MSG_DONTWAIT, 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
+// temporary reports whether a recvmmsg error only means nothing was there.
+func temporary(err unix.Errno) bool { return err == unix.EAGAIN || err == unix.EINTR }
+
+func (c *pacedConn) readError(err unix.Errno) error {
+	return &net.OpError{Op: "read", Net: "udp4", Addr: c.laddr, Err: os.NewSyscallError("recvmmsg", err)}
 }
 
 func (c *pacedConn) Write([]byte) (int, error) {

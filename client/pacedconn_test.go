@@ -75,8 +75,8 @@ func TestPacedConnTapsAndDelivers(t *testing.T) {
 	require.Equal(t, "back", string(buf[:n]))
 }
 
-// TestPacedConnBatchesOnceConnected: once connected a read waits for pace and
-// then takes what queued up in one go.
+// TestPacedConnBatchesOnceConnected: once connected the socket is read every
+// pace, all that queued up in one go, by the shared drainer.
 func TestPacedConnBatchesOnceConnected(t *testing.T) {
 	testenv.RequireLoopbackOnly(t)
 	connected := &atomic.Bool{}
@@ -97,7 +97,85 @@ func TestPacedConnBatchesOnceConnected(t *testing.T) {
 	_, _, err = c.ReadFrom(buf)
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, time.Since(start), pace, "the first read waited for the pace")
-	require.Equal(t, 5, c.have, "one read took the whole queue")
+	require.Len(t, c.queue, 4, "one drain took the whole queue")
+}
+
+// TestPacedConnHandsOverToTheDrainer: a reader that saw the connection come up
+// leaves the socket to the drainer; the tap still sees every RTP packet (with
+// kernel arrival times), the reader gets the rest and what the tap keeps, a
+// deadline and a close end its wait, and the drainer stops with its last socket.
+func TestPacedConnHandsOverToTheDrainer(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	var tapped atomic.Int32
+	var lastArrival atomic.Int64
+	tap := func(_ uint32, seq uint16, _ uint32, _ int, at time.Time) bool {
+		tapped.Add(1)
+		lastArrival.Store(at.UnixNano())
+		return seq == 3
+	}
+	connected := &atomic.Bool{}
+	const pace = 30 * time.Millisecond
+	c, err := listenPaced(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, tap, pace, connected)
+	require.NoError(t, err)
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	defer peer.Close()
+	buf := make([]byte, 1500)
+
+	_, err = peer.WriteTo([]byte("dtls-ish"), c.LocalAddr())
+	require.NoError(t, err)
+	n, _, err := c.ReadFrom(buf)
+	require.NoError(t, err)
+	require.Equal(t, "dtls-ish", string(buf[:n]))
+	require.False(t, c.handedOver, "read by the reader itself before connecting")
+
+	connected.Store(true)
+	sent := time.Now()
+	for seq := uint16(1); seq <= 40; seq++ {
+		_, err = peer.WriteTo(rtpPacket(9, seq), c.LocalAddr())
+		require.NoError(t, err)
+	}
+	_, err = peer.WriteTo([]byte("stun-ish"), c.LocalAddr())
+	require.NoError(t, err)
+	var got []string
+	for range 2 {
+		n, from, err := c.ReadFrom(buf)
+		require.NoError(t, err)
+		require.Equal(t, peer.LocalAddr().String(), from.String())
+		got = append(got, string(buf[:n]))
+	}
+	require.True(t, c.handedOver)
+	require.Equal(t, string(rtpPacket(9, 3)), got[0], "the RTP packet the tap kept")
+	require.Equal(t, "stun-ish", got[1])
+	require.EqualValues(t, 40, tapped.Load(), "every RTP packet tapped, more than one batch")
+	require.WithinDuration(t, sent, time.Unix(0, lastArrival.Load()), time.Second, "kernel arrival time")
+
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(50*time.Millisecond)))
+	_, _, err = c.ReadFrom(buf)
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	require.NoError(t, c.SetReadDeadline(time.Time{}))
+
+	done := make(chan error, 1)
+	go func() { _, _, err := c.ReadFrom(buf); done <- err }()
+	time.Sleep(2 * pace)
+	require.NoError(t, c.SetReadDeadline(time.Now()), "a deadline set while waiting")
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	case <-time.After(2 * time.Second):
+		t.Fatal("a waiting read ignored a new deadline")
+	}
+	require.NoError(t, c.SetReadDeadline(time.Time{}))
+	go func() { _, _, err := c.ReadFrom(buf); done <- err }()
+	time.Sleep(2 * pace)
+	require.NoError(t, c.Close())
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, net.ErrClosed)
+	case <-time.After(2 * time.Second):
+		t.Fatal("read not woken by close")
+	}
 }
 
 // TestPacedConnCloseAndDeadline: a read blocked before the connection is up

@@ -1,0 +1,123 @@
+package client
+
+import (
+	"bytes"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// drainer reads the paced sockets of connected peers on one shared tick: every
+// pace it empties each socket with recvmmsg(2), gives RTP to the socket's tap
+// and queues what the tap keeps, and everything else (STUN, DTLS, RTCP), for
+// the socket's reader — pion's ICE candidate loop.
+//
+// Why one tick for many sockets: a socket that sleeps and reads on its own
+// costs a wake-up per pace, thousands a second for a few hundred listeners, so
+// the pace had to be long for the generator to stay lighter than the server.
+// But datagrams held that long pile up in the listeners' receive queues (20 per
+// listener at 200 ms), and on loopback the sender then allocates every packet
+// from memory its CPU no longer has cached: the server paid for how slowly the
+// load generator read (about 0.5 µs per forwarded packet at 200 ms). A remote
+// listener frees nothing of the server's. One wake-up per pace for all sockets
+// lets the generator read often and still cost less than the server.
+type drainer struct {
+	pace time.Duration
+	rb   *readBatch // used only by the run goroutine
+
+	mu      sync.Mutex
+	conns   []*pacedConn
+	running bool
+}
+
+// drainers are shared by every paced socket of the process: per pace, one per
+// P, sockets dealt round-robin.
+var drainers struct {
+	mu     sync.Mutex
+	byPace map[time.Duration][]*drainer
+	next   int
+}
+
+func drainerFor(pace time.Duration) *drainer {
+	drainers.mu.Lock()
+	defer drainers.mu.Unlock()
+	ds := drainers.byPace[pace]
+	if ds == nil {
+		ds = make([]*drainer, runtime.GOMAXPROCS(0))
+		for i := range ds {
+			ds[i] = &drainer{pace: pace, rb: newReadBatch(batchSize)}
+		}
+		if drainers.byPace == nil {
+			drainers.byPace = map[time.Duration][]*drainer{}
+		}
+		drainers.byPace[pace] = ds
+	}
+	drainers.next++
+	return ds[drainers.next%len(ds)]
+}
+
+// add makes d the reader of c's socket from its next tick on.
+func (d *drainer) add(c *pacedConn) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.conns = append(d.conns, c)
+	if !d.running {
+		d.running = true
+		go d.run()
+	}
+}
+
+// run drains its sockets every pace; it ends when all of them are closed.
+func (d *drainer) run() {
+	tick := time.NewTicker(d.pace)
+	defer tick.Stop()
+	var conns []*pacedConn
+	for range tick.C {
+		d.mu.Lock()
+		live := d.conns[:0]
+		for _, c := range d.conns {
+			if !c.isClosed() {
+				live = append(live, c)
+			}
+		}
+		clear(d.conns[len(live):])
+		d.conns = live
+		if len(live) == 0 {
+			d.running = false
+			d.mu.Unlock()
+			return
+		}
+		conns = append(conns[:0], live...)
+		d.mu.Unlock()
+		for _, c := range conns {
+			d.drain(c)
+		}
+		clear(conns)
+	}
+}
+
+// drain reads c's socket until it is empty.
+func (d *drainer) drain(c *pacedConn) {
+	fd, ok := c.acquire()
+	if !ok {
+		return
+	}
+	defer c.release()
+	for {
+		n, err := d.rb.recv(fd)
+		if err != 0 {
+			if !temporary(err) {
+				c.enqueue(queued{err: c.readError(err)})
+			}
+			return
+		}
+		for i := range n {
+			if c.tapKeeps(d.rb, i) {
+				c.enqueue(queued{b: bytes.Clone(d.rb.data(i)), from: d.rb.from(i)})
+			}
+		}
+		if n < d.rb.size() {
+			return
+		}
+	}
+}
