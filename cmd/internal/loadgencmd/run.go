@@ -71,6 +71,7 @@ func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command 
 	fl.DurationVar(&sc.MaxLatencyP99, "max-latency-p99", 0, "exit non-zero when latency p99 exceeds this")
 	fl.BoolVar(&sc.LoopbackOnly, "loopback-only", false, "restrict ICE to 127.0.0.1")
 	fl.DurationVar(&sc.ReadPacing, "read-pacing", sc.ReadPacing, "pause between a peer's socket reads (batches reads; kernel timestamps keep timings exact)")
+	fl.IntVar(&sc.LatencySampleEvery, "latency-sample-every", sc.LatencySampleEvery, "decrypt one packet in N per stream to measure latency (the rest are counted from their clear headers)")
 	fl.StringVar(&sc.RoomPrefix, "room-prefix", sc.RoomPrefix, "room name prefix")
 	fl.StringVar(&opts.CPUProfile, "cpuprofile", "", "write the generator's CPU profile to this file")
 	_ = fl.MarkHidden("cpuprofile")
@@ -88,7 +89,8 @@ func applyFlags(c *cobra.Command, _ *loadgen.Scenario, fromFlags, into *loadgen.
 		"dtx": func() { into.DTX = fromFlags.DTX }, "max-loss": func() { into.MaxLoss = fromFlags.MaxLoss },
 		"max-latency-p99": func() { into.MaxLatencyP99 = fromFlags.MaxLatencyP99 },
 		"loopback-only":   func() { into.LoopbackOnly = fromFlags.LoopbackOnly }, "room-prefix": func() { into.RoomPrefix = fromFlags.RoomPrefix },
-		"read-pacing": func() { into.ReadPacing = fromFlags.ReadPacing },
+		"read-pacing":          func() { into.ReadPacing = fromFlags.ReadPacing },
+		"latency-sample-every": func() { into.LatencySampleEvery = fromFlags.LatencySampleEvery },
 	}
 	for name, apply := range set {
 		if fl.Changed(name) {
