@@ -17,28 +17,59 @@ func rtpPacket(ssrc uint32, seq uint16) []byte {
 	return []byte{0x80, 111, byte(seq >> 8), byte(seq), 0, 0, 0, 1, byte(ssrc >> 24), byte(ssrc >> 16), byte(ssrc >> 8), byte(ssrc), 0xAA}
 }
 
+// tapRecorder is a tap that counts the RTP packets it sees, remembers the last
+// arrival time, and keeps those keep says.
+type tapRecorder struct {
+	tapped      atomic.Int32
+	lastArrival atomic.Int64
+	keep        func(ssrc uint32, seq uint16, size int) bool
+}
+
+func (r *tapRecorder) tap(ssrc uint32, seq uint16, _ uint32, size int, at time.Time) bool {
+	r.tapped.Add(1)
+	r.lastArrival.Store(at.UnixNano())
+	return r.keep(ssrc, seq, size)
+}
+
+// loopbackPeer is the other end of a paced socket.
+func loopbackPeer(t *testing.T) *net.UDPConn {
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = peer.Close() })
+	return peer
+}
+
+// requireReadEnds starts a read on c, does stop, and requires the read to end with want.
+func requireReadEnds(t *testing.T, c *pacedConn, stop func() error, want error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { _, _, err := c.ReadFrom(make([]byte, 1500)); done <- err }()
+	time.Sleep(50 * time.Millisecond)
+	require.NoError(t, stop())
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, want)
+	case <-time.After(2 * time.Second):
+		t.Fatalf("read still waiting, want %v", want)
+	}
+}
+
 // TestPacedConnTapsAndDelivers: before the connection is up datagrams are read
 // at once; RTP goes to the tap (with kernel arrival times) and only what it
 // keeps reaches the reader, with the sender's address; writes go out.
 func TestPacedConnTapsAndDelivers(t *testing.T) {
 	testenv.RequireLoopbackOnly(t)
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	var tapped atomic.Int32
-	var lastArrival atomic.Int64
-	tap := func(ssrc uint32, seq uint16, _ uint32, size int, at time.Time) bool {
-		tapped.Add(1)
-		lastArrival.Store(at.UnixNano())
+	rec := &tapRecorder{keep: func(ssrc uint32, seq uint16, size int) bool {
 		require.Equal(t, uint32(7), ssrc)
 		require.Equal(t, 13, size)
 		return seq%2 == 0 // keep even sequence numbers
-	}
+	}}
 	connected := &atomic.Bool{}
-	c, err := listenPaced(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, tap, time.Second, connected)
+	c, err := listenPaced(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, rec.tap, time.Second, connected)
 	require.NoError(t, err)
 	defer c.Close()
-	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	defer peer.Close()
+	peer := loopbackPeer(t)
 
 	sent := time.Now()
 	for seq := uint16(1); seq <= 4; seq++ {
@@ -62,8 +93,8 @@ func TestPacedConnTapsAndDelivers(t *testing.T) {
 		got = append(got, buf[3])
 	}
 	require.Equal(t, []byte{2, 4, 's'}, got)
-	require.EqualValues(t, 4, tapped.Load())
-	at := time.Unix(0, lastArrival.Load())
+	require.EqualValues(t, 4, rec.tapped.Load())
+	at := time.Unix(0, rec.lastArrival.Load())
 	require.WithinDuration(t, sent, at, time.Second, "kernel arrival time")
 	require.True(t, c.stamped)
 
@@ -85,9 +116,7 @@ func TestPacedConnBatchesOnceConnected(t *testing.T) {
 	c, err := listenPaced(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, nil, pace, connected)
 	require.NoError(t, err)
 	defer c.Close()
-	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	defer peer.Close()
+	peer := loopbackPeer(t)
 	for seq := uint16(0); seq < 5; seq++ {
 		_, err = peer.WriteTo(rtpPacket(1, seq), c.LocalAddr())
 		require.NoError(t, err)
@@ -107,20 +136,12 @@ func TestPacedConnBatchesOnceConnected(t *testing.T) {
 func TestPacedConnHandsOverToTheDrainer(t *testing.T) {
 	testenv.RequireLoopbackOnly(t)
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	var tapped atomic.Int32
-	var lastArrival atomic.Int64
-	tap := func(_ uint32, seq uint16, _ uint32, _ int, at time.Time) bool {
-		tapped.Add(1)
-		lastArrival.Store(at.UnixNano())
-		return seq == 3
-	}
+	rec := &tapRecorder{keep: func(_ uint32, seq uint16, _ int) bool { return seq == 3 }}
 	connected := &atomic.Bool{}
 	const pace = 30 * time.Millisecond
-	c, err := listenPaced(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, tap, pace, connected)
+	c, err := listenPaced(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, rec.tap, pace, connected)
 	require.NoError(t, err)
-	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	defer peer.Close()
+	peer := loopbackPeer(t)
 	buf := make([]byte, 1500)
 
 	_, err = peer.WriteTo([]byte("dtls-ish"), c.LocalAddr())
@@ -148,34 +169,18 @@ func TestPacedConnHandsOverToTheDrainer(t *testing.T) {
 	require.True(t, c.handedOver)
 	require.Equal(t, string(rtpPacket(9, 3)), got[0], "the RTP packet the tap kept")
 	require.Equal(t, "stun-ish", got[1])
-	require.EqualValues(t, 40, tapped.Load(), "every RTP packet tapped, more than one batch")
-	require.WithinDuration(t, sent, time.Unix(0, lastArrival.Load()), time.Second, "kernel arrival time")
+	require.EqualValues(t, 40, rec.tapped.Load(), "every RTP packet tapped, more than one batch")
+	require.WithinDuration(t, sent, time.Unix(0, rec.lastArrival.Load()), time.Second, "kernel arrival time")
 
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(50*time.Millisecond)))
 	_, _, err = c.ReadFrom(buf)
 	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 	require.NoError(t, c.SetReadDeadline(time.Time{}))
 
-	done := make(chan error, 1)
-	go func() { _, _, err := c.ReadFrom(buf); done <- err }()
-	time.Sleep(2 * pace)
-	require.NoError(t, c.SetReadDeadline(time.Now()), "a deadline set while waiting")
-	select {
-	case err := <-done:
-		require.ErrorIs(t, err, os.ErrDeadlineExceeded)
-	case <-time.After(2 * time.Second):
-		t.Fatal("a waiting read ignored a new deadline")
-	}
+	// A deadline set while a read waits on the queue, then a close.
+	requireReadEnds(t, c, func() error { return c.SetReadDeadline(time.Now()) }, os.ErrDeadlineExceeded)
 	require.NoError(t, c.SetReadDeadline(time.Time{}))
-	go func() { _, _, err := c.ReadFrom(buf); done <- err }()
-	time.Sleep(2 * pace)
-	require.NoError(t, c.Close())
-	select {
-	case err := <-done:
-		require.ErrorIs(t, err, net.ErrClosed)
-	case <-time.After(2 * time.Second):
-		t.Fatal("read not woken by close")
-	}
+	requireReadEnds(t, c, c.Close, net.ErrClosed)
 }
 
 // TestPacedConnCloseAndDeadline: a read blocked before the connection is up
@@ -185,29 +190,9 @@ func TestPacedConnCloseAndDeadline(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	c, err := listenPaced(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, nil, time.Second, &atomic.Bool{})
 	require.NoError(t, err)
-	buf := make([]byte, 64)
-
-	done := make(chan error, 1)
-	go func() { _, _, err := c.ReadFrom(buf); done <- err }()
-	time.Sleep(50 * time.Millisecond)
-	require.NoError(t, c.SetDeadline(time.Now()))
-	select {
-	case err := <-done:
-		require.ErrorIs(t, err, os.ErrDeadlineExceeded)
-	case <-time.After(2 * time.Second):
-		t.Fatal("read ignored its deadline")
-	}
-
+	requireReadEnds(t, c, func() error { return c.SetDeadline(time.Now()) }, os.ErrDeadlineExceeded)
 	require.NoError(t, c.SetDeadline(time.Time{}))
-	go func() { _, _, err := c.ReadFrom(buf); done <- err }()
-	time.Sleep(50 * time.Millisecond)
-	require.NoError(t, c.Close())
-	select {
-	case err := <-done:
-		require.ErrorIs(t, err, net.ErrClosed)
-	case <-time.After(2 * time.Second):
-		t.Fatal("read not woken by close")
-	}
+	requireReadEnds(t, c, c.Close, net.ErrClosed)
 	require.ErrorIs(t, c.Close(), net.ErrClosed)
 	_, err = c.WriteTo([]byte("x"), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9})
 	require.ErrorIs(t, err, net.ErrClosed)
@@ -223,9 +208,7 @@ func TestSinkCountsWhatArrives(t *testing.T) {
 	testenv.RequireLoopbackOnly(t)
 	s, err := ListenSink(20 * time.Millisecond)
 	require.NoError(t, err)
-	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	require.NoError(t, err)
-	defer peer.Close()
+	peer := loopbackPeer(t)
 	for seq := uint16(0); seq < 40; seq++ {
 		_, err = peer.WriteTo(rtpPacket(3, seq), s.Addr())
 		require.NoError(t, err)
