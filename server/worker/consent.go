@@ -32,6 +32,8 @@ import (
 type consentKeeper struct {
 	mu    sync.RWMutex
 	peers map[netip.AddrPort]*consentPeer
+	// rounds runs the peers' checks (see rounds.go).
+	rounds *rounds
 	// answered counts peers' checks answered here, confirmed the answers to
 	// ours (the worker's stats and tests).
 	answered, confirmed atomic.Uint64
@@ -53,7 +55,7 @@ type consentPeer struct {
 
 	mu         sync.Mutex
 	stopped    bool
-	timer      *time.Timer
+	timer      *roundJob
 	mac        hash.Hash // our password
 	peerMAC    hash.Hash // the peer's password
 	learned    bool      // role and tieBreaker are the peer's, seen by pion
@@ -93,8 +95,8 @@ const (
 	indicationLen       = stunHeaderLen + fingerprintAttrLen
 )
 
-func newConsentKeeper() *consentKeeper {
-	return &consentKeeper{peers: map[netip.AddrPort]*consentPeer{}}
+func newConsentKeeper(r *rounds) *consentKeeper {
+	return &consentKeeper{peers: map[netip.AddrPort]*consentPeer{}, rounds: r}
 }
 
 // newConsentPeer is the peer at remote with the ICE credentials of both sides,
@@ -122,7 +124,7 @@ func (k *consentKeeper) add(p *consentPeer, interval time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.interval = interval
-	p.timer = time.AfterFunc(jitter(interval), p.check)
+	p.timer = k.rounds.afterFunc(jitter(interval), p.check)
 }
 
 // remove stops keeping p.

@@ -59,7 +59,7 @@ type testKeeper struct {
 }
 
 func newTestKeeper() *testKeeper {
-	k := &testKeeper{consentKeeper: newConsentKeeper()}
+	k := &testKeeper{consentKeeper: newConsentKeeper(newRounds())}
 	k.p = newConsentPeer(consentRemote, consentLocalUfrag, consentRemoteUfrag, consentLocalPwd, consentRemotePwd, k.sent.write)
 	k.add(k.p, time.Hour)
 	return k

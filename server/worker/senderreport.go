@@ -27,7 +27,7 @@ func nextReport() time.Duration {
 func (t *transport) scheduleReports() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.reports = time.AfterFunc(nextReport(), t.sendReports)
+	t.reports = t.w.api.sockets.rounds.afterFunc(nextReport(), t.sendReports)
 }
 
 func (t *transport) sendReports() {

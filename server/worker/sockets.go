@@ -27,6 +27,9 @@ type mediaSockets struct {
 	fallbacks []error
 	// consent keeps connected peers' consent fresh, both ways, on every socket.
 	consent *consentKeeper
+	// rounds runs the periodic per-peer work of the worker: consent checks,
+	// sender reports.
+	rounds *rounds
 }
 
 // mediaSocket is one of the worker's UDP sockets, ready for raw sendmmsg, with
@@ -42,7 +45,8 @@ func newMediaSockets() (*mediaSockets, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &mediaSockets{Net: n, byIP: map[netip.Addr]*mediaSocket{}, consent: newConsentKeeper()}, nil
+	r := newRounds()
+	return &mediaSockets{Net: n, byIP: map[netip.Addr]*mediaSocket{}, consent: newConsentKeeper(r), rounds: r}, nil
 }
 
 // ListenUDP implements pionnet.Net for the ICE mux and keeps every socket it opens.

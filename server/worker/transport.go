@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -42,7 +41,7 @@ type transport struct {
 	// routeConsumers hold a copy of route (under routeMu; who holds both
 	// takes mu first, and updateRoute never takes mu).
 	routeConsumers []*consumer
-	reports        *time.Timer  // sender reports, see senderreport.go
+	reports        *roundJob    // sender reports, see senderreport.go
 	reportOut      reportWriter // under mu
 
 	consentMu      sync.Mutex
