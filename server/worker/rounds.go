@@ -24,8 +24,8 @@ const roundInterval = 100 * time.Millisecond
 type rounds struct {
 	mu    sync.Mutex
 	jobs  jobHeap
-	timer *time.Timer // armed for armed, the earliest round with a job due
-	armed int64       // unix nanoseconds, 0 when the timer is not armed
+	timer *time.Timer   // armed for armed, the earliest round with a job due
+	armed int64         // unix nanoseconds, 0 when the timer is not armed
 	ran   atomic.Uint64 // rounds run
 }
 
