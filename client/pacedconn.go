@@ -283,6 +283,7 @@ func (c *pacedConn) readQueued(p []byte) (int, net.Addr, error) {
 		}
 		var q queued
 		var err error
+		newDeadline := false
 		select {
 		case q = <-c.queue:
 			err = q.err
@@ -291,13 +292,13 @@ func (c *pacedConn) readQueued(p []byte) (int, net.Addr, error) {
 		case <-expired:
 			err = os.ErrDeadlineExceeded
 		case <-c.deadlineSet:
-			if deadline != nil {
-				deadline.Stop()
-			}
-			continue
+			newDeadline = true
 		}
 		if deadline != nil {
 			deadline.Stop()
+		}
+		if newDeadline {
+			continue
 		}
 		if err != nil {
 			return 0, nil, err
