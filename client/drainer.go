@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// drainer reads the paced sockets of connected peers on one shared tick: every
+// drainer reads the paced sockets of connected peers on one shared ticker: every
 // pace it empties each socket with recvmmsg(2), gives RTP to the socket's tap
 // and queues what the tap keeps, and everything else (STUN, DTLS, RTCP), for
 // the socket's reader — pion's ICE candidate loop.
@@ -67,12 +67,22 @@ func (d *drainer) add(c *pacedConn) {
 	}
 }
 
-// run drains its sockets every pace; it ends when all of them are closed.
+// drainSlice is how often a drainer reads some of its sockets: each socket is
+// read once a pace, but a pace's reads are spread over it in slices. Read in
+// one burst, a few thousand datagrams were freed at once, and on loopback the
+// sender's CPU took the frees back in a burst too (deferred skb frees): fan-outs
+// that arrived then were delayed by milliseconds, and the worker's CPU per
+// packet rose by ~0.3 µs.
+const drainSlice = 10 * time.Millisecond
+
+// run drains its sockets, each every pace; it ends when all of them are closed.
 func (d *drainer) run() {
-	tick := time.NewTicker(d.pace)
+	slices := max(1, int(d.pace/drainSlice))
+	tick := time.NewTicker(d.pace / time.Duration(slices))
 	defer tick.Stop()
 	var conns []*pacedConn
-	for range tick.C {
+	for n := 0; ; n++ {
+		<-tick.C
 		d.mu.Lock()
 		live := d.conns[:0]
 		for _, c := range d.conns {
@@ -87,12 +97,15 @@ func (d *drainer) run() {
 			d.mu.Unlock()
 			return
 		}
-		conns = append(conns[:0], live...)
+		for i := n % slices; i < len(live); i += slices {
+			conns = append(conns, live[i])
+		}
 		d.mu.Unlock()
 		for _, c := range conns {
 			d.drain(c)
 		}
 		clear(conns)
+		conns = conns[:0]
 	}
 }
 
