@@ -69,11 +69,13 @@ func (d *drainer) add(c *pacedConn) {
 
 // drainSlice is how often a drainer reads some of its sockets: each socket is
 // read once a pace, but a pace's reads are spread over it in slices. Read in
-// one burst, a few thousand datagrams were freed at once, and on loopback the
-// sender's CPU took the frees back in a burst too (deferred skb frees): fan-outs
-// that arrived then were delayed by milliseconds, and the worker's CPU per
-// packet rose by ~0.3 µs.
-const drainSlice = 10 * time.Millisecond
+// one burst, a few thousand datagrams were freed at once and the sender's CPU
+// took the frees back in a burst too (on loopback, skb frees are deferred to
+// the CPU that allocated them): make bench saw fan-outs delayed by milliseconds
+// (delay p99 5.8 ms in some runs). Thinner slices cost the generator more
+// (load.sh 2 x 200, 200 ms pace: 1.37 s of CPU in one burst, 1.55 in 50 ms
+// slices, 1.76 in 10 ms slices; the worker's figure within the noise).
+const drainSlice = 50 * time.Millisecond
 
 // run drains its sockets, each every pace; it ends when all of them are closed.
 func (d *drainer) run() {
