@@ -12,15 +12,12 @@ import (
 // and queues what the tap keeps, and everything else (STUN, DTLS, RTCP), for
 // the socket's reader — pion's ICE candidate loop.
 //
-// Why one tick for many sockets: a socket that sleeps and reads on its own
-// costs a wake-up per pace, thousands a second for a few hundred listeners, so
-// the pace had to be long for the generator to stay lighter than the server.
-// But datagrams held that long pile up in the listeners' receive queues (20 per
-// listener at 200 ms), and on loopback the sender then allocates every packet
-// from memory its CPU no longer has cached: the server paid for how slowly the
-// load generator read (about 0.5 µs per forwarded packet at 200 ms). A remote
-// listener frees nothing of the server's. One wake-up per pace for all sockets
-// lets the generator read often and still cost less than the server.
+// Why one ticker for many sockets: a socket that sleeps and reads on its own
+// costs a timer wake-up per pace, a thousand a second for 200 listeners at
+// 200 ms, and the generator shares the machine with the server it measures. A
+// drainer wakes a few times a pace for all its sockets (load.sh 2 x 200: the
+// generator's CPU 1.63 -> 1.55 s per 10 s, and less for larger rooms, where
+// make bench's calibration now ramps further before the generator runs out).
 type drainer struct {
 	pace time.Duration
 	rb   *readBatch // used only by the run goroutine
