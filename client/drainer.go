@@ -15,9 +15,11 @@ import (
 // Why one ticker for many sockets: a socket that sleeps and reads on its own
 // costs a timer wake-up per pace, a thousand a second for 200 listeners at
 // 200 ms, and the generator shares the machine with the server it measures. A
-// drainer wakes a few times a pace for all its sockets (load.sh 2 x 200: the
-// generator's CPU 1.63 -> 1.55 s per 10 s, and less for larger rooms, where
-// make bench's calibration now ramps further before the generator runs out).
+// drainer wakes a few times a pace for all its sockets. load.sh 2 x 200, three
+// alternated runs against one server: the generator's CPU 1.78 -> 1.49 s per
+// 10 s, and the server's per forwarded packet 8.81 -> 8.43 µs, as it competes
+// less for the two cores; make bench's calibration ramps further before the
+// generator runs out.
 type drainer struct {
 	pace time.Duration
 	rb   *readBatch // used only by the run goroutine
