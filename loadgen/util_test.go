@@ -11,21 +11,29 @@ import (
 // TestThreadCPUIsExactForShortSpans: a 2 ms busy span reads as about 2 ms of the
 // thread's CPU. getrusage(RUSAGE_THREAD) fails this: it moves in scheduler ticks
 // (4 ms here), so most short spans read as 0 — which once made the floor's
-// bursts look four times cheaper than they were.
+// bursts look four times cheaper than they were. The test packages run side by
+// side, so the thread may be preempted mid-span: the CPU-to-wall comparison gets
+// a few tries, but every span must read as more than 0 in all of them.
 func TestThreadCPUIsExactForShortSpans(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var cpu, wall time.Duration
-	for range 10 {
-		c0, w0 := threadCPU(), time.Now()
-		for time.Since(w0) < 2*time.Millisecond {
+	for try := 0; try < 5; try++ {
+		cpu, wall = 0, 0
+		for range 10 {
+			c0, w0 := threadCPU(), time.Now()
+			for time.Since(w0) < 2*time.Millisecond {
+			}
+			c := threadCPU() - c0
+			require.Positive(t, c, "every span is counted")
+			cpu += c
+			wall += time.Since(w0)
 		}
-		c := threadCPU() - c0
-		require.Positive(t, c, "every span is counted")
-		cpu += c
-		wall += time.Since(w0)
+		if cpu > wall/2 {
+			break
+		}
 	}
-	require.Greater(t, cpu, wall/2)
+	require.Greater(t, cpu, wall/2, "five tries, each preempted for half its time")
 	require.LessOrEqual(t, cpu, wall+time.Millisecond)
 }
 
