@@ -124,7 +124,7 @@ func TestPacedConnBatchesOnceConnected(t *testing.T) {
 	buf := make([]byte, 1500)
 	_, _, err = c.ReadFrom(buf)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return len(c.queue) == 4 }, pace/3, time.Millisecond,
+	require.Eventually(t, func() bool { return len(c.queue) == 4 }, pace*2/3, time.Millisecond,
 		"one drain took the whole queue, not the next one a pace later")
 	for range 4 {
 		_, _, err = c.ReadFrom(buf)

@@ -98,9 +98,14 @@ func (r *rounds) armLocked() {
 	r.timer.Reset(time.Until(time.Unix(0, next)))
 }
 
+// earlyRun is how early a round may run its jobs: the timer waits on the
+// monotonic clock, the jobs are due on the wall clock, and a slewed wall clock
+// must not leave a round's jobs for a run of their own.
+const earlyRun = time.Millisecond
+
 // runDue is the timer's function: every job due by now, in due order.
 func (r *rounds) runDue() {
-	now := time.Now().UnixNano()
+	now := time.Now().Add(earlyRun).UnixNano()
 	r.ran.Add(1)
 	r.mu.Lock()
 	r.armed = 0
