@@ -127,6 +127,12 @@ func TestBrowserTabsHearEachOther(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "alice", me)
 
+	// Chromium's SRTP, header extensions encrypted or not, is decrypted by the
+	// worker's sockets themselves once pion has opened each stream.
+	body := scrape(t, s)
+	require.Greater(t, metricSum(t, body, "voicectl_worker_ingress_rtp_packets_total"), 50.0, grepLines(body, "ingress"))
+	require.Zero(t, metricSum(t, body, "voicectl_worker_ingress_rtp_rejected_total"))
+
 	// Kill the worker: both pages follow the reconnect instruction by themselves.
 	before, err := chromedp.Run(alice, chromedp.Evaluate[string](`window.voicectl.peerId`))
 	require.NoError(t, err)

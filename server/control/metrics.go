@@ -79,6 +79,8 @@ var (
 	dJitter          = desc("worker", "rtcp_jitter_seconds", "Mean interarrival jitter listeners report in RTCP receiver reports.", workerLabels)
 	dConsentAnswered = desc("worker", "ice_consent_checks_answered_total", "Peers' ICE consent checks (RFC 7675) the worker's sockets answered themselves.", workerLabels)
 	dConsentConfirm  = desc("worker", "ice_consent_checks_confirmed_total", "The worker's own ICE consent checks (RFC 7675) that peers answered.", workerLabels)
+	dIngressRTP      = desc("worker", "ingress_rtp_packets_total", "Publishers' RTP packets the worker's sockets decrypted and forwarded themselves, without pion.", workerLabels)
+	dIngressRejected = desc("worker", "ingress_rtp_rejected_total", "Publishers' RTP packets the worker's sockets dropped as SRTP replays or forgeries (RFC 3711 §3.3).", workerLabels)
 	dRooms           = desc("server", "rooms", "Rooms on this server.", nil)
 	dPeers           = desc("server", "peers", "Peers joined on this server.", nil)
 	dWorkers         = desc("server", "workers", "Configured worker processes.", nil)
@@ -142,5 +144,7 @@ func (wc workerCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(dJitter, l.RTCPJitterSeconds, w)
 		counter(dConsentAnswered, float64(l.ConsentAnswered), w)
 		counter(dConsentConfirm, float64(l.ConsentConfirmed), w)
+		counter(dIngressRTP, float64(l.IngressRTP), w)
+		counter(dIngressRejected, float64(l.IngressRejected), w)
 	}
 }

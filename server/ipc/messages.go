@@ -209,4 +209,9 @@ type Load struct {
 	// peers answered.
 	ConsentAnswered  uint64 `json:"ice_consent_answered"`
 	ConsentConfirmed uint64 `json:"ice_consent_confirmed"`
+	// IngressRTP counts publishers' RTP packets the worker's sockets decrypted
+	// and forwarded without pion, IngressRejected those they dropped as replays
+	// or forgeries.
+	IngressRTP      uint64 `json:"ingress_rtp"`
+	IngressRejected uint64 `json:"ingress_rejected"`
 }

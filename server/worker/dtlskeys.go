@@ -89,7 +89,13 @@ const labelExtractorDTLSSRTP = "EXTRACTOR-dtls_srtp"
 
 // keys returns the server's sending keys, or nil when the handshake did not show
 // everything needed (the worker was the DTLS client, or an unknown cipher suite).
-func (c *dtlsKeyCatcher) keys() *srtpKeys {
+func (c *dtlsKeyCatcher) keys() *srtpKeys { return c.exported(true) }
+
+// peerKeys returns the keys the client sends with, as keys does.
+func (c *dtlsKeyCatcher) peerKeys() *srtpKeys { return c.exported(false) }
+
+// exported runs the exporter and returns the server's keys, or the client's.
+func (c *dtlsKeyCatcher) exported(server bool) *srtpKeys {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.serverRandom == nil || c.master == nil || c.hash == nil || c.profile == 0 {
@@ -110,11 +116,10 @@ func (c *dtlsKeyCatcher) keys() *srtpKeys {
 		return nil
 	}
 	// RFC 5764 §4.2: client key | server key | client salt | server salt.
-	return &srtpKeys{
-		profile: c.profile,
-		key:     material[keyLen : 2*keyLen],
-		salt:    material[2*keyLen+saltLen:],
+	if !server {
+		return &srtpKeys{profile: c.profile, key: material[:keyLen], salt: material[2*keyLen : 2*keyLen+saltLen]}
 	}
+	return &srtpKeys{profile: c.profile, key: material[keyLen : 2*keyLen], salt: material[2*keyLen+saltLen:]}
 }
 
 // prfHash is the TLS 1.2 PRF hash of the cipher suites a browser negotiates

@@ -51,12 +51,18 @@ type testListener struct {
 // waits until the worker has picked the transport's route.
 func connectListener(tb testing.TB, w *Worker, id string, tune func(*webrtc.SettingEngine), apiOpts ...func(*webrtc.API)) *testListener {
 	tb.Helper()
+	return connectListenerTo(tb, w, id, "P", tune, apiOpts...)
+}
+
+// connectListenerTo is connectListener for a consumer of producerID.
+func connectListenerTo(tb testing.TB, w *Worker, id, producerID string, tune func(*webrtc.SettingEngine), apiOpts ...func(*webrtc.API)) *testListener {
+	tb.Helper()
 	require.NoError(tb, w.createTransport(ipc.TransportCreate{RouterID: "r", TransportID: id}))
-	require.NoError(tb, w.createConsumer(ipc.ConsumerRef{TransportID: id, ProducerID: "P"}))
+	require.NoError(tb, w.createConsumer(ipc.ConsumerRef{TransportID: id, ProducerID: producerID}))
 	t := w.transports[id]
 	waitGathered(tb, t)
 	cpc := newTestClient(tb, tune, apiOpts...)
-	l := &testListener{t: t, c: t.consumers["P"], pc: cpc}
+	l := &testListener{t: t, c: t.consumers[producerID], pc: cpc}
 	cpc.OnTrack(func(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		l.tracks.Add(1)
 		go readRTCP(recv.ReadRTCP, func(p rtcp.Packet) {

@@ -29,8 +29,12 @@ type producer struct {
 	// levelExtID is the negotiated id of the RFC 6464 audio-level extension, 0 if none.
 	levelExtID uint8
 
-	batch sendBatch       // used only by the dispatch goroutine
-	ready []readyConsumer // likewise
+	// dispatchMu is held through a dispatch: a local producer's packets come
+	// from the track's reader until the worker's sockets take its stream, and
+	// a few it buffered still come after (see ingressTable).
+	dispatchMu sync.Mutex
+	batch      sendBatch       // under dispatchMu
+	ready      []readyConsumer // likewise
 	// stats feed a local producer's receiver reports, nil for a piped one.
 	stats *receiveStats
 
@@ -74,10 +78,13 @@ func newLocalProducer(id string, t *transport, recv *webrtc.RTPReceiver) *produc
 	return p
 }
 
-// readTrack reads a local producer's track until it ends.
+// readTrack reads a local producer's track until it ends. The worker's
+// sockets take the stream over once it flows (see ingressTable); the track
+// then ends with its transport.
 func (p *producer) readTrack(track *webrtc.TrackRemote) {
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
+	settled := false // the ingress opened, or cannot
 	for {
 		n, _, err := track.Read(buf)
 		if err != nil {
@@ -90,6 +97,9 @@ func (p *producer) readTrack(track *webrtc.TrackRemote) {
 			continue
 		}
 		p.dispatch(buf[:n], &pkt)
+		if !settled {
+			settled = p.t.openIngress(p, pkt.SSRC)
+		}
 	}
 }
 
@@ -97,6 +107,8 @@ func (p *producer) readTrack(track *webrtc.TrackRemote) {
 // producer back, to every consumer. raw is the packet's bytes, pkt the same parsed.
 // Consumers on the worker's own write path go out in one batch at the end.
 func (p *producer) dispatch(raw []byte, pkt *rtp.Packet) {
+	p.dispatchMu.Lock()
+	defer p.dispatchMu.Unlock()
 	arrived := time.Now()
 	w := p.r.w
 	size := uint64(pkt.MarshalSize())

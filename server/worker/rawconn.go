@@ -27,6 +27,9 @@ type rawConn struct {
 	raw     syscall.RawConn
 	send    *sendSocket    // closed with the socket, nil if none
 	consent *consentKeeper // nil: pion handles all STUN
+	ingress *ingressTable  // nil: pion takes all RTP
+	// plain is where the reader decrypts the RTP it takes (see ingressTable).
+	plain []byte
 
 	// The mux has one reader; its system call's arguments and results live
 	// here so that a read allocates nothing (a closure's captures would).
@@ -38,8 +41,8 @@ type rawConn struct {
 	rfn   func(fd uintptr) bool
 }
 
-func newRawConn(uc *net.UDPConn, raw syscall.RawConn, send *sendSocket, consent *consentKeeper) *rawConn {
-	c := &rawConn{UDPConn: uc, raw: raw, send: send, consent: consent}
+func newRawConn(uc *net.UDPConn, raw syscall.RawConn, send *sendSocket, consent *consentKeeper, ingress *ingressTable) *rawConn {
+	c := &rawConn{UDPConn: uc, raw: raw, send: send, consent: consent, ingress: ingress, plain: make([]byte, 1500)}
 	c.rfn = c.recvfrom
 	return c
 }
@@ -52,14 +55,20 @@ func (c *rawConn) Close() error {
 	return c.UDPConn.Close()
 }
 
-// ReadFromAddrPort implements ice.AddrPortReaderWriter. Consent checks of
-// connected peers and the answers to the worker's own are handled on the way
-// (see consentKeeper).
+// ReadFromAddrPort implements ice.AddrPortReaderWriter. Publishers' RTP (see
+// ingressTable), consent checks of connected peers and the answers to the
+// worker's own (see consentKeeper) are handled on the way.
 func (c *rawConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	for {
 		n, from, err := c.read(b)
-		if err != nil || c.consent == nil {
+		if err != nil {
 			return n, from, err
+		}
+		if c.ingress != nil && c.ingress.take(b[:n], from, c.plain) {
+			continue
+		}
+		if c.consent == nil {
+			return n, from, nil
 		}
 		if n, deliver := c.consent.handle(b, n, from, c.WriteToAddrPort); deliver {
 			return n, from, nil

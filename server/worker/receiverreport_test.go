@@ -6,7 +6,6 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
 
@@ -89,21 +88,7 @@ func TestReceiveStatsAllocateNothing(t *testing.T) {
 func TestPublisherHearsReceiverReports(t *testing.T) {
 	testenv.RequireLoopbackOnly(t)
 	w, _ := testWorker(t, 46480)
-	require.NoError(t, w.createTransport(ipc.TransportCreate{RouterID: "r", TransportID: "PUB", ProducerID: "M"}))
-	tr := w.transports["PUB"]
-	waitGathered(t, tr)
-	cpc := newTestClient(t, nil, webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
-	mic, err := webrtc.NewTrackLocalStaticRTP(OpusCodec, "mic", "pub")
-	require.NoError(t, err)
-	require.NoError(t, cpc.SetRemoteDescription(*tr.pc.LocalDescription()))
-	sender, err := cpc.AddTrack(mic)
-	require.NoError(t, err)
-	answer, err := cpc.CreateAnswer(nil)
-	require.NoError(t, err)
-	gathered := webrtc.GatheringCompletePromise(cpc)
-	require.NoError(t, cpc.SetLocalDescription(answer))
-	<-gathered
-	require.NoError(t, tr.applyAnswer(cpc.LocalDescription().SDP))
+	tr, mic, sender := connectPublisher(t, w, "PUB", "M")
 
 	reports := make(chan rtcp.ReceptionReport, 16)
 	go readRTCP(sender.ReadRTCP, func(p rtcp.Packet) {
@@ -127,8 +112,7 @@ func TestPublisherHearsReceiverReports(t *testing.T) {
 	seq := uint16(0)
 	require.Eventually(t, func() bool {
 		seq++
-		_, pkt := opusPacket(seq)
-		require.NoError(t, mic.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: pkt.Timestamp}, Payload: pkt.Payload}))
+		publish(t, mic, seq)
 		n, _ := received()
 		return n >= 30
 	}, 10*time.Second, 5*time.Millisecond, "the worker receives the stream")
@@ -144,4 +128,34 @@ func TestPublisherHearsReceiverReports(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no receiver report reached the publisher")
 	}
+}
+
+// connectPublisher connects a pion client that publishes producer producerID
+// through worker transport id, with no interceptors; it returns the worker's
+// transport, the client's track and its sender.
+func connectPublisher(tb testing.TB, w *Worker, id, producerID string) (*transport, *webrtc.TrackLocalStaticRTP, *webrtc.RTPSender) {
+	tb.Helper()
+	require.NoError(tb, w.createTransport(ipc.TransportCreate{RouterID: "r", TransportID: id, ProducerID: producerID}))
+	tr := w.transports[id]
+	waitGathered(tb, tr)
+	cpc := newTestClient(tb, nil, webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+	mic, err := webrtc.NewTrackLocalStaticRTP(OpusCodec, "mic", id)
+	require.NoError(tb, err)
+	require.NoError(tb, cpc.SetRemoteDescription(*tr.pc.LocalDescription()))
+	sender, err := cpc.AddTrack(mic)
+	require.NoError(tb, err)
+	answer, err := cpc.CreateAnswer(nil)
+	require.NoError(tb, err)
+	gathered := webrtc.GatheringCompletePromise(cpc)
+	require.NoError(tb, cpc.SetLocalDescription(answer))
+	<-gathered
+	require.NoError(tb, tr.applyAnswer(cpc.LocalDescription().SDP))
+	return tr, mic, sender
+}
+
+// publish sends opusPacket(seq) on mic; pion sets the SSRC and payload type.
+func publish(tb testing.TB, mic *webrtc.TrackLocalStaticRTP, seq uint16) {
+	tb.Helper()
+	_, pkt := opusPacket(seq)
+	require.NoError(tb, mic.WriteRTP(pkt))
 }

@@ -15,9 +15,10 @@ import (
 // track writer. A transport takes one of the two when it connects and keeps it:
 // switching would let two SRTP contexts with one key number packets alike.
 type route struct {
-	keys *srtpKeys
-	sock *mediaSocket
-	dst  unix.RawSockaddrInet4
+	keys   *srtpKeys
+	sock   *mediaSocket
+	dst    unix.RawSockaddrInet4
+	remote netip.AddrPort // dst
 }
 
 // fast reports whether packets take the worker's own write path.
@@ -40,7 +41,8 @@ func (t *transport) updateRoute(decide bool) {
 	sock, dst := t.selectedPath()
 	switch {
 	case keys != nil && sock != nil:
-		t.setRouteLocked(&route{keys: keys, sock: sock, dst: udpmsg.Inet4(dst)})
+		t.setRouteLocked(&route{keys: keys, sock: sock, dst: udpmsg.Inet4(dst), remote: dst})
+		t.moveIngressLocked(dst)
 	case prev != nil:
 		// Keep the last known path: ICE reported a pair we cannot map (it will
 		// report the next one), and pion must not start writing with our keys.

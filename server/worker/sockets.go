@@ -30,6 +30,8 @@ type mediaSockets struct {
 	// rounds runs the periodic per-peer work of the worker: consent checks,
 	// sender reports.
 	rounds *rounds
+	// ingress takes publishers' RTP on every socket.
+	ingress *ingressTable
 }
 
 // mediaSocket is one of the worker's UDP sockets, ready for raw sendmmsg, with
@@ -46,7 +48,7 @@ func newMediaSockets() (*mediaSockets, error) {
 		return nil, err
 	}
 	r := newRounds()
-	return &mediaSockets{Net: n, byIP: map[netip.Addr]*mediaSocket{}, consent: newConsentKeeper(r), rounds: r}, nil
+	return &mediaSockets{Net: n, byIP: map[netip.Addr]*mediaSocket{}, consent: newConsentKeeper(r), rounds: r, ingress: &ingressTable{}}, nil
 }
 
 // ListenUDP implements pionnet.Net for the ICE mux and keeps every socket it opens.
@@ -92,7 +94,7 @@ func (s *mediaSockets) ListenUDP(network string, laddr *net.UDPAddr) (pionnet.UD
 		s.fallbacks = append(s.fallbacks, sendErr)
 	}
 	s.mu.Unlock()
-	return newRawConn(uc, raw, send, s.consent), nil
+	return newRawConn(uc, raw, send, s.consent, s.ingress), nil
 }
 
 // writeTo sends one datagram from the socket (STUN, not media).

@@ -3,6 +3,7 @@ package worker
 import (
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -41,8 +42,13 @@ type transport struct {
 	// routeConsumers hold a copy of route (under routeMu; who holds both
 	// takes mu first, and updateRoute never takes mu).
 	routeConsumers []*consumer
-	reports        *roundJob    // sender reports, see senderreport.go
-	reportOut      reportWriter // under mu
+	// ingress takes the producer's stream off the worker's sockets, from
+	// route's remote address (under routeMu; see ingressTable).
+	ingress       *ingress
+	ingressAt     netip.AddrPort
+	ingressClosed bool
+	reports       *roundJob    // sender reports, see senderreport.go
+	reportOut     reportWriter // under mu
 
 	consentMu      sync.Mutex
 	consent        *consentPeer // kept by the worker's sockets, see consentpeer.go
@@ -258,6 +264,7 @@ func (w *Worker) closeTransport(t *transport) {
 	if p != nil {
 		w.closeProducer(p)
 	}
+	t.closeIngress()
 	_ = t.pc.Close()
 	t.handshakeEnded()
 	t.stopConsent()

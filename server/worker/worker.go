@@ -307,6 +307,8 @@ func (w *Worker) load() ipc.Load {
 	if w.api != nil && w.api.sockets != nil {
 		l.ConsentAnswered = w.api.sockets.consent.answered.Load()
 		l.ConsentConfirmed = w.api.sockets.consent.confirmed.Load()
+		l.IngressRTP = w.api.sockets.ingress.taken.Load()
+		l.IngressRejected = w.api.sockets.ingress.rejected.Load()
 	}
 	return l
 }
