@@ -169,7 +169,7 @@ func (ing *ingress) open(pkt, plain []byte) ([]byte, openResult) {
 // openIngress lets the worker's sockets take p's stream, of SSRC ssrc, from now
 // on. It reports whether that is settled: the ingress opened, or the transport
 // cannot have one (pion's write path, so no keys of ours; closed); false when
-// the transport has no route yet, to be asked again.
+// the transport has no route or kept consent yet, to be asked again.
 func (t *transport) openIngress(p *producer, ssrc uint32) bool {
 	t.routeMu.Lock()
 	defer t.routeMu.Unlock()
@@ -179,6 +179,12 @@ func (t *transport) openIngress(p *producer, ssrc uint32) bool {
 	}
 	if t.ingressClosed || !rt.fast() || !rt.remote.IsValid() || t.ingress != nil || t.w.api == nil || t.w.api.sockets == nil {
 		return true
+	}
+	if !t.consentKept() {
+		// Pion would hear nothing of the peer once its RTP stops reaching
+		// it; the sockets' consent checks are what tell it then. They start
+		// just after the route; ask again.
+		return false
 	}
 	keys := t.keys.peerKeys()
 	if keys == nil {
@@ -238,4 +244,11 @@ func receiveCryptexMode(local *webrtc.SessionDescription) srtp.CryptexMode {
 		}
 	}
 	return srtp.CryptexModeDisabled
+}
+
+// consentKept reports whether the worker's sockets keep the peer's consent.
+func (t *transport) consentKept() bool {
+	t.consentMu.Lock()
+	defer t.consentMu.Unlock()
+	return t.consent != nil
 }

@@ -175,7 +175,7 @@ func TestIngressFollowsCryptex(t *testing.T) {
 func TestPublisherStreamTakenBySockets(t *testing.T) {
 	testenv.RequireLoopbackOnly(t)
 	w, _ := testWorker(t, 46510)
-	pub, mic, _ := connectPublisher(t, w, "PUB", "M")
+	pub, mic, _ := connectPublisher(t, w, "PUB", "M", nil)
 	seq := uint16(0)
 	require.Eventually(t, func() bool {
 		seq++
@@ -211,4 +211,40 @@ func TestPublisherStreamTakenBySockets(t *testing.T) {
 	require.NotNil(t, table.lookup(at))
 	w.closeTransport(pub)
 	require.Nil(t, table.lookup(at), "a closed transport's stream is no longer taken")
+}
+
+// openPublisher connects a publisher through transport "PUB" and sends until
+// the worker's sockets take its stream; it returns the next sequence number.
+func openPublisher(t *testing.T, w *Worker, tune func(*webrtc.SettingEngine)) (*transport, *webrtc.TrackLocalStaticRTP, uint16) {
+	pub, mic, _ := connectPublisher(t, w, "PUB", "M", tune)
+	seq := uint16(0)
+	require.Eventually(t, func() bool {
+		seq++
+		publish(t, mic, seq)
+		pub.routeMu.Lock()
+		defer pub.routeMu.Unlock()
+		return pub.ingress != nil
+	}, 10*time.Second, 5*time.Millisecond, "the worker's sockets take the publisher's stream")
+	return pub, mic, seq + 1
+}
+
+// TestPublisherStaysConnectedWithoutPionHearingItsRTP: pion on the worker
+// no longer sees the publisher's RTP, and a publisher that stops checking
+// consent and sends no RTCP tells it nothing else; the worker's own consent
+// checks keep the transport connected well past the disconnected timeout.
+func TestPublisherStaysConnectedWithoutPionHearingItsRTP(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	w, _ := testWorker(t, 46530)
+	w.api.timing = iceTiming{consentInterval: 100 * time.Millisecond, disconnected: time.Second, failed: 5 * time.Second}
+	pub, mic, seq := openPublisher(t, w, func(se *webrtc.SettingEngine) {
+		se.SetICETimeouts(5*time.Second, 25*time.Second, time.Hour)
+	})
+	table := w.api.sockets.ingress
+	before := table.taken.Load()
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		publish(t, mic, seq)
+		seq++
+		require.Equal(t, webrtc.PeerConnectionStateConnected, pub.pc.ConnectionState())
+	}
+	require.Greater(t, table.taken.Load()-before, uint64(100), "the stream went past pion")
 }

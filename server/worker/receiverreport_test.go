@@ -88,7 +88,7 @@ func TestReceiveStatsAllocateNothing(t *testing.T) {
 func TestPublisherHearsReceiverReports(t *testing.T) {
 	testenv.RequireLoopbackOnly(t)
 	w, _ := testWorker(t, 46480)
-	tr, mic, sender := connectPublisher(t, w, "PUB", "M")
+	tr, mic, sender := connectPublisher(t, w, "PUB", "M", nil)
 
 	reports := make(chan rtcp.ReceptionReport, 16)
 	go readRTCP(sender.ReadRTCP, func(p rtcp.Packet) {
@@ -130,15 +130,15 @@ func TestPublisherHearsReceiverReports(t *testing.T) {
 	}
 }
 
-// connectPublisher connects a pion client that publishes producer producerID
-// through worker transport id, with no interceptors; it returns the worker's
-// transport, the client's track and its sender.
-func connectPublisher(tb testing.TB, w *Worker, id, producerID string) (*transport, *webrtc.TrackLocalStaticRTP, *webrtc.RTPSender) {
+// connectPublisher connects a pion client, configured by tune, that publishes
+// producer producerID through worker transport id, with no interceptors; it
+// returns the worker's transport, the client's track and its sender.
+func connectPublisher(tb testing.TB, w *Worker, id, producerID string, tune func(*webrtc.SettingEngine)) (*transport, *webrtc.TrackLocalStaticRTP, *webrtc.RTPSender) {
 	tb.Helper()
 	require.NoError(tb, w.createTransport(ipc.TransportCreate{RouterID: "r", TransportID: id, ProducerID: producerID}))
 	tr := w.transports[id]
 	waitGathered(tb, tr)
-	cpc := newTestClient(tb, nil, webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+	cpc := newTestClient(tb, tune, webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
 	mic, err := webrtc.NewTrackLocalStaticRTP(OpusCodec, "mic", id)
 	require.NoError(tb, err)
 	require.NoError(tb, cpc.SetRemoteDescription(*tr.pc.LocalDescription()))
