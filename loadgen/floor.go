@@ -8,6 +8,8 @@ import (
 
 	"golang.org/x/net/ipv4"
 
+	"github.com/voicectl/voicectl/internal/udpmsg"
+
 	"github.com/voicectl/voicectl/client"
 )
 
@@ -75,6 +77,10 @@ func Floor(p FloorParams) (FloorResult, error) {
 	}
 	defer src.Close()
 	_ = src.SetWriteBuffer(4 << 20)
+	// The worker's send socket's options, so the floor costs what its sends would.
+	if raw, err := src.SyscallConn(); err == nil {
+		_ = raw.Control(func(fd uintptr) { _ = udpmsg.SetDontFragment(int(fd)) })
+	}
 	pc := ipv4.NewPacketConn(src)
 	payload := make([]byte, p.Size)
 	payload[0], payload[1] = 0x80, 111 // RTP-shaped, so the sinks count it

@@ -72,6 +72,9 @@ func openSendSocket(laddr *net.UDPAddr) (*sendSocket, error) {
 		return fail("SO_REUSEPORT", err)
 	}
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
+	if err := udpmsg.SetDontFragment(fd); err != nil {
+		return fail("IP_MTU_DISCOVER", err)
+	}
 	filter := make([]unix.SockFilter, len(steerToFirst))
 	for i, ins := range steerToFirst {
 		filter[i] = unix.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K}

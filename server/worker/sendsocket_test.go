@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"encoding/binary"
 	"net"
 	"syscall"
 	"testing"
@@ -52,6 +53,11 @@ func TestSendSocketSharesThePortAndTakesNoInput(t *testing.T) {
 	iov := unix.Iovec{Base: &payload[0]}
 	iov.SetLen(len(payload))
 	hdrs := []udpmsg.Mmsghdr{{Hdr: unix.Msghdr{Name: (*byte)(unsafe.Pointer(&dst)), Namelen: unix.SizeofSockaddrInet4, Iov: &iov, Iovlen: 1}}}
+	// A raw socket sees the IPv4 headers of what is sent.
+	ipHeaders, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_UDP)
+	require.NoError(t, err)
+	defer unix.Close(ipHeaders)
+	require.NoError(t, unix.SetsockoptTimeval(ipHeaders, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 2}))
 	for _, send := range []func([]udpmsg.Mmsghdr) (int, syscall.Errno){rc.send.sendmmsg, rc.send.sendmmsgNow} {
 		n, errno := send(hdrs)
 		require.Zero(t, errno)
@@ -61,6 +67,18 @@ func TestSendSocketSharesThePortAndTakesNoInput(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "srtp", string(buf[:got]))
 		require.Equal(t, rc.LocalAddr().String(), from.String(), "listeners see one address")
+
+		pkt := make([]byte, 128)
+		for {
+			n, _, err := unix.Recvfrom(ipHeaders, pkt, 0)
+			require.NoError(t, err, "the raw socket sees the packet")
+			ihl := int(pkt[0]&0x0f) * 4
+			if n >= ihl+8 && int(binary.BigEndian.Uint16(pkt[ihl+2:])) == listener.LocalAddr().(*net.UDPAddr).Port {
+				require.Equal(t, uint16(0x4000), binary.BigEndian.Uint16(pkt[6:8]), "DF set, not a fragment")
+				require.Zero(t, binary.BigEndian.Uint16(pkt[4:6]), "no identification drawn (RFC 6864 §4.1)")
+				break
+			}
+		}
 	}
 
 	require.NoError(t, rc.Close())
