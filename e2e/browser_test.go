@@ -132,6 +132,7 @@ func TestBrowserTabsHearEachOther(t *testing.T) {
 	body := scrape(t, s)
 	require.Greater(t, metricSum(t, body, "voicectl_worker_ingress_rtp_packets_total"), 50.0, grepLines(body, "ingress"))
 	require.Zero(t, metricSum(t, body, "voicectl_worker_ingress_rtp_rejected_total"))
+	require.Zero(t, metricSum(t, body, "voicectl_worker_ingress_rtp_dropped_total"))
 
 	// Kill the worker: both pages follow the reconnect instruction by themselves.
 	before, err := chromedp.Run(alice, chromedp.Evaluate[string](`window.voicectl.peerId`))

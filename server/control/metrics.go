@@ -81,6 +81,7 @@ var (
 	dConsentConfirm  = desc("worker", "ice_consent_checks_confirmed_total", "The worker's own ICE consent checks (RFC 7675) that peers answered.", workerLabels)
 	dIngressRTP      = desc("worker", "ingress_rtp_packets_total", "Publishers' RTP packets the worker's sockets decrypted and forwarded themselves, without pion.", workerLabels)
 	dIngressRejected = desc("worker", "ingress_rtp_rejected_total", "Publishers' RTP packets the worker's sockets dropped as SRTP replays or forgeries (RFC 3711 §3.3).", workerLabels)
+	dIngressDropped  = desc("worker", "ingress_rtp_dropped_total", "Publishers' RTP packets the worker's sockets dropped because that stream's fan-outs were 32 packets behind.", workerLabels)
 	dRooms           = desc("server", "rooms", "Rooms on this server.", nil)
 	dPeers           = desc("server", "peers", "Peers joined on this server.", nil)
 	dWorkers         = desc("server", "workers", "Configured worker processes.", nil)
@@ -146,5 +147,6 @@ func (wc workerCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(dConsentConfirm, float64(l.ConsentConfirmed), w)
 		counter(dIngressRTP, float64(l.IngressRTP), w)
 		counter(dIngressRejected, float64(l.IngressRejected), w)
+		counter(dIngressDropped, float64(l.IngressDropped), w)
 	}
 }

@@ -211,7 +211,9 @@ type Load struct {
 	ConsentConfirmed uint64 `json:"ice_consent_confirmed"`
 	// IngressRTP counts publishers' RTP packets the worker's sockets decrypted
 	// and forwarded without pion, IngressRejected those they dropped as replays
-	// or forgeries.
+	// or forgeries, IngressDropped those they dropped because the stream's
+	// fan-outs were too far behind.
 	IngressRTP      uint64 `json:"ingress_rtp"`
 	IngressRejected uint64 `json:"ingress_rejected"`
+	IngressDropped  uint64 `json:"ingress_dropped"`
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
@@ -39,10 +40,27 @@ func testSealer(tb testing.TB, keys *srtpKeys, cryptex srtp.CryptexMode) func(se
 	}
 }
 
-// TestIngressTakesItsStreamOnly: the sockets' ingress decrypts and forwards
-// RTP of the registered SSRC from the registered address; everything else goes
-// to pion untouched; once the stream has authenticated, replays and forgeries
-// are dropped, as pion drops them.
+// nextTaken takes the next packet ing's sockets passed on, as its dispatcher
+// would, and returns it parsed.
+func nextTaken(t *testing.T, ing *ingress) *rtp.Packet {
+	t.Helper()
+	select {
+	case b := <-ing.ready:
+		var p rtp.Packet
+		require.NoError(t, p.Unmarshal(bytes.Clone(b)))
+		ing.free <- b[:cap(b)]
+		return &p
+	default:
+		t.Fatal("nothing was passed on")
+		return nil
+	}
+}
+
+// TestIngressTakesItsStreamOnly: the sockets' ingress decrypts RTP of the
+// registered SSRC from the registered address and passes it on; everything
+// else goes to pion untouched; once the stream has authenticated, replays and
+// forgeries are dropped, as pion drops them; a dispatcher that falls behind
+// loses packets rather than holding up the socket.
 func TestIngressTakesItsStreamOnly(t *testing.T) {
 	testenv.RequireLoopbackOnly(t)
 	w, pr := testWorker(t, 46490)
@@ -53,10 +71,9 @@ func TestIngressTakesItsStreamOnly(t *testing.T) {
 	table := &ingressTable{}
 	pub := netip.MustParseAddrPort("127.0.0.1:5000")
 	table.set(pub, ing)
-	plain := make([]byte, 1500)
 	taken := func(pkt []byte, from netip.AddrPort) bool {
 		orig := bytes.Clone(pkt)
-		ok := table.take(pkt, from, plain)
+		ok := table.take(pkt, from)
 		require.Equal(t, orig, pkt, "the datagram itself is left as it came")
 		return ok
 	}
@@ -67,30 +84,41 @@ func TestIngressTakesItsStreamOnly(t *testing.T) {
 
 	for seq := uint16(2); seq <= 11; seq++ {
 		require.True(t, taken(seal(seq, 42), pub))
+		got := nextTaken(t, ing)
+		_, want := opusPacket(seq)
+		require.Equal(t, seq, got.SequenceNumber)
+		require.Equal(t, want.Payload, got.Payload, "decrypted")
+		require.Equal(t, []byte{0x9e}, got.GetExtension(1), "the audio level, its encryption (RFC 9335) undone")
 	}
 	require.EqualValues(t, 10, table.taken.Load())
-	require.EqualValues(t, 10, w.packetsIn.Load(), "every packet taken was dispatched")
-	_, want := opusPacket(11)
-	require.Equal(t, want.Payload, ing.pkt.Payload, "decrypted")
-	require.EqualValues(t, 11, ing.pkt.SequenceNumber)
-	require.Equal(t, []byte{0x9e}, ing.pkt.GetExtension(1), "the audio level, its encryption (RFC 9335) undone")
 
 	require.False(t, taken(seal(12, 43), pub), "another SSRC")
 	require.False(t, taken(seal(13, 42), netip.MustParseAddrPort("127.0.0.1:5001")), "another address")
 	require.False(t, taken([]byte{0x80, 200, 0, 6, 0, 0, 0, 42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}, pub), "RTCP")
 	require.False(t, taken([]byte{0x16, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, pub), "DTLS")
 	require.False(t, taken([]byte{0x80, 111, 0}, pub), "too short")
-	require.EqualValues(t, 10, w.packetsIn.Load())
+	require.Empty(t, ing.ready)
 
 	replayed := seal(20, 42)
 	require.True(t, taken(replayed, pub))
+	nextTaken(t, ing)
 	require.True(t, taken(replayed, pub), "a replay is the ingress's to drop")
 	forged = seal(21, 42)
 	forged[20] ^= 1
 	require.True(t, taken(forged, pub))
+	require.Empty(t, ing.ready)
 	require.EqualValues(t, 11, table.taken.Load())
 	require.EqualValues(t, 2, table.rejected.Load())
-	require.EqualValues(t, 11, w.packetsIn.Load())
+
+	// A dispatcher ingressQueue packets behind: the next packet is dropped.
+	for seq := uint16(30); seq < 30+ingressQueue; seq++ {
+		require.True(t, taken(seal(seq, 42), pub))
+	}
+	require.True(t, taken(seal(30+ingressQueue, 42), pub))
+	require.EqualValues(t, 1, table.dropped.Load())
+	for range ingressQueue {
+		nextTaken(t, ing)
+	}
 
 	// Steady state allocates nothing.
 	pkts := make([][]byte, 200)
@@ -99,11 +127,22 @@ func TestIngressTakesItsStreamOnly(t *testing.T) {
 	}
 	next := 0
 	allocs := testing.AllocsPerRun(100, func() {
-		table.take(pkts[next], pub, plain)
+		table.take(pkts[next], pub)
+		b := <-ing.ready
+		ing.free <- b[:cap(b)]
 		next++
 	})
 	require.Zero(t, allocs)
-	require.EqualValues(t, 11+next, table.taken.Load())
+
+	// The dispatcher fans out what the sockets pass on, until stopped.
+	go ing.run()
+	in := w.packetsIn.Load()
+	for i := range 5 {
+		require.True(t, taken(seal(uint16(400+i), 42), pub))
+	}
+	require.Eventually(t, func() bool { return w.packetsIn.Load() == in+5 }, 5*time.Second, time.Millisecond)
+	ing.stop()
+	ing.stop()
 }
 
 // TestIngressGivesUpOnKeysThatDoNotMatch: when no packet authenticates, the
@@ -120,10 +159,9 @@ func TestIngressGivesUpOnKeysThatDoNotMatch(t *testing.T) {
 	table := &ingressTable{}
 	pub := netip.MustParseAddrPort("127.0.0.1:5000")
 	table.set(pub, ing)
-	plain := make([]byte, 1500)
 	for seq := uint16(1); seq <= maxIngressFailures; seq++ {
 		require.NotNil(t, table.lookup(pub))
-		require.False(t, table.take(seal(seq, 42), pub, plain))
+		require.False(t, table.take(seal(seq, 42), pub))
 	}
 	require.Nil(t, table.lookup(pub))
 	require.Zero(t, table.taken.Load()+table.rejected.Load())
@@ -137,7 +175,6 @@ func TestIngressFollowsCryptex(t *testing.T) {
 	_, pr := testWorker(t, 46520)
 	keys := testPublisherKeys()
 	pub := netip.MustParseAddrPort("127.0.0.1:5000")
-	plain := make([]byte, 1500)
 	for _, c := range []struct {
 		name           string
 		sent, accepted srtp.CryptexMode
@@ -153,9 +190,9 @@ func TestIngressFollowsCryptex(t *testing.T) {
 		require.NoError(t, err)
 		table := &ingressTable{}
 		table.set(pub, ing)
-		require.Equal(t, c.taken, table.take(seal(1, 42), pub, plain), c.name)
+		require.Equal(t, c.taken, table.take(seal(1, 42), pub), c.name)
 		if c.taken {
-			require.Equal(t, []byte{0x9e}, ing.pkt.GetExtension(1), c.name)
+			require.Equal(t, []byte{0x9e}, nextTaken(t, ing).GetExtension(1), c.name)
 		}
 	}
 

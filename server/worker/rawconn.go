@@ -28,8 +28,6 @@ type rawConn struct {
 	send    *sendSocket    // closed with the socket, nil if none
 	consent *consentKeeper // nil: pion handles all STUN
 	ingress *ingressTable  // nil: pion takes all RTP
-	// plain is where the reader decrypts the RTP it takes (see ingressTable).
-	plain []byte
 
 	// The mux has one reader; its system call's arguments and results live
 	// here so that a read allocates nothing (a closure's captures would).
@@ -42,7 +40,7 @@ type rawConn struct {
 }
 
 func newRawConn(uc *net.UDPConn, raw syscall.RawConn, send *sendSocket, consent *consentKeeper, ingress *ingressTable) *rawConn {
-	c := &rawConn{UDPConn: uc, raw: raw, send: send, consent: consent, ingress: ingress, plain: make([]byte, 1500)}
+	c := &rawConn{UDPConn: uc, raw: raw, send: send, consent: consent, ingress: ingress}
 	c.rfn = c.recvfrom
 	return c
 }
@@ -64,7 +62,7 @@ func (c *rawConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 		if err != nil {
 			return n, from, err
 		}
-		if c.ingress != nil && c.ingress.take(b[:n], from, c.plain) {
+		if c.ingress != nil && c.ingress.take(b[:n], from) {
 			continue
 		}
 		if c.consent == nil {

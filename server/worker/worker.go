@@ -309,6 +309,7 @@ func (w *Worker) load() ipc.Load {
 		l.ConsentConfirmed = w.api.sockets.consent.confirmed.Load()
 		l.IngressRTP = w.api.sockets.ingress.taken.Load()
 		l.IngressRejected = w.api.sockets.ingress.rejected.Load()
+		l.IngressDropped = w.api.sockets.ingress.dropped.Load()
 	}
 	return l
 }
