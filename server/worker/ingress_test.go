@@ -212,15 +212,7 @@ func TestIngressFollowsCryptex(t *testing.T) {
 func TestPublisherStreamTakenBySockets(t *testing.T) {
 	testenv.RequireLoopbackOnly(t)
 	w, _ := testWorker(t, 46510)
-	pub, mic, _ := connectPublisher(t, w, "PUB", "M", nil)
-	seq := uint16(0)
-	require.Eventually(t, func() bool {
-		seq++
-		publish(t, mic, seq)
-		pub.mu.Lock()
-		defer pub.mu.Unlock()
-		return pub.producer != nil
-	}, 10*time.Second, 5*time.Millisecond, "the worker opens the publisher's track")
+	pub, mic, seq := openPublisher(t, w, nil)
 	l := connectListenerTo(t, w, "L", "M", nil)
 
 	table := w.api.sockets.ingress
@@ -251,7 +243,7 @@ func TestPublisherStreamTakenBySockets(t *testing.T) {
 }
 
 // openPublisher connects a publisher through transport "PUB" and sends until
-// the worker's sockets take its stream; it returns the next sequence number.
+// the worker's sockets take its stream; it returns the last sequence number sent.
 func openPublisher(t *testing.T, w *Worker, tune func(*webrtc.SettingEngine)) (*transport, *webrtc.TrackLocalStaticRTP, uint16) {
 	pub, mic, _ := connectPublisher(t, w, "PUB", "M", tune)
 	seq := uint16(0)
@@ -262,7 +254,7 @@ func openPublisher(t *testing.T, w *Worker, tune func(*webrtc.SettingEngine)) (*
 		defer pub.routeMu.Unlock()
 		return pub.ingress != nil
 	}, 10*time.Second, 5*time.Millisecond, "the worker's sockets take the publisher's stream")
-	return pub, mic, seq + 1
+	return pub, mic, seq
 }
 
 // TestPublisherStaysConnectedWithoutPionHearingItsRTP: pion on the worker
@@ -279,8 +271,8 @@ func TestPublisherStaysConnectedWithoutPionHearingItsRTP(t *testing.T) {
 	table := w.api.sockets.ingress
 	before := table.taken.Load()
 	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		publish(t, mic, seq)
 		seq++
+		publish(t, mic, seq)
 		require.Equal(t, webrtc.PeerConnectionStateConnected, pub.pc.ConnectionState())
 	}
 	require.Greater(t, table.taken.Load()-before, uint64(100), "the stream went past pion")
