@@ -129,8 +129,11 @@ func TestBrowserTabsHearEachOther(t *testing.T) {
 
 	// Chromium's SRTP, header extensions encrypted or not, is decrypted by the
 	// worker's sockets themselves once pion has opened each stream.
-	body := scrape(t, s)
-	require.Greater(t, metricSum(t, body, "voicectl_worker_ingress_rtp_packets_total"), 50.0, grepLines(body, "ingress"))
+	var body string
+	require.Eventually(t, func() bool {
+		body = scrape(t, s)
+		return metricSum(t, body, "voicectl_worker_ingress_rtp_packets_total") > 100
+	}, 10*time.Second, 100*time.Millisecond, "the worker's sockets take the tabs' streams: %s", grepLines(body, "ingress"))
 	require.Zero(t, metricSum(t, body, "voicectl_worker_ingress_rtp_rejected_total"))
 	require.Zero(t, metricSum(t, body, "voicectl_worker_ingress_rtp_dropped_total"))
 
