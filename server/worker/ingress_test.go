@@ -236,10 +236,19 @@ func TestPublisherStreamTakenBySockets(t *testing.T) {
 		"pion offers header encryption (RFC 9335), so the publisher's packets carry it")
 	require.Zero(t, table.rejected.Load())
 
+	// ICE moving to another pair moves the stream's address with it.
 	pub.routeMu.Lock()
-	at := pub.ingressAt
+	at, ing := pub.ingressAt, pub.ingress
+	moved := netip.AddrPortFrom(at.Addr(), at.Port()+1)
+	pub.moveIngressLocked(moved)
 	pub.routeMu.Unlock()
-	require.NotNil(t, table.lookup(at))
+	require.Nil(t, table.lookup(at))
+	require.Same(t, ing, table.lookup(moved))
+	pub.routeMu.Lock()
+	pub.moveIngressLocked(at)
+	pub.routeMu.Unlock()
+	require.Same(t, ing, table.lookup(at))
+
 	w.closeTransport(pub)
 	require.Nil(t, table.lookup(at), "a closed transport's stream is no longer taken")
 }
