@@ -167,6 +167,37 @@ func TestIngressGivesUpOnKeysThatDoNotMatch(t *testing.T) {
 	require.Zero(t, table.taken.Load()+table.rejected.Load())
 }
 
+// TestIngressContinuesTheRolloverCounter: a stream opened after its sequence
+// numbers wrapped decrypts with the rollover counter the worker counted
+// (RFC 3711 §3.3.1); from 0 it would not authenticate.
+func TestIngressContinuesTheRolloverCounter(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	_, pr := testWorker(t, 46540)
+	keys := testPublisherKeys()
+	seal := testSealer(t, keys, srtp.CryptexModeDisabled)
+	stats := newReceiveStats()
+	var late [][]byte
+	for i := range 12 {
+		seq := uint16(65530 + i) // wraps after 65535
+		stats.packet(42, seq, uint32(seq)*960, time.Now().UnixNano())
+		if pkt := seal(seq, 42); seq < 100 {
+			late = append(late, pkt)
+		}
+	}
+	require.EqualValues(t, 1, stats.rollovers(42))
+	require.Zero(t, stats.rollovers(43), "another stream")
+
+	pub := netip.MustParseAddrPort("127.0.0.1:5000")
+	for _, roc := range []uint32{0, 1} {
+		ing, err := newIngress(pr, 42, keys, srtp.CryptexModeDisabled)
+		require.NoError(t, err)
+		ing.ctx.SetROC(42, roc)
+		table := &ingressTable{}
+		table.set(pub, ing)
+		require.Equal(t, roc == 1, table.take(late[0], pub), "rollover counter %d", roc)
+	}
+}
+
 // TestIngressFollowsCryptex: header extensions encrypted (RFC 9335) only
 // authenticate when the worker offered that; where it did, plain packets
 // still do too.

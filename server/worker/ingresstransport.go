@@ -37,6 +37,12 @@ func (t *transport) openIngress(p *producer, ssrc uint32) bool {
 		t.w.log.Debug("publisher's stream stays with pion", "transport", t.id, "err", err)
 		return true
 	}
+	if p.stats != nil {
+		// A stream that reached the worker through pion for long enough to
+		// wrap its sequence numbers (RFC 3711 §3.3.1) continues with that
+		// rollover counter.
+		ing.ctx.SetROC(ssrc, p.stats.rollovers(ssrc))
+	}
 	t.ingress, t.ingressAt = ing, rt.remote
 	go ing.run()
 	t.w.api.sockets.ingress.set(rt.remote, ing)

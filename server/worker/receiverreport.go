@@ -68,6 +68,17 @@ func (s *receiveStats) packet(ssrc uint32, seq uint16, ts uint32, arrival int64)
 	s.jitter += (float64(d) - s.jitter) / 16
 }
 
+// rollovers is how often stream ssrc's sequence numbers wrapped so far, 0 for
+// another stream.
+func (s *receiveStats) rollovers(ssrc uint32) uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started || s.ssrc != ssrc {
+		return 0
+	}
+	return s.cycles >> 16
+}
+
 // senderReport notes the publisher's sender report, received at now.
 func (s *receiveStats) senderReport(sr *rtcp.SenderReport, now time.Time) {
 	s.mu.Lock()
