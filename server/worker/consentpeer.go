@@ -35,6 +35,13 @@ func (t *transport) keepConsent() {
 	}
 }
 
+// consentKept reports whether the worker's sockets keep the peer's consent.
+func (t *transport) consentKept() bool {
+	t.consentMu.Lock()
+	defer t.consentMu.Unlock()
+	return t.consent != nil
+}
+
 // stopConsent is for a transport that closes.
 func (t *transport) stopConsent() {
 	t.consentMu.Lock()

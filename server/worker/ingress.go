@@ -2,6 +2,7 @@ package worker
 
 import (
 	"encoding/binary"
+	"maps"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -140,9 +141,7 @@ func (t *ingressTable) update(change func(map[netip.AddrPort]*ingress)) {
 	defer t.mu.Unlock()
 	next := map[netip.AddrPort]*ingress{}
 	if old := t.byRemote.Load(); old != nil {
-		for k, v := range *old {
-			next[k] = v
-		}
+		next = maps.Clone(*old)
 	}
 	change(next)
 	t.byRemote.Store(&next)

@@ -95,10 +95,3 @@ func receiveCryptexMode(local *webrtc.SessionDescription) srtp.CryptexMode {
 	}
 	return srtp.CryptexModeDisabled
 }
-
-// consentKept reports whether the worker's sockets keep the peer's consent.
-func (t *transport) consentKept() bool {
-	t.consentMu.Lock()
-	defer t.consentMu.Unlock()
-	return t.consent != nil
-}
