@@ -126,19 +126,36 @@ func (c *rawConn) WriteToAddrPort(b []byte, to netip.AddrPort) (int, error) {
 	if !to.Addr().Unmap().Is4() || len(b) == 0 {
 		return c.WriteToUDPAddrPort(b, to)
 	}
-	return writeRaw(c.raw, b, to)
+	return writeRaw(c.raw, c.send, b, to)
 }
 
-// writeRaw sends b to the IPv4 address to with a raw sendto on raw's socket,
-// waiting in the netpoller only if the socket is full.
-func writeRaw(raw syscall.RawConn, b []byte, to netip.AddrPort) (int, error) {
+// writeRaw sends b to the IPv4 address to with a raw sendto: on the send socket
+// when there is one and it has room, else on raw's socket, waiting in the
+// netpoller only if that is full.
+//
+// Why the send socket first: it is not in epoll. Every datagram sent from the
+// netpoller's socket frees write space when the kernel has passed it on, and
+// the kernel tells epoll so (sock_wfree → ep_poll_callback), which queues a
+// write event the runtime then reads and discards — for each consent answer,
+// consent check and RTCP report, a few hundred a second on a busy worker.
+func writeRaw(raw syscall.RawConn, send *sendSocket, b []byte, to netip.AddrPort) (int, error) {
 	w := rawWrites.Get().(*rawWrite)
 	defer rawWrites.Put(w)
 	w.b, w.sa = b, udpmsg.Inet4(to)
 	defer func() { w.b = nil }()
+	if send != nil {
+		w.n, w.errno = send.sendtoNow(w.b, &w.sa)
+		if w.errno != unix.EAGAIN && w.errno != unix.EBADF {
+			return w.result(to)
+		}
+	}
 	if err := raw.Write(w.fn); err != nil {
 		return 0, err
 	}
+	return w.result(to)
+}
+
+func (w *rawWrite) result(to netip.AddrPort) (int, error) {
 	if w.errno != 0 {
 		return 0, &net.OpError{Op: "write", Net: "udp", Addr: net.UDPAddrFromAddrPort(to), Err: os.NewSyscallError("sendto", w.errno)}
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/voicectl/voicectl/server/testenv"
 )
@@ -59,4 +60,48 @@ func listenLoopback(t *testing.T) (*mediaSockets, *rawConn) {
 	rc, ok := c.(*rawConn)
 	require.True(t, ok, "worker sockets are raw conns")
 	return sockets, rc
+}
+
+// TestRawConnWritesLeaveByTheSendSocket: the worker's own datagrams (consent,
+// RTCP, pion's STUN and DTLS) leave by the send socket, which is not in epoll,
+// and by the media socket once the send socket is gone. Which socket sent a
+// datagram shows in its IPv4 TOS, set differently on each here.
+func TestRawConnWritesLeaveByTheSendSocket(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	_, rc := listenLoopback(t)
+	require.NotNil(t, rc.send)
+	const viaSend = 0x20
+	require.NoError(t, unix.SetsockoptInt(rc.send.fd, unix.IPPROTO_IP, unix.IP_TOS, viaSend))
+
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	defer peer.Close()
+	praw, err := peer.SyscallConn()
+	require.NoError(t, err)
+	require.NoError(t, praw.Control(func(fd uintptr) {
+		require.NoError(t, unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_RECVTOS, 1))
+	}))
+	to := peer.LocalAddr().(*net.UDPAddr).AddrPort()
+	tosOfNext := func(payload string) byte {
+		t.Helper()
+		_, err := rc.WriteToAddrPort([]byte(payload), to)
+		require.NoError(t, err)
+		buf, oob := make([]byte, 16), make([]byte, 64)
+		n, oobn, _, from, err := peer.ReadMsgUDPAddrPort(buf, oob)
+		require.NoError(t, err)
+		require.Equal(t, payload, string(buf[:n]))
+		require.Equal(t, rc.LocalAddr().(*net.UDPAddr).AddrPort(), from, "the media socket's address either way")
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		require.NoError(t, err)
+		for _, m := range msgs {
+			if m.Header.Level == unix.IPPROTO_IP && m.Header.Type == unix.IP_TOS {
+				return m.Data[0]
+			}
+		}
+		require.Fail(t, "no TOS received")
+		return 0
+	}
+	require.EqualValues(t, viaSend, tosOfNext("one"))
+	rc.send.close()
+	require.Zero(t, tosOfNext("two"), "the media socket takes over")
 }

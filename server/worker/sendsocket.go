@@ -14,14 +14,15 @@ import (
 )
 
 // sendSocket is a second UDP socket on a media socket's address and port
-// (SO_REUSEPORT), used only by the forwarding path's sendmmsg. It is blocking
-// and stays out of the Go netpoller, so a fan-out can be an ordinary system
-// call: while the kernel delivers a long batch, the Go runtime hands the
-// worker's one P to another thread and the control plane (ICE, DTLS,
-// signalling) keeps running. On the netpoller's socket that hand-off cost more
-// than it gave: the idle thread slept in epoll and was woken by every packet the
-// kernel freed. Fan-outs that keep the P (sendmmsgNow, when no peer is
-// connecting) use it too: outside epoll, the kernel has no poller to tell about
+// (SO_REUSEPORT), used by the forwarding path's sendmmsg and the worker's
+// single datagrams (writeRaw). It is blocking and stays out of the Go
+// netpoller, so a fan-out can be an ordinary system call: while the kernel
+// delivers a long batch, the Go runtime hands the worker's one P to another
+// thread and the control plane (ICE, DTLS, signalling) keeps running. On the
+// netpoller's socket that hand-off cost more than it gave: the idle thread
+// slept in epoll and was woken by every packet the kernel freed. Fan-outs that
+// keep the P (sendmmsgNow, when no peer is connecting) and single datagrams
+// (sendtoNow) use it too: outside epoll, the kernel has no poller to tell about
 // the write space each sent packet frees, a wake-up that cost ~2% of a busy
 // worker on the media socket (perf: sock_wfree).
 //
@@ -120,6 +121,17 @@ func (s *sendSocket) sendmmsgNow(hdrs []udpmsg.Mmsghdr) (int, syscall.Errno) {
 		return 0, e
 	}
 	return int(n), 0
+}
+
+// sendtoNow writes one datagram with a raw, non-blocking system call; EAGAIN
+// means the send buffer is full, EBADF that the socket is closed.
+func (s *sendSocket) sendtoNow(b []byte, sa *unix.RawSockaddrInet4) (int, syscall.Errno) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.fd < 0 {
+		return 0, unix.EBADF
+	}
+	return udpmsg.SendTo(uintptr(s.fd), b, sa, unix.MSG_DONTWAIT)
 }
 
 func (s *sendSocket) close() {

@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/voicectl/voicectl/internal/udpmsg"
-	"github.com/voicectl/voicectl/server/ipc"
 	"github.com/voicectl/voicectl/server/testenv"
 )
 
@@ -86,27 +85,6 @@ func TestSendSocketSharesThePortAndTakesNoInput(t *testing.T) {
 	require.Equal(t, unix.EBADF, errno, "closed with the media socket")
 	_, errno = rc.send.sendmmsgNow(hdrs)
 	require.Equal(t, unix.EBADF, errno)
-}
-
-// TestHandshakesCountTransportsUntilConnected: a transport counts as connecting
-// (fan-outs hand the P over) from its creation until it connects or closes,
-// and never twice.
-func TestHandshakesCountTransportsUntilConnected(t *testing.T) {
-	testenv.RequireLoopbackOnly(t)
-	w, _ := testWorker(t, 46390)
-	require.NoError(t, w.createTransport(ipc.TransportCreate{RouterID: "r", TransportID: "never"}))
-	require.EqualValues(t, 1, w.handshakes.Load())
-
-	connectListener(t, w, "L", nil)
-	require.Eventually(t, func() bool { return w.handshakes.Load() == 1 }, 5*time.Second, 5*time.Millisecond,
-		"the connected listener no longer counts; the other still does")
-
-	never := w.transports["never"]
-	w.closeTransport(never)
-	w.closeTransport(never)
-	require.Zero(t, w.handshakes.Load())
-	w.closeTransport(w.transports["L"])
-	require.Zero(t, w.handshakes.Load(), "closing a connected transport does not count it again")
 }
 
 // TestMediaPortStillRefusesASecondServer: SO_REUSEPORT must not let another

@@ -99,7 +99,7 @@ func (s *mediaSockets) ListenUDP(network string, laddr *net.UDPAddr) (pionnet.UD
 
 // writeTo sends one datagram from the socket (STUN, not media).
 func (m *mediaSocket) writeTo(b []byte, to netip.AddrPort) (int, error) {
-	return writeRaw(m.raw, b, to)
+	return writeRaw(m.raw, m.send, b, to)
 }
 
 // sendSocketErrors are why sockets opened so far have no send socket.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -34,11 +35,13 @@ type transport struct {
 	early []webrtc.ICECandidateInit
 
 	keys dtlsKeyCatcher
-	// handshaken is set once the transport stops counting in w.handshakes:
-	// connected, failed or closed.
-	handshaken atomic.Bool
-	routeMu    sync.Mutex
-	route      atomic.Pointer[route] // nil until connected: packets are not sent
+	// handshaking is set while the transport counts in w.handshakes (see
+	// handshakeStarted).
+	handshaking    atomic.Bool
+	handshakeMu    sync.Mutex
+	handshakeTimer *time.Timer
+	routeMu        sync.Mutex
+	route          atomic.Pointer[route] // nil until connected: packets are not sent
 	// routeConsumers hold a copy of route (under routeMu; who holds both
 	// takes mu first, and updateRoute never takes mu).
 	routeConsumers []*consumer
@@ -83,7 +86,6 @@ func (w *Worker) createTransport(p ipc.TransportCreate) error {
 			return err
 		}
 	}
-	w.handshakes.Add(1)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil {
 			return
@@ -99,6 +101,8 @@ func (w *Worker) createTransport(p ipc.TransportCreate) error {
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		switch s {
+		case webrtc.PeerConnectionStateConnecting:
+			t.handshakeStarted()
 		case webrtc.PeerConnectionStateConnected:
 			t.updateRoute(true)
 			t.handshakeEnded()
@@ -118,13 +122,6 @@ func (w *Worker) createTransport(p ipc.TransportCreate) error {
 	r.transports[t.id] = t
 	r.mu.Unlock()
 	return t.negotiate()
-}
-
-// handshakeEnded takes t out of the worker's count of transports connecting.
-func (t *transport) handshakeEnded() {
-	if t.handshaken.CompareAndSwap(false, true) {
-		t.w.handshakes.Add(-1)
-	}
 }
 
 // negotiate sends a fresh offer, or marks one as needed once the outstanding answer arrives.
@@ -266,7 +263,7 @@ func (w *Worker) closeTransport(t *transport) {
 	}
 	t.closeIngress()
 	_ = t.pc.Close()
-	t.handshakeEnded()
+	t.stopHandshakeTimer()
 	t.stopConsent()
 	w.mu.Lock()
 	delete(w.transports, t.id)

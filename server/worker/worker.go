@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/ice/v4"
 
@@ -52,9 +53,11 @@ type Worker struct {
 	rtcpLost   atomic.Uint64
 	delay      delayHistogram
 
-	// handshakes counts transports not yet connected: while there are any,
-	// fan-outs let the runtime hand the P over (see sendSocket.sendmmsg).
+	// handshakes counts transports connecting: while there are any, fan-outs
+	// let the runtime hand the P over (see handshakeStarted).
 	handshakes atomic.Int32
+	// handshakeLimit replaces the const handshakeLimit when set (tests).
+	handshakeLimit time.Duration
 }
 
 // Run serves control's requests until control hangs up or ctx ends.
