@@ -78,7 +78,7 @@ func BenchmarkForwardPipe(b *testing.B) {
 	testenv.RequireLoopbackOnly(b)
 	for _, n := range []int{1, 8} {
 		b.Run(fmt.Sprintf("pipes=%d", n), func(b *testing.B) {
-			a := &Worker{log: slog.New(slog.DiscardHandler), api: &mediaAPI{}, routers: map[string]*router{},
+			a := &Worker{log: slog.New(slog.DiscardHandler), api: bareAPI(b), routers: map[string]*router{},
 				transports: map[string]*transport{}, producers: map[string]*producer{}, pipes: map[string]*pipeTransport{}}
 			if err := a.createRouter("r", 0); err != nil {
 				b.Fatal(err)

@@ -15,10 +15,18 @@ import (
 )
 
 func newBareWorker(t *testing.T) *Worker {
-	w := &Worker{log: slog.New(slog.DiscardHandler), api: &mediaAPI{}, routers: map[string]*router{},
+	w := &Worker{log: slog.New(slog.DiscardHandler), api: bareAPI(t), routers: map[string]*router{},
 		transports: map[string]*transport{}, producers: map[string]*producer{}, pipes: map[string]*pipeTransport{}}
 	t.Cleanup(w.closeAll)
 	return w
+}
+
+// bareAPI is a media API with sockets (none opened) and no ICE: enough for
+// routers and pipes.
+func bareAPI(tb testing.TB) *mediaAPI {
+	sockets, err := newMediaSockets()
+	require.NoError(tb, err)
+	return &mediaAPI{sockets: sockets}
 }
 
 func key() string {

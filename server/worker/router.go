@@ -16,10 +16,14 @@ type router struct {
 	transports map[string]*transport
 	producers  map[string]*producer
 	pipes      map[string]*pipeTransport
-	stop       chan struct{}
 	// maxForwarded > 0 forwards only that many loudest producers to consumers.
 	maxForwarded int
 	speakers     *speakerObserver
+	// speakerRound runs the observer's tick in the worker's rounds; stopped
+	// (under speakerMu) once the router closes.
+	speakerMu      sync.Mutex
+	speakerRound   *roundJob
+	speakerStopped bool
 }
 
 func (w *Worker) createRouter(id string, maxForwarded int) error {
@@ -31,13 +35,29 @@ func (w *Worker) createRouter(id string, maxForwarded int) error {
 	if _, ok := w.routers[id]; ok {
 		return exists("router", id)
 	}
-	r := &router{w: w, id: id, maxForwarded: maxForwarded, transports: map[string]*transport{}, producers: map[string]*producer{}, pipes: map[string]*pipeTransport{}, stop: make(chan struct{})}
+	r := &router{w: w, id: id, maxForwarded: maxForwarded, transports: map[string]*transport{}, producers: map[string]*producer{}, pipes: map[string]*pipeTransport{}}
 	r.speakers = newSpeakerObserver(r, func(s []ipc.SpeakerLevel) {
 		w.notify(ipc.EventSpeakers, ipc.Speakers{RouterID: id, Speakers: s})
 	})
 	w.routers[id] = r
-	go r.speakers.run(r.stop, observerTick)
+	r.speakerRound = w.api.sockets.rounds.afterFunc(speakerDelay, r.observeSpeakers)
 	return nil
+}
+
+// speakerDelay schedules the next tick in the round after this one: rounds end
+// on a grid of roundInterval, and a tick runs a little after its round's end.
+const speakerDelay = observerTick - roundInterval/2
+
+// observeSpeakers is one tick of r's audio-level observer, in the worker's
+// rounds rather than on a ticker of its own: a worker with a dozen rooms was
+// woken (and the runtime's monitor thread with it) 120 more times a second.
+func (r *router) observeSpeakers() {
+	r.speakers.tick()
+	r.speakerMu.Lock()
+	defer r.speakerMu.Unlock()
+	if !r.speakerStopped {
+		r.speakerRound.Reset(speakerDelay)
+	}
 }
 
 func (w *Worker) closeRouter(r *router) {
@@ -48,7 +68,10 @@ func (w *Worker) closeRouter(r *router) {
 	}
 	delete(w.routers, r.id)
 	w.mu.Unlock()
-	close(r.stop)
+	r.speakerMu.Lock()
+	r.speakerStopped = true
+	r.speakerRound.Stop()
+	r.speakerMu.Unlock()
 	r.mu.Lock()
 	ts := slices.Collect(maps.Values(r.transports))
 	ps := slices.Collect(maps.Values(r.pipes))

@@ -41,19 +41,6 @@ func newSpeakerObserver(r *router, emit func([]ipc.SpeakerLevel)) *speakerObserv
 	return &speakerObserver{r: r, emit: emit, level: map[*producer]int{}, next: map[*producer]int{}}
 }
 
-func (o *speakerObserver) run(stop <-chan struct{}, every time.Duration) {
-	tk := time.NewTicker(every)
-	defer tk.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-tk.C:
-			o.tick()
-		}
-	}
-}
-
 func (o *speakerObserver) tick() {
 	o.producers = o.r.appendProducers(o.producers[:0])
 	producers := o.producers

@@ -1,11 +1,14 @@
 package worker
 
 import (
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/testenv"
 )
 
 // TestSpeakersAnnouncedOnlyWhenTheSetChanges: two speakers trading places is
@@ -59,4 +62,45 @@ func TestSpeakerTicksWithoutNewsAllocateNothing(t *testing.T) {
 	})
 	require.Zero(t, allocs)
 	require.Equal(t, 1, events, "A still speaks, B still quiet")
+}
+
+// TestRouterObservesSpeakersInTheWorkersRounds: a router's observer ticks every
+// round (not on a ticker of its own) and stops when the router closes.
+func TestRouterObservesSpeakersInTheWorkersRounds(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	w, pr := testWorker(t, 46550)
+	r := w.routers["r"]
+	rounds := w.api.sockets.rounds
+	// Swap in a recording emit while the observer is stopped: a tick that was
+	// running has ended (and released the lock) by the time the swap takes it.
+	emit := make(chan []ipc.SpeakerLevel, 64)
+	r.speakerMu.Lock()
+	r.speakerStopped = true
+	r.speakerRound.Stop()
+	r.speakerMu.Unlock()
+	time.Sleep(2 * roundInterval)
+	r.speakerMu.Lock()
+	r.speakers.emit = func(s []ipc.SpeakerLevel) { emit <- slices.Clone(s) }
+	r.speakerStopped = false
+	r.speakerRound.Reset(speakerDelay)
+	r.speakerMu.Unlock()
+
+	pr.levelPeak.Store(120)
+	select {
+	case s := <-emit:
+		require.Equal(t, "P", s[0].ProducerID)
+	case <-time.After(2 * time.Second):
+		require.Fail(t, "no speaker announced")
+	}
+	start := rounds.ran.Load()
+	time.Sleep(550 * time.Millisecond)
+	n := rounds.ran.Load() - start
+	require.GreaterOrEqual(t, n, uint64(4), "a tick every 100 ms round, and no round without one")
+	require.LessOrEqual(t, n, uint64(7))
+
+	w.closeRouter(r)
+	stopped := rounds.ran.Load()
+	time.Sleep(300 * time.Millisecond)
+	require.LessOrEqual(t, rounds.ran.Load(), stopped+1, "no rounds once the router closed (one may have been due)")
+	require.Equal(t, -1, r.speakerRound.index)
 }
