@@ -17,26 +17,20 @@ const handshakeLimit = 10 * time.Second
 // that mode as long as one listener waited with nobody to hear, or one peer
 // never completed its checks.
 func (t *transport) handshakeStarted() {
-	if !t.handshaking.CompareAndSwap(false, true) {
-		return
+	t.handshakeMu.Lock()
+	defer t.handshakeMu.Unlock()
+	if t.handshakeClosed || !t.handshaking.CompareAndSwap(false, true) {
+		return // closing (a state change that raced with closeTransport), or counted
 	}
 	t.w.handshakes.Add(1)
 	limit := t.w.handshakeLimit
 	if limit == 0 {
 		limit = handshakeLimit
 	}
-	t.handshakeMu.Lock()
 	if t.handshakeTimer == nil {
 		t.handshakeTimer = time.AfterFunc(limit, t.handshakeEnded)
 	} else {
 		t.handshakeTimer.Reset(limit)
-	}
-	t.handshakeMu.Unlock()
-	t.mu.Lock()
-	closed := t.closed
-	t.mu.Unlock()
-	if closed { // a state change that raced with closeTransport
-		t.handshakeEnded()
 	}
 }
 
@@ -50,6 +44,7 @@ func (t *transport) handshakeEnded() {
 // stopHandshakeTimer ends t's count for good, as it closes.
 func (t *transport) stopHandshakeTimer() {
 	t.handshakeMu.Lock()
+	t.handshakeClosed = true
 	if t.handshakeTimer != nil {
 		t.handshakeTimer.Stop()
 	}

@@ -51,4 +51,6 @@ func TestHandshakesCountTransportsWhileTheyConnect(t *testing.T) {
 		w.closeTransport(tr)
 	}
 	require.Zero(t, w.handshakes.Load(), "closing does not count a transport again")
+	gone.handshakeStarted()
+	require.Zero(t, w.handshakes.Load(), "a state change racing with the close does not count it")
 }

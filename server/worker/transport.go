@@ -36,12 +36,14 @@ type transport struct {
 
 	keys dtlsKeyCatcher
 	// handshaking is set while the transport counts in w.handshakes (see
-	// handshakeStarted).
-	handshaking    atomic.Bool
-	handshakeMu    sync.Mutex
-	handshakeTimer *time.Timer
-	routeMu        sync.Mutex
-	route          atomic.Pointer[route] // nil until connected: packets are not sent
+	// handshakeStarted); the timer ends the count at the limit, and once
+	// handshakeClosed (as the transport closes) it never starts again.
+	handshaking     atomic.Bool
+	handshakeMu     sync.Mutex
+	handshakeTimer  *time.Timer
+	handshakeClosed bool
+	routeMu         sync.Mutex
+	route           atomic.Pointer[route] // nil until connected: packets are not sent
 	// routeConsumers hold a copy of route (under routeMu; who holds both
 	// takes mu first, and updateRoute never takes mu).
 	routeConsumers []*consumer
