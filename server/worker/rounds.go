@@ -31,10 +31,11 @@ type rounds struct {
 
 // roundJob is one periodic job: run, due at the end of a round.
 type roundJob struct {
-	r     *rounds
-	run   func()
-	due   int64 // unix nanoseconds
-	index int   // in r.jobs, -1 when not scheduled
+	r       *rounds
+	run     func()
+	due     int64 // unix nanoseconds
+	index   int   // in r.jobs, -1 when not scheduled
+	stopped bool  // under r.mu: Stop was called, Reset does nothing
 }
 
 func newRounds() *rounds {
@@ -59,6 +60,9 @@ func (j *roundJob) Reset(d time.Duration) {
 	due := roundEnd(time.Now().Add(d).UnixNano())
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if j.stopped {
+		return
+	}
 	j.due = due
 	if j.index >= 0 {
 		heap.Fix(&r.jobs, j.index)
@@ -68,11 +72,13 @@ func (j *roundJob) Reset(d time.Duration) {
 	r.armLocked()
 }
 
-// Stop unschedules j; it does not wait for a run in progress.
+// Stop unschedules j for good: a Reset after it (from a run in progress, which
+// Stop does not wait for) does nothing.
 func (j *roundJob) Stop() {
 	r := j.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	j.stopped = true
 	if j.index >= 0 {
 		heap.Remove(&r.jobs, j.index)
 	}

@@ -46,15 +46,16 @@ func TestRoundsRunJobsDueTogetherAtOnce(t *testing.T) {
 	require.LessOrEqual(t, int(r.ran.Load()), len(rounds), "one timer run per round")
 }
 
-// TestRoundsResetAndStop: a stopped job does not run, a reset one runs at its
-// new time, and a job may reschedule or stop itself from its own run.
+// TestRoundsResetAndStop: a stopped job does not run, even reset, a reset one
+// runs at its new time, and a job may reschedule or stop itself from its own run.
 func TestRoundsResetAndStop(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	r := newRounds()
 	var stoppedRan atomic.Bool
 	stopped := r.afterFunc(roundInterval, func() { stoppedRan.Store(true) })
 	stopped.Stop()
-	stopped.Stop() // twice is harmless
+	stopped.Stop()   // twice is harmless
+	stopped.Reset(0) // as a run in progress would: stopped is for good
 
 	start := time.Now()
 	movedAt := make(chan time.Duration, 1)

@@ -19,11 +19,8 @@ type router struct {
 	// maxForwarded > 0 forwards only that many loudest producers to consumers.
 	maxForwarded int
 	speakers     *speakerObserver
-	// speakerRound runs the observer's tick in the worker's rounds; stopped
-	// (under speakerMu) once the router closes.
-	speakerMu      sync.Mutex
-	speakerRound   *roundJob
-	speakerStopped bool
+	// speakerRound runs the observer's tick in the worker's rounds.
+	speakerRound *roundJob
 }
 
 func (w *Worker) createRouter(id string, maxForwarded int) error {
@@ -53,11 +50,7 @@ const speakerDelay = observerTick - roundInterval/2
 // woken (and the runtime's monitor thread with it) 120 more times a second.
 func (r *router) observeSpeakers() {
 	r.speakers.tick()
-	r.speakerMu.Lock()
-	defer r.speakerMu.Unlock()
-	if !r.speakerStopped {
-		r.speakerRound.Reset(speakerDelay)
-	}
+	r.speakerRound.Reset(speakerDelay) // nothing once the router has closed
 }
 
 func (w *Worker) closeRouter(r *router) {
@@ -68,10 +61,7 @@ func (w *Worker) closeRouter(r *router) {
 	}
 	delete(w.routers, r.id)
 	w.mu.Unlock()
-	r.speakerMu.Lock()
-	r.speakerStopped = true
 	r.speakerRound.Stop()
-	r.speakerMu.Unlock()
 	r.mu.Lock()
 	ts := slices.Collect(maps.Values(r.transports))
 	ps := slices.Collect(maps.Values(r.pipes))

@@ -1,7 +1,11 @@
 package worker
 
 import (
-	"slices"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,33 +69,34 @@ func TestSpeakerTicksWithoutNewsAllocateNothing(t *testing.T) {
 }
 
 // TestRouterObservesSpeakersInTheWorkersRounds: a router's observer ticks every
-// round (not on a ticker of its own) and stops when the router closes.
+// round (not on a ticker of its own), its news reaches control as an event, and
+// it stops when the router closes.
 func TestRouterObservesSpeakersInTheWorkersRounds(t *testing.T) {
 	testenv.RequireLoopbackOnly(t)
-	w, pr := testWorker(t, 46550)
-	r := w.routers["r"]
+	w, _ := testWorker(t, 46550)
 	rounds := w.api.sockets.rounds
-	// Swap in a recording emit while the observer is stopped: a tick that was
-	// running has ended (and released the lock) by the time the swap takes it.
-	emit := make(chan []ipc.SpeakerLevel, 64)
-	r.speakerMu.Lock()
-	r.speakerStopped = true
-	r.speakerRound.Stop()
-	r.speakerMu.Unlock()
-	time.Sleep(2 * roundInterval)
-	r.speakerMu.Lock()
-	r.speakers.emit = func(s []ipc.SpeakerLevel) { emit <- slices.Clone(s) }
-	r.speakerStopped = false
-	r.speakerRound.Reset(speakerDelay)
-	r.speakerMu.Unlock()
+	events := make(chan ipc.Speakers, 16)
+	fromWorker, toControl := io.Pipe()
+	control := ipc.New(fromWorker, io.Discard, speakerEvents(events), w.log).Start()
+	w.conn = ipc.New(strings.NewReader(""), toControl, w, w.log)
+	t.Cleanup(func() {
+		_ = toControl.Close()
+		<-control.Done()
+	})
+	require.NoError(t, w.createRouter("s", 0))
+	r := w.routers["s"]
+	p := newProducer("S", r)
+	r.addProducer(p)
 
-	pr.levelPeak.Store(120)
+	p.levelPeak.Store(120)
 	select {
-	case s := <-emit:
-		require.Equal(t, "P", s[0].ProducerID)
+	case e := <-events:
+		require.Equal(t, "s", e.RouterID)
+		require.Equal(t, "S", e.Speakers[0].ProducerID)
 	case <-time.After(2 * time.Second):
 		require.Fail(t, "no speaker announced")
 	}
+	w.closeRouter(w.routers["r"]) // the only other job in the rounds
 	start := rounds.ran.Load()
 	time.Sleep(550 * time.Millisecond)
 	n := rounds.ran.Load() - start
@@ -103,4 +108,22 @@ func TestRouterObservesSpeakersInTheWorkersRounds(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	require.LessOrEqual(t, rounds.ran.Load(), stopped+1, "no rounds once the router closed (one may have been due)")
 	require.Equal(t, -1, r.speakerRound.index)
+}
+
+// speakerEvents is control's side of the IPC channel in a test: it passes the
+// worker's speaker events on.
+type speakerEvents chan ipc.Speakers
+
+func (speakerEvents) HandleRequest(context.Context, string, json.RawMessage) (any, error) {
+	return nil, errors.New("not control")
+}
+
+func (c speakerEvents) HandleEvent(method string, params json.RawMessage) {
+	var e ipc.Speakers
+	if method == ipc.EventSpeakers && json.Unmarshal(params, &e) == nil {
+		select {
+		case c <- e:
+		default:
+		}
+	}
 }
