@@ -27,14 +27,9 @@ func TestHandshakesCountTransportsWhileTheyConnect(t *testing.T) {
 	gone := w.transports["gone"]
 	waitGathered(t, gone)
 	peer := &testListener{t: gone, pc: newTestClient(t, nil)}
-	require.NoError(t, peer.pc.SetRemoteDescription(*gone.pc.LocalDescription()))
-	answer, err := peer.pc.CreateAnswer(nil)
-	require.NoError(t, err)
-	gathered := webrtc.GatheringCompletePromise(peer.pc)
-	require.NoError(t, peer.pc.SetLocalDescription(answer))
-	<-gathered
+	answer := peer.localAnswer(t)
 	require.NoError(t, peer.pc.Close())
-	require.NoError(t, gone.applyAnswer(peer.pc.LocalDescription().SDP))
+	require.NoError(t, gone.applyAnswer(answer))
 	require.Eventually(t, func() bool { return w.handshakes.Load() == 1 }, 5*time.Second, time.Millisecond,
 		"checking a peer counts")
 	require.Eventually(t, func() bool { return w.handshakes.Load() == 0 }, 5*time.Second, 5*time.Millisecond,

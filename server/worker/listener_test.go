@@ -134,13 +134,20 @@ func readRTCP(read func() ([]rtcp.Packet, interceptor.Attributes, error), each f
 // answer answers the transport's outstanding offer.
 func (l *testListener) answer(tb testing.TB) {
 	tb.Helper()
+	require.NoError(tb, l.t.applyAnswer(l.localAnswer(tb)))
+}
+
+// localAnswer is the client's answer to the transport's outstanding offer, with
+// its candidates, not yet given to the transport.
+func (l *testListener) localAnswer(tb testing.TB) string {
+	tb.Helper()
 	require.NoError(tb, l.pc.SetRemoteDescription(*l.t.pc.LocalDescription()))
 	answer, err := l.pc.CreateAnswer(nil)
 	require.NoError(tb, err)
 	gathered := webrtc.GatheringCompletePromise(l.pc)
 	require.NoError(tb, l.pc.SetLocalDescription(answer))
 	<-gathered
-	require.NoError(tb, l.t.applyAnswer(l.pc.LocalDescription().SDP))
+	return l.pc.LocalDescription().SDP
 }
 
 func connectListeners(tb testing.TB, w *Worker, n int, tune func(*webrtc.SettingEngine)) []*testListener {
