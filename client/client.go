@@ -524,6 +524,6 @@ func sharedCertificate() (webrtc.Certificate, error) {
 // states and whether an offer arrived, for messages about a peer that did not connect.
 func (c *Client) MediaState() string {
 	offered := c.pc.RemoteDescription() != nil
-	return fmt.Sprintf("offer received %t, ice %s, dtls %s, peer connection %s", offered, c.pc.ICEConnectionState(),
-		c.pc.SCTP().Transport().State(), c.pc.ConnectionState())
+	return fmt.Sprintf("offer received %t, ice %s (%s), dtls %s, peer connection %s", offered, c.pc.ICEConnectionState(),
+		iceChecks(c.pc.GetStats()), c.pc.SCTP().Transport().State(), c.pc.ConnectionState())
 }
