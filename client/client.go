@@ -520,8 +520,9 @@ func sharedCertificate() (webrtc.Certificate, error) {
 	return cert, certErr
 }
 
-// MediaState describes how far media setup got: signalling, ICE and DTLS
-// states and whether an offer arrived, for messages about a peer that did not connect.
+// MediaState describes how far media setup got: whether an offer arrived, the
+// ICE state with its checks per candidate pair (iceChecks), the DTLS and peer
+// connection states, for messages about a peer that did not connect.
 func (c *Client) MediaState() string {
 	offered := c.pc.RemoteDescription() != nil
 	return fmt.Sprintf("offer received %t, ice %s (%s), dtls %s, peer connection %s", offered, c.pc.ICEConnectionState(),
