@@ -2,8 +2,9 @@ package client
 
 import (
 	"fmt"
-	"net/netip"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/pion/webrtc/v4"
@@ -44,10 +45,7 @@ func iceChecks(report webrtc.StatsReport) string {
 }
 
 func candidateAddr(s webrtc.ICECandidateStats) string {
-	if ip, err := netip.ParseAddr(s.IP); err == nil {
-		return fmt.Sprintf("%s %s", s.CandidateType, netip.AddrPortFrom(ip, uint16(s.Port)))
-	}
-	return fmt.Sprintf("%s %s:%d", s.CandidateType, s.IP, s.Port)
+	return fmt.Sprintf("%s %s", s.CandidateType, net.JoinHostPort(s.IP, strconv.Itoa(int(s.Port))))
 }
 
 func addrOr(addrs map[string]string, id string) string {
