@@ -25,6 +25,7 @@ const (
 type BenchOptions struct {
 	Publishers, Listeners   int
 	Duration                time.Duration
+	Rounds                  int
 	CalibrateStep, MaxSteps int
 	SkipCalibrate           bool
 }
@@ -46,6 +47,7 @@ func NewCmdBench(f *cmdutil.Factory) *cobra.Command {
 	fl.IntVar(&o.Publishers, "publishers", 2, "publishers")
 	fl.IntVar(&o.Listeners, "listeners", 200, "listeners")
 	fl.DurationVar(&o.Duration, "duration", 10*time.Second, "measurement window")
+	fl.IntVar(&o.Rounds, "rounds", 3, "forwarding runs, each followed by a floor; the summary gives medians")
 	fl.IntVar(&o.CalibrateStep, "calibrate-step", 200, "listeners added per calibration step")
 	fl.IntVar(&o.MaxSteps, "calibrate-steps", 12, "calibration steps at most")
 	fl.BoolVar(&o.SkipCalibrate, "skip-calibrate", false, "skip the consumers-per-worker ramp")
@@ -114,18 +116,40 @@ func benchRun(f *cmdutil.Factory, o *BenchOptions) error {
 	// jitter and latency exact): the generator shares this machine with the server.
 	sc.ReadPacing = 200 * time.Millisecond
 
-	// 1. One worker, P publishers x L listeners.
+	if o.Rounds < 1 {
+		return fmt.Errorf("--rounds must be at least 1")
+	}
+	// 1. One worker, P publishers x L listeners, in rounds: a forwarding run,
+	// then the floor (see benchRound).
 	base, stop, err := benchServer(f, 1, "VOICECTL_WORKER_MAX_CONSUMERS=1000000")
 	if err != nil {
 		return err
 	}
 	sc.Server, sc.Rooms, sc.Publishers, sc.Listeners, sc.Duration = base, 1, o.Publishers, o.Listeners, o.Duration
-	fwd, err := loadgen.Run(ctx, sc, nil, nil)
-	if err != nil {
-		stop()
-		return err
+	// The floor: raw sendmmsg of equal-size packets to as many destinations,
+	// read as the listeners read, in bursts at the run's rate (one fan-out per
+	// published packet).
+	floorParams := loadgen.FloorParams{Packets: 100 * o.Listeners * o.Publishers, Size: 110, Destinations: o.Listeners,
+		BurstInterval: time.Second / time.Duration(50*o.Publishers), ReadPacing: sc.ReadPacing}
+	rounds := make([]benchRound, 0, o.Rounds)
+	for i := range o.Rounds {
+		roundSc := sc
+		roundSc.RoomPrefix = fmt.Sprintf("bench-%d", i+1)
+		fwd, err := loadgen.Run(ctx, roundSc, nil, nil)
+		if err != nil {
+			stop()
+			return err
+		}
+		dump(logf, fmt.Sprintf("forwarding run %d", i+1), fwd)
+		floor, err := loadgen.Floor(floorParams)
+		if err != nil {
+			stop()
+			return err
+		}
+		dump(logf, fmt.Sprintf("floor %d", i+1), floor)
+		rounds = append(rounds, benchRound{fwd: fwd, floor: floor})
 	}
-	dump(logf, "forwarding run", fwd)
+	sum := summarizeRounds(rounds)
 
 	// 2. consumers per worker: ramp until loss >= 0.5% (CPU and latency unlimited).
 	consumers := 0
@@ -156,18 +180,10 @@ func benchRun(f *cmdutil.Factory, o *BenchOptions) error {
 	}
 	stop()
 
-	// 3. The floor: raw sendmmsg of equal-size packets to as many destinations,
-	// read as the listeners read, in bursts at the run's rate (one fan-out per
-	// published packet). The back-to-back figure is printed for comparison.
-	floorParams := loadgen.FloorParams{Packets: 100 * o.Listeners * o.Publishers, Size: 110, Destinations: o.Listeners,
-		BurstInterval: time.Second / time.Duration(50*o.Publishers), ReadPacing: sc.ReadPacing}
-	floor, err := loadgen.Floor(floorParams)
-	if err != nil {
-		return err
-	}
-	dump(logf, "floor", floor)
-	floorParams.BurstInterval, floorParams.Batch = 0, 128
-	tight, err := loadgen.Floor(floorParams)
+	// 3. The floor back to back, for comparison.
+	tightParams := floorParams
+	tightParams.BurstInterval, tightParams.Batch = 0, 128
+	tight, err := loadgen.Floor(tightParams)
 	if err != nil {
 		return err
 	}
@@ -187,14 +203,10 @@ func benchRun(f *cmdutil.Factory, o *BenchOptions) error {
 	}
 	dump(logf, "pipe run", hop)
 
-	ratio := 0.0
-	if floor.CPUMicrosPerPkt > 0 {
-		ratio = fwd.CPUMicrosPerForwarded / floor.CPUMicrosPerPkt
-	}
-	fmt.Fprintf(f.IO.Out, "cpu_us_per_forwarded_packet=%.2f floor_us=%.2f ratio=%.2f floor_back_to_back_us=%.2f consumers_per_worker=%d delay_ms_p50=%.3f delay_ms_p99=%.3f pipe_hop_ms_p50=%.3f pipe_hop_ms_p99=%.3f allocs_per_packet=%.2f loss_ratio=%.5f latency_ms_p99=%.2f\n",
-		fwd.CPUMicrosPerForwarded, floor.CPUMicrosPerPkt, ratio, tight.CPUMicrosPerPkt, consumers, fwd.ServerForwardDelayMsP50, fwd.ServerForwardDelayMsP99,
+	fmt.Fprintf(f.IO.Out, "cpu_us_per_forwarded_packet=%.2f floor_us=%.2f ratio=%.2f rounds=%d cpu_us_min=%.2f cpu_us_max=%.2f floor_back_to_back_us=%.2f consumers_per_worker=%d delay_ms_p50=%.3f delay_ms_p99=%.3f pipe_hop_ms_p50=%.3f pipe_hop_ms_p99=%.3f allocs_per_packet=%.2f loss_ratio=%.5f latency_ms_p99=%.2f\n",
+		sum.cpuUs, sum.floorUs, sum.ratio, len(rounds), sum.cpuUsMin, sum.cpuUsMax, tight.CPUMicrosPerPkt, consumers, sum.delayMsP50, sum.delayMsP99,
 		hop.LatencyMsP50ByWorker["1"]-hop.LatencyMsP50ByWorker["0"], hop.LatencyMsP99ByWorker["1"]-hop.LatencyMsP99ByWorker["0"],
-		fwd.AllocsPerForwarded, fwd.LossRatio, fwd.LatencyMsP99)
+		sum.allocs, sum.loss, sum.latencyP99)
 	return nil
 }
 
