@@ -327,6 +327,9 @@ func (c *Client) readLoop() {
 
 func (c *Client) answer(offer string) error {
 	c.learnSSRCs(offer)
+	if c.pc.CurrentRemoteDescription() != nil && !awaitICEStart(c.ctx, c.pc, iceStartLimit) {
+		c.log.Debug("renegotiating before ICE started: pion will restart it")
+	}
 	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return err
 	}
