@@ -103,6 +103,7 @@ type Client struct {
 	writeMu   sync.Mutex
 	sent      atomic.Uint64
 	pubOnce   sync.Once
+	pubPaused atomic.Bool // see PausePublishing
 	pcState   atomic.Value
 
 	connected chan struct{}

@@ -30,6 +30,10 @@ func (c *Client) publish() {
 			return
 		case <-tk.C:
 		}
+		if c.pubPaused.Load() {
+			ts += 960 // the clock goes on, as it does through DTX
+			continue
+		}
 		size, level, voice := 80, c.cfg.Level, true
 		if c.cfg.PayloadSize != nil {
 			size = min(max(c.cfg.PayloadSize(), 8), len(buf))
@@ -57,3 +61,9 @@ func (c *Client) publish() {
 		ts += 960
 	}
 }
+
+// PausePublishing stops (true) or resumes (false) the published stream: no
+// packets and no sequence numbers are spent while paused, so to listeners it is
+// a silence, not a loss. The load generator pauses every publisher to measure
+// what connected peers cost a server when nothing is forwarded.
+func (c *Client) PausePublishing(paused bool) { c.pubPaused.Store(paused) }

@@ -36,9 +36,17 @@ func loadReport(t *testing.T, out string) loadgen.Report {
 func TestLoadgenRunReport(t *testing.T) {
 	_, env := startLoadServer(t, 1)
 	out, stderr, code := cli(t, env, "loadgen", "run", "--loopback-only", "--rooms", "2", "--publishers", "2", "--listeners", "2",
-		"--duration", "2s", "--warmup", "1s", "-o", "json", "--max-loss", "0.01", "--latency-sample-every", "1")
+		"--duration", "2s", "--warmup", "1s", "-o", "json", "--max-loss", "0.01", "--latency-sample-every", "1", "--idle-window", "1s")
 	require.Zero(t, code, stderr)
 	r := loadReport(t, out)
+	// The idle window: every publisher paused, nothing forwarded, the window's
+	// CPU split into that background and a marginal cost per packet.
+	require.NotNil(t, r.Idle, out)
+	require.GreaterOrEqual(t, r.Idle.Seconds, 1.0)
+	require.Zero(t, r.Idle.ForwardedPackets, "paused publishers send nothing")
+	require.InDelta(t, r.ServerCPUSeconds, r.Idle.MarginalCPUMicrosPerForwarded*float64(r.ForwardedPackets)/1e6+
+		r.Idle.BackgroundCPUMillisPerSecond/1000*r.DurationSeconds, 1e-9)
+	require.LessOrEqual(t, r.Idle.MarginalCPUMicrosPerForwarded, r.CPUMicrosPerForwarded)
 	require.Equal(t, 8, r.PeersJoined)
 	require.Zero(t, r.PeersFailed)
 	// Every one of the 8 peers hears the 2 (or, for a publisher, the 1 other) publishers of its room.

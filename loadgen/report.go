@@ -33,8 +33,28 @@ type Report struct {
 	LatencyMsP50ByWorker map[string]float64 `json:"latency_ms_p50_by_worker,omitempty"`
 	LatencyMsP99ByWorker map[string]float64 `json:"latency_ms_p99_by_worker,omitempty"`
 	// The workers' own forwarding delay (arrival → last copy written), since they started.
-	ServerForwardDelayMsP50 float64 `json:"server_forward_delay_ms_p50"`
-	ServerForwardDelayMsP99 float64 `json:"server_forward_delay_ms_p99"`
-	WorstListenerLossRatio  float64 `json:"worst_listener_loss_ratio"`
-	ListenersMissingStreams int     `json:"listeners_missing_streams"`
+	ServerForwardDelayMsP50 float64     `json:"server_forward_delay_ms_p50"`
+	ServerForwardDelayMsP99 float64     `json:"server_forward_delay_ms_p99"`
+	WorstListenerLossRatio  float64     `json:"worst_listener_loss_ratio"`
+	ListenersMissingStreams int         `json:"listeners_missing_streams"`
+	Idle                    *IdleReport `json:"idle,omitempty"` // with an idle window
+}
+
+// IdleReport splits the server's CPU and allocations between the peers being
+// connected (measured while every publisher is paused) and the packets
+// forwarded: server CPU ≈ background × seconds + marginal × forwarded packets.
+type IdleReport struct {
+	Seconds          float64 `json:"seconds"`
+	ServerCPUSeconds float64 `json:"server_cpu_seconds"`
+	// ForwardedPackets while paused: 0 unless packets were still in flight.
+	ForwardedPackets uint64 `json:"forwarded_packets"`
+	// BackgroundCPUMillisPerSecond is the server's CPU per second with every
+	// peer connected and nothing forwarded: consent checks and answers, RTCP,
+	// the ICE agents' timers.
+	BackgroundCPUMillisPerSecond float64 `json:"background_cpu_ms_per_second"`
+	BackgroundAllocsPerSecond    float64 `json:"background_allocs_per_second"`
+	// The window's CPU and allocations less the background's share, per
+	// forwarded packet.
+	MarginalCPUMicrosPerForwarded float64 `json:"marginal_cpu_us_per_forwarded_packet"`
+	MarginalAllocsPerForwarded    float64 `json:"marginal_allocs_per_forwarded_packet"`
 }

@@ -27,6 +27,10 @@ type Scenario struct {
 	Warmup     time.Duration `yaml:"warmup"`     // after the last join, before measuring
 	RoomPrefix string        `yaml:"room_prefix"`
 	DTX        bool          `yaml:"dtx"`
+	// IdleWindow, after the measurement window, pauses every publisher for this
+	// long and measures what the connected peers alone cost the server (see
+	// measureIdle). 0 skips it.
+	IdleWindow time.Duration `yaml:"idle_window"`
 	// LatencySampleEvery decrypts one packet in N per stream for latency.
 	LatencySampleEvery int `yaml:"latency_sample_every"`
 	// ReadPacing pauses each peer's socket between reads so reads come in batches
@@ -83,6 +87,9 @@ func (s *Scenario) Validate() error {
 	}
 	if s.Duration < time.Second || s.Duration > 20*time.Minute {
 		errs = append(errs, errors.New("duration must be between 1s and 20m (sequence numbers wrap after 21 minutes)"))
+	}
+	if s.IdleWindow < 0 || s.IdleWindow > 10*time.Minute {
+		errs = append(errs, errors.New("idle_window must be between 0 and 10m"))
 	}
 	if s.ReadPacing < 0 || s.ReadPacing > 500*time.Millisecond {
 		errs = append(errs, errors.New("read_pacing must be between 0 and 500ms"))

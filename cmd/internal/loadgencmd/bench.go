@@ -111,7 +111,13 @@ func benchRun(f *cmdutil.Factory, o *BenchOptions) error {
 	deprioritizeGenerator(logf)
 	sc := loadgen.DefaultScenario()
 	sc.Secret, sc.AdminKey, sc.LoopbackOnly = benchSecret, benchAdminKey, true
-	sc.JoinRate, sc.Warmup = 200, 2*time.Second
+	// Steady state begins once every transport has sent its first RTCP sender
+	// report, at most 1.5 report intervals (7.5 s) after it connected: the
+	// first one sets up the report's SRTCP context, and a 2 s warm-up left
+	// half the window's allocations to those. After the window every publisher
+	// pauses for 5 s, to split the worker's CPU into a per-peer background and
+	// a marginal cost per forwarded packet (loadgen.IdleReport).
+	sc.JoinRate, sc.Warmup, sc.IdleWindow = 200, 8*time.Second, 5*time.Second
 	// Listeners read their sockets every 200 ms (kernel timestamps keep loss,
 	// jitter and latency exact): the generator shares this machine with the server.
 	sc.ReadPacing = 200 * time.Millisecond
@@ -160,7 +166,7 @@ func benchRun(f *cmdutil.Factory, o *BenchOptions) error {
 		// of a room queue behind each other (its media changes are serialised); a
 		// slower join rate keeps the queue short enough that none times out.
 		calSc := sc
-		calSc.JoinRate = 50
+		calSc.JoinRate, calSc.Warmup, calSc.IdleWindow = 50, 2*time.Second, 0
 		cal, err := loadgen.Calibrate(ctx, loadgen.CalibrateParams{Scenario: calSc, Publishers: o.Publishers, Step: o.CalibrateStep,
 			MaxListeners: o.CalibrateStep * o.MaxSteps, Window: 3 * time.Second, MaxLoss: 0.005, MaxCPU: 1e9, Margin: 0,
 			RoomListeners: o.Listeners},
@@ -196,6 +202,7 @@ func benchRun(f *cmdutil.Factory, o *BenchOptions) error {
 	}
 	sc2 := sc
 	sc2.Server, sc2.Publishers, sc2.Listeners, sc2.Duration, sc2.RoomPrefix = base2, 2, 76, o.Duration, "pipe"
+	sc2.Warmup, sc2.IdleWindow = 2*time.Second, 0 // latencies only
 	hop, err := loadgen.Run(ctx, sc2, nil, nil)
 	stop2()
 	if err != nil {
@@ -203,10 +210,11 @@ func benchRun(f *cmdutil.Factory, o *BenchOptions) error {
 	}
 	dump(logf, "pipe run", hop)
 
-	fmt.Fprintf(f.IO.Out, "cpu_us_per_forwarded_packet=%.2f floor_us=%.2f ratio=%.2f rounds=%d cpu_us_min=%.2f cpu_us_max=%.2f floor_back_to_back_us=%.2f consumers_per_worker=%d delay_ms_p50=%.3f delay_ms_p99=%.3f pipe_hop_ms_p50=%.3f pipe_hop_ms_p99=%.3f allocs_per_packet=%.2f loss_ratio=%.5f latency_ms_p99=%.2f\n",
-		sum.cpuUs, sum.floorUs, sum.ratio, len(rounds), sum.cpuUsMin, sum.cpuUsMax, tight.CPUMicrosPerPkt, consumers, sum.delayMsP50, sum.delayMsP99,
+	fmt.Fprintf(f.IO.Out, "cpu_us_per_forwarded_packet=%.2f floor_us=%.2f ratio=%.2f rounds=%d cpu_us_min=%.2f cpu_us_max=%.2f marginal_cpu_us=%.2f background_cpu_ms_per_s=%.1f floor_back_to_back_us=%.2f consumers_per_worker=%d delay_ms_p50=%.3f delay_ms_p99=%.3f pipe_hop_ms_p50=%.3f pipe_hop_ms_p99=%.3f allocs_per_packet=%.3f marginal_allocs_per_packet=%.3f loss_ratio=%.5f latency_ms_p99=%.2f\n",
+		sum.cpuUs, sum.floorUs, sum.ratio, len(rounds), sum.cpuUsMin, sum.cpuUsMax, sum.marginalCPUUs, sum.backgroundCPUMs, tight.CPUMicrosPerPkt, consumers,
+		sum.delayMsP50, sum.delayMsP99,
 		hop.LatencyMsP50ByWorker["1"]-hop.LatencyMsP50ByWorker["0"], hop.LatencyMsP99ByWorker["1"]-hop.LatencyMsP99ByWorker["0"],
-		sum.allocs, sum.loss, sum.latencyP99)
+		sum.allocs, sum.marginalAllocs, sum.loss, sum.latencyP99)
 	return nil
 }
 

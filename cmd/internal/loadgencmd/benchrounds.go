@@ -29,12 +29,20 @@ type benchSummary struct {
 	floorUs, ratio            float64
 	delayMsP50, delayMsP99    float64
 	allocs, loss, latencyP99  float64
+	// From the rounds' idle windows (loadgen.IdleReport), when they had one:
+	// medians of the CPU split, the worst round's marginal allocations.
+	marginalCPUUs, backgroundCPUMs, marginalAllocs float64
 }
 
 func summarizeRounds(rounds []benchRound) benchSummary {
-	var cpu, floors, ratios, delay50 []float64
+	var cpu, floors, ratios, delay50, marginal, background []float64
 	var s benchSummary
 	for _, r := range rounds {
+		if idle := r.fwd.Idle; idle != nil {
+			marginal = append(marginal, idle.MarginalCPUMicrosPerForwarded)
+			background = append(background, idle.BackgroundCPUMillisPerSecond)
+			s.marginalAllocs = max(s.marginalAllocs, idle.MarginalAllocsPerForwarded)
+		}
 		cpu = append(cpu, r.fwd.CPUMicrosPerForwarded)
 		if r.floor.CPUMicrosPerPkt > 0 { // a floor that measured nothing compares nothing
 			floors = append(floors, r.floor.CPUMicrosPerPkt)
@@ -50,6 +58,7 @@ func summarizeRounds(rounds []benchRound) benchSummary {
 		s.cpuUsMin, s.cpuUsMax = slices.Min(cpu), slices.Max(cpu)
 	}
 	s.cpuUs, s.floorUs, s.ratio, s.delayMsP50 = median(cpu), median(floors), median(ratios), median(delay50)
+	s.marginalCPUUs, s.backgroundCPUMs = median(marginal), median(background)
 	return s
 }
 

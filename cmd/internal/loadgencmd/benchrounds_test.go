@@ -49,3 +49,15 @@ func TestSummaryIgnoresAFloorThatMeasuredNothing(t *testing.T) {
 	require.InDelta(t, 7.0/6, s.ratio, 1e-9)
 	require.Zero(t, summarizeRounds(nil).cpuUs)
 }
+
+func TestSummarySplitsCPUFromTheIdleWindows(t *testing.T) {
+	rounds := []benchRound{round(7, 6, 1, 2, 0), round(8, 6, 1, 2, 0), round(9, 6, 1, 2, 0)}
+	require.Zero(t, summarizeRounds(rounds).marginalCPUUs, "no idle windows, no split")
+	rounds[0].fwd.Idle = &loadgen.IdleReport{MarginalCPUMicrosPerForwarded: 6.1, BackgroundCPUMillisPerSecond: 20, MarginalAllocsPerForwarded: 0.001}
+	rounds[1].fwd.Idle = &loadgen.IdleReport{MarginalCPUMicrosPerForwarded: 6.5, BackgroundCPUMillisPerSecond: 18, MarginalAllocsPerForwarded: 0.004}
+	rounds[2].fwd.Idle = &loadgen.IdleReport{MarginalCPUMicrosPerForwarded: 5.9, BackgroundCPUMillisPerSecond: 25, MarginalAllocsPerForwarded: -0.002}
+	s := summarizeRounds(rounds)
+	require.InDelta(t, 6.1, s.marginalCPUUs, 1e-9)
+	require.InDelta(t, 20, s.backgroundCPUMs, 1e-9)
+	require.InDelta(t, 0.004, s.marginalAllocs, 1e-12)
+}

@@ -72,6 +72,15 @@ func reportRows(v any) [][]string {
 	rt := rv.Type()
 	for i := 0; i < rt.NumField(); i++ {
 		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		if f := rv.Field(i); f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Struct {
+			// A section (the idle window's): its rows, prefixed, when present.
+			if !f.IsNil() {
+				for _, row := range reportRows(f.Elem().Interface()) {
+					rows = append(rows, []string{name + "." + row[0], row[1]})
+				}
+			}
+			continue
+		}
 		val := rv.Field(i).Interface()
 		s := fmt.Sprint(val)
 		if fv, ok := val.(float64); ok {

@@ -66,6 +66,7 @@ func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command 
 	fl.Float64Var(&sc.JoinRate, "join-rate", sc.JoinRate, "joins per second")
 	fl.DurationVar(&sc.Duration, "duration", sc.Duration, "measurement window")
 	fl.DurationVar(&sc.Warmup, "warmup", sc.Warmup, "wait after the joins before measuring")
+	fl.DurationVar(&sc.IdleWindow, "idle-window", 0, "after the window, pause the publishers this long to measure what connected peers cost the server alone")
 	fl.BoolVar(&sc.DTX, "dtx", false, "publishers use discontinuous transmission (2 s talk, 2 s silence)")
 	fl.Float64Var(&sc.MaxLoss, "max-loss", 0, "exit non-zero when the loss ratio exceeds this (0.005 = 0.5%)")
 	fl.DurationVar(&sc.MaxLatencyP99, "max-latency-p99", 0, "exit non-zero when latency p99 exceeds this")
@@ -86,7 +87,7 @@ func applyFlags(c *cobra.Command, _ *loadgen.Scenario, fromFlags, into *loadgen.
 		"rooms": func() { into.Rooms = fromFlags.Rooms }, "publishers": func() { into.Publishers = fromFlags.Publishers },
 		"listeners": func() { into.Listeners = fromFlags.Listeners }, "join-rate": func() { into.JoinRate = fromFlags.JoinRate },
 		"duration": func() { into.Duration = fromFlags.Duration }, "warmup": func() { into.Warmup = fromFlags.Warmup },
-		"dtx": func() { into.DTX = fromFlags.DTX }, "max-loss": func() { into.MaxLoss = fromFlags.MaxLoss },
+		"dtx": func() { into.DTX = fromFlags.DTX }, "idle-window": func() { into.IdleWindow = fromFlags.IdleWindow }, "max-loss": func() { into.MaxLoss = fromFlags.MaxLoss },
 		"max-latency-p99": func() { into.MaxLatencyP99 = fromFlags.MaxLatencyP99 },
 		"loopback-only":   func() { into.LoopbackOnly = fromFlags.LoopbackOnly }, "room-prefix": func() { into.RoomPrefix = fromFlags.RoomPrefix },
 		"read-pacing":          func() { into.ReadPacing = fromFlags.ReadPacing },
