@@ -119,6 +119,7 @@ func TestLoadgenCalibrateWritesConfig(t *testing.T) {
 	require.Equal(t, 5, res.Steps[1].LoadUnits, "1 producer + 4 consumers")
 	require.Equal(t, 5, res.CapacityUnits)
 	require.Equal(t, 4, res.RecommendedMaxConsume, "20% margin")
+	require.Equal(t, res.Steps[1].Report.CPUMicrosPerForwarded, res.CPUMicrosAtCapacity, "the last good step's CPU per packet")
 	require.Contains(t, res.StopReason, "max-listeners")
 
 	b, err := os.ReadFile(path)

@@ -43,6 +43,11 @@ type CalibrateResult struct {
 	StopReason            string          `json:"stop_reason"`
 	CapacityUnits         int             `json:"capacity_units"`
 	RecommendedMaxConsume int             `json:"recommended_max_consumers"`
+	// CPUMicrosAtCapacity is the worker's CPU per forwarded packet at the last
+	// good step. A lightly loaded worker pays its per-peer background and its
+	// wake-ups over few packets; near capacity they spread over many, so this is
+	// the figure to size hosts with.
+	CPUMicrosAtCapacity float64 `json:"cpu_us_per_forwarded_packet_at_capacity"`
 }
 
 // Calibrate ramps listeners in one room until loss, CPU or latency crosses its
@@ -78,7 +83,7 @@ func Calibrate(ctx context.Context, p CalibrateParams, progress func(CalibrateSt
 		return res, err
 	}
 	worker := -1
-	lastGood := 0
+	lastGood := -1 // index in res.Steps
 	for listeners := p.Step; listeners <= p.MaxListeners; listeners += p.Step {
 		if p.RoomListeners > 0 && inRoom+p.Step > p.RoomListeners {
 			if err := openRoom(); err != nil {
@@ -135,7 +140,7 @@ func Calibrate(ctx context.Context, p CalibrateParams, progress func(CalibrateSt
 		if res.StopReason != "" {
 			break
 		}
-		lastGood = units
+		lastGood = len(res.Steps) - 1
 	}
 	if res.StopReason == "" {
 		res.StopReason = fmt.Sprintf("reached --max-listeners %d without crossing a limit", p.MaxListeners)
@@ -144,9 +149,16 @@ func Calibrate(ctx context.Context, p CalibrateParams, progress func(CalibrateSt
 	return finish(res, p, lastGood), nil
 }
 
+// finish fills in the capacity from the last good step, res.Steps[lastGood]
+// (none when lastGood < 0).
 func finish(res CalibrateResult, p CalibrateParams, lastGood int) CalibrateResult {
-	res.CapacityUnits = lastGood
-	res.RecommendedMaxConsume = int(float64(lastGood) * (1 - p.Margin))
+	if lastGood < 0 {
+		return res
+	}
+	good := res.Steps[lastGood]
+	res.CapacityUnits = good.LoadUnits
+	res.RecommendedMaxConsume = int(float64(good.LoadUnits) * (1 - p.Margin))
+	res.CPUMicrosAtCapacity = good.Report.CPUMicrosPerForwarded
 	return res
 }
 

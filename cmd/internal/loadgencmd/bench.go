@@ -158,7 +158,7 @@ func benchRun(f *cmdutil.Factory, o *BenchOptions) error {
 	sum := summarizeRounds(rounds)
 
 	// 2. consumers per worker: ramp until loss >= 0.5% (CPU and latency unlimited).
-	consumers := 0
+	consumers, cpuUsAtCapacity := 0, 0.0
 	if !o.SkipCalibrate {
 		// Rooms of --listeners each (P x L, as the forwarding run), opened one after
 		// another on the worker: every join is announced to every peer of its room,
@@ -171,18 +171,15 @@ func benchRun(f *cmdutil.Factory, o *BenchOptions) error {
 			MaxListeners: o.CalibrateStep * o.MaxSteps, Window: 3 * time.Second, MaxLoss: 0.005, MaxCPU: 1e9, Margin: 0,
 			RoomListeners: o.Listeners},
 			func(s loadgen.CalibrateStep) {
-				logf("calibrate: %d listeners, load %d, worker CPU %.0f%%, loss %.3f%%", s.Listeners, s.LoadUnits, 100*s.WorkerCPU, 100*s.Report.LossRatio)
+				logf("calibrate: %d listeners, load %d, worker CPU %.0f%% (%.2f µs per forwarded packet), loss %.3f%%",
+					s.Listeners, s.LoadUnits, 100*s.WorkerCPU, s.Report.CPUMicrosPerForwarded, 100*s.Report.LossRatio)
 			})
 		if err != nil {
 			stop()
 			return err
 		}
 		logf("calibrate stopped: %s", cal.StopReason)
-		for _, s := range cal.Steps {
-			if s.Report.LossRatio < 0.005 {
-				consumers = max(consumers, s.LoadUnits)
-			}
-		}
+		consumers, cpuUsAtCapacity = benchCapacity(cal.Steps, 0.005)
 	}
 	stop()
 
@@ -210,8 +207,8 @@ func benchRun(f *cmdutil.Factory, o *BenchOptions) error {
 	}
 	dump(logf, "pipe run", hop)
 
-	fmt.Fprintf(f.IO.Out, "cpu_us_per_forwarded_packet=%.2f floor_us=%.2f ratio=%.2f rounds=%d cpu_us_min=%.2f cpu_us_max=%.2f marginal_cpu_us=%.2f background_cpu_ms_per_s=%.1f floor_back_to_back_us=%.2f consumers_per_worker=%d delay_ms_p50=%.3f delay_ms_p99=%.3f pipe_hop_ms_p50=%.3f pipe_hop_ms_p99=%.3f allocs_per_packet=%.3f marginal_allocs_per_packet=%.3f loss_ratio=%.5f latency_ms_p99=%.2f\n",
-		sum.cpuUs, sum.floorUs, sum.ratio, len(rounds), sum.cpuUsMin, sum.cpuUsMax, sum.marginalCPUUs, sum.backgroundCPUMs, tight.CPUMicrosPerPkt, consumers,
+	fmt.Fprintf(f.IO.Out, "cpu_us_per_forwarded_packet=%.2f floor_us=%.2f ratio=%.2f rounds=%d cpu_us_min=%.2f cpu_us_max=%.2f marginal_cpu_us=%.2f background_cpu_ms_per_s=%.1f floor_back_to_back_us=%.2f consumers_per_worker=%d cpu_us_at_capacity=%.2f delay_ms_p50=%.3f delay_ms_p99=%.3f pipe_hop_ms_p50=%.3f pipe_hop_ms_p99=%.3f allocs_per_packet=%.3f marginal_allocs_per_packet=%.3f loss_ratio=%.5f latency_ms_p99=%.2f\n",
+		sum.cpuUs, sum.floorUs, sum.ratio, len(rounds), sum.cpuUsMin, sum.cpuUsMax, sum.marginalCPUUs, sum.backgroundCPUMs, tight.CPUMicrosPerPkt, consumers, cpuUsAtCapacity,
 		sum.delayMsP50, sum.delayMsP99,
 		hop.LatencyMsP50ByWorker["1"]-hop.LatencyMsP50ByWorker["0"], hop.LatencyMsP99ByWorker["1"]-hop.LatencyMsP99ByWorker["0"],
 		sum.allocs, sum.marginalAllocs, sum.loss, sum.latencyP99)

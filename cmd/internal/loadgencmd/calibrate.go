@@ -74,8 +74,8 @@ func calibrateRun(o *CalibrateOptions) error {
 	ctx, cancel := signalContext()
 	defer cancel()
 	res, err := loadgen.Calibrate(ctx, o.Params, func(s loadgen.CalibrateStep) {
-		fmt.Fprintf(o.IO.ErrOut, "listeners %d: load %d units, worker CPU %.0f%%, loss %.3f%%, latency p99 %.1f ms\n",
-			s.Listeners, s.LoadUnits, 100*s.WorkerCPU, 100*s.Report.LossRatio, s.Report.LatencyMsP99)
+		fmt.Fprintf(o.IO.ErrOut, "listeners %d: load %d units, worker CPU %.0f%% (%.2f µs per forwarded packet), loss %.3f%%, latency p99 %.1f ms\n",
+			s.Listeners, s.LoadUnits, 100*s.WorkerCPU, s.Report.CPUMicrosPerForwarded, 100*s.Report.LossRatio, s.Report.LatencyMsP99)
 	})
 	if err != nil {
 		return err
@@ -88,8 +88,8 @@ func calibrateRun(o *CalibrateOptions) error {
 	if o.Output != cmdutil.FormatTable {
 		return cmdutil.PrintData(o.IO.Out, o.Output, res)
 	}
-	fmt.Fprintf(o.IO.Out, "stopped: %s\nlast good load: %d units on worker %d\nrecommended worker.max_consumers: %d\n",
-		res.StopReason, res.CapacityUnits, res.Worker, res.RecommendedMaxConsume)
+	fmt.Fprintf(o.IO.Out, "stopped: %s\nlast good load: %d units on worker %d, %.2f µs of CPU per forwarded packet\nrecommended worker.max_consumers: %d\n",
+		res.StopReason, res.CapacityUnits, res.Worker, res.CPUMicrosAtCapacity, res.RecommendedMaxConsume)
 	if o.WriteConfig != "" {
 		fmt.Fprintf(o.IO.Out, "written to %s\n", o.WriteConfig)
 	}
