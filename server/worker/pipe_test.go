@@ -3,6 +3,7 @@ package worker
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"log/slog"
 	"testing"
 	"time"
@@ -94,4 +95,24 @@ func TestPipeRejectsWrongSRTPKey(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	require.Zero(t, b.packetsIn.Load(), "packets with a wrong key must not be accepted")
 	require.Error(t, pa.connect(ipc.PipeConnect{PipeID: "p", RemoteAddr: "127.0.0.1:9", SRTP: &ipc.PipeSRTP{SendKey: "short", RecvKey: k1}}))
+}
+
+// TestPipeForwardingAllocatesNothing: forwarding a producer's packets into
+// pipes to other workers makes no allocation per packet (nothing else runs on
+// this bare worker, so the bound is exact).
+func TestPipeForwardingAllocatesNothing(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	src, received := producerIntoPipes(t, 2)
+	raw, pkt := opusPacket(1)
+	forward := func() {
+		pkt.SequenceNumber++
+		binary.BigEndian.PutUint16(raw[2:4], pkt.SequenceNumber)
+		src.dispatch(raw, pkt)
+	}
+	// Batch buffers are made on first use.
+	require.Eventually(t, func() bool { forward(); return received.Load() >= 2 }, 5*time.Second, 5*time.Millisecond)
+	before := received.Load()
+	require.Zero(t, testing.AllocsPerRun(200, forward), "allocations per packet into 2 pipes")
+	require.Eventually(t, func() bool { return received.Load() > before }, 5*time.Second, 10*time.Millisecond,
+		"the measured packets reached the pipes' far end")
 }
