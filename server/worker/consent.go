@@ -103,7 +103,7 @@ func newConsentKeeper(r *rounds) *consentKeeper {
 // reached through send.
 func newConsentPeer(remote netip.AddrPort, localUfrag, remoteUfrag, localPwd, remotePwd string,
 	send func([]byte, netip.AddrPort) (int, error)) *consentPeer {
-	return &consentPeer{
+	p := &consentPeer{
 		remote:   remote,
 		username: []byte(localUfrag + ":" + remoteUfrag),
 		send:     send,
@@ -111,6 +111,12 @@ func newConsentPeer(remote netip.AddrPort, localUfrag, remoteUfrag, localPwd, re
 		peerMAC:  hmac.New(sha1.New, []byte(remotePwd)),
 		req:      buildConsentCheck(remoteUfrag + ":" + localUfrag),
 	}
+	// An HMAC saves its keyed state on its first Reset, allocating: do it now,
+	// not in the first check seconds later, so a connected peer costs no
+	// allocation from here on.
+	p.mac.Reset()
+	p.peerMAC.Reset()
+	return p
 }
 
 // add keeps p's consent from now on, checking every interval (randomised).

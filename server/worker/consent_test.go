@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"math"
 	"net/netip"
 	"testing"
 	"time"
@@ -374,4 +375,19 @@ func TestConsentAnswerSkipsPionWhenThePeerSpokeLately(t *testing.T) {
 	require.True(t, deliver)
 	require.Equal(t, indicationLen, n, "half an interval of silence: pion needs the sign")
 	require.EqualValues(t, 2, k.confirmed.Load())
+}
+
+// TestAConsentPeersFirstCheckAllocatesNothing: the HMACs are keyed when the
+// peer is made, so its first check, seconds after the transport connected,
+// allocates nothing either (testing.AllocsPerRun would leave it out).
+func TestAConsentPeersFirstCheckAllocatesNothing(t *testing.T) {
+	least := uint64(math.MaxUint64)
+	for range 10 {
+		k := newTestKeeper()
+		k.p.ourRole = attrICEControlling
+		k.p.send = func(b []byte, _ netip.AddrPort) (int, error) { return len(b), nil }
+		least = min(least, mallocs(k.p.check))
+		require.EqualValues(t, 1, k.p.sent)
+	}
+	require.Zero(t, least)
 }

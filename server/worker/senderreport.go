@@ -58,6 +58,45 @@ type reportWriter struct {
 	sealed []byte
 }
 
+// reportBufferLen holds a compound report of a few sender reports and a
+// receiver report, sealed, without growing.
+const reportBufferLen = 256
+
+// useKeys makes w encrypt with keys, in a context of its own.
+func (w *reportWriter) useKeys(keys *srtpKeys) error {
+	if w.keys == keys {
+		return nil
+	}
+	ctx, err := keys.newContext()
+	if err != nil {
+		return err
+	}
+	w.keys, w.ctx = keys, ctx
+	return nil
+}
+
+// prepareReports sets up t's report writer as soon as t connects on the
+// worker's own write path, so that its first report, up to 1.5 report
+// intervals later, allocates nothing: a connected transport is in steady
+// state at once. (The SRTCP state of each SSRC is still made by pion on its
+// first report.)
+func (t *transport) prepareReports() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rt := t.route.Load()
+	if t.closed || rt == nil || !rt.fast() {
+		return
+	}
+	w := &t.reportOut
+	if err := w.useKeys(rt.keys); err != nil {
+		t.w.log.Debug("RTCP reports not prepared", "transport", t.id, "err", err)
+		return
+	}
+	if w.plain == nil {
+		w.plain, w.sealed = make([]byte, 0, reportBufferLen), make([]byte, 0, reportBufferLen)
+	}
+}
+
 // srLen is the size of a sender report without report blocks (RFC 3550 §6.4.1).
 const srLen = 28
 
@@ -82,12 +121,8 @@ func (t *transport) writeReportsLocked(now time.Time) ([]rtcp.Packet, error) {
 	if !rt.fast() {
 		return rtcp.Unmarshal(w.plain)
 	}
-	if w.keys != rt.keys {
-		ctx, err := rt.keys.newContext()
-		if err != nil {
-			return nil, err
-		}
-		w.keys, w.ctx = rt.keys, ctx
+	if err := w.useKeys(rt.keys); err != nil {
+		return nil, err
 	}
 	sealed, err := w.ctx.EncryptRTCP(w.sealed[:0], w.plain, &w.hdr)
 	if err != nil {

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"encoding/binary"
+	"runtime"
 	"testing"
 	"time"
 	"unsafe"
@@ -259,4 +260,46 @@ func TestConsumerHotFieldsShareACacheLine(t *testing.T) {
 	} {
 		require.LessOrEqual(t, end, uintptr(64), name)
 	}
+}
+
+// mallocs counts the heap allocations of one call of f, its first included
+// (testing.AllocsPerRun leaves the first out as a warm-up). Other goroutines
+// may add to it; callers take the least of a few tries.
+func mallocs(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.Mallocs - before.Mallocs
+}
+
+// TestTheFirstSenderReportIsPrepared: a transport's report writer gets its
+// SRTCP context and buffers when the transport connects, and its first report,
+// seconds later, uses them: neither a new context nor a grown buffer (only
+// pion's SRTCP state of the SSRC is still made then).
+func TestTheFirstSenderReportIsPrepared(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	w, pr := testWorker(t, 46370)
+	l := connectListener(t, w, "T", nil)
+	require.True(t, l.t.route.Load().fast())
+	require.Eventually(t, func() bool {
+		l.t.mu.Lock()
+		defer l.t.mu.Unlock()
+		return l.t.reportOut.ctx != nil
+	}, 5*time.Second, 10*time.Millisecond, "the report context is made when the transport connects")
+	raw, pkt := opusPacket(1)
+	pr.dispatch(raw, pkt)
+
+	l.t.mu.Lock()
+	defer l.t.mu.Unlock()
+	out := &l.t.reportOut
+	require.GreaterOrEqual(t, cap(out.plain), reportBufferLen)
+	require.GreaterOrEqual(t, cap(out.sealed), reportBufferLen)
+	ctx, plain, sealed := out.ctx, unsafe.SliceData(out.plain), unsafe.SliceData(out.sealed)
+	_, err := l.t.writeReportsLocked(time.Now())
+	require.NoError(t, err)
+	require.NotEmpty(t, out.sealed, "a report was written")
+	require.Same(t, ctx, out.ctx, "the prepared context")
+	require.Same(t, plain, unsafe.SliceData(out.plain), "the prepared buffer")
+	require.Same(t, sealed, unsafe.SliceData(out.sealed), "the prepared buffer")
 }

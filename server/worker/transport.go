@@ -107,6 +107,7 @@ func (w *Worker) createTransport(p ipc.TransportCreate) error {
 			t.handshakeStarted()
 		case webrtc.PeerConnectionStateConnected:
 			t.updateRoute(true)
+			t.prepareReports()
 			t.handshakeEnded()
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 			t.handshakeEnded()

@@ -113,8 +113,9 @@ func benchRun(f *cmdutil.Factory, o *BenchOptions) error {
 	sc.Secret, sc.AdminKey, sc.LoopbackOnly = benchSecret, benchAdminKey, true
 	// Steady state begins once every transport has sent its first RTCP sender
 	// report, at most 1.5 report intervals (7.5 s) after it connected: the
-	// first one sets up the report's SRTCP context, and a 2 s warm-up left
-	// half the window's allocations to those. After the window every publisher
+	// worker prepares the report's SRTCP context when the transport connects,
+	// but pion still makes the SRTCP state of each SSRC on its first report.
+	// After the window every publisher
 	// pauses for 5 s, to split the worker's CPU into a per-peer background and
 	// a marginal cost per forwarded packet (loadgen.IdleReport).
 	sc.JoinRate, sc.Warmup, sc.IdleWindow = 200, 8*time.Second, 5*time.Second
