@@ -3,6 +3,7 @@ package worker
 import (
 	"math"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -390,4 +391,15 @@ func TestAConsentPeersFirstCheckAllocatesNothing(t *testing.T) {
 		require.EqualValues(t, 1, k.p.sent)
 	}
 	require.Zero(t, least)
+}
+
+// mallocs counts the heap allocations of one call of f, its first included
+// (testing.AllocsPerRun leaves the first out as a warm-up). Other goroutines
+// may add to it; callers take the least of a few tries.
+func mallocs(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.Mallocs - before.Mallocs
 }

@@ -3,7 +3,6 @@ package worker
 import (
 	"encoding/binary"
 	"fmt"
-	"log/slog"
 	"net"
 	"runtime"
 	"sync/atomic"
@@ -98,8 +97,7 @@ func BenchmarkForwardPipe(b *testing.B) {
 // datagrams.
 func producerIntoPipes(tb testing.TB, n int) (*producer, *atomic.Int64) {
 	tb.Helper()
-	a := &Worker{log: slog.New(slog.DiscardHandler), api: bareAPI(tb), routers: map[string]*router{},
-		transports: map[string]*transport{}, producers: map[string]*producer{}, pipes: map[string]*pipeTransport{}}
+	a := newBareWorker(tb)
 	if err := a.createRouter("r", 0); err != nil {
 		tb.Fatal(err)
 	}
@@ -107,7 +105,7 @@ func producerIntoPipes(tb testing.TB, n int) (*producer, *atomic.Int64) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { _ = sink.Close(); a.closeAll() })
+	tb.Cleanup(func() { _ = sink.Close() })
 	received := new(atomic.Int64)
 	go drainUDP(sink, received)
 	src := newProducer("P", a.routers["r"])

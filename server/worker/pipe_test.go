@@ -15,10 +15,10 @@ import (
 	"github.com/voicectl/voicectl/server/testenv"
 )
 
-func newBareWorker(t *testing.T) *Worker {
-	w := &Worker{log: slog.New(slog.DiscardHandler), api: bareAPI(t), routers: map[string]*router{},
+func newBareWorker(tb testing.TB) *Worker {
+	w := &Worker{log: slog.New(slog.DiscardHandler), api: bareAPI(tb), routers: map[string]*router{},
 		transports: map[string]*transport{}, producers: map[string]*producer{}, pipes: map[string]*pipeTransport{}}
-	t.Cleanup(w.closeAll)
+	tb.Cleanup(w.closeAll)
 	return w
 }
 

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"encoding/binary"
-	"runtime"
 	"testing"
 	"time"
 	"unsafe"
@@ -260,17 +259,6 @@ func TestConsumerHotFieldsShareACacheLine(t *testing.T) {
 	} {
 		require.LessOrEqual(t, end, uintptr(64), name)
 	}
-}
-
-// mallocs counts the heap allocations of one call of f, its first included
-// (testing.AllocsPerRun leaves the first out as a warm-up). Other goroutines
-// may add to it; callers take the least of a few tries.
-func mallocs(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.Mallocs - before.Mallocs
 }
 
 // TestTheFirstSenderReportIsPrepared: a transport's report writer gets its
