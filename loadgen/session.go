@@ -42,6 +42,7 @@ type peer struct {
 	latency []float64 // ms, of sampled packets sent inside the window
 	window  atomic.Pointer[[2]int64]
 	total   atomic.Uint64
+	gaps    gapMeter
 }
 
 // NewSession checks the scenario and prepares a session.
@@ -95,6 +96,7 @@ func (p *peer) stream(ssrc uint32) *stream {
 func (p *peer) tap(sampleEvery int) client.RTPTap {
 	return func(ssrc uint32, seq uint16, ts uint32, _ int, arrival time.Time) bool {
 		p.total.Add(1)
+		p.gaps.observe(arrival)
 		st := p.stream(ssrc)
 		st.add(seq, ts, arrival)
 		st.sampleN++ // only the ICE read goroutine touches sampleN

@@ -25,7 +25,7 @@ func NewCmdLoadgen(f *cmdutil.Factory) *cobra.Command {
 		Use:   "loadgen <command>",
 		Short: "Drive synthetic peers to measure and calibrate a server's capacity",
 	}
-	cmd.AddCommand(NewCmdRun(f, nil), NewCmdCalibrate(f, nil), NewCmdFloor(f), NewCmdBench(f))
+	cmd.AddCommand(NewCmdRun(f, nil), NewCmdCalibrate(f, nil), NewCmdFloor(f), NewCmdBench(f), NewCmdStorm(f, nil))
 	return cmd
 }
 
