@@ -1,6 +1,8 @@
 // Package ipc is the typed request/response and event channel between the control
 // process and its worker processes: newline-delimited JSON frames over the worker's
-// stdin and stdout. Either side may call the other; events have no reply.
+// stdin and stdout. Either side may call the other; events have no reply. A call
+// carries its caller's remaining time, and a caller that gives up sends a cancel
+// frame, so the other side stops work nobody waits for.
 package ipc
 
 import (
@@ -12,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 )
 
 // ErrClosed is returned by calls on a closed connection or one whose peer went away.
@@ -27,6 +30,11 @@ type frame struct {
 	Result json.RawMessage `json:"result,omitempty"`
 	Error  *RemoteError    `json:"error,omitempty"`
 	Reply  bool            `json:"reply,omitempty"`
+	// TimeoutUS is the caller's time left when it sent the request; relative,
+	// so the two sides need not share a clock.
+	TimeoutUS int64 `json:"timeout_us,omitempty"`
+	// Cancel says the caller of request ID gave up.
+	Cancel bool `json:"cancel,omitempty"`
 }
 
 // RemoteError is an error returned by the other side, with a stable code.
@@ -56,6 +64,7 @@ type Conn struct {
 	mu      sync.Mutex
 	nextID  uint64
 	pending map[uint64]chan frame
+	serving map[uint64]context.CancelFunc // the other side's requests in progress
 	closed  bool
 	done    chan struct{}
 	ctx     context.Context
@@ -65,7 +74,7 @@ type Conn struct {
 // New returns a channel that reads frames from r and writes them to w once started.
 func New(r io.Reader, w io.Writer, h Handler, log *slog.Logger) *Conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Conn{r: r, w: w, h: h, log: log, pending: map[uint64]chan frame{}, done: make(chan struct{}), ctx: ctx, cancel: cancel}
+	return &Conn{r: r, w: w, h: h, log: log, pending: map[uint64]chan frame{}, serving: map[uint64]context.CancelFunc{}, done: make(chan struct{}), ctx: ctx, cancel: cancel}
 }
 
 // Start begins reading; handlers may run from then on.
@@ -96,8 +105,16 @@ func (c *Conn) readLoop() {
 			if ch != nil {
 				ch <- f
 			}
+		case f.Cancel:
+			c.mu.Lock()
+			cancel := c.serving[f.ID]
+			c.mu.Unlock()
+			if cancel != nil {
+				cancel()
+			}
 		case f.ID != 0:
-			go c.serve(f)
+			ctx, cancel := c.requestContext(f)
+			go c.serve(ctx, cancel, f)
 		default:
 			c.h.HandleEvent(f.Method, f.Params)
 		}
@@ -107,8 +124,32 @@ func (c *Conn) readLoop() {
 	}
 }
 
-func (c *Conn) serve(f frame) {
-	res, err := c.h.HandleRequest(c.ctx, f.Method, f.Params)
+// requestContext is the context a request is served in: it ends when the
+// caller's time runs out, when the caller cancels, or when the channel closes.
+// It is registered before the next frame is read, so a cancel that follows
+// the request finds it.
+func (c *Conn) requestContext(f frame) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(c.ctx)
+	if f.TimeoutUS > 0 {
+		var cancelTimeout context.CancelFunc
+		ctx, cancelTimeout = context.WithTimeout(ctx, time.Duration(f.TimeoutUS)*time.Microsecond)
+		inner := cancel
+		cancel = func() { cancelTimeout(); inner() }
+	}
+	c.mu.Lock()
+	c.serving[f.ID] = cancel
+	c.mu.Unlock()
+	return ctx, cancel
+}
+
+func (c *Conn) serve(ctx context.Context, cancel context.CancelFunc, f frame) {
+	defer func() {
+		c.mu.Lock()
+		delete(c.serving, f.ID)
+		c.mu.Unlock()
+		cancel()
+	}()
+	res, err := c.h.HandleRequest(ctx, f.Method, f.Params)
 	out := frame{ID: f.ID, Reply: true}
 	if err != nil {
 		var re *RemoteError
@@ -185,7 +226,11 @@ func (c *Conn) Call(ctx context.Context, method string, params, out any) error {
 		delete(c.pending, id)
 		c.mu.Unlock()
 	}
-	if err := c.write(frame{ID: id, Method: method, Params: b}); err != nil {
+	req := frame{ID: id, Method: method, Params: b}
+	if dl, ok := ctx.Deadline(); ok {
+		req.TimeoutUS = max(time.Until(dl).Microseconds(), 1)
+	}
+	if err := c.write(req); err != nil {
 		forget()
 		return err
 	}
@@ -203,6 +248,7 @@ func (c *Conn) Call(ctx context.Context, method string, params, out any) error {
 		return nil
 	case <-ctx.Done():
 		forget()
+		_ = c.write(frame{ID: id, Cancel: true})
 		return ctx.Err()
 	}
 }

@@ -41,6 +41,11 @@ const (
 	CodeBadSDP   = "bad_sdp"
 	CodeBadCand  = "bad_candidate"
 	CodeExists   = "exists"
+	// CodeCancelled: the caller's deadline passed or it cancelled; the work
+	// was not done (or was undone).
+	CodeCancelled     = "cancelled"
+	CodeBadRequest    = "bad_request"
+	CodeUnknownMethod = "unknown_method"
 )
 
 // InitParams configures a worker; sent once, first.

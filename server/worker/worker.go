@@ -14,7 +14,6 @@ import (
 	"os"
 	"runtime/metrics"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,8 +33,9 @@ type Params struct {
 
 // Worker is one worker process's state.
 type Worker struct {
-	log  *slog.Logger
-	conn *ipc.Conn
+	log     *slog.Logger
+	conn    *ipc.Conn
+	methods *ipc.Mux
 
 	mu         sync.Mutex
 	api        *mediaAPI
@@ -69,6 +69,7 @@ func Run(ctx context.Context, p Params) error {
 		producers:  map[string]*producer{},
 		pipes:      map[string]*pipeTransport{},
 	}
+	w.methods = w.handlers()
 	w.conn = ipc.New(p.In, p.Out, w, p.Logger)
 	w.conn.Start()
 	select {
@@ -95,176 +96,160 @@ func (w *Worker) closeAll() {
 // HandleEvent implements ipc.Handler; control sends no events.
 func (w *Worker) HandleEvent(string, json.RawMessage) {}
 
-// HandleRequest implements ipc.Handler.
-func (w *Worker) HandleRequest(_ context.Context, method string, raw json.RawMessage) (any, error) {
-	switch method {
-	case ipc.MethodInit:
-		var p ipc.InitParams
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, err
-		}
-		return w.init(p)
-	case ipc.MethodLoad:
-		return w.load(), nil
-	case ipc.MethodRouterCreate:
-		var p ipc.RouterCreate
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, err
-		}
-		return nil, w.createRouter(p.RouterID, p.MaxForwardedSpeakers)
-	case ipc.MethodRouterClose:
-		var p ipc.RouterRef
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, err
-		}
+// HandleRequest implements ipc.Handler through the worker's typed methods.
+func (w *Worker) HandleRequest(ctx context.Context, method string, raw json.RawMessage) (any, error) {
+	return w.methods.Serve(ctx, method, raw)
+}
+
+// handlers binds each ipc method to the worker; ipc.Handle checks the request's
+// type at compile time and drops requests whose caller gave up before they ran.
+func (w *Worker) handlers() *ipc.Mux {
+	m := ipc.NewMux()
+	none := ipc.Empty{}
+	ipc.Handle(m, ipc.CallInit, func(_ context.Context, p ipc.InitParams) (ipc.Ready, error) { return w.init(p) })
+	ipc.Handle(m, ipc.CallLoad, func(context.Context, ipc.Empty) (ipc.Load, error) { return w.load(), nil })
+	ipc.Handle(m, ipc.CallRouterCreate, func(_ context.Context, p ipc.RouterCreate) (ipc.Empty, error) {
+		return none, w.createRouter(p.RouterID, p.MaxForwardedSpeakers)
+	})
+	ipc.Handle(m, ipc.CallRouterClose, func(_ context.Context, p ipc.RouterRef) (ipc.Empty, error) {
 		w.mu.Lock()
 		r := w.routers[p.RouterID]
 		w.mu.Unlock()
 		if r == nil {
-			return nil, notFound("router", p.RouterID)
+			return none, notFound("router", p.RouterID)
 		}
 		w.closeRouter(r)
-		return nil, nil
-	case ipc.MethodTransportCreate:
-		var p ipc.TransportCreate
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, err
+		return none, nil
+	})
+	ipc.Handle(m, ipc.CallTransportCreate, func(ctx context.Context, p ipc.TransportCreate) (ipc.Empty, error) {
+		if err := w.createTransport(p); err != nil {
+			return none, err
 		}
-		return nil, w.createTransport(p)
-	case ipc.MethodTransportAnswer:
-		var p ipc.SDP
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, err
+		if ctx.Err() != nil {
+			// Nobody waits for this transport: its join was given up.
+			if t, err := w.transport(p.TransportID); err == nil {
+				w.closeTransport(t)
+			}
+			return none, ipc.Cancelled(ctx.Err())
 		}
+		return none, nil
+	})
+	ipc.Handle(m, ipc.CallTransportAnswer, func(_ context.Context, p ipc.SDP) (ipc.Empty, error) {
 		t, err := w.transport(p.TransportID)
 		if err != nil {
-			return nil, err
+			return none, err
 		}
-		return nil, t.applyAnswer(p.SDP)
-	case ipc.MethodTransportCand:
-		var p ipc.Candidate
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, err
-		}
+		return none, t.applyAnswer(p.SDP)
+	})
+	ipc.Handle(m, ipc.CallTransportCand, func(_ context.Context, p ipc.Candidate) (ipc.Empty, error) {
 		t, err := w.transport(p.TransportID)
 		if err != nil {
-			return nil, err
+			return none, err
 		}
-		return nil, t.addCandidate(p.Candidate)
-	case ipc.MethodTransportClose:
-		var p ipc.TransportRef
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, err
-		}
+		return none, t.addCandidate(p.Candidate)
+	})
+	ipc.Handle(m, ipc.CallTransportClose, func(_ context.Context, p ipc.TransportRef) (ipc.Empty, error) {
 		t, err := w.transport(p.TransportID)
 		if err != nil {
-			return nil, err
+			return none, err
 		}
 		w.closeTransport(t)
-		return nil, nil
-	case ipc.MethodConsumerCreate:
-		var p ipc.ConsumerRef
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, err
-		}
-		return nil, w.createConsumer(p)
-	case ipc.MethodConsumerClose:
-		var p ipc.ConsumerRef
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, err
-		}
+		return none, nil
+	})
+	ipc.Handle(m, ipc.CallConsumerCreate, func(_ context.Context, p ipc.ConsumerRef) (ipc.Empty, error) {
+		return none, w.createConsumer(p)
+	})
+	ipc.Handle(m, ipc.CallConsumerClose, func(_ context.Context, p ipc.ConsumerRef) (ipc.Empty, error) {
 		t, err := w.transport(p.TransportID)
 		if err != nil {
-			return nil, err
+			return none, err
 		}
 		if !t.closeConsumer(p.ProducerID) {
-			return nil, notFound("consumer", p.ProducerID)
+			return none, notFound("consumer", p.ProducerID)
 		}
-		return nil, nil
-	case ipc.MethodProducerPause:
-		var p ipc.ProducerPause
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, err
-		}
+		return none, nil
+	})
+	ipc.Handle(m, ipc.CallProducerPause, func(_ context.Context, p ipc.ProducerPause) (ipc.Empty, error) {
 		w.mu.Lock()
 		pr := w.producers[p.ProducerID]
 		w.mu.Unlock()
 		if pr == nil {
-			return nil, notFound("producer", p.ProducerID)
+			return none, notFound("producer", p.ProducerID)
 		}
 		pr.paused.Store(p.Paused)
-		return nil, nil
-	}
-	if strings.HasPrefix(method, "pipe.") {
-		return w.handlePipe(method, raw)
-	}
-	return nil, &ipc.RemoteError{Code: "unknown_method", Message: method}
+		return none, nil
+	})
+	w.pipeHandlers(m)
+	return m
 }
 
-func (w *Worker) handlePipe(method string, raw json.RawMessage) (any, error) {
-	if method == ipc.MethodPipeCreate {
-		var p ipc.PipeCreate
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, err
-		}
+func (w *Worker) pipeHandlers(m *ipc.Mux) {
+	none := ipc.Empty{}
+	ipc.Handle(m, ipc.CallPipeCreate, func(_ context.Context, p ipc.PipeCreate) (ipc.PipeCreated, error) {
 		return w.createPipe(p)
+	})
+	ipc.Handle(m, ipc.CallPipeConnect, func(_ context.Context, p ipc.PipeConnect) (ipc.Empty, error) {
+		pt, err := w.pipe(p.PipeID)
+		if err != nil {
+			return none, err
+		}
+		return none, pt.connect(p)
+	})
+	ipc.Handle(m, ipc.CallPipeClose, func(_ context.Context, p ipc.PipeRef) (ipc.Empty, error) {
+		pt, err := w.pipe(p.PipeID)
+		if err != nil {
+			return none, err
+		}
+		w.closePipe(pt)
+		return none, nil
+	})
+	for _, h := range []struct {
+		m ipc.Method[ipc.PipeFlow, ipc.Empty]
+		f func(*pipeTransport, ipc.PipeFlow) error
+	}{
+		{ipc.CallPipeConsume, (*pipeTransport).consume},
+		{ipc.CallPipeUnconsume, func(pt *pipeTransport, p ipc.PipeFlow) error { return pt.unconsume(p.ProducerID) }},
+		{ipc.CallPipeProduce, (*pipeTransport).produce},
+		{ipc.CallPipeUnproduce, func(pt *pipeTransport, p ipc.PipeFlow) error { return pt.unproduce(p.ProducerID) }},
+	} {
+		ipc.Handle(m, h.m, func(_ context.Context, p ipc.PipeFlow) (ipc.Empty, error) {
+			pt, err := w.pipe(p.PipeID)
+			if err != nil {
+				return none, err
+			}
+			return none, h.f(pt, p)
+		})
 	}
-	var ref ipc.PipeRef
-	if err := json.Unmarshal(raw, &ref); err != nil {
-		return nil, err
-	}
+}
+
+func (w *Worker) pipe(id string) (*pipeTransport, error) {
 	w.mu.Lock()
-	pt := w.pipes[ref.PipeID]
+	pt := w.pipes[id]
 	w.mu.Unlock()
 	if pt == nil {
-		return nil, notFound("pipe", ref.PipeID)
+		return nil, notFound("pipe", id)
 	}
-	switch method {
-	case ipc.MethodPipeConnect:
-		var p ipc.PipeConnect
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return nil, err
-		}
-		return nil, pt.connect(p)
-	case ipc.MethodPipeClose:
-		w.closePipe(pt)
-		return nil, nil
-	}
-	var f ipc.PipeFlow
-	if err := json.Unmarshal(raw, &f); err != nil {
-		return nil, err
-	}
-	switch method {
-	case ipc.MethodPipeConsume:
-		return nil, pt.consume(f)
-	case ipc.MethodPipeUnconsume:
-		return nil, pt.unconsume(f.ProducerID)
-	case ipc.MethodPipeProduce:
-		return nil, pt.produce(f)
-	case ipc.MethodPipeUnproduce:
-		return nil, pt.unproduce(f.ProducerID)
-	}
-	return nil, &ipc.RemoteError{Code: "unknown_method", Message: method}
+	return pt, nil
 }
 
-func (w *Worker) init(p ipc.InitParams) (any, error) {
+func (w *Worker) init(p ipc.InitParams) (ipc.Ready, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.api != nil {
-		return nil, errors.New("already initialised")
+		return ipc.Ready{}, errors.New("already initialised")
 	}
 	sockets, err := newMediaSockets()
 	if err != nil {
-		return nil, err
+		return ipc.Ready{}, err
 	}
 	mux, err := listenMux(p, sockets)
 	if err != nil {
-		return nil, err
+		return ipc.Ready{}, err
 	}
 	api, err := newMediaAPI(p, mux, sockets)
 	if err != nil {
 		_ = mux.Close()
-		return nil, err
+		return ipc.Ready{}, err
 	}
 	w.api, w.mux, w.index = api, mux, p.Index
 	w.log = w.log.With("worker", p.Index)
