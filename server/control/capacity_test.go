@@ -54,9 +54,9 @@ func requireNoCapacity(t *testing.T, err error) {
 }
 
 func (h *harness) workerOf(peerID string) int {
-	h.c.mu.Lock()
-	defer h.c.mu.Unlock()
-	return h.c.peers[peerID].router.worker
+	ref, ok := h.c.host.PeerWorker(peerID)
+	require.True(h.t, ok, "peer %s is not joined", peerID)
+	return ref.Index
 }
 
 // liveUnits is a worker's measured load in capacity units.
@@ -125,10 +125,10 @@ func TestRoomSpreadsOverWorkersThroughPipes(t *testing.T) {
 	pipes, err := h.admin().Pipes(ctx)
 	require.NoError(t, err)
 	require.Empty(t, pipes)
-	h.c.mu.Lock()
-	require.Len(t, h.c.rooms["big"].routers, 1)
-	require.Empty(t, h.c.rooms["big"].pipes)
-	h.c.mu.Unlock()
+	big, err := h.c.host.Room("big")
+	require.NoError(t, err)
+	require.Len(t, big.Routers, 1)
+	require.Empty(t, big.PipeList)
 
 	// There is room again.
 	l4, err := h.tryConnect("big", "l4", false)
@@ -215,9 +215,8 @@ func TestParallelJoinsAndLeavesLeaveNoOrphans(t *testing.T) {
 				return false
 			}
 		}
-		h.c.mu.Lock()
-		defer h.c.mu.Unlock()
-		return len(h.c.rooms) == 0 && len(h.c.peers) == 0
+		rooms, peers := h.c.host.Counts()
+		return rooms == 0 && peers == 0
 	}, 10*time.Second, 100*time.Millisecond, "orphans left: w0 %+v w1 %+v", h.load(0), h.load(1))
 }
 

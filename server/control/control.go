@@ -17,7 +17,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/config"
+	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/placement"
+	"github.com/voicectl/voicectl/server/roomhost"
 )
 
 // Params configures a Control.
@@ -32,9 +36,15 @@ type Params struct {
 	// /metrics; both nil means a private registry.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
+	// ServerID names this server's workers; cluster.Local when empty.
+	ServerID cluster.ServerID
 }
 
-// Control is the running server.
+// callTimeout bounds one request to a worker.
+const callTimeout = 5 * time.Second
+
+// Control is the running server: it wires the worker processes, the room host
+// and HTTP together.
 type Control struct {
 	cfg       config.Config
 	log       *slog.Logger
@@ -43,12 +53,9 @@ type Control struct {
 	version   string
 	listener  net.Listener
 
-	slots []*workerSlot
-
-	mu       sync.Mutex
-	rooms    map[string]*room
-	peers    map[string]*peer // by peer id (also the transport id)
-	draining bool
+	serverID cluster.ServerID
+	slots    []*workerSlot
+	host     *roomhost.Host
 
 	metrics  *metrics
 	gatherer prometheus.Gatherer
@@ -83,11 +90,13 @@ func New(p Params) (*Control, error) {
 		secret:    secret,
 		version:   p.Version,
 		listener:  p.Listener,
-		rooms:     map[string]*room{},
-		peers:     map[string]*peer{},
+		serverID:  p.ServerID,
 		sess:      map[*session]struct{}{},
 		sampler:   sampler{last: map[int]workerSample{}},
 		adminKey:  p.Config.Auth.AdminKey,
+	}
+	if c.serverID == "" {
+		c.serverID = cluster.Local
 	}
 	if c.adminKey == "" && p.Config.Dev {
 		b := make([]byte, 16)
@@ -103,8 +112,19 @@ func New(p Params) (*Control, error) {
 	p.Registerer.MustRegister(workerCollector{c})
 	n := p.Config.EffectiveWorkers()
 	for i := 0; i < n; i++ {
-		c.slots = append(c.slots, &workerSlot{index: i, port: p.Config.RTC.Port + i, c: c})
+		s := &workerSlot{index: i, port: p.Config.RTC.Port + i, ref: cluster.LocalWorker(c.serverID, i), c: c}
+		s.client = ipc.NewClient(s.ref, slotCaller{s})
+		c.slots = append(c.slots, s)
 	}
+	c.host = roomhost.New(roomhost.Params{
+		Logger:  p.Logger,
+		Workers: localWorkers{c},
+		Limits: placement.Limits{MaxConsumers: p.Config.Worker.MaxConsumers, MaxProducers: p.Config.Worker.MaxProducers,
+			Headroom: p.Config.Worker.PipeHeadroom, MaxForwardedSpeakers: p.Config.Room.MaxForwardedSpeakers},
+		PipeListenIP: p.Config.Worker.PipeListenIP,
+		CallTimeout:  callTimeout,
+		OnNoCapacity: c.metrics.noCapacity.Inc,
+	})
 	return c, nil
 }
 
@@ -163,6 +183,7 @@ func (c *Control) Start(ctx context.Context) (stop func(), err error) {
 	}
 	if startErr != nil {
 		stopWorkers()
+		c.host.Stop()
 		_ = c.listener.Close()
 		return nil, startErr
 	}
@@ -179,9 +200,7 @@ func (c *Control) Start(ctx context.Context) (stop func(), err error) {
 	go c.runSampler(samplerStop)
 	c.log.Info("voice server listening", "http", c.listener.Addr().String(), "workers", len(c.slots))
 	return func() {
-		c.mu.Lock()
-		c.draining = true
-		c.mu.Unlock()
+		c.host.Drain()
 		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
@@ -189,6 +208,7 @@ func (c *Control) Start(ctx context.Context) (stop func(), err error) {
 		<-srvDone
 		close(samplerStop)
 		stopWorkers()
+		c.host.Stop()
 	}, nil
 }
 
@@ -199,10 +219,4 @@ func (c *Control) Workers() []WorkerStatus {
 		out[i] = s.status()
 	}
 	return out
-}
-
-func newID(prefix string) string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
 }

@@ -1,12 +1,16 @@
 package control
 
-import "errors"
+import (
+	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/roomhost"
+)
 
-// Sentinel errors of the control process.
+// Sentinel errors of the control process (the room host's and the IPC's, by
+// the names this package has always used).
 var (
-	ErrWorkerDown  = errors.New("worker is not running")
-	ErrNoCapacity  = errors.New("no worker can take this peer")
-	ErrRoomClosed  = errors.New("room closed")
-	ErrNotJoined   = errors.New("not joined")
-	ErrNotProducer = errors.New("peer may not publish")
+	ErrWorkerDown  = ipc.ErrWorkerDown
+	ErrNoCapacity  = roomhost.ErrNoCapacity
+	ErrRoomClosed  = roomhost.ErrRoomClosed
+	ErrNotJoined   = roomhost.ErrNotJoined
+	ErrNotProducer = roomhost.ErrNotProducer
 )

@@ -114,10 +114,10 @@ func (h *harness) admin() *admin.Client {
 }
 
 func (h *harness) load(worker int) ipc.Load {
-	var l ipc.Load
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	require.NoError(h.t, h.c.slots[worker].call(ctx, ipc.MethodLoad, nil, &l))
+	l, err := h.c.slots[worker].client.Load(ctx)
+	require.NoError(h.t, err)
 	return l
 }
 

@@ -53,9 +53,7 @@ func (c *Control) serveReady(w http.ResponseWriter, _ *http.Request) {
 			ready++
 		}
 	}
-	c.mu.Lock()
-	draining := c.draining
-	c.mu.Unlock()
+	draining := c.host.Draining()
 	status := http.StatusOK
 	if ready == 0 || draining {
 		status = http.StatusServiceUnavailable
@@ -90,17 +88,11 @@ func (c *Control) serveRTC(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusUnauthorized, code, err.Error())
 		return
 	}
-	c.mu.Lock()
-	draining := c.draining
-	c.mu.Unlock()
-	if draining {
+	if c.host.Draining() {
 		httpError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "server is stopping")
 		return
 	}
-	c.mu.Lock()
-	full := c.fullLocked()
-	c.mu.Unlock()
-	if full {
+	if c.host.Full() {
 		c.metrics.noCapacity.Inc()
 		httpError(w, http.StatusServiceUnavailable, wire.CodeNoCapacity, "the server has no capacity for another peer right now; try again later")
 		return

@@ -95,10 +95,8 @@ func (wc workerCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (wc workerCollector) Collect(ch chan<- prometheus.Metric) {
 	c := wc.c
-	c.mu.Lock()
-	reserved := c.modelLoadLocked()
-	rooms, peers := len(c.rooms), len(c.peers)
-	c.mu.Unlock()
+	reserved := c.host.Loads()
+	rooms, peers := c.host.Counts()
 	gauge := func(d *prometheus.Desc, v float64, l ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
 	}
@@ -112,23 +110,24 @@ func (wc workerCollector) Collect(ch chan<- prometheus.Metric) {
 	for i, s := range c.slots {
 		w := strconv.Itoa(i)
 		st := s.status()
+		res := reserved[s.ref]
 		up := 0.0
 		if st.Ready {
 			up = 1
 		}
 		gauge(dWorkerUp, up, w)
 		gauge(dWorkerCapacity, capacity, w)
-		gauge(dWorkerReserved, float64(reserved[i].Units()), w)
+		gauge(dWorkerReserved, float64(res.Units()), w)
 		counter(dWorkerRestarts, float64(st.Restarts), w)
 		smp, ok := c.lastSample(i)
 		if !ok || smp.pid != st.PID || !st.Ready {
-			gauge(dWorkerStress, float64(reserved[i].Units())/capacity, w)
+			gauge(dWorkerStress, float64(res.Units())/capacity, w)
 			continue
 		}
 		l := smp.load
 		load := l.Consumers + l.Producers + l.PipeConsumers
 		gauge(dWorkerLoad, float64(load), w)
-		gauge(dWorkerStress, float64(max(load, reserved[i].Units()))/capacity, w)
+		gauge(dWorkerStress, float64(max(load, res.Units()))/capacity, w)
 		counter(dWorkerCPU, smp.cpu, w)
 		gauge(dWorkerRouters, float64(l.Routers), w)
 		gauge(dWorkerTrans, float64(l.Transports), w)

@@ -64,8 +64,7 @@ func (c *Control) sampleWorkers() {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		var l ipc.Load
-		err := s.call(ctx, ipc.MethodLoad, nil, &l)
+		l, err := s.client.Load(ctx)
 		cancel()
 		if err != nil {
 			continue

@@ -14,10 +14,9 @@ import (
 
 	"github.com/voicectl/voicectl/server/auth"
 	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/roomhost"
 	"github.com/voicectl/voicectl/server/wire"
 )
-
-var errUnavailable = errors.New("server is stopping")
 
 // outboxSize bounds messages queued for one client; a client that falls this far
 // behind is disconnected rather than allowed to grow the server's memory.
@@ -36,7 +35,25 @@ type session struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 
-	peer *peer // set by the session goroutine after a successful join
+	// peerID is set by the read loop once the host admitted the join;
+	// joinDone closes when its Connect (on a goroutine of its own, so the
+	// read loop keeps serving leave and mute meanwhile) has returned.
+	peerID   string
+	joinDone chan struct{}
+}
+
+var _ roomhost.Session = (*session)(nil)
+
+// Send implements roomhost.Session.
+func (s *session) Send(msg any) { s.send(msg) }
+
+// Reconnect implements roomhost.Session.
+func (s *session) Reconnect(reason string, delayMS int) { s.reconnect(reason, delayMS) }
+
+// End implements roomhost.Session.
+func (s *session) End(code, message string) {
+	s.sendError("", code, message, true)
+	s.finish(websocket.StatusNormalClosure, code)
 }
 
 // outMsg is a frame to write, or (with close set) the last thing to do.
@@ -127,8 +144,12 @@ func (s *session) writeLoop() {
 func (s *session) run() {
 	go s.writeLoop()
 	defer func() {
-		if s.peer != nil {
-			s.c.leave(s.peer)
+		s.cancel() // a join still being set up gives up
+		if s.joinDone != nil {
+			<-s.joinDone
+		}
+		if s.peerID != "" {
+			s.c.host.Leave(s.peerID)
 		}
 		s.c.forgetSession(s)
 		s.abort(websocket.StatusNormalClosure, "")
@@ -177,7 +198,7 @@ func (s *session) handle(data []byte) bool {
 	}
 	switch m := msg.(type) {
 	case *wire.Join:
-		if s.peer != nil {
+		if s.peerID != "" {
 			s.sendError(m.ID, wire.CodeAlreadyJoined, "this connection has joined already", false)
 			return true
 		}
@@ -185,45 +206,31 @@ func (s *session) handle(data []byte) bool {
 		if m.Publish != nil && !*m.Publish {
 			publish = false
 		}
-		start := time.Now()
-		p, err := s.c.join(s, publish)
-		if err != nil {
-			code := wire.CodeInternal
-			switch {
-			case errors.Is(err, ErrNoCapacity):
-				code = wire.CodeNoCapacity
-			case errors.Is(err, errUnavailable), errors.Is(err, ErrWorkerDown), errors.Is(err, ErrRoomClosed):
-				code = wire.CodeUnavailable
-			}
-			s.sendError(m.ID, code, joinErrorText(code, err), true)
-			s.finish(websocket.StatusTryAgainLater, code)
-			return false
-		}
-		s.peer = p
-		s.logp.Store(s.log().With("peer", p.id))
-		s.c.metrics.joinSeconds.Observe(time.Since(start).Seconds())
-		s.log().Info("peer joined", "worker", p.router.worker, "publish", publish)
+		return s.join(m.ID, publish)
 	case *wire.SessionDescription:
-		if s.peer == nil {
+		if s.peerID == "" {
 			s.sendError(m.ID, wire.CodeNotJoined, "join first", false)
 			return true
 		}
-		s.workerRequest(m.ID, ipc.MethodTransportAnswer, ipc.SDP{TransportID: s.peer.id, SDP: m.SDP})
+		s.workerRequest(m.ID, func(ctx context.Context) error { return s.c.host.Answer(ctx, s.peerID, m.SDP) })
 	case *wire.Candidate:
-		if s.peer == nil {
+		if s.peerID == "" {
 			s.sendError(m.ID, wire.CodeNotJoined, "join first", false)
 			return true
 		}
-		s.workerRequest(m.ID, ipc.MethodTransportCand, ipc.Candidate{TransportID: s.peer.id, Candidate: m.Candidate})
+		s.workerRequest(m.ID, func(ctx context.Context) error { return s.c.host.AddCandidate(ctx, s.peerID, m.Candidate) })
 	case *wire.Mute:
-		if s.peer == nil {
+		if s.peerID == "" {
 			s.sendError(m.ID, wire.CodeNotJoined, "join first", false)
 			return true
 		}
-		if err := s.c.setMuted(s.peer, m.Muted); err != nil {
-			if errors.Is(err, ErrNotProducer) {
+		if err := s.c.host.Mute(s.peerID, m.Muted); err != nil {
+			switch {
+			case errors.Is(err, ErrNotProducer):
 				s.sendError(m.ID, wire.CodePublishNotAllowed, "this peer does not publish", false)
-			} else {
+			case errors.Is(err, ErrNotJoined):
+				s.sendError(m.ID, wire.CodeNotJoined, "not joined", false)
+			default:
 				s.sendError(m.ID, wire.CodeInternal, err.Error(), false)
 			}
 		}
@@ -239,6 +246,44 @@ func (s *session) handle(data []byte) bool {
 	return true
 }
 
+// join admits the peer in the read loop (placement only, no I/O) and sets
+// its media up on a goroutine, so a leave or mute sent meanwhile is served.
+func (s *session) join(reqID string, publish bool) bool {
+	start := time.Now()
+	adm, err := s.c.host.Admit(roomhost.JoinRequest{Room: s.grant.Room, Identity: s.grant.Identity, Publish: publish, Session: s})
+	if err != nil {
+		s.joinFailed(reqID, err)
+		return false
+	}
+	s.peerID = adm.PeerID
+	s.logp.Store(s.log().With("peer", adm.PeerID))
+	s.joinDone = make(chan struct{})
+	go func() {
+		defer close(s.joinDone)
+		if err := s.c.host.Connect(s.ctx, adm.PeerID); err != nil {
+			if s.ctx.Err() == nil {
+				s.joinFailed(reqID, err)
+			}
+			return
+		}
+		s.c.metrics.joinSeconds.Observe(time.Since(start).Seconds())
+		s.log().Info("peer joined", "worker", adm.Worker.Index, "publish", publish)
+	}()
+	return true
+}
+
+func (s *session) joinFailed(reqID string, err error) {
+	code := wire.CodeInternal
+	switch {
+	case errors.Is(err, ErrNoCapacity):
+		code = wire.CodeNoCapacity
+	case errors.Is(err, roomhost.ErrUnavailable), errors.Is(err, ErrWorkerDown), errors.Is(err, ErrRoomClosed):
+		code = wire.CodeUnavailable
+	}
+	s.sendError(reqID, code, joinErrorText(code, err), true)
+	s.finish(websocket.StatusTryAgainLater, code)
+}
+
 func joinErrorText(code string, err error) string {
 	switch code {
 	case wire.CodeNoCapacity:
@@ -250,10 +295,10 @@ func joinErrorText(code string, err error) string {
 }
 
 // workerRequest forwards a client request to its transport and reports failures with their code.
-func (s *session) workerRequest(reqID, method string, params any) {
-	cctx, cancel := ctxCall()
+func (s *session) workerRequest(reqID string, call func(context.Context) error) {
+	cctx, cancel := context.WithTimeout(s.ctx, callTimeout)
 	defer cancel()
-	err := s.c.slot(s.peer.router.worker).call(cctx, method, params, nil)
+	err := call(cctx)
 	if err == nil {
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/ipc"
 )
 
@@ -20,9 +21,11 @@ type WorkerCommand func(index int) *exec.Cmd
 // workerSlot supervises one worker process: it starts it, restarts it when it dies
 // and hands its events to the control process.
 type workerSlot struct {
-	index int
-	port  int
-	c     *Control
+	index  int
+	port   int
+	ref    cluster.WorkerRef
+	client *ipc.Client
+	c      *Control
 
 	mu       sync.Mutex
 	conn     *ipc.Conn
@@ -41,7 +44,7 @@ func (h slotEvents) HandleRequest(context.Context, string, json.RawMessage) (any
 }
 
 func (h slotEvents) HandleEvent(method string, params json.RawMessage) {
-	h.s.c.handleWorkerEvent(h.s.index, method, params)
+	h.s.c.workerEvent(h.s, method, params)
 }
 
 // run keeps the worker alive until ctx ends.
@@ -71,7 +74,7 @@ func (s *workerSlot) run(ctx context.Context, started chan<- error) {
 			return
 		}
 		if wasReady {
-			s.c.onWorkerLost(s.index)
+			s.c.host.WorkerLost(s.ref)
 		}
 		s.c.log.Warn("worker exited; restarting", "worker", s.index, "err", err)
 		select {
@@ -111,15 +114,14 @@ func (s *workerSlot) startOnce(ctx context.Context) error {
 
 	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	var ready ipc.Ready
-	err = conn.Call(ictx, ipc.MethodInit, ipc.InitParams{
+	_, err = ipc.CallInit.Call(ictx, conn, ipc.InitParams{
 		Index:       s.index,
 		Port:        s.port,
 		Interfaces:  s.c.cfg.RTC.Interfaces,
 		MDNS:        s.c.cfg.RTC.MDNS,
 		AnnouncedIP: s.c.cfg.RTC.AnnouncedIP,
 		Loopback:    s.c.cfg.RTC.Loopback,
-	}, &ready)
+	})
 	if err != nil {
 		_ = cmd.Process.Kill()
 		<-exited

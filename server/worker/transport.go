@@ -1,14 +1,17 @@
 package worker
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/voicectl/voicectl/server/ipc"
@@ -188,6 +191,9 @@ const maxEarlyCandidates = 64
 
 func (t *transport) addCandidate(c wire.ICECandidate) error {
 	init := webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
+	if err := checkCandidate(c.Candidate); err != nil {
+		return err
+	}
 	t.mu.Lock()
 	if t.pc.RemoteDescription() == nil {
 		defer t.mu.Unlock()
@@ -200,6 +206,20 @@ func (t *transport) addCandidate(c wire.ICECandidate) error {
 	t.mu.Unlock()
 	err := t.pc.AddICECandidate(init)
 	if err != nil {
+		return &ipc.RemoteError{Code: ipc.CodeBadCand, Message: err.Error()}
+	}
+	return nil
+}
+
+// checkCandidate parses a candidate as pion will once the answer is in, so a
+// malformed one sent before the answer is refused at once, not dropped later
+// (RFC 8839 §5.1 grammar). Kinds pion discards (unknown types, networks) pass.
+func checkCandidate(raw string) error {
+	v := strings.TrimPrefix(raw, "candidate:")
+	if v == "" {
+		return nil
+	}
+	if _, err := ice.UnmarshalCandidate(v); err != nil && !errors.Is(err, ice.ErrUnknownCandidateTyp) && !errors.Is(err, ice.ErrDetermineNetworkType) {
 		return &ipc.RemoteError{Code: ipc.CodeBadCand, Message: err.Error()}
 	}
 	return nil

@@ -1,0 +1,199 @@
+// Package roomhost keeps a server's rooms: their peers, the routers their media
+// is spread over and the pipes between those routers. Each room has its own
+// lock, held only for state changes, never across a worker round-trip, so a
+// slow worker call holds up only the operation that made it. The signalling
+// sessions, the admin API and (later) the bus all act through the Host's
+// domain methods: Admit/Connect (a join), Leave, Mute, Kick, CloseRoom, Drain.
+package roomhost
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/placement"
+)
+
+// Session is a peer's signalling connection as the host sees it.
+type Session interface {
+	// Send queues a signalling message; it never blocks.
+	Send(msg any)
+	// Reconnect tells the client to connect again (after delayMS) and closes.
+	Reconnect(reason string, delayMS int)
+	// End sends a fatal error with a stable code and closes.
+	End(code, message string)
+}
+
+// Workers is where the host's routers can go.
+type Workers interface {
+	// Candidates lists the workers that can take a router now.
+	Candidates() []placement.Candidate
+	// Client reaches the worker at ref, nil if there is none.
+	Client(ref cluster.WorkerRef) ipc.WorkerClient
+}
+
+// Params configures a Host.
+type Params struct {
+	Logger  *slog.Logger
+	Workers Workers
+	Limits  placement.Limits
+	// PipeListenIP is where pipe ends between this host's workers listen.
+	PipeListenIP string
+	// CallTimeout bounds one worker call.
+	CallTimeout time.Duration
+	// OnNoCapacity is called for every join refused with ErrNoCapacity.
+	OnNoCapacity func()
+}
+
+// Host holds the rooms of one server.
+type Host struct {
+	log     *slog.Logger
+	workers Workers
+	lim     placement.Limits
+	pipeIP  string
+	timeout time.Duration
+	onNoCap func()
+	lanes   *lanes
+
+	// placeMu makes each placement (model, decision, reservation) see the
+	// ones before it. Lock order: placeMu, then mu, then a room's mu; mu is
+	// never taken while a room's mu is held.
+	placeMu sync.Mutex
+
+	mu       sync.Mutex
+	rooms    map[string]*room
+	peers    map[string]*peer
+	routers  map[string]*room // by router id, for worker events
+	draining bool
+}
+
+// New returns an empty host.
+func New(p Params) *Host {
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.DiscardHandler)
+	}
+	if p.CallTimeout <= 0 {
+		p.CallTimeout = 5 * time.Second
+	}
+	if p.OnNoCapacity == nil {
+		p.OnNoCapacity = func() {}
+	}
+	return &Host{log: p.Logger, workers: p.Workers, lim: p.Limits, pipeIP: p.PipeListenIP, timeout: p.CallTimeout,
+		onNoCap: p.OnNoCapacity, lanes: newLanes(),
+		rooms: map[string]*room{}, peers: map[string]*peer{}, routers: map[string]*room{}}
+}
+
+// Stop waits for the worker events being handled; later events are dropped.
+func (h *Host) Stop() { h.lanes.stop() }
+
+// Drain refuses every join from now on.
+func (h *Host) Drain() {
+	h.mu.Lock()
+	h.draining = true
+	h.mu.Unlock()
+}
+
+// Draining reports whether Drain was called.
+func (h *Host) Draining() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.draining
+}
+
+func (h *Host) callCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), h.timeout)
+}
+
+func (h *Host) peer(id string) *peer {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.peers[id]
+}
+
+func (h *Host) roomList() []*room {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b *room) int {
+		if a.id < b.id {
+			return -1
+		}
+		if a.id > b.id {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Loads is the placement model of every room right now.
+func (h *Host) Loads() placement.Loads {
+	rooms := h.roomList()
+	snaps := make([]placement.Room, 0, len(rooms))
+	for _, r := range rooms {
+		r.mu.Lock()
+		snaps = append(snaps, r.placementLocked())
+		r.mu.Unlock()
+	}
+	return placement.Model(snaps, h.lim.MaxForwardedSpeakers)
+}
+
+// Full reports that no worker can take any new peer.
+func (h *Host) Full() bool {
+	return placement.Full(h.workers.Candidates(), h.Loads(), h.lim)
+}
+
+// Counts is the number of rooms and peers.
+func (h *Host) Counts() (rooms, peers int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.rooms), len(h.peers)
+}
+
+// PeerWorker is where a peer's media is.
+func (h *Host) PeerWorker(peerID string) (cluster.WorkerRef, bool) {
+	p := h.peer(peerID)
+	if p == nil {
+		return cluster.WorkerRef{}, false
+	}
+	return p.router.ref, true
+}
+
+func newID(prefix string) string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// isGone reports worker errors that mean the object is already gone.
+func isGone(err error) bool {
+	var re *ipc.RemoteError
+	return err == nil || errors.Is(err, ipc.ErrWorkerDown) || errors.Is(err, ipc.ErrClosed) ||
+		(errors.As(err, &re) && re.Code == ipc.CodeNotFound)
+}
+
+// isExists reports a worker's answer that the object exists already.
+func isExists(err error) bool {
+	var re *ipc.RemoteError
+	return errors.As(err, &re) && re.Code == ipc.CodeExists
+}
+
+// isClosed reports whether ch is closed.
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}

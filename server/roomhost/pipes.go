@@ -1,0 +1,313 @@
+package roomhost
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/voicectl/voicectl/server/ipc"
+)
+
+// A pipe links two routers of a room: one pipe transport on each worker,
+// built once and shared by every producer crossing between them
+// (mediasoup's pipeToRouter). A producer crosses only while a listener on
+// the far router needs it (a flow, reference-counted by those listeners).
+// Pairs and flows are futures: the first to need one builds it on the
+// workers without the room's lock, the rest wait for ready; whoever drops
+// the last reference while it is still being built leaves the undo to the
+// builder, which re-checks the state when its calls return.
+
+// pairKey names a pipe by its routers' ids, a < b.
+type pairKey struct{ a, b string }
+
+func keyOf(x, y *router) pairKey {
+	if x.id > y.id {
+		x, y = y, x
+	}
+	return pairKey{x.id, y.id}
+}
+
+type pipePair struct {
+	id     string
+	key    pairKey
+	ends   [2]*router
+	addrs  [2]string
+	ready  chan struct{}
+	err    error
+	closed bool // out of the room's pipes
+	flows  map[flowKey]*pipeFlow
+	ssrc   uint32
+}
+
+// flowKey is one producer crossing a pair towards one router.
+type flowKey struct {
+	producerID string
+	to         *router
+}
+
+// pipeFlow is a producer crossing a pipe: a pipe consumer on the source
+// router and a pipe producer (same producer id) on the far one.
+type pipeFlow struct {
+	pair   *pipePair
+	key    flowKey
+	from   *router
+	src    *peer
+	ssrc   uint32
+	level  uint8
+	refs   int
+	ready  chan struct{}
+	err    error
+	closed bool // out of its pair
+	paused bool // as the far router has it
+}
+
+func (f *pipeFlow) wire(paused bool) ipc.PipeFlow {
+	return ipc.PipeFlow{PipeID: f.pair.id, ProducerID: f.key.producerID, SSRC: f.ssrc, LevelExtID: f.level, Paused: paused}
+}
+
+// action is worker work decided under a room's lock and done after it.
+type action func(ctx context.Context)
+
+func (h *Host) run(actions []action) {
+	if len(actions) == 0 {
+		return
+	}
+	ctx, cancel := h.callCtx()
+	defer cancel()
+	for _, a := range actions {
+		a(ctx)
+	}
+}
+
+func (h *Host) warnUnlessGone(err error, msg string, args ...any) {
+	if !isGone(err) {
+		h.log.Warn(msg, append(args, "err", err)...)
+	}
+}
+
+// refFlowLocked takes one reference on producer q crossing to router to,
+// making the pair and the flow if they are new; build says which the caller
+// must build.
+func (r *room) refFlowLocked(q *peer, to *router) (f *pipeFlow, buildPair, buildFlow bool) {
+	k := keyOf(q.router, to)
+	pp := r.pipes[k]
+	if pp == nil {
+		pp = &pipePair{id: newID("PP_"), key: k, ends: [2]*router{q.router, to}, ready: make(chan struct{}),
+			flows: map[flowKey]*pipeFlow{}, ssrc: rand.Uint32() | 1}
+		r.pipes[k] = pp
+		buildPair = true
+	}
+	fk := flowKey{producerID: q.producerID, to: to}
+	f = pp.flows[fk]
+	if f == nil {
+		pp.ssrc++
+		f = &pipeFlow{pair: pp, key: fk, from: q.router, src: q, ssrc: pp.ssrc, level: q.levelExtID, ready: make(chan struct{}), paused: q.muted}
+		pp.flows[fk] = f
+		buildFlow = true
+	}
+	f.refs++
+	return f, buildPair, buildFlow
+}
+
+// awaitFlow builds what the caller must and waits for the rest; it returns
+// the flow's outcome.
+func (h *Host) awaitFlow(r *room, f *pipeFlow, buildPair, buildFlow bool) error {
+	if buildPair {
+		h.buildPair(r, f.pair)
+	}
+	<-f.pair.ready
+	if buildFlow {
+		h.buildFlow(r, f)
+	}
+	<-f.ready
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return f.err
+}
+
+func (h *Host) buildPair(r *room, pp *pipePair) {
+	ctx, cancel := h.callCtx()
+	defer cancel()
+	var created []*router
+	err := func() error {
+		for i, end := range pp.ends {
+			res, err := end.client.PipeCreate(ctx, ipc.PipeCreate{PipeID: pp.id, RouterID: end.id, ListenIP: h.pipeIP})
+			if err != nil {
+				return fmt.Errorf("pipe create on worker %s: %w", end.ref, err)
+			}
+			created = append(created, end)
+			pp.addrs[i] = res.LocalAddr
+		}
+		for i, end := range pp.ends {
+			if err := end.client.PipeConnect(ctx, ipc.PipeConnect{PipeID: pp.id, RemoteAddr: pp.addrs[1-i]}); err != nil {
+				return fmt.Errorf("pipe connect on worker %s: %w", end.ref, err)
+			}
+		}
+		return nil
+	}()
+	if err != nil {
+		for _, end := range created {
+			_ = end.client.PipeClose(ctx, ipc.PipeRef{PipeID: pp.id})
+		}
+	}
+	r.mu.Lock()
+	pp.err = err
+	close(pp.ready)
+	var actions []action
+	if err != nil {
+		pp.closed = true
+		if r.pipes[pp.key] == pp {
+			delete(r.pipes, pp.key)
+		}
+	} else {
+		actions = r.pairIdleLocked(h, pp) // every flow was released while it was built
+	}
+	r.mu.Unlock()
+	h.run(actions)
+}
+
+func (h *Host) buildFlow(r *room, f *pipeFlow) {
+	pp := f.pair
+	r.mu.Lock()
+	err := pp.err
+	paused := f.paused
+	r.mu.Unlock()
+	ctx, cancel := h.callCtx()
+	defer cancel()
+	if err == nil {
+		flow := f.wire(paused)
+		if err = f.key.to.client.PipeProduce(ctx, flow); err != nil {
+			err = fmt.Errorf("pipe produce: %w", err)
+		} else if err = f.from.client.PipeConsume(ctx, flow); err != nil {
+			_ = f.key.to.client.PipeUnproduce(ctx, flow)
+			err = fmt.Errorf("pipe consume: %w", err)
+		}
+	}
+	r.mu.Lock()
+	f.err = err
+	close(f.ready)
+	var actions []action
+	switch {
+	case err != nil:
+		f.closed = true
+		if pp.flows[f.key] == f {
+			delete(pp.flows, f.key)
+		}
+		actions = r.pairIdleLocked(h, pp)
+	case f.closed: // every reference went while it was built
+		actions = append(h.undoFlow(f), r.pairIdleLocked(h, pp)...)
+	case f.src.muted != f.paused: // a mute came while it was built
+		f.paused = f.src.muted
+		actions = []action{h.pauseOn(f.key.to, f.key.producerID, f.paused)}
+	}
+	r.mu.Unlock()
+	h.run(actions)
+}
+
+func (h *Host) undoFlow(f *pipeFlow) []action {
+	flow := f.wire(false)
+	return []action{func(ctx context.Context) {
+		h.warnUnlessGone(f.key.to.client.PipeUnproduce(ctx, flow), "pipe unproduce failed", "pipe", flow.PipeID)
+		h.warnUnlessGone(f.from.client.PipeUnconsume(ctx, flow), "pipe unconsume failed", "pipe", flow.PipeID)
+	}}
+}
+
+func (h *Host) pauseOn(rt *router, producerID string, paused bool) action {
+	return func(ctx context.Context) {
+		h.warnUnlessGone(rt.client.PauseProducer(ctx, ipc.ProducerPause{ProducerID: producerID, Paused: paused}), "producer pause failed", "producer", producerID)
+	}
+}
+
+// closeFlowLocked takes f out of its pair; a built flow is undone on the
+// workers, one still being built is undone by its builder.
+func (r *room) closeFlowLocked(h *Host, f *pipeFlow) []action {
+	if f.closed {
+		return nil
+	}
+	f.closed = true
+	if f.pair.flows[f.key] == f {
+		delete(f.pair.flows, f.key)
+	}
+	if !isClosed(f.ready) || f.err != nil {
+		return nil
+	}
+	return h.undoFlow(f)
+}
+
+// releaseFlowLocked gives back one reference; the last one closes the flow
+// and, when it was the pair's last, the pair.
+func (r *room) releaseFlowLocked(h *Host, f *pipeFlow) []action {
+	if f.refs--; f.refs > 0 {
+		return nil
+	}
+	return append(r.closeFlowLocked(h, f), r.pairIdleLocked(h, f.pair)...)
+}
+
+// pairIdleLocked closes a built pair that carries no flow.
+func (r *room) pairIdleLocked(h *Host, pp *pipePair) []action {
+	if pp.closed || len(pp.flows) > 0 || !isClosed(pp.ready) {
+		return nil
+	}
+	pp.closed = true
+	if r.pipes[pp.key] == pp {
+		delete(r.pipes, pp.key)
+	}
+	if pp.err != nil {
+		return nil
+	}
+	return []action{func(ctx context.Context) {
+		for _, end := range pp.ends {
+			h.warnUnlessGone(end.client.PipeClose(ctx, ipc.PipeRef{PipeID: pp.id}), "pipe close failed", "pipe", pp.id, "worker", end.ref)
+		}
+	}}
+}
+
+// dropProducerFlowsLocked closes every flow of a producer that ended, and
+// forgets the listeners' claims on it.
+func (r *room) dropProducerFlowsLocked(h *Host, producerID string) []action {
+	var actions []action
+	for _, pp := range r.pipes {
+		for fk, f := range pp.flows {
+			if fk.producerID == producerID {
+				actions = append(actions, r.closeFlowLocked(h, f)...)
+			}
+		}
+		actions = append(actions, r.pairIdleLocked(h, pp)...)
+	}
+	for _, q := range r.peers {
+		if cl := q.consumes[producerID]; cl != nil {
+			cl.released = true
+			delete(q.consumes, producerID)
+		}
+	}
+	return actions
+}
+
+// closePairsOfLocked closes every pair touching a router that is going away.
+func (r *room) closePairsOfLocked(h *Host, rt *router) []action {
+	var actions []action
+	for _, pp := range r.pipes {
+		if pp.ends[0] != rt && pp.ends[1] != rt {
+			continue
+		}
+		for _, f := range pp.flows {
+			actions = append(actions, r.closeFlowLocked(h, f)...)
+		}
+		actions = append(actions, r.pairIdleLocked(h, pp)...)
+	}
+	return actions
+}
+
+// flowTargetsLocked lists the routers a producer is piped to (built flows).
+func (r *room) flowTargetsLocked(producerID string, paused bool) []*router {
+	var out []*router
+	for _, pp := range r.pipes {
+		for fk, f := range pp.flows {
+			if fk.producerID == producerID && isClosed(f.ready) && f.err == nil {
+				f.paused = paused
+				out = append(out, fk.to)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,143 @@
+package roomhost
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/placement"
+	"github.com/voicectl/voicectl/server/wire"
+)
+
+// room is one room's state, guarded by mu. Its media may be spread over
+// routers on several workers, linked by pipes.
+type room struct {
+	id      string
+	created time.Time
+
+	mu       sync.Mutex
+	closed   bool // emptied: no longer in the index
+	closing  bool // an admin closed it: it refuses joins until it empties
+	routers  map[cluster.WorkerRef]*router
+	peers    map[string]*peer
+	pipes    map[pairKey]*pipePair
+	speakers []wire.Speaker
+}
+
+func newRoom(id string) *room {
+	return &room{id: id, created: time.Now(), routers: map[cluster.WorkerRef]*router{}, peers: map[string]*peer{}, pipes: map[pairKey]*pipePair{}}
+}
+
+// router is the room's router on one worker. The peer that placed it creates
+// it on the worker; everyone else waits for ready.
+type router struct {
+	id     string
+	ref    cluster.WorkerRef
+	client ipc.WorkerClient
+	ready  chan struct{} // closed when the worker answered router.create
+	err    error         // that answer; read after ready, under the room's mu
+	// removed: taken out of the room (its last peer left, or its worker
+	// died); whoever sees it ready and removed closes it on the worker.
+	removed bool
+	dead    bool // its worker died
+}
+
+// peer is one joining or joined client. Its id is also its transport id.
+type peer struct {
+	id            string
+	identity      string
+	room          *room
+	router        *router
+	sess          Session
+	publish       bool
+	producerID    string
+	createsRouter bool // its Connect creates router on the worker
+	joinedAt      time.Time
+
+	// Guarded by room.mu:
+	levelExtID uint8
+	producing  bool
+	muted      bool
+	ready      bool // its transport exists on the worker
+	announced  bool // it was sent its joined: room events may follow
+	gone       bool
+	// consumes are the producers it receives (or is being set up to), by
+	// producer id; a piped one holds a reference on its pipe flow.
+	consumes map[string]*claim
+
+	// muteMu orders one peer's mute changes across their worker calls.
+	muteMu sync.Mutex
+}
+
+// claim is a listener's hold on one producer.
+type claim struct {
+	flow     *pipeFlow // nil when the producer is on the listener's router
+	released bool      // its flow reference was given back
+}
+
+func (p *peer) info() wire.PeerInfo {
+	pi := wire.PeerInfo{ID: p.id, Identity: p.identity, Publishing: p.producing, Muted: p.muted}
+	if p.producing {
+		pi.ProducerID = p.producerID
+	}
+	return pi
+}
+
+// sortedPeersLocked lists peers by join time.
+func (r *room) sortedPeersLocked() []*peer {
+	out := make([]*peer, 0, len(r.peers))
+	for _, p := range r.peers {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b *peer) int { return a.joinedAt.Compare(b.joinedAt) })
+	return out
+}
+
+// broadcastLocked sends msg to every announced peer but skip. Sending under
+// the room's lock keeps every client's view of the room in order (a peer's
+// peer_joined before its peer_left); Send never blocks.
+func (r *room) broadcastLocked(msg any, skip *peer) {
+	for _, q := range r.peers {
+		if q != skip && q.announced {
+			q.sess.Send(msg)
+		}
+	}
+}
+
+// placementLocked is the room as placement sees it: live routers, and the
+// peers on them.
+func (r *room) placementLocked() placement.Room {
+	out := placement.Room{}
+	for ref := range r.routers {
+		out.Routers = append(out.Routers, ref)
+	}
+	slices.SortFunc(out.Routers, func(a, b cluster.WorkerRef) int {
+		if a.Less(b) {
+			return -1
+		}
+		if b.Less(a) {
+			return 1
+		}
+		return 0
+	})
+	for _, p := range r.peers {
+		if !p.router.dead {
+			out.Peers = append(out.Peers, placement.Peer{Router: p.router.ref, Publish: p.publish})
+		}
+	}
+	return out
+}
+
+// primaryLocked is the router that speaks for the room (its speaker
+// events): the one on the lowest worker. Every router sees all producers.
+func (r *room) primaryLocked() *router {
+	var best *router
+	for _, rt := range r.routers {
+		if best == nil || rt.ref.Less(best.ref) {
+			best = rt
+		}
+	}
+	return best
+}
