@@ -170,7 +170,9 @@ func (w *fakeWorker) CreateTransport(ctx context.Context, req ipc.TransportCreat
 	return nil
 }
 
-func (w *fakeWorker) Answer(ctx context.Context, _ ipc.SDP) error { return w.enter(ctx, ipc.MethodTransportAnswer) }
+func (w *fakeWorker) Answer(ctx context.Context, _ ipc.SDP) error {
+	return w.enter(ctx, ipc.MethodTransportAnswer)
+}
 func (w *fakeWorker) AddCandidate(ctx context.Context, _ ipc.Candidate) error {
 	return w.enter(ctx, ipc.MethodTransportCand)
 }
