@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 // StormScenario is a join storm: rooms already running (a publisher and a few
@@ -65,7 +67,19 @@ type StormReport struct {
 	JoinMsMax       float64 `json:"join_ms_max"`
 	WorstGapMs      float64 `json:"worst_gap_ms"`       // longest a witness heard nothing, during the storm
 	WitnessGapMsP50 float64 `json:"witness_gap_ms_p50"` // the median witness's longest gap
-	Witnesses       int     `json:"witnesses"`
+	// The generator's publishers share the machine with the storm's joins: a
+	// gap can be theirs. WorstSendGapMs is the longest the publishers left
+	// between two packets (from the send times the witnesses decrypt), and
+	// WorstLatencyMs the longest a packet took from its publisher to a
+	// witness: that part of a gap is the server's (or the network's).
+	WorstSendGapMs float64 `json:"worst_send_gap_ms"`
+	WorstLatencyMs float64 `json:"worst_latency_ms"`
+	// The workers' own forwarding delay during the storm (arrival to last
+	// copy written; needs the admin key): what the server itself held
+	// packets back.
+	ServerForwardDelayMsP99 float64 `json:"server_forward_delay_ms_p99"`
+	ServerForwardDelayMsMax float64 `json:"server_forward_delay_ms_max"`
+	Witnesses      int     `json:"witnesses"`
 	// WitnessesSilent heard nothing at all during the storm.
 	WitnessesSilent int `json:"witnesses_silent"`
 }
@@ -77,6 +91,25 @@ type gapMeter struct {
 	last    atomic.Int64
 	longest atomic.Int64
 	packets atomic.Uint64
+	// From decrypted packets: their send times' longest gap, and the longest
+	// send-to-arrival time.
+	lastSent    atomic.Int64
+	sendGap     atomic.Int64
+	longestTrip atomic.Int64
+}
+
+// observeSent takes a decrypted packet's send time (its payload's first 8
+// bytes) and kernel arrival time.
+func (g *gapMeter) observeSent(sent int64, arrival time.Time) {
+	if !g.armed.Load() {
+		return
+	}
+	if last := g.lastSent.Swap(sent); last != 0 && sent-last > g.sendGap.Load() {
+		g.sendGap.Store(sent - last)
+	}
+	if trip := arrival.UnixNano() - sent; trip > g.longestTrip.Load() {
+		g.longestTrip.Store(trip)
+	}
 }
 
 func (g *gapMeter) observe(arrival time.Time) {
@@ -95,6 +128,9 @@ func (g *gapMeter) observe(arrival time.Time) {
 func (g *gapMeter) arm() {
 	g.longest.Store(0)
 	g.packets.Store(0)
+	g.lastSent.Store(0)
+	g.sendGap.Store(0)
+	g.longestTrip.Store(0)
 	g.last.Store(time.Now().UnixNano())
 	g.armed.Store(true)
 }
@@ -116,9 +152,11 @@ func Storm(ctx context.Context, sc StormScenario, log *slog.Logger) (StormReport
 	}
 	base := sc.Scenario
 	base.Listeners = sc.Witnesses
-	s := &Session{sc: base, log: log}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
+	sampleEvery := base.LatencySampleEvery
+	base.LatencySampleEvery = 1 // witnesses decrypt every packet: its send time shows the publisher's own gaps
+	s, err := NewSession(base, log)
+	if err != nil {
+		return StormReport{}, err
 	}
 	defer s.Close()
 	room := func(i int) string { return fmt.Sprintf("%s-%d", sc.RoomPrefix, i%sc.Rooms) }
@@ -148,8 +186,10 @@ func Storm(ctx context.Context, sc StormScenario, log *slog.Logger) (StormReport
 	}
 	s.mu.Lock()
 	s.joinMs = nil
+	s.sc.LatencySampleEvery = max(sampleEvery, 1)
 	s.mu.Unlock()
 
+	srv0 := s.serverTotals(ctx)
 	start := time.Now()
 	sem := make(chan struct{}, sc.Concurrency)
 	var wg sync.WaitGroup
@@ -163,6 +203,7 @@ func Storm(ctx context.Context, sc StormScenario, log *slog.Logger) (StormReport
 	}
 	wg.Wait()
 	wall := time.Since(start)
+	srv1 := s.serverTotals(ctx)
 
 	r := StormReport{StormSeconds: wall.Seconds(), Witnesses: len(witnesses)}
 	var gaps []float64
@@ -171,6 +212,8 @@ func Storm(ctx context.Context, sc StormScenario, log *slog.Logger) (StormReport
 			r.WitnessesSilent++
 		}
 		gaps = append(gaps, float64(w.gaps.disarm().Microseconds())/1000)
+		r.WorstSendGapMs = max(r.WorstSendGapMs, float64(w.gaps.sendGap.Load())/1e6)
+		r.WorstLatencyMs = max(r.WorstLatencyMs, float64(w.gaps.longestTrip.Load())/1e6)
 	}
 	gaps = sortedCopy(gaps)
 	r.WorstGapMs, r.WitnessGapMsP50 = percentile(gaps, 100), percentile(gaps, 50)
@@ -182,6 +225,10 @@ func Storm(ctx context.Context, sc StormScenario, log *slog.Logger) (StormReport
 	r.Joined = len(joinMs)
 	r.JoinsPerSecond = float64(r.Joined) / wall.Seconds()
 	r.JoinMsP50, r.JoinMsP99, r.JoinMsMax = percentile(joinMs, 50), percentile(joinMs, 99), percentile(joinMs, 100)
+	if window, ok := windowBuckets(srv0.delays, srv1.delays); ok {
+		r.ServerForwardDelayMsP99 = wire.ForwardDelayQuantileMs(window, 0.99)
+		r.ServerForwardDelayMsMax = wire.ForwardDelayQuantileMs(window, 1)
+	}
 	return r, ctx.Err()
 }
 

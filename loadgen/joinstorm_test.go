@@ -42,3 +42,18 @@ func TestStormScenarioValidate(t *testing.T) {
 	bad.Secret = "short"
 	require.ErrorContains(t, bad.Validate(), "secret")
 }
+
+func TestGapMeterSeparatesThePublishersGapsFromTheTrip(t *testing.T) {
+	var g gapMeter
+	g.arm()
+	t0 := time.Now()
+	// The publisher pauses 300 ms (its own gap); each packet takes 2 ms, one 90 ms.
+	g.observeSent(t0.UnixNano(), t0.Add(2*time.Millisecond))
+	g.observeSent(t0.Add(20*time.Millisecond).UnixNano(), t0.Add(110*time.Millisecond))
+	g.observeSent(t0.Add(320*time.Millisecond).UnixNano(), t0.Add(322*time.Millisecond))
+	require.Equal(t, int64(300*time.Millisecond), g.sendGap.Load())
+	require.Equal(t, int64(90*time.Millisecond), g.longestTrip.Load())
+	g.disarm()
+	g.observeSent(t0.Add(time.Hour).UnixNano(), t0.Add(2*time.Hour))
+	require.Equal(t, int64(300*time.Millisecond), g.sendGap.Load(), "disarmed")
+}

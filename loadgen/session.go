@@ -118,6 +118,7 @@ func (p *peer) onPacket(_ string, ssrc uint32, seq uint16, payload []byte, read 
 	if !ok {
 		arrival = read
 	}
+	p.gaps.observeSent(int64(binary.BigEndian.Uint64(payload)), arrival)
 	w := p.window.Load()
 	if w == nil {
 		return

@@ -9,4 +9,4 @@ trap 'kill $(jobs -p) 2>/dev/null; wait; rm -rf "$dir"' EXIT
 export VOICECTL_AUTH_SECRET=joinstorm-secret-0123456789abcdef VOICECTL_AUTH_ADMIN_KEY=joinstorm-admin-key-0123456789
 "$bin" serve --http-addr 127.0.0.1:17880 --rtc-port 47000 --workers 2 --data-dir "$dir" --log-level warn >"$dir/serve.log" 2>&1 &
 for _ in $(seq 100); do curl -sf http://127.0.0.1:17880/readyz >/dev/null && break; sleep 0.1; done
-"$bin" loadgen storm --server http://127.0.0.1:17880 --loopback-only -o json "$@"
+"$bin" loadgen storm --server http://127.0.0.1:17880 --admin-key "$VOICECTL_AUTH_ADMIN_KEY" --loopback-only -o json "$@"
