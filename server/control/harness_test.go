@@ -144,6 +144,21 @@ func describe(clients []*client.Client) string {
 	return s
 }
 
+// quietFrom waits until c has heard nothing from peer for 200 ms (what was in
+// flight has arrived) and returns how much it heard.
+func quietFrom(t *testing.T, c *client.Client, peer string) uint64 {
+	t.Helper()
+	last, since := c.Received(peer), time.Now()
+	require.Eventually(t, func() bool {
+		if n := c.Received(peer); n != last {
+			last, since = n, time.Now()
+			return false
+		}
+		return time.Since(since) >= 200*time.Millisecond
+	}, 10*time.Second, 20*time.Millisecond, "%s keeps hearing %s", c.PeerID(), peer)
+	return last
+}
+
 // waitEvent returns the first event of type T for which ok holds.
 func waitEvent[T any](t *testing.T, c *client.Client, ok func(T) bool) T {
 	t.Helper()
