@@ -79,7 +79,7 @@ type StormReport struct {
 	// packets back.
 	ServerForwardDelayMsP99 float64 `json:"server_forward_delay_ms_p99"`
 	ServerForwardDelayMsMax float64 `json:"server_forward_delay_ms_max"`
-	Witnesses      int     `json:"witnesses"`
+	Witnesses               int     `json:"witnesses"`
 	// WitnessesSilent heard nothing at all during the storm.
 	WitnessesSilent int `json:"witnesses_silent"`
 }
