@@ -1,0 +1,221 @@
+package amqp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	amqp091 "github.com/rabbitmq/amqp091-go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/voicectl/voicectl/internal/rabbittest"
+	"github.com/voicectl/voicectl/server/bus"
+	"github.com/voicectl/voicectl/server/cluster"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type createReq struct{ Room string }
+type createResp struct {
+	Room   string
+	Server cluster.ServerID
+}
+
+var create = bus.Method[createReq, createResp]{Type: "room.create"}
+
+func dial(t *testing.T, url string, reg prometheus.Registerer) *Bus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := Dial(ctx, Params{URL: url, Registerer: reg, Name: t.Name(),
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// server serves the shared queue as server id, counting the rooms it made
+// (once per request id, as a real server's idempotent handler does).
+type server struct {
+	id    cluster.ServerID
+	made  sync.Map // request id → room
+	count atomic.Int32
+}
+
+func (s *server) handler() bus.Handler {
+	mux := bus.NewMux(s.id)
+	bus.Handle(mux, create, func(_ context.Context, env bus.Envelope, r createReq) (createResp, error) {
+		if _, dup := s.made.LoadOrStore(env.RequestID, r.Room); !dup {
+			s.count.Add(1)
+		}
+		return createResp{Room: r.Room, Server: s.id}, nil
+	})
+	return bus.NewDedup(mux.Serve, time.Minute).Serve
+}
+
+func TestRequestsThroughTheSharedQueueRoundRobinAndServerQueues(t *testing.T) {
+	br := rabbittest.Start(t)
+	api := dial(t, br.URL, nil)
+	servers := []*server{{id: "a"}, {id: "b"}, {id: "c"}}
+	for _, s := range servers {
+		b := dial(t, br.URL, nil)
+		_, err := b.Serve(bus.RoomsQueue, s.handler())
+		require.NoError(t, err)
+		_, err = b.Serve(bus.ServerQueue(s.id), s.handler())
+		require.NoError(t, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got := map[cluster.ServerID]int{}
+	for i := 0; i < 9; i++ {
+		r, err := create.Call(ctx, api, bus.ToQueue(bus.RoomsQueue), "api", "", createReq{Room: fmt.Sprint("r", i)})
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprint("r", i), r.Room)
+		got[r.Server]++
+	}
+	require.Equal(t, map[cluster.ServerID]int{"a": 3, "b": 3, "c": 3}, got, "prefetch 1 and one request at a time: round-robin")
+
+	r, err := create.Call(ctx, api, bus.ToServer("b"), "api", "", createReq{Room: "direct"})
+	require.NoError(t, err)
+	require.Equal(t, cluster.ServerID("b"), r.Server)
+
+	_, err = create.Call(ctx, api, bus.ToServer("nobody"), "api", "", createReq{Room: "x"})
+	require.ErrorIs(t, err, bus.ErrNoRoute, "a command for an unknown server is returned, not lost")
+}
+
+func TestMalformedMessagesAreDroppedAndDoNotBlockTheQueue(t *testing.T) {
+	br := rabbittest.Start(t)
+	reg := prometheus.NewRegistry()
+	srv := dial(t, br.URL, reg)
+	s := &server{id: "a"}
+	_, err := srv.Serve(bus.RoomsQueue, s.handler())
+	require.NoError(t, err)
+
+	// A raw client publishes garbage, an unknown type and a command for another server.
+	conn, err := amqp091.Dial(br.URL)
+	require.NoError(t, err)
+	defer conn.Close()
+	ch, err := conn.Channel()
+	require.NoError(t, err)
+	for _, body := range []string{`{not json`, `{"type":""}`, `{"type":"room.teleport","request_id":"x"}`, `{"type":"room.create","to":"zz","body":{}}`} {
+		require.NoError(t, ch.PublishWithContext(context.Background(), "", bus.RoomsQueue, false, false, amqp091.Publishing{Body: []byte(body)}))
+	}
+	api := dial(t, br.URL, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := create.Call(ctx, api, bus.ToQueue(bus.RoomsQueue), "api", "", createReq{Room: "after"})
+	require.NoError(t, err, "the queue keeps moving past poison messages")
+	require.Equal(t, "after", r.Room)
+	require.Equal(t, int32(1), s.count.Load())
+	require.Equal(t, 2.0, testutil.ToFloat64(srv.m.rejected), "the two undecodable ones")
+	require.Equal(t, "0", br.QueueLength(t, bus.RoomsQueue), "nothing left to loop on")
+
+	var be *bus.Error
+	_, err = bus.Method[createReq, createResp]{Type: "room.teleport"}.Call(ctx, api, bus.ToQueue(bus.RoomsQueue), "api", "", createReq{})
+	require.ErrorAs(t, err, &be)
+	require.Equal(t, bus.CodeUnknownType, be.Code)
+}
+
+func TestABrokerRestartInTheMiddleOfCreatesLosesNoneAndDoublesNone(t *testing.T) {
+	br := rabbittest.Start(t)
+	apiReg := prometheus.NewRegistry()
+	api := dial(t, br.URL, apiReg)
+	servers := []*server{{id: "a"}, {id: "b"}, {id: "c"}}
+	for _, s := range servers {
+		b := dial(t, br.URL, nil)
+		_, err := b.Serve(bus.RoomsQueue, s.handler())
+		require.NoError(t, err)
+	}
+	const n = 50
+	type result struct {
+		room string
+		err  error
+		took time.Duration
+	}
+	results := make(chan result, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(i) * 40 * time.Millisecond) // spread over the restart
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			start := time.Now()
+			r, err := create.Call(ctx, api, bus.ToQueue(bus.RoomsQueue), "api", "", createReq{Room: fmt.Sprint("room-", i)})
+			results <- result{room: r.Room, err: err, took: time.Since(start)}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	br.Restart(t, time.Second)
+	wg.Wait()
+	close(results)
+	var longest time.Duration
+	seen := map[string]bool{}
+	for r := range results {
+		require.NoError(t, r.err)
+		require.False(t, seen[r.room], "answered twice: %s", r.room)
+		seen[r.room] = true
+		longest = max(longest, r.took)
+	}
+	require.Len(t, seen, n, "every create answered")
+	made := map[string]bool{}
+	total := int32(0)
+	for _, s := range servers {
+		total += s.count.Load()
+		s.made.Range(func(_, v any) bool {
+			require.False(t, made[v.(string)], "room %s made twice", v)
+			made[v.(string)] = true
+			return true
+		})
+	}
+	require.Equal(t, int32(n), total, "each room made once")
+	require.GreaterOrEqual(t, testutil.ToFloat64(api.m.reconnects), 1.0)
+	t.Logf("RabbitMQ restart during %d creates: longest create %s, none lost, none doubled", n, longest)
+}
+
+func TestEventsAndAConsumerCancelledAndServedAgain(t *testing.T) {
+	br := rabbittest.Start(t)
+	pub := dial(t, br.URL, nil)
+	sub := dial(t, br.URL, nil)
+	got := make(chan bus.Envelope, 10)
+	s, err := sub.Subscribe("heartbeat.*", func(e bus.Envelope) { got <- e })
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, pub.Publish(ctx, "heartbeat.a", bus.Envelope{Type: "heartbeat", From: "a"}))
+	require.NoError(t, pub.Publish(ctx, "room.closed", bus.Envelope{Type: "room.closed"}))
+	select {
+	case e := <-got:
+		require.Equal(t, cluster.ServerID("a"), e.From)
+	case <-ctx.Done():
+		t.Fatal("no heartbeat")
+	}
+	require.NoError(t, s.Cancel())
+
+	// A server over its high-water mark cancels its consumer: requests wait
+	// in the queue until it (or another) consumes again.
+	srv := &server{id: "a"}
+	c, err := sub.Serve(bus.RoomsQueue, srv.handler())
+	require.NoError(t, err)
+	require.NoError(t, c.Cancel())
+	done := make(chan error, 1)
+	go func() {
+		_, err := create.Call(ctx, pub, bus.ToQueue(bus.RoomsQueue), "api", "", createReq{Room: "waiting"})
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return br.QueueLength(t, bus.RoomsQueue) == "1" }, 10*time.Second, 50*time.Millisecond)
+	require.Zero(t, srv.count.Load())
+	_, err = sub.Serve(bus.RoomsQueue, srv.handler())
+	require.NoError(t, err)
+	require.NoError(t, <-done)
+	require.Equal(t, int32(1), srv.count.Load())
+}

@@ -1,0 +1,85 @@
+// Package bus is the cluster's control plane as ports: typed requests with
+// replies between servers and the API, events (heartbeats) for whoever
+// listens, and the queues they travel on. It knows nothing of RabbitMQ: the
+// adapter in bus/amqp implements Bus over it, and Local implements it in
+// process (unit tests, a single process).
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/voicectl/voicectl/server/cluster"
+)
+
+// Queue and exchange names (see docs/api.md and ../shared/design.md).
+const (
+	// RoomsQueue is the shared queue of room-create requests that every server
+	// with spare capacity consumes, so the broker hands rooms round-robin.
+	RoomsQueue = "voice.rooms"
+	// DirectExchange routes commands to one server's own queue by its id.
+	DirectExchange = "voice.direct"
+	// EventsExchange is the topic exchange for heartbeats and room events.
+	EventsExchange = "voice.events"
+)
+
+// ServerQueue is the durable queue of one server's commands.
+func ServerQueue(id cluster.ServerID) string { return "voice.server." + string(id) }
+
+// Destination is where a request goes: a queue by name (through the default
+// exchange), or an exchange and routing key.
+type Destination struct {
+	Exchange string
+	Key      string
+}
+
+// ToQueue addresses a queue by name.
+func ToQueue(name string) Destination { return Destination{Key: name} }
+
+// ToServer addresses one server's own queue.
+func ToServer(id cluster.ServerID) Destination { return Destination{Exchange: DirectExchange, Key: string(id)} }
+
+// Envelope is one message on the bus: a typed body and what routes it.
+type Envelope struct {
+	Type string `json:"type"`
+	// RequestID identifies a request across redeliveries and retries: a
+	// handler answers the same id with the same reply and does the work once.
+	RequestID string           `json:"request_id,omitempty"`
+	From      cluster.ServerID `json:"from,omitempty"`
+	// To is the server a command is for; a server refuses one for another.
+	To cluster.ServerID `json:"to,omitempty"`
+	// Deadline (Unix ms) is when the requester stops waiting; a request found
+	// after it is dropped, not served late.
+	Deadline int64           `json:"deadline,omitempty"`
+	Body     json.RawMessage `json:"body,omitempty"`
+	Error    *Error          `json:"error,omitempty"`
+}
+
+// Expired reports whether a request's requester has stopped waiting.
+func (e Envelope) Expired(now time.Time) bool { return e.Deadline > 0 && now.UnixMilli() > e.Deadline }
+
+// Handler serves a request; its reply (or error) goes back to the requester.
+type Handler func(ctx context.Context, req Envelope) (reply any, err error)
+
+// Subscription is a running consumer.
+type Subscription interface {
+	// Cancel stops consuming; a request being served is finished first.
+	Cancel() error
+}
+
+// Bus is the control-plane transport.
+type Bus interface {
+	// Request sends req to dst and waits for the reply until ctx ends. A
+	// request that is not answered before the connection drops is sent again,
+	// with the same request id, once it is back.
+	Request(ctx context.Context, dst Destination, req Envelope) (Envelope, error)
+	// Publish sends an event on EventsExchange with a routing key.
+	Publish(ctx context.Context, key string, ev Envelope) error
+	// Serve consumes a durable queue, one request at a time, until cancelled.
+	Serve(queue string, h Handler) (Subscription, error)
+	// Subscribe receives the events whose key matches a topic pattern.
+	Subscribe(pattern string, h func(Envelope)) (Subscription, error)
+	// Close ends every subscription and the connection.
+	Close() error
+}
