@@ -38,7 +38,9 @@ type Destination struct {
 func ToQueue(name string) Destination { return Destination{Key: name} }
 
 // ToServer addresses one server's own queue.
-func ToServer(id cluster.ServerID) Destination { return Destination{Exchange: DirectExchange, Key: string(id)} }
+func ToServer(id cluster.ServerID) Destination {
+	return Destination{Exchange: DirectExchange, Key: string(id)}
+}
 
 // Envelope is one message on the bus: a typed body and what routes it.
 type Envelope struct {
