@@ -21,6 +21,9 @@ type Config struct {
 	Room   Room   `mapstructure:"room"`
 	Admin  Admin  `mapstructure:"admin"`
 	Log    Log    `mapstructure:"log"`
+	// Bus and Cluster turn on cluster mode (bus.url set).
+	Bus     Bus     `mapstructure:"bus"`
+	Cluster Cluster `mapstructure:"cluster"`
 	// Dev turns on development mode: a generated secret and dev tokens for the browser page.
 	Dev bool `mapstructure:"dev"`
 	// DataDir keeps state that must survive restarts.
@@ -92,6 +95,41 @@ type Signal struct {
 	MaxMessageBytes int `mapstructure:"max_message_bytes"`
 }
 
+// Bus is the cluster's RabbitMQ.
+type Bus struct {
+	// URL is amqp://user:password@host:port/vhost; empty runs single-node.
+	// Credentials live in the URL and are never logged.
+	URL string `mapstructure:"url"`
+}
+
+// Cluster tunes a server's part in the cluster.
+type Cluster struct {
+	// HighWater is the stress above which the server stops taking new rooms
+	// from the shared queue; LowWater the stress below which it takes them again.
+	HighWater float64 `mapstructure:"high_water"`
+	LowWater  float64 `mapstructure:"low_water"`
+	// Heartbeat is how often the server publishes its usage.
+	Heartbeat time.Duration `mapstructure:"heartbeat"`
+	// DeadAfter is how long a server may miss heartbeats before it counts as dead.
+	DeadAfter time.Duration `mapstructure:"dead_after"`
+	// CreateTimeout bounds a room create that no server takes.
+	CreateTimeout time.Duration `mapstructure:"create_timeout"`
+	// PublicURL is where clients reach this server's signalling (http://host:port),
+	// handed out by the API with join tokens; default http://<http.addr>.
+	PublicURL string `mapstructure:"public_url"`
+}
+
+// ClusterMode reports whether bus.url is set.
+func (c *Config) ClusterMode() bool { return c.Bus.URL != "" }
+
+// SignalURL is the URL clients use to reach this server.
+func (c *Config) SignalURL() string {
+	if c.Cluster.PublicURL != "" {
+		return strings.TrimRight(c.Cluster.PublicURL, "/")
+	}
+	return "http://" + c.HTTP.Addr
+}
+
 // Log configures log/slog output.
 type Log struct {
 	Level  string `mapstructure:"level"`
@@ -123,6 +161,13 @@ func Defaults() map[string]any {
 		"log.format":                  "auto",
 		"dev":                         false,
 		"data_dir":                    "./data",
+		"bus.url":                     "",
+		"cluster.high_water":          0.8,
+		"cluster.low_water":           0.7,
+		"cluster.heartbeat":           "2s",
+		"cluster.dead_after":          "6s",
+		"cluster.create_timeout":      "5s",
+		"cluster.public_url":          "",
 	}
 }
 
@@ -191,8 +236,34 @@ func (c *Config) Validate() error {
 	default:
 		return &KeyError{Key: "log.format", Err: fmt.Errorf("%q is not one of auto, text, json", c.Log.Format)}
 	}
+	if err := c.validateCluster(); err != nil {
+		return err
+	}
 	if !c.Dev && len(c.Auth.Secret) < MinSecretLen {
 		return &KeyError{Key: "auth.secret", Err: fmt.Errorf("must be set (at least %d characters) unless --dev is given", MinSecretLen)}
+	}
+	return nil
+}
+
+func (c *Config) validateCluster() error {
+	cl := c.Cluster
+	if cl.HighWater <= 0 || cl.HighWater > 1 {
+		return &KeyError{Key: "cluster.high_water", Err: fmt.Errorf("must be in (0, 1], got %v", cl.HighWater)}
+	}
+	if cl.LowWater <= 0 || cl.LowWater > cl.HighWater {
+		return &KeyError{Key: "cluster.low_water", Err: fmt.Errorf("must be in (0, cluster.high_water], got %v", cl.LowWater)}
+	}
+	if cl.Heartbeat < 100*time.Millisecond {
+		return &KeyError{Key: "cluster.heartbeat", Err: fmt.Errorf("must be at least 100ms, got %s", cl.Heartbeat)}
+	}
+	if cl.DeadAfter < cl.Heartbeat {
+		return &KeyError{Key: "cluster.dead_after", Err: fmt.Errorf("must be at least cluster.heartbeat, got %s", cl.DeadAfter)}
+	}
+	if cl.CreateTimeout <= 0 {
+		return &KeyError{Key: "cluster.create_timeout", Err: fmt.Errorf("must be positive")}
+	}
+	if c.Bus.URL != "" && !strings.HasPrefix(c.Bus.URL, "amqp://") && !strings.HasPrefix(c.Bus.URL, "amqps://") {
+		return &KeyError{Key: "bus.url", Err: fmt.Errorf("must be an amqp:// or amqps:// URL")}
 	}
 	return nil
 }

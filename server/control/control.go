@@ -17,6 +17,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/voicectl/voicectl/server/agent"
+	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/config"
 	"github.com/voicectl/voicectl/server/ipc"
@@ -38,6 +40,10 @@ type Params struct {
 	Gatherer   prometheus.Gatherer
 	// ServerID names this server's workers; cluster.Local when empty.
 	ServerID cluster.ServerID
+	// Bus, when set, puts the server in a cluster: it hosts only the rooms
+	// placed on it, takes rooms from the shared queue below high water and
+	// publishes heartbeats.
+	Bus bus.Bus
 }
 
 // callTimeout bounds one request to a worker.
@@ -56,6 +62,8 @@ type Control struct {
 	serverID cluster.ServerID
 	slots    []*workerSlot
 	host     *roomhost.Host
+	bus      bus.Bus
+	agent    *agent.Agent
 
 	metrics  *metrics
 	gatherer prometheus.Gatherer
@@ -91,6 +99,7 @@ func New(p Params) (*Control, error) {
 		version:   p.Version,
 		listener:  p.Listener,
 		serverID:  p.ServerID,
+		bus:       p.Bus,
 		sess:      map[*session]struct{}{},
 		sampler:   sampler{last: map[int]workerSample{}},
 		adminKey:  p.Config.Auth.AdminKey,
@@ -124,6 +133,7 @@ func New(p Params) (*Control, error) {
 		PipeListenIP: p.Config.Worker.PipeListenIP,
 		CallTimeout:  callTimeout,
 		OnNoCapacity: c.metrics.noCapacity.Inc,
+		RequireClaim: p.Bus != nil,
 	})
 	return c, nil
 }
@@ -198,18 +208,37 @@ func (c *Control) Start(ctx context.Context) (stop func(), err error) {
 	}()
 	samplerStop := make(chan struct{})
 	go c.runSampler(samplerStop)
+	if c.bus != nil {
+		c.sampleWorkers() // heartbeats start from measured loads
+		if err := c.startAgent(); err != nil {
+			close(samplerStop)
+			_ = srv.Close()
+			<-srvDone
+			stopWorkers()
+			c.host.Stop()
+			return nil, err
+		}
+	}
 	c.log.Info("voice server listening", "http", c.listener.Addr().String(), "workers", len(c.slots))
-	return func() {
-		c.host.Drain()
-		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		c.closeAllSessions()
-		<-srvDone
-		close(samplerStop)
-		stopWorkers()
-		c.host.Stop()
-	}, nil
+	var once sync.Once
+	return func() { once.Do(func() { c.shutdown(srv, srvDone, samplerStop, stopWorkers) }) }, nil
+}
+
+// shutdown stops taking joins and the cluster's rooms, tells every client to
+// reconnect, and stops the workers.
+func (c *Control) shutdown(srv *http.Server, srvDone, samplerStop chan struct{}, stopWorkers func()) {
+	c.host.Drain()
+	if c.agent != nil {
+		c.agent.Stop()
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	c.closeAllSessions()
+	<-srvDone
+	close(samplerStop)
+	stopWorkers()
+	c.host.Stop()
 }
 
 // Workers reports every worker's supervision state.

@@ -65,6 +65,8 @@ func testConfig(workers int) config.Config {
 	cfg.Worker.MaxProducers = 200
 	cfg.Worker.PipeHeadroom = 0.1
 	cfg.Worker.PipeListenIP = "127.0.0.1"
+	cfg.Cluster.HighWater, cfg.Cluster.LowWater = 0.8, 0.7
+	cfg.Cluster.Heartbeat, cfg.Cluster.DeadAfter, cfg.Cluster.CreateTimeout = 500*time.Millisecond, 1500*time.Millisecond, 3*time.Second
 	return cfg
 }
 

@@ -92,6 +92,10 @@ func (c *Control) serveRTC(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "server is stopping")
 		return
 	}
+	if !c.host.Owns(g.Room) {
+		httpError(w, http.StatusConflict, wire.CodeWrongServer, "this server does not host room "+g.Room+"; ask the API's join endpoint again")
+		return
+	}
 	if c.host.Full() {
 		c.metrics.noCapacity.Inc()
 		httpError(w, http.StatusServiceUnavailable, wire.CodeNoCapacity, "the server has no capacity for another peer right now; try again later")

@@ -279,6 +279,8 @@ func (s *session) joinFailed(reqID string, err error) {
 		code = wire.CodeNoCapacity
 	case errors.Is(err, roomhost.ErrUnavailable), errors.Is(err, ErrWorkerDown), errors.Is(err, ErrRoomClosed):
 		code = wire.CodeUnavailable
+	case errors.Is(err, roomhost.ErrNotOwner):
+		code = wire.CodeWrongServer
 	}
 	s.sendError(reqID, code, joinErrorText(code, err), true)
 	s.finish(websocket.StatusTryAgainLater, code)

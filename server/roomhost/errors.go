@@ -18,6 +18,8 @@ var (
 	ErrNotJoined = errors.New("not joined")
 	// ErrNotProducer: the peer may not publish.
 	ErrNotProducer = errors.New("peer may not publish")
+	// ErrNotOwner: in a cluster, the room is not hosted here.
+	ErrNotOwner = errors.New("this server does not host the room")
 	// ErrNotFound answers admin look-ups of unknown rooms and peers.
 	ErrNotFound = errors.New("not found")
 )

@@ -50,6 +50,9 @@ type Params struct {
 	CallTimeout time.Duration
 	// OnNoCapacity is called for every join refused with ErrNoCapacity.
 	OnNoCapacity func()
+	// RequireClaim admits joins only to claimed rooms (cluster mode: the
+	// rooms the API placed here).
+	RequireClaim bool
 }
 
 // Host holds the rooms of one server.
@@ -72,6 +75,9 @@ type Host struct {
 	peers    map[string]*peer
 	routers  map[string]*room // by router id, for worker events
 	draining bool
+	// claims are the rooms this server hosts in a cluster; nil when every
+	// room may be joined.
+	claims map[string]bool
 }
 
 // New returns an empty host.
@@ -85,9 +91,13 @@ func New(p Params) *Host {
 	if p.OnNoCapacity == nil {
 		p.OnNoCapacity = func() {}
 	}
-	return &Host{log: p.Logger, workers: p.Workers, lim: p.Limits, pipeIP: p.PipeListenIP, timeout: p.CallTimeout,
+	h := &Host{log: p.Logger, workers: p.Workers, lim: p.Limits, pipeIP: p.PipeListenIP, timeout: p.CallTimeout,
 		onNoCap: p.OnNoCapacity, lanes: newLanes(),
 		rooms: map[string]*room{}, peers: map[string]*peer{}, routers: map[string]*room{}}
+	if p.RequireClaim {
+		h.claims = map[string]bool{}
+	}
+	return h
 }
 
 // Stop waits for the worker events being handled; later events are dropped.

@@ -95,6 +95,9 @@ func (h *Host) openRoom(id string) (*room, error) {
 	if h.draining {
 		return nil, ErrUnavailable
 	}
+	if h.claims != nil && !h.claims[id] {
+		return nil, ErrNotOwner
+	}
 	r := h.rooms[id]
 	if r != nil {
 		r.mu.Lock()

@@ -16,6 +16,9 @@ const (
 	CodeNoCapacity        = "no_capacity"         // no worker can take the peer
 	CodeUnavailable       = "unavailable"         // the server is starting or stopping
 	CodeInternal          = "internal"            // a bug or a worker failure
+	// CodeWrongServer: in a cluster, this server does not host the room (any
+	// more): ask the API's join endpoint again for the room's server.
+	CodeWrongServer = "wrong_server"
 )
 
 // HTTPError is the JSON body of an HTTP error response.

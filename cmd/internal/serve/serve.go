@@ -9,13 +9,16 @@ import (
 	"os/exec"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/voicectl/voicectl/cmd/internal/busopen"
 	"github.com/voicectl/voicectl/cmd/internal/cfgload"
 	"github.com/voicectl/voicectl/cmd/internal/cmdutil"
+	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/config"
 	"github.com/voicectl/voicectl/server/control"
 )
@@ -43,6 +46,8 @@ var flagKeys = map[string]string{
 	"log-format":     "log.format",
 	"rtc-interfaces": "rtc.interfaces",
 	"announced-ip":   "rtc.announced_ip",
+	"amqp-url":       "bus.url",
+	"public-url":     "cluster.public_url",
 }
 
 // NewCmdServe returns `voicectl serve`; runF replaces serveRun in tests.
@@ -80,6 +85,8 @@ func NewCmdServe(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	fl.String("log-format", d["log.format"].(string), "log format: auto (text on a terminal), text, json")
 	fl.StringSlice("rtc-interfaces", nil, "interfaces allowed for ICE candidates (default all)")
 	fl.String("announced-ip", "", "public IP announced in candidates (1:1 NAT)")
+	fl.String("amqp-url", "", "RabbitMQ URL (bus.url): join a cluster behind `voicectl api`; empty runs single-node")
+	fl.String("public-url", "", "URL clients reach this server's signalling at, handed out by the API (cluster.public_url)")
 	return cmd
 }
 
@@ -105,7 +112,23 @@ func serveRun(o *Options) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	c, err := control.New(control.Params{Config: cfg, Logger: log, WorkerCmd: workerCmd, Version: o.Version, Registerer: reg, Gatherer: reg})
+	params := control.Params{Config: cfg, Logger: log, WorkerCmd: workerCmd, Version: o.Version, Registerer: reg, Gatherer: reg}
+	if cfg.ClusterMode() {
+		id, err := cluster.LoadOrCreateServerID(cfg.DataDir)
+		if err != nil {
+			return &cmdutil.ConfigError{Err: fmt.Errorf("data_dir: %w", err)}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		b, err := busopen.Open(ctx, cfg.Bus.URL, "voicectl-serve-"+string(id), log, reg)
+		cancel()
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		params.ServerID, params.Bus = id, b
+		log.Info("cluster mode", "server", id, "signal_url", cfg.SignalURL())
+	}
+	c, err := control.New(params)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,172 @@
+// Package agent is a voice server's part in the cluster: it serves the
+// server's own command queue and, while the server has spare capacity, the
+// shared rooms queue (high/low water), and publishes heartbeats with the
+// server's usage. It talks to the bus through its ports only.
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/voicectl/voicectl/server/bus"
+	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/placement"
+	"github.com/voicectl/voicectl/server/roomhost"
+)
+
+// Params configures an Agent.
+type Params struct {
+	Logger   *slog.Logger
+	Bus      bus.Bus
+	ServerID cluster.ServerID
+	Host     *roomhost.Host
+	// Usage snapshots the server for a heartbeat (Server, Rooms and
+	// Accepting are filled in here).
+	Usage func() cluster.Heartbeat
+	// HighWater, LowWater: stress marks of the shared queue's consumer.
+	HighWater, LowWater float64
+	Heartbeat           time.Duration
+	SignalURL           string
+	// CheckEvery is how often stress is compared with the marks (default 200ms).
+	CheckEvery time.Duration
+}
+
+// Agent runs until Stop.
+type Agent struct {
+	p    Params
+	log  *slog.Logger
+	mux  *bus.Mux
+	own  bus.Subscription
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	mu        sync.Mutex
+	shared    bus.Subscription
+	accepting bool
+}
+
+// Start serves the server's queue, the shared queue (below high water) and
+// publishes heartbeats.
+func Start(p Params) (*Agent, error) {
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.DiscardHandler)
+	}
+	if p.CheckEvery <= 0 {
+		p.CheckEvery = 200 * time.Millisecond
+	}
+	a := &Agent{p: p, log: p.Logger.With("server", p.ServerID), stop: make(chan struct{})}
+	a.mux = a.handlers()
+	// Both queues share one idempotent handler: a create redelivered after a
+	// lost ack is answered again, not made twice.
+	h := bus.NewDedup(a.mux.Serve, 10*time.Minute).Serve
+	own, err := p.Bus.Serve(bus.ServerQueue(p.ServerID), h)
+	if err != nil {
+		return nil, fmt.Errorf("serve %s: %w", bus.ServerQueue(p.ServerID), err)
+	}
+	a.own = own
+	a.wg.Add(2)
+	go a.watchWater(h)
+	go a.heartbeats()
+	return a, nil
+}
+
+// Stop ends the consumers and the heartbeats.
+func (a *Agent) Stop() {
+	close(a.stop)
+	a.wg.Wait()
+	a.mu.Lock()
+	shared := a.shared
+	a.shared = nil
+	a.mu.Unlock()
+	if shared != nil {
+		_ = shared.Cancel()
+	}
+	_ = a.own.Cancel()
+}
+
+// Accepting reports whether the server consumes the shared rooms queue.
+func (a *Agent) Accepting() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.accepting
+}
+
+func (a *Agent) stress() float64 { return a.p.Usage().Stress }
+
+// watchWater consumes the shared queue while stress stays at or below high
+// water, stops above it, and starts again below low water.
+func (a *Agent) watchWater(h bus.Handler) {
+	defer a.wg.Done()
+	tk := time.NewTicker(a.p.CheckEvery)
+	defer tk.Stop()
+	for {
+		u := a.p.Usage()
+		a.mu.Lock()
+		was := a.accepting
+		a.mu.Unlock()
+		want := !u.Draining && placement.Accepting(was, u.Stress, a.p.HighWater, a.p.LowWater)
+		if want != was {
+			a.setAccepting(want, h, u.Stress)
+		}
+		select {
+		case <-a.stop:
+			return
+		case <-tk.C:
+		}
+	}
+}
+
+func (a *Agent) setAccepting(on bool, h bus.Handler, stress float64) {
+	if on {
+		sub, err := a.p.Bus.Serve(bus.RoomsQueue, h)
+		if err != nil {
+			a.log.Warn("cannot consume the shared rooms queue", "err", err)
+			return
+		}
+		a.mu.Lock()
+		a.shared, a.accepting = sub, true
+		a.mu.Unlock()
+		a.log.Info("taking new rooms", "stress", stress)
+		return
+	}
+	a.mu.Lock()
+	sub := a.shared
+	a.shared, a.accepting = nil, false
+	a.mu.Unlock()
+	if sub != nil {
+		_ = sub.Cancel()
+	}
+	a.log.Info("above high water: no new rooms", "stress", stress, "high_water", a.p.HighWater)
+}
+
+func (a *Agent) heartbeats() {
+	defer a.wg.Done()
+	tk := time.NewTicker(a.p.Heartbeat)
+	defer tk.Stop()
+	for {
+		a.beat()
+		select {
+		case <-a.stop:
+			return
+		case <-tk.C:
+		}
+	}
+}
+
+// beat publishes one heartbeat.
+func (a *Agent) beat() {
+	hb := a.p.Usage()
+	hb.Server, hb.SignalURL, hb.Rooms, hb.Accepting, hb.SentAt = a.p.ServerID, a.p.SignalURL, a.p.Host.Claimed(), a.Accepting(), time.Now()
+	body, err := jsonMarshal(hb)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.p.Heartbeat)
+	defer cancel()
+	if err := a.p.Bus.Publish(ctx, bus.HeartbeatKey(a.p.ServerID), bus.Envelope{Type: bus.TypeHeartbeat, From: a.p.ServerID, Body: body}); err != nil {
+		a.log.Debug("heartbeat not published", "err", err)
+	}
+}

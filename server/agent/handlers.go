@@ -1,0 +1,78 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/voicectl/voicectl/server/bus"
+	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/roomhost"
+)
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// handlers are the server's commands; every one checks that the message is
+// for this server (bus.Mux) and answers with a stable code.
+func (a *Agent) handlers() *bus.Mux {
+	m := bus.NewMux(a.p.ServerID)
+	bus.Handle(m, bus.CreateRoom, a.createRoom)
+	bus.Handle(m, bus.CloseRoom, func(_ context.Context, _ bus.Envelope, r cluster.RoomRef) (cluster.Result, error) {
+		a.p.Host.Unclaim(r.Room)
+		n, err := a.p.Host.CloseRoom(r.Room)
+		if errors.Is(err, roomhost.ErrNotFound) {
+			return cluster.Result{OK: true, Message: "no peers in " + r.Room}, nil
+		}
+		return cluster.Result{OK: err == nil, Peers: n}, err
+	})
+	bus.Handle(m, bus.ReleaseRoom, func(_ context.Context, _ bus.Envelope, r cluster.RoomRef) (cluster.Result, error) {
+		reason := r.Reason
+		if reason == "" {
+			reason = "moved"
+		}
+		return cluster.Result{OK: true, Peers: a.p.Host.Release(r.Room, reason)}, nil
+	})
+	bus.Handle(m, bus.KickPeer, func(_ context.Context, _ bus.Envelope, c cluster.PeerCommand) (cluster.Result, error) {
+		p, err := a.p.Host.Kick(c.Room, c.Peer)
+		if err != nil {
+			return cluster.Result{}, coded(err)
+		}
+		return cluster.Result{OK: true, Message: fmt.Sprintf("peer %s (%s) kicked", p.ID, p.Identity)}, nil
+	})
+	bus.Handle(m, bus.MutePeer, func(_ context.Context, _ bus.Envelope, c cluster.PeerCommand) (cluster.Result, error) {
+		p, err := a.p.Host.MutePeer(c.Room, c.Peer, c.Muted)
+		if err != nil {
+			return cluster.Result{}, coded(err)
+		}
+		return cluster.Result{OK: true, Message: fmt.Sprintf("peer %s (%s) muted=%v", p.ID, p.Identity, c.Muted)}, nil
+	})
+	bus.Handle(m, bus.Drain, func(context.Context, bus.Envelope, struct{}) (cluster.Result, error) {
+		a.p.Host.Drain()
+		return cluster.Result{OK: true, Message: "draining"}, nil
+	})
+	return m
+}
+
+// createRoom claims a room. A server over high water answers no_capacity:
+// the API then tries another (a create to this server's own queue), or the
+// request was taken from the shared queue in the moment before the consumer
+// stopped.
+func (a *Agent) createRoom(_ context.Context, _ bus.Envelope, r cluster.RoomCreate) (cluster.RoomInfo, error) {
+	if r.Room == "" {
+		return cluster.RoomInfo{}, bus.Errorf(bus.CodeBadRequest, "room is required")
+	}
+	u := a.p.Usage()
+	if !a.p.Host.Owns(r.Room) && (u.Draining || u.Stress > a.p.HighWater) {
+		return cluster.RoomInfo{}, bus.Errorf(bus.CodeNoCapacity, "server %s is at stress %.2f (high water %.2f)", a.p.ServerID, u.Stress, a.p.HighWater)
+	}
+	a.p.Host.Claim(r.Room)
+	return cluster.RoomInfo{Room: r.Room, Server: a.p.ServerID, SignalURL: a.p.SignalURL}, nil
+}
+
+func coded(err error) error {
+	if errors.Is(err, roomhost.ErrNotFound) {
+		return bus.Errorf(bus.CodeNotFound, "%v", err)
+	}
+	return err
+}

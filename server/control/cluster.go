@@ -1,0 +1,57 @@
+package control
+
+import (
+	"github.com/voicectl/voicectl/server/agent"
+	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/placement"
+)
+
+// usage is the server's load for heartbeats and high/low water: per worker
+// the larger of the measured and the reserved load, over capacity.
+func (c *Control) usage() cluster.Heartbeat {
+	reserved := c.host.Loads()
+	hb := cluster.Heartbeat{Version: c.version, Draining: c.host.Draining()}
+	capacity := c.cfg.Worker.MaxConsumers
+	total, totalCap := 0, 0
+	for i, s := range c.slots {
+		st := s.status()
+		load := reserved[s.ref].Units()
+		if smp, ok := c.lastSample(i); ok && st.Ready && smp.pid == st.PID {
+			l := smp.load
+			load = max(load, l.Consumers+l.Producers+l.PipeConsumers)
+			hb.Consumers += l.Consumers
+			hb.Producers += l.Producers
+			hb.CPU += smp.cpuPct
+		}
+		hb.Workers = append(hb.Workers, cluster.WorkerUsage{Index: i, Ready: st.Ready, Load: load, Capacity: capacity,
+			Stress: placement.Stress(load, capacity)})
+		if st.Ready {
+			total += load
+			totalCap += capacity
+		}
+	}
+	hb.Stress = placement.Stress(total, totalCap)
+	_, hb.Peers = c.host.Counts()
+	return hb
+}
+
+// startAgent joins the cluster once the workers are up.
+func (c *Control) startAgent() error {
+	a, err := agent.Start(agent.Params{Logger: c.log, Bus: c.bus, ServerID: c.serverID, Host: c.host, Usage: c.usage,
+		HighWater: c.cfg.Cluster.HighWater, LowWater: c.cfg.Cluster.LowWater, Heartbeat: c.cfg.Cluster.Heartbeat,
+		SignalURL: c.signalURL()})
+	if err != nil {
+		return err
+	}
+	c.agent = a
+	return nil
+}
+
+// signalURL is where clients reach this server: cluster.public_url, else the
+// HTTP listener's address.
+func (c *Control) signalURL() string {
+	if c.cfg.Cluster.PublicURL != "" {
+		return c.cfg.SignalURL()
+	}
+	return "http://" + c.Addr()
+}

@@ -1,0 +1,68 @@
+package roomhost
+
+import "slices"
+
+// Claim makes this server the room's host: joins to it are admitted.
+func (h *Host) Claim(room string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.claims != nil {
+		h.claims[room] = true
+	}
+}
+
+// Owns reports whether joins to room are admitted here.
+func (h *Host) Owns(room string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.claims == nil || h.claims[room]
+}
+
+// Claimed lists the rooms this server hosts, by name.
+func (h *Host) Claimed() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]string, 0, len(h.claims))
+	for r := range h.claims {
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Release gives a room up (the API moved it, or closed it): no more joins,
+// and its peers are told to ask the API again (reason "moved") and closed.
+// It returns how many peers were told.
+func (h *Host) Release(room, reason string) int {
+	h.mu.Lock()
+	if h.claims != nil {
+		delete(h.claims, room)
+	}
+	r := h.rooms[room]
+	h.mu.Unlock()
+	if r == nil {
+		return 0
+	}
+	r.mu.Lock()
+	r.closing = true
+	var sess []Session
+	for _, p := range r.peers {
+		sess = append(sess, p.sess)
+	}
+	r.mu.Unlock()
+	for _, s := range sess {
+		s.Reconnect(reason, 0)
+	}
+	h.log.Info("room released", "room", room, "reason", reason, "peers", len(sess))
+	return len(sess)
+}
+
+// Unclaim forgets a claim without touching the room's peers (a room the API
+// closed is also closed with CloseRoom).
+func (h *Host) Unclaim(room string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.claims != nil {
+		delete(h.claims, room)
+	}
+}
