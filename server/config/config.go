@@ -24,6 +24,8 @@ type Config struct {
 	// Bus and Cluster turn on cluster mode (bus.url set).
 	Bus     Bus     `mapstructure:"bus"`
 	Cluster Cluster `mapstructure:"cluster"`
+	// API configures `voicectl api`.
+	API API `mapstructure:"api"`
 	// Dev turns on development mode: a generated secret and dev tokens for the browser page.
 	Dev bool `mapstructure:"dev"`
 	// DataDir keeps state that must survive restarts.
@@ -85,6 +87,8 @@ type Auth struct {
 	// AdminKey is the bearer key of the admin API (/admin/v1); empty disables it
 	// (in dev mode one is generated).
 	AdminKey string `mapstructure:"admin_key"`
+	// APIKey is the bearer key apps present to `voicectl api`.
+	APIKey string `mapstructure:"api_key"`
 	// DevTokenTTL is the lifetime of tokens handed out by the dev token endpoint.
 	DevTokenTTL time.Duration `mapstructure:"dev_token_ttl"`
 }
@@ -117,6 +121,37 @@ type Cluster struct {
 	// PublicURL is where clients reach this server's signalling (http://host:port),
 	// handed out by the API with join tokens; default http://<http.addr>.
 	PublicURL string `mapstructure:"public_url"`
+}
+
+// API is the cluster's front door for apps.
+type API struct {
+	// Addr is the API's HTTP listen address.
+	Addr string `mapstructure:"addr"`
+	// DatabaseURL is postgres://… for a directory shared by several API
+	// replicas; empty keeps it in SQLite in data_dir.
+	DatabaseURL string `mapstructure:"database_url"`
+	// TokenTTL is the default lifetime of the join tokens the API hands out.
+	TokenTTL time.Duration `mapstructure:"token_ttl"`
+}
+
+// ValidateAPI checks what `voicectl api` needs.
+func (c *Config) ValidateAPI() error {
+	if _, _, err := net.SplitHostPort(c.API.Addr); err != nil {
+		return &KeyError{Key: "api.addr", Err: err}
+	}
+	if c.Bus.URL == "" {
+		return &KeyError{Key: "bus.url", Err: fmt.Errorf("the API needs RabbitMQ (--amqp-url)")}
+	}
+	if len(c.Auth.Secret) < MinSecretLen {
+		return &KeyError{Key: "auth.secret", Err: fmt.Errorf("must be set (at least %d characters): the servers' join-token secret", MinSecretLen)}
+	}
+	if len(c.Auth.APIKey) < MinSecretLen {
+		return &KeyError{Key: "auth.api_key", Err: fmt.Errorf("must be set (at least %d characters): the apps' bearer key", MinSecretLen)}
+	}
+	if c.API.TokenTTL <= 0 {
+		return &KeyError{Key: "api.token_ttl", Err: fmt.Errorf("must be positive")}
+	}
+	return c.validateCluster()
 }
 
 // ClusterMode reports whether bus.url is set.
@@ -168,6 +203,10 @@ func Defaults() map[string]any {
 		"cluster.dead_after":          "6s",
 		"cluster.create_timeout":      "5s",
 		"cluster.public_url":          "",
+		"api.addr":                    "127.0.0.1:7870",
+		"api.database_url":            "",
+		"api.token_ttl":               "1h",
+		"auth.api_key":                "",
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/voicectl/voicectl/cmd/internal/admincmd"
+	"github.com/voicectl/voicectl/cmd/internal/apicmd"
 	"github.com/voicectl/voicectl/cmd/internal/cmdutil"
 	"github.com/voicectl/voicectl/cmd/internal/loadgencmd"
 	"github.com/voicectl/voicectl/cmd/internal/serve"
@@ -33,6 +34,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	cmd.SetErr(f.IO.ErrOut)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &cmdutil.UsageError{Err: err} })
 	cmd.AddCommand(serve.NewCmdServe(f, nil))
+	cmd.AddCommand(apicmd.NewCmdAPI(f, nil))
 	cmd.AddCommand(token.NewCmdToken(f))
 	cmd.AddCommand(version.NewCmdVersion(f))
 	cmd.AddCommand(workercmd.NewCmdWorker(f))

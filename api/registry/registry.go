@@ -1,0 +1,154 @@
+// Package registry is the API's live view of the servers, fed by their
+// heartbeats, and the choice of a server for a new room as a plain function
+// over that view.
+package registry
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/voicectl/voicectl/server/cluster"
+)
+
+// Server is one server as the registry knows it.
+type Server struct {
+	cluster.Heartbeat
+	LastSeen time.Time `json:"last_seen"`
+	Dead     bool      `json:"dead"`
+	// PlacedSince counts rooms the API placed on it since its last heartbeat,
+	// which that heartbeat does not show yet.
+	PlacedSince int `json:"placed_since_heartbeat"`
+}
+
+// Registry is safe for concurrent use.
+type Registry struct {
+	deadAfter time.Duration
+	mu        sync.Mutex
+	servers   map[cluster.ServerID]*Server
+}
+
+// New returns an empty registry; a server silent for deadAfter is dead.
+func New(deadAfter time.Duration) *Registry {
+	return &Registry{deadAfter: deadAfter, servers: map[cluster.ServerID]*Server{}}
+}
+
+// Observe records a heartbeat received at; it reports whether the server had
+// been declared dead (it came back).
+func (r *Registry) Observe(hb cluster.Heartbeat, at time.Time) (revived bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.servers[hb.Server]
+	if s == nil {
+		s = &Server{}
+		r.servers[hb.Server] = s
+	}
+	revived = s.Dead
+	s.Heartbeat, s.LastSeen, s.Dead, s.PlacedSince = hb, at, false, 0
+	return revived
+}
+
+// Placed counts a room placed on id before its next heartbeat.
+func (r *Registry) Placed(id cluster.ServerID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s := r.servers[id]; s != nil {
+		s.PlacedSince++
+	}
+}
+
+// Reap declares dead every server silent for deadAfter and returns those
+// that just died.
+func (r *Registry) Reap(now time.Time) []cluster.ServerID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []cluster.ServerID
+	for id, s := range r.servers {
+		if !s.Dead && now.Sub(s.LastSeen) > r.deadAfter {
+			s.Dead = true
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Get returns one server.
+func (r *Registry) Get(id cluster.ServerID) (Server, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.servers[id]
+	if s == nil {
+		return Server{}, false
+	}
+	return *s, true
+}
+
+// Live reports whether id is known and not dead.
+func (r *Registry) Live(id cluster.ServerID) bool {
+	s, ok := r.Get(id)
+	return ok && !s.Dead
+}
+
+// Snapshot lists every server, by id.
+func (r *Registry) Snapshot() []Server {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Server, 0, len(r.servers))
+	for _, s := range r.servers {
+		out = append(out, *s)
+	}
+	slices.SortFunc(out, func(a, b Server) int {
+		if a.Server < b.Server {
+			return -1
+		}
+		if a.Server > b.Server {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// RoomWeight is the stress one new room is assumed to add to its server
+// until the server's next heartbeat shows what it really costs.
+const RoomWeight = 0.02
+
+// Candidates orders the servers a new room may go to: live, not draining,
+// below high water once the rooms placed since their heartbeat are counted;
+// least stressed first, ties by id. exclude names servers not to use.
+func Candidates(servers []Server, highWater float64, exclude ...cluster.ServerID) []cluster.ServerID {
+	type cand struct {
+		id     cluster.ServerID
+		stress float64
+	}
+	var cs []cand
+	for _, s := range servers {
+		if s.Dead || s.Draining || slices.Contains(exclude, s.Server) {
+			continue
+		}
+		st := s.Stress + float64(s.PlacedSince)*RoomWeight
+		if st > highWater {
+			continue
+		}
+		cs = append(cs, cand{s.Server, st})
+	}
+	slices.SortStableFunc(cs, func(a, b cand) int {
+		switch {
+		case a.stress < b.stress:
+			return -1
+		case a.stress > b.stress:
+			return 1
+		case a.id < b.id:
+			return -1
+		case a.id > b.id:
+			return 1
+		}
+		return 0
+	})
+	out := make([]cluster.ServerID, len(cs))
+	for i, c := range cs {
+		out[i] = c.id
+	}
+	return out
+}

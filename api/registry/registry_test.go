@@ -1,0 +1,62 @@
+package registry
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/server/cluster"
+)
+
+func srv(id string, stress float64) Server {
+	return Server{Heartbeat: cluster.Heartbeat{Server: cluster.ServerID(id), Stress: stress}}
+}
+
+func TestCandidates(t *testing.T) {
+	dead := srv("d", 0)
+	dead.Dead = true
+	draining := srv("dr", 0)
+	draining.Draining = true
+	burst := srv("burst", 0.1)
+	burst.PlacedSince = 10 // 0.1 + 10 × 0.02 = 0.3
+	tests := []struct {
+		name    string
+		servers []Server
+		exclude []cluster.ServerID
+		want    []cluster.ServerID
+	}{
+		{"least stressed first", []Server{srv("a", 0.5), srv("b", 0.1), srv("c", 0.3)}, nil, []cluster.ServerID{"b", "c", "a"}},
+		{"ties by id", []Server{srv("b", 0.2), srv("a", 0.2)}, nil, []cluster.ServerID{"a", "b"}},
+		{"with one server loaded, the others first", []Server{srv("loaded", 0.75), srv("x", 0), srv("y", 0)}, nil, []cluster.ServerID{"x", "y", "loaded"}},
+		{"above high water, dead or draining: none", []Server{srv("hot", 0.81), dead, draining}, nil, []cluster.ServerID{}},
+		{"rooms placed since the last heartbeat count", []Server{burst, srv("q", 0.25)}, nil, []cluster.ServerID{"q", "burst"}},
+		{"excluded", []Server{srv("a", 0), srv("b", 0.5)}, []cluster.ServerID{"a"}, []cluster.ServerID{"b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, Candidates(tt.servers, 0.8, tt.exclude...))
+		})
+	}
+}
+
+func TestRegistryDeathAndRevival(t *testing.T) {
+	r := New(3 * time.Second)
+	t0 := time.Now()
+	require.False(t, r.Observe(cluster.Heartbeat{Server: "a", Stress: 0.1}, t0))
+	r.Observe(cluster.Heartbeat{Server: "b"}, t0)
+	r.Placed("a")
+	r.Placed("a")
+	s, _ := r.Get("a")
+	require.Equal(t, 2, s.PlacedSince)
+	require.Empty(t, r.Reap(t0.Add(2*time.Second)))
+	r.Observe(cluster.Heartbeat{Server: "b"}, t0.Add(2*time.Second))
+	require.Equal(t, []cluster.ServerID{"a"}, r.Reap(t0.Add(4*time.Second)), "a is silent past dead_after")
+	require.Empty(t, r.Reap(t0.Add(4*time.Second)), "declared once")
+	require.False(t, r.Live("a"))
+	require.True(t, r.Live("b"))
+	require.True(t, r.Observe(cluster.Heartbeat{Server: "a"}, t0.Add(5*time.Second)), "a came back")
+	s, _ = r.Get("a")
+	require.Zero(t, s.PlacedSince, "a heartbeat shows what was placed")
+	require.Len(t, r.Snapshot(), 2)
+}

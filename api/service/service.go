@@ -1,0 +1,209 @@
+// Package service is `voicectl api`: the HTTP front door for apps in cluster
+// mode (docs/api.md). It creates rooms through the bus, placing each on the
+// least-stressed live server, keeps room → server in the directory, hands out
+// join tokens and signalling URLs, keeps a registry of servers from their
+// heartbeats, and re-homes the rooms of a server that died.
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/voicectl/voicectl/api/directory"
+	"github.com/voicectl/voicectl/api/registry"
+	"github.com/voicectl/voicectl/server/bus"
+	"github.com/voicectl/voicectl/server/cluster"
+)
+
+// Params configures a Service.
+type Params struct {
+	Logger    *slog.Logger
+	Bus       bus.Bus
+	Directory *directory.Directory
+	// Secret signs join tokens (the servers' auth.secret); APIKey is the
+	// apps' bearer key.
+	Secret []byte
+	APIKey string
+	// HighWater: servers above it get no new rooms.
+	HighWater     float64
+	Heartbeat     time.Duration
+	DeadAfter     time.Duration
+	CreateTimeout time.Duration
+	// TokenTTL is the default lifetime of a join token.
+	TokenTTL   time.Duration
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	Version    string
+}
+
+// ID is how the API signs its bus requests.
+const ID cluster.ServerID = "api"
+
+// Service is the running API.
+type Service struct {
+	p   Params
+	log *slog.Logger
+	reg *registry.Registry
+	m   *metrics
+	sub bus.Subscription
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+	// rehoming serialises the re-homing of one room (a join and the failover
+	// loop may both try).
+	rehoming sync.Map
+}
+
+// New prepares a service; Start begins listening to heartbeats.
+func New(p Params) *Service {
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.DiscardHandler)
+	}
+	if p.Registerer == nil {
+		r := prometheus.NewRegistry()
+		p.Registerer, p.Gatherer = r, r
+	}
+	s := &Service{p: p, log: p.Logger, reg: registry.New(p.DeadAfter), stop: make(chan struct{})}
+	s.m = newMetrics(p.Registerer, s.reg)
+	return s
+}
+
+// Registry is the live view of the servers.
+func (s *Service) Registry() *registry.Registry { return s.reg }
+
+// Start subscribes to heartbeats and starts the failover loop.
+func (s *Service) Start() error {
+	sub, err := s.p.Bus.Subscribe("heartbeat.*", s.onHeartbeat)
+	if err != nil {
+		return err
+	}
+	s.sub = sub
+	s.wg.Add(1)
+	go s.failoverLoop()
+	return nil
+}
+
+// Stop ends the failover loop and the subscription.
+func (s *Service) Stop() {
+	close(s.stop)
+	s.wg.Wait()
+	if s.sub != nil {
+		_ = s.sub.Cancel()
+	}
+}
+
+func (s *Service) onHeartbeat(e bus.Envelope) {
+	if e.Type != bus.TypeHeartbeat {
+		return
+	}
+	var hb cluster.Heartbeat
+	if err := json.Unmarshal(e.Body, &hb); err != nil || hb.Server == "" || hb.Server != e.From {
+		s.m.badHeartbeats.Inc()
+		return
+	}
+	if s.reg.Observe(hb, time.Now()) {
+		s.log.Warn("a server declared dead is back", "server", hb.Server)
+	}
+	if len(hb.Rooms) > 0 {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.releaseMoved(hb)
+		}()
+	}
+}
+
+// releaseMoved tells a server to give up the rooms it still hosts that the
+// directory has moved elsewhere (it came back after being declared dead), so
+// no room is served from two hosts.
+func (s *Service) releaseMoved(hb cluster.Heartbeat) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.p.CreateTimeout)
+	defer cancel()
+	for _, name := range hb.Rooms {
+		r, err := s.p.Directory.Get(ctx, name)
+		if err == nil && r.Server == hb.Server {
+			continue
+		}
+		if err != nil && !errors.Is(err, directory.ErrNotFound) {
+			continue
+		}
+		reason := "moved"
+		if errors.Is(err, directory.ErrNotFound) {
+			reason = "room_closed"
+		}
+		if _, err := bus.ReleaseRoom.Call(ctx, s.p.Bus, bus.ToServer(hb.Server), ID, "", cluster.RoomRef{Room: name, Reason: reason}); err != nil {
+			s.log.Warn("could not make a server give up a moved room", "server", hb.Server, "room", name, "err", err)
+			continue
+		}
+		s.log.Info("server gave up a room the directory has elsewhere", "server", hb.Server, "room", name, "reason", reason)
+	}
+}
+
+func (s *Service) failoverLoop() {
+	defer s.wg.Done()
+	tk := time.NewTicker(max(s.p.Heartbeat/4, 50*time.Millisecond))
+	defer tk.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tk.C:
+		}
+		for _, id := range s.reg.Reap(time.Now()) {
+			s.log.Warn("server declared dead; re-homing its rooms", "server", id, "silent_for", s.p.DeadAfter)
+			s.rehomeServer(id)
+		}
+	}
+}
+
+// rehomeServer moves every room of a dead server to live ones.
+func (s *Service) rehomeServer(dead cluster.ServerID) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*s.p.CreateTimeout)
+	defer cancel()
+	rooms, err := s.p.Directory.List(ctx, dead)
+	if err != nil {
+		s.log.Error("cannot list a dead server's rooms", "server", dead, "err", err)
+		return
+	}
+	for _, r := range rooms {
+		if _, err := s.rehome(ctx, r.Name, dead); err != nil {
+			s.log.Error("room not re-homed", "room", r.Name, "from", dead, "err", err)
+		}
+	}
+}
+
+// rehome places a room whose server is dead on a live one and moves it in the
+// directory (only if it is still on the dead one).
+func (s *Service) rehome(ctx context.Context, room string, from cluster.ServerID) (cluster.RoomInfo, error) {
+	mu, _ := s.rehoming.LoadOrStore(room, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	if cur, err := s.p.Directory.Get(ctx, room); err == nil && cur.Server != from && s.reg.Live(cur.Server) {
+		return s.info(cur), nil // someone moved it meanwhile
+	}
+	info, err := s.place(ctx, room, from)
+	if err != nil {
+		return cluster.RoomInfo{}, err
+	}
+	moved, err := s.p.Directory.Move(ctx, room, from, info.Server)
+	if err != nil {
+		return cluster.RoomInfo{}, err
+	}
+	if moved {
+		s.m.rehomed.Inc()
+		s.log.Info("room re-homed", "room", room, "from", from, "to", info.Server)
+	}
+	return info, nil
+}
+
+// info is a directory entry with its server's signalling URL.
+func (s *Service) info(r directory.Room) cluster.RoomInfo {
+	srv, _ := s.reg.Get(r.Server)
+	return cluster.RoomInfo{Room: r.Name, Server: r.Server, SignalURL: srv.SignalURL}
+}

@@ -1,0 +1,268 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/api/registry"
+	"github.com/voicectl/voicectl/api/service"
+	"github.com/voicectl/voicectl/client"
+	"github.com/voicectl/voicectl/internal/rabbittest"
+	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/wire"
+)
+
+const (
+	clusterSecret = "cluster-e2e-secret-0123456789abcdef"
+	clusterAPIKey = "cluster-e2e-api-key-0123456789"
+)
+
+// clusterEnv is what every process of a test cluster shares: the join-token
+// secret, the API key and fast heartbeats.
+func clusterEnv(extra ...string) []string {
+	return append([]string{"VOICECTL_AUTH_SECRET=" + clusterSecret, "VOICECTL_AUTH_API_KEY=" + clusterAPIKey,
+		"VOICECTL_CLUSTER_HEARTBEAT=300ms", "VOICECTL_CLUSTER_DEAD_AFTER=1s", "VOICECTL_CLUSTER_CREATE_TIMEOUT=3s"}, extra...)
+}
+
+// apiProc is a running `voicectl api`.
+type apiProc struct {
+	cmd  *exec.Cmd
+	base string
+	done chan struct{}
+}
+
+var apiLine = regexp.MustCompile(`api on (http://\S+)`)
+
+func startAPI(t *testing.T, amqpURL, dataDir string) *apiProc {
+	t.Helper()
+	cmd := exec.Command(binary, "api", "--http-addr", "127.0.0.1:0", "--amqp-url", amqpURL, "--data-dir", dataDir, "--log-level", "warn")
+	cmd.Env = append(os.Environ(), clusterEnv()...)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	a := &apiProc{cmd: cmd, done: make(chan struct{})}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := apiLine.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	go func() { _ = cmd.Wait(); close(a.done) }()
+	select {
+	case a.base = <-found:
+	case <-a.done:
+		t.Fatal("voicectl api exited at start")
+	case <-time.After(40 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("voicectl api printed no address")
+	}
+	t.Cleanup(func() { a.stop(t) })
+	return a
+}
+
+func (a *apiProc) stop(t *testing.T) {
+	select {
+	case <-a.done:
+		return
+	default:
+	}
+	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-a.done:
+	case <-time.After(8 * time.Second):
+		_ = a.cmd.Process.Kill()
+		t.Error("api did not stop within 8s of SIGTERM")
+	}
+}
+
+// call makes an API request with the API key (or key, when given) and decodes the answer into out.
+func (a *apiProc) call(t *testing.T, method, path string, body, out any, key ...string) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(t, err)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, a.base+path, rd)
+	require.NoError(t, err)
+	k := clusterAPIKey
+	if len(key) > 0 {
+		k = key[0]
+	}
+	req.Header.Set("Authorization", "Bearer "+k)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	if out != nil {
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
+	}
+	return resp.StatusCode
+}
+
+func (a *apiProc) liveServers(t *testing.T) map[cluster.ServerID]registry.Server {
+	var servers []registry.Server
+	require.Equal(t, http.StatusOK, a.call(t, "GET", "/v1/servers", nil, &servers))
+	out := map[cluster.ServerID]registry.Server{}
+	for _, s := range servers {
+		if !s.Dead {
+			out[s.Server] = s
+		}
+	}
+	return out
+}
+
+// joinThroughAPI asks the API for a token and connects to the room's server.
+func (a *apiProc) joinThroughAPI(t *testing.T, room, identity string) (*client.Client, service.JoinAnswer, error) {
+	t.Helper()
+	var ja service.JoinAnswer
+	if code := a.call(t, "POST", "/v1/rooms/"+room+"/join", service.JoinRequest{Identity: identity}, &ja); code != http.StatusOK {
+		return nil, ja, fmt.Errorf("join answered %d", code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Connect(ctx, client.Config{URL: ja.SignalURL, Token: ja.Token, Publish: true, Level: 30, LoopbackOnly: true})
+	if err != nil {
+		return nil, ja, err
+	}
+	t.Cleanup(c.Close)
+	return c, ja, nil
+}
+
+func hearEachOther(t *testing.T, a, b *client.Client, within time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		return a.Received(b.PeerID()) > 20 && b.Received(a.PeerID()) > 20
+	}, within, 20*time.Millisecond, "a hears %v, b hears %v", a.ReceivedFrom(), b.ReceivedFrom())
+}
+
+func TestClusterAPIPlacesByUsageAndFailsOver(t *testing.T) {
+	br := rabbittest.Start(t)
+	var servers []*server
+	byID := map[cluster.ServerID]*server{}
+	for i, ip := range []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"} {
+		s := startServeEnv(t, clusterEnv("VOICECTL_WORKER_MAX_CONSUMERS=20", "VOICECTL_WORKER_PIPE_HEADROOM=0"),
+			"--http-addr", ip+":0", "--rtc-port", fmt.Sprint(46000+10*i), "--workers", "1", "--amqp-url", br.URL)
+		servers = append(servers, s)
+	}
+	api := startAPI(t, br.URL, t.TempDir())
+	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 3 }, 15*time.Second, 50*time.Millisecond)
+	for id, s := range api.liveServers(t) {
+		for _, srv := range servers {
+			if strings.HasPrefix(s.SignalURL, srv.base) || srv.base == s.SignalURL {
+				byID[id] = srv
+			}
+		}
+	}
+	require.Len(t, byID, 3, "every server's heartbeat names its signalling URL")
+
+	// Bad input: a stable code each.
+	require.Equal(t, http.StatusUnauthorized, api.call(t, "GET", "/v1/rooms", nil, nil, "wrong-key-0123456789"))
+	var he wire.HTTPError
+	require.Equal(t, http.StatusBadRequest, api.call(t, "POST", "/v1/rooms", map[string]string{"room": strings.Repeat("x", 129)}, &he))
+	require.Equal(t, service.CodeBadRoomName, he.Code)
+	require.Equal(t, http.StatusBadRequest, api.call(t, "POST", "/v1/rooms", map[string]string{"room": "a\x07b"}, &he))
+	require.Equal(t, service.CodeBadRoomName, he.Code)
+	require.Equal(t, http.StatusNotFound, api.call(t, "GET", "/v1/rooms/nope", nil, &he))
+	require.Equal(t, service.CodeRoomUnknown, he.Code)
+
+	// Idle servers: three rooms land on three servers (the rooms placed since
+	// a server's last heartbeat count against it).
+	homes := map[cluster.ServerID]string{}
+	for _, room := range []string{"alpha", "beta", "gamma"} {
+		var ra service.RoomAnswer
+		require.Equal(t, http.StatusCreated, api.call(t, "POST", "/v1/rooms", map[string]string{"room": room}, &ra))
+		homes[ra.Server] = room
+	}
+	require.Len(t, homes, 3, "rooms spread over the idle servers: %v", homes)
+	var again service.RoomAnswer
+	require.Equal(t, http.StatusOK, api.call(t, "POST", "/v1/rooms", map[string]string{"room": "alpha"}, &again), "create is get-or-create")
+
+	// Two peers talk in alpha, joined through the API.
+	a, ja, err := api.joinThroughAPI(t, "alpha", "ann")
+	require.NoError(t, err)
+	b, _, err := api.joinThroughAPI(t, "alpha", "bob")
+	require.NoError(t, err)
+	hearEachOther(t, a, b, 15*time.Second)
+	home := ja.Server
+	c, _, err := api.joinThroughAPI(t, "alpha", "cid") // three publishers: 3 + 6 = 9 of 20
+	require.NoError(t, err)
+	require.NotNil(t, c)
+
+	// With alpha's server loaded, new rooms go to the others.
+	require.Eventually(t, func() bool { return api.liveServers(t)[home].Stress >= 0.4 }, 10*time.Second, 50*time.Millisecond)
+	for i := 0; i < 4; i++ {
+		var ra service.RoomAnswer
+		require.Equal(t, http.StatusCreated, api.call(t, "POST", "/v1/rooms", map[string]string{"room": fmt.Sprint("more-", i)}, &ra))
+		require.NotEqual(t, home, ra.Server, "a new room went to the loaded server")
+	}
+
+	// SIGKILL alpha's server: the API declares it dead, re-homes alpha, and
+	// the peers that ask the join endpoint again hear each other on the new home.
+	killed := time.Now()
+	require.NoError(t, byID[home].cmd.Process.Kill())
+	var a2, b2 *client.Client
+	var ja2 service.JoinAnswer
+	require.Eventually(t, func() bool {
+		var err error
+		if a2 == nil {
+			if a2, ja2, err = api.joinThroughAPI(t, "alpha", "ann"); err != nil || ja2.Server == home {
+				a2 = nil
+				return false
+			}
+		}
+		b2, _, err = api.joinThroughAPI(t, "alpha", "bob")
+		return err == nil
+	}, 15*time.Second, 100*time.Millisecond)
+	hearEachOther(t, a2, b2, 10*time.Second)
+	recovered := time.Since(killed)
+	var ra service.RoomAnswer
+	require.Equal(t, http.StatusOK, api.call(t, "GET", "/v1/rooms/alpha", nil, &ra))
+	require.Equal(t, ja2.Server, ra.Server, "the directory says the new home")
+	require.Equal(t, 1, ra.Moves)
+	require.NotContains(t, api.liveServers(t), home)
+	t.Logf("SIGKILL of a room's server to both peers hearing each other on its new home: %s", recovered)
+	require.Less(t, recovered, 10*time.Second)
+
+	// Delete a room: its server closes it, the directory forgets it.
+	require.Equal(t, http.StatusOK, api.call(t, "DELETE", "/v1/rooms/beta", nil, nil))
+	require.Equal(t, http.StatusNotFound, api.call(t, "GET", "/v1/rooms/beta", nil, nil))
+}
+
+func TestClusterAPIRestartKeepsTheDirectory(t *testing.T) {
+	br := rabbittest.Start(t)
+	startServeEnv(t, clusterEnv(), "--http-addr", "127.0.0.11:0", "--rtc-port", "46100", "--workers", "1", "--amqp-url", br.URL)
+	dir := t.TempDir()
+	api := startAPI(t, br.URL, dir)
+	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 1 }, 15*time.Second, 50*time.Millisecond)
+	var ra service.RoomAnswer
+	require.Equal(t, http.StatusCreated, api.call(t, "POST", "/v1/rooms", map[string]string{"room": "kept"}, &ra))
+	api.stop(t)
+
+	restarted := startAPI(t, br.URL, dir)
+	start := time.Now()
+	require.Eventually(t, func() bool { return len(restarted.liveServers(t)) == 1 }, 5*time.Second, 20*time.Millisecond)
+	t.Logf("registry back %s after the API's restart", time.Since(start))
+	var got service.RoomAnswer
+	require.Equal(t, http.StatusOK, restarted.call(t, "GET", "/v1/rooms/kept", nil, &got))
+	require.Equal(t, ra.Server, got.Server)
+	require.Equal(t, "live", got.ServerState)
+}
