@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/voicectl/voicectl/cmd/internal/root.Version=$(VERSION)
 SHELLS   := bash zsh fish powershell
 
-.PHONY: all build run test test-deps unit vet fmt-check completions clean bench
+.PHONY: all build run test test-deps unit vet fmt-check completions clean bench cluster
 
 all: build
 
@@ -15,6 +15,10 @@ build:
 ## run: build and start `voicectl serve --dev`; it prints the URL to open.
 run: build
 	./$(BIN) serve --dev
+
+## cluster: RabbitMQ, `voicectl api` and three servers on 127.0.0.11-13; Ctrl-C stops all.
+cluster: test-deps build
+	scripts/cluster.sh
 
 ## test: install what the tests need, then run every test in a loopback-only network namespace.
 test: test-deps vet fmt-check build

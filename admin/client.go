@@ -143,3 +143,10 @@ func (c *Client) Pipes(ctx context.Context) ([]wire.AdminPipe, error) {
 	var out []wire.AdminPipe
 	return out, c.do(ctx, http.MethodGet, "/admin/v1/pipes", nil, &out)
 }
+
+// Servers lists the cluster's servers; c must point at `voicectl api` with
+// the API key.
+func (c *Client) Servers(ctx context.Context) ([]wire.ClusterServer, error) {
+	var out []wire.ClusterServer
+	return out, c.do(ctx, http.MethodGet, "/v1/servers", nil, &out)
+}

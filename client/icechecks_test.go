@@ -94,8 +94,14 @@ func TestICEChecksTellAnsweredFromUnanswered(t *testing.T) {
 	require.NoError(t, gone.Close())
 	require.NoError(t, lonely.SetRemoteDescription(answer))
 	require.Eventually(t, func() bool {
-		_, n := pairChecks(t, iceChecks(lonely.GetStats()))
-		return n[0] >= 3
+		// The pair may not be in the stats yet on a loaded machine: wait for it
+		// rather than fail inside the condition.
+		m := checksRE.FindAllStringSubmatch(iceChecks(lonely.GetStats()), -1)
+		if len(m) != 1 {
+			return false
+		}
+		sent, _ := strconv.Atoi(m[0][2])
+		return sent >= 3
 	}, 10*time.Second, 50*time.Millisecond)
 	state, n = pairChecks(t, iceChecks(lonely.GetStats()))
 	require.NotEqual(t, "succeeded", state)

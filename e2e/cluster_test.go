@@ -18,7 +18,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/voicectl/voicectl/api/registry"
 	"github.com/voicectl/voicectl/api/service"
 	"github.com/voicectl/voicectl/client"
 	"github.com/voicectl/voicectl/internal/rabbittest"
@@ -118,13 +117,13 @@ func (a *apiProc) call(t *testing.T, method, path string, body, out any, key ...
 	return resp.StatusCode
 }
 
-func (a *apiProc) liveServers(t *testing.T) map[cluster.ServerID]registry.Server {
-	var servers []registry.Server
+func (a *apiProc) liveServers(t *testing.T) map[cluster.ServerID]wire.ClusterServer {
+	var servers []wire.ClusterServer
 	require.Equal(t, http.StatusOK, a.call(t, "GET", "/v1/servers", nil, &servers))
-	out := map[cluster.ServerID]registry.Server{}
+	out := map[cluster.ServerID]wire.ClusterServer{}
 	for _, s := range servers {
-		if !s.Dead {
-			out[s.Server] = s
+		if s.State != "dead" {
+			out[cluster.ServerID(s.ID)] = s
 		}
 	}
 	return out
@@ -261,6 +260,13 @@ func TestClusterAPIRestartKeepsTheDirectory(t *testing.T) {
 	start := time.Now()
 	require.Eventually(t, func() bool { return len(restarted.liveServers(t)) == 1 }, 5*time.Second, 20*time.Millisecond)
 	t.Logf("registry back %s after the API's restart", time.Since(start))
+	out, err := exec.Command(binary, "servers", "--api", restarted.base, "--api-key", clusterAPIKey, "-o", "json").Output()
+	require.NoError(t, err)
+	var listed []wire.ClusterServer
+	require.NoError(t, json.Unmarshal(out, &listed))
+	require.Len(t, listed, 1)
+	require.Equal(t, "live", listed[0].State)
+	require.Equal(t, 1, listed[0].Rooms)
 	var got service.RoomAnswer
 	require.Equal(t, http.StatusOK, restarted.call(t, "GET", "/v1/rooms/kept", nil, &got))
 	require.Equal(t, ra.Server, got.Server)

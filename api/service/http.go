@@ -338,11 +338,27 @@ func (s *Service) join(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) servers(w http.ResponseWriter, _ *http.Request) {
-	out := s.reg.Snapshot()
-	if out == nil {
-		out = []registry.Server{}
+	out := []wire.ClusterServer{}
+	for _, srv := range s.reg.Snapshot() {
+		out = append(out, clusterServer(srv))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+func clusterServer(s registry.Server) wire.ClusterServer {
+	cs := wire.ClusterServer{ID: string(s.Server), SignalURL: s.SignalURL, State: "live", Version: s.Version, Rooms: len(s.Rooms),
+		Peers: s.Peers, Consumers: s.Consumers, Producers: s.Producers, Stress: s.Stress, CPU: s.CPU, Accepting: s.Accepting,
+		LastSeen: s.LastSeen, PlacedSinceHeartbeat: s.PlacedSince, Workers: []wire.ClusterWorker{}}
+	switch {
+	case s.Dead:
+		cs.State = "dead"
+	case s.Draining:
+		cs.State = "draining"
+	}
+	for _, w := range s.Workers {
+		cs.Workers = append(cs.Workers, wire.ClusterWorker{Index: w.Index, Ready: w.Ready, Load: w.Load, Capacity: w.Capacity, Stress: w.Stress})
+	}
+	return cs
 }
 
 func (s *Service) ready(w http.ResponseWriter, r *http.Request) {

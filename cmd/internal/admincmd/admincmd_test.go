@@ -45,6 +45,15 @@ var fixtureRoom = wire.AdminRoomDetail{
 		Flows: []wire.AdminPipeFlow{{ProducerID: "PR_1", From: 0, To: 1, SSRC: 11, Consumers: 1}, {ProducerID: "PR_2", From: 0, To: 1, SSRC: 12, Consumers: 1}}}},
 }
 
+var fixtureServers = []wire.ClusterServer{
+	{ID: "6f1c2a3b-0000-4000-8000-000000000001", SignalURL: "http://127.0.0.11:7880", State: "live", Version: "v1", Rooms: 3, Peers: 40,
+		Stress: 0.45, Accepting: true, LastSeen: t0.Add(-1 * time.Second), Workers: []wire.ClusterWorker{{Index: 0, Ready: true, Stress: 0.5}, {Index: 1, Ready: true, Stress: 0.4}}},
+	{ID: "6f1c2a3b-0000-4000-8000-000000000002", SignalURL: "http://127.0.0.12:7880", State: "live", Version: "v1", Rooms: 9, Peers: 900,
+		Stress: 0.85, LastSeen: t0.Add(-2 * time.Second), Workers: []wire.ClusterWorker{{Index: 0, Ready: true, Stress: 0.85}}},
+	{ID: "6f1c2a3b-0000-4000-8000-000000000003", SignalURL: "http://127.0.0.13:7880", State: "dead", Version: "v1", Rooms: 1,
+		LastSeen: t0.Add(-2 * time.Minute), Workers: []wire.ClusterWorker{}},
+}
+
 // fakeAPI serves fixtures in memory: no sockets.
 type fakeAPI struct {
 	requests []string
@@ -65,6 +74,8 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		v = []wire.AdminRoom{fixtureRoom.AdminRoom}
 	case "GET /admin/v1/rooms/standup":
 		v = fixtureRoom
+	case "GET /v1/servers":
+		v = fixtureServers
 	case "GET /admin/v1/pipes":
 		v = fixtureRoom.PipeList
 	case "DELETE /admin/v1/rooms/standup":
@@ -99,7 +110,7 @@ func run(t *testing.T, tty bool, key string, args ...string) (string, *fakeAPI, 
 	f := &cmdutil.Factory{
 		IO: &cmdutil.IOStreams{Out: &out, ErrOut: &out, IsTerminal: tty},
 		Environ: func() []string {
-			return []string{"VOICECTL_ADMIN_URL=http://voice.test:7880", "VOICECTL_AUTH_ADMIN_KEY=" + key}
+			return []string{"VOICECTL_ADMIN_URL=http://voice.test:7880", "VOICECTL_AUTH_ADMIN_KEY=" + key, "VOICECTL_AUTH_API_KEY=" + key}
 		},
 		HTTPClient: func() *http.Client { return &http.Client{Transport: handlerTransport{api}} },
 		Now:        func() time.Time { return t0 },
@@ -114,6 +125,8 @@ func run(t *testing.T, tty bool, key string, args ...string) (string, *fakeAPI, 
 		cmd = NewCmdRooms(f, nil)
 	case "peers":
 		cmd = NewCmdPeers(f, nil)
+	case "servers":
+		cmd = NewCmdServers(f, nil)
 	}
 	cmd.SetArgs(args[1:])
 	cmd.SetOut(&out)
@@ -122,6 +135,27 @@ func run(t *testing.T, tty bool, key string, args ...string) (string, *fakeAPI, 
 	cmd.SilenceErrors = true
 	err := cmd.Execute()
 	return out.String(), api, err
+}
+
+func TestServersListsTheCluster(t *testing.T) {
+	out, api, err := run(t, false, "good-key", "servers", "--api", "http://api.test:7870")
+	require.NoError(t, err)
+	require.Equal(t, []string{"GET /v1/servers"}, api.requests)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 3, "piped: no header, a row per server")
+	require.Equal(t, "6f1c2a3b-0000-4000-8000-000000000001\thttp://127.0.0.11:7880\tlive\t3\t40\t45%\t50% 40%\tyes\t1s\tv1", lines[0])
+	require.Contains(t, lines[1], "live (full)")
+	require.Contains(t, lines[2], "\tdead\t")
+	require.Contains(t, lines[2], "\t2m\t")
+
+	out, _, err = run(t, false, "good-key", "servers", "--api", "http://api.test:7870", "-o", "json")
+	require.NoError(t, err)
+	var got []wire.ClusterServer
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	require.Equal(t, fixtureServers[1].ID, got[1].ID)
+
+	_, _, err = run(t, false, "bad-key", "servers", "--api", "http://api.test:7870")
+	require.ErrorContains(t, err, "refused")
 }
 
 func golden(t *testing.T, name, got string) {

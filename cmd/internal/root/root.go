@@ -42,6 +42,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	cmd.AddCommand(admincmd.NewCmdRooms(f, nil))
 	cmd.AddCommand(admincmd.NewCmdPeers(f, nil))
 	cmd.AddCommand(admincmd.NewCmdPipes(f, nil))
+	cmd.AddCommand(admincmd.NewCmdServers(f, nil))
 	cmd.AddCommand(admincmd.NewCmdDashboard(f, nil))
 	cmd.AddCommand(loadgencmd.NewCmdLoadgen(f))
 	return cmd

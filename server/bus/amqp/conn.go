@@ -85,7 +85,7 @@ func Dial(ctx context.Context, p Params) (*Bus, error) {
 	}
 	b := &Bus{p: p, log: p.Logger.With("bus", Redact(p.URL)), m: newMetrics(p.Registerer), up: make(chan struct{}), down: make(chan struct{}),
 		pending: map[string]chan reply{}, subs: map[*sub]struct{}{}, stop: make(chan struct{})}
-	lost, err := b.connectRetrying(ctx)
+	lost, err := b.connectRetrying(ctx, false)
 	if err != nil {
 		return nil, err
 	}
@@ -95,10 +95,10 @@ func Dial(ctx context.Context, p Params) (*Bus, error) {
 }
 
 // connectRetrying dials with backoff until it is connected, ctx ends or the bus closes.
-func (b *Bus) connectRetrying(ctx context.Context) (chan *amqp091.Error, error) {
+func (b *Bus) connectRetrying(ctx context.Context, again bool) (chan *amqp091.Error, error) {
 	wait := b.p.ReconnectMin
 	for {
-		lost, err := b.connect()
+		lost, err := b.connect(again)
 		if err == nil {
 			return lost, nil
 		}
@@ -116,7 +116,7 @@ func (b *Bus) connectRetrying(ctx context.Context) (chan *amqp091.Error, error) 
 
 // connect dials, declares the exchanges, opens the publishing channel and
 // restarts every consumer.
-func (b *Bus) connect() (chan *amqp091.Error, error) {
+func (b *Bus) connect(again bool) (chan *amqp091.Error, error) {
 	name := b.p.Name
 	if name == "" {
 		name = "voicectl"
@@ -161,6 +161,9 @@ func (b *Bus) connect() (chan *amqp091.Error, error) {
 	}
 	b.wg.Add(1)
 	go b.readReplies(replies, returns)
+	if again {
+		b.m.reconnects.Inc() // before anyone waiting on up sees the connection
+	}
 	b.mu.Lock()
 	close(b.up)
 	b.mu.Unlock()
@@ -182,11 +185,10 @@ func (b *Bus) supervise(lost chan *amqp091.Error) {
 			b.up, b.down = make(chan struct{}), make(chan struct{})
 			b.mu.Unlock()
 			b.log.Warn("lost the RabbitMQ connection; reconnecting", "err", err)
-			next, cerr := b.connectRetrying(context.Background())
+			next, cerr := b.connectRetrying(context.Background(), true)
 			if cerr != nil {
 				return // closed meanwhile
 			}
-			b.m.reconnects.Inc()
 			b.log.Info("reconnected to RabbitMQ")
 			lost = next
 		}

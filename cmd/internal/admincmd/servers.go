@@ -1,0 +1,95 @@
+package admincmd
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/voicectl/voicectl/admin"
+	"github.com/voicectl/voicectl/cmd/internal/cfgload"
+	"github.com/voicectl/voicectl/cmd/internal/cmdutil"
+	"github.com/voicectl/voicectl/server/config"
+	"github.com/voicectl/voicectl/server/wire"
+)
+
+// NewCmdServers returns `voicectl servers`: the cluster's servers, from the
+// API's registry; runF replaces serversRun in tests.
+func NewCmdServers(f *cmdutil.Factory, runF func(*Options, []string) error) *cobra.Command {
+	opts := &Options{IO: f.IO, Now: f.Now}
+	var configFile string
+	cmd := &cobra.Command{
+		Use:     "servers",
+		Short:   "List the cluster's servers (from voicectl api): state, rooms, peers, stress per worker, heartbeat age",
+		Example: "  voicectl servers --api http://127.0.0.1:7870 --api-key $VOICECTL_AUTH_API_KEY\n  voicectl servers -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(_ *cobra.Command, a []string) error {
+			if err := cmdutil.CheckFormat(opts.Output); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts, a)
+			}
+			return serversRun(opts, a)
+		},
+	}
+	fl := cmd.Flags()
+	fl.String("api", "http://"+config.Defaults()["api.addr"].(string), "the API's URL")
+	fl.String("api-key", "", "API key (auth.api_key, VOICECTL_AUTH_API_KEY)")
+	fl.StringVar(&configFile, "config", "", "config file (default ./voicectl.yaml, then /etc/voicectl/voicectl.yaml)")
+	opts.Client = func() (*admin.Client, error) {
+		cfg, err := cfgload.Load(cfgload.Options{File: configFile, Flags: fl, FlagKey: map[string]string{"api-key": "auth.api_key"},
+			Environ: f.Environ(), Validate: func(*config.Config) error { return nil }})
+		if err != nil {
+			return nil, &cmdutil.ConfigError{Err: err}
+		}
+		if cfg.Auth.APIKey == "" {
+			return nil, &cmdutil.ConfigError{Err: fmt.Errorf("no API key: use --api-key, VOICECTL_AUTH_API_KEY or auth.api_key in the config file")}
+		}
+		url, _ := fl.GetString("api")
+		c, err := admin.New(url, cfg.Auth.APIKey)
+		if err != nil {
+			return nil, &cmdutil.ConfigError{Err: err}
+		}
+		c.HTTP = f.HTTPClient()
+		return c, nil
+	}
+	cmdutil.AddOutputFlag(cmd, &opts.Output)
+	return cmd
+}
+
+func serversRun(o *Options, _ []string) error {
+	c, err := o.Client()
+	if err != nil {
+		return err
+	}
+	cx, cancel := ctx()
+	defer cancel()
+	ss, err := c.Servers(cx)
+	if err != nil {
+		return err
+	}
+	if o.Output != cmdutil.FormatTable {
+		return cmdutil.PrintData(o.IO.Out, o.Output, ss)
+	}
+	return cmdutil.PrintTable(o.IO, serverHeader, serverRows(o, ss))
+}
+
+var serverHeader = []string{"id", "url", "state", "rooms", "peers", "stress", "workers", "new rooms", "heartbeat", "version"}
+
+func serverRows(o *Options, ss []wire.ClusterServer) [][]string {
+	rows := make([][]string, 0, len(ss))
+	for _, s := range ss {
+		var ws []string
+		for _, w := range s.Workers {
+			ws = append(ws, fmt.Sprintf("%.0f%%", 100*w.Stress))
+		}
+		state := s.State
+		if state == "live" && !s.Accepting {
+			state = "live (full)"
+		}
+		rows = append(rows, []string{s.ID, s.SignalURL, state, fmt.Sprint(s.Rooms), fmt.Sprint(s.Peers), fmt.Sprintf("%.0f%%", 100*s.Stress),
+			strings.Join(ws, " "), admin.YesNo(s.Accepting), age(o.Now(), s.LastSeen), s.Version})
+	}
+	return rows
+}

@@ -1,0 +1,33 @@
+package wire
+
+import "time"
+
+// ClusterServer is one server as `voicectl api` lists it at GET /v1/servers.
+type ClusterServer struct {
+	ID        string    `json:"id"`
+	SignalURL string    `json:"signal_url"`
+	State     string    `json:"state"` // live, draining, dead
+	Version   string    `json:"version"`
+	Rooms     int       `json:"rooms"`
+	Peers     int       `json:"peers"`
+	Consumers int       `json:"consumers"`
+	Producers int       `json:"producers"`
+	Stress    float64   `json:"stress"`
+	CPU       float64   `json:"cpu_percent"`
+	Accepting bool      `json:"accepting"` // consumes the shared rooms queue
+	LastSeen  time.Time `json:"last_seen"`
+	// Workers is each worker's stress, by index.
+	Workers []ClusterWorker `json:"workers"`
+	// PlacedSinceHeartbeat counts rooms the API placed there that its last
+	// heartbeat does not show yet.
+	PlacedSinceHeartbeat int `json:"placed_since_heartbeat"`
+}
+
+// ClusterWorker is one worker of a ClusterServer.
+type ClusterWorker struct {
+	Index    int     `json:"index"`
+	Ready    bool    `json:"ready"`
+	Load     int     `json:"load"`
+	Capacity int     `json:"capacity"`
+	Stress   float64 `json:"stress"`
+}
