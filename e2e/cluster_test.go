@@ -46,7 +46,7 @@ type apiProc struct {
 
 var apiLine = regexp.MustCompile(`api on (http://\S+)`)
 
-func startAPI(t *testing.T, amqpURL, dataDir string) *apiProc {
+func startAPI(t testing.TB, amqpURL, dataDir string) *apiProc {
 	t.Helper()
 	cmd := exec.Command(binary, "api", "--http-addr", "127.0.0.1:0", "--amqp-url", amqpURL, "--data-dir", dataDir, "--log-level", "warn")
 	cmd.Env = append(os.Environ(), clusterEnv()...)
@@ -77,7 +77,7 @@ func startAPI(t *testing.T, amqpURL, dataDir string) *apiProc {
 	return a
 }
 
-func (a *apiProc) stop(t *testing.T) {
+func (a *apiProc) stop(t testing.TB) {
 	select {
 	case <-a.done:
 		return
@@ -93,7 +93,7 @@ func (a *apiProc) stop(t *testing.T) {
 }
 
 // call makes an API request with the API key (or key, when given) and decodes the answer into out.
-func (a *apiProc) call(t *testing.T, method, path string, body, out any, key ...string) int {
+func (a *apiProc) call(t testing.TB, method, path string, body, out any, key ...string) int {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -117,7 +117,7 @@ func (a *apiProc) call(t *testing.T, method, path string, body, out any, key ...
 	return resp.StatusCode
 }
 
-func (a *apiProc) liveServers(t *testing.T) map[cluster.ServerID]wire.ClusterServer {
+func (a *apiProc) liveServers(t testing.TB) map[cluster.ServerID]wire.ClusterServer {
 	var servers []wire.ClusterServer
 	require.Equal(t, http.StatusOK, a.call(t, "GET", "/v1/servers", nil, &servers))
 	out := map[cluster.ServerID]wire.ClusterServer{}
@@ -271,4 +271,25 @@ func TestClusterAPIRestartKeepsTheDirectory(t *testing.T) {
 	require.Equal(t, http.StatusOK, restarted.call(t, "GET", "/v1/rooms/kept", nil, &got))
 	require.Equal(t, ra.Server, got.Server)
 	require.Equal(t, "live", got.ServerState)
+}
+
+// BenchmarkClusterAPICreates is rooms created per second through the API with
+// three servers: each create a directory insert and a confirmed request and
+// reply over RabbitMQ. Run it alone:
+//
+//	go test -c -o bin/e2e.test ./e2e && cd e2e && ../scripts/in-netns.sh ../bin/e2e.test -test.run '^$' -test.bench ClusterAPICreates -test.benchtime 300x
+func BenchmarkClusterAPICreates(b *testing.B) {
+	br := rabbittest.Start(b)
+	for i, ip := range []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"} {
+		startServeEnv(b, clusterEnv(), "--http-addr", ip+":0", "--rtc-port", fmt.Sprint(46200+10*i), "--workers", "1", "--amqp-url", br.URL)
+	}
+	api := startAPI(b, br.URL, b.TempDir())
+	require.Eventually(b, func() bool { return len(api.liveServers(b)) == 3 }, 15*time.Second, 50*time.Millisecond)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if code := api.call(b, "POST", "/v1/rooms", map[string]string{"room": fmt.Sprint("bench-", i)}, nil); code != http.StatusCreated {
+			b.Fatalf("create %d answered %d", i, code)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "creates/s")
 }

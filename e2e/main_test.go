@@ -54,12 +54,12 @@ type server struct {
 var urlLine = regexp.MustCompile(`Open (http://\S+?)(/\S*)? in two`)
 
 // startServe runs `voicectl serve --dev` with args and waits for its URL.
-func startServe(t *testing.T, args ...string) *server {
+func startServe(t testing.TB, args ...string) *server {
 	return startServeEnv(t, nil, args...)
 }
 
 // startServeEnv is startServe with extra environment variables.
-func startServeEnv(t *testing.T, env []string, args ...string) *server {
+func startServeEnv(t testing.TB, env []string, args ...string) *server {
 	t.Helper()
 	testenv.RequireLoopbackOnly(t)
 	cmd := exec.Command(binary, append([]string{"serve", "--dev", "--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-level", "warn"}, args...)...)
@@ -98,7 +98,7 @@ func startServeEnv(t *testing.T, env []string, args ...string) *server {
 }
 
 // stop sends SIGTERM and checks the server and all its workers are gone within seconds.
-func (s *server) stop(t *testing.T) {
+func (s *server) stop(t testing.TB) {
 	select {
 	case <-s.done:
 		return

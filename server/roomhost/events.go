@@ -126,20 +126,40 @@ func (h *Host) onSpeakers(e ipc.SpeakersEvent) {
 	r.broadcastLocked(msg, nil)
 }
 
-// Answer applies a peer's SDP answer on its transport.
-func (h *Host) Answer(ctx context.Context, peerID, sdp string) error {
+// transportOf waits, while the peer's join is being set up, until its
+// transport exists (a client may answer or trickle before the server is done).
+func (h *Host) transportOf(ctx context.Context, peerID string) (*peer, error) {
 	p := h.peer(peerID)
 	if p == nil {
-		return ErrNotJoined
+		return nil, ErrNotJoined
+	}
+	select {
+	case <-p.settled:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	p.room.mu.Lock()
+	defer p.room.mu.Unlock()
+	if p.gone || !p.ready {
+		return nil, ErrNotJoined
+	}
+	return p, nil
+}
+
+// Answer applies a peer's SDP answer on its transport.
+func (h *Host) Answer(ctx context.Context, peerID, sdp string) error {
+	p, err := h.transportOf(ctx, peerID)
+	if err != nil {
+		return err
 	}
 	return p.router.client.Answer(ctx, ipc.SDP{TransportID: p.id, SDP: sdp})
 }
 
 // AddCandidate adds a peer's trickled ICE candidate on its transport.
 func (h *Host) AddCandidate(ctx context.Context, peerID string, c wire.ICECandidate) error {
-	p := h.peer(peerID)
-	if p == nil {
-		return ErrNotJoined
+	p, err := h.transportOf(ctx, peerID)
+	if err != nil {
+		return err
 	}
 	return p.router.client.AddCandidate(ctx, ipc.Candidate{TransportID: p.id, Candidate: c})
 }

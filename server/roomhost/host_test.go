@@ -384,3 +384,28 @@ func TestConcurrentJoinsAndLeavesLeaveNothingBehind(t *testing.T) {
 	th.settle()
 	th.requireEmpty()
 }
+
+func TestAnAnswerSentWhileTheJoinIsSetUpWaitsForTheTransport(t *testing.T) {
+	th := newTestHost(t, 1, roomy)
+	w := th.ws[0]
+	release := w.holdMethod(ipc.MethodTransportCreate)
+	id, _ := th.admit("r", "early", false)
+	connected := make(chan error, 1)
+	go func() { connected <- th.h.Connect(context.Background(), id) }()
+	answered := make(chan error, 1)
+	go func() { answered <- th.h.Answer(context.Background(), id, "v=0") }()
+	require.Never(t, func() bool { return len(answered) > 0 }, 100*time.Millisecond, 5*time.Millisecond, "answered before the transport exists")
+	release()
+	require.NoError(t, <-connected)
+	require.NoError(t, <-answered)
+	require.Equal(t, 1, w.count(ipc.MethodTransportAnswer))
+
+	// A peer that leaves while its answer waits gets not_joined, not a hang.
+	release = w.holdMethod(ipc.MethodTransportCreate)
+	defer release()
+	id2, _ := th.admit("r", "leaver", false)
+	go func() { _ = th.h.Connect(context.Background(), id2) }()
+	go func() { answered <- th.h.Answer(context.Background(), id2, "v=0") }()
+	th.h.Leave(id2)
+	require.ErrorIs(t, <-answered, ErrNotJoined)
+}

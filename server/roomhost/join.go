@@ -32,7 +32,7 @@ type Admission struct {
 // Connect is still setting it up.
 func (h *Host) Admit(req JoinRequest) (Admission, error) {
 	p := &peer{id: newID("PA_"), identity: req.Identity, sess: req.Session, publish: req.Publish,
-		joinedAt: time.Now(), consumes: map[string]*claim{}}
+		joinedAt: time.Now(), consumes: map[string]*claim{}, settled: make(chan struct{})}
 	if req.Publish {
 		p.producerID = newID("PR_")
 	}
@@ -177,6 +177,7 @@ func (h *Host) connect(ctx context.Context, p *peer) error {
 		return ErrRoomClosed
 	}
 	p.ready = true
+	p.settle()
 	var sources []*peer
 	for _, q := range r.sortedPeersLocked() {
 		if q != p && q.producing {

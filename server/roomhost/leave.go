@@ -27,6 +27,7 @@ func (h *Host) Leave(peerID string) {
 		return
 	}
 	p.gone = true
+	p.settle()
 	delete(r.peers, p.id)
 	wasProducing := p.producing
 	p.producing = false

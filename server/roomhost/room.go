@@ -69,7 +69,13 @@ type peer struct {
 
 	// muteMu orders one peer's mute changes across their worker calls.
 	muteMu sync.Mutex
+	// settled closes once its transport exists or it has left: a client's
+	// answer or candidate sent while its join is set up waits for it.
+	settled    chan struct{}
+	settleOnce sync.Once
 }
+
+func (p *peer) settle() { p.settleOnce.Do(func() { close(p.settled) }) }
 
 // claim is a listener's hold on one producer.
 type claim struct {
