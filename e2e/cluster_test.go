@@ -293,3 +293,43 @@ func BenchmarkClusterAPICreates(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "creates/s")
 }
+
+func TestClusterAServerBackFromTheDeadGivesUpItsMovedRooms(t *testing.T) {
+	br := rabbittest.Start(t)
+	first := startServeEnv(t, clusterEnv(), "--http-addr", "127.0.0.11:0", "--rtc-port", "46300", "--workers", "1", "--amqp-url", br.URL)
+	api := startAPI(t, br.URL, t.TempDir())
+	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 1 }, 15*time.Second, 50*time.Millisecond)
+	a, ja, err := api.joinThroughAPI(t, "zombie", "ann")
+	require.NoError(t, err)
+	startServeEnv(t, clusterEnv(), "--http-addr", "127.0.0.12:0", "--rtc-port", "46310", "--workers", "1", "--amqp-url", br.URL)
+	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 2 }, 15*time.Second, 50*time.Millisecond)
+
+	// The room's server stops answering (SIGSTOP: alive, but silent) long
+	// enough to be declared dead: the room moves to the other server.
+	require.NoError(t, first.cmd.Process.Signal(syscall.SIGSTOP))
+	require.Eventually(t, func() bool {
+		var ra service.RoomAnswer
+		return api.call(t, "GET", "/v1/rooms/zombie", nil, &ra) == http.StatusOK && ra.Server != ja.Server
+	}, 15*time.Second, 50*time.Millisecond, "the room was not re-homed")
+
+	// It wakes up still hosting the room: the API has it give the room up,
+	// and its peer is told the room moved.
+	require.NoError(t, first.cmd.Process.Signal(syscall.SIGCONT))
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case ev, ok := <-a.Events():
+			require.True(t, ok, "closed without a reconnect")
+			if r, is := ev.(*wire.Reconnect); is {
+				require.Equal(t, "moved", r.Reason)
+				// Joining the old server now sends the client back to the API.
+				var ra service.RoomAnswer
+				require.Equal(t, http.StatusOK, api.call(t, "GET", "/v1/rooms/zombie", nil, &ra))
+				require.NotEqual(t, ja.Server, ra.Server)
+				return
+			}
+		case <-deadline:
+			t.Fatal("the returning server kept the moved room")
+		}
+	}
+}
