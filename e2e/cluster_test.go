@@ -48,7 +48,12 @@ var apiLine = regexp.MustCompile(`api on (http://\S+)`)
 
 func startAPI(t testing.TB, amqpURL, dataDir string) *apiProc {
 	t.Helper()
-	cmd := exec.Command(binary, "api", "--http-addr", "127.0.0.1:0", "--amqp-url", amqpURL, "--data-dir", dataDir, "--log-level", "warn")
+	return startAPIArgs(t, amqpURL, dataDir)
+}
+
+func startAPIArgs(t testing.TB, amqpURL, dataDir string, args ...string) *apiProc {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"api", "--http-addr", "127.0.0.1:0", "--amqp-url", amqpURL, "--data-dir", dataDir, "--log-level", "warn"}, args...)...)
 	cmd.Env = append(os.Environ(), clusterEnv()...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)

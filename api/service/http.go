@@ -20,6 +20,7 @@ import (
 	"github.com/voicectl/voicectl/server/auth"
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/web"
 	"github.com/voicectl/voicectl/server/wire"
 )
 
@@ -77,14 +78,23 @@ func (s *Service) Handler() http.Handler {
 	route("DELETE /v1/rooms/{room}", s.deleteRoom, true)
 	route("POST /v1/rooms/{room}/join", s.join, true)
 	route("GET /v1/servers", s.servers, true)
+	route("GET /v1/info", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"dev": s.p.Dev, "cluster": true, "version": s.p.Version})
+	}, false)
+	if s.p.Dev {
+		route("GET /v1/dev/join", s.devJoin, false)
+	}
+	mux.Handle("GET /", web.Handler())
 	route("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) }, false)
 	route("GET /readyz", s.ready, false)
 	if s.p.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.p.Gatherer, promhttp.HandlerOpts{}))
 	}
-	mux.Handle("/v1/", s.requireKey(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		httpError(w, http.StatusNotFound, wire.CodeNotFound, "no API endpoint "+r.Method+" "+r.URL.Path)
-	})))
+	for _, m := range []string{"GET", "POST", "PUT", "DELETE", "PATCH"} {
+		mux.Handle(m+" /v1/", s.requireKey(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			httpError(w, http.StatusNotFound, wire.CodeNotFound, "no API endpoint "+r.Method+" "+r.URL.Path)
+		})))
+	}
 	return mux
 }
 
@@ -321,15 +331,37 @@ func (s *Service) join(w http.ResponseWriter, r *http.Request) {
 	if body.TTLSeconds > 0 {
 		ttl = time.Duration(body.TTLSeconds) * time.Second
 	}
+	s.grant(w, r, name, body.Identity, body.Publish == nil || *body.Publish, ttl)
+}
+
+// devJoin is GET /v1/dev/join?room=&identity=&publish=0 with --dev: what the
+// browser page asks for a join and again after every reconnect, so that a
+// page whose server died lands on the room's new home.
+func (s *Service) devJoin(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	name, identity := q.Get("room"), q.Get("identity")
+	if err := checkRoomName(name); err != nil {
+		httpError(w, http.StatusBadRequest, CodeBadRoomName, err.Error())
+		return
+	}
+	if identity == "" || len(identity) > 128 {
+		httpError(w, http.StatusBadRequest, wire.CodeBadRequest, "identity is required (at most 128 bytes)")
+		return
+	}
+	s.grant(w, r, name, identity, q.Get("publish") != "0", s.p.TokenTTL)
+}
+
+// grant answers a join: the room's live home (placed or re-homed if needed)
+// and a token for it.
+func (s *Service) grant(w http.ResponseWriter, r *http.Request, name, identity string, publish bool, ttl time.Duration) {
 	room, _, err := s.home(r.Context(), name, true)
 	if err != nil {
 		s.failed(w, err)
 		return
 	}
 	a := s.answer(room)
-	publish := body.Publish == nil || *body.Publish
 	exp := time.Now().Add(ttl)
-	tok, err := auth.Sign(s.p.Secret, auth.Grant{Room: name, Identity: body.Identity, Publish: publish, Expires: exp})
+	tok, err := auth.Sign(s.p.Secret, auth.Grant{Room: name, Identity: identity, Publish: publish, Expires: exp})
 	if err != nil {
 		httpError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
 		return

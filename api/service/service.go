@@ -40,6 +40,8 @@ type Params struct {
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
 	Version    string
+	// Dev serves GET /v1/dev/join without a key, for the browser page.
+	Dev bool
 }
 
 // ID is how the API signs its bus requests.

@@ -101,7 +101,13 @@ func (c *Control) serveRTC(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, wire.CodeNoCapacity, "the server has no capacity for another peer right now; try again later")
 		return
 	}
-	ws, err := websocket.Accept(w, r, nil)
+	var opts *websocket.AcceptOptions
+	if c.bus != nil {
+		// In a cluster the page comes from the API, another origin; a signed
+		// join token for this room, not the origin, is what lets a client in.
+		opts = &websocket.AcceptOptions{OriginPatterns: []string{"*"}}
+	}
+	ws, err := websocket.Accept(w, r, opts)
 	if err != nil {
 		return
 	}

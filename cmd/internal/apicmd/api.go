@@ -38,6 +38,7 @@ var flagKeys = map[string]string{
 	"data-dir":     "data_dir",
 	"log-level":    "log.level",
 	"log-format":   "log.format",
+	"dev":          "dev",
 }
 
 // NewCmdAPI returns `voicectl api`; runF replaces apiRun in tests.
@@ -73,6 +74,7 @@ func NewCmdAPI(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	fl.String("data-dir", d["data_dir"].(string), "directory of the SQLite directory")
 	fl.String("log-level", d["log.level"].(string), "log level: debug, info, warn, error")
 	fl.String("log-format", d["log.format"].(string), "log format: auto (text on a terminal), text, json")
+	fl.Bool("dev", false, "development mode: the browser page at / joins through GET /v1/dev/join without a key")
 	return cmd
 }
 
@@ -107,7 +109,7 @@ func apiRun(o *Options) error {
 	defer b.Close()
 	svc := service.New(service.Params{Logger: log, Bus: b, Directory: dir, Secret: []byte(cfg.Auth.Secret), APIKey: cfg.Auth.APIKey,
 		HighWater: cfg.Cluster.HighWater, Heartbeat: cfg.Cluster.Heartbeat, DeadAfter: cfg.Cluster.DeadAfter,
-		CreateTimeout: cfg.Cluster.CreateTimeout, TokenTTL: cfg.API.TokenTTL, Registerer: reg, Gatherer: reg, Version: o.Version})
+		CreateTimeout: cfg.Cluster.CreateTimeout, TokenTTL: cfg.API.TokenTTL, Registerer: reg, Gatherer: reg, Version: o.Version, Dev: cfg.Dev})
 	if err := svc.Start(); err != nil {
 		return err
 	}

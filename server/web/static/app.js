@@ -19,6 +19,9 @@ const state = {
   retry: 0,
   error: "",
   connected: false,
+  cluster: false, // served by `voicectl api`: join through it, again after every reconnect
+  signal: "",     // the room's server, from the API
+  server: "",
 };
 window.voicectl = state; // inspected by the end-to-end tests
 
@@ -33,6 +36,17 @@ const errorText = {
   unauthorized: "This join link is not valid (the token was refused).",
   token_expired: "This join link has expired. Ask for a new one.",
 };
+
+// clusterJoin asks the API where the room lives now and for a token there.
+async function clusterJoin(room, name, publish) {
+  const q = new URLSearchParams({ room, identity: name, publish: publish ? "1" : "0" });
+  const r = await fetch("/v1/dev/join?" + q);
+  const body = await r.json();
+  if (!r.ok) throw new Error(body.message || "could not join through the API");
+  state.signal = body.signal_url;
+  state.server = body.server;
+  return body.token;
+}
 
 async function devToken(room, name, publish) {
   const q = new URLSearchParams({ room, identity: name, publish: publish ? "1" : "0" });
@@ -128,7 +142,8 @@ function scheduleReconnect(delay) {
   if (state.left) return;
   state.retry++;
   const wait = Math.min(delay + 250 * state.retry, 5000);
-  setStatus(`Reconnecting in ${Math.round(wait / 100) / 10}s…`);
+  if (state.cluster) state.token = ""; // ask the API again: the room may have moved
+  setStatus(`reconnecting… (in ${Math.round(wait / 100) / 10}s)`);
   setTimeout(connect, wait);
 }
 
@@ -180,6 +195,10 @@ function onMessage(msg) {
     case "error":
       setStatus(errorText[msg.code] || `Error ${msg.code}: ${msg.message}`, true);
       state.lastErrorCode = msg.code;
+      if (msg.fatal && state.cluster && (msg.code === "wrong_server" || msg.code === "unavailable")) {
+        scheduleReconnect(300); // the room moved, or its server is stopping: ask the API again
+        break;
+      }
       if (msg.fatal) {
         state.left = true;
         teardown();
@@ -191,9 +210,11 @@ function onMessage(msg) {
 async function connect() {
   if (state.left) return;
   try {
-    if (!state.token) state.token = await devToken(state.room, state.name, state.publish);
+    if (!state.token && state.cluster) state.token = await clusterJoin(state.room, state.name, state.publish);
+    else if (!state.token) state.token = await devToken(state.room, state.name, state.publish);
   } catch (e) {
     setStatus(String(e.message || e), true);
+    if (state.cluster) scheduleReconnect(1000); // the API may be placing the room
     return;
   }
   if (state.publish && !state.mic) {
@@ -207,12 +228,17 @@ async function connect() {
   }
   state.pc = newPeerConnection();
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${proto}//${location.host}/v1/rtc?token=${encodeURIComponent(state.token)}`);
+  const base = state.cluster && state.signal ? state.signal.replace(/^http/, "ws") : `${proto}//${location.host}`;
+  const ws = new WebSocket(`${base}/v1/rtc?token=${encodeURIComponent(state.token)}`);
   state.ws = ws;
   ws.onopen = () => send({ type: "join", publish: state.publish });
   ws.onmessage = (e) => onMessage(JSON.parse(e.data));
   ws.onclose = (e) => {
     if (state.ws !== ws || state.left) return;
+    if (state.cluster) {
+      scheduleReconnect(300); // its server may have died: the API knows where the room is next
+      return;
+    }
     if (e.code === 1006 && !state.peerId) {
       // Refused before the upgrade: the token is bad or the server is down.
       fetch(`/v1/rtc?token=${encodeURIComponent(state.token)}`).then((r) => r.json()).then((b) => {
@@ -258,7 +284,9 @@ $("join-form").onsubmit = (e) => {
 (async function start() {
   let dev = false;
   try {
-    dev = (await (await fetch("/v1/info")).json()).dev;
+    const info = await (await fetch("/v1/info")).json();
+    dev = info.dev;
+    state.cluster = !!info.cluster && !state.token;
   } catch (e) {}
   $("token-label").hidden = dev;
   if (state.token || (dev && state.room && state.name)) {

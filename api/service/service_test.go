@@ -1,0 +1,89 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/api/directory"
+	"github.com/voicectl/voicectl/server/bus"
+	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/wire"
+)
+
+func newTestService(t *testing.T, dev bool) (*Service, *bus.Local) {
+	t.Helper()
+	dir, err := directory.Open(context.Background(), "", t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = dir.Close() })
+	b := bus.NewLocal()
+	t.Cleanup(func() { _ = b.Close() })
+	s := New(Params{Bus: b, Directory: dir, Secret: []byte("0123456789abcdef0123"), APIKey: "apps-key-0123456789", HighWater: 0.8,
+		Heartbeat: 100 * time.Millisecond, DeadAfter: 300 * time.Millisecond, CreateTimeout: time.Second, TokenTTL: time.Hour, Dev: dev})
+	require.NoError(t, s.Start())
+	t.Cleanup(s.Stop)
+	return s, b
+}
+
+func do(t *testing.T, h http.Handler, method, path, key, body string) (*httptest.ResponseRecorder, wire.HTTPError) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var he wire.HTTPError
+	_ = json.Unmarshal(rec.Body.Bytes(), &he)
+	return rec, he
+}
+
+func TestHandlerRoutesAndRefusals(t *testing.T) {
+	s, _ := newTestService(t, true)
+	h := s.Handler()
+	rec, he := do(t, h, "GET", "/v1/rooms", "", "")
+	require.Equal(t, http.StatusUnauthorized, rec.Code)
+	require.Equal(t, wire.CodeUnauthorized, he.Code)
+	rec, he = do(t, h, "GET", "/v1/nothing", "apps-key-0123456789", "")
+	require.Equal(t, http.StatusNotFound, rec.Code)
+	require.Equal(t, wire.CodeNotFound, he.Code)
+	rec, he = do(t, h, "POST", "/v1/rooms", "apps-key-0123456789", `{"room": "x", "extra": 1}`)
+	require.Equal(t, http.StatusBadRequest, rec.Code)
+	require.Equal(t, wire.CodeBadRequest, he.Code)
+	rec, _ = do(t, h, "GET", "/", "", "")
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Contains(t, rec.Body.String(), "<html")
+	rec, _ = do(t, h, "GET", "/v1/info", "", "")
+	require.JSONEq(t, `{"dev": true, "cluster": true, "version": ""}`, rec.Body.String())
+	rec, he = do(t, h, "GET", "/v1/dev/join?room=r", "", "")
+	require.Equal(t, http.StatusBadRequest, rec.Code, "identity is required")
+
+	// No server at all: the create waits on the shared queue and is answered no_capacity.
+	start := time.Now()
+	rec, he = do(t, h, "POST", "/v1/rooms", "apps-key-0123456789", `{"room": "lonely"}`)
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	require.Equal(t, wire.CodeNoCapacity, he.Code)
+	require.Less(t, time.Since(start), 3*time.Second, "answered within create_timeout")
+
+	s2, _ := newTestService(t, false)
+	rec, _ = do(t, s2.Handler(), "GET", "/v1/dev/join?room=r&identity=a", "", "")
+	require.Equal(t, http.StatusUnauthorized, rec.Code, "no dev join outside --dev")
+}
+
+func TestForgedAndMalformedHeartbeatsAreDropped(t *testing.T) {
+	s, b := newTestService(t, false)
+	ctx := context.Background()
+	body, _ := json.Marshal(cluster.Heartbeat{Server: "real", SignalURL: "http://127.0.0.11:7880"})
+	require.NoError(t, b.Publish(ctx, "heartbeat.x", bus.Envelope{Type: bus.TypeHeartbeat, From: "someone-else", Body: body}))
+	require.NoError(t, b.Publish(ctx, "heartbeat.x", bus.Envelope{Type: bus.TypeHeartbeat, From: "real", Body: []byte(`{nope`)}))
+	require.Empty(t, s.reg.Snapshot())
+	require.NoError(t, b.Publish(ctx, "heartbeat.real", bus.Envelope{Type: bus.TypeHeartbeat, From: "real", Body: body}))
+	require.Len(t, s.reg.Snapshot(), 1)
+	require.Eventually(t, func() bool { return !s.reg.Live("real") }, 2*time.Second, 10*time.Millisecond, "silent past dead_after")
+}
