@@ -150,3 +150,10 @@ func (c *Client) Servers(ctx context.Context) ([]wire.ClusterServer, error) {
 	var out []wire.ClusterServer
 	return out, c.do(ctx, http.MethodGet, "/v1/servers", nil, &out)
 }
+
+// ClusterRooms lists the cluster's rooms with their servers; c must point at
+// `voicectl api` with the API key.
+func (c *Client) ClusterRooms(ctx context.Context) ([]wire.ClusterRoom, error) {
+	var out []wire.ClusterRoom
+	return out, c.do(ctx, http.MethodGet, "/v1/rooms", nil, &out)
+}

@@ -194,7 +194,7 @@ func TestClusterAPIPlacesByUsageAndFailsOver(t *testing.T) {
 	for _, room := range []string{"alpha", "beta", "gamma"} {
 		var ra service.RoomAnswer
 		require.Equal(t, http.StatusCreated, api.call(t, "POST", "/v1/rooms", map[string]string{"room": room}, &ra))
-		homes[ra.Server] = room
+		homes[cluster.ServerID(ra.Server)] = room
 	}
 	require.Len(t, homes, 3, "rooms spread over the idle servers: %v", homes)
 	var again service.RoomAnswer
@@ -216,7 +216,7 @@ func TestClusterAPIPlacesByUsageAndFailsOver(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		var ra service.RoomAnswer
 		require.Equal(t, http.StatusCreated, api.call(t, "POST", "/v1/rooms", map[string]string{"room": fmt.Sprint("more-", i)}, &ra))
-		require.NotEqual(t, home, ra.Server, "a new room went to the loaded server")
+		require.NotEqual(t, string(home), ra.Server, "a new room went to the loaded server")
 	}
 
 	// SIGKILL alpha's server: the API declares it dead, re-homes alpha, and
@@ -240,7 +240,7 @@ func TestClusterAPIPlacesByUsageAndFailsOver(t *testing.T) {
 	recovered := time.Since(killed)
 	var ra service.RoomAnswer
 	require.Equal(t, http.StatusOK, api.call(t, "GET", "/v1/rooms/alpha", nil, &ra))
-	require.Equal(t, ja2.Server, ra.Server, "the directory says the new home")
+	require.Equal(t, string(ja2.Server), ra.Server, "the directory says the new home")
 	require.Equal(t, 1, ra.Moves)
 	require.NotContains(t, api.liveServers(t), home)
 	t.Logf("SIGKILL of a room's server to both peers hearing each other on its new home: %s", recovered)
@@ -314,7 +314,7 @@ func TestClusterAServerBackFromTheDeadGivesUpItsMovedRooms(t *testing.T) {
 	require.NoError(t, first.cmd.Process.Signal(syscall.SIGSTOP))
 	require.Eventually(t, func() bool {
 		var ra service.RoomAnswer
-		return api.call(t, "GET", "/v1/rooms/zombie", nil, &ra) == http.StatusOK && ra.Server != ja.Server
+		return api.call(t, "GET", "/v1/rooms/zombie", nil, &ra) == http.StatusOK && ra.Server != string(ja.Server)
 	}, 15*time.Second, 50*time.Millisecond, "the room was not re-homed")
 
 	// It wakes up still hosting the room: the API has it give the room up,
@@ -330,7 +330,7 @@ func TestClusterAServerBackFromTheDeadGivesUpItsMovedRooms(t *testing.T) {
 				// Joining the old server now sends the client back to the API.
 				var ra service.RoomAnswer
 				require.Equal(t, http.StatusOK, api.call(t, "GET", "/v1/rooms/zombie", nil, &ra))
-				require.NotEqual(t, ja.Server, ra.Server)
+				require.NotEqual(t, string(ja.Server), ra.Server)
 				return
 			}
 		case <-deadline:

@@ -36,14 +36,7 @@ const (
 const maxRoomName = 128
 
 // RoomAnswer is a room with its server, as the API answers it.
-type RoomAnswer struct {
-	Room        string           `json:"room"`
-	Server      cluster.ServerID `json:"server"`
-	SignalURL   string           `json:"signal_url"`
-	ServerState string           `json:"server_state"` // live, dead, unknown
-	CreatedAt   time.Time        `json:"created_at"`
-	Moves       int              `json:"moves"`
-}
+type RoomAnswer = wire.ClusterRoom
 
 // JoinRequest is the body of POST /v1/rooms/{room}/join.
 type JoinRequest struct {
@@ -171,7 +164,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 func (s *Service) answer(r directory.Room) RoomAnswer {
-	a := RoomAnswer{Room: r.Name, Server: r.Server, CreatedAt: r.CreatedAt, Moves: r.Moves, ServerState: "unknown"}
+	a := RoomAnswer{Room: r.Name, Server: string(r.Server), CreatedAt: r.CreatedAt, Moves: r.Moves, ServerState: "unknown"}
 	if srv, ok := s.reg.Get(r.Server); ok {
 		a.SignalURL = srv.SignalURL
 		a.ServerState = "live"

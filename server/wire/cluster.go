@@ -31,3 +31,14 @@ type ClusterWorker struct {
 	Capacity int     `json:"capacity"`
 	Stress   float64 `json:"stress"`
 }
+
+// ClusterRoom is a room as `voicectl api` answers it: the directory's entry
+// and its server.
+type ClusterRoom struct {
+	Room        string    `json:"room"`
+	Server      string    `json:"server"`
+	SignalURL   string    `json:"signal_url"`
+	ServerState string    `json:"server_state"` // live, dead, unknown
+	CreatedAt   time.Time `json:"created_at"`
+	Moves       int       `json:"moves"`
+}

@@ -76,6 +76,8 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		v = fixtureRoom
 	case "GET /v1/servers":
 		v = fixtureServers
+	case "GET /v1/rooms":
+		v = []wire.ClusterRoom{{Room: "standup", Server: fixtureServers[0].ID, ServerState: "live", SignalURL: "http://127.0.0.11:7880", CreatedAt: t0.Add(-time.Hour), Moves: 1}}
 	case "GET /admin/v1/pipes":
 		v = fixtureRoom.PipeList
 	case "DELETE /admin/v1/rooms/standup":
@@ -156,6 +158,17 @@ func TestServersListsTheCluster(t *testing.T) {
 
 	_, _, err = run(t, false, "bad-key", "servers", "--api", "http://api.test:7870")
 	require.ErrorContains(t, err, "refused")
+}
+
+func TestRoomsListAgainstTheAPIShowsEachRoomsServer(t *testing.T) {
+	out, api, err := run(t, false, "good-key", "rooms", "list", "--api", "http://api.test:7870")
+	require.NoError(t, err)
+	require.Equal(t, []string{"GET /v1/rooms"}, api.requests)
+	require.Equal(t, "standup\t"+fixtureServers[0].ID+"\tlive\thttp://127.0.0.11:7880\t1\t1h\n", out)
+	out, api, err = run(t, false, "good-key", "rooms", "list")
+	require.NoError(t, err)
+	require.Equal(t, []string{"GET /admin/v1/rooms"}, api.requests, "without --api: the server's admin API")
+	require.Contains(t, out, "standup")
 }
 
 func golden(t *testing.T, name, got string) {

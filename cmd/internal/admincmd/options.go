@@ -23,6 +23,10 @@ type Options struct {
 	Now    func() time.Time
 	// Client connects to the configured server.
 	Client func() (*admin.Client, error)
+	// APIClient connects to the cluster API (--api), where a command takes it;
+	// UseAPI reports whether --api was given.
+	APIClient func() (*admin.Client, error)
+	UseAPI    func() bool
 }
 
 // connection holds the flags that pick the server.

@@ -15,12 +15,52 @@ func NewCmdRooms(f *cmdutil.Factory, runF func(*Options, []string) error) *cobra
 		Use:   "rooms <command>",
 		Short: "List, inspect and close rooms",
 	}
+	list := newAdminCmd(f, &cobra.Command{Use: "list", Aliases: []string{"ls"}, Short: "List rooms (of a server, or with --api of the whole cluster with each room's server)",
+		Args: cobra.NoArgs}, runF, roomsListRun)
+	listOpts := &Options{}
+	addAPIFlags(f, list, listOpts)
+	serverRun := list.RunE
+	list.RunE = func(c *cobra.Command, a []string) error {
+		if listOpts.UseAPI() {
+			if runF != nil {
+				return runF(listOpts, a)
+			}
+			out, _ := c.Flags().GetString("output")
+			listOpts.IO, listOpts.Now, listOpts.Output = f.IO, f.Now, out
+			if err := cmdutil.CheckFormat(out); err != nil {
+				return err
+			}
+			return clusterRoomsRun(listOpts)
+		}
+		return serverRun(c, a)
+	}
 	cmd.AddCommand(
-		newAdminCmd(f, &cobra.Command{Use: "list", Aliases: []string{"ls"}, Short: "List rooms", Args: cobra.NoArgs}, runF, roomsListRun),
+		list,
 		newAdminCmd(f, &cobra.Command{Use: "show ROOM", Short: "Show a room: its routers, peers and pipes", Args: cobra.ExactArgs(1)}, runF, roomsShowRun),
 		newAdminCmd(f, &cobra.Command{Use: "close ROOM", Short: "Close a room: every peer is removed", Args: cobra.ExactArgs(1)}, runF, roomsCloseRun),
 	)
 	return cmd
+}
+
+func clusterRoomsRun(o *Options) error {
+	c, err := o.APIClient()
+	if err != nil {
+		return err
+	}
+	cx, cancel := ctx()
+	defer cancel()
+	rooms, err := c.ClusterRooms(cx)
+	if err != nil {
+		return err
+	}
+	if o.Output != cmdutil.FormatTable {
+		return cmdutil.PrintData(o.IO.Out, o.Output, rooms)
+	}
+	rows := make([][]string, 0, len(rooms))
+	for _, r := range rooms {
+		rows = append(rows, []string{r.Room, r.Server, r.ServerState, r.SignalURL, fmt.Sprint(r.Moves), age(o.Now(), r.CreatedAt)})
+	}
+	return cmdutil.PrintTable(o.IO, []string{"room", "server", "state", "url", "moves", "age"}, rows)
 }
 
 func roomsListRun(o *Options, _ []string) error {

@@ -17,7 +17,6 @@ import (
 // API's registry; runF replaces serversRun in tests.
 func NewCmdServers(f *cmdutil.Factory, runF func(*Options, []string) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Now: f.Now}
-	var configFile string
 	cmd := &cobra.Command{
 		Use:     "servers",
 		Short:   "List the cluster's servers (from voicectl api): state, rooms, peers, stress per worker, heartbeat age",
@@ -33,11 +32,25 @@ func NewCmdServers(f *cmdutil.Factory, runF func(*Options, []string) error) *cob
 			return serversRun(opts, a)
 		},
 	}
+	addAPIFlags(f, cmd, opts)
+	cmdutil.AddOutputFlag(cmd, &opts.Output)
+	return cmd
+}
+
+// addAPIFlags adds --api, --api-key and --config and sets opts.APIClient.
+func addAPIFlags(f *cmdutil.Factory, cmd *cobra.Command, opts *Options) {
+	var configFile string
 	fl := cmd.Flags()
-	fl.String("api", "http://"+config.Defaults()["api.addr"].(string), "the API's URL")
+	fl.String("api", "http://"+config.Defaults()["api.addr"].(string), "the cluster API's URL")
 	fl.String("api-key", "", "API key (auth.api_key, VOICECTL_AUTH_API_KEY)")
-	fl.StringVar(&configFile, "config", "", "config file (default ./voicectl.yaml, then /etc/voicectl/voicectl.yaml)")
-	opts.Client = func() (*admin.Client, error) {
+	if fl.Lookup("config") == nil {
+		fl.StringVar(&configFile, "config", "", "config file (default ./voicectl.yaml, then /etc/voicectl/voicectl.yaml)")
+	}
+	opts.UseAPI = func() bool { return fl.Changed("api") }
+	opts.APIClient = func() (*admin.Client, error) {
+		if c := fl.Lookup("config"); c != nil {
+			configFile = c.Value.String()
+		}
 		cfg, err := cfgload.Load(cfgload.Options{File: configFile, Flags: fl, FlagKey: map[string]string{"api-key": "auth.api_key"},
 			Environ: f.Environ(), Validate: func(*config.Config) error { return nil }})
 		if err != nil {
@@ -54,12 +67,10 @@ func NewCmdServers(f *cmdutil.Factory, runF func(*Options, []string) error) *cob
 		c.HTTP = f.HTTPClient()
 		return c, nil
 	}
-	cmdutil.AddOutputFlag(cmd, &opts.Output)
-	return cmd
 }
 
 func serversRun(o *Options, _ []string) error {
-	c, err := o.Client()
+	c, err := o.APIClient()
 	if err != nil {
 		return err
 	}
