@@ -73,6 +73,18 @@ func (r *Registry) Reap(now time.Time) []cluster.ServerID {
 	return out
 }
 
+// Excuse forgives every live server's silence up to now: after the API's
+// own bus outage, servers get a full dead_after to be heard again.
+func (r *Registry) Excuse(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.servers {
+		if !s.Dead && s.LastSeen.Before(now) {
+			s.LastSeen = now
+		}
+	}
+}
+
 // Get returns one server.
 func (r *Registry) Get(id cluster.ServerID) (Server, bool) {
 	r.mu.Lock()

@@ -60,3 +60,12 @@ func TestRegistryDeathAndRevival(t *testing.T) {
 	require.Zero(t, s.PlacedSince, "a heartbeat shows what was placed")
 	require.Len(t, r.Snapshot(), 2)
 }
+
+func TestExcuseGivesSilentServersAFullDeadAfter(t *testing.T) {
+	r := New(time.Second)
+	t0 := time.Now()
+	r.Observe(cluster.Heartbeat{Server: "a"}, t0)
+	r.Excuse(t0.Add(5 * time.Second)) // the API was cut off for 5 s
+	require.Empty(t, r.Reap(t0.Add(5500*time.Millisecond)))
+	require.Equal(t, []cluster.ServerID{"a"}, r.Reap(t0.Add(6500*time.Millisecond)))
+}

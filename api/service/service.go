@@ -8,7 +8,6 @@ package service
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -128,17 +127,13 @@ func (s *Service) releaseMoved(hb cluster.Heartbeat) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.p.CreateTimeout)
 	defer cancel()
 	for _, name := range hb.Rooms {
+		// Only a room the directory has on another server is given up: one it
+		// does not have yet may be a create whose answer is being recorded.
 		r, err := s.p.Directory.Get(ctx, name)
-		if err == nil && r.Server == hb.Server {
-			continue
-		}
-		if err != nil && !errors.Is(err, directory.ErrNotFound) {
+		if err != nil || r.Server == hb.Server {
 			continue
 		}
 		reason := "moved"
-		if errors.Is(err, directory.ErrNotFound) {
-			reason = "room_closed"
-		}
 		if _, err := bus.ReleaseRoom.Call(ctx, s.p.Bus, bus.ToServer(hb.Server), ID, "", cluster.RoomRef{Room: name, Reason: reason}); err != nil {
 			s.log.Warn("could not make a server give up a moved room", "server", hb.Server, "room", name, "err", err)
 			continue
@@ -151,11 +146,30 @@ func (s *Service) failoverLoop() {
 	defer s.wg.Done()
 	tk := time.NewTicker(max(s.p.Heartbeat/4, 50*time.Millisecond))
 	defer tk.Stop()
+	health, _ := s.p.Bus.(bus.Health)
+	var seen uint64
+	if health != nil {
+		seen = health.Reconnects()
+	}
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-tk.C:
+		}
+		if health != nil {
+			// Heartbeats missed while the API itself was cut off from
+			// RabbitMQ say nothing about the servers: declaring them dead
+			// would re-home every room of the cluster at each broker restart.
+			if !health.Connected() {
+				continue
+			}
+			if n := health.Reconnects(); n != seen {
+				seen = n
+				s.reg.Excuse(time.Now())
+				s.log.Info("back on the bus: servers get dead_after to be heard again")
+				continue
+			}
 		}
 		for _, id := range s.reg.Reap(time.Now()) {
 			s.log.Warn("server declared dead; re-homing its rooms", "server", id, "silent_for", s.p.DeadAfter)

@@ -85,3 +85,11 @@ type Bus interface {
 	// Close ends every subscription and the connection.
 	Close() error
 }
+
+// Health is what a Bus that can lose its connection may tell: whether it is
+// connected, and how many times it connected again. The API uses it to tell
+// its own outage from servers' silence.
+type Health interface {
+	Connected() bool
+	Reconnects() uint64
+}

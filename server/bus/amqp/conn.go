@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,7 +54,10 @@ type Bus struct {
 	closed  bool
 	pubMu   sync.Mutex
 	stop    chan struct{}
-	wg      sync.WaitGroup
+	// reconnects counts connections made again, for whoever must tell its
+	// own outage from its peers' silence.
+	reconnects atomic.Uint64
+	wg         sync.WaitGroup
 }
 
 type reply struct {
@@ -163,6 +167,7 @@ func (b *Bus) connect(again bool) (chan *amqp091.Error, error) {
 	go b.readReplies(replies, returns)
 	if again {
 		b.m.reconnects.Inc() // before anyone waiting on up sees the connection
+		b.reconnects.Add(1)
 	}
 	b.mu.Lock()
 	close(b.up)
@@ -284,6 +289,22 @@ func (b *Bus) publish(ctx context.Context, kind, exchange, key string, mandatory
 	b.m.confirms.WithLabelValues("ack").Inc()
 	return nil
 }
+
+// Connected reports whether the connection is up now.
+func (b *Bus) Connected() bool {
+	b.mu.Lock()
+	up := b.up
+	b.mu.Unlock()
+	select {
+	case <-up:
+		return true
+	default:
+		return false
+	}
+}
+
+// Reconnects counts connections made again since Dial.
+func (b *Bus) Reconnects() uint64 { return b.reconnects.Load() }
 
 // Close ends every consumer and the connection, and waits for them.
 func (b *Bus) Close() error {
