@@ -21,6 +21,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait "${pids[@]}" 2>/dev/null || true
   ctl stop >/dev/null 2>&1 || true
+  exit 0
 }
 trap cleanup INT TERM EXIT
 "$rmq/rabbitmq-server" -detached
