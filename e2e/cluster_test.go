@@ -409,3 +409,32 @@ func TestClusterAPIThroughARabbitMQRestart(t *testing.T) {
 	}, 15*time.Second, 50*time.Millisecond, "servers still host rooms the directory has elsewhere")
 	t.Logf("RabbitMQ restart during %d creates through the API: longest create %s, none lost, none doubled, none re-homed", n, longest)
 }
+
+// TestPrometheusScrapesTheClusterAPI: a real Prometheus scraping the API sees
+// the registry's gauges, the re-homing counter and the bus's connection.
+func TestPrometheusScrapesTheClusterAPI(t *testing.T) {
+	br := rabbittest.Start(t)
+	byURL := map[string]*server{}
+	for i, ip := range []string{"127.0.0.11", "127.0.0.12"} {
+		s := startServeEnv(t, clusterEnv(), "--http-addr", ip+":0", "--rtc-port", fmt.Sprint(46600+10*i), "--workers", "1", "--amqp-url", br.URL)
+		byURL[s.base] = s
+	}
+	api := startAPI(t, br.URL, t.TempDir())
+	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 2 }, 15*time.Second, 50*time.Millisecond)
+	prom := startPrometheus(t, strings.TrimPrefix(api.base, "http://"))
+	var ra service.RoomAnswer
+	require.Equal(t, http.StatusCreated, api.call(t, "POST", "/v1/rooms", map[string]string{"room": "scraped"}, &ra))
+	// The target's own label is "server", so Prometheus keeps the metric's as exported_server.
+	up := fmt.Sprintf(`voicectl_api_server_up{exported_server=%q}`, ra.Server)
+	eventually := func(q string, want float64) {
+		t.Helper()
+		require.Eventually(t, func() bool { v, err := query(prom, q); return err == nil && v == want }, 20*time.Second, 200*time.Millisecond, "%s != %v", q, want)
+	}
+	eventually(up, 1)
+	eventually(`voicectl_bus_connected`, 1)
+	eventually(`sum(voicectl_api_request_duration_seconds_count{route="POST /v1/rooms",code="201"})`, 1)
+	require.NoError(t, byURL[ra.SignalURL].cmd.Process.Kill())
+	eventually(up, 0)
+	eventually(`voicectl_api_rooms_rehomed_total`, 1)
+	eventually(`count(voicectl_api_server_up == 1)`, 1)
+}
