@@ -20,7 +20,8 @@ const (
 	pageWorkers page = iota
 	pageRooms
 	pagePipes
-	pageRoom // a room's detail, opened from the rooms page
+	pageRoom    // a room's detail, opened from the rooms page
+	pageServers // the cluster's servers, when pointed at voicectl api
 )
 
 var tabNames = []string{"Workers", "Rooms", "Pipes"}
@@ -28,17 +29,27 @@ var tabNames = []string{"Workers", "Rooms", "Pipes"}
 // Minimum terminal size for a usable layout.
 const minWidth, minHeight = 40, 10
 
-// Params configures a Model.
+// ClusterSource is the cluster API; *admin.Client is one.
+type ClusterSource interface {
+	Servers(ctx context.Context) ([]wire.ClusterServer, error)
+}
+
+// Params configures a Model: a server's Source, or a Cluster.
 type Params struct {
 	Source  Source
+	Cluster ClusterSource
 	Server  string // shown in the title
 	Refresh time.Duration
+	// Now is the clock heartbeat ages are read against (default time.Now).
+	Now func() time.Time
 }
 
 // Model is the dashboard's root bubbletea model.
 type Model struct {
 	common  *Common
 	src     Source
+	cluster ClusterSource
+	now     func() time.Time
 	server  string
 	refresh time.Duration
 
@@ -49,8 +60,8 @@ type Model struct {
 	lastErr   string
 	fetching  bool
 
-	workers, rooms, pipes, peers table
-	openRoom                     string
+	workers, rooms, pipes, peers, servers table
+	openRoom                              string
 
 	filter    textinput.Model
 	filtering bool
@@ -85,27 +96,50 @@ func New(p Params) Model {
 	ti := textinput.New()
 	ti.Prompt = "/"
 	ti.Placeholder = "room"
-	return Model{
+	m := Model{
 		common:  &Common{Width: 80, Height: 24, Styles: DefaultStyles(), Keys: DefaultKeyMap()},
 		src:     p.Source,
+		cluster: p.Cluster,
+		now:     p.Now,
 		server:  p.Server,
 		refresh: p.Refresh,
 		filter:  ti,
 		help:    help.New(),
 		workers: table{selected: 0}, rooms: table{selected: 0}, pipes: table{selected: 0}, peers: table{selected: 0},
 	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if p.Cluster != nil {
+		m.page = pageServers
+	}
+	return m
+}
+
+// tabs are the pages one can switch between.
+func (m Model) tabs() []string {
+	if m.cluster != nil {
+		return []string{"Servers"}
+	}
+	return tabNames
 }
 
 // Init starts the first fetch.
 func (m Model) Init() tea.Cmd { return m.fetchCmd() }
 
 func (m Model) fetchCmd() tea.Cmd {
-	src, room := m.src, m.openRoom
+	src, cl, room := m.src, m.cluster, m.openRoom
 	timeout := max(m.refresh*3, 2*time.Second)
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		s, err := fetch(ctx, src, room)
+		var s Snapshot
+		var err error
+		if cl != nil {
+			s.Servers, err = cl.Servers(ctx)
+		} else {
+			s, err = fetch(ctx, src, room)
+		}
 		if err != nil {
 			return fetchErrMsg{err}
 		}
@@ -195,6 +229,8 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, tea.Quit
 	case key.Matches(msg, k.Help):
 		m.help.ShowAll = !m.help.ShowAll
+	case m.cluster != nil && (key.Matches(msg, k.NextTab) || key.Matches(msg, k.PrevTab)):
+		// one page only
 	case key.Matches(msg, k.NextTab):
 		m.page = (m.tab() + 1) % page(len(tabNames))
 		m.openRoom = ""
@@ -249,14 +285,19 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 
 // tab is the tab a page belongs to.
 func (m Model) tab() page {
-	if m.page == pageRoom {
+	switch m.page {
+	case pageRoom:
 		return pageRooms
+	case pageServers:
+		return 0
 	}
 	return m.page
 }
 
 func (m *Model) current() *table {
 	switch m.page {
+	case pageServers:
+		return &m.servers
 	case pageRooms:
 		return &m.rooms
 	case pagePipes:

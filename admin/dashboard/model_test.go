@@ -228,3 +228,29 @@ func TestQuit(t *testing.T) {
 	require.NotNil(t, cmd)
 	require.IsType(t, tea.QuitMsg{}, cmd())
 }
+
+type fakeCluster struct{ servers []wire.ClusterServer }
+
+func (f fakeCluster) Servers(context.Context) ([]wire.ClusterServer, error) { return f.servers, nil }
+
+func TestServersPageWhenPointedAtTheAPI(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	cl := fakeCluster{servers: []wire.ClusterServer{
+		{ID: "6f1c2a3b-0000-4000-8000-000000000001", SignalURL: "http://127.0.0.11:7880", State: "live", Rooms: 3, Peers: 40, Stress: 0.45,
+			Accepting: true, LastSeen: now.Add(-1500 * time.Millisecond), Workers: []wire.ClusterWorker{{Stress: 0.5}, {Stress: 0.4}}},
+		{ID: "9a9a9a9a-0000-4000-8000-000000000002", SignalURL: "http://127.0.0.12:7880", State: "dead", Rooms: 1, LastSeen: now.Add(-2 * time.Minute)},
+	}}
+	m := tea.Model(New(Params{Cluster: cl, Server: "http://api.test:7870", Refresh: time.Hour, Now: func() time.Time { return now }}))
+	m = drive(t, m, tea.WindowSizeMsg{Width: 100, Height: 24})
+	m = runCmd(t, m, m.Init(), 0)
+	golden(t, "servers_100x24", m.View())
+	v := m.View()
+	require.Contains(t, v, "1 Servers")
+	require.NotContains(t, v, "Workers")
+	require.Contains(t, v, "6f1c2a3b")
+	require.Contains(t, v, "50% 40%")
+	require.Contains(t, v, "1.5s")
+	require.Contains(t, v, "dead")
+	m = drive(t, m, keys("tab")...)
+	require.Contains(t, m.View(), "1 Servers", "tab stays on the only page")
+}

@@ -24,6 +24,8 @@ type Snapshot struct {
 	Pipes   []wire.AdminPipe
 	// Room is the open room's detail, when a room is open.
 	Room *wire.AdminRoomDetail
+	// Servers is the cluster's, when the dashboard shows a cluster.
+	Servers []wire.ClusterServer
 }
 
 // fetch reads a snapshot; room is the open room ("" for none).

@@ -50,6 +50,26 @@ func (m *Model) rebuild() {
 		}
 	}
 	m.peers.clamp()
+
+	m.servers.header = []string{"SERVER", "STATE", "STRESS", "", "WORKERS", "ROOMS", "PEERS", "NEW ROOMS", "HEARTBEAT", "URL"}
+	m.servers.rows = nil
+	for _, sv := range m.snap.Servers {
+		var ws []string
+		for _, w := range sv.Workers {
+			ws = append(ws, fmt.Sprintf("%.0f%%", 100*w.Stress))
+		}
+		id := sv.ID
+		if len(id) > 8 {
+			id = id[:8]
+		}
+		beat := "-"
+		if !sv.LastSeen.IsZero() {
+			beat = fmt.Sprintf("%.1fs", m.now().Sub(sv.LastSeen).Seconds())
+		}
+		m.servers.rows = append(m.servers.rows, []string{id, sv.State, bar(m.common, int(100*sv.Stress), 100, 10), fmt.Sprintf("%.0f%%", 100*sv.Stress),
+			strings.Join(ws, " "), fmt.Sprint(sv.Rooms), fmt.Sprint(sv.Peers), admin.YesNo(sv.Accepting), beat, sv.SignalURL})
+	}
+	m.servers.clamp()
 }
 
 func pipeRows(ps []wire.AdminPipe) [][]string {
@@ -89,7 +109,7 @@ func (m Model) View() string {
 	lines = append(lines, ansi.Truncate(st.Title.Render("voicectl dashboard")+"  "+m.server+"  "+conn, c.Width, "…"))
 
 	var tabs []string
-	for i, name := range tabNames {
+	for i, name := range m.tabs() {
 		label := fmt.Sprintf("%d %s", i+1, name)
 		if page(i) == m.tab() {
 			tabs = append(tabs, st.ActiveTab.Render(label))
@@ -118,6 +138,8 @@ func (m Model) View() string {
 		body += m.rooms.view(c, bodyHeight, faint, true)
 	case pagePipes:
 		body = m.pipes.view(c, bodyHeight, faint, false)
+	case pageServers:
+		body = m.servers.view(c, bodyHeight, faint, false)
 	case pageRoom:
 		body = m.roomView(bodyHeight, faint)
 	}

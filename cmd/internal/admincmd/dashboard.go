@@ -22,7 +22,7 @@ func NewCmdDashboard(f *cmdutil.Factory, runF func(*DashboardOptions) error) *co
 	opts := &DashboardOptions{Options: Options{IO: f.IO, Now: f.Now}}
 	cmd := &cobra.Command{
 		Use:   "dashboard",
-		Short: "Live terminal UI of a server's workers, rooms, peers and pipes",
+		Short: "Live terminal UI of a server's workers, rooms, peers and pipes (with --api: the cluster's servers)",
 		Long: "dashboard shows a server's workers (load against capacity, stress, CPU, restarts), rooms\n" +
 			"(peers, routers, who is speaking), a room's peers and pipes, and the pipes. Kick, mute and\n" +
 			"close act on the server after a confirmation. It reconnects by itself when the server goes away.",
@@ -38,11 +38,22 @@ func NewCmdDashboard(f *cmdutil.Factory, runF func(*DashboardOptions) error) *co
 		},
 	}
 	addConnectionFlags(f, cmd, &opts.Options)
+	addAPIFlags(f, cmd, &opts.Options)
 	cmd.Flags().DurationVar(&opts.Refresh, "refresh", time.Second, "how often to refresh")
 	return cmd
 }
 
 func dashboardRun(o *DashboardOptions) error {
+	if o.UseAPI() {
+		// Pointed at voicectl api: the cluster's servers page.
+		c, err := o.APIClient()
+		if err != nil {
+			return err
+		}
+		m := dashboard.New(dashboard.Params{Cluster: c, Server: c.BaseURL, Refresh: o.Refresh})
+		_, err = tea.NewProgram(m, tea.WithAltScreen(), tea.WithInput(o.IO.In), tea.WithOutput(o.IO.Out)).Run()
+		return err
+	}
 	c, err := o.Client()
 	if err != nil {
 		return err
