@@ -352,8 +352,9 @@ func TestClusterAServerBackFromTheDeadGivesUpItsMovedRooms(t *testing.T) {
 func TestClusterAPIThroughARabbitMQRestart(t *testing.T) {
 	br := rabbittest.Start(t)
 	env := []string{"VOICECTL_CLUSTER_DEAD_AFTER=6s", "VOICECTL_CLUSTER_CREATE_TIMEOUT=20s"}
+	var servers []*server
 	for i, ip := range []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"} {
-		startServeEnv(t, append(clusterEnv(), env...), "--http-addr", ip+":0", "--rtc-port", fmt.Sprint(46500+10*i), "--workers", "1", "--amqp-url", br.URL)
+		servers = append(servers, startServeEnv(t, append(clusterEnv(), env...), "--http-addr", ip+":0", "--rtc-port", fmt.Sprint(46500+10*i), "--workers", "1", "--amqp-url", br.URL))
 	}
 	api := startAPIEnv(t, br.URL, t.TempDir(), env)
 	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 3 }, 15*time.Second, 50*time.Millisecond)
@@ -407,6 +408,12 @@ func TestClusterAPIThroughARabbitMQRestart(t *testing.T) {
 		}
 		return len(live) == 3 && total == n
 	}, 15*time.Second, 50*time.Millisecond, "servers still host rooms the directory has elsewhere")
+	// The servers logged the lost connection, with the URL's password hidden.
+	for _, srv := range servers {
+		logs := srv.logs.String()
+		require.Contains(t, logs, "guest:xxxxx@", "the reconnect was logged")
+		require.NotContains(t, logs, "guest:guest@", "the bus URL's password reached a log")
+	}
 	t.Logf("RabbitMQ restart during %d creates through the API: longest create %s, none lost, none doubled, none re-homed", n, longest)
 }
 
@@ -437,4 +444,31 @@ func TestPrometheusScrapesTheClusterAPI(t *testing.T) {
 	eventually(up, 0)
 	eventually(`voicectl_api_rooms_rehomed_total`, 1)
 	eventually(`count(voicectl_api_server_up == 1)`, 1)
+}
+
+func TestClusterAPIAnswersNoCapacityWhenEveryServerIsBusy(t *testing.T) {
+	br := rabbittest.Start(t)
+	startServeEnv(t, clusterEnv("VOICECTL_WORKER_MAX_CONSUMERS=10", "VOICECTL_WORKER_PIPE_HEADROOM=0"),
+		"--http-addr", "127.0.0.11:0", "--rtc-port", "46700", "--workers", "1", "--amqp-url", br.URL)
+	api := startAPI(t, br.URL, t.TempDir())
+	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 1 }, 15*time.Second, 50*time.Millisecond)
+	// Three publishers: 3 producers + 6 consumers = 9 of 10, above high water (0.8).
+	for _, name := range []string{"p1", "p2", "p3"} {
+		_, _, err := api.joinThroughAPI(t, "busy", name)
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool {
+		for _, s := range api.liveServers(t) {
+			return s.Stress > 0.8 && !s.Accepting
+		}
+		return false
+	}, 10*time.Second, 50*time.Millisecond)
+	start := time.Now()
+	var he wire.HTTPError
+	require.Equal(t, http.StatusServiceUnavailable, api.call(t, "POST", "/v1/rooms", map[string]string{"room": "one-too-many"}, &he))
+	took := time.Since(start)
+	require.Equal(t, wire.CodeNoCapacity, he.Code)
+	require.Less(t, took, 3*time.Second+time.Second, "answered within cluster.create_timeout (3s)")
+	require.Equal(t, http.StatusNotFound, api.call(t, "GET", "/v1/rooms/one-too-many", nil, nil), "nothing half-made")
+	t.Logf("no_capacity answered after %s", took)
 }
