@@ -253,17 +253,24 @@ func (s *Service) roomName(w http.ResponseWriter, r *http.Request) (string, bool
 	return name, true
 }
 
-func (s *Service) getRoom(w http.ResponseWriter, r *http.Request) {
+// lookup is the directory entry of the path's room, or the error answered.
+func (s *Service) lookup(w http.ResponseWriter, r *http.Request) (directory.Room, bool) {
 	name, ok := s.roomName(w, r)
 	if !ok {
-		return
+		return directory.Room{}, false
 	}
 	room, err := s.p.Directory.Get(r.Context(), name)
 	if err != nil {
 		s.failed(w, err)
-		return
+		return directory.Room{}, false
 	}
-	writeJSON(w, http.StatusOK, s.answer(room))
+	return room, true
+}
+
+func (s *Service) getRoom(w http.ResponseWriter, r *http.Request) {
+	if room, ok := s.lookup(w, r); ok {
+		writeJSON(w, http.StatusOK, s.answer(room))
+	}
 }
 
 func (s *Service) listRooms(w http.ResponseWriter, r *http.Request) {
@@ -280,15 +287,11 @@ func (s *Service) listRooms(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) deleteRoom(w http.ResponseWriter, r *http.Request) {
-	name, ok := s.roomName(w, r)
+	room, ok := s.lookup(w, r)
 	if !ok {
 		return
 	}
-	room, err := s.p.Directory.Get(r.Context(), name)
-	if err != nil {
-		s.failed(w, err)
-		return
-	}
+	name := room.Name
 	peers := 0
 	if s.reg.Live(room.Server) {
 		res, err := bus.CloseRoom.Call(r.Context(), s.p.Bus, bus.ToServer(room.Server), ID, "", cluster.RoomRef{Room: name})
