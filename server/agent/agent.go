@@ -6,6 +6,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -94,8 +95,6 @@ func (a *Agent) Accepting() bool {
 	return a.accepting
 }
 
-func (a *Agent) stress() float64 { return a.p.Usage().Stress }
-
 // watchWater consumes the shared queue while stress stays at or below high
 // water, stops above it, and starts again below low water.
 func (a *Agent) watchWater(h bus.Handler) {
@@ -160,7 +159,7 @@ func (a *Agent) heartbeats() {
 func (a *Agent) beat() {
 	hb := a.p.Usage()
 	hb.Server, hb.SignalURL, hb.Rooms, hb.Accepting, hb.SentAt = a.p.ServerID, a.p.SignalURL, a.p.Host.Claimed(), a.Accepting(), time.Now()
-	body, err := jsonMarshal(hb)
+	body, err := json.Marshal(hb)
 	if err != nil {
 		return
 	}

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -10,8 +9,6 @@ import (
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/roomhost"
 )
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // handlers are the server's commands; every one checks that the message is
 // for this server (bus.Mux) and answers with a stable code.

@@ -46,4 +46,18 @@ func AsError(err error) *Error {
 	return &Error{Code: CodeInternal, Message: err.Error()}
 }
 
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+// Reply is the envelope answering req with a handler's result.
+func Reply(req Envelope, rep any, err error) Envelope {
+	out := Envelope{Type: req.Type + ".reply", RequestID: req.RequestID}
+	if err != nil {
+		out.Error = AsError(err)
+	} else if rep != nil {
+		body, merr := json.Marshal(rep)
+		if merr != nil {
+			out.Error = AsError(merr)
+		} else {
+			out.Body = body
+		}
+	}
+	return out
+}

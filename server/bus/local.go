@@ -115,17 +115,7 @@ func (l *Local) dispatchLocked(q *localQueue) {
 func (c *localConsumer) serve(r localRequest) {
 	defer c.l.wg.Done()
 	rep, err := c.h(r.ctx, r.env)
-	out := Envelope{Type: r.env.Type + ".reply", RequestID: r.env.RequestID}
-	if err != nil {
-		out.Error = AsError(err)
-	} else if rep != nil {
-		b, merr := jsonMarshal(rep)
-		if merr != nil {
-			out.Error = AsError(merr)
-		} else {
-			out.Body = b
-		}
-	}
+	out := Reply(r.env, rep, err)
 	c.l.mu.Lock()
 	c.busy = false
 	c.l.dispatchLocked(c.l.queue(c.queue))

@@ -158,7 +158,7 @@ func TestClusterHeartbeatsCarryUsage(t *testing.T) {
 	require.Eventually(t, func() bool {
 		e := <-beats
 		var hb cluster.Heartbeat
-		require.NoError(t, jsonUnmarshal(e.Body, &hb))
+		require.NoError(t, json.Unmarshal(e.Body, &hb))
 		require.Equal(t, s.id, hb.Server)
 		return hb.Peers == 2 && len(hb.Rooms) == 1 && hb.Rooms[0] == "r" && hb.Stress >= 0.4 && len(hb.Workers) == 1 && hb.Accepting
 	}, 10*time.Second, time.Millisecond)
@@ -188,5 +188,3 @@ func TestClusterServerRestartedWithItsDataDirKeepsItsIdAndQueue(t *testing.T) {
 	require.Equal(t, id, info.Server)
 	require.True(t, again.c.host.Owns("waited"))
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

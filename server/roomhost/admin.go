@@ -162,13 +162,7 @@ func (h *Host) CloseRoom(name string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	r.mu.Lock()
-	r.closing = true
-	var sess []Session
-	for _, p := range r.peers {
-		sess = append(sess, p.sess)
-	}
-	r.mu.Unlock()
+	sess := r.closeToJoins()
 	for _, s := range sess {
 		s.End(wire.CodeRoomClosed, "an administrator closed this room")
 	}

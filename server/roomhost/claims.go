@@ -43,13 +43,7 @@ func (h *Host) Release(room, reason string) int {
 	if r == nil {
 		return 0
 	}
-	r.mu.Lock()
-	r.closing = true
-	var sess []Session
-	for _, p := range r.peers {
-		sess = append(sess, p.sess)
-	}
-	r.mu.Unlock()
+	sess := r.closeToJoins()
 	for _, s := range sess {
 		s.Reconnect(reason, 0)
 	}

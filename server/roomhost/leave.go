@@ -117,7 +117,7 @@ func (h *Host) setMuted(p *peer, muted bool) error {
 	p.muted = muted
 	var targets []*router
 	if p.producing {
-		targets = append([]*router{p.router}, r.flowTargetsLocked(p.producerID, muted)...)
+		targets = append([]*router{p.router}, r.pauseFlowsLocked(p.producerID, muted)...)
 	}
 	if p.announced {
 		r.broadcastLocked(wire.PeerMuted{Envelope: wire.Envelope{Type: wire.TypePeerMuted}, PeerID: p.id, Muted: muted}, nil)

@@ -298,8 +298,9 @@ func (r *room) closePairsOfLocked(h *Host, rt *router) []action {
 	return actions
 }
 
-// flowTargetsLocked lists the routers a producer is piped to (built flows).
-func (r *room) flowTargetsLocked(producerID string, paused bool) []*router {
+// pauseFlowsLocked records paused on every built flow of a producer and
+// returns the routers they go to, where the caller pauses it.
+func (r *room) pauseFlowsLocked(producerID string, paused bool) []*router {
 	var out []*router
 	for _, pp := range r.pipes {
 		for fk, f := range pp.flows {

@@ -91,6 +91,19 @@ func (p *peer) info() wire.PeerInfo {
 	return pi
 }
 
+// closeToJoins makes the room refuse joins until it empties and returns the
+// sessions of the peers in it, for the caller to end or send elsewhere.
+func (r *room) closeToJoins() []Session {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closing = true
+	sess := make([]Session, 0, len(r.peers))
+	for _, p := range r.peers {
+		sess = append(sess, p.sess)
+	}
+	return sess
+}
+
 // sortedPeersLocked lists peers by join time.
 func (r *room) sortedPeersLocked() []*peer {
 	out := make([]*peer, 0, len(r.peers))

@@ -2,7 +2,6 @@ package amqp
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"time"
 
@@ -152,17 +151,7 @@ func (s *sub) handle(d amqp091.Delivery, env bus.Envelope) {
 	}
 	defer cancel()
 	rep, err := s.serve(ctx, env)
-	out := bus.Envelope{Type: env.Type + ".reply", RequestID: env.RequestID}
-	if err != nil {
-		out.Error = bus.AsError(err)
-	} else if rep != nil {
-		body, merr := json.Marshal(rep)
-		if merr != nil {
-			out.Error = bus.AsError(merr)
-		} else {
-			out.Body = body
-		}
-	}
+	out := bus.Reply(env, rep, err)
 	if d.ReplyTo != "" {
 		rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := s.b.reply(rctx, d, out)
