@@ -12,6 +12,9 @@ func RouterWorkers(rs []wire.AdminRouter) string {
 	ws := make([]string, len(rs))
 	for i, r := range rs {
 		ws[i] = fmt.Sprint(r.Worker)
+		if r.Server != "" { // a relay router on another server
+			ws[i] = ShortID(r.Server) + "/" + ws[i]
+		}
 	}
 	return strings.Join(ws, ",")
 }
@@ -26,8 +29,15 @@ func PipeRow(p wire.AdminPipe) []string {
 	ws := make([]string, len(p.Workers))
 	for i, w := range p.Workers {
 		ws[i] = fmt.Sprint(w)
+		if i < len(p.Servers) { // a pipe between hosts: server/worker at each end
+			ws[i] = ShortID(p.Servers[i]) + "/" + ws[i]
+		}
 	}
-	return []string{p.ID, p.Room, strings.Join(ws, "<->"), fmt.Sprint(len(p.Flows)), fmt.Sprint(consumers)}
+	link := strings.Join(ws, "<->")
+	if p.SRTP {
+		link += " (srtp)"
+	}
+	return []string{p.ID, p.Room, link, fmt.Sprint(len(p.Flows)), fmt.Sprint(consumers)}
 }
 
 // PipeHeader names PipeRow's cells.
@@ -39,4 +49,13 @@ func YesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// ShortID is a server id cut to its first 8 characters, enough to tell a
+// cluster's servers apart in a table.
+func ShortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
 }

@@ -376,7 +376,8 @@ func (s *Service) servers(w http.ResponseWriter, _ *http.Request) {
 func clusterServer(s registry.Server) wire.ClusterServer {
 	cs := wire.ClusterServer{ID: string(s.Server), SignalURL: s.SignalURL, State: "live", Version: s.Version, Rooms: len(s.Rooms),
 		Peers: s.Peers, Consumers: s.Consumers, Producers: s.Producers, Stress: s.Stress, CPU: s.CPU, Accepting: s.Accepting,
-		LastSeen: s.LastSeen, PlacedSinceHeartbeat: s.PlacedSince, Workers: []wire.ClusterWorker{}}
+		LastSeen: s.LastSeen, PlacedSinceHeartbeat: s.PlacedSince, Workers: []wire.ClusterWorker{},
+		RelayRooms: s.RelayRooms, RelayPeers: s.RelayPeers}
 	switch {
 	case s.Dead:
 		cs.State = "dead"

@@ -33,6 +33,12 @@ type Params struct {
 	SignalURL           string
 	// CheckEvery is how often stress is compared with the marks (default 200ms).
 	CheckEvery time.Duration
+	// DeadAfter is how long another server may be silent before
+	// OnServerLost hears of it.
+	DeadAfter    time.Duration
+	OnServerLost func(cluster.ServerID)
+	// CallWorker serves an owner's worker request for its relay routers here.
+	CallWorker func(ctx context.Context, from cluster.ServerID, call cluster.WorkerCall) (json.RawMessage, error)
 }
 
 // Agent runs until Stop.
@@ -47,6 +53,8 @@ type Agent struct {
 	mu        sync.Mutex
 	shared    bus.Subscription
 	accepting bool
+	servers   map[cluster.ServerID]seenServer
+	beats     bus.Subscription
 }
 
 // Start serves the server's queue, the shared queue (below high water) and
@@ -58,13 +66,30 @@ func Start(p Params) (*Agent, error) {
 	if p.CheckEvery <= 0 {
 		p.CheckEvery = 200 * time.Millisecond
 	}
-	a := &Agent{p: p, log: p.Logger.With("server", p.ServerID), stop: make(chan struct{})}
+	if p.DeadAfter <= 0 {
+		p.DeadAfter = 3 * p.Heartbeat
+	}
+	a := &Agent{p: p, log: p.Logger.With("server", p.ServerID), stop: make(chan struct{}), servers: map[cluster.ServerID]seenServer{}}
 	a.mux = a.handlers()
 	// Both queues share one idempotent handler: a create redelivered after a
-	// lost ack is answered again, not made twice.
-	h := bus.NewDedup(a.mux.Serve, 10*time.Minute).Serve
+	// lost ack is answered again, not made twice. Worker calls skip it: they
+	// are many and short-lived, and the worker answers a repeated one with
+	// exists or not_found, which the owner takes as done.
+	dedup := bus.NewDedup(a.mux.Serve, 10*time.Minute).Serve
+	h := func(ctx context.Context, env bus.Envelope) (any, error) {
+		if env.Type == bus.CallWorker.Type {
+			return a.mux.Serve(ctx, env)
+		}
+		return dedup(ctx, env)
+	}
+	beats, err := p.Bus.Subscribe(bus.HeartbeatPattern, a.onHeartbeat)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe to heartbeats: %w", err)
+	}
+	a.beats = beats
 	own, err := p.Bus.Serve(bus.ServerQueue(p.ServerID), h)
 	if err != nil {
+		_ = beats.Cancel()
 		return nil, fmt.Errorf("serve %s: %w", bus.ServerQueue(p.ServerID), err)
 	}
 	a.own = own
@@ -86,6 +111,7 @@ func (a *Agent) Stop() {
 		_ = shared.Cancel()
 	}
 	_ = a.own.Cancel()
+	_ = a.beats.Cancel()
 }
 
 // Accepting reports whether the server consumes the shared rooms queue.
@@ -110,6 +136,7 @@ func (a *Agent) watchWater(h bus.Handler) {
 		if want != was {
 			a.setAccepting(want, h, u.Stress)
 		}
+		a.reapServers()
 		select {
 		case <-a.stop:
 			return

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -44,6 +45,13 @@ func (a *Agent) handlers() *bus.Mux {
 		}
 		return cluster.Result{OK: true, Message: fmt.Sprintf("peer %s (%s) muted=%v", p.ID, p.Identity, c.Muted)}, nil
 	})
+	bus.Handle(m, bus.PlaceRelay, a.placeRelay)
+	bus.Handle(m, bus.CallWorker, func(ctx context.Context, env bus.Envelope, call cluster.WorkerCall) (json.RawMessage, error) {
+		if a.p.CallWorker == nil || env.From == "" {
+			return nil, bus.Errorf(bus.CodeBadRequest, "worker calls need a sender and a server that relays")
+		}
+		return a.p.CallWorker(ctx, env.From, call)
+	})
 	bus.Handle(m, bus.Drain, func(context.Context, bus.Envelope, struct{}) (cluster.Result, error) {
 		a.p.Host.Drain()
 		return cluster.Result{OK: true, Message: "draining"}, nil
@@ -65,6 +73,31 @@ func (a *Agent) createRoom(_ context.Context, _ bus.Envelope, r cluster.RoomCrea
 	}
 	a.p.Host.Claim(r.Room)
 	return cluster.RoomInfo{Room: r.Room, Server: a.p.ServerID, SignalURL: a.p.SignalURL}, nil
+}
+
+// placeRelay lends the owner of a room a router here, when there is room: a
+// server above high water takes no new relay rooms (an existing one may
+// still grow where its routers have room).
+func (a *Agent) placeRelay(ctx context.Context, env bus.Envelope, r cluster.RelayPlace) (cluster.RelayPlaced, error) {
+	if r.Owner == "" || r.Owner != env.From {
+		return cluster.RelayPlaced{}, bus.Errorf(bus.CodeBadRequest, "a relay is placed for the server that asks")
+	}
+	if r.Owner == a.p.ServerID {
+		return cluster.RelayPlaced{}, bus.Errorf(bus.CodeBadRequest, "a server does not relay its own rooms")
+	}
+	a.Seen(r.Owner)
+	u := a.p.Usage()
+	if u.Draining || (u.Stress > a.p.HighWater && !a.p.Host.Relays(r.Owner, r.Room)) {
+		return cluster.RelayPlaced{}, bus.Errorf(bus.CodeNoCapacity, "server %s is at stress %.2f (high water %.2f)", a.p.ServerID, u.Stress, a.p.HighWater)
+	}
+	placed, err := a.p.Host.PlaceRelay(ctx, r)
+	switch {
+	case errors.Is(err, roomhost.ErrNoCapacity), errors.Is(err, roomhost.ErrUnavailable):
+		return cluster.RelayPlaced{}, bus.Errorf(bus.CodeNoCapacity, "%v", err)
+	case err != nil:
+		return cluster.RelayPlaced{}, err
+	}
+	return placed, nil
 }
 
 func coded(err error) error {

@@ -1,6 +1,10 @@
 package bus
 
-import "github.com/voicectl/voicectl/server/cluster"
+import (
+	"encoding/json"
+
+	"github.com/voicectl/voicectl/server/cluster"
+)
 
 // The control plane's methods: each message type with its request and reply.
 var (
@@ -21,3 +25,21 @@ const (
 
 // HeartbeatKey is the routing key of a server's heartbeats.
 func HeartbeatKey(id cluster.ServerID) string { return "heartbeat." + string(id) }
+
+// Relays: the owner of a room asks another server for a router
+// (PlaceRelay) and then works that router and its transports and pipes
+// through CallWorker; the relay sends the worker's events for it to the
+// owner on WorkerEventKey(owner).
+var (
+	PlaceRelay = Method[cluster.RelayPlace, cluster.RelayPlaced]{Type: "relay.place"}
+	CallWorker = Method[cluster.WorkerCall, json.RawMessage]{Type: "worker.call"}
+)
+
+// TypeWorkerEvent is a relay worker's event for a room's owner.
+const TypeWorkerEvent = "worker.event"
+
+// WorkerEventKey is the routing key of the worker events for one owner.
+func WorkerEventKey(owner cluster.ServerID) string { return "worker.event." + string(owner) }
+
+// HeartbeatPattern matches every server's heartbeats.
+const HeartbeatPattern = "heartbeat.*"

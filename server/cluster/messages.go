@@ -1,6 +1,9 @@
 package cluster
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // The control plane's typed requests, replies and events (the bus carries
 // them in envelopes; see server/bus/methods.go for which goes with which).
@@ -59,9 +62,49 @@ type Heartbeat struct {
 	Workers   []WorkerUsage `json:"workers"`
 	// Stress is the server's load over its capacity, over its ready workers
 	// (1 with none ready).
-	Stress    float64   `json:"stress"`
-	CPU       float64   `json:"cpu_percent"`
-	Draining  bool      `json:"draining"`
-	Accepting bool      `json:"accepting"` // consuming the shared rooms queue
-	SentAt    time.Time `json:"sent_at"`
+	Stress   float64 `json:"stress"`
+	CPU      float64 `json:"cpu_percent"`
+	Draining bool    `json:"draining"`
+	// RelayRooms and RelayPeers are what it carries for rooms other servers
+	// own (counted in Stress too).
+	RelayRooms int       `json:"relay_rooms"`
+	RelayPeers int       `json:"relay_peers"`
+	Accepting  bool      `json:"accepting"` // consuming the shared rooms queue
+	SentAt     time.Time `json:"sent_at"`
+}
+
+// RelayPlace asks a server for a relay: a router for a room another server
+// owns, with room for one more peer on it. The relay keeps no room state but
+// that router and the peers reserved on it.
+type RelayPlace struct {
+	Room    string   `json:"room"`
+	Owner   ServerID `json:"owner"`
+	Peer    string   `json:"peer"` // also the peer's transport id
+	Publish bool     `json:"publish"`
+	// MaxForwardedSpeakers is the room's loudest-N (0: everyone).
+	MaxForwardedSpeakers int `json:"max_forwarded_speakers,omitempty"`
+	// Publishers is how many peers of the room publish, wherever they are:
+	// the relay charges its router for the ones piped in.
+	Publishers int `json:"publishers"`
+}
+
+// RelayPlaced is where a relayed peer's media lands.
+type RelayPlaced struct {
+	Worker   WorkerRef `json:"worker"`
+	RouterID string    `json:"router_id"`
+}
+
+// WorkerCall is one worker request sent to the server that runs the worker:
+// the owner of a room reaching its relay routers.
+type WorkerCall struct {
+	Worker int             `json:"worker"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params,omitempty"`
+}
+
+// WorkerEvent is a relay worker's event, sent on to the room's owner.
+type WorkerEvent struct {
+	Worker WorkerRef       `json:"worker"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params,omitempty"`
 }

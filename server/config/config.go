@@ -49,6 +49,9 @@ type RTC struct {
 	AnnouncedIP string `mapstructure:"announced_ip"`
 	// Loopback allows candidates on loopback interfaces.
 	Loopback bool `mapstructure:"loopback"`
+	// IPs is an allow-list of local addresses the workers listen on and offer
+	// as candidates; empty means every address of the allowed interfaces.
+	IPs []string `mapstructure:"ips"`
 }
 
 // Worker configures the media worker processes.
@@ -121,6 +124,21 @@ type Cluster struct {
 	// PublicURL is where clients reach this server's signalling (http://host:port),
 	// handed out by the API with join tokens; default http://<http.addr>.
 	PublicURL string `mapstructure:"public_url"`
+	// PipeIP is where this server's ends of pipes to other servers listen,
+	// and the address other servers send piped audio to; default
+	// worker.pipe_listen_ip.
+	PipeIP string `mapstructure:"pipe_ip"`
+	// PipeSRTP protects pipes between servers with SRTP (keys travel in the
+	// bus messages that set the pipes up).
+	PipeSRTP bool `mapstructure:"pipe_srtp"`
+}
+
+// ClusterPipeIP is cluster.pipe_ip, else worker.pipe_listen_ip.
+func (c *Config) ClusterPipeIP() string {
+	if c.Cluster.PipeIP != "" {
+		return c.Cluster.PipeIP
+	}
+	return c.Worker.PipeListenIP
 }
 
 // API is the cluster's front door for apps.
@@ -203,6 +221,9 @@ func Defaults() map[string]any {
 		"cluster.dead_after":          "6s",
 		"cluster.create_timeout":      "5s",
 		"cluster.public_url":          "",
+		"cluster.pipe_ip":             "",
+		"cluster.pipe_srtp":           true,
+		"rtc.ips":                     []string{},
 		"api.addr":                    "127.0.0.1:7870",
 		"api.database_url":            "",
 		"api.token_ttl":               "1h",
@@ -297,6 +318,14 @@ func (c *Config) validateCluster() error {
 	}
 	if cl.DeadAfter < cl.Heartbeat {
 		return &KeyError{Key: "cluster.dead_after", Err: fmt.Errorf("must be at least cluster.heartbeat, got %s", cl.DeadAfter)}
+	}
+	if cl.PipeIP != "" && net.ParseIP(cl.PipeIP) == nil {
+		return &KeyError{Key: "cluster.pipe_ip", Err: fmt.Errorf("%q is not an IP address", cl.PipeIP)}
+	}
+	for _, ip := range c.RTC.IPs {
+		if net.ParseIP(ip).To4() == nil {
+			return &KeyError{Key: "rtc.ips", Err: fmt.Errorf("%q is not an IPv4 address", ip)}
+		}
 	}
 	if cl.CreateTimeout <= 0 {
 		return &KeyError{Key: "cluster.create_timeout", Err: fmt.Errorf("must be positive")}

@@ -32,15 +32,21 @@ func (c *Control) usage() cluster.Heartbeat {
 	}
 	hb.Stress = placement.Stress(total, totalCap)
 	_, hb.Peers = c.host.Counts()
+	hb.RelayRooms, _, hb.RelayPeers = c.host.RelayCounts()
 	return hb
 }
 
 // startAgent joins the cluster once the workers are up.
 func (c *Control) startAgent() error {
+	if err := c.relays.start(); err != nil {
+		return err
+	}
 	a, err := agent.Start(agent.Params{Logger: c.log, Bus: c.bus, ServerID: c.serverID, Host: c.host, Usage: c.usage,
 		HighWater: c.cfg.Cluster.HighWater, LowWater: c.cfg.Cluster.LowWater, Heartbeat: c.cfg.Cluster.Heartbeat,
-		SignalURL: c.signalURL()})
+		SignalURL: c.signalURL(), DeadAfter: c.cfg.Cluster.DeadAfter, OnServerLost: c.host.ServerLost,
+		CallWorker: c.relays.serveCall})
 	if err != nil {
+		c.relays.close()
 		return err
 	}
 	c.agent = a

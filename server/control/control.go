@@ -64,6 +64,9 @@ type Control struct {
 	host     *roomhost.Host
 	bus      bus.Bus
 	agent    *agent.Agent
+	relays   *relays // nil outside a cluster
+
+	pipeTotals pipeTotals
 
 	metrics  *metrics
 	gatherer prometheus.Gatherer
@@ -125,15 +128,23 @@ func New(p Params) (*Control, error) {
 		s.client = ipc.NewClient(s.ref, slotCaller{s})
 		c.slots = append(c.slots, s)
 	}
+	var hostRelays roomhost.Relays
+	if p.Bus != nil {
+		c.relays = newRelays(c)
+		hostRelays = c.relays
+	}
 	c.host = roomhost.New(roomhost.Params{
 		Logger:  p.Logger,
 		Workers: localWorkers{c},
 		Limits: placement.Limits{MaxConsumers: p.Config.Worker.MaxConsumers, MaxProducers: p.Config.Worker.MaxProducers,
 			Headroom: p.Config.Worker.PipeHeadroom, MaxForwardedSpeakers: p.Config.Room.MaxForwardedSpeakers},
-		PipeListenIP: p.Config.Worker.PipeListenIP,
-		CallTimeout:  callTimeout,
-		OnNoCapacity: c.metrics.noCapacity.Inc,
-		RequireClaim: p.Bus != nil,
+		PipeListenIP:  p.Config.Worker.PipeListenIP,
+		CallTimeout:   callTimeout,
+		OnNoCapacity:  c.metrics.noCapacity.Inc,
+		RequireClaim:  p.Bus != nil,
+		Relays:        hostRelays,
+		ClusterPipeIP: p.Config.ClusterPipeIP(),
+		PipeSRTP:      p.Config.Cluster.PipeSRTP,
 	})
 	return c, nil
 }
@@ -230,6 +241,9 @@ func (c *Control) shutdown(srv *http.Server, srvDone, samplerStop chan struct{},
 	c.host.Drain()
 	if c.agent != nil {
 		c.agent.Stop()
+	}
+	if c.relays != nil {
+		defer c.relays.close() // after the sessions' leaves reached the relays
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()

@@ -96,7 +96,7 @@ func (c *Control) serveRTC(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusConflict, wire.CodeWrongServer, "this server does not host room "+g.Room+"; ask the API's join endpoint again")
 		return
 	}
-	if c.host.Full() {
+	if c.relays == nil && c.host.Full() { // in a cluster a full server still has its relays
 		c.metrics.noCapacity.Inc()
 		httpError(w, http.StatusServiceUnavailable, wire.CodeNoCapacity, "the server has no capacity for another peer right now; try again later")
 		return

@@ -106,6 +106,12 @@ func (wc workerCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(dRooms, float64(rooms))
 	gauge(dPeers, float64(peers))
 	gauge(dWorkers, float64(len(c.slots)))
+	if c.bus != nil {
+		relayRooms, _, relayPeers := c.host.RelayCounts()
+		gauge(dRelayRooms, float64(relayRooms))
+		gauge(dRelayPeers, float64(relayPeers))
+		c.pipeTotals.collect(c, gauge, counter)
+	}
 	capacity := float64(c.cfg.Worker.MaxConsumers)
 	for i, s := range c.slots {
 		w := strconv.Itoa(i)

@@ -121,6 +121,7 @@ func (s *workerSlot) startOnce(ctx context.Context) error {
 		MDNS:        s.c.cfg.RTC.MDNS,
 		AnnouncedIP: s.c.cfg.RTC.AnnouncedIP,
 		Loopback:    s.c.cfg.RTC.Loopback,
+		IPs:         s.c.cfg.RTC.IPs,
 	})
 	if err != nil {
 		_ = cmd.Process.Kill()

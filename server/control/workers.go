@@ -42,5 +42,8 @@ func (c *Control) workerEvent(s *workerSlot, method string, raw []byte) {
 		c.log.Warn("bad worker event", "worker", s.index, "err", err)
 		return
 	}
+	if c.relays != nil && c.relays.workerEvent(s.ref, method, raw, ev) {
+		return
+	}
 	c.host.HandleEvent(s.ref, ev)
 }

@@ -56,6 +56,8 @@ type InitParams struct {
 	MDNS        bool     `json:"mdns"`
 	AnnouncedIP string   `json:"announced_ip,omitempty"`
 	Loopback    bool     `json:"loopback"`
+	// IPs allow-lists the local addresses to listen on (rtc.ips).
+	IPs []string `json:"ips,omitempty"`
 }
 
 // Ready is sent once the worker listens.
@@ -221,4 +223,21 @@ type Load struct {
 	IngressRTP      uint64 `json:"ingress_rtp"`
 	IngressRejected uint64 `json:"ingress_rejected"`
 	IngressDropped  uint64 `json:"ingress_dropped"`
+	// PipeStats is each pipe end's traffic, for the per-server pipe metrics.
+	PipeStats []PipeStat `json:"pipe_stats,omitempty"`
+}
+
+// PipeStat is one pipe end's traffic since it opened. Rejected counts
+// packets dropped because they failed SRTP authentication (a wrong key, or
+// forged) or did not parse.
+type PipeStat struct {
+	PipeID     string `json:"pipe_id"`
+	SRTP       bool   `json:"srtp,omitempty"`
+	Outs       int    `json:"outs"`      // producers sent through it
+	Producers  int    `json:"producers"` // producers received through it
+	PacketsOut uint64 `json:"packets_out"`
+	BytesOut   uint64 `json:"bytes_out"`
+	PacketsIn  uint64 `json:"packets_in"`
+	BytesIn    uint64 `json:"bytes_in"`
+	Rejected   uint64 `json:"rejected"`
 }

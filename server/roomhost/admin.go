@@ -45,6 +45,9 @@ func (h *Host) Room(name string) (wire.AdminRoomDetail, error) {
 	for _, p := range r.sortedPeersLocked() {
 		ap := wire.AdminPeer{ID: p.id, Identity: p.identity, Worker: p.router.ref.Index, Router: p.router.id,
 			Publishing: p.producing, Muted: p.muted, JoinedAt: p.joinedAt}
+		if p.router.remote {
+			ap.Server = string(p.router.ref.Server)
+		}
 		if p.producing {
 			ap.ProducerID = p.producerID
 		}
@@ -65,7 +68,8 @@ func (h *Host) Pipes() []wire.AdminPipe {
 }
 
 func (r *room) summaryLocked() wire.AdminRoom {
-	ar := wire.AdminRoom{ID: r.id, Peers: len(r.peers), CreatedAt: r.created, Routers: []wire.AdminRouter{}, Speakers: []wire.Speaker{}}
+	ar := wire.AdminRoom{ID: r.id, Peers: len(r.peers), CreatedAt: r.created, Speakers: []wire.Speaker{}}
+	routers := []wire.AdminRouter{}
 	perRouter := map[*router]int{}
 	for _, p := range r.peers {
 		perRouter[p.router]++
@@ -74,9 +78,19 @@ func (r *room) summaryLocked() wire.AdminRoom {
 		}
 	}
 	for _, rt := range r.routers {
-		ar.Routers = append(ar.Routers, wire.AdminRouter{ID: rt.id, Worker: rt.ref.Index, Peers: perRouter[rt]})
+		ar := wire.AdminRouter{ID: rt.id, Worker: rt.ref.Index, Peers: perRouter[rt]}
+		if rt.remote {
+			ar.Server = string(rt.ref.Server)
+		}
+		routers = append(routers, ar)
 	}
-	slices.SortFunc(ar.Routers, func(a, b wire.AdminRouter) int { return a.Worker - b.Worker })
+	slices.SortFunc(routers, func(a, b wire.AdminRouter) int {
+		if a.Server != b.Server {
+			return strings.Compare(a.Server, b.Server)
+		}
+		return a.Worker - b.Worker
+	})
+	ar.Routers = routers
 	for _, sp := range r.speakers {
 		if p := r.peers[sp.PeerID]; p != nil {
 			sp.Identity = p.identity
@@ -100,7 +114,10 @@ func (r *room) pipesLocked() []wire.AdminPipe {
 			addrs[0], addrs[1] = addrs[1], addrs[0]
 		}
 		ap := wire.AdminPipe{ID: pp.id, Room: r.id, Workers: []int{a.ref.Index, b.ref.Index}, Routers: []string{a.id, b.id},
-			Addrs: addrs[:], Flows: []wire.AdminPipeFlow{}}
+			Addrs: addrs[:], Flows: []wire.AdminPipeFlow{}, SRTP: pp.srtp}
+		if a.ref.Server != b.ref.Server {
+			ap.Servers = []string{string(a.ref.Server), string(b.ref.Server)}
+		}
 		for fk, f := range pp.flows {
 			if isClosed(f.ready) && f.err == nil {
 				ap.Flows = append(ap.Flows, wire.AdminPipeFlow{ProducerID: fk.producerID, From: f.from.ref.Index, To: fk.to.ref.Index, SSRC: f.ssrc, Consumers: f.refs})

@@ -28,6 +28,8 @@ type fakeWorker struct {
 	pipes      map[string]string // → router
 	pipeOuts   map[[2]string]bool
 	paused     map[string]bool
+	srtp       map[string]bool // pipe → it was given SRTP keys
+	listenIPs  map[string]string
 	calls      map[string]int
 	// hold, when set for a method, is waited on before that method runs.
 	hold map[string]chan struct{}
@@ -38,7 +40,7 @@ type fakeWorker struct {
 func newFakeWorker(i int) *fakeWorker {
 	return &fakeWorker{ref: cluster.LocalWorker(cluster.Local, i), routers: map[string]bool{}, transports: map[string]string{},
 		producers: map[string]string{}, own: map[string]string{}, piped: map[string]string{}, consumers: map[[2]string]bool{}, pipes: map[string]string{}, pipeOuts: map[[2]string]bool{},
-		paused: map[string]bool{}, calls: map[string]int{}, hold: map[string]chan struct{}{}}
+		paused: map[string]bool{}, calls: map[string]int{}, hold: map[string]chan struct{}{}, srtp: map[string]bool{}, listenIPs: map[string]string{}}
 }
 
 var errNotFound = &ipc.RemoteError{Code: ipc.CodeNotFound, Message: "not found"}
@@ -269,6 +271,7 @@ func (w *fakeWorker) PipeCreate(ctx context.Context, req ipc.PipeCreate) (ipc.Pi
 		return ipc.PipeCreated{}, errNotFound
 	}
 	w.pipes[req.PipeID] = req.RouterID
+	w.listenIPs[req.PipeID] = req.ListenIP
 	return ipc.PipeCreated{LocalAddr: fmt.Sprintf("127.0.0.1:%d", 40000+w.ref.Index)}, nil
 }
 
@@ -281,6 +284,7 @@ func (w *fakeWorker) PipeConnect(ctx context.Context, req ipc.PipeConnect) error
 	if _, ok := w.pipes[req.PipeID]; !ok {
 		return errNotFound
 	}
+	w.srtp[req.PipeID] = req.SRTP != nil && req.SRTP.SendKey != req.SRTP.RecvKey
 	return nil
 }
 

@@ -53,6 +53,39 @@ type Params struct {
 	// RequireClaim admits joins only to claimed rooms (cluster mode: the
 	// rooms the API placed here).
 	RequireClaim bool
+	// Relays, in a cluster, finds routers on other servers for joins that
+	// fit on no worker here; nil keeps every room on this server.
+	Relays Relays
+	// ClusterPipeIP is where this server's ends of pipes to other servers
+	// listen (cluster.pipe_ip), and the address its relay routers' pipe ends
+	// take whatever the owner asked.
+	ClusterPipeIP string
+	// PipeSRTP protects pipes between servers with SRTP.
+	PipeSRTP bool
+}
+
+// Relays reaches routers on other servers for the rooms this server owns.
+type Relays interface {
+	// Place finds a server with room for one more peer of the room,
+	// asking the servers that already relay it (prefer) first.
+	Place(ctx context.Context, req RelayRequest) (RelayRouter, error)
+}
+
+// RelayRequest asks for a relay router for one peer.
+type RelayRequest struct {
+	Room    string
+	Peer    string
+	Publish bool
+	// Publishers counts the room's publishing peers, the joining one aside.
+	Publishers int
+	Prefer     []cluster.ServerID
+}
+
+// RelayRouter is a router on another server and the client that works it.
+type RelayRouter struct {
+	Ref      cluster.WorkerRef
+	RouterID string
+	Client   ipc.WorkerClient
 }
 
 // Host holds the rooms of one server.
@@ -64,6 +97,15 @@ type Host struct {
 	timeout time.Duration
 	onNoCap func()
 	lanes   *lanes
+	relays  Relays
+	xpipeIP string
+	srtp    bool
+
+	// relayMu guards relay, the routers lent to other servers' rooms. Lock
+	// order: placeMu, then relayMu; relayMu is never held with mu or a
+	// room's mu.
+	relayMu sync.Mutex
+	relay   relayIndex
 
 	// placeMu makes each placement (model, decision, reservation) see the
 	// ones before it. Lock order: placeMu, then mu, then a room's mu; mu is
@@ -92,8 +134,12 @@ func New(p Params) *Host {
 		p.OnNoCapacity = func() {}
 	}
 	h := &Host{log: p.Logger, workers: p.Workers, lim: p.Limits, pipeIP: p.PipeListenIP, timeout: p.CallTimeout,
-		onNoCap: p.OnNoCapacity, lanes: newLanes(),
+		onNoCap: p.OnNoCapacity, lanes: newLanes(), relays: p.Relays, xpipeIP: p.ClusterPipeIP, srtp: p.PipeSRTP,
+		relay: newRelayIndex(),
 		rooms: map[string]*room{}, peers: map[string]*peer{}, routers: map[string]*room{}}
+	if h.xpipeIP == "" {
+		h.xpipeIP = h.pipeIP
+	}
 	if p.RequireClaim {
 		h.claims = map[string]bool{}
 	}
@@ -155,6 +201,9 @@ func (h *Host) Loads() placement.Loads {
 		snaps = append(snaps, r.placementLocked())
 		r.mu.Unlock()
 	}
+	h.relayMu.Lock()
+	snaps = append(snaps, h.relayPlacementsLocked()...)
+	h.relayMu.Unlock()
 	return placement.Model(snaps, h.lim.MaxForwardedSpeakers)
 }
 

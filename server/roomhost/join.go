@@ -36,6 +36,15 @@ func (h *Host) Admit(req JoinRequest) (Admission, error) {
 	if req.Publish {
 		p.producerID = newID("PR_")
 	}
+	adm, err := h.admitLocal(req, p)
+	if errors.Is(err, ErrNoCapacity) && h.relays != nil {
+		return h.admitRelay(req, p)
+	}
+	return adm, err
+}
+
+// admitLocal places p on a worker of this server.
+func (h *Host) admitLocal(req JoinRequest, p *peer) (Admission, error) {
 	h.placeMu.Lock()
 	defer h.placeMu.Unlock()
 	for {
@@ -55,7 +64,7 @@ func (h *Host) Admit(req JoinRequest) (Admission, error) {
 		}
 		dec, err := placement.Place(r.placementLocked(), p.publish, h.workers.Candidates(), loads, h.lim)
 		if err != nil {
-			empty := len(r.peers) == 0
+			empty := len(r.peers) == 0 && r.pending == 0
 			if empty {
 				r.closed = true
 			}
@@ -63,7 +72,9 @@ func (h *Host) Admit(req JoinRequest) (Admission, error) {
 			if empty {
 				h.forgetRoom(r)
 			}
-			h.onNoCap()
+			if h.relays == nil {
+				h.onNoCap()
+			}
 			return Admission{}, err
 		}
 		rt := r.routers[dec.Ref]

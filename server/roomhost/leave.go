@@ -32,7 +32,7 @@ func (h *Host) Leave(peerID string) {
 	wasProducing := p.producing
 	p.producing = false
 	var actions []action
-	if p.ready {
+	if p.ready || rt.remote { // a relay also gives back the peer's reservation
 		actions = append(actions, func(ctx context.Context) {
 			h.warnUnlessGone(rt.client.CloseTransport(ctx, ipc.TransportRef{TransportID: p.id}), "transport close failed", "peer", p.id)
 		})
@@ -66,7 +66,7 @@ func (h *Host) Leave(peerID string) {
 			})
 		}
 	}
-	roomEmpty := len(r.peers) == 0
+	roomEmpty := len(r.peers) == 0 && r.pending == 0
 	if roomEmpty {
 		r.closed = true
 	}

@@ -2,6 +2,8 @@ package roomhost
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 
@@ -37,6 +39,7 @@ type pipePair struct {
 	closed bool // out of the room's pipes
 	flows  map[flowKey]*pipeFlow
 	ssrc   uint32
+	srtp   bool // its two ends were given SRTP keys
 }
 
 // flowKey is one producer crossing a pair towards one router.
@@ -129,9 +132,21 @@ func (h *Host) buildPair(r *room, pp *pipePair) {
 	ctx, cancel := h.callCtx()
 	defer cancel()
 	var created []*router
+	crossHost := pp.ends[0].ref.Server != pp.ends[1].ref.Server
+	listenIP := h.pipeIP
+	var keys [2]*ipc.PipeSRTP
+	if crossHost {
+		// Our end listens where other servers reach us; a relay's end is
+		// placed on its own pipe address by the relay.
+		listenIP = h.xpipeIP
+		if h.srtp {
+			keys = newPipeKeys()
+			pp.srtp = true
+		}
+	}
 	err := func() error {
 		for i, end := range pp.ends {
-			res, err := end.client.PipeCreate(ctx, ipc.PipeCreate{PipeID: pp.id, RouterID: end.id, ListenIP: h.pipeIP})
+			res, err := end.client.PipeCreate(ctx, ipc.PipeCreate{PipeID: pp.id, RouterID: end.id, ListenIP: listenIP})
 			if err != nil {
 				return fmt.Errorf("pipe create on worker %s: %w", end.ref, err)
 			}
@@ -139,7 +154,7 @@ func (h *Host) buildPair(r *room, pp *pipePair) {
 			pp.addrs[i] = res.LocalAddr
 		}
 		for i, end := range pp.ends {
-			if err := end.client.PipeConnect(ctx, ipc.PipeConnect{PipeID: pp.id, RemoteAddr: pp.addrs[1-i]}); err != nil {
+			if err := end.client.PipeConnect(ctx, ipc.PipeConnect{PipeID: pp.id, RemoteAddr: pp.addrs[1-i], SRTP: keys[i]}); err != nil {
 				return fmt.Errorf("pipe connect on worker %s: %w", end.ref, err)
 			}
 		}
@@ -311,4 +326,16 @@ func (r *room) pauseFlowsLocked(producerID string, paused bool) []*router {
 		}
 	}
 	return out
+}
+
+// newPipeKeys makes one SRTP master key and salt per direction of a pipe
+// between hosts (RFC 3711 AES_CM_128_HMAC_SHA1_80: 16 + 14 bytes): end 0
+// sends with what end 1 receives with, and the other way round. They travel
+// only in the pipe.connect requests to the two workers.
+func newPipeKeys() [2]*ipc.PipeSRTP {
+	a, b := make([]byte, 30), make([]byte, 30)
+	_, _ = crand.Read(a)
+	_, _ = crand.Read(b)
+	ka, kb := base64.StdEncoding.EncodeToString(a), base64.StdEncoding.EncodeToString(b)
+	return [2]*ipc.PipeSRTP{{SendKey: ka, RecvKey: kb}, {SendKey: kb, RecvKey: ka}}
 }

@@ -24,6 +24,9 @@ type room struct {
 	peers    map[string]*peer
 	pipes    map[pairKey]*pipePair
 	speakers []wire.Speaker
+	// pending counts joins waiting for a relay's answer; the room is not
+	// emptied under them.
+	pending int
 }
 
 func newRoom(id string) *room {
@@ -42,6 +45,8 @@ type router struct {
 	// died); whoever sees it ready and removed closes it on the worker.
 	removed bool
 	dead    bool // its worker died
+	// remote: on another server (a relay router, made by that server).
+	remote bool
 }
 
 // peer is one joining or joined client. Its id is also its transport id.

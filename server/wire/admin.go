@@ -77,6 +77,9 @@ type AdminRouter struct {
 	ID     string `json:"id"`
 	Worker int    `json:"worker"`
 	Peers  int    `json:"peers"`
+	// Server is the server the router is on, set when that is not this one
+	// (a relay router).
+	Server string `json:"server,omitempty"`
 }
 
 // AdminRoom summarises a room.
@@ -96,6 +99,7 @@ type AdminPeer struct {
 	Identity   string    `json:"identity"`
 	Worker     int       `json:"worker"`
 	Router     string    `json:"router"`
+	Server     string    `json:"server,omitempty"` // its router's server, when a relay
 	Publishing bool      `json:"publishing"`
 	Muted      bool      `json:"muted"`
 	ProducerID string    `json:"producer_id,omitempty"`
@@ -119,6 +123,10 @@ type AdminPipe struct {
 	Routers []string        `json:"routers"`
 	Addrs   []string        `json:"addrs"`
 	Flows   []AdminPipeFlow `json:"flows"`
+	// Servers are the two ends' servers (set on a pipe between hosts) and
+	// SRTP whether the pipe is protected.
+	Servers []string `json:"servers,omitempty"`
+	SRTP    bool     `json:"srtp,omitempty"`
 }
 
 // AdminRoomDetail is a room with its peers and pipes.

@@ -16,6 +16,10 @@ type ClusterServer struct {
 	CPU       float64   `json:"cpu_percent"`
 	Accepting bool      `json:"accepting"` // consumes the shared rooms queue
 	LastSeen  time.Time `json:"last_seen"`
+	// RelayRooms and RelayPeers are what it carries for rooms other servers
+	// own (relay routers), counted in Stress too.
+	RelayRooms int `json:"relay_rooms"`
+	RelayPeers int `json:"relay_peers"`
 	// Workers is each worker's stress, by index.
 	Workers []ClusterWorker `json:"workers"`
 	// PlacedSinceHeartbeat counts rooms the API placed there that its last

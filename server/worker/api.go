@@ -42,6 +42,9 @@ var defaultICETiming = iceTiming{consentInterval: 5 * time.Second, disconnected:
 // ipFilter keeps the addresses the settings allow.
 func ipFilter(p ipc.InitParams) func(net.IP) bool {
 	return func(ip net.IP) bool {
+		if len(p.IPs) > 0 && !slices.ContainsFunc(p.IPs, func(s string) bool { return net.ParseIP(s).Equal(ip) }) {
+			return false
+		}
 		if ip.IsLoopback() {
 			return p.Loopback
 		}

@@ -76,26 +76,33 @@ func threadCPU() time.Duration {
 // BenchmarkForwardPipe forwards one packet into N pipes (plain RTP over loopback UDP).
 func BenchmarkForwardPipe(b *testing.B) {
 	testenv.RequireLoopbackOnly(b)
-	for _, n := range []int{1, 8} {
-		b.Run(fmt.Sprintf("pipes=%d", n), func(b *testing.B) {
-			src, _ := producerIntoPipes(b, n)
-			raw, pkt := opusPacket(1)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				pkt.SequenceNumber++
-				src.dispatch(raw, pkt)
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/forwarded")
-		})
+	for _, protected := range []bool{false, true} {
+		for _, n := range []int{1, 8} {
+			b.Run(fmt.Sprintf("srtp=%v/pipes=%d", protected, n), func(b *testing.B) {
+				runtime.LockOSThread() // thread CPU time must be this goroutine's
+				defer runtime.UnlockOSThread()
+				src, _ := producerIntoPipes(b, n, protected)
+				raw, pkt := opusPacket(1)
+				b.ReportAllocs()
+				b.ResetTimer()
+				cpu := threadCPU()
+				for i := 0; i < b.N; i++ {
+					pkt.SequenceNumber++
+					src.dispatch(raw, pkt)
+				}
+				cpu = threadCPU() - cpu
+				b.StopTimer()
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/forwarded")
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/forwarded")
+			})
+		}
 	}
 }
 
 // producerIntoPipes is a producer on a bare worker whose stream goes into n
 // pipes, all connected to one loopback sink that drains them and counts the
 // datagrams.
-func producerIntoPipes(tb testing.TB, n int) (*producer, *atomic.Int64) {
+func producerIntoPipes(tb testing.TB, n int, protected bool) (*producer, *atomic.Int64) {
 	tb.Helper()
 	a := newBareWorker(tb)
 	if err := a.createRouter("r", 0); err != nil {
@@ -116,7 +123,11 @@ func producerIntoPipes(tb testing.TB, n int) (*producer, *atomic.Int64) {
 			tb.Fatal(err)
 		}
 		pt := a.pipes[id]
-		if err := pt.connect(ipc.PipeConnect{PipeID: id, RemoteAddr: sink.LocalAddr().String()}); err != nil {
+		var keys *ipc.PipeSRTP
+		if protected {
+			keys = &ipc.PipeSRTP{SendKey: key(), RecvKey: key()}
+		}
+		if err := pt.connect(ipc.PipeConnect{PipeID: id, RemoteAddr: sink.LocalAddr().String(), SRTP: keys}); err != nil {
 			tb.Fatal(err)
 		}
 		if err := pt.consume(ipc.PipeFlow{PipeID: id, ProducerID: "P", SSRC: uint32(i + 1)}); err != nil {

@@ -30,6 +30,8 @@ type pipeTransport struct {
 	dec    *srtp.Context
 	encMu  sync.Mutex // srtp contexts are not safe for concurrent use
 
+	packetsOut, bytesOut, packetsIn, bytesIn, rejected atomic.Uint64
+
 	mu        sync.Mutex
 	closed    bool
 	producers map[uint32]*producer // incoming, by SSRC
@@ -44,6 +46,7 @@ type pipeOut struct {
 	producer *producer
 	ssrc     uint32
 	buf      []byte // used only by the producer's dispatch goroutine
+	sealed   []byte // the same, for the SRTP-protected copy
 	hdr      rtp.Header
 }
 
@@ -136,9 +139,15 @@ func (pt *pipeTransport) readLoop() {
 			data = plain
 		}
 		pt.encMu.Unlock()
-		if err != nil || pkt.Unmarshal(data) != nil {
+		if err == nil {
+			err = pkt.Unmarshal(data)
+		}
+		if err != nil {
+			pt.reject(err, dec != nil)
 			continue
 		}
+		pt.packetsIn.Add(1)
+		pt.bytesIn.Add(uint64(n))
 		pt.mu.Lock()
 		p := pt.producers[pkt.SSRC]
 		pt.mu.Unlock()
@@ -168,14 +177,43 @@ func (o *pipeOut) write(pkt *rtp.Packet) error {
 	copy(b[hn:], pkt.Payload)
 	o.pipe.encMu.Lock()
 	if enc := o.pipe.enc; enc != nil {
-		b, err = enc.EncryptRTP(nil, b, &o.hdr)
+		b, err = enc.EncryptRTP(o.sealed[:0], b, &o.hdr)
+		o.sealed = b
 	}
 	o.pipe.encMu.Unlock()
 	if err != nil {
 		return err
 	}
-	_, err = o.pipe.conn.WriteToUDPAddrPort(b, *remote)
-	return err
+	if _, err = o.pipe.conn.WriteToUDPAddrPort(b, *remote); err != nil {
+		return err
+	}
+	o.pipe.packetsOut.Add(1)
+	o.pipe.bytesOut.Add(uint64(len(b)))
+	return nil
+}
+
+// reject counts a packet the pipe dropped and logs the first of a pipe's
+// and then one in every thousand: with a wrong key every packet fails, and
+// the log must say so without filling up.
+func (pt *pipeTransport) reject(err error, protected bool) {
+	n := pt.rejected.Add(1)
+	if n != 1 && n%1000 != 0 {
+		return
+	}
+	msg := "pipe packet dropped: it does not parse as RTP"
+	if protected {
+		msg = "pipe packet dropped: SRTP authentication failed (wrong key or forged packet)"
+	}
+	pt.r.w.log.Error(msg, "pipe", pt.id, "router", pt.r.id, "dropped", n, "err", err)
+}
+
+func (pt *pipeTransport) stat() ipc.PipeStat {
+	pt.encMu.Lock()
+	protected := pt.enc != nil
+	pt.encMu.Unlock()
+	outs, prods := pt.counts()
+	return ipc.PipeStat{PipeID: pt.id, SRTP: protected, Outs: outs, Producers: prods, PacketsOut: pt.packetsOut.Load(), BytesOut: pt.bytesOut.Load(),
+		PacketsIn: pt.packetsIn.Load(), BytesIn: pt.bytesIn.Load(), Rejected: pt.rejected.Load()}
 }
 
 var errNotConnected = &ipc.RemoteError{Code: "not_connected", Message: "pipe has no remote address yet"}

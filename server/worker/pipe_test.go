@@ -4,7 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
+	"fmt"
+	"io"
 	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,8 +41,11 @@ func key() string {
 }
 
 // pipePair links router "r" on two bare workers and returns the ends.
-func pipePair(t *testing.T, srtpA, srtpB *ipc.PipeSRTP) (*Worker, *Worker, *pipeTransport, *pipeTransport) {
+func pipePair(t *testing.T, srtpA, srtpB *ipc.PipeSRTP, bLog ...io.Writer) (*Worker, *Worker, *pipeTransport, *pipeTransport) {
 	a, b := newBareWorker(t), newBareWorker(t)
+	if len(bLog) > 0 {
+		b.log = slog.New(slog.NewTextHandler(bLog[0], nil))
+	}
 	require.NoError(t, a.createRouter("r", 0))
 	require.NoError(t, b.createRouter("r", 0))
 	ea, err := a.createPipe(ipc.PipeCreate{PipeID: "p", RouterID: "r", ListenIP: "127.0.0.1"})
@@ -90,10 +97,18 @@ func TestPipeCarriesProducerAcrossWorkers(t *testing.T) {
 func TestPipeRejectsWrongSRTPKey(t *testing.T) {
 	testenv.RequireLoopbackOnly(t)
 	k1, k2 := key(), key()
-	a, b, pa, pb := pipePair(t, &ipc.PipeSRTP{SendKey: k1, RecvKey: k2}, &ipc.PipeSRTP{SendKey: k2, RecvKey: key()})
+	var logs syncBuffer
+	a, b, pa, pb := pipePair(t, &ipc.PipeSRTP{SendKey: k1, RecvKey: k2}, &ipc.PipeSRTP{SendKey: k2, RecvKey: key()}, &logs)
 	sendThrough(t, a, pa, pb, 20)
-	time.Sleep(300 * time.Millisecond)
+	require.Eventually(t, func() bool { return pb.rejected.Load() == 20 }, 2*time.Second, 10*time.Millisecond,
+		"every packet under the wrong key is dropped and counted")
 	require.Zero(t, b.packetsIn.Load(), "packets with a wrong key must not be accepted")
+	require.Equal(t, uint64(20), a.load().PipeStats[0].PacketsOut)
+	st := b.load().PipeStats[0]
+	require.Equal(t, ipc.PipeStat{PipeID: "p", SRTP: true, Producers: 1, Rejected: 20}, st)
+	require.Contains(t, logs.String(), "SRTP authentication failed")
+	require.Equal(t, 1, strings.Count(logs.String(), "level=ERROR"), "one line for the first failure, not one per packet")
+	require.NotContains(t, logs.String(), k1)
 	require.Error(t, pa.connect(ipc.PipeConnect{PipeID: "p", RemoteAddr: "127.0.0.1:9", SRTP: &ipc.PipeSRTP{SendKey: "short", RecvKey: k1}}))
 }
 
@@ -102,7 +117,16 @@ func TestPipeRejectsWrongSRTPKey(t *testing.T) {
 // this bare worker, so the bound is exact).
 func TestPipeForwardingAllocatesNothing(t *testing.T) {
 	testenv.RequireLoopbackOnly(t)
-	src, received := producerIntoPipes(t, 2)
+	for _, protected := range []bool{false, true} {
+		t.Run(fmt.Sprint("srtp=", protected), func(t *testing.T) { pipeForwardingAllocs(t, protected) })
+	}
+}
+
+func pipeForwardingAllocs(t *testing.T, protected bool) {
+	if protected && raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items: SRTP's pooled buffers allocate under it (the plain case still runs)")
+	}
+	src, received := producerIntoPipes(t, 2, protected)
 	raw, pkt := opusPacket(1)
 	forward := func() {
 		pkt.SequenceNumber++
@@ -115,4 +139,22 @@ func TestPipeForwardingAllocatesNothing(t *testing.T) {
 	require.Zero(t, testing.AllocsPerRun(200, forward), "allocations per packet into 2 pipes")
 	require.Eventually(t, func() bool { return received.Load() > before }, 5*time.Second, 10*time.Millisecond,
 		"the measured packets reached the pipes' far end")
+}
+
+// syncBuffer is a log sink safe for the worker's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -127,7 +127,10 @@ func (p *producer) dispatch(raw []byte, pkt *rtp.Packet) {
 			}
 		}
 	}
-	if p.paused.Load() {
+	// A producer loudest-N holds back crosses no pipe either: the far
+	// router would hold it back too, and across hosts it would cost
+	// bandwidth for nothing.
+	if p.paused.Load() || !p.selected.Load() {
 		return
 	}
 	for _, o := range *p.pipeOuts.Load() {
@@ -135,9 +138,6 @@ func (p *producer) dispatch(raw []byte, pkt *rtp.Packet) {
 			w.packetsOut.Add(1)
 			w.bytesOut.Add(size)
 		}
-	}
-	if !p.selected.Load() {
-		return
 	}
 	cons := *p.consumers.Load()
 	if len(cons) == 0 {

@@ -289,6 +289,7 @@ func (w *Worker) load() ipc.Load {
 		outs, prods := pt.counts()
 		l.PipeConsumers += outs
 		l.PipeProducers += prods
+		l.PipeStats = append(l.PipeStats, pt.stat())
 	}
 	l.PacketsIn = w.packetsIn.Load()
 	l.PacketsOut = w.packetsOut.Load()

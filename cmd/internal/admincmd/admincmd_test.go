@@ -46,7 +46,7 @@ var fixtureRoom = wire.AdminRoomDetail{
 }
 
 var fixtureServers = []wire.ClusterServer{
-	{ID: "6f1c2a3b-0000-4000-8000-000000000001", SignalURL: "http://127.0.0.11:7880", State: "live", Version: "v1", Rooms: 3, Peers: 40,
+	{ID: "6f1c2a3b-0000-4000-8000-000000000001", SignalURL: "http://127.0.0.11:7880", State: "live", Version: "v1", Rooms: 3, Peers: 40, RelayRooms: 1, RelayPeers: 12,
 		Stress: 0.45, Accepting: true, LastSeen: t0.Add(-1 * time.Second), Workers: []wire.ClusterWorker{{Index: 0, Ready: true, Stress: 0.5}, {Index: 1, Ready: true, Stress: 0.4}}},
 	{ID: "6f1c2a3b-0000-4000-8000-000000000002", SignalURL: "http://127.0.0.12:7880", State: "live", Version: "v1", Rooms: 9, Peers: 900,
 		Stress: 0.85, LastSeen: t0.Add(-2 * time.Second), Workers: []wire.ClusterWorker{{Index: 0, Ready: true, Stress: 0.85}}},
@@ -145,7 +145,7 @@ func TestServersListsTheCluster(t *testing.T) {
 	require.Equal(t, []string{"GET /v1/servers"}, api.requests)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	require.Len(t, lines, 3, "piped: no header, a row per server")
-	require.Equal(t, "6f1c2a3b-0000-4000-8000-000000000001\thttp://127.0.0.11:7880\tlive\t3\t40\t45%\t50% 40%\tyes\t1s\tv1", lines[0])
+	require.Equal(t, "6f1c2a3b-0000-4000-8000-000000000001\thttp://127.0.0.11:7880\tlive\t3\t40\t12/1\t45%\t50% 40%\tyes\t1s\tv1", lines[0])
 	require.Contains(t, lines[1], "live (full)")
 	require.Contains(t, lines[2], "\tdead\t")
 	require.Contains(t, lines[2], "\t2m\t")

@@ -32,7 +32,11 @@ func NewCmdPeers(f *cmdutil.Factory, runF func(*Options, []string) error) *cobra
 var peerHeader = []string{"peer", "identity", "worker", "publishing", "muted", "speaking", "joined"}
 
 func peerRow(o *Options, p wire.AdminPeer, speaking bool) []string {
-	return []string{p.ID, p.Identity, fmt.Sprint(p.Worker), admin.YesNo(p.Publishing), admin.YesNo(p.Muted), admin.YesNo(speaking), age(o.Now(), p.JoinedAt)}
+	worker := fmt.Sprint(p.Worker)
+	if p.Server != "" { // its media is on a relay
+		worker = admin.ShortID(p.Server) + "/" + worker
+	}
+	return []string{p.ID, p.Identity, worker, admin.YesNo(p.Publishing), admin.YesNo(p.Muted), admin.YesNo(speaking), age(o.Now(), p.JoinedAt)}
 }
 
 func peersListRun(o *Options, args []string) error {

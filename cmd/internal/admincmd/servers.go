@@ -86,7 +86,7 @@ func serversRun(o *Options, _ []string) error {
 	return cmdutil.PrintTable(o.IO, serverHeader, serverRows(o, ss))
 }
 
-var serverHeader = []string{"id", "url", "state", "rooms", "peers", "stress", "workers", "new rooms", "heartbeat", "version"}
+var serverHeader = []string{"id", "url", "state", "rooms", "peers", "relayed peers/rooms", "stress", "workers", "new rooms", "heartbeat", "version"}
 
 func serverRows(o *Options, ss []wire.ClusterServer) [][]string {
 	rows := make([][]string, 0, len(ss))
@@ -99,7 +99,8 @@ func serverRows(o *Options, ss []wire.ClusterServer) [][]string {
 		if state == "live" && !s.Accepting {
 			state = "live (full)"
 		}
-		rows = append(rows, []string{s.ID, s.SignalURL, state, fmt.Sprint(s.Rooms), fmt.Sprint(s.Peers), fmt.Sprintf("%.0f%%", 100*s.Stress),
+		rows = append(rows, []string{s.ID, s.SignalURL, state, fmt.Sprint(s.Rooms), fmt.Sprint(s.Peers),
+			fmt.Sprintf("%d/%d", s.RelayPeers, s.RelayRooms), fmt.Sprintf("%.0f%%", 100*s.Stress),
 			strings.Join(ws, " "), admin.YesNo(s.Accepting), age(o.Now(), s.LastSeen), s.Version})
 	}
 	return rows

@@ -1,0 +1,85 @@
+// Package relay lets a room's owner reach routers on other servers: an
+// ipc.Caller that carries worker requests over the bus to the server that
+// runs the worker, so a relay router is worked through the same
+// ipc.WorkerClient as a local one (../shared/design.md, "Where cluster code
+// lives").
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/voicectl/voicectl/server/bus"
+	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/ipc"
+)
+
+// Caller sends worker requests to worker Worker of server To.
+type Caller struct {
+	Bus  bus.Bus
+	From cluster.ServerID
+	To   cluster.WorkerRef
+	// Down, when it reports true, fails calls at once: the server is known
+	// dead, and a request to its queue would only wait out its deadline.
+	Down func() bool
+}
+
+// CodeWorkerDown is the bus code for a worker that is not running.
+const CodeWorkerDown = "worker_down"
+
+var _ ipc.Caller = Caller{}
+
+// NewClient is the WorkerClient of a worker on another server.
+func NewClient(b bus.Bus, from cluster.ServerID, to cluster.WorkerRef) *ipc.Client {
+	return ipc.NewClient(to, Caller{Bus: b, From: from, To: to})
+}
+
+// Call implements ipc.Caller. A refusal by the far worker comes back as the
+// *ipc.RemoteError it answered, so callers tell "not found" or "exists" from
+// a failure the same way for local and relay workers; a relay server that
+// does not answer in time is ipc.ErrWorkerDown.
+func (c Caller) Call(ctx context.Context, method string, params, out any) error {
+	if c.Down != nil && c.Down() {
+		return fmt.Errorf("%s on %s: %w (its server is gone)", method, c.To, ipc.ErrWorkerDown)
+	}
+	raw, err := json.Marshal(params)
+	if err != nil {
+		return err
+	}
+	rep, err := bus.CallWorker.Call(ctx, c.Bus, bus.ToServer(c.To.Server), c.From, "",
+		cluster.WorkerCall{Worker: c.To.Index, Method: method, Params: raw})
+	if err != nil {
+		var be *bus.Error
+		if errors.As(err, &be) {
+			if be.Code == CodeWorkerDown {
+				return fmt.Errorf("%s on %s: %w", method, c.To, ipc.ErrWorkerDown)
+			}
+			return &ipc.RemoteError{Code: be.Code, Message: be.Message}
+		}
+		if errors.Is(err, bus.ErrNoRoute) || errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("%s on %s: %w (%v)", method, c.To, ipc.ErrWorkerDown, err)
+		}
+		return err
+	}
+	if out != nil && len(rep) > 0 && string(rep) != "null" {
+		if err := json.Unmarshal(rep, out); err != nil {
+			return fmt.Errorf("%s reply from %s: %w", method, c.To, err)
+		}
+	}
+	return nil
+}
+
+// BusError is a worker's answer as a bus reply error, the other half of
+// Call's mapping.
+func BusError(err error) error {
+	var re *ipc.RemoteError
+	switch {
+	case errors.As(err, &re):
+		return &bus.Error{Code: re.Code, Message: re.Message}
+	case errors.Is(err, ipc.ErrWorkerDown), errors.Is(err, ipc.ErrClosed):
+		return bus.Errorf(CodeWorkerDown, "%v", err)
+	}
+	return err
+}

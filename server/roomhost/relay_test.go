@@ -1,0 +1,206 @@
+package roomhost
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/placement"
+)
+
+// relayLink is the bus between an owner host and a relay host, in process:
+// relay requests go to the relay's PlaceRelay, worker calls through its
+// RelayCheck and RelayDone to its fake worker, as control does them.
+type relayLink struct {
+	owner cluster.ServerID
+	relay *Host
+	mux   *ipc.Mux
+	err   error // when set, Place fails with it
+}
+
+func (l *relayLink) Place(ctx context.Context, req RelayRequest) (RelayRouter, error) {
+	if l.err != nil {
+		return RelayRouter{}, l.err
+	}
+	placed, err := l.relay.PlaceRelay(ctx, cluster.RelayPlace{Room: req.Room, Owner: l.owner, Peer: req.Peer, Publish: req.Publish, Publishers: req.Publishers})
+	if err != nil {
+		return RelayRouter{}, err
+	}
+	return RelayRouter{Ref: placed.Worker, RouterID: placed.RouterID, Client: ipc.NewClient(placed.Worker, l)}, nil
+}
+
+// Call implements ipc.Caller the way a relay server serves worker.call.
+func (l *relayLink) Call(ctx context.Context, method string, params, out any) error {
+	raw, err := json.Marshal(params)
+	if err != nil {
+		return err
+	}
+	call := cluster.WorkerCall{Method: method, Params: raw}
+	checked, err := l.relay.RelayCheck(l.owner, call)
+	if err != nil {
+		return err
+	}
+	res, err := l.mux.Serve(ctx, method, checked)
+	l.relay.RelayDone(l.owner, call)
+	if err != nil || out == nil {
+		return err
+	}
+	b, _ := json.Marshal(res)
+	return json.Unmarshal(b, out)
+}
+
+func serveFake(w *fakeWorker) *ipc.Mux {
+	m := ipc.NewMux()
+	e := ipc.Empty{}
+	ipc.Handle(m, ipc.CallRouterClose, func(ctx context.Context, r ipc.RouterRef) (ipc.Empty, error) { return e, w.CloseRouter(ctx, r) })
+	ipc.Handle(m, ipc.CallTransportCreate, func(ctx context.Context, r ipc.TransportCreate) (ipc.Empty, error) {
+		return e, w.CreateTransport(ctx, r)
+	})
+	ipc.Handle(m, ipc.CallTransportAnswer, func(ctx context.Context, r ipc.SDP) (ipc.Empty, error) { return e, w.Answer(ctx, r) })
+	ipc.Handle(m, ipc.CallTransportCand, func(ctx context.Context, r ipc.Candidate) (ipc.Empty, error) { return e, w.AddCandidate(ctx, r) })
+	ipc.Handle(m, ipc.CallTransportClose, func(ctx context.Context, r ipc.TransportRef) (ipc.Empty, error) {
+		return e, w.CloseTransport(ctx, r)
+	})
+	ipc.Handle(m, ipc.CallConsumerCreate, func(ctx context.Context, r ipc.ConsumerRef) (ipc.Empty, error) { return e, w.Consume(ctx, r) })
+	ipc.Handle(m, ipc.CallConsumerClose, func(ctx context.Context, r ipc.ConsumerRef) (ipc.Empty, error) { return e, w.CloseConsumer(ctx, r) })
+	ipc.Handle(m, ipc.CallProducerPause, func(ctx context.Context, r ipc.ProducerPause) (ipc.Empty, error) {
+		return e, w.PauseProducer(ctx, r)
+	})
+	ipc.Handle(m, ipc.CallPipeCreate, w.PipeCreate)
+	ipc.Handle(m, ipc.CallPipeConnect, func(ctx context.Context, r ipc.PipeConnect) (ipc.Empty, error) { return e, w.PipeConnect(ctx, r) })
+	ipc.Handle(m, ipc.CallPipeConsume, func(ctx context.Context, r ipc.PipeFlow) (ipc.Empty, error) { return e, w.PipeConsume(ctx, r) })
+	ipc.Handle(m, ipc.CallPipeUnconsume, func(ctx context.Context, r ipc.PipeFlow) (ipc.Empty, error) { return e, w.PipeUnconsume(ctx, r) })
+	ipc.Handle(m, ipc.CallPipeProduce, func(ctx context.Context, r ipc.PipeFlow) (ipc.Empty, error) { return e, w.PipeProduce(ctx, r) })
+	ipc.Handle(m, ipc.CallPipeUnproduce, func(ctx context.Context, r ipc.PipeFlow) (ipc.Empty, error) { return e, w.PipeUnproduce(ctx, r) })
+	ipc.Handle(m, ipc.CallPipeClose, func(ctx context.Context, r ipc.PipeRef) (ipc.Empty, error) { return e, w.PipeClose(ctx, r) })
+	return m
+}
+
+// relayPair is an owner "A" with one small worker and a relay "B" with one
+// roomy worker.
+type relayPair struct {
+	owner, relay *testHost
+	link         *relayLink
+}
+
+func newRelayPair(t *testing.T, ownerLim placement.Limits) *relayPair {
+	a, b := newFakeWorker(0), newFakeWorker(0)
+	a.ref, b.ref = cluster.LocalWorker("A", 0), cluster.LocalWorker("B", 0)
+	relay := New(Params{Workers: fakeWorkers{[]*fakeWorker{b}}, Limits: roomy, PipeListenIP: "127.0.0.1", ClusterPipeIP: "127.0.0.12"})
+	t.Cleanup(relay.Stop)
+	link := &relayLink{owner: "A", relay: relay, mux: serveFake(b)}
+	owner := New(Params{Workers: fakeWorkers{[]*fakeWorker{a}}, Limits: ownerLim, PipeListenIP: "127.0.0.1", ClusterPipeIP: "127.0.0.11",
+		PipeSRTP: true, Relays: link, CallTimeout: 5 * time.Second})
+	t.Cleanup(owner.Stop)
+	return &relayPair{owner: &testHost{t: t, h: owner, ws: []*fakeWorker{a}}, relay: &testHost{t: t, h: relay, ws: []*fakeWorker{b}}, link: link}
+}
+
+// small fits two publishers and one listener on a worker (load 6 of 12).
+var small = placement.Limits{MaxConsumers: 12, MaxProducers: 100, Headroom: 0.5}
+
+func TestRelayTakesTheJoinsTheOwnerCannot(t *testing.T) {
+	rp := newRelayPair(t, small)
+	owner, relay := rp.owner, rp.relay
+	p1, _ := owner.join("r", "p1", true)
+	p2, _ := owner.join("r", "p2", true)
+	pr1, pr2 := owner.produce(p1), owner.produce(p2)
+	l1, _ := owner.join("r", "l1", false)
+	require.Equal(t, cluster.ServerID("A"), mustRef(t, owner.h, l1).Server)
+
+	// The owner is full: the next listeners land on the relay, and the
+	// relay counts them (and the publishers piped in) in its own load.
+	l2, l2s := owner.join("r", "l2", false)
+	l3, _ := owner.join("r", "l3", false)
+	require.Equal(t, cluster.LocalWorker("B", 0), mustRef(t, owner.h, l2))
+	require.Equal(t, cluster.LocalWorker("B", 0), mustRef(t, owner.h, l3))
+	rooms, routers, peers := relay.h.RelayCounts()
+	require.Equal(t, [3]int{1, 1, 2}, [3]int{rooms, routers, peers})
+	require.Equal(t, 2*2+2, relay.h.Loads()[cluster.LocalWorker("B", 0)].Units(),
+		"two listeners of two publishers, and the two pipe producers")
+	require.Contains(t, l2s.types(), "joined")
+
+	b := relay.ws[0]
+	owner.settle()
+	require.Eventually(t, func() bool {
+		return consumes(b, l2, pr1) && consumes(b, l2, pr2) && consumes(b, l3, pr1) && consumes(b, l3, pr2)
+	}, 5*time.Second, time.Millisecond, "relayed listeners consume both publishers")
+	// One pipe to the relay, SRTP on, each end on its host's pipe address.
+	pipes := owner.h.Pipes()
+	require.Len(t, pipes, 1)
+	require.Equal(t, []string{"A", "B"}, pipes[0].Servers)
+	require.True(t, pipes[0].SRTP)
+	require.True(t, b.srtp[pipes[0].ID], "the relay end got keys of its own direction")
+	require.True(t, owner.ws[0].srtp[pipes[0].ID])
+	require.Equal(t, "127.0.0.12", b.listenIPs[pipes[0].ID], "the relay's end listens on the relay's pipe address")
+	require.Equal(t, "127.0.0.11", owner.ws[0].listenIPs[pipes[0].ID])
+
+	// The relay serves the owner only what it lent it.
+	_, err := relay.h.RelayCheck("C", cluster.WorkerCall{Method: ipc.MethodTransportClose, Params: json.RawMessage(`{"transport_id":"` + l2 + `"}`)})
+	require.ErrorContains(t, err, "not relayed here")
+	_, err = relay.h.RelayCheck("A", cluster.WorkerCall{Method: ipc.MethodRouterCreate, Params: json.RawMessage(`{}`)})
+	require.ErrorContains(t, err, "not served to relays")
+	_, err = relay.h.RelayCheck("A", cluster.WorkerCall{Method: ipc.MethodTransportClose, Params: json.RawMessage(`{bad`)})
+	require.Error(t, err)
+
+	// Everyone leaves: nothing is left on either host.
+	for _, id := range []string{l3, l2, l1, p2, p1} {
+		owner.h.Leave(id)
+	}
+	owner.requireEmpty()
+	relay.requireEmpty()
+	rooms, routers, peers = relay.h.RelayCounts()
+	require.Zero(t, rooms+routers+peers)
+}
+
+func TestRelayLostSendsItsPeersBackAndOwnerLostClearsTheRelay(t *testing.T) {
+	rp := newRelayPair(t, small)
+	owner, relay := rp.owner, rp.relay
+	p1, _ := owner.join("r", "p1", true)
+	owner.produce(p1)
+	owner.join("r", "p2", true)
+	_, l1s := owner.join("r", "l1", false)
+	l2, l2s := owner.join("r", "l2", false)
+	require.Equal(t, cluster.ServerID("B"), mustRef(t, owner.h, l2).Server)
+
+	// B dies: only its peers are told to reconnect.
+	owner.h.ServerLost("B")
+	require.Equal(t, "worker_restarted", l2s.reconnectReason())
+	require.Empty(t, l1s.reconnectReason())
+
+	// A dies: B closes what it lent A.
+	require.Equal(t, 1, relay.h.DropRelaysOf("A"))
+	relay.requireEmpty()
+	rooms, _, _ := relay.h.RelayCounts()
+	require.Zero(t, rooms)
+}
+
+func TestRelayRefusalIsNoCapacityAndLeavesNothing(t *testing.T) {
+	rp := newRelayPair(t, small)
+	owner := rp.owner
+	owner.join("r", "p1", true)
+	owner.join("r", "p2", true)
+	owner.join("r", "l1", false)
+	rp.link.err = ErrNoCapacity
+	_, err := owner.h.Admit(JoinRequest{Room: "r", Identity: "l2", Session: &fakeSession{}})
+	require.ErrorIs(t, err, ErrNoCapacity)
+	_, peers := owner.h.Counts()
+	require.Equal(t, 3, peers)
+}
+
+func mustRef(t *testing.T, h *Host, peerID string) cluster.WorkerRef {
+	t.Helper()
+	ref, ok := h.PeerWorker(peerID)
+	require.True(t, ok)
+	return ref
+}
+
+func (s *fakeSession) reconnectReason() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reconnect
+}

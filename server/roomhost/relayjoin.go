@@ -1,0 +1,136 @@
+package roomhost
+
+import (
+	"errors"
+	"slices"
+
+	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/ipc"
+)
+
+// The owner side of relays: a join that fits on no worker here gets a
+// router on another server. The peer keeps its signalling here, its
+// transport is made on the relay's worker, and the relay router is one more
+// router of the room, piped to the others like a local one.
+
+// admitRelay asks the relays for room for p; it runs without placeMu, as it
+// waits for another server's answer.
+func (h *Host) admitRelay(req JoinRequest, p *peer) (Admission, error) {
+	for {
+		r, err := h.openRoom(req.Room)
+		if err != nil {
+			return Admission{}, err
+		}
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			continue
+		}
+		if r.closing {
+			r.mu.Unlock()
+			return Admission{}, ErrRoomClosed
+		}
+		var prefer []cluster.ServerID
+		publishers := 0
+		for _, q := range r.peers {
+			if q.publish {
+				publishers++
+			}
+		}
+		for ref, rt := range r.routers {
+			if rt.remote && !slices.Contains(prefer, ref.Server) {
+				prefer = append(prefer, ref.Server)
+			}
+		}
+		// Hold the room open while the relays are asked: a peer counted
+		// here keeps it from being emptied and forgotten meanwhile.
+		r.pending++
+		r.mu.Unlock()
+		slices.Sort(prefer)
+
+		ctx, cancel := h.callCtx()
+		rel, err := h.relays.Place(ctx, RelayRequest{Room: req.Room, Peer: p.id, Publish: p.publish, Publishers: publishers, Prefer: prefer})
+		cancel()
+
+		r.mu.Lock()
+		r.pending--
+		if err != nil {
+			empty := len(r.peers) == 0 && r.pending == 0
+			if empty {
+				r.closed = true
+			}
+			r.mu.Unlock()
+			if empty {
+				h.forgetRoom(r)
+			}
+			if errors.Is(err, ErrNoCapacity) {
+				h.onNoCap()
+			}
+			return Admission{}, err
+		}
+		if r.closing || r.closed {
+			r.mu.Unlock()
+			h.releaseRelay(rel.Client, p.id)
+			return Admission{}, ErrRoomClosed
+		}
+		rt := r.routers[rel.Ref]
+		if rt == nil || rt.id != rel.RouterID {
+			ready := make(chan struct{})
+			close(ready) // the relay made it before it answered
+			rt = &router{id: rel.RouterID, ref: rel.Ref, client: rel.Client, ready: ready, remote: true}
+			r.routers[rel.Ref] = rt
+		}
+		p.room, p.router = r, rt
+		r.peers[p.id] = p
+		r.mu.Unlock()
+		h.mu.Lock()
+		h.peers[p.id] = p
+		h.routers[rt.id] = r
+		h.mu.Unlock()
+		h.log.Debug("peer relayed", "room", r.id, "peer", p.id, "worker", rel.Ref)
+		return Admission{PeerID: p.id, Worker: rt.ref}, nil
+	}
+}
+
+// releaseRelay gives a reservation back that will not be used.
+func (h *Host) releaseRelay(c ipc.WorkerClient, peerID string) {
+	ctx, cancel := h.callCtx()
+	defer cancel()
+	_ = c.CloseTransport(ctx, ipc.TransportRef{TransportID: peerID})
+}
+
+// ServerLost retires every router of the rooms here that lives on server id
+// (a relay that died) and tells its peers to reconnect, and closes the
+// relay routers this server lent to id's rooms.
+func (h *Host) ServerLost(id cluster.ServerID) {
+	refs := map[cluster.WorkerRef]bool{}
+	for _, r := range h.roomList() {
+		r.mu.Lock()
+		for ref := range r.routers {
+			if ref.Server == id {
+				refs[ref] = true
+			}
+		}
+		r.mu.Unlock()
+	}
+	for ref := range refs {
+		h.WorkerLost(ref)
+	}
+	h.DropRelaysOf(id)
+}
+
+// RelayServers lists the servers that relay rooms of this one.
+func (h *Host) RelayServers() []cluster.ServerID {
+	var out []cluster.ServerID
+	for _, r := range h.roomList() {
+		r.mu.Lock()
+		for ref, rt := range r.routers {
+			if rt.remote && !slices.Contains(out, ref.Server) {
+				out = append(out, ref.Server)
+			}
+		}
+		r.mu.Unlock()
+	}
+	slices.Sort(out)
+	return out
+}
