@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -424,4 +426,108 @@ func TestRelayHostDiesThenTheOwnerDies(t *testing.T) {
 	b, err := joinRelayPeer(t, api, "big", "pub-1", true)
 	require.NoError(t, err)
 	hearEachOther(t, a.c, b.c, 15*time.Second)
+}
+
+// labelled reads one labelled sample of a metric from a /metrics body.
+func labelled(t *testing.T, body, name, label, value string) float64 {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\{[^}]*` + label + `="` + regexp.QuoteMeta(value) + `"[^}]*\} (\S+)$`)
+	m := re.FindStringSubmatch(body)
+	if m == nil {
+		return 0
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	require.NoError(t, err)
+	return v
+}
+
+func TestRelayLoudestTwoAcrossThreeHosts(t *testing.T) {
+	br := rabbittest.Start(t)
+	hosts := startHosts(t, br.URL, "VOICECTL_WORKER_MAX_CONSUMERS=20", "VOICECTL_WORKER_PIPE_HEADROOM=0.5", "VOICECTL_ROOM_MAX_FORWARDED_SPEAKERS=2")
+	api := startAPI(t, br.URL, t.TempDir())
+	byID := identify(t, api, hosts)
+	var ra service.RoomAnswer
+	require.Equal(t, http.StatusCreated, api.call(t, "POST", "/v1/rooms", map[string]string{"room": "loud"}, &ra))
+	owner := byID[cluster.ServerID(ra.Server)]
+
+	join := func(identity string, publish bool, level uint8) *client.Client {
+		var ja service.JoinAnswer
+		require.Equal(t, http.StatusOK, api.call(t, "POST", "/v1/rooms/loud/join", service.JoinRequest{Identity: identity}, &ja))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := client.Connect(ctx, client.Config{URL: ja.SignalURL, Token: ja.Token, Publish: publish, Level: level, LoopbackOnly: true})
+		require.NoError(t, err)
+		t.Cleanup(c.Close)
+		return c
+	}
+	// Three publishers on the owner: two loud, one quiet (RFC 6464 levels
+	// are -dBov: 10 and 20 are loud, 100 is near silence).
+	loud1, loud2, quiet := join("loud-1", true, 10), join("loud-2", true, 20), join("quiet", true, 100)
+	var listeners []*client.Client
+	for i := 0; i < 4; i++ {
+		listeners = append(listeners, join(fmt.Sprint("ear-", i), false, 127))
+	}
+	spread := roomServers(t, owner, "loud")
+	require.Len(t, spread, 3, "%v", spread)
+	require.Equal(t, 3, spread[string(owner.id)], "the publishers are on the owner, the listeners on the relays")
+
+	for _, l := range listeners {
+		require.Eventually(t, func() bool { return l.Received(loud1.PeerID()) > 20 && l.Received(loud2.PeerID()) > 20 }, 15*time.Second, 20*time.Millisecond,
+			"a relayed listener hears the two loudest: %v", l.ReceivedFrom())
+	}
+	// Over a window: the listeners get nothing of the quiet one, and the
+	// owner's pipes to each relay carry the two loud streams, not the
+	// quiet one (which keeps sending all along).
+	relays := []*host{}
+	for id := range spread {
+		if h := byID[cluster.ServerID(id)]; h != owner {
+			relays = append(relays, h)
+		}
+	}
+	sentTo := func() map[cluster.ServerID]float64 {
+		body := scrape(t, owner.server)
+		out := map[cluster.ServerID]float64{}
+		for _, h := range relays {
+			out[h.id] = labelled(t, body, "voicectl_cluster_pipe_sent_packets_total", "remote_server", string(h.id))
+		}
+		return out
+	}
+	// (The workers' counters are sampled once a second: the window is long
+	// enough for that to blur it by less than the quiet stream would add.)
+	pipe0, l0, q0 := sentTo(), loud1.Sent()+loud2.Sent(), quiet.Sent()
+	time.Sleep(5 * time.Second)
+	pipe1, l1, q1 := sentTo(), loud1.Sent()+loud2.Sent(), quiet.Sent()
+	require.Greater(t, q1-q0, uint64(200), "the quiet publisher kept sending")
+	for _, h := range relays {
+		crossed := pipe1[h.id] - pipe0[h.id]
+		loud, quietSent := float64(l1-l0), float64(q1-q0)
+		require.Less(t, crossed, loud+quietSent/2, "the pipe to %s carried more than the two loud streams (%v packets; the loud ones sent %v, the quiet one %v)",
+			h.ip, crossed, loud, quietSent)
+		require.Greater(t, crossed, 0.7*loud, "the pipe to %s carried the loud streams", h.ip)
+	}
+	for _, l := range listeners {
+		require.Zero(t, l.Received(quiet.PeerID()), "a listener got the quiet publisher: %v", l.ReceivedFrom())
+	}
+}
+
+// TestLoadgenThroughTheAPIOverThreeHosts: `voicectl loadgen run --api`
+// creates the room and joins every peer through the API; the room spreads
+// over the three hosts and no packet is lost across them.
+func TestLoadgenThroughTheAPIOverThreeHosts(t *testing.T) {
+	br := rabbittest.Start(t)
+	hosts := startHosts(t, br.URL, "VOICECTL_WORKER_MAX_CONSUMERS=12", "VOICECTL_WORKER_PIPE_HEADROOM=0.5")
+	api := startAPI(t, br.URL, t.TempDir())
+	identify(t, api, hosts)
+	out, stderr, code := cli(t, nil, "loadgen", "run", "--api", api.base, "--api-key", clusterAPIKey, "--admin-key", relayAdminKey,
+		"--loopback-only", "--rooms", "1", "--publishers", "2", "--listeners", "5", "--join-rate", "10",
+		"--duration", "3s", "--warmup", "1s", "-o", "json", "--max-loss", "0.001")
+	require.Zero(t, code, stderr)
+	r := loadReport(t, out)
+	require.Equal(t, 7, r.PeersJoined, out)
+	require.Zero(t, r.PeersFailed)
+	require.Zero(t, r.ListenersMissingStreams)
+	require.Positive(t, r.PacketsExpected)
+	require.Zero(t, r.LossRatio, "no loss across the hosts on an idle machine")
+	require.Len(t, r.LatencyMsP50ByWorker, 3, "the peers' media is on the three hosts' workers: %v", r.LatencyMsP50ByWorker)
+	require.Positive(t, r.ForwardedPackets, "every server's workers read through their admin APIs")
 }

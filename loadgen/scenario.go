@@ -18,6 +18,11 @@ type Scenario struct {
 	Server   string `yaml:"server"`    // HTTP base URL of the server
 	Secret   string `yaml:"secret"`    // auth.secret, to mint join tokens
 	AdminKey string `yaml:"admin_key"` // auth.admin_key, to read server CPU and packet counts (optional)
+	// API, when set, runs against a cluster: peers join through the API's
+	// join endpoint (APIKey is its auth.api_key) and the report adds up
+	// every server's workers; Server and Secret are then not used.
+	API    string `yaml:"api"`
+	APIKey string `yaml:"api_key"`
 
 	Rooms      int           `yaml:"rooms"`
 	Publishers int           `yaml:"publishers"` // per room
@@ -70,10 +75,14 @@ func LoadScenario(path string, s *Scenario) error {
 // Validate checks a scenario.
 func (s *Scenario) Validate() error {
 	var errs []error
-	if s.Server == "" {
+	switch {
+	case s.API != "":
+		if s.APIKey == "" {
+			errs = append(errs, errors.New("api_key (the API's auth.api_key) is required with api"))
+		}
+	case s.Server == "":
 		errs = append(errs, errors.New("server is required"))
-	}
-	if len(s.Secret) < 16 {
+	case len(s.Secret) < 16:
 		errs = append(errs, errors.New("secret (the server's auth.secret, at least 16 characters) is required to mint tokens"))
 	}
 	if s.Rooms < 1 || s.Publishers < 0 || s.Listeners < 0 || s.Publishers+s.Listeners < 2 {

@@ -22,6 +22,8 @@ type Session struct {
 	sc    Scenario
 	log   *slog.Logger
 	admin *admin.Client
+	// admins are every server's, in a run through the API.
+	admins []*admin.Client
 
 	mu      sync.Mutex
 	peers   []*peer
@@ -54,6 +56,18 @@ func NewSession(sc Scenario, log *slog.Logger) (*Session, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Session{sc: sc, log: log}
+	if sc.API != "" {
+		if sc.AdminKey != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			admins, err := s.clusterAdmins(ctx)
+			if err != nil {
+				return nil, err
+			}
+			s.admins = admins
+		}
+		return s, nil
+	}
 	if sc.AdminKey != "" {
 		a, err := admin.New(sc.Server, sc.AdminKey)
 		if err != nil {
@@ -156,17 +170,23 @@ func (s *Session) Join(ctx context.Context, room string, n int, publish bool) {
 func (s *Session) joinOne(ctx context.Context, room string, publish bool) {
 	id := fmt.Sprintf("lg-%d", s.counter.Add(1))
 	role := map[bool]string{true: "pub", false: "sub"}[publish]
-	tok, err := mintToken(s.sc.Secret, room, id+"-"+role, publish, time.Hour)
-	if err != nil {
-		s.fail(err)
-		return
-	}
 	p := &peer{room: room, publish: publish, streams: map[uint32]*stream{}}
 	start := time.Now()
 	jctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
+	url, tok := s.sc.Server, ""
+	var err error
+	if s.sc.API != "" {
+		url, tok, err = s.joinThroughAPI(jctx, room, id+"-"+role, publish)
+	} else {
+		tok, err = mintToken(s.sc.Secret, room, id+"-"+role, publish, time.Hour)
+	}
+	if err != nil {
+		s.fail(err)
+		return
+	}
 	c, err := client.Connect(jctx, client.Config{
-		URL: s.sc.Server, Token: tok, Publish: publish, Level: uint8(20 + rand.IntN(40)), LoopbackOnly: s.sc.LoopbackOnly,
+		URL: url, Token: tok, Publish: publish, Level: uint8(20 + rand.IntN(40)), LoopbackOnly: s.sc.LoopbackOnly,
 		Tap: p.tap(s.sc.LatencySampleEvery), OnPacket: p.onPacket, NoRTCPReports: true, DTX: s.sc.DTX, TapReadPacing: s.sc.ReadPacing,
 		PayloadSize: opusSize(),
 	})
@@ -247,13 +267,21 @@ type serverTotals struct {
 }
 
 func (s *Session) serverTotals(ctx context.Context) serverTotals {
-	if s.admin == nil {
+	admins := s.admins
+	if s.admin != nil {
+		admins = []*admin.Client{s.admin}
+	}
+	if len(admins) == 0 {
 		return serverTotals{}
 	}
-	ws, err := s.admin.Workers(ctx)
-	if err != nil {
-		s.log.Warn("admin API", "err", err)
-		return serverTotals{}
+	var ws []wire.AdminWorker
+	for _, a := range admins {
+		got, err := a.Workers(ctx)
+		if err != nil {
+			s.log.Warn("admin API", "err", err)
+			return serverTotals{}
+		}
+		ws = append(ws, got...)
 	}
 	t := serverTotals{ok: true}
 	for _, w := range ws {
@@ -426,20 +454,26 @@ loop:
 // peerWorkers maps peer ids to the worker they are on, through the admin API.
 func (s *Session) peerWorkers(ctx context.Context, peers []*peer) map[string]string {
 	out := map[string]string{}
-	if s.admin == nil {
-		return out
+	admins := s.admins
+	if s.admin != nil {
+		admins = []*admin.Client{s.admin}
 	}
 	rooms := map[string]bool{}
 	for _, p := range peers {
 		rooms[p.room] = true
 	}
 	for room := range rooms {
-		d, err := s.admin.Room(ctx, room)
-		if err != nil {
-			continue
-		}
-		for _, p := range d.PeerList {
-			out[p.ID] = fmt.Sprint(p.Worker)
+		for _, a := range admins { // the room's owner knows it
+			d, err := a.Room(ctx, room)
+			if err != nil {
+				continue
+			}
+			for _, p := range d.PeerList {
+				out[p.ID] = fmt.Sprint(p.Worker)
+				if p.Server != "" {
+					out[p.ID] = admin.ShortID(p.Server) + "/" + out[p.ID]
+				}
+			}
 		}
 	}
 	return out

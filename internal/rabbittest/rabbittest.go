@@ -7,6 +7,7 @@ package rabbittest
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,7 +41,9 @@ func Start(t testing.TB) *Broker {
 		t.Fatalf("RabbitMQ is required (make test installs Debian's rabbitmq-server): %v", err)
 	}
 	n := int(seq.Add(1))
-	port := 25000 + 10*(os.Getpid()%500) + n
+	// Ports the kernel says are free now: packages test in parallel, each
+	// starting several brokers, so ports derived from the pid could meet.
+	port, dist := freePort(t), freePort(t)
 	dir := t.TempDir()
 	b := &Broker{Port: port, node: fmt.Sprintf("vt%d_%d@localhost", os.Getpid(), n), dir: dir,
 		URL: fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", port)}
@@ -53,7 +56,7 @@ func Start(t testing.TB) *Broker {
 		"RABBITMQ_NODENAME="+b.node,
 		"RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
 		fmt.Sprintf("RABBITMQ_NODE_PORT=%d", port),
-		fmt.Sprintf("RABBITMQ_DIST_PORT=%d", port+20000),
+		fmt.Sprintf("RABBITMQ_DIST_PORT=%d", dist),
 		"RABBITMQ_MNESIA_BASE="+filepath.Join(dir, "mnesia"),
 		"RABBITMQ_LOG_BASE="+filepath.Join(dir, "log"),
 		"RABBITMQ_ENABLED_PLUGINS_FILE="+plugins,
@@ -142,4 +145,14 @@ func (b *Broker) QueueLength(t testing.TB, queue string) string {
 		}
 	}
 	return ""
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -34,6 +34,10 @@ type Peer struct {
 type Room struct {
 	Routers []cluster.WorkerRef
 	Peers   []Peer
+	// External is a router of the room on another server whose load that
+	// server accounts for (a relay's view of the owner's side): it shapes
+	// the room's load here but is not checked against this server's limits.
+	External *cluster.WorkerRef
 }
 
 // Model adds up the load of rooms, forwarding at most maxForwarded speakers to

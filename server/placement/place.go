@@ -77,7 +77,7 @@ func Place(room Room, publish bool, candidates []Candidate, loads Loads, lim Lim
 	without := Loads{}
 	room.addTo(without, lim.MaxForwardedSpeakers, -1)
 	for _, c := range order {
-		grown := Room{Routers: room.Routers, Peers: append(slices.Clone(room.Peers), Peer{Router: c.Ref, Publish: publish})}
+		grown := Room{Routers: room.Routers, Peers: append(slices.Clone(room.Peers), Peer{Router: c.Ref, Publish: publish}), External: room.External}
 		if !has[c.Ref] {
 			grown.Routers = append(slices.Clone(room.Routers), c.Ref)
 		}
@@ -86,6 +86,9 @@ func Place(room Room, publish bool, candidates []Candidate, loads Loads, lim Lim
 			delta[w] = l
 		}
 		grown.addTo(delta, lim.MaxForwardedSpeakers, 1)
+		if room.External != nil {
+			delete(delta, *room.External)
+		}
 		if fits(loads, delta, c.Ref, lim) {
 			return Decision{Ref: c.Ref, NewRouter: !has[c.Ref]}, nil
 		}

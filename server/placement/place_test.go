@@ -13,6 +13,8 @@ var (
 	w1 = cluster.LocalWorker(cluster.Local, 1)
 	w2 = cluster.LocalWorker(cluster.Local, 2)
 	r0 = cluster.LocalWorker("relay", 0)
+	// ownerSide is a relay's stand-in for the routers of a room's owner.
+	ownerSide = cluster.WorkerRef{Server: "owner", Index: -1}
 )
 
 func local(ws ...cluster.WorkerRef) []Candidate {
@@ -85,6 +87,12 @@ func TestPlace(t *testing.T) {
 			Room{Routers: []cluster.WorkerRef{w0, w1}, Peers: []Peer{pub(w0), pub(w0), sub(w0), sub(w1), sub(w1)}}, nil, false, two, cap8, Decision{}, ErrNoCapacity},
 		{"no_capacity for another room's first peer when the workers are full", Room{},
 			[]Room{{Routers: []cluster.WorkerRef{w0, w1}, Peers: []Peer{pub(w0), pub(w0), sub(w0), sub(w1), sub(w1)}}}, true, two, cap8, Decision{}, ErrNoCapacity},
+		{"a relay checks only its own workers: the owner's side (external) may be past this server's limits",
+			Room{Routers: []cluster.WorkerRef{ownerSide}, Peers: []Peer{pub(ownerSide), pub(ownerSide), pub(ownerSide)}, External: &ownerSide},
+			nil, false, local(w0), cap8, Decision{w0, true}, nil},
+		{"without external the same join overflows the owner's side",
+			Room{Routers: []cluster.WorkerRef{ownerSide}, Peers: []Peer{pub(ownerSide), pub(ownerSide), pub(ownerSide)}},
+			nil, false, local(w0), cap8, Decision{}, ErrNoCapacity},
 		{"headroom: the second publisher goes to the other worker, piping both ways",
 			Room{Routers: []cluster.WorkerRef{w0}, Peers: []Peer{pub(w0), sub(w0)}}, nil, true, two, cap6, Decision{w1, true}, nil},
 		{"a pipe may not push the near worker over capacity",
@@ -120,6 +128,9 @@ func TestPlace(t *testing.T) {
 					grown.Routers = append(append([]cluster.WorkerRef{}, grown.Routers...), got.Ref)
 				}
 				for w, l := range Model(append([]Room{grown}, tt.others...), tt.lim.MaxForwardedSpeakers) {
+					if tt.room.External != nil && w == *tt.room.External {
+						continue // another server's to account for
+					}
 					require.LessOrEqual(t, l.Units(), tt.lim.MaxConsumers, "worker %s", w)
 				}
 			}

@@ -204,3 +204,19 @@ func (s *fakeSession) reconnectReason() string {
 	defer s.mu.Unlock()
 	return s.reconnect
 }
+
+func TestRelayedPublisherIsPipedToTheOwner(t *testing.T) {
+	rp := newRelayPair(t, placement.Limits{MaxConsumers: 6, MaxProducers: 100, Headroom: 0.5})
+	owner, relay := rp.owner, rp.relay
+	a, _ := owner.join("r", "ann", true)
+	b, _ := owner.join("r", "bob", true)
+	require.Equal(t, cluster.ServerID("B"), mustRef(t, owner.h, b).Server)
+	pa := owner.produce(a)
+	// bob's track starts on the relay's worker; its event reaches the owner.
+	p := owner.h.peer(b)
+	relay.ws[0].produce(b, p.producerID)
+	owner.h.HandleEvent(relay.ws[0].ref, ipc.ProducerNewEvent{RouterID: p.router.id, TransportID: b, ProducerID: p.producerID, LevelExtID: 1})
+	owner.settle()
+	require.Eventually(t, func() bool { return consumes(owner.ws[0], a, p.producerID) && consumes(relay.ws[0], b, pa) }, 5*time.Second, time.Millisecond,
+		"each hears the other across the pipe: %s / %s", owner.ws[0].empty(), relay.ws[0].empty())
+}

@@ -75,6 +75,7 @@ func (rr *relayRoom) placement() placement.Room {
 	if rr.far > 0 {
 		owner := cluster.WorkerRef{Server: rr.key.owner, Index: -1}
 		out.Routers = append(out.Routers, owner)
+		out.External = &owner
 		for range rr.far {
 			out.Peers = append(out.Peers, placement.Peer{Router: owner, Publish: true})
 		}

@@ -58,6 +58,9 @@ func (t *target) resolve(f *cmdutil.Factory, fl *pflag.FlagSet, sc *loadgen.Scen
 	if sc.AdminKey == "" || fl.Changed("admin-key") {
 		sc.AdminKey = cfg.Auth.AdminKey
 	}
+	if sc.API != "" && sc.APIKey == "" {
+		sc.APIKey = cfg.Auth.APIKey
+	}
 	return nil
 }
 

@@ -74,6 +74,8 @@ func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command 
 	fl.DurationVar(&sc.ReadPacing, "read-pacing", sc.ReadPacing, "pause between a peer's socket reads (batches reads; kernel timestamps keep timings exact)")
 	fl.IntVar(&sc.LatencySampleEvery, "latency-sample-every", sc.LatencySampleEvery, "decrypt one packet in N per stream to measure latency (the rest are counted from their clear headers)")
 	fl.StringVar(&sc.RoomPrefix, "room-prefix", sc.RoomPrefix, "room name prefix")
+	fl.StringVar(&sc.API, "api", "", "run against a cluster: join every peer through this `voicectl api` URL (rooms are created there) and add up every server's workers")
+	fl.StringVar(&sc.APIKey, "api-key", "", "the API's key (auth.api_key, VOICECTL_AUTH_API_KEY) for --api")
 	fl.StringVar(&opts.CPUProfile, "cpuprofile", "", "write the generator's CPU profile to this file")
 	_ = fl.MarkHidden("cpuprofile")
 	cmdutil.AddOutputFlag(cmd, &opts.Output)
@@ -92,6 +94,7 @@ func applyFlags(c *cobra.Command, _ *loadgen.Scenario, fromFlags, into *loadgen.
 		"loopback-only":   func() { into.LoopbackOnly = fromFlags.LoopbackOnly }, "room-prefix": func() { into.RoomPrefix = fromFlags.RoomPrefix },
 		"read-pacing":          func() { into.ReadPacing = fromFlags.ReadPacing },
 		"latency-sample-every": func() { into.LatencySampleEvery = fromFlags.LatencySampleEvery },
+		"api":                  func() { into.API = fromFlags.API }, "api-key": func() { into.APIKey = fromFlags.APIKey },
 	}
 	for name, apply := range set {
 		if fl.Changed(name) {
