@@ -267,7 +267,11 @@ func (s *session) join(reqID string, publish bool) bool {
 			return
 		}
 		s.c.metrics.joinSeconds.Observe(time.Since(start).Seconds())
-		s.log().Info("peer joined", "worker", adm.Worker.Index, "publish", publish)
+		if adm.Worker.Server != s.c.serverID {
+			s.log().Info("peer joined", "worker", adm.Worker.Index, "relay", adm.Worker.Server, "publish", publish)
+		} else {
+			s.log().Info("peer joined", "worker", adm.Worker.Index, "publish", publish)
+		}
 	}()
 	return true
 }

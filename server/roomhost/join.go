@@ -265,15 +265,15 @@ func (h *Host) consume(r *room, p, q *peer) {
 	}
 	cl := &claim{}
 	p.consumes[q.producerID] = cl
-	var buildPair, buildFlow bool
+	var path []flowStep
 	if q.router != p.router {
-		cl.flow, buildPair, buildFlow = r.refFlowLocked(q, p.router)
+		cl.flow, path = r.refPathLocked(q, p.router)
 	}
 	producerID, from := q.producerID, q.router.ref
 	r.mu.Unlock()
 
 	if cl.flow != nil {
-		if err := h.awaitFlow(r, cl.flow, buildPair, buildFlow); err != nil {
+		if err := h.awaitPath(r, path); err != nil {
 			h.log.Warn("pipe failed", "room", r.id, "producer", producerID, "from", from, "to", p.router.ref, "err", err)
 			h.dropClaim(r, p, producerID, cl)
 			return

@@ -54,6 +54,11 @@ func (h *Host) Leave(peerID string) {
 			break
 		}
 	}
+	if routerEmpty && !rt.removed && !rt.remote && r.carriesLocked(rt) {
+		// A hub between relays: it stays while producers go through it.
+		rt.hubOnly = true
+		routerEmpty = false
+	}
 	if routerEmpty && !rt.removed {
 		rt.removed = true
 		if r.routers[rt.ref] == rt {

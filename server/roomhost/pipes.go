@@ -62,6 +62,10 @@ type pipeFlow struct {
 	err    error
 	closed bool // out of its pair
 	paused bool // as the far router has it
+	// upstream, when from is a hub (an owner's router between two relays),
+	// is the flow that brings the producer to from; this flow holds one
+	// reference on it.
+	upstream *pipeFlow
 }
 
 func (f *pipeFlow) wire(paused bool) ipc.PipeFlow {
@@ -88,14 +92,14 @@ func (h *Host) warnUnlessGone(err error, msg string, args ...any) {
 	}
 }
 
-// refFlowLocked takes one reference on producer q crossing to router to,
-// making the pair and the flow if they are new; build says which the caller
-// must build.
-func (r *room) refFlowLocked(q *peer, to *router) (f *pipeFlow, buildPair, buildFlow bool) {
-	k := keyOf(q.router, to)
+// refFlowLocked takes one reference on producer q crossing from router
+// from (q's own, or a hub it is piped to) to router to, making the pair and
+// the flow if they are new; build says which the caller must build.
+func (r *room) refFlowLocked(q *peer, from, to *router) (f *pipeFlow, buildPair, buildFlow bool) {
+	k := keyOf(from, to)
 	pp := r.pipes[k]
 	if pp == nil {
-		pp = &pipePair{id: newID("PP_"), key: k, ends: [2]*router{q.router, to}, ready: make(chan struct{}),
+		pp = &pipePair{id: newID("PP_"), key: k, ends: [2]*router{from, to}, ready: make(chan struct{}),
 			flows: map[flowKey]*pipeFlow{}, ssrc: rand.Uint32() | 1}
 		r.pipes[k] = pp
 		buildPair = true
@@ -104,12 +108,71 @@ func (r *room) refFlowLocked(q *peer, to *router) (f *pipeFlow, buildPair, build
 	f = pp.flows[fk]
 	if f == nil {
 		pp.ssrc++
-		f = &pipeFlow{pair: pp, key: fk, from: q.router, src: q, ssrc: pp.ssrc, level: q.levelExtID, ready: make(chan struct{}), paused: q.muted}
+		f = &pipeFlow{pair: pp, key: fk, from: from, src: q, ssrc: pp.ssrc, level: q.levelExtID, ready: make(chan struct{}), paused: q.muted}
 		pp.flows[fk] = f
 		buildFlow = true
 	}
 	f.refs++
 	return f, buildPair, buildFlow
+}
+
+// flowStep is a flow to await, and what of it the awaiting caller builds.
+type flowStep struct {
+	f                    *pipeFlow
+	buildPair, buildFlow bool
+}
+
+// refPathLocked takes a reference on producer q reaching router to, and
+// returns the flows to await, in order, the last being the one the
+// reference is on. Between two relays on different servers the producer
+// goes through a hub, a router of the owner's (a star, never a mesh of
+// relays): a flow into the hub, held by the flow out of it.
+func (r *room) refPathLocked(q *peer, to *router) (*pipeFlow, []flowStep) {
+	from := q.router
+	hub := r.hubLocked(from, to)
+	if hub == nil {
+		f, bp, bf := r.refFlowLocked(q, from, to)
+		return f, []flowStep{{f, bp, bf}}
+	}
+	if pp := r.pipes[keyOf(hub, to)]; pp != nil {
+		if f := pp.flows[flowKey{producerID: q.producerID, to: to}]; f != nil {
+			f.refs++ // it holds its upstream already
+			return f, []flowStep{{f: f}}
+		}
+	}
+	up, bp1, bf1 := r.refFlowLocked(q, from, hub)
+	f, bp2, bf2 := r.refFlowLocked(q, hub, to)
+	f.upstream = up
+	return f, []flowStep{{up, bp1, bf1}, {f, bp2, bf2}}
+}
+
+// hubLocked is the owner's router a producer goes through from one relay
+// router to another on a different server, nil when there is no need (or
+// no router of the owner's to go through: then the relays pipe directly).
+func (r *room) hubLocked(from, to *router) *router {
+	if !from.remote || !to.remote || from.ref.Server == to.ref.Server {
+		return nil
+	}
+	var hub *router
+	for _, rt := range r.routers {
+		if !rt.remote && !rt.removed && !rt.dead && (hub == nil || rt.ref.Less(hub.ref)) {
+			hub = rt
+		}
+	}
+	return hub
+}
+
+// awaitPath awaits each step of a path in order; the first failure is the
+// path's, and every step is still awaited, so that a flow this caller was to
+// build is built (or fails) and nobody waits on it forever.
+func (h *Host) awaitPath(r *room, steps []flowStep) error {
+	var first error
+	for _, st := range steps {
+		if err := h.awaitFlow(r, st.f, st.buildPair, st.buildFlow); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // awaitFlow builds what the caller must and waits for the rest; it returns
@@ -243,10 +306,15 @@ func (r *room) closeFlowLocked(h *Host, f *pipeFlow) []action {
 	if f.pair.flows[f.key] == f {
 		delete(f.pair.flows, f.key)
 	}
-	if !isClosed(f.ready) || f.err != nil {
-		return nil
+	var actions []action
+	if up := f.upstream; up != nil {
+		f.upstream = nil
+		actions = r.releaseFlowLocked(h, up)
 	}
-	return h.undoFlow(f)
+	if !isClosed(f.ready) || f.err != nil {
+		return actions
+	}
+	return append(h.undoFlow(f), actions...)
 }
 
 // releaseFlowLocked gives back one reference; the last one closes the flow
@@ -267,14 +335,58 @@ func (r *room) pairIdleLocked(h *Host, pp *pipePair) []action {
 	if r.pipes[pp.key] == pp {
 		delete(r.pipes, pp.key)
 	}
-	if pp.err != nil {
+	var actions []action
+	if pp.err == nil {
+		actions = append(actions, func(ctx context.Context) {
+			for _, end := range pp.ends {
+				h.warnUnlessGone(end.client.PipeClose(ctx, ipc.PipeRef{PipeID: pp.id}), "pipe close failed", "pipe", pp.id, "worker", end.ref)
+			}
+		})
+	}
+	for _, end := range pp.ends {
+		actions = append(actions, r.hubIdleLocked(h, end)...)
+	}
+	return actions
+}
+
+// hubIdleLocked retires a router its peers have left that was kept as a hub
+// while producers went through it, once no pipe touches it any more.
+func (r *room) hubIdleLocked(h *Host, rt *router) []action {
+	if !rt.hubOnly || rt.removed {
 		return nil
 	}
-	return []action{func(ctx context.Context) {
-		for _, end := range pp.ends {
-			h.warnUnlessGone(end.client.PipeClose(ctx, ipc.PipeRef{PipeID: pp.id}), "pipe close failed", "pipe", pp.id, "worker", end.ref)
+	for _, q := range r.peers {
+		if q.router == rt { // placed there since: a router again
+			return nil
 		}
+	}
+	for _, pp := range r.pipes {
+		if pp.ends[0] == rt || pp.ends[1] == rt {
+			return nil
+		}
+	}
+	rt.removed = true
+	if r.routers[rt.ref] == rt {
+		delete(r.routers, rt.ref)
+	}
+	return []action{func(ctx context.Context) {
+		h.mu.Lock()
+		if h.routers[rt.id] == r {
+			delete(h.routers, rt.id)
+		}
+		h.mu.Unlock()
+		h.warnUnlessGone(rt.client.CloseRouter(ctx, ipc.RouterRef{RouterID: rt.id}), "router close failed", "router", rt.id)
 	}}
+}
+
+// carriesLocked reports whether producers go through rt to other routers.
+func (r *room) carriesLocked(rt *router) bool {
+	for _, pp := range r.pipes {
+		if (pp.ends[0] == rt || pp.ends[1] == rt) && len(pp.flows) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // dropProducerFlowsLocked closes every flow of a producer that ended, and

@@ -220,3 +220,82 @@ func TestRelayedPublisherIsPipedToTheOwner(t *testing.T) {
 	require.Eventually(t, func() bool { return consumes(owner.ws[0], a, p.producerID) && consumes(relay.ws[0], b, pa) }, 5*time.Second, time.Millisecond,
 		"each hears the other across the pipe: %s / %s", owner.ws[0].empty(), relay.ws[0].empty())
 }
+
+// relayLinks are several relays behind one owner, asked in order.
+type relayLinks struct {
+	links []*relayLink
+}
+
+func (ls *relayLinks) Place(ctx context.Context, req RelayRequest) (RelayRouter, error) {
+	for _, l := range ls.links {
+		rel, err := l.Place(ctx, req)
+		if err == nil {
+			return rel, nil
+		}
+	}
+	return RelayRouter{}, ErrNoCapacity
+}
+
+func TestRelaysAreLinkedThroughTheOwnerNotMeshed(t *testing.T) {
+	var links relayLinks
+	var relays []*testHost
+	for _, id := range []cluster.ServerID{"B", "C"} {
+		w := newFakeWorker(0)
+		w.ref = cluster.LocalWorker(id, 0)
+		// A relay takes one publisher, or one listener of two publishers.
+		h := New(Params{Workers: fakeWorkers{[]*fakeWorker{w}}, Limits: placement.Limits{MaxConsumers: 8, MaxProducers: 100, Headroom: 0.5},
+			PipeListenIP: "127.0.0.1"})
+		t.Cleanup(h.Stop)
+		links.links = append(links.links, &relayLink{owner: "A", relay: h, mux: serveFake(w)})
+		relays = append(relays, &testHost{t: t, h: h, ws: []*fakeWorker{w}})
+	}
+	a := newFakeWorker(0)
+	a.ref = cluster.LocalWorker("A", 0)
+	owner := &testHost{t: t, ws: []*fakeWorker{a}, h: New(Params{Workers: fakeWorkers{[]*fakeWorker{a}},
+		Limits: placement.Limits{MaxConsumers: 2, MaxProducers: 100, Headroom: 0.5}, PipeListenIP: "127.0.0.1", Relays: &links})}
+	t.Cleanup(owner.h.Stop)
+	b, c := relays[0], relays[1]
+
+	ann, _ := owner.join("r", "ann", true)
+	bob, _ := owner.join("r", "bob", true)
+	require.Equal(t, cluster.ServerID("B"), mustRef(t, owner.h, bob).Server)
+	cid, _ := owner.join("r", "cid", false)
+	require.Equal(t, cluster.ServerID("C"), mustRef(t, owner.h, cid).Server)
+	prAnn := owner.produce(ann)
+	bp := owner.h.peer(bob)
+	b.ws[0].produce(bob, bp.producerID)
+	owner.h.HandleEvent(b.ws[0].ref, ipc.ProducerNewEvent{RouterID: bp.router.id, TransportID: bob, ProducerID: bp.producerID, LevelExtID: 1})
+	owner.settle()
+	require.Eventually(t, func() bool { return consumes(c.ws[0], cid, bp.producerID) && consumes(c.ws[0], cid, prAnn) }, 5*time.Second, time.Millisecond)
+
+	// Bob's stream reaches C through the owner's router: pipes A–B and
+	// A–C, none between B and C.
+	servers := func() [][]string {
+		var out [][]string
+		for _, pp := range owner.h.Pipes() {
+			out = append(out, pp.Servers)
+		}
+		return out
+	}
+	require.ElementsMatch(t, [][]string{{"A", "B"}, {"A", "C"}}, servers())
+	a.mu.Lock()
+	require.Contains(t, a.piped, bp.producerID, "the owner's router receives bob's stream")
+	a.mu.Unlock()
+
+	// Ann leaves: the owner's router has no peer left but carries bob's
+	// stream to C, so it stays, until C's listener goes.
+	owner.h.Leave(ann)
+	owner.settle()
+	require.True(t, consumes(c.ws[0], cid, bp.producerID))
+	require.ElementsMatch(t, [][]string{{"A", "B"}, {"A", "C"}}, servers())
+	a.mu.Lock()
+	require.Len(t, a.routers, 1, "the hub router stays while it carries a stream")
+	a.mu.Unlock()
+	owner.h.Leave(cid)
+	require.Eventually(t, func() bool { return a.empty() == "" }, 5*time.Second, time.Millisecond, "the hub goes with its last flow: %s", a.empty())
+	require.Empty(t, owner.h.Pipes())
+	owner.h.Leave(bob)
+	owner.requireEmpty()
+	b.requireEmpty()
+	c.requireEmpty()
+}

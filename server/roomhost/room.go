@@ -47,6 +47,9 @@ type router struct {
 	dead    bool // its worker died
 	// remote: on another server (a relay router, made by that server).
 	remote bool
+	// hubOnly: its peers left while producers went through it from one
+	// relay to another; it goes once no pipe touches it.
+	hubOnly bool
 }
 
 // peer is one joining or joined client. Its id is also its transport id.
