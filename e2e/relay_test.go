@@ -286,6 +286,13 @@ func TestRelayRoomSpreadsOverThreeHosts(t *testing.T) {
 		require.Less(t, i, 4, "the cluster never runs out of room")
 	}
 
+	// The pipes' SRTP keys travel in worker calls; no log, even at debug
+	// level, holds one.
+	for _, h := range hosts {
+		require.NotContains(t, h.logs.String(), "send_key")
+		require.NotContains(t, h.logs.String(), "recv_key")
+	}
+
 	// As peers leave, relay routers and cross-host pipes go away everywhere.
 	for _, p := range peers {
 		p.c.Close()

@@ -35,7 +35,13 @@ export VOICECTL_AUTH_ADMIN_KEY=${VOICECTL_AUTH_ADMIN_KEY:-cluster-dev-admin-key-
 pids+=($!)
 for i in 1 2 3; do
   ip=127.0.0.1$i
-  "$bin" serve --http-addr "$ip:7880" --rtc-port $((50000 + 100 * i)) --workers 1 --amqp-url "$amqp" \
+  own=()
+  # With the address on lo (ip addr add 127.0.0.1$i/32 dev lo), each server's media
+  # and pipes use it, like hosts of their own; else all share 127.0.0.1.
+  if ip -4 addr show dev lo 2>/dev/null | grep -q "inet $ip/"; then
+    own=(env "VOICECTL_RTC_IPS=$ip" "VOICECTL_CLUSTER_PIPE_IP=$ip")
+  fi
+  "${own[@]}" "$bin" serve --http-addr "$ip:7880" --rtc-port $((50000 + 100 * i)) --workers "${WORKERS:-1}" --amqp-url "$amqp" \
     --data-dir "$dir/serve-$i" --log-level info >"$dir/serve-$i.log" 2>&1 &
   pids+=($!)
 done

@@ -55,6 +55,19 @@ type Agent struct {
 	accepting bool
 	servers   map[cluster.ServerID]seenServer
 	beats     bus.Subscription
+	// workerSubs serve the relay routers' worker calls, several at once.
+	workerSubs []bus.Subscription
+}
+
+// workerCallConsumers is how many worker calls a relay serves at once.
+const workerCallConsumers = 8
+
+func (a *Agent) cancelAll() {
+	for _, s := range a.workerSubs {
+		_ = s.Cancel()
+	}
+	_ = a.own.Cancel()
+	_ = a.beats.Cancel()
 }
 
 // Start serves the server's queue, the shared queue (below high water) and
@@ -75,13 +88,7 @@ func Start(p Params) (*Agent, error) {
 	// lost ack is answered again, not made twice. Worker calls skip it: they
 	// are many and short-lived, and the worker answers a repeated one with
 	// exists or not_found, which the owner takes as done.
-	dedup := bus.NewDedup(a.mux.Serve, 10*time.Minute).Serve
-	h := func(ctx context.Context, env bus.Envelope) (any, error) {
-		if env.Type == bus.CallWorker.Type {
-			return a.mux.Serve(ctx, env)
-		}
-		return dedup(ctx, env)
-	}
+	h := bus.NewDedup(a.mux.Serve, 10*time.Minute).Serve
 	beats, err := p.Bus.Subscribe(bus.HeartbeatPattern, a.onHeartbeat)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to heartbeats: %w", err)
@@ -93,6 +100,14 @@ func Start(p Params) (*Agent, error) {
 		return nil, fmt.Errorf("serve %s: %w", bus.ServerQueue(p.ServerID), err)
 	}
 	a.own = own
+	for range workerCallConsumers {
+		sub, err := p.Bus.Serve(bus.WorkersQueue(p.ServerID), a.mux.Serve)
+		if err != nil {
+			a.cancelAll()
+			return nil, fmt.Errorf("serve %s: %w", bus.WorkersQueue(p.ServerID), err)
+		}
+		a.workerSubs = append(a.workerSubs, sub)
+	}
 	a.wg.Add(2)
 	go a.watchWater(h)
 	go a.heartbeats()
@@ -110,8 +125,7 @@ func (a *Agent) Stop() {
 	if shared != nil {
 		_ = shared.Cancel()
 	}
-	_ = a.own.Cancel()
-	_ = a.beats.Cancel()
+	a.cancelAll()
 }
 
 // Accepting reports whether the server consumes the shared rooms queue.

@@ -28,10 +28,12 @@ const (
 func ServerQueue(id cluster.ServerID) string { return "voice.server." + string(id) }
 
 // Destination is where a request goes: a queue by name (through the default
-// exchange), or an exchange and routing key.
+// exchange), or an exchange and routing key; Server names the server a
+// command is for, when it is for one.
 type Destination struct {
 	Exchange string
 	Key      string
+	Server   cluster.ServerID
 }
 
 // ToQueue addresses a queue by name.
@@ -39,7 +41,18 @@ func ToQueue(name string) Destination { return Destination{Key: name} }
 
 // ToServer addresses one server's own queue.
 func ToServer(id cluster.ServerID) Destination {
-	return Destination{Exchange: DirectExchange, Key: string(id)}
+	return Destination{Exchange: DirectExchange, Key: string(id), Server: id}
+}
+
+// WorkersQueue is the queue of worker calls for one server's relay routers:
+// served by several consumers at once, since every relayed join makes a few
+// and none waits on another (an owner sends one transport's calls one after
+// the other).
+func WorkersQueue(id cluster.ServerID) string { return ServerQueue(id) + ".workers" }
+
+// ToWorkers addresses WorkersQueue(id).
+func ToWorkers(id cluster.ServerID) Destination {
+	return Destination{Exchange: DirectExchange, Key: string(id) + ".workers", Server: id}
 }
 
 // Envelope is one message on the bus: a typed body and what routes it.

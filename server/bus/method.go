@@ -25,9 +25,7 @@ func (m Method[Req, Resp]) Call(ctx context.Context, b Bus, dst Destination, fro
 		requestID = NewRequestID()
 	}
 	env := Envelope{Type: m.Type, RequestID: requestID, From: from, Body: body}
-	if dst.Exchange == DirectExchange {
-		env.To = cluster.ServerID(dst.Key)
-	}
+	env.To = dst.Server
 	if dl, ok := ctx.Deadline(); ok {
 		env.Deadline = dl.UnixMilli()
 	}

@@ -27,9 +27,9 @@ const (
 func HeartbeatKey(id cluster.ServerID) string { return "heartbeat." + string(id) }
 
 // Relays: the owner of a room asks another server for a router
-// (PlaceRelay) and then works that router and its transports and pipes
-// through CallWorker; the relay sends the worker's events for it to the
-// owner on WorkerEventKey(owner).
+// (PlaceRelay, on the server's queue) and then works that router and its
+// transports and pipes through CallWorker (on WorkersQueue); the relay
+// sends the worker's events for it to the owner on WorkerEventKey(owner).
 var (
 	PlaceRelay = Method[cluster.RelayPlace, cluster.RelayPlaced]{Type: "relay.place"}
 	CallWorker = Method[cluster.WorkerCall, json.RawMessage]{Type: "worker.call"}

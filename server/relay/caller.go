@@ -48,7 +48,7 @@ func (c Caller) Call(ctx context.Context, method string, params, out any) error 
 	if err != nil {
 		return err
 	}
-	rep, err := bus.CallWorker.Call(ctx, c.Bus, bus.ToServer(c.To.Server), c.From, "",
+	rep, err := bus.CallWorker.Call(ctx, c.Bus, bus.ToWorkers(c.To.Server), c.From, "",
 		cluster.WorkerCall{Worker: c.To.Index, Method: method, Params: raw})
 	if err != nil {
 		var be *bus.Error

@@ -139,6 +139,15 @@ func TestRelayTakesTheJoinsTheOwnerCannot(t *testing.T) {
 	require.Equal(t, "127.0.0.12", b.listenIPs[pipes[0].ID], "the relay's end listens on the relay's pipe address")
 	require.Equal(t, "127.0.0.11", owner.ws[0].listenIPs[pipes[0].ID])
 
+	// A mute on the owner reaches the relay's copy of the producer, and so
+	// does the unmute.
+	require.NoError(t, owner.h.Mute(p1, true))
+	isPaused := func(w *fakeWorker, pr string) bool { w.mu.Lock(); defer w.mu.Unlock(); return w.paused[pr] }
+	require.True(t, isPaused(b, pr1), "the relay's pipe producer is paused")
+	require.True(t, isPaused(owner.ws[0], pr1))
+	require.NoError(t, owner.h.Mute(p1, false))
+	require.False(t, isPaused(b, pr1))
+
 	// The relay serves the owner only what it lent it.
 	_, err := relay.h.RelayCheck("C", cluster.WorkerCall{Method: ipc.MethodTransportClose, Params: json.RawMessage(`{"transport_id":"` + l2 + `"}`)})
 	require.ErrorContains(t, err, "not relayed here")
