@@ -184,17 +184,31 @@ func roomServers(t *testing.T, owner *host, room string) map[string]int {
 	return out
 }
 
-func TestRelayRoomSpreadsOverThreeHosts(t *testing.T) {
+// relayCluster is RabbitMQ, three hosts with env, the API, and a room made
+// through it; owner is the host the API placed the room on.
+type relayCluster struct {
+	hosts []*host
+	api   *apiProc
+	byID  map[cluster.ServerID]*host
+	owner *host
+}
+
+func startRelayCluster(t *testing.T, room string, env ...string) *relayCluster {
+	t.Helper()
 	br := rabbittest.Start(t)
+	rc := &relayCluster{hosts: startHosts(t, br.URL, env...), api: startAPI(t, br.URL, t.TempDir())}
+	rc.byID = identify(t, rc.api, rc.hosts)
+	var ra service.RoomAnswer
+	require.Equal(t, http.StatusCreated, rc.api.call(t, "POST", "/v1/rooms", map[string]string{"room": room}, &ra))
+	rc.owner = rc.byID[cluster.ServerID(ra.Server)]
+	return rc
+}
+
+func TestRelayRoomSpreadsOverThreeHosts(t *testing.T) {
 	// One worker a host, 12 units, half kept free for pipes: a host takes a
 	// router's peers up to load 6.
-	hosts := startHosts(t, br.URL, "VOICECTL_WORKER_MAX_CONSUMERS=12", "VOICECTL_WORKER_PIPE_HEADROOM=0.5")
-	api := startAPI(t, br.URL, t.TempDir())
-	byID := identify(t, api, hosts)
-
-	var ra service.RoomAnswer
-	require.Equal(t, http.StatusCreated, api.call(t, "POST", "/v1/rooms", map[string]string{"room": "big"}, &ra))
-	owner := byID[cluster.ServerID(ra.Server)]
+	rc := startRelayCluster(t, "big", "VOICECTL_WORKER_MAX_CONSUMERS=12", "VOICECTL_WORKER_PIPE_HEADROOM=0.5")
+	hosts, api, owner := rc.hosts, rc.api, rc.owner
 
 	// Two publishers, then listeners one by one: the room fills its owner,
 	// then a relay, then the third host.
@@ -316,15 +330,10 @@ func reconnected(c *client.Client) bool {
 }
 
 func TestRelayHostDiesThenTheOwnerDies(t *testing.T) {
-	br := rabbittest.Start(t)
 	// 16 units, half kept free: two publishers and two listeners on the
 	// owner, three listeners on a relay.
-	hosts := startHosts(t, br.URL, "VOICECTL_WORKER_MAX_CONSUMERS=16", "VOICECTL_WORKER_PIPE_HEADROOM=0.5")
-	api := startAPI(t, br.URL, t.TempDir())
-	byID := identify(t, api, hosts)
-	var ra service.RoomAnswer
-	require.Equal(t, http.StatusCreated, api.call(t, "POST", "/v1/rooms", map[string]string{"room": "big"}, &ra))
-	owner := byID[cluster.ServerID(ra.Server)]
+	rc := startRelayCluster(t, "big", "VOICECTL_WORKER_MAX_CONSUMERS=16", "VOICECTL_WORKER_PIPE_HEADROOM=0.5")
+	hosts, api, byID, owner := rc.hosts, rc.api, rc.byID, rc.owner
 
 	var pubs, listeners []*relayPeer
 	for i := 0; i < 2; i++ {
@@ -449,13 +458,8 @@ func labelled(t *testing.T, body, name, label, value string) float64 {
 }
 
 func TestRelayLoudestTwoAcrossThreeHosts(t *testing.T) {
-	br := rabbittest.Start(t)
-	hosts := startHosts(t, br.URL, "VOICECTL_WORKER_MAX_CONSUMERS=20", "VOICECTL_WORKER_PIPE_HEADROOM=0.5", "VOICECTL_ROOM_MAX_FORWARDED_SPEAKERS=2")
-	api := startAPI(t, br.URL, t.TempDir())
-	byID := identify(t, api, hosts)
-	var ra service.RoomAnswer
-	require.Equal(t, http.StatusCreated, api.call(t, "POST", "/v1/rooms", map[string]string{"room": "loud"}, &ra))
-	owner := byID[cluster.ServerID(ra.Server)]
+	rc := startRelayCluster(t, "loud", "VOICECTL_WORKER_MAX_CONSUMERS=20", "VOICECTL_WORKER_PIPE_HEADROOM=0.5", "VOICECTL_ROOM_MAX_FORWARDED_SPEAKERS=2")
+	api, byID, owner := rc.api, rc.byID, rc.owner
 
 	join := func(identity string, publish bool, level uint8) *client.Client {
 		var ja service.JoinAnswer

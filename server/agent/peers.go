@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"encoding/json"
 	"slices"
 	"time"
@@ -69,19 +70,9 @@ func (a *Agent) Servers() []cluster.Heartbeat {
 		case x.Stress > y.Stress:
 			return 1
 		}
-		return compareIDs(x.Server, y.Server)
+		return cmp.Compare(x.Server, y.Server)
 	})
 	return out
-}
-
-func compareIDs(a, b cluster.ServerID) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // reapServers forgets the servers silent for dead_after and tells

@@ -64,10 +64,7 @@ func (h *Host) admitLocal(req JoinRequest, p *peer) (Admission, error) {
 		}
 		dec, err := placement.Place(r.placementLocked(), p.publish, h.workers.Candidates(), loads, h.lim)
 		if err != nil {
-			empty := len(r.peers) == 0 && r.pending == 0
-			if empty {
-				r.closed = true
-			}
+			empty := r.emptiedLocked()
 			r.mu.Unlock()
 			if empty {
 				h.forgetRoom(r)
@@ -88,15 +85,21 @@ func (h *Host) admitLocal(req JoinRequest, p *peer) (Admission, error) {
 			r.routers[dec.Ref] = rt
 			p.createsRouter = true
 		}
-		p.room, p.router = r, rt
-		r.peers[p.id] = p
-		r.mu.Unlock()
-		h.mu.Lock()
-		h.peers[p.id] = p
-		h.routers[rt.id] = r
-		h.mu.Unlock()
-		return Admission{PeerID: p.id, Worker: rt.ref}, nil
+		return h.seatLocked(r, p, rt), nil
 	}
+}
+
+// seatLocked puts admitted peer p on router rt of room r, whose lock it
+// releases, and indexes both.
+func (h *Host) seatLocked(r *room, p *peer, rt *router) Admission {
+	p.room, p.router = r, rt
+	r.peers[p.id] = p
+	r.mu.Unlock()
+	h.mu.Lock()
+	h.peers[p.id] = p
+	h.routers[rt.id] = r
+	h.mu.Unlock()
+	return Admission{PeerID: p.id, Worker: rt.ref}
 }
 
 // openRoom returns the live room named id, made if there is none.

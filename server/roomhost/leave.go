@@ -71,10 +71,7 @@ func (h *Host) Leave(peerID string) {
 			})
 		}
 	}
-	roomEmpty := len(r.peers) == 0 && r.pending == 0
-	if roomEmpty {
-		r.closed = true
-	}
+	roomEmpty := r.emptiedLocked()
 	if p.announced {
 		if wasProducing {
 			r.broadcastLocked(wire.ProducerEvent{Envelope: wire.Envelope{Type: wire.TypeProducerRemoved}, ProducerID: p.producerID, PeerID: p.id}, nil)

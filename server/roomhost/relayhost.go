@@ -1,6 +1,7 @@
 package roomhost
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -97,25 +98,15 @@ func compareRefs(a, b cluster.WorkerRef) int {
 func (h *Host) relayPlacementsLocked() []placement.Room {
 	keys := slices.SortedFunc(maps.Keys(h.relay.rooms), func(a, b relayKey) int {
 		if a.owner != b.owner {
-			return compareStrings(string(a.owner), string(b.owner))
+			return cmp.Compare(a.owner, b.owner)
 		}
-		return compareStrings(a.room, b.room)
+		return cmp.Compare(a.room, b.room)
 	})
 	out := make([]placement.Room, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, h.relay.rooms[k].placement())
 	}
 	return out
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // PlaceRelay reserves room for one more peer of a room another server owns,

@@ -55,10 +55,7 @@ func (h *Host) admitRelay(req JoinRequest, p *peer) (Admission, error) {
 		r.mu.Lock()
 		r.pending--
 		if err != nil {
-			empty := len(r.peers) == 0 && r.pending == 0
-			if empty {
-				r.closed = true
-			}
+			empty := r.emptiedLocked()
 			r.mu.Unlock()
 			if empty {
 				h.forgetRoom(r)
@@ -80,15 +77,8 @@ func (h *Host) admitRelay(req JoinRequest, p *peer) (Admission, error) {
 			rt = &router{id: rel.RouterID, ref: rel.Ref, client: rel.Client, ready: ready, remote: true}
 			r.routers[rel.Ref] = rt
 		}
-		p.room, p.router = r, rt
-		r.peers[p.id] = p
-		r.mu.Unlock()
-		h.mu.Lock()
-		h.peers[p.id] = p
-		h.routers[rt.id] = r
-		h.mu.Unlock()
 		h.log.Debug("peer relayed", "room", r.id, "peer", p.id, "worker", rel.Ref)
-		return Admission{PeerID: p.id, Worker: rt.ref}, nil
+		return h.seatLocked(r, p, rt), nil
 	}
 }
 

@@ -112,6 +112,16 @@ func (r *room) closeToJoins() []Session {
 	return sess
 }
 
+// emptiedLocked marks a room that has no peer and no join waiting on a
+// relay closed, and reports it; the caller then forgets it.
+func (r *room) emptiedLocked() bool {
+	if len(r.peers) == 0 && r.pending == 0 {
+		r.closed = true
+		return true
+	}
+	return false
+}
+
 // sortedPeersLocked lists peers by join time.
 func (r *room) sortedPeersLocked() []*peer {
 	out := make([]*peer, 0, len(r.peers))
