@@ -157,3 +157,14 @@ func (c *Client) ClusterRooms(ctx context.Context) ([]wire.ClusterRoom, error) {
 	var out []wire.ClusterRoom
 	return out, c.do(ctx, http.MethodGet, "/v1/rooms", nil, &out)
 }
+
+// MoveRoom moves a room to server to (empty: the API picks one); c must
+// point at `voicectl api` with the API key.
+func (c *Client) MoveRoom(ctx context.Context, room, to string) (wire.ClusterRoom, error) {
+	var out wire.ClusterRoom
+	body := map[string]string{}
+	if to != "" {
+		body["to"] = to
+	}
+	return out, c.do(ctx, http.MethodPost, "/v1/rooms/"+url.PathEscape(room)+"/move", body, &out)
+}

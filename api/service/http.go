@@ -70,6 +70,7 @@ func (s *Service) Handler() http.Handler {
 	route("GET /v1/rooms/{room}", s.getRoom, true)
 	route("DELETE /v1/rooms/{room}", s.deleteRoom, true)
 	route("POST /v1/rooms/{room}/join", s.join, true)
+	route("POST /v1/rooms/{room}/move", s.moveRoom, true)
 	route("GET /v1/servers", s.servers, true)
 	route("GET /v1/info", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"dev": s.p.Dev, "cluster": true, "version": s.p.Version})

@@ -45,6 +45,12 @@ func (a *Agent) handlers() *bus.Mux {
 		}
 		return cluster.Result{OK: true, Message: fmt.Sprintf("peer %s (%s) muted=%v", p.ID, p.Identity, c.Muted)}, nil
 	})
+	bus.Handle(m, bus.MoveRoom, func(_ context.Context, _ bus.Envelope, mv cluster.RoomMove) (cluster.Result, error) {
+		if mv.Room == "" || mv.SignalURL == "" {
+			return cluster.Result{}, bus.Errorf(bus.CodeBadRequest, "room and signal_url are required")
+		}
+		return cluster.Result{OK: true, Peers: a.p.Host.Move(mv.Room, mv.SignalURL, string(mv.To))}, nil
+	})
 	bus.Handle(m, bus.PlaceRelay, a.placeRelay)
 	bus.Handle(m, bus.CallWorker, func(ctx context.Context, env bus.Envelope, call cluster.WorkerCall) (json.RawMessage, error) {
 		if a.p.CallWorker == nil || env.From == "" {

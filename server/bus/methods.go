@@ -16,6 +16,8 @@ var (
 	KickPeer    = Method[cluster.PeerCommand, cluster.Result]{Type: "peer.kick"}
 	MutePeer    = Method[cluster.PeerCommand, cluster.Result]{Type: "peer.mute"}
 	Drain       = Method[struct{}, cluster.Result]{Type: "server.drain"}
+	// MoveRoom tells a room's old server to send its peers to the new one.
+	MoveRoom = Method[cluster.RoomMove, cluster.Result]{Type: "room.move"}
 )
 
 // Event types and their routing keys on EventsExchange.

@@ -27,6 +27,14 @@ type RoomRef struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// RoomMove tells a room's old server that the room now lives on To, whose
+// signalling is at SignalURL.
+type RoomMove struct {
+	Room      string   `json:"room"`
+	To        ServerID `json:"to"`
+	SignalURL string   `json:"signal_url"`
+}
+
 // PeerCommand names a peer (by id or identity) in a room.
 type PeerCommand struct {
 	Room  string `json:"room"`

@@ -50,6 +50,23 @@ func (s *session) Send(msg any) { s.send(msg) }
 // Reconnect implements roomhost.Session.
 func (s *session) Reconnect(reason string, delayMS int) { s.reconnect(reason, delayMS) }
 
+// Move implements roomhost.Session: the token is this session's grant
+// again, for a little while (long enough to reconnect).
+func (s *session) Move(url, server string) {
+	g := s.grant
+	g.Expires = time.Now().Add(moveTokenTTL)
+	tok, err := auth.Sign(s.c.secret, g)
+	if err != nil {
+		s.reconnect("moved", 0)
+		return
+	}
+	s.send(wire.Move{Envelope: wire.Envelope{Type: wire.TypeMove}, URL: url, Token: tok, Server: server})
+	s.finish(websocket.StatusServiceRestart, "moved")
+}
+
+// moveTokenTTL bounds the token a moved client reconnects with.
+const moveTokenTTL = 2 * time.Minute
+
 // End implements roomhost.Session.
 func (s *session) End(code, message string) {
 	s.sendError("", code, message, true)

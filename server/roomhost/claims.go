@@ -60,3 +60,24 @@ func (h *Host) Unclaim(room string) {
 		delete(h.claims, room)
 	}
 }
+
+// Move gives a room up to the server at url: no more joins here, and every
+// peer is told to join there now (with a fresh token) and closed, so the
+// room empties here as they go. It returns how many peers were told.
+func (h *Host) Move(room, url, server string) int {
+	h.mu.Lock()
+	if h.claims != nil {
+		delete(h.claims, room)
+	}
+	r := h.rooms[room]
+	h.mu.Unlock()
+	if r == nil {
+		return 0
+	}
+	sess := r.closeToJoins()
+	for _, s := range sess {
+		s.Move(url, server)
+	}
+	h.log.Info("room moved", "room", room, "to", url, "peers", len(sess))
+	return len(sess)
+}

@@ -414,6 +414,12 @@ func (s *fakeSession) Reconnect(reason string, _ int) {
 	s.reconnect = reason
 }
 
+func (s *fakeSession) Move(url, _ string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reconnect = "move:" + url
+}
+
 func (s *fakeSession) End(code, _ string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -29,6 +29,9 @@ type Session interface {
 	Reconnect(reason string, delayMS int)
 	// End sends a fatal error with a stable code and closes.
 	End(code, message string)
+	// Move tells the client to join again at url (its room moved there)
+	// with a fresh token for the same grant, and closes.
+	Move(url, server string)
 }
 
 // Workers is where the host's routers can go.

@@ -308,3 +308,15 @@ func TestRelaysAreLinkedThroughTheOwnerNotMeshed(t *testing.T) {
 	b.requireEmpty()
 	c.requireEmpty()
 }
+
+func TestMoveSendsEveryPeerToTheNewHomeAndRefusesJoins(t *testing.T) {
+	th := newTestHost(t, 1, roomy)
+	_, as := th.join("r", "ann", true)
+	_, bs := th.join("r", "bob", false)
+	require.Equal(t, 2, th.h.Move("r", "http://127.0.0.12:7880", "B"))
+	require.Equal(t, "move:http://127.0.0.12:7880", as.reconnectReason())
+	require.Equal(t, "move:http://127.0.0.12:7880", bs.reconnectReason())
+	_, err := th.h.Admit(JoinRequest{Room: "r", Identity: "late", Session: &fakeSession{}})
+	require.ErrorIs(t, err, ErrRoomClosed, "a room that moved takes no join here")
+	require.Zero(t, th.h.Move("nope", "http://x", "B"))
+}

@@ -32,6 +32,7 @@ const (
 	TypePeerMuted       = "peer_muted"
 	TypeActiveSpeakers  = "active_speakers"
 	TypeReconnect       = "reconnect"
+	TypeMove            = "move"
 	TypeError           = "error"
 	TypePong            = "pong"
 )
@@ -142,6 +143,16 @@ type Reconnect struct {
 	DelayMS int    `json:"delay_ms"`
 }
 
+// Move tells the client its room moved to another server: join there, at
+// URL, with Token (same room, identity and rights), now. The server closes
+// this session after it.
+type Move struct {
+	Envelope
+	URL    string `json:"url"`
+	Token  string `json:"token"`
+	Server string `json:"server,omitempty"` // the new home's server id
+}
+
 // Error reports a failed request with a stable code (see codes.go).
 type Error struct {
 	Envelope
@@ -226,6 +237,8 @@ func ParseServer(data []byte) (any, error) {
 		msg = &ActiveSpeakers{}
 	case TypeReconnect:
 		msg = &Reconnect{}
+	case TypeMove:
+		msg = &Move{}
 	case TypeError:
 		msg = &Error{}
 	case TypePong:

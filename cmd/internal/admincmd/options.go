@@ -27,6 +27,8 @@ type Options struct {
 	// UseAPI reports whether --api was given.
 	APIClient func() (*admin.Client, error)
 	UseAPI    func() bool
+	// MoveTo is `rooms move --to`.
+	MoveTo string
 }
 
 // connection holds the flags that pick the server.

@@ -38,6 +38,7 @@ func NewCmdRooms(f *cmdutil.Factory, runF func(*Options, []string) error) *cobra
 		list,
 		newAdminCmd(f, &cobra.Command{Use: "show ROOM", Short: "Show a room: its routers, peers and pipes", Args: cobra.ExactArgs(1)}, runF, roomsShowRun),
 		newAdminCmd(f, &cobra.Command{Use: "close ROOM", Short: "Close a room: every peer is removed", Args: cobra.ExactArgs(1)}, runF, roomsCloseRun),
+		newCmdRoomsMove(f, runF),
 	)
 	return cmd
 }

@@ -192,6 +192,17 @@ function onMessage(msg) {
     case "reconnect":
       scheduleReconnect(msg.delay_ms || 0);
       break;
+    case "move":
+      // The room moved to another server: join it there now, with the
+      // token the old one gave (same room, name and rights).
+      teardown();
+      state.signal = msg.url;
+      state.token = msg.token;
+      if (msg.server) state.server = msg.server;
+      state.retry = 0;
+      setStatus("moving…");
+      connect();
+      break;
     case "error":
       setStatus(errorText[msg.code] || `Error ${msg.code}: ${msg.message}`, true);
       state.lastErrorCode = msg.code;

@@ -1,0 +1,89 @@
+package e2e
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/api/service"
+	"github.com/voicectl/voicectl/internal/rabbittest"
+	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/wire"
+)
+
+// TestRoomMoveTakesItsBrowserPagesAlong: two Chromium pages talk in a room
+// on A; `voicectl rooms move` sends it to B; the pages follow the move
+// instruction by themselves and hear each other on B; A holds nothing of
+// the room, the directory says B. Moves the API cannot do are refused with
+// a code each.
+func TestRoomMoveTakesItsBrowserPagesAlong(t *testing.T) {
+	br := rabbittest.Start(t)
+	hosts := startHosts(t, br.URL)
+	api := startAPIArgs(t, br.URL, t.TempDir(), "--dev")
+	byID := identify(t, api, hosts)
+
+	browser := newBrowser(t)
+	a := newTab(t, browser, api.base+"/?room=mv&name=ann")
+	b := newTab(t, browser, api.base+"/?room=mv&name=bob")
+	hears(t, a, 1)
+	hears(t, b, 1)
+	var ra service.RoomAnswer
+	require.Equal(t, http.StatusOK, api.call(t, "GET", "/v1/rooms/mv", nil, &ra))
+	from := byID[cluster.ServerID(ra.Server)]
+	var to, other *host
+	for _, h := range hosts {
+		switch {
+		case h == from:
+		case to == nil:
+			to = h
+		default:
+			other = h
+		}
+	}
+
+	// Refusals first, each with its code; the room stays where it is.
+	var he wire.HTTPError
+	require.Equal(t, http.StatusNotFound, api.call(t, "POST", "/v1/rooms/nope/move", service.MoveRequest{To: string(to.id)}, &he))
+	require.Equal(t, service.CodeRoomUnknown, he.Code)
+	require.Equal(t, http.StatusNotFound, api.call(t, "POST", "/v1/rooms/mv/move", service.MoveRequest{To: "no-such-server"}, &he))
+	require.Equal(t, service.CodeServerUnknown, he.Code)
+	require.Equal(t, http.StatusConflict, api.call(t, "POST", "/v1/rooms/mv/move", service.MoveRequest{To: string(from.id)}, &he))
+	require.Equal(t, service.CodeAlreadyThere, he.Code)
+	require.NoError(t, other.cmd.Process.Kill())
+	require.Eventually(t, func() bool {
+		code := api.call(t, "POST", "/v1/rooms/mv/move", service.MoveRequest{To: string(other.id)}, &he)
+		return code == http.StatusConflict && he.Code == service.CodeServerDead
+	}, 10*time.Second, 100*time.Millisecond, "a move to a dead server is refused")
+	require.Equal(t, from.id, func() cluster.ServerID {
+		var now service.RoomAnswer
+		api.call(t, "GET", "/v1/rooms/mv", nil, &now)
+		return cluster.ServerID(now.Server)
+	}())
+
+	// The move, through the CLI.
+	start := time.Now()
+	out, stderr, code := cli(t, nil, "rooms", "move", "mv", "--to", string(to.id), "--api", api.base, "--api-key", clusterAPIKey)
+	require.Zero(t, code, stderr)
+	require.Contains(t, out, string(to.id))
+	require.Eventually(t, func() bool { return pageServer(t, a) == string(to.id) && pageServer(t, b) == string(to.id) }, 5*time.Second, 20*time.Millisecond,
+		"the pages follow the move")
+	hears(t, a, 1)
+	hears(t, b, 1)
+	took := time.Since(start)
+	t.Logf("rooms move to both pages hearing each other on the new home: %s", took)
+	require.Less(t, took, 3*time.Second)
+
+	var after service.RoomAnswer
+	require.Equal(t, http.StatusOK, api.call(t, "GET", "/v1/rooms/mv", nil, &after))
+	require.Equal(t, string(to.id), after.Server, "the directory says the new home")
+	require.Equal(t, 1, after.Moves)
+	require.Eventually(t, func() bool {
+		w := from.worker(t)
+		return w.Routers == 0 && w.Transports == 0
+	}, 5*time.Second, 50*time.Millisecond, "the old home holds nothing of the room: %+v", from.worker(t))
+	var rooms []wire.AdminRoom
+	from.admin(t, "/admin/v1/rooms", &rooms)
+	require.Empty(t, rooms)
+}
