@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/voicectl/voicectl/api/service"
@@ -62,6 +63,20 @@ func TestRoomMoveTakesItsBrowserPagesAlong(t *testing.T) {
 		return cluster.ServerID(now.Server)
 	}())
 
+	// Bob mutes himself before the move; he stays muted after it.
+	_, err := chromedp.Run(b, chromedp.Click("#mic"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		var d wire.AdminRoomDetail
+		from.admin(t, "/admin/v1/rooms/mv", &d)
+		for _, p := range d.PeerList {
+			if p.Identity == "bob" {
+				return p.Muted
+			}
+		}
+		return false
+	}, 5*time.Second, 50*time.Millisecond)
+
 	// The move, through the CLI.
 	start := time.Now()
 	out, stderr, code := cli(t, nil, "rooms", "move", "mv", "--to", string(to.id), "--api", api.base, "--api-key", clusterAPIKey)
@@ -69,11 +84,21 @@ func TestRoomMoveTakesItsBrowserPagesAlong(t *testing.T) {
 	require.Contains(t, out, string(to.id))
 	require.Eventually(t, func() bool { return pageServer(t, a) == string(to.id) && pageServer(t, b) == string(to.id) }, 5*time.Second, 20*time.Millisecond,
 		"the pages follow the move")
-	hears(t, a, 1)
-	hears(t, b, 1)
+	hears(t, b, 1) // bob hears ann; bob is muted, so ann hears nothing of him
 	took := time.Since(start)
-	t.Logf("rooms move to both pages hearing each other on the new home: %s", took)
+	t.Logf("rooms move to both pages on the new home, bob hearing ann: %s", took)
 	require.Less(t, took, 3*time.Second)
+
+	// Identities and the mute came along.
+	require.Eventually(t, func() bool {
+		var d wire.AdminRoomDetail
+		to.admin(t, "/admin/v1/rooms/mv", &d)
+		got := map[string]bool{}
+		for _, p := range d.PeerList {
+			got[p.Identity] = p.Muted
+		}
+		return len(got) == 2 && got["bob"] && !got["ann"]
+	}, 5*time.Second, 50*time.Millisecond, "ann and bob are on the new home, bob muted")
 
 	var after service.RoomAnswer
 	require.Equal(t, http.StatusOK, api.call(t, "GET", "/v1/rooms/mv", nil, &after))

@@ -36,6 +36,8 @@ func (s *Service) moveRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	from := room.Server
+	done := s.markPlacing(room.Name)
+	defer done()
 	var info cluster.RoomInfo
 	var err error
 	if body.To != "" {

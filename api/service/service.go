@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,6 +60,9 @@ type Service struct {
 	// rehoming serialises the re-homing of one room (a join and the failover
 	// loop may both try).
 	rehoming sync.Map
+	// placing counts, per room, the re-homes and moves giving it a new home
+	// right now (an *atomic.Int32; entries stay, one per room ever moved).
+	placing sync.Map
 }
 
 // New prepares a service; Start begins listening to heartbeats.
@@ -133,6 +137,12 @@ func (s *Service) releaseMoved(hb cluster.Heartbeat) {
 		if err != nil || r.Server == hb.Server {
 			continue
 		}
+		// Nor one that is being re-homed or moved to it: the new home takes
+		// the room before the directory says so, and its heartbeat can come
+		// in between.
+		if s.isPlacing(name) || !s.reg.Live(r.Server) {
+			continue
+		}
 		reason := "moved"
 		if _, err := bus.ReleaseRoom.Call(ctx, s.p.Bus, bus.ToServer(hb.Server), ID, "", cluster.RoomRef{Room: name, Reason: reason}); err != nil {
 			s.log.Warn("could not make a server give up a moved room", "server", hb.Server, "room", name, "err", err)
@@ -203,6 +213,8 @@ func (s *Service) rehome(ctx context.Context, room string, from cluster.ServerID
 	if cur, err := s.p.Directory.Get(ctx, room); err == nil && cur.Server != from && s.reg.Live(cur.Server) {
 		return s.info(cur), nil // someone moved it meanwhile
 	}
+	done := s.markPlacing(room)
+	defer done()
 	info, err := s.place(ctx, room, from)
 	if err != nil {
 		return cluster.RoomInfo{}, err
@@ -222,4 +234,17 @@ func (s *Service) rehome(ctx context.Context, room string, from cluster.ServerID
 func (s *Service) info(r directory.Room) cluster.RoomInfo {
 	srv, _ := s.reg.Get(r.Server)
 	return cluster.RoomInfo{Room: r.Name, Server: r.Server, SignalURL: srv.SignalURL}
+}
+
+// markPlacing records that room is being given a new home until done is
+// called; releaseMoved leaves such a room alone.
+func (s *Service) markPlacing(room string) (done func()) {
+	n, _ := s.placing.LoadOrStore(room, new(atomic.Int32))
+	n.(*atomic.Int32).Add(1)
+	return func() { n.(*atomic.Int32).Add(-1) }
+}
+
+func (s *Service) isPlacing(room string) bool {
+	n, ok := s.placing.Load(room)
+	return ok && n.(*atomic.Int32).Load() > 0
 }

@@ -152,6 +152,8 @@ function onMessage(msg) {
     case "joined":
       state.retry = 0;
       state.peerId = msg.peer_id;
+      // A rejoin (a move, a reconnect) keeps the mute the user chose.
+      if (state.muted && state.publish) send({ type: "mute", muted: true });
       state.peers.clear();
       state.peers.set(msg.peer_id, { identity: state.name || "you", muted: state.muted, speaking: false });
       for (const p of msg.peers) state.peers.set(p.id, { identity: p.identity, muted: p.muted, speaking: false });
