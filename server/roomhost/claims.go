@@ -34,6 +34,16 @@ func (h *Host) Claimed() []string {
 // and its peers are told to ask the API again (reason "moved") and closed.
 // It returns how many peers were told.
 func (h *Host) Release(room, reason string) int {
+	n, found := h.giveUp(room, func(s Session) { s.Reconnect(reason, 0) })
+	if found {
+		h.log.Info("room released", "room", room, "reason", reason, "peers", n)
+	}
+	return n
+}
+
+// giveUp unclaims a room, closes it to joins and sends each of its peers on
+// with tell; it returns how many there were, and whether the room is here.
+func (h *Host) giveUp(room string, tell func(Session)) (int, bool) {
 	h.mu.Lock()
 	if h.claims != nil {
 		delete(h.claims, room)
@@ -41,14 +51,13 @@ func (h *Host) Release(room, reason string) int {
 	r := h.rooms[room]
 	h.mu.Unlock()
 	if r == nil {
-		return 0
+		return 0, false
 	}
 	sess := r.closeToJoins()
 	for _, s := range sess {
-		s.Reconnect(reason, 0)
+		tell(s)
 	}
-	h.log.Info("room released", "room", room, "reason", reason, "peers", len(sess))
-	return len(sess)
+	return len(sess), true
 }
 
 // Unclaim forgets a claim without touching the room's peers (a room the API
@@ -65,19 +74,9 @@ func (h *Host) Unclaim(room string) {
 // peer is told to join there now (with a fresh token) and closed, so the
 // room empties here as they go. It returns how many peers were told.
 func (h *Host) Move(room, url, server string) int {
-	h.mu.Lock()
-	if h.claims != nil {
-		delete(h.claims, room)
+	n, found := h.giveUp(room, func(s Session) { s.Move(url, server) })
+	if found {
+		h.log.Info("room moved", "room", room, "to", url, "peers", n)
 	}
-	r := h.rooms[room]
-	h.mu.Unlock()
-	if r == nil {
-		return 0
-	}
-	sess := r.closeToJoins()
-	for _, s := range sess {
-		s.Move(url, server)
-	}
-	h.log.Info("room moved", "room", room, "to", url, "peers", len(sess))
-	return len(sess)
+	return n
 }

@@ -60,9 +60,14 @@ func (th *testHost) worker(peerID string) *fakeWorker {
 // produce is the publisher's track arriving at its worker, which then tells
 // the host.
 func (th *testHost) produce(peerID string) string {
+	return th.produceOn(th.worker(peerID), peerID)
+}
+
+// produceOn is produce for a peer whose media is on w, another host's worker
+// (a relay's).
+func (th *testHost) produceOn(w *fakeWorker, peerID string) string {
 	p := th.h.peer(peerID)
 	require.NotNil(th.t, p)
-	w := th.worker(peerID)
 	w.produce(peerID, p.producerID)
 	th.h.HandleEvent(w.ref, ipc.ProducerNewEvent{RouterID: p.router.id, TransportID: peerID, ProducerID: p.producerID, LevelExtID: 1})
 	return p.producerID

@@ -222,11 +222,9 @@ func TestRelayedPublisherIsPipedToTheOwner(t *testing.T) {
 	require.Equal(t, cluster.ServerID("B"), mustRef(t, owner.h, b).Server)
 	pa := owner.produce(a)
 	// bob's track starts on the relay's worker; its event reaches the owner.
-	p := owner.h.peer(b)
-	relay.ws[0].produce(b, p.producerID)
-	owner.h.HandleEvent(relay.ws[0].ref, ipc.ProducerNewEvent{RouterID: p.router.id, TransportID: b, ProducerID: p.producerID, LevelExtID: 1})
+	pb := owner.produceOn(relay.ws[0], b)
 	owner.settle()
-	require.Eventually(t, func() bool { return consumes(owner.ws[0], a, p.producerID) && consumes(relay.ws[0], b, pa) }, 5*time.Second, time.Millisecond,
+	require.Eventually(t, func() bool { return consumes(owner.ws[0], a, pb) && consumes(relay.ws[0], b, pa) }, 5*time.Second, time.Millisecond,
 		"each hears the other across the pipe: %s / %s", owner.ws[0].empty(), relay.ws[0].empty())
 }
 
@@ -271,11 +269,9 @@ func TestRelaysAreLinkedThroughTheOwnerNotMeshed(t *testing.T) {
 	cid, _ := owner.join("r", "cid", false)
 	require.Equal(t, cluster.ServerID("C"), mustRef(t, owner.h, cid).Server)
 	prAnn := owner.produce(ann)
-	bp := owner.h.peer(bob)
-	b.ws[0].produce(bob, bp.producerID)
-	owner.h.HandleEvent(b.ws[0].ref, ipc.ProducerNewEvent{RouterID: bp.router.id, TransportID: bob, ProducerID: bp.producerID, LevelExtID: 1})
+	prBob := owner.produceOn(b.ws[0], bob)
 	owner.settle()
-	require.Eventually(t, func() bool { return consumes(c.ws[0], cid, bp.producerID) && consumes(c.ws[0], cid, prAnn) }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return consumes(c.ws[0], cid, prBob) && consumes(c.ws[0], cid, prAnn) }, 5*time.Second, time.Millisecond)
 
 	// Bob's stream reaches C through the owner's router: pipes A–B and
 	// A–C, none between B and C.
@@ -288,14 +284,14 @@ func TestRelaysAreLinkedThroughTheOwnerNotMeshed(t *testing.T) {
 	}
 	require.ElementsMatch(t, [][]string{{"A", "B"}, {"A", "C"}}, servers())
 	a.mu.Lock()
-	require.Contains(t, a.piped, bp.producerID, "the owner's router receives bob's stream")
+	require.Contains(t, a.piped, prBob, "the owner's router receives bob's stream")
 	a.mu.Unlock()
 
 	// Ann leaves: the owner's router has no peer left but carries bob's
 	// stream to C, so it stays, until C's listener goes.
 	owner.h.Leave(ann)
 	owner.settle()
-	require.True(t, consumes(c.ws[0], cid, bp.producerID))
+	require.True(t, consumes(c.ws[0], cid, prBob))
 	require.ElementsMatch(t, [][]string{{"A", "B"}, {"A", "C"}}, servers())
 	a.mu.Lock()
 	require.Len(t, a.routers, 1, "the hub router stays while it carries a stream")

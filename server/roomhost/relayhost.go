@@ -289,7 +289,7 @@ func (h *Host) RelayCheck(from cluster.ServerID, call cluster.WorkerCall) (json.
 			return nil, refused("router", refs.RouterID)
 		}
 		if _, dup := h.relay.byPipe[refs.PipeID]; !dup {
-			rr.pipes[refs.PipeID] = rr.routers[h.relayRouterRef(rr, refs.RouterID)]
+			rr.pipes[refs.PipeID] = rr.router(refs.RouterID)
 			h.relay.byPipe[refs.PipeID] = rr
 		}
 		var p ipc.PipeCreate
@@ -310,13 +310,14 @@ func (h *Host) RelayCheck(from cluster.ServerID, call cluster.WorkerCall) (json.
 	return call.Params, nil
 }
 
-func (h *Host) relayRouterRef(rr *relayRoom, routerID string) cluster.WorkerRef {
-	for ref, rt := range rr.routers {
-		if rt.id == routerID {
-			return ref
+// router is the relay room's router with id, nil if it has none.
+func (rr *relayRoom) router(id string) *relayRouter {
+	for _, rt := range rr.routers {
+		if rt.id == id {
+			return rt
 		}
 	}
-	return cluster.WorkerRef{}
+	return nil
 }
 
 func (h *Host) relaysFor(owner cluster.ServerID) bool {
@@ -341,11 +342,9 @@ func (h *Host) RelayDone(from cluster.ServerID, call cluster.WorkerCall) {
 		h.relayMu.Lock()
 		rr := h.relay.byRouter[refs.RouterID]
 		if rr != nil && rr.key.owner == from {
-			for _, rt := range rr.routers {
-				if rt.id == refs.RouterID && !rt.gone {
-					rt.gone = true
-					h.forgetRelayRouterLocked(rr, rt)
-				}
+			if rt := rr.router(refs.RouterID); rt != nil && !rt.gone {
+				rt.gone = true
+				h.forgetRelayRouterLocked(rr, rt)
 			}
 		}
 		h.relayMu.Unlock()
