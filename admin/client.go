@@ -158,6 +158,17 @@ func (c *Client) ClusterRooms(ctx context.Context) ([]wire.ClusterRoom, error) {
 	return out, c.do(ctx, http.MethodGet, "/v1/rooms", nil, &out)
 }
 
+// DrainServer tells a server to drain (deadline 0: its drain.deadline); c
+// must point at `voicectl api` with the API key.
+func (c *Client) DrainServer(ctx context.Context, id string, deadline time.Duration) (wire.ClusterDrain, error) {
+	var out wire.ClusterDrain
+	body := map[string]string{}
+	if deadline > 0 {
+		body["deadline"] = deadline.String()
+	}
+	return out, c.do(ctx, http.MethodPost, "/v1/servers/"+url.PathEscape(id)+"/drain", body, &out)
+}
+
 // MoveRoom moves a room to server to (empty: the API picks one); c must
 // point at `voicectl api` with the API key.
 func (c *Client) MoveRoom(ctx context.Context, room, to string) (wire.ClusterRoom, error) {

@@ -97,7 +97,10 @@ func startServeEnv(t testing.TB, env []string, args ...string) *server {
 	return s
 }
 
-// stop sends SIGTERM and checks the server and all its workers are gone within seconds.
+// stop sends SIGTERM and checks the server and all its workers are gone
+// within seconds. The first SIGTERM drains: a server that still has peers
+// (a test's clients are closed after it) gets a second one, which exits at
+// once.
 func (s *server) stop(t testing.TB) {
 	select {
 	case <-s.done:
@@ -106,6 +109,11 @@ func (s *server) stop(t testing.TB) {
 	}
 	children := childPIDs(s.cmd.Process.Pid)
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(1500 * time.Millisecond):
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	}
 	select {
 	case <-s.done:
 	case <-time.After(8 * time.Second):

@@ -21,7 +21,7 @@ import (
 // a code each.
 func TestRoomMoveTakesItsBrowserPagesAlong(t *testing.T) {
 	br := rabbittest.Start(t)
-	hosts := startHosts(t, br.URL)
+	hosts := []*host{startHost(t, br.URL, 0), startHost(t, br.URL, 1)}
 	api := startAPIArgs(t, br.URL, t.TempDir(), "--dev")
 	byID := identify(t, api, hosts)
 
@@ -33,16 +33,14 @@ func TestRoomMoveTakesItsBrowserPagesAlong(t *testing.T) {
 	var ra service.RoomAnswer
 	require.Equal(t, http.StatusOK, api.call(t, "GET", "/v1/rooms/mv", nil, &ra))
 	from := byID[cluster.ServerID(ra.Server)]
-	var to, other *host
-	for _, h := range hosts {
-		switch {
-		case h == from:
-		case to == nil:
-			to = h
-		default:
-			other = h
-		}
+	to := hosts[0]
+	if to == from {
+		to = hosts[1]
 	}
+	// A third server joins after the room was placed, too small for it:
+	// 2 publishers cost 4 units, 6 with cluster.move_margin; it has 4.
+	small := startHost(t, br.URL, 2, "VOICECTL_WORKER_MAX_CONSUMERS=4")
+	identify(t, api, append(hosts, small))
 
 	// Refusals first, each with its code; the room stays where it is.
 	var he wire.HTTPError
@@ -52,9 +50,17 @@ func TestRoomMoveTakesItsBrowserPagesAlong(t *testing.T) {
 	require.Equal(t, service.CodeServerUnknown, he.Code)
 	require.Equal(t, http.StatusConflict, api.call(t, "POST", "/v1/rooms/mv/move", service.MoveRequest{To: string(from.id)}, &he))
 	require.Equal(t, service.CodeAlreadyThere, he.Code)
-	require.NoError(t, other.cmd.Process.Kill())
 	require.Eventually(t, func() bool {
-		code := api.call(t, "POST", "/v1/rooms/mv/move", service.MoveRequest{To: string(other.id)}, &he)
+		code := api.call(t, "POST", "/v1/rooms/mv/move", service.MoveRequest{To: string(small.id)}, &he)
+		return code == http.StatusServiceUnavailable && he.Code == wire.CodeNoCapacity
+	}, 5*time.Second, 100*time.Millisecond, "a move to a server without room for it is refused: %+v", he)
+	require.Contains(t, he.Message, "needs 6", "the refusal says what the room needs")
+	out, stderr, code := cli(t, nil, "rooms", "move", "mv", "--to", string(small.id), "--api", api.base, "--api-key", clusterAPIKey)
+	require.NotZero(t, code, out)
+	require.Contains(t, stderr, "no_capacity", "the CLI shows the refusal")
+	require.NoError(t, small.cmd.Process.Kill())
+	require.Eventually(t, func() bool {
+		code := api.call(t, "POST", "/v1/rooms/mv/move", service.MoveRequest{To: string(small.id)}, &he)
 		return code == http.StatusConflict && he.Code == service.CodeServerDead
 	}, 10*time.Second, 100*time.Millisecond, "a move to a dead server is refused")
 	require.Equal(t, from.id, func() cluster.ServerID {
@@ -79,7 +85,7 @@ func TestRoomMoveTakesItsBrowserPagesAlong(t *testing.T) {
 
 	// The move, through the CLI.
 	start := time.Now()
-	out, stderr, code := cli(t, nil, "rooms", "move", "mv", "--to", string(to.id), "--api", api.base, "--api-key", clusterAPIKey)
+	out, stderr, code = cli(t, nil, "rooms", "move", "mv", "--to", string(to.id), "--api", api.base, "--api-key", clusterAPIKey)
 	require.Zero(t, code, stderr)
 	require.Contains(t, out, string(to.id))
 	require.Eventually(t, func() bool { return pageServer(t, a) == string(to.id) && pageServer(t, b) == string(to.id) }, 5*time.Second, 20*time.Millisecond,

@@ -57,15 +57,29 @@ type host struct {
 // given capacity, its media and pipes on its own address.
 func startHosts(t *testing.T, brokerURL string, env ...string) []*host {
 	t.Helper()
-	addHostIPs(t)
 	var hosts []*host
-	for i, ip := range hostIPs {
-		e := clusterEnv(append([]string{"VOICECTL_AUTH_ADMIN_KEY=" + relayAdminKey, "VOICECTL_RTC_IPS=" + ip,
-			"VOICECTL_CLUSTER_PIPE_IP=" + ip, "VOICECTL_LOG_LEVEL=" + relayLogLevel}, env...)...)
-		s := startServeEnv(t, e, "--http-addr", ip+":0", "--rtc-port", fmt.Sprint(47000+10*i), "--workers", "1", "--amqp-url", brokerURL, "--log-level", relayLogLevel)
-		hosts = append(hosts, &host{server: s, ip: ip})
+	for i := range hostIPs {
+		hosts = append(hosts, startHost(t, brokerURL, i, env...))
 	}
 	return hosts
+}
+
+// startHost runs the server of hostIPs[i].
+func startHost(t *testing.T, brokerURL string, i int, env ...string) *host {
+	t.Helper()
+	return startHostArgs(t, brokerURL, i, env)
+}
+
+// startHostArgs is startHost with more flags (they win over the defaults).
+func startHostArgs(t *testing.T, brokerURL string, i int, env []string, args ...string) *host {
+	t.Helper()
+	addHostIPs(t)
+	ip := hostIPs[i]
+	e := clusterEnv(append([]string{"VOICECTL_AUTH_ADMIN_KEY=" + relayAdminKey, "VOICECTL_RTC_IPS=" + ip,
+		"VOICECTL_CLUSTER_PIPE_IP=" + ip, "VOICECTL_LOG_LEVEL=" + relayLogLevel}, env...)...)
+	s := startServeEnv(t, e, append([]string{"--http-addr", ip + ":0", "--rtc-port", fmt.Sprint(47000 + 10*i), "--workers", "1",
+		"--amqp-url", brokerURL, "--log-level", relayLogLevel}, args...)...)
+	return &host{server: s, ip: ip}
 }
 
 // identify fills in each host's server id from the API's registry.

@@ -26,7 +26,7 @@ func (s *Session) measureIdle(ctx context.Context, peers []*peer, r *Report, win
 	pause := func(paused bool) {
 		for _, p := range peers {
 			if p.publish {
-				p.c.PausePublishing(paused)
+				p.client().PausePublishing(paused)
 			}
 		}
 	}

@@ -38,6 +38,34 @@ type Report struct {
 	WorstListenerLossRatio  float64     `json:"worst_listener_loss_ratio"`
 	ListenersMissingStreams int         `json:"listeners_missing_streams"`
 	Idle                    *IdleReport `json:"idle,omitempty"` // with an idle window
+	// ListenerGapsMs is each listener's longest time without a packet in
+	// the window, by identity: what a move, a drain or a restart cost it.
+	ListenerGapsMs   map[string]float64 `json:"listener_gaps_ms,omitempty"`
+	ListenerGapMsP50 float64            `json:"listener_gap_ms_p50"`
+	ListenerGapMsMax float64            `json:"listener_gap_ms_max"`
+	// Rejoins counts the peers' new clients in the window (moves followed,
+	// reconnects); loss is not counted for a peer that rejoined.
+	Rejoins       int `json:"rejoins"`
+	PeersRejoined int `json:"peers_rejoined"`
+}
+
+// addGaps fills in the listeners' gaps and the rejoins.
+func (r *Report) addGaps(gaps map[string]float64, rejoins map[*peer]int32) {
+	if len(gaps) > 0 {
+		r.ListenerGapsMs = gaps
+		all := make([]float64, 0, len(gaps))
+		for _, g := range gaps {
+			all = append(all, g)
+		}
+		all = sortedCopy(all)
+		r.ListenerGapMsP50, r.ListenerGapMsMax = percentile(all, 50), all[len(all)-1]
+	}
+	for _, n := range rejoins {
+		if n > 0 {
+			r.PeersRejoined++
+			r.Rejoins += int(n)
+		}
+	}
 }
 
 // IdleReport splits the server's CPU and allocations between the peers being

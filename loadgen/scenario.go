@@ -47,6 +47,7 @@ type Scenario struct {
 
 	MaxLoss       float64       `yaml:"max_loss"`        // fail when loss_ratio exceeds it (0: no limit)
 	MaxLatencyP99 time.Duration `yaml:"max_latency_p99"` // fail when latency p99 exceeds it (0: no limit)
+	MaxGap        time.Duration `yaml:"max_gap"`         // fail when a listener's longest gap exceeds it (0: no limit)
 }
 
 // DefaultScenario is what flags start from.

@@ -27,17 +27,28 @@ type Session struct {
 
 	mu      sync.Mutex
 	peers   []*peer
+	closing chan struct{}
+	follows sync.WaitGroup
 	failed  int
 	joinErr error
 	joinMs  []float64
 	counter atomic.Int64
 }
 
-// peer is one synthetic client and what it received.
+// peer is one synthetic client and what it received. Its client changes
+// when it follows a move or rejoins after a reconnect (follow.go).
 type peer struct {
-	room    string
-	publish bool
-	c       *client.Client
+	room     string
+	identity string
+	publish  bool
+	cfg      client.Config // the first client's; a rejoin changes URL and Token
+
+	cmu sync.Mutex
+	c   *client.Client
+	// sentBefore is what the peer's earlier clients sent; rejoins counts
+	// the clients after the first.
+	sentBefore uint64
+	rejoins    atomic.Int32
 
 	mu      sync.Mutex
 	streams map[uint32]*stream
@@ -55,7 +66,7 @@ func NewSession(sc Scenario, log *slog.Logger) (*Session, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Session{sc: sc, log: log}
+	s := &Session{sc: sc, log: log, closing: make(chan struct{})}
 	if sc.API != "" {
 		if sc.AdminKey != "" {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -174,22 +185,20 @@ func (s *Session) joinOne(ctx context.Context, room string, publish bool) {
 	start := time.Now()
 	jctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	url, tok := s.sc.Server, ""
-	var err error
-	if s.sc.API != "" {
-		url, tok, err = s.joinThroughAPI(jctx, room, id+"-"+role, publish)
-	} else {
-		tok, err = mintToken(s.sc.Secret, room, id+"-"+role, publish, time.Hour)
-	}
+	p.identity = id + "-" + role
+	url, tok, err := s.credentials(jctx, p)
 	if err != nil {
 		s.fail(err)
 		return
 	}
-	c, err := client.Connect(jctx, client.Config{
-		URL: url, Token: tok, Publish: publish, Level: uint8(20 + rand.IntN(40)), LoopbackOnly: s.sc.LoopbackOnly,
+	p.cfg = client.Config{
+		Publish: publish, Level: uint8(20 + rand.IntN(40)), LoopbackOnly: s.sc.LoopbackOnly,
 		Tap: p.tap(s.sc.LatencySampleEvery), OnPacket: p.onPacket, NoRTCPReports: true, DTX: s.sc.DTX, TapReadPacing: s.sc.ReadPacing,
 		PayloadSize: opusSize(),
-	})
+	}
+	cfg := p.cfg
+	cfg.URL, cfg.Token = url, tok
+	c, err := client.Connect(jctx, cfg)
 	if err != nil {
 		s.fail(fmt.Errorf("join: %w", err))
 		return
@@ -204,9 +213,18 @@ func (s *Session) joinOne(ctx context.Context, room string, publish bool) {
 		return
 	}
 	s.mu.Lock()
+	select {
+	case <-s.closing:
+		s.mu.Unlock()
+		c.Close()
+		return
+	default:
+	}
 	s.peers = append(s.peers, p)
 	s.joinMs = append(s.joinMs, float64(time.Since(start).Microseconds())/1000)
+	s.follows.Add(1)
 	s.mu.Unlock()
+	go s.follow(p)
 }
 
 // opusSize returns payload sizes like a 24-32 kb/s Opus voice stream (60-80 bytes
@@ -242,13 +260,19 @@ func (s *Session) Close() {
 	s.mu.Lock()
 	peers := s.peers
 	s.peers = nil
+	select {
+	case <-s.closing:
+	default:
+		close(s.closing)
+	}
 	s.mu.Unlock()
+	s.follows.Wait() // no peer rejoins from here on
 	var wg sync.WaitGroup
 	for _, p := range peers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.c.Close()
+			p.client().Close()
 		}()
 	}
 	wg.Wait()
@@ -320,12 +344,16 @@ func (s *Session) Measure(ctx context.Context, d time.Duration, progress func(Pr
 	s.mu.Unlock()
 
 	t0 := time.Now()
-	seq0 := map[string]uint16{}
-	sent0 := map[string]uint64{}
+	seq0 := map[*peer]uint16{}
+	sent0 := map[*peer]uint64{}
+	rejoins0 := map[*peer]int32{}
 	for _, p := range peers {
+		rejoins0[p] = p.rejoins.Load()
 		if p.publish {
-			seq0[p.c.PeerID()] = p.c.NextSeq()
-			sent0[p.c.PeerID()] = p.c.Sent()
+			seq0[p] = p.client().NextSeq()
+			sent0[p] = p.sent()
+		} else {
+			p.gaps.arm()
 		}
 		w := [2]int64{t0.UnixNano(), t0.Add(d).UnixNano()}
 		p.window.Store(&w)
@@ -352,12 +380,21 @@ loop:
 	}
 	tk.Stop()
 	wall := time.Since(t0)
-	seq1 := map[string]uint16{}
+	seq1 := map[*peer]uint16{}
 	var sent uint64
+	gaps := map[string]float64{}
+	// moved: the peer has a new client since the window opened; its streams
+	// were cut over, so loss is not counted for it (its gap is).
+	moved := map[*peer]bool{}
+	rejoins := map[*peer]int32{}
 	for _, p := range peers {
+		rejoins[p] = p.rejoins.Load() - rejoins0[p]
+		moved[p] = rejoins[p] != 0
 		if p.publish {
-			seq1[p.c.PeerID()] = p.c.NextSeq()
-			sent += p.c.Sent() - sent0[p.c.PeerID()]
+			seq1[p] = p.client().NextSeq()
+			sent += p.sent() - sent0[p]
+		} else {
+			gaps[p.identity] = float64(p.gaps.disarm().Microseconds()) / 1000
 		}
 	}
 	srv1 := s.serverTotals(ctx)
@@ -372,16 +409,18 @@ loop:
 	var latency, jitter []float64
 	for _, l := range peers {
 		var exp, got uint64
+		lc := l.client()
 		for _, q := range peers {
-			if q == l || !q.publish || q.room != l.room {
+			if q == l || !q.publish || q.room != l.room || moved[q] || moved[l] {
 				continue
 			}
-			e := seqCount(seq0[q.c.PeerID()], seq1[q.c.PeerID()])
+			e := seqCount(seq0[q], seq1[q])
 			exp += e
+			qid := q.client().PeerID()
 			var st *stream
 			l.mu.Lock()
 			for ssrc, x := range l.streams {
-				if id, ok := l.c.PeerOfSSRC(ssrc); ok && id == q.c.PeerID() {
+				if id, ok := lc.PeerOfSSRC(ssrc); ok && id == qid {
 					st = x
 				}
 			}
@@ -390,7 +429,7 @@ loop:
 				r.ListenersMissingStreams++
 				continue
 			}
-			got += st.countRange(seq0[q.c.PeerID()], seq1[q.c.PeerID()])
+			got += st.countRange(seq0[q], seq1[q])
 			st.mu.Lock()
 			jitter = append(jitter, st.jitter/clockRate*1000)
 			st.mu.Unlock()
@@ -402,7 +441,7 @@ loop:
 		}
 		l.mu.Lock()
 		latency = append(latency, l.latency...)
-		if w, ok := workerOf[l.c.PeerID()]; ok {
+		if w, ok := workerOf[lc.PeerID()]; ok {
 			byWorker[w] = append(byWorker[w], l.latency...)
 		}
 		l.latency = nil
@@ -412,6 +451,7 @@ loop:
 	if r.PacketsExpected > 0 {
 		r.LossRatio = 1 - float64(r.PacketsReceived)/float64(r.PacketsExpected)
 	}
+	r.addGaps(gaps, rejoins)
 	latency, jitter = sortedCopy(latency), sortedCopy(jitter)
 	r.LatencySamples = len(latency)
 	r.LatencyMsP50, r.LatencyMsP99 = percentile(latency, 50), percentile(latency, 99)
@@ -519,6 +559,9 @@ func (sc Scenario) Check(r Report) error {
 	}
 	if sc.MaxLatencyP99 > 0 && r.LatencyMsP99 > float64(sc.MaxLatencyP99.Microseconds())/1000 {
 		return fmt.Errorf("latency p99 %.2f ms exceeds --max-latency-p99 %s", r.LatencyMsP99, sc.MaxLatencyP99)
+	}
+	if sc.MaxGap > 0 && r.ListenerGapMsMax > float64(sc.MaxGap.Microseconds())/1000 {
+		return fmt.Errorf("a listener went %.0f ms without audio; --max-gap is %s", r.ListenerGapMsMax, sc.MaxGap)
 	}
 	if r.PeersFailed > 0 && r.PeersJoined == 0 {
 		return fmt.Errorf("no peer could join (%d failed)", r.PeersFailed)

@@ -31,6 +31,19 @@ amqp="amqp://guest:guest@127.0.0.1:$port/"
 export VOICECTL_AUTH_SECRET=${VOICECTL_AUTH_SECRET:-cluster-dev-secret-0123456789abcdef}
 export VOICECTL_AUTH_API_KEY=${VOICECTL_AUTH_API_KEY:-cluster-dev-api-key-0123456789}
 export VOICECTL_AUTH_ADMIN_KEY=${VOICECTL_AUTH_ADMIN_KEY:-cluster-dev-admin-key-0123456789}
+# supervise runs a server like systemd's Restart=always: one that drained and
+# exited (voicectl servers drain / restart --rolling) starts again. Stopping
+# the cluster sends it two SIGTERMs: a drain, then exit at once.
+supervise() {
+  local child=
+  trap '[ -n "$child" ] && { kill -TERM "$child" 2>/dev/null; sleep 0.2; kill -TERM "$child" 2>/dev/null; wait "$child"; }; exit 0' TERM
+  while :; do
+    "$@" &
+    child=$!
+    wait "$child" || true
+    sleep 0.2
+  done
+}
 "$bin" api --http-addr 127.0.0.1:7870 --amqp-url "$amqp" --data-dir "$dir/api" --log-level info >"$dir/api.log" 2>&1 &
 pids+=($!)
 for i in 1 2 3; do
@@ -41,7 +54,7 @@ for i in 1 2 3; do
   if ip -4 addr show dev lo 2>/dev/null | grep -q "inet $ip/"; then
     own=(env "VOICECTL_RTC_IPS=$ip" "VOICECTL_CLUSTER_PIPE_IP=$ip")
   fi
-  "${own[@]}" "$bin" serve --http-addr "$ip:7880" --rtc-port $((50000 + 100 * i)) --workers "${WORKERS:-1}" --amqp-url "$amqp" \
+  supervise "${own[@]}" "$bin" serve --http-addr "$ip:7880" --rtc-port $((50000 + 100 * i)) --workers "${WORKERS:-1}" --amqp-url "$amqp" \
     --data-dir "$dir/serve-$i" --log-level info >"$dir/serve-$i.log" 2>&1 &
   pids+=($!)
 done
@@ -56,6 +69,7 @@ logs in $dir/*.log. Try:
   curl -H 'Authorization: Bearer $VOICECTL_AUTH_API_KEY' -d '{"room":"demo"}' http://127.0.0.1:7870/v1/rooms
   curl -H 'Authorization: Bearer $VOICECTL_AUTH_API_KEY' -d '{"identity":"alice"}' http://127.0.0.1:7870/v1/rooms/demo/join
   VOICECTL_ADMIN_URL=http://127.0.0.1:7870 voicectl servers --api-key \$VOICECTL_AUTH_API_KEY
+  voicectl servers restart --rolling --api http://127.0.0.1:7870 --api-key \$VOICECTL_AUTH_API_KEY
 Ctrl-C stops everything.
 MSG
 wait -n "${pids[@]}" || true

@@ -19,6 +19,8 @@ type Server struct {
 	// PlacedSince counts rooms the API placed on it since its last heartbeat,
 	// which that heartbeat does not show yet.
 	PlacedSince int `json:"placed_since_heartbeat"`
+	// MovedIn is the load of rooms moved to it since its last heartbeat.
+	MovedIn int `json:"moved_in_since_heartbeat"`
 }
 
 // Registry is safe for concurrent use.
@@ -44,7 +46,7 @@ func (r *Registry) Observe(hb cluster.Heartbeat, at time.Time) (revived bool) {
 		r.servers[hb.Server] = s
 	}
 	revived = s.Dead
-	s.Heartbeat, s.LastSeen, s.Dead, s.PlacedSince = hb, at, false, 0
+	s.Heartbeat, s.LastSeen, s.Dead, s.PlacedSince, s.MovedIn = hb, at, false, 0, 0
 	return revived
 }
 
@@ -54,6 +56,26 @@ func (r *Registry) Placed(id cluster.ServerID) {
 	defer r.mu.Unlock()
 	if s := r.servers[id]; s != nil {
 		s.PlacedSince++
+	}
+}
+
+// MarkDraining records a drain the server was told of, before its heartbeat
+// says so.
+func (r *Registry) MarkDraining(id cluster.ServerID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s := r.servers[id]; s != nil {
+		s.Draining = true
+	}
+}
+
+// MovedIn counts a room of load units moved to id before its next heartbeat.
+func (r *Registry) MovedIn(id cluster.ServerID, units int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s := r.servers[id]; s != nil {
+		s.PlacedSince++
+		s.MovedIn += units
 	}
 }
 

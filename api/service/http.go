@@ -72,6 +72,7 @@ func (s *Service) Handler() http.Handler {
 	route("POST /v1/rooms/{room}/join", s.join, true)
 	route("POST /v1/rooms/{room}/move", s.moveRoom, true)
 	route("GET /v1/servers", s.servers, true)
+	route("POST /v1/servers/{id}/drain", s.drainServer, true)
 	route("GET /v1/info", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"dev": s.p.Dev, "cluster": true, "version": s.p.Version})
 	}, false)
@@ -378,7 +379,7 @@ func clusterServer(s registry.Server) wire.ClusterServer {
 	cs := wire.ClusterServer{ID: string(s.Server), SignalURL: s.SignalURL, State: "live", Version: s.Version, Rooms: len(s.Rooms),
 		Peers: s.Peers, Consumers: s.Consumers, Producers: s.Producers, Stress: s.Stress, CPU: s.CPU, Accepting: s.Accepting,
 		LastSeen: s.LastSeen, PlacedSinceHeartbeat: s.PlacedSince, Workers: []wire.ClusterWorker{},
-		RelayRooms: s.RelayRooms, RelayPeers: s.RelayPeers}
+		RelayRooms: s.RelayRooms, RelayPeers: s.RelayPeers, Spare: s.SpareFor(), StartedAt: s.StartedAt}
 	switch {
 	case s.Dead:
 		cs.State = "dead"

@@ -11,7 +11,7 @@ import (
 type metrics struct {
 	requests      *prometheus.HistogramVec
 	rehomed       prometheus.Counter
-	moves         prometheus.Counter
+	moves         *prometheus.CounterVec
 	creates       *prometheus.CounterVec
 	badHeartbeats prometheus.Counter
 }
@@ -22,8 +22,8 @@ func newMetrics(reg prometheus.Registerer, r *registry.Registry) *metrics {
 			Help: "API requests by route and status code.", Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"route", "code"}),
 		rehomed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "voicectl", Subsystem: "api", Name: "rooms_rehomed_total",
 			Help: "Rooms moved from a dead server to a live one."}),
-		moves: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "voicectl", Subsystem: "api", Name: "rooms_moved_total",
-			Help: "Rooms moved to another live server by POST /v1/rooms/{room}/move."}),
+		moves: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "voicectl", Subsystem: "api", Name: "rooms_moved_total",
+			Help: "Rooms moved to another live server, by why: api (POST /v1/rooms/{room}/move), drain, rebalance."}, []string{"why"}),
 		creates: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "voicectl", Subsystem: "api", Name: "room_creates_total",
 			Help: "Room creates by result (created, existing, no_capacity, error)."}, []string{"result"}),
 		badHeartbeats: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "voicectl", Subsystem: "api", Name: "bad_heartbeats_total",

@@ -35,6 +35,13 @@ type Params struct {
 	Heartbeat     time.Duration
 	DeadAfter     time.Duration
 	CreateTimeout time.Duration
+	// MoveMargin: a room moves only to a server with its load × (1 +
+	// MoveMargin) spare (cluster.move_margin).
+	MoveMargin float64
+	// Rebalance moves a room off a server above high water when it fits whole
+	// elsewhere, at most once per RebalanceCooldown (cluster.rebalance).
+	Rebalance         bool
+	RebalanceCooldown time.Duration
 	// TokenTTL is the default lifetime of a join token.
 	TokenTTL   time.Duration
 	Registerer prometheus.Registerer
@@ -56,13 +63,22 @@ type Service struct {
 	sub bus.Subscription
 
 	stop chan struct{}
-	wg   sync.WaitGroup
+	// life ends with Stop: background moves give up with it.
+	life    context.Context
+	endLife context.CancelFunc
+	wg      sync.WaitGroup
 	// rehoming serialises the re-homing of one room (a join and the failover
 	// loop may both try).
 	rehoming sync.Map
 	// placing counts, per room, the re-homes and moves giving it a new home
 	// right now (an *atomic.Int32; entries stay, one per room ever moved).
 	placing sync.Map
+	// lastMove is when each room last moved or was tried (a time.Time): the
+	// rebalance cooldown and the drain's retry pace.
+	lastMove sync.Map
+	moveNow  chan struct{}
+	// stuck names the rooms of draining servers that could not move yet.
+	stuck sync.Map
 }
 
 // New prepares a service; Start begins listening to heartbeats.
@@ -74,7 +90,8 @@ func New(p Params) *Service {
 		r := prometheus.NewRegistry()
 		p.Registerer, p.Gatherer = r, r
 	}
-	s := &Service{p: p, log: p.Logger, reg: registry.New(p.DeadAfter), stop: make(chan struct{})}
+	s := &Service{p: p, log: p.Logger, reg: registry.New(p.DeadAfter), stop: make(chan struct{}), moveNow: make(chan struct{}, 1)}
+	s.life, s.endLife = context.WithCancel(context.Background())
 	s.m = newMetrics(p.Registerer, s.reg)
 	return s
 }
@@ -89,14 +106,16 @@ func (s *Service) Start() error {
 		return err
 	}
 	s.sub = sub
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.failoverLoop()
+	go s.moveLoop()
 	return nil
 }
 
 // Stop ends the failover loop and the subscription.
 func (s *Service) Stop() {
 	close(s.stop)
+	s.endLife()
 	s.wg.Wait()
 	if s.sub != nil {
 		_ = s.sub.Cancel()
@@ -115,6 +134,9 @@ func (s *Service) onHeartbeat(e bus.Envelope) {
 	if s.reg.Observe(hb, time.Now()) {
 		s.log.Warn("a server declared dead is back", "server", hb.Server)
 	}
+	if hb.Draining && len(hb.Rooms) > 0 {
+		s.wakeMover()
+	}
 	if len(hb.Rooms) > 0 {
 		s.wg.Add(1)
 		go func() {
@@ -128,7 +150,7 @@ func (s *Service) onHeartbeat(e bus.Envelope) {
 // directory has moved elsewhere (it came back after being declared dead), so
 // no room is served from two hosts.
 func (s *Service) releaseMoved(hb cluster.Heartbeat) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.p.CreateTimeout)
+	ctx, cancel := context.WithTimeout(s.life, s.p.CreateTimeout)
 	defer cancel()
 	for _, name := range hb.Rooms {
 		// Only a room the directory has on another server is given up: one it
@@ -190,7 +212,7 @@ func (s *Service) failoverLoop() {
 
 // rehomeServer moves every room of a dead server to live ones.
 func (s *Service) rehomeServer(dead cluster.ServerID) {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*s.p.CreateTimeout)
+	ctx, cancel := context.WithTimeout(s.life, 4*s.p.CreateTimeout)
 	defer cancel()
 	rooms, err := s.p.Directory.List(ctx, dead)
 	if err != nil {

@@ -37,6 +37,9 @@ type Params struct {
 	// OnServerLost hears of it.
 	DeadAfter    time.Duration
 	OnServerLost func(cluster.ServerID)
+	// Drain starts the server's drain (0: its drain.deadline) and returns
+	// when it ends at the latest.
+	Drain func(deadline time.Duration) time.Time
 	// CallWorker serves an owner's worker request for its relay routers here.
 	CallWorker func(ctx context.Context, from cluster.ServerID, call cluster.WorkerCall) (json.RawMessage, error)
 }
@@ -195,6 +198,9 @@ func (a *Agent) heartbeats() {
 		}
 	}
 }
+
+// Beat publishes a heartbeat now, out of turn (a drain begins).
+func (a *Agent) Beat() { a.beat() }
 
 // beat publishes one heartbeat.
 func (a *Agent) beat() {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
@@ -58,9 +59,17 @@ func (a *Agent) handlers() *bus.Mux {
 		}
 		return a.p.CallWorker(ctx, env.From, call)
 	})
-	bus.Handle(m, bus.Drain, func(context.Context, bus.Envelope, struct{}) (cluster.Result, error) {
-		a.p.Host.Drain()
-		return cluster.Result{OK: true, Message: "draining"}, nil
+	bus.Handle(m, bus.Drain, func(_ context.Context, _ bus.Envelope, r cluster.DrainRequest) (cluster.Result, error) {
+		if r.Deadline < 0 {
+			return cluster.Result{}, bus.Errorf(bus.CodeBadRequest, "deadline must not be negative")
+		}
+		if a.p.Drain == nil {
+			a.p.Host.Drain()
+			return cluster.Result{OK: true, Message: "draining"}, nil
+		}
+		until := a.p.Drain(r.Deadline)
+		_, peers := a.p.Host.Counts()
+		return cluster.Result{OK: true, Peers: peers, Message: "draining until " + until.UTC().Format(time.RFC3339)}, nil
 	})
 	return m
 }

@@ -35,6 +35,13 @@ type RoomMove struct {
 	SignalURL string   `json:"signal_url"`
 }
 
+// DrainRequest tells a server to drain: take no more rooms or relays, let
+// the API move its rooms away, and exit when empty or after Deadline (0:
+// the server's drain.deadline).
+type DrainRequest struct {
+	Deadline time.Duration `json:"deadline,omitempty"`
+}
+
 // PeerCommand names a peer (by id or identity) in a room.
 type PeerCommand struct {
 	Room  string `json:"room"`
@@ -75,10 +82,17 @@ type Heartbeat struct {
 	Draining bool    `json:"draining"`
 	// RelayRooms and RelayPeers are what it carries for rooms other servers
 	// own (counted in Stress too).
-	RelayRooms int       `json:"relay_rooms"`
-	RelayPeers int       `json:"relay_peers"`
-	Accepting  bool      `json:"accepting"` // consuming the shared rooms queue
-	SentAt     time.Time `json:"sent_at"`
+	RelayRooms int  `json:"relay_rooms"`
+	RelayPeers int  `json:"relay_peers"`
+	Accepting  bool `json:"accepting"` // consuming the shared rooms queue
+	// RoomLoads is each hosted room's load units, whole (what a new home
+	// needs spare for it); Spare is the capacity left on the ready workers.
+	RoomLoads map[string]int `json:"room_loads,omitempty"`
+	Spare     int            `json:"spare"`
+	// StartedAt is when the server process started: a rolling restart waits
+	// for a later one.
+	StartedAt time.Time `json:"started_at"`
+	SentAt    time.Time `json:"sent_at"`
 }
 
 // RelayPlace asks a server for a relay: a router for a room another server

@@ -24,6 +24,8 @@ type Config struct {
 	// Bus and Cluster turn on cluster mode (bus.url set).
 	Bus     Bus     `mapstructure:"bus"`
 	Cluster Cluster `mapstructure:"cluster"`
+	// Drain configures how `voicectl serve` empties itself before it exits.
+	Drain Drain `mapstructure:"drain"`
 	// API configures `voicectl api`.
 	API API `mapstructure:"api"`
 	// Dev turns on development mode: a generated secret and dev tokens for the browser page.
@@ -131,6 +133,24 @@ type Cluster struct {
 	// PipeSRTP protects pipes between servers with SRTP (keys travel in the
 	// bus messages that set the pipes up).
 	PipeSRTP bool `mapstructure:"pipe_srtp"`
+	// MoveMargin is how much more spare capacity than a room's accounted load
+	// a server must have to be picked as the room's new home (0.5: 50% more).
+	MoveMargin float64 `mapstructure:"move_margin"`
+	// MoveGrace is how long a moved room's old home keeps the peers that have
+	// not left yet (they got the move instruction) before it closes them.
+	MoveGrace time.Duration `mapstructure:"move_grace"`
+	// Rebalance lets the API move a room whose server is above high water to
+	// a server where it fits whole (with MoveMargin), instead of growing it
+	// over relays; at most once per room per RebalanceCooldown.
+	Rebalance         bool          `mapstructure:"rebalance"`
+	RebalanceCooldown time.Duration `mapstructure:"rebalance_cooldown"`
+}
+
+// Drain bounds a server's drain (SIGTERM, or `voicectl servers drain`).
+type Drain struct {
+	// Deadline is the longest a drain lasts: rooms still here then are closed
+	// with a reconnect instruction.
+	Deadline time.Duration `mapstructure:"deadline"`
 }
 
 // ClusterPipeIP is cluster.pipe_ip, else worker.pipe_listen_ip.
@@ -223,6 +243,11 @@ func Defaults() map[string]any {
 		"cluster.public_url":          "",
 		"cluster.pipe_ip":             "",
 		"cluster.pipe_srtp":           true,
+		"cluster.move_margin":         0.5,
+		"cluster.move_grace":          "10s",
+		"cluster.rebalance":           false,
+		"cluster.rebalance_cooldown":  "5m",
+		"drain.deadline":              "2m",
 		"rtc.ips":                     []string{},
 		"api.addr":                    "127.0.0.1:7870",
 		"api.database_url":            "",
@@ -329,6 +354,18 @@ func (c *Config) validateCluster() error {
 	}
 	if cl.CreateTimeout <= 0 {
 		return &KeyError{Key: "cluster.create_timeout", Err: fmt.Errorf("must be positive")}
+	}
+	if cl.MoveMargin < 0 {
+		return &KeyError{Key: "cluster.move_margin", Err: fmt.Errorf("must be >= 0, got %v", cl.MoveMargin)}
+	}
+	if cl.MoveGrace < 0 {
+		return &KeyError{Key: "cluster.move_grace", Err: fmt.Errorf("must not be negative")}
+	}
+	if cl.RebalanceCooldown < 0 {
+		return &KeyError{Key: "cluster.rebalance_cooldown", Err: fmt.Errorf("must not be negative")}
+	}
+	if c.Drain.Deadline < 0 {
+		return &KeyError{Key: "drain.deadline", Err: fmt.Errorf("must not be negative")}
 	}
 	if c.Bus.URL != "" && !strings.HasPrefix(c.Bus.URL, "amqp://") && !strings.HasPrefix(c.Bus.URL, "amqps://") {
 		return &KeyError{Key: "bus.url", Err: fmt.Errorf("must be an amqp:// or amqps:// URL")}

@@ -10,7 +10,7 @@ import (
 // the larger of the measured and the reserved load, over capacity.
 func (c *Control) usage() cluster.Heartbeat {
 	reserved := c.host.Loads()
-	hb := cluster.Heartbeat{Version: c.version, Draining: c.host.Draining()}
+	hb := cluster.Heartbeat{Version: c.version, Draining: c.host.Draining(), StartedAt: c.startedAt}
 	capacity := c.cfg.Worker.MaxConsumers
 	total, totalCap := 0, 0
 	for i, s := range c.slots {
@@ -28,11 +28,13 @@ func (c *Control) usage() cluster.Heartbeat {
 		if st.Ready {
 			total += load
 			totalCap += capacity
+			hb.Spare += max(capacity-load, 0)
 		}
 	}
 	hb.Stress = placement.Stress(total, totalCap)
 	_, hb.Peers = c.host.Counts()
 	hb.RelayRooms, _, hb.RelayPeers = c.host.RelayCounts()
+	hb.RoomLoads = c.host.RoomLoads()
 	return hb
 }
 
@@ -44,7 +46,7 @@ func (c *Control) startAgent() error {
 	a, err := agent.Start(agent.Params{Logger: c.log, Bus: c.bus, ServerID: c.serverID, Host: c.host, Usage: c.usage,
 		HighWater: c.cfg.Cluster.HighWater, LowWater: c.cfg.Cluster.LowWater, Heartbeat: c.cfg.Cluster.Heartbeat,
 		SignalURL: c.signalURL(), DeadAfter: c.cfg.Cluster.DeadAfter, OnServerLost: c.host.ServerLost,
-		CallWorker: c.relays.serveCall})
+		CallWorker: c.relays.serveCall, Drain: c.Drain})
 	if err != nil {
 		c.relays.close()
 		return err

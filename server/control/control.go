@@ -75,6 +75,13 @@ type Control struct {
 
 	sessMu sync.Mutex
 	sess   map[*session]struct{}
+
+	// startedAt tells a restarted server from the one before it (heartbeats).
+	startedAt time.Time
+
+	drainMu sync.Mutex
+	drain   drainState
+	drained chan struct{}
 }
 
 // New validates params and prepares a server; Run starts it.
@@ -95,6 +102,8 @@ func New(p Params) (*Control, error) {
 		secret = []byte(hex.EncodeToString(b))
 	}
 	c := &Control{
+		startedAt: time.Now().UTC(),
+		drained:   make(chan struct{}),
 		cfg:       p.Config,
 		log:       p.Logger,
 		workerCmd: p.WorkerCmd,

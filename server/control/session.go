@@ -61,7 +61,18 @@ func (s *session) Move(url, server string) {
 		return
 	}
 	s.send(wire.Move{Envelope: wire.Envelope{Type: wire.TypeMove}, URL: url, Token: tok, Server: server})
-	s.finish(websocket.StatusServiceRestart, "moved")
+	// The peer keeps its media here while it joins the new home, and leaves
+	// once there; one that has not left by cluster.move_grace is closed.
+	grace := s.c.cfg.Cluster.MoveGrace
+	if grace <= 0 {
+		s.finish(websocket.StatusServiceRestart, "moved")
+		return
+	}
+	t := time.AfterFunc(grace, func() { s.finish(websocket.StatusServiceRestart, "moved") })
+	go func() {
+		<-s.closed
+		t.Stop()
+	}()
 }
 
 // moveTokenTTL bounds the token a moved client reconnects with.

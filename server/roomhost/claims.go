@@ -1,6 +1,11 @@
 package roomhost
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/placement"
+)
 
 // Claim makes this server the room's host: joins to it are admitted.
 func (h *Host) Claim(room string) {
@@ -79,4 +84,33 @@ func (h *Host) Move(room, url, server string) int {
 		h.log.Info("room moved", "room", room, "to", url, "peers", n)
 	}
 	return n
+}
+
+// RoomLoads is, for each room this server hosts, the load units the room
+// would take whole on one router: what a new home must have spare for it
+// (pipes it would need there are what cluster.move_margin is for).
+func (h *Host) RoomLoads() map[string]int {
+	names := h.Claimed()
+	out := make(map[string]int, len(names))
+	for _, name := range names {
+		h.mu.Lock()
+		r := h.rooms[name]
+		h.mu.Unlock()
+		if r == nil {
+			out[name] = 0
+			continue
+		}
+		r.mu.Lock()
+		whole := placement.Room{Routers: []cluster.WorkerRef{{}}}
+		for _, p := range r.peers {
+			whole.Peers = append(whole.Peers, placement.Peer{Publish: p.publish})
+		}
+		r.mu.Unlock()
+		units := 0
+		for _, l := range placement.Model([]placement.Room{whole}, h.lim.MaxForwardedSpeakers) {
+			units += l.Units()
+		}
+		out[name] = units
+	}
+	return out
 }

@@ -20,11 +20,23 @@ type ClusterServer struct {
 	// own (relay routers), counted in Stress too.
 	RelayRooms int `json:"relay_rooms"`
 	RelayPeers int `json:"relay_peers"`
+	// Spare is the load units its ready workers have left (what a moved room
+	// must fit in, with cluster.move_margin).
+	Spare int `json:"spare"`
+	// StartedAt is when the server process started.
+	StartedAt time.Time `json:"started_at"`
 	// Workers is each worker's stress, by index.
 	Workers []ClusterWorker `json:"workers"`
 	// PlacedSinceHeartbeat counts rooms the API placed there that its last
 	// heartbeat does not show yet.
 	PlacedSinceHeartbeat int `json:"placed_since_heartbeat"`
+}
+
+// ClusterDrain answers POST /v1/servers/{id}/drain.
+type ClusterDrain struct {
+	Server string    `json:"server"`
+	Until  time.Time `json:"until"` // the drain's deadline
+	Peers  int       `json:"peers"` // on the server when it was told
 }
 
 // ClusterWorker is one worker of a ClusterServer.

@@ -144,8 +144,9 @@ type Reconnect struct {
 }
 
 // Move tells the client its room moved to another server: join there, at
-// URL, with Token (same room, identity and rights), now. The server closes
-// this session after it.
+// URL, with Token (same room, identity and rights), now. The old server
+// keeps this session (its media too) until the client leaves it, or for
+// cluster.move_grace: a client may join the new home first, then leave.
 type Move struct {
 	Envelope
 	URL    string `json:"url"`

@@ -76,6 +76,14 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		v = fixtureRoom
 	case "GET /v1/servers":
 		v = fixtureServers
+	case "POST /v1/servers/" + fixtureServers[0].ID + "/drain":
+		var body map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		d, _ := time.ParseDuration(body["deadline"])
+		if d == 0 {
+			d = 2 * time.Minute
+		}
+		v = wire.ClusterDrain{Server: fixtureServers[0].ID, Until: t0.Add(d), Peers: 40}
 	case "GET /v1/rooms":
 		v = []wire.ClusterRoom{{Room: "standup", Server: fixtureServers[0].ID, ServerState: "live", SignalURL: "http://127.0.0.11:7880", CreatedAt: t0.Add(-time.Hour), Moves: 1}}
 	case "GET /admin/v1/pipes":
@@ -158,6 +166,26 @@ func TestServersListsTheCluster(t *testing.T) {
 
 	_, _, err = run(t, false, "bad-key", "servers", "--api", "http://api.test:7870")
 	require.ErrorContains(t, err, "refused")
+}
+
+func TestServersDrain(t *testing.T) {
+	id := fixtureServers[0].ID
+	out, api, err := run(t, false, "good-key", "servers", "drain", id, "--deadline", "5m", "--api", "http://api.test:7870")
+	require.NoError(t, err)
+	require.Equal(t, []string{"POST /v1/servers/" + id + "/drain"}, api.requests)
+	require.Contains(t, out, "server "+id+" draining (40 peers)")
+	require.Contains(t, out, t0.Add(5*time.Minute).Local().Format(time.RFC3339))
+
+	out, _, err = run(t, false, "good-key", "servers", "drain", id, "-o", "json", "--api", "http://api.test:7870")
+	require.NoError(t, err)
+	var d wire.ClusterDrain
+	require.NoError(t, json.Unmarshal([]byte(out), &d))
+	require.True(t, d.Until.Equal(t0.Add(2*time.Minute)), "without --deadline the server's own")
+
+	_, _, err = run(t, false, "good-key", "servers", "drain", "ghost", "--api", "http://api.test:7870")
+	require.ErrorContains(t, err, "not found")
+	_, _, err = run(t, false, "good-key", "servers", "drain", "--api", "http://api.test:7870")
+	require.Error(t, err, "an id is required")
 }
 
 func TestRoomsListAgainstTheAPIShowsEachRoomsServer(t *testing.T) {

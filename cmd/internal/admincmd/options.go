@@ -29,6 +29,10 @@ type Options struct {
 	UseAPI    func() bool
 	// MoveTo is `rooms move --to`.
 	MoveTo string
+	// Deadline is `servers drain --deadline`.
+	Deadline time.Duration
+	// Wait is `servers restart --wait`.
+	Wait time.Duration
 }
 
 // connection holds the flags that pick the server.

@@ -3,6 +3,7 @@ package admincmd
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -34,7 +35,57 @@ func NewCmdServers(f *cmdutil.Factory, runF func(*Options, []string) error) *cob
 	}
 	addAPIFlags(f, cmd, opts)
 	cmdutil.AddOutputFlag(cmd, &opts.Output)
+	cmd.AddCommand(newCmdServersDrain(f, runF), newCmdServersRestart(f, runF))
 	return cmd
+}
+
+// newCmdServersDrain is `voicectl servers drain ID [--deadline 5m]`.
+func newCmdServersDrain(f *cmdutil.Factory, runF func(*Options, []string) error) *cobra.Command {
+	opts := &Options{IO: f.IO, Now: f.Now}
+	cmd := &cobra.Command{
+		Use:   "drain ID",
+		Short: "Drain a server: it takes nothing new, its rooms move to other servers, it exits when empty or at the deadline",
+		Long: "drain tells a server (through the cluster API) to stop taking rooms and relays; the API moves\n" +
+			"its rooms to other servers (their peers rejoin there by themselves) and the server exits once\n" +
+			"it is empty, or at the deadline, sending what is left a reconnect. A supervisor (systemd,\n" +
+			"Kubernetes) then starts it again: see scripts/rolling-restart.sh.",
+		Example: "  voicectl servers drain 6f1c2a3b-0000-4000-8000-000000000001 --deadline 5m",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, a []string) error {
+			if err := cmdutil.CheckFormat(opts.Output); err != nil {
+				return err
+			}
+			if opts.Deadline < 0 {
+				return &cmdutil.UsageError{Err: fmt.Errorf("--deadline must not be negative")}
+			}
+			if runF != nil {
+				return runF(opts, a)
+			}
+			return serversDrainRun(opts, a)
+		},
+	}
+	cmd.Flags().DurationVar(&opts.Deadline, "deadline", 0, "the longest the drain may last (default: the server's drain.deadline, 2m)")
+	addAPIFlags(f, cmd, opts)
+	cmdutil.AddOutputFlag(cmd, &opts.Output)
+	return cmd
+}
+
+func serversDrainRun(o *Options, args []string) error {
+	c, err := o.APIClient()
+	if err != nil {
+		return err
+	}
+	cx, cancel := ctx()
+	defer cancel()
+	d, err := c.DrainServer(cx, args[0], o.Deadline)
+	if err != nil {
+		return err
+	}
+	if o.Output != cmdutil.FormatTable {
+		return cmdutil.PrintData(o.IO.Out, o.Output, d)
+	}
+	fmt.Fprintf(o.IO.Out, "server %s draining (%d peers); it exits when empty or at %s\n", d.Server, d.Peers, d.Until.Local().Format(time.RFC3339))
+	return nil
 }
 
 // addAPIFlags adds --api, --api-key and --config and sets opts.APIClient.

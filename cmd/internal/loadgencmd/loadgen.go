@@ -84,6 +84,9 @@ func reportRows(v any) [][]string {
 			}
 			continue
 		}
+		if name == "listener_gaps_ms" {
+			continue // one per listener: -o json has them, the table their p50 and max
+		}
 		val := rv.Field(i).Interface()
 		s := fmt.Sprint(val)
 		if fv, ok := val.(float64); ok {

@@ -70,6 +70,7 @@ func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command 
 	fl.BoolVar(&sc.DTX, "dtx", false, "publishers use discontinuous transmission (2 s talk, 2 s silence)")
 	fl.Float64Var(&sc.MaxLoss, "max-loss", 0, "exit non-zero when the loss ratio exceeds this (0.005 = 0.5%)")
 	fl.DurationVar(&sc.MaxLatencyP99, "max-latency-p99", 0, "exit non-zero when latency p99 exceeds this")
+	fl.DurationVar(&sc.MaxGap, "max-gap", 0, "exit non-zero when a listener goes longer than this without audio (a move, a drain, a restart)")
 	fl.BoolVar(&sc.LoopbackOnly, "loopback-only", false, "restrict ICE to 127.0.0.1")
 	fl.DurationVar(&sc.ReadPacing, "read-pacing", sc.ReadPacing, "pause between a peer's socket reads (batches reads; kernel timestamps keep timings exact)")
 	fl.IntVar(&sc.LatencySampleEvery, "latency-sample-every", sc.LatencySampleEvery, "decrypt one packet in N per stream to measure latency (the rest are counted from their clear headers)")
@@ -90,8 +91,8 @@ func applyFlags(c *cobra.Command, _ *loadgen.Scenario, fromFlags, into *loadgen.
 		"listeners": func() { into.Listeners = fromFlags.Listeners }, "join-rate": func() { into.JoinRate = fromFlags.JoinRate },
 		"duration": func() { into.Duration = fromFlags.Duration }, "warmup": func() { into.Warmup = fromFlags.Warmup },
 		"dtx": func() { into.DTX = fromFlags.DTX }, "idle-window": func() { into.IdleWindow = fromFlags.IdleWindow }, "max-loss": func() { into.MaxLoss = fromFlags.MaxLoss },
-		"max-latency-p99": func() { into.MaxLatencyP99 = fromFlags.MaxLatencyP99 },
-		"loopback-only":   func() { into.LoopbackOnly = fromFlags.LoopbackOnly }, "room-prefix": func() { into.RoomPrefix = fromFlags.RoomPrefix },
+		"max-latency-p99": func() { into.MaxLatencyP99 = fromFlags.MaxLatencyP99 }, "max-gap": func() { into.MaxGap = fromFlags.MaxGap },
+		"loopback-only": func() { into.LoopbackOnly = fromFlags.LoopbackOnly }, "room-prefix": func() { into.RoomPrefix = fromFlags.RoomPrefix },
 		"read-pacing":          func() { into.ReadPacing = fromFlags.ReadPacing },
 		"latency-sample-every": func() { into.LatencySampleEvery = fromFlags.LatencySampleEvery },
 		"api":                  func() { into.API = fromFlags.API }, "api-key": func() { into.APIKey = fromFlags.APIKey },

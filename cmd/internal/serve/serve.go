@@ -132,11 +132,11 @@ func serveRun(o *Options) error {
 	if err != nil {
 		return err
 	}
-	stopCh := o.Stop
-	if stopCh == nil {
-		ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-		defer cancel()
-		stopCh = ctx.Done()
+	// SIGTERM or SIGINT drains (drain.deadline); a second one exits at once.
+	sigs := make(chan os.Signal, 2)
+	if o.Stop == nil {
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(sigs)
 	}
 	stop, err := c.Start(context.Background())
 	if err != nil {
@@ -158,7 +158,18 @@ func serveRun(o *Options) error {
 	if o.Ready != nil {
 		o.Ready(addr)
 	}
-	<-stopCh
+	select {
+	case <-o.Stop:
+	case sig := <-sigs:
+		log.Info("draining before exit; send the signal again to exit now", "signal", sig.String(), "deadline", cfg.Drain.Deadline.String())
+		c.Drain(cfg.Drain.Deadline)
+		select {
+		case <-c.Drained():
+		case sig := <-sigs:
+			log.Warn("second signal: exiting now", "signal", sig.String())
+		}
+	case <-c.Drained(): // voicectl servers drain
+	}
 	log.Info("stopping")
 	stop()
 	log.Info("stopped")
