@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -224,4 +225,95 @@ func tctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return c
+}
+
+// TestDrainingRelaySendsItsPeersBackToTheOwner: a room spreads over an
+// owner and a relay; SIGTERM on the relay makes the owner move the peers
+// whose media is there (they rejoin the owner, land on the third server)
+// and the relay exits empty long before its deadline, no listener going 5 s
+// without audio.
+func TestDrainingRelaySendsItsPeersBackToTheOwner(t *testing.T) {
+	br := rabbittest.Start(t)
+	env := []string{"VOICECTL_DRAIN_DEADLINE=30s", "VOICECTL_WORKER_MAX_CONSUMERS=16", "VOICECTL_WORKER_PIPE_HEADROOM=0.5"}
+	hosts := startHosts(t, br.URL, env...)
+	api := startAPI(t, br.URL, t.TempDir())
+	byID := identify(t, api, hosts)
+	run := cliAsync(nil, "loadgen", "run", "--api", api.base, "--api-key", clusterAPIKey, "--loopback-only",
+		"--rooms", "1", "--publishers", "2", "--listeners", "5", "--join-rate", "20", "--warmup", "1s", "--duration", "10s",
+		"--max-gap", "5s", "-o", "json")
+	var relay *host
+	require.Eventually(t, func() bool {
+		peers, relayed := 0, 0
+		for id, s := range api.liveServers(t) {
+			peers += s.Peers
+			relayed += s.RelayPeers
+			if s.RelayPeers > 0 {
+				relay = byID[id]
+			}
+		}
+		return peers == 7 && relayed > 0
+	}, 20*time.Second, 50*time.Millisecond, "the room spread onto a relay")
+	time.Sleep(1500 * time.Millisecond) // inside the measurement window
+	moved := api.liveServers(t)[relay.id].RelayPeers
+	require.NoError(t, relay.cmd.Process.Signal(syscall.SIGTERM))
+	took := waitExit(t, relay.server, 25*time.Second)
+	t.Logf("a relay with %d relayed peers drained in %s", moved, took)
+	require.Less(t, took, 10*time.Second, "the relay empties long before its deadline")
+
+	res := <-run
+	require.NoError(t, res.err)
+	require.Zero(t, res.code, res.stderr)
+	r := loadReport(t, res.out)
+	require.Equal(t, 7, r.PeersJoined)
+	require.Len(t, r.ListenerGapsMs, 5)
+	require.GreaterOrEqual(t, r.PeersRejoined, moved, "the relayed peers rejoined")
+	require.Less(t, r.ListenerGapMsMax, 5000.0)
+	t.Logf("listener gaps over a relay's drain: p50 %.0f ms, max %.0f ms", r.ListenerGapMsP50, r.ListenerGapMsMax)
+}
+
+// TestRebalanceMovesARoomOffAHotServer: with cluster.rebalance on, a server
+// above high water (two rooms on it, placed while it was alone) has one
+// room moved whole to the server that joined since, where it fits with
+// cluster.move_margin; the other stays, and the listeners keep their audio.
+func TestRebalanceMovesARoomOffAHotServer(t *testing.T) {
+	br := rabbittest.Start(t)
+	// Two rooms of 2 publishers and 2 listeners cost 8 units each: 16 of 18
+	// is above high water (0.8); 8 × 1.5 = 12 fits on an empty server.
+	env := []string{"VOICECTL_WORKER_MAX_CONSUMERS=18"}
+	a := startHost(t, br.URL, 0, env...)
+	api := startAPIEnv(t, br.URL, t.TempDir(), []string{"VOICECTL_CLUSTER_REBALANCE=true", "VOICECTL_CLUSTER_REBALANCE_COOLDOWN=1m"})
+	identify(t, api, []*host{a})
+	run := cliAsync(nil, "loadgen", "run", "--api", api.base, "--api-key", clusterAPIKey, "--loopback-only",
+		"--rooms", "2", "--publishers", "2", "--listeners", "2", "--join-rate", "20", "--warmup", "1s", "--duration", "8s",
+		"--max-gap", "5s", "-o", "json")
+	require.Eventually(t, func() bool { return api.liveServers(t)[a.id].Peers == 8 }, 20*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return api.liveServers(t)[a.id].Stress > 0.8 }, 5*time.Second, 50*time.Millisecond, "two rooms make A hot")
+	time.Sleep(1500 * time.Millisecond) // the move falls in the measurement window
+	b := startHost(t, br.URL, 1, env...)
+	identify(t, api, []*host{a, b})
+
+	require.Eventually(t, func() bool {
+		var rooms []wire.ClusterRoom
+		api.call(t, "GET", "/v1/rooms", nil, &rooms)
+		on := map[string]int{}
+		for _, r := range rooms {
+			on[r.Server]++
+		}
+		return on[string(a.id)] == 1 && on[string(b.id)] == 1
+	}, 10*time.Second, 100*time.Millisecond, "one room moved to B, the other stays on A")
+	res := <-run
+	require.NoError(t, res.err)
+	require.Zero(t, res.code, res.stderr)
+	r := loadReport(t, res.out)
+	require.Equal(t, 8, r.PeersJoined)
+	require.Equal(t, 4, r.PeersRejoined, "the moved room's four peers followed it")
+	require.Less(t, r.ListenerGapMsMax, 5000.0)
+
+	resp, err := http.Get(api.base + "/metrics")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, 1.0, labelled(t, string(body), "voicectl_api_rooms_moved_total", "why", "rebalance"), "one automatic move, no more")
+	require.Less(t, api.liveServers(t)[a.id].Stress, 0.8, "A is below high water again")
 }

@@ -37,6 +37,8 @@ type Params struct {
 	// OnServerLost hears of it.
 	DeadAfter    time.Duration
 	OnServerLost func(cluster.ServerID)
+	// OnServerDraining hears once that another server began to drain.
+	OnServerDraining func(cluster.ServerID)
 	// Drain starts the server's drain (0: its drain.deadline) and returns
 	// when it ends at the latest.
 	Drain func(deadline time.Duration) time.Time

@@ -25,8 +25,13 @@ func (a *Agent) onHeartbeat(env bus.Envelope) {
 		return
 	}
 	a.mu.Lock()
+	began := hb.Draining && !a.servers[hb.Server].hb.Draining
 	a.servers[hb.Server] = seenServer{hb: hb, at: time.Now()}
 	a.mu.Unlock()
+	if began && a.p.OnServerDraining != nil {
+		a.log.Info("server draining: its relays of our rooms empty", "draining", hb.Server)
+		go a.p.OnServerDraining(hb.Server)
+	}
 }
 
 // Seen marks a server alive now (it just spoke to us), so that its silence
@@ -51,6 +56,13 @@ func (a *Agent) Alive(id cluster.ServerID) bool {
 	defer a.mu.Unlock()
 	s, ok := a.servers[id]
 	return ok && time.Since(s.at) <= a.p.DeadAfter
+}
+
+// Draining reports whether a server's latest heartbeat says it drains.
+func (a *Agent) Draining(id cluster.ServerID) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.servers[id].hb.Draining
 }
 
 // Servers are the other live servers' latest heartbeats, least stressed first.

@@ -46,7 +46,8 @@ func (c *Control) startAgent() error {
 	a, err := agent.Start(agent.Params{Logger: c.log, Bus: c.bus, ServerID: c.serverID, Host: c.host, Usage: c.usage,
 		HighWater: c.cfg.Cluster.HighWater, LowWater: c.cfg.Cluster.LowWater, Heartbeat: c.cfg.Cluster.Heartbeat,
 		SignalURL: c.signalURL(), DeadAfter: c.cfg.Cluster.DeadAfter, OnServerLost: c.host.ServerLost,
-		CallWorker: c.relays.serveCall, Drain: c.Drain})
+		CallWorker: c.relays.serveCall, Drain: c.Drain,
+		OnServerDraining: func(id cluster.ServerID) { c.host.RelayDraining(id, c.signalURL(), c.serverID) }})
 	if err != nil {
 		c.relays.close()
 		return err

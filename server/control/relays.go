@@ -76,7 +76,7 @@ func (rl *relays) Place(ctx context.Context, req roomhost.RelayRequest) (roomhos
 	}
 	order := []cluster.ServerID{}
 	for _, s := range req.Prefer {
-		if s != rl.c.serverID && a.Alive(s) {
+		if s != rl.c.serverID && a.Alive(s) && !a.Draining(s) {
 			order = append(order, s)
 		}
 	}

@@ -176,6 +176,16 @@ func TestRelayLostSendsItsPeersBackAndOwnerLostClearsTheRelay(t *testing.T) {
 	l2, l2s := owner.join("r", "l2", false)
 	require.Equal(t, cluster.ServerID("B"), mustRef(t, owner.h, l2).Server)
 
+	// B drains: only its peers are sent back to the owner, with a move
+	// (their media stays up until they rejoined).
+	require.Equal(t, 1, owner.h.RelayDraining("B", "http://a.test", "A"))
+	require.Equal(t, "move:http://a.test", l2s.reconnectReason())
+	require.Empty(t, l1s.reconnectReason())
+	require.Zero(t, owner.h.RelayDraining("C", "http://a.test", "A"), "no peer on C")
+	l2s.mu.Lock()
+	l2s.reconnect = ""
+	l2s.mu.Unlock()
+
 	// B dies: only its peers are told to reconnect.
 	owner.h.ServerLost("B")
 	require.Equal(t, "worker_restarted", l2s.reconnectReason())

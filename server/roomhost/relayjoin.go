@@ -109,6 +109,31 @@ func (h *Host) ServerLost(id cluster.ServerID) {
 	h.DropRelaysOf(id)
 }
 
+// RelayDraining sends the peers whose media is on a relay router of server id
+// (which began to drain) a move instruction back to this host, at url: they
+// join again (placed here or on another relay, never a draining one) while
+// their old session and media stay up for cluster.move_grace, so the relay
+// empties without their audio stopping. It returns how many were told.
+func (h *Host) RelayDraining(id cluster.ServerID, url string, self cluster.ServerID) int {
+	var sess []Session
+	for _, r := range h.roomList() {
+		r.mu.Lock()
+		for _, p := range r.peers {
+			if p.router != nil && p.router.remote && p.router.ref.Server == id {
+				sess = append(sess, p.sess)
+			}
+		}
+		r.mu.Unlock()
+	}
+	for _, s := range sess {
+		s.Move(url, string(self))
+	}
+	if len(sess) > 0 {
+		h.log.Info("relay draining: its peers rejoin here", "relay", id, "peers", len(sess))
+	}
+	return len(sess)
+}
+
 // RelayServers lists the servers that relay rooms of this one.
 func (h *Host) RelayServers() []cluster.ServerID {
 	var out []cluster.ServerID
