@@ -169,6 +169,17 @@ func (c *Client) DrainServer(ctx context.Context, id string, deadline time.Durat
 	return out, c.do(ctx, http.MethodPost, "/v1/servers/"+url.PathEscape(id)+"/drain", body, &out)
 }
 
+// DrainSelf drains the server c points at through its admin API (deadline
+// 0: its drain.deadline).
+func (c *Client) DrainSelf(ctx context.Context, deadline time.Duration) (wire.ClusterDrain, error) {
+	var out wire.ClusterDrain
+	body := map[string]string{}
+	if deadline > 0 {
+		body["deadline"] = deadline.String()
+	}
+	return out, c.do(ctx, http.MethodPost, "/admin/v1/drain", body, &out)
+}
+
 // MoveRoom moves a room to server to (empty: the API picks one); c must
 // point at `voicectl api` with the API key.
 func (c *Client) MoveRoom(ctx context.Context, room, to string) (wire.ClusterRoom, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -316,4 +317,33 @@ func TestRebalanceMovesARoomOffAHotServer(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1.0, labelled(t, string(body), "voicectl_api_rooms_moved_total", "why", "rebalance"), "one automatic move, no more")
 	require.Less(t, api.liveServers(t)[a.id].Stress, 0.8, "A is below high water again")
+}
+
+// TestDrainSelfWaitsForTheServerToExit: `voicectl servers drain --self` (a
+// Kubernetes preStop hook) drains the local server through its admin API and
+// returns once the server has exited, not before.
+func TestDrainSelfWaitsForTheServerToExit(t *testing.T) {
+	s := startServeEnv(t, []string{"VOICECTL_AUTH_ADMIN_KEY=" + lgAdminKey}, "--workers", "1")
+	c := devJoin(t, s, "self", "ann", true)
+	require.NoError(t, c.WaitConnected(tctx(t)))
+	done := cliAsync(append(os.Environ(), "VOICECTL_AUTH_ADMIN_KEY="+lgAdminKey), "servers", "drain", "--self", "--server", s.base, "--deadline", "30s")
+	require.Eventually(t, func() bool { return readyStatus(t, s.base) == http.StatusServiceUnavailable }, 3*time.Second, 20*time.Millisecond)
+	select {
+	case r := <-done:
+		t.Fatalf("drain --self returned while a peer was still there: %+v", r)
+	case <-time.After(time.Second):
+	}
+	c.Close()
+	select {
+	case r := <-done:
+		require.NoError(t, r.err)
+		require.Zero(t, r.code, r.stderr)
+		require.Contains(t, r.out, "the server has exited")
+	case <-time.After(10 * time.Second):
+		t.Fatal("drain --self did not return after the server drained")
+	}
+	waitExit(t, s, time.Second)
+	_, stderr, code := cli(t, nil, "servers", "drain", "--self", "some-id")
+	require.NotZero(t, code)
+	require.Contains(t, stderr, "a server id, or --self")
 }

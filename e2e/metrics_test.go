@@ -189,6 +189,7 @@ func TestPrometheusScrapesKnownLoad(t *testing.T) {
 		var dash struct {
 			Panels []struct {
 				Title   string
+				Type    string
 				Targets []struct{ Expr string }
 			}
 			Templating struct {
@@ -202,10 +203,18 @@ func TestPrometheusScrapesKnownLoad(t *testing.T) {
 		require.NotEmpty(t, dash.Panels)
 		ident := regexp.MustCompile(`\b(voicectl|go|process)_[a-zA-Z0-9_]+`)
 		exprs := []string{}
+		// The cluster row's panels need a cluster (and an API) to scrape:
+		// TestAlertRulesAndClusterDashboardNameLiveMetrics checks them.
+		cluster := regexp.MustCompile(`\bvoicectl_(api|bus|cluster)_`)
 		for _, p := range dash.Panels {
+			if p.Type == "row" {
+				continue
+			}
 			require.NotEmpty(t, p.Targets, p.Title)
 			for _, tg := range p.Targets {
-				exprs = append(exprs, tg.Expr)
+				if !cluster.MatchString(tg.Expr) {
+					exprs = append(exprs, tg.Expr)
+				}
 			}
 		}
 		for _, v := range dash.Templating.List {

@@ -25,9 +25,17 @@ func newMetrics(reg prometheus.Registerer, r *registry.Registry) *metrics {
 		moves: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "voicectl", Subsystem: "api", Name: "rooms_moved_total",
 			Help: "Rooms moved to another live server, by why: api (POST /v1/rooms/{room}/move), drain, rebalance."}, []string{"why"}),
 		creates: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "voicectl", Subsystem: "api", Name: "room_creates_total",
-			Help: "Room creates by result (created, existing, no_capacity, error)."}, []string{"result"}),
+			Help: "Room creates by result (created, existing, no_capacity)."}, []string{"result"}),
 		badHeartbeats: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "voicectl", Subsystem: "api", Name: "bad_heartbeats_total",
 			Help: "Heartbeats dropped as malformed or forged (sender and body disagree)."}),
+	}
+	// Every label value known in advance is exported from the start, at 0,
+	// so rate() and alerts work on a fresh API.
+	for _, why := range []string{"api", "drain", "rebalance"} {
+		m.moves.WithLabelValues(why)
+	}
+	for _, result := range []string{"created", "existing", "no_capacity"} {
+		m.creates.WithLabelValues(result)
 	}
 	reg.MustRegister(m.requests, m.rehomed, m.moves, m.creates, m.badHeartbeats, registryCollector{r})
 	return m

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/voicectl/voicectl/server/roomhost"
 	"github.com/voicectl/voicectl/server/wire"
@@ -25,6 +26,7 @@ func (c *Control) adminHandler(mux *http.ServeMux) {
 	h("DELETE /admin/v1/rooms/{room}/peers/{peer}", c.adminKick)
 	h("POST /admin/v1/rooms/{room}/peers/{peer}/mute", c.adminMute)
 	h("GET /admin/v1/pipes", c.adminPipes)
+	h("POST /admin/v1/drain", c.adminDrain)
 	for _, m := range []string{"GET", "POST", "PUT", "DELETE", "PATCH"} {
 		mux.Handle(m+" /admin/{rest...}", c.requireAdmin(func(w http.ResponseWriter, r *http.Request) {
 			httpError(w, http.StatusNotFound, wire.CodeNotFound, "no admin endpoint "+r.Method+" "+r.URL.Path)
@@ -141,6 +143,33 @@ func (c *Control) adminMute(w http.ResponseWriter, req *http.Request) {
 		word = "unmuted"
 	}
 	writeJSON(w, http.StatusOK, wire.AdminResult{OK: true, Message: fmt.Sprintf("peer %s (%s) %s", p.ID, p.Identity, word)})
+}
+
+// adminDrain starts this server's drain (body {"deadline": "5m"}, or none for
+// drain.deadline): what SIGTERM does, for a preStop hook or an operator.
+func (c *Control) adminDrain(w http.ResponseWriter, req *http.Request) {
+	var body struct {
+		Deadline string `json:"deadline"`
+	}
+	if req.ContentLength != 0 {
+		dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, 4096))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil {
+			httpError(w, http.StatusBadRequest, wire.CodeBadRequest, "body: "+err.Error())
+			return
+		}
+	}
+	var d time.Duration
+	if body.Deadline != "" {
+		var err error
+		if d, err = time.ParseDuration(body.Deadline); err != nil || d <= 0 {
+			httpError(w, http.StatusBadRequest, wire.CodeBadRequest, fmt.Sprintf("deadline %q is not a positive duration like 5m", body.Deadline))
+			return
+		}
+	}
+	until := c.Drain(d)
+	_, peers := c.host.Counts()
+	writeJSON(w, http.StatusOK, wire.ClusterDrain{Server: string(c.serverID), Until: until, Peers: peers})
 }
 
 func (c *Control) adminPipes(w http.ResponseWriter, _ *http.Request) {

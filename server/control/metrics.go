@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 // metrics are the control process's own instruments; worker figures are read at
@@ -29,6 +31,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "voicectl", Subsystem: "server", Name: "no_capacity_total",
 			Help: "Joins refused because no worker had capacity.",
 		}),
+	}
+	// Each stable code is exported from the start at 0, so rate() and
+	// alerts on it work on a fresh server.
+	for _, code := range wire.Codes {
+		m.signalErrors.WithLabelValues(code)
 	}
 	reg.MustRegister(m.joinSeconds, m.signalErrors, m.noCapacity)
 	return m

@@ -21,6 +21,11 @@ const (
 	CodeWrongServer = "wrong_server"
 )
 
+// Codes lists every stable code (metrics export each from the start).
+var Codes = []string{CodeBadRequest, CodeUnknownType, CodeMessageTooLarge, CodeBadSDP, CodeBadCandidate, CodeUnauthorized,
+	CodeTokenExpired, CodeNotJoined, CodeAlreadyJoined, CodePublishNotAllowed, CodeNoCapacity, CodeUnavailable, CodeInternal,
+	CodeWrongServer, CodeRoomClosed, CodeKicked}
+
 // HTTPError is the JSON body of an HTTP error response.
 type HTTPError struct {
 	Code    string `json:"code"`

@@ -31,6 +31,8 @@ type Options struct {
 	MoveTo string
 	// Deadline is `servers drain --deadline`.
 	Deadline time.Duration
+	// Self is `servers drain --self`.
+	Self bool
 	// Wait is `servers restart --wait`.
 	Wait time.Duration
 }

@@ -1,6 +1,8 @@
 package admincmd
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -43,14 +45,15 @@ func NewCmdServers(f *cmdutil.Factory, runF func(*Options, []string) error) *cob
 func newCmdServersDrain(f *cmdutil.Factory, runF func(*Options, []string) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Now: f.Now}
 	cmd := &cobra.Command{
-		Use:   "drain ID",
+		Use:   "drain ID | --self",
 		Short: "Drain a server: it takes nothing new, its rooms move to other servers, it exits when empty or at the deadline",
 		Long: "drain tells a server (through the cluster API) to stop taking rooms and relays; the API moves\n" +
 			"its rooms to other servers (their peers rejoin there by themselves) and the server exits once\n" +
 			"it is empty, or at the deadline, sending what is left a reconnect. A supervisor (systemd,\n" +
-			"Kubernetes) then starts it again: see scripts/rolling-restart.sh.",
-		Example: "  voicectl servers drain 6f1c2a3b-0000-4000-8000-000000000001 --deadline 5m",
-		Args:    cobra.ExactArgs(1),
+			"Kubernetes) then starts it again (voicectl servers restart --rolling does it server by server).\n" +
+			"With --self it drains the server of --server (admin.url) through its admin API, as SIGTERM\n" +
+			"would, and waits until that server has exited: a Kubernetes preStop hook.",
+		Example: "  voicectl servers drain 6f1c2a3b-0000-4000-8000-000000000001 --deadline 5m\n  voicectl servers drain --self   # in a preStop hook",
 		RunE: func(_ *cobra.Command, a []string) error {
 			if err := cmdutil.CheckFormat(opts.Output); err != nil {
 				return err
@@ -58,13 +61,21 @@ func newCmdServersDrain(f *cmdutil.Factory, runF func(*Options, []string) error)
 			if opts.Deadline < 0 {
 				return &cmdutil.UsageError{Err: fmt.Errorf("--deadline must not be negative")}
 			}
+			if opts.Self != (len(a) == 0) || len(a) > 1 {
+				return &cmdutil.UsageError{Err: fmt.Errorf("give a server id, or --self")}
+			}
 			if runF != nil {
 				return runF(opts, a)
+			}
+			if opts.Self {
+				return drainSelfRun(opts)
 			}
 			return serversDrainRun(opts, a)
 		},
 	}
 	cmd.Flags().DurationVar(&opts.Deadline, "deadline", 0, "the longest the drain may last (default: the server's drain.deadline, 2m)")
+	cmd.Flags().BoolVar(&opts.Self, "self", false, "drain the server at --server (admin.url, with the admin key) and wait until it has exited")
+	addConnectionFlags(f, cmd, opts)
 	addAPIFlags(f, cmd, opts)
 	cmdutil.AddOutputFlag(cmd, &opts.Output)
 	return cmd
@@ -86,6 +97,38 @@ func serversDrainRun(o *Options, args []string) error {
 	}
 	fmt.Fprintf(o.IO.Out, "server %s draining (%d peers); it exits when empty or at %s\n", d.Server, d.Peers, d.Until.Local().Format(time.RFC3339))
 	return nil
+}
+
+// drainSelfRun drains the local server and waits until it has gone: its
+// admin API stops answering once it exited.
+func drainSelfRun(o *Options) error {
+	c, err := o.Client()
+	if err != nil {
+		return err
+	}
+	cx, cancel := ctx()
+	d, err := c.DrainSelf(cx, o.Deadline)
+	cancel()
+	if err != nil {
+		return err
+	}
+	if o.Output == cmdutil.FormatTable {
+		fmt.Fprintf(o.IO.Out, "draining (%d peers) until %s at the latest\n", d.Peers, d.Until.Local().Format(time.RFC3339))
+	}
+	for time.Now().Before(d.Until.Add(15 * time.Second)) {
+		cx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := c.Workers(cx)
+		cancel()
+		var ae *admin.APIError
+		if err != nil && !errors.As(err, &ae) {
+			if o.Output == cmdutil.FormatTable {
+				fmt.Fprintln(o.IO.Out, "drained: the server has exited")
+			}
+			return nil
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return fmt.Errorf("the server still answers %s after its drain deadline", d.Until.Local().Format(time.RFC3339))
 }
 
 // addAPIFlags adds --api, --api-key and --config and sets opts.APIClient.
