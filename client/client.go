@@ -42,7 +42,8 @@ type Config struct {
 	// Level is the RFC 6464 audio level (-dBov, 0 loudest … 127 silent) of the
 	// synthetic stream.
 	Level uint8
-	// LoopbackOnly restricts ICE to 127.0.0.1, for tests.
+	// LoopbackOnly restricts ICE to loopback addresses, for tests; a server
+	// URL on a loopback address does the same by itself.
 	LoopbackOnly bool
 	Logger       *slog.Logger
 
@@ -210,8 +211,24 @@ func newClient(cfg Config, ws *websocket.Conn) (*Client, error) {
 	return c, nil
 }
 
+// onLoopback reports whether a server URL's host is a loopback address (or
+// localhost): its candidates are loopback ones, which pion leaves out unless
+// told, so the client then uses loopback by itself.
+func onLoopback(serverURL string) bool {
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func newAPI(cfg Config) (*webrtc.API, *tapNet, error) {
-	loopback := cfg.LoopbackOnly
+	loopback := cfg.LoopbackOnly || onLoopback(cfg.URL)
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
 		MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {

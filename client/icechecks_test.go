@@ -110,3 +110,12 @@ func TestICEChecksTellAnsweredFromUnanswered(t *testing.T) {
 	require.NoError(t, offerer.Close())
 	require.NoError(t, answerer.Close())
 }
+
+func TestLoopbackServerURLsUseLoopback(t *testing.T) {
+	for url, want := range map[string]bool{
+		"http://127.0.0.1:7880": true, "http://127.0.0.13:7880": true, "http://localhost:7880": true, "http://[::1]:7880": true,
+		"https://voice.example.com": false, "http://10.0.0.5:7880": false, "::bad": false, "": false,
+	} {
+		require.Equal(t, want, onLoopback(url), url)
+	}
+}

@@ -33,9 +33,11 @@ func loadReport(t *testing.T, out string) loadgen.Report {
 	return r
 }
 
+// TestLoadgenRunReport runs loadgen as an operator would against a local
+// server: no --loopback-only (the server's loopback URL is enough).
 func TestLoadgenRunReport(t *testing.T) {
 	_, env := startLoadServer(t, 1)
-	out, stderr, code := cli(t, env, "loadgen", "run", "--loopback-only", "--rooms", "2", "--publishers", "2", "--listeners", "2",
+	out, stderr, code := cli(t, env, "loadgen", "run", "--rooms", "2", "--publishers", "2", "--listeners", "2",
 		"--duration", "2s", "--warmup", "1s", "-o", "json", "--max-loss", "0.01", "--latency-sample-every", "1", "--idle-window", "1s")
 	require.Zero(t, code, stderr)
 	r := loadReport(t, out)

@@ -116,7 +116,16 @@ func (s *Service) requireKey(next http.Handler) http.Handler {
 		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 			got = strings.TrimSpace(h[7:])
 		}
+		if s.keyAttempts.Blocked(r.RemoteAddr) {
+			w.Header().Set("Retry-After", "1")
+			httpError(w, http.StatusTooManyRequests, wire.CodeRateLimited, "too many wrong API keys from this address; wait and try again")
+			return
+		}
 		if s.p.APIKey == "" || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.p.APIKey)) != 1 {
+			s.m.authFailures.Inc()
+			if s.keyAttempts.Failed(r.RemoteAddr) {
+				s.log.Warn("wrong API key (said once a minute per address)", "remote", r.RemoteAddr)
+			}
 			httpError(w, http.StatusUnauthorized, wire.CodeUnauthorized, "missing or wrong API key (Authorization: Bearer auth.api_key)")
 			return
 		}

@@ -14,6 +14,7 @@ type metrics struct {
 	moves         *prometheus.CounterVec
 	creates       *prometheus.CounterVec
 	badHeartbeats prometheus.Counter
+	authFailures  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, r *registry.Registry) *metrics {
@@ -28,6 +29,8 @@ func newMetrics(reg prometheus.Registerer, r *registry.Registry) *metrics {
 			Help: "Room creates by result (created, existing, no_capacity)."}, []string{"result"}),
 		badHeartbeats: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "voicectl", Subsystem: "api", Name: "bad_heartbeats_total",
 			Help: "Heartbeats dropped as malformed or forged (sender and body disagree)."}),
+		authFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "voicectl", Subsystem: "api", Name: "auth_failures_total",
+			Help: "API requests refused for a missing or wrong API key."}),
 	}
 	// Every label value known in advance is exported from the start, at 0,
 	// so rate() and alerts work on a fresh API.
@@ -37,7 +40,7 @@ func newMetrics(reg prometheus.Registerer, r *registry.Registry) *metrics {
 	for _, result := range []string{"created", "existing", "no_capacity"} {
 		m.creates.WithLabelValues(result)
 	}
-	reg.MustRegister(m.requests, m.rehomed, m.moves, m.creates, m.badHeartbeats, registryCollector{r})
+	reg.MustRegister(m.requests, m.rehomed, m.moves, m.creates, m.badHeartbeats, m.authFailures, registryCollector{r})
 	return m
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -210,4 +211,27 @@ func TestRebalanceMovesTheLargestRoomThatFitsOncePerCooldown(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	_, moved := hot2.sentTo("mid")
 	require.False(t, moved)
+}
+
+func TestWrongKeysAreRateLimitedPerAddress(t *testing.T) {
+	s, _ := newTestService(t, false)
+	h := s.Handler()
+	codes := map[int]int{}
+	for range 30 {
+		rec, _ := do(t, h, "GET", "/v1/rooms", "wrong-key-0123456789", "")
+		codes[rec.Code]++
+	}
+	require.Equal(t, wire.KeyAttemptsBurst, codes[http.StatusUnauthorized], "a burst of wrong keys is answered 401")
+	require.Equal(t, 30-wire.KeyAttemptsBurst, codes[http.StatusTooManyRequests], "then 429, without comparing the key")
+	rec, he := do(t, h, "GET", "/v1/rooms", key, "")
+	require.Equal(t, http.StatusTooManyRequests, rec.Code, "the address waits, right key or not")
+	require.Equal(t, wire.CodeRateLimited, he.Code)
+	require.Equal(t, "1", rec.Header().Get("Retry-After"))
+
+	req := httptest.NewRequest("GET", "/v1/rooms", nil)
+	req.RemoteAddr = "198.51.100.7:4000"
+	req.Header.Set("Authorization", "Bearer "+key)
+	other := httptest.NewRecorder()
+	h.ServeHTTP(other, req)
+	require.Equal(t, http.StatusOK, other.Code, "another address is not affected")
 }

@@ -17,8 +17,10 @@ import (
 
 	"github.com/voicectl/voicectl/api/directory"
 	"github.com/voicectl/voicectl/api/registry"
+	"github.com/voicectl/voicectl/server/auth"
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 // Params configures a Service.
@@ -77,6 +79,8 @@ type Service struct {
 	// rebalance cooldown and the drain's retry pace.
 	lastMove sync.Map
 	moveNow  chan struct{}
+	// keyAttempts bounds wrong API keys per address.
+	keyAttempts *auth.Attempts
 	// stuck names the rooms of draining servers that could not move yet.
 	stuck sync.Map
 }
@@ -90,7 +94,8 @@ func New(p Params) *Service {
 		r := prometheus.NewRegistry()
 		p.Registerer, p.Gatherer = r, r
 	}
-	s := &Service{p: p, log: p.Logger, reg: registry.New(p.DeadAfter), stop: make(chan struct{}), moveNow: make(chan struct{}, 1)}
+	s := &Service{p: p, log: p.Logger, reg: registry.New(p.DeadAfter), stop: make(chan struct{}), moveNow: make(chan struct{}, 1),
+		keyAttempts: auth.NewAttempts(wire.KeyAttemptsPerSecond, wire.KeyAttemptsBurst)}
 	s.life, s.endLife = context.WithCancel(context.Background())
 	s.m = newMetrics(p.Registerer, s.reg)
 	return s

@@ -56,6 +56,10 @@ func Sign(secret []byte, g Grant) (string, error) {
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
 }
 
+// MaxNameBytes bounds a token's room and identity, as the dev-token and API
+// endpoints do.
+const MaxNameBytes = 128
+
 // Verify checks a token's signature, algorithm and lifetime and returns its grant.
 func Verify(secret []byte, token string) (Grant, error) {
 	if token == "" {
@@ -76,6 +80,11 @@ func Verify(secret []byte, token string) (Grant, error) {
 	}
 	if c.Room == "" || c.Subject == "" {
 		return Grant{}, fmt.Errorf("%w: room and subject are required", ErrInvalidToken)
+	}
+	if len(c.Room) > MaxNameBytes || len(c.Subject) > MaxNameBytes {
+		// Every peer of the room is sent the identity: a signed 10 KB one
+		// would be a 10 KB message to each of them.
+		return Grant{}, fmt.Errorf("%w: room and identity are at most %d bytes", ErrInvalidToken, MaxNameBytes)
 	}
 	g := Grant{Room: c.Room, Identity: c.Subject, Publish: c.Publish == nil || *c.Publish}
 	if c.ExpiresAt != nil {

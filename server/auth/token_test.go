@@ -33,6 +33,14 @@ func TestVerifyRejects(t *testing.T) {
 	none := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{"room": "r", "sub": "a", "iss": issuer, "exp": time.Now().Add(time.Hour).Unix()})
 	noneTok, err := none.SignedString(jwt.UnsafeAllowNoneSignatureType)
 	require.NoError(t, err)
+	long, err := Sign(secret, Grant{Room: "r", Identity: strings.Repeat("x", 10<<10), Expires: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	longRoom, err := Sign(secret, Grant{Room: strings.Repeat("r", MaxNameBytes+1), Identity: "a", Expires: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	edge, err := Sign(secret, Grant{Room: strings.Repeat("r", MaxNameBytes), Identity: strings.Repeat("a", MaxNameBytes), Expires: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	_, err = Verify(secret, edge)
+	require.NoError(t, err, "names of exactly MaxNameBytes pass")
 	parts := strings.Split(good, ".")
 	tampered := parts[0] + "." + parts[1] + "x." + parts[2]
 
@@ -40,12 +48,14 @@ func TestVerifyRejects(t *testing.T) {
 		tok  string
 		want error
 	}{
-		"missing":  {"", ErrMissingToken},
-		"expired":  {expired, ErrExpiredToken},
-		"forged":   {forged, ErrInvalidToken},
-		"alg none": {noneTok, ErrInvalidToken},
-		"tampered": {tampered, ErrInvalidToken},
-		"garbage":  {"not-a-jwt", ErrInvalidToken},
+		"missing":                  {"", ErrMissingToken},
+		"expired":                  {expired, ErrExpiredToken},
+		"forged":                   {forged, ErrInvalidToken},
+		"alg none":                 {noneTok, ErrInvalidToken},
+		"tampered":                 {tampered, ErrInvalidToken},
+		"garbage":                  {"not-a-jwt", ErrInvalidToken},
+		"a 10 KB identity, signed": {long, ErrInvalidToken},
+		"a long room, signed":      {longRoom, ErrInvalidToken},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -40,8 +40,17 @@ func (c *Control) requireAdmin(next http.HandlerFunc) http.Handler {
 			httpError(w, http.StatusUnauthorized, wire.CodeUnauthorized, "the admin API is disabled: set auth.admin_key")
 			return
 		}
+		if c.keyAttempts.Blocked(r.RemoteAddr) {
+			w.Header().Set("Retry-After", "1")
+			httpError(w, http.StatusTooManyRequests, wire.CodeRateLimited, "too many wrong admin keys from this address; wait and try again")
+			return
+		}
 		got := bearerHeader(r)
 		if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(c.adminKey)) != 1 {
+			c.metrics.adminAuthFailures.Inc()
+			if c.keyAttempts.Failed(r.RemoteAddr) {
+				c.log.Warn("wrong admin key (said once a minute per address)", "remote", r.RemoteAddr)
+			}
 			httpError(w, http.StatusUnauthorized, wire.CodeUnauthorized, "missing or wrong admin key")
 			return
 		}

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -99,4 +100,41 @@ func TestAdminAPI(t *testing.T) {
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "unknown admin paths need the key too")
+}
+
+// TestWrongAdminKeysAreRateLimited: a real server answers a burst of wrong
+// admin keys from one address with 401, then 429 with Retry-After (the key
+// is not even compared), counts them, and serves the right key once the
+// address's allowance refills.
+func TestWrongAdminKeysAreRateLimited(t *testing.T) {
+	h := startHarness(t, testConfig(1))
+	ctx := context.Background()
+	bad, err := admin.New(h.url, "wrong-key-wrong-key")
+	require.NoError(t, err)
+	codes := map[int]int{}
+	start := time.Now()
+	for range 40 {
+		_, err := bad.Workers(ctx)
+		var ae *admin.APIError
+		require.True(t, errors.As(err, &ae), "%v", err)
+		codes[ae.Status]++
+	}
+	require.Less(t, time.Since(start), 3*time.Second, "refusals are answered at once, not slowed down")
+	refilled := int(time.Since(start).Seconds()*wire.KeyAttemptsPerSecond) + 1
+	require.GreaterOrEqual(t, codes[http.StatusUnauthorized], wire.KeyAttemptsBurst, "%v", codes)
+	require.LessOrEqual(t, codes[http.StatusUnauthorized], wire.KeyAttemptsBurst+refilled, "a burst (and what refilled meanwhile) of 401s: %v", codes)
+	require.Positive(t, codes[http.StatusTooManyRequests])
+	_, err = h.admin().Workers(ctx)
+	var ae *admin.APIError
+	require.True(t, errors.As(err, &ae))
+	require.Equal(t, wire.CodeRateLimited, ae.Code, "the address waits, right key or not")
+	require.Eventually(t, func() bool { _, err := h.admin().Workers(ctx); return err == nil }, 3*time.Second, 100*time.Millisecond,
+		"the right key works once the allowance refills")
+	resp, err := http.Get(h.url + "/metrics")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	require.NoError(t, err)
+	require.Regexp(t, `(?m)^voicectl_admin_auth_failures_total \d+`, string(body))
+	require.NotContains(t, string(body), "voicectl_admin_auth_failures_total 0\n")
 }

@@ -18,12 +18,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/voicectl/voicectl/server/agent"
+	"github.com/voicectl/voicectl/server/auth"
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/config"
 	"github.com/voicectl/voicectl/server/ipc"
 	"github.com/voicectl/voicectl/server/placement"
 	"github.com/voicectl/voicectl/server/roomhost"
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 // Params configures a Control.
@@ -76,6 +78,9 @@ type Control struct {
 	sessMu sync.Mutex
 	sess   map[*session]struct{}
 
+	// keyAttempts bounds wrong admin keys per address.
+	keyAttempts *auth.Attempts
+
 	// startedAt tells a restarted server from the one before it (heartbeats).
 	startedAt time.Time
 
@@ -102,19 +107,20 @@ func New(p Params) (*Control, error) {
 		secret = []byte(hex.EncodeToString(b))
 	}
 	c := &Control{
-		startedAt: time.Now().UTC(),
-		drained:   make(chan struct{}),
-		cfg:       p.Config,
-		log:       p.Logger,
-		workerCmd: p.WorkerCmd,
-		secret:    secret,
-		version:   p.Version,
-		listener:  p.Listener,
-		serverID:  p.ServerID,
-		bus:       p.Bus,
-		sess:      map[*session]struct{}{},
-		sampler:   sampler{last: map[int]workerSample{}},
-		adminKey:  p.Config.Auth.AdminKey,
+		startedAt:   time.Now().UTC(),
+		keyAttempts: auth.NewAttempts(wire.KeyAttemptsPerSecond, wire.KeyAttemptsBurst),
+		drained:     make(chan struct{}),
+		cfg:         p.Config,
+		log:         p.Logger,
+		workerCmd:   p.WorkerCmd,
+		secret:      secret,
+		version:     p.Version,
+		listener:    p.Listener,
+		serverID:    p.ServerID,
+		bus:         p.Bus,
+		sess:        map[*session]struct{}{},
+		sampler:     sampler{last: map[int]workerSample{}},
+		adminKey:    p.Config.Auth.AdminKey,
 	}
 	if c.serverID == "" {
 		c.serverID = cluster.Local

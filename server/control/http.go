@@ -81,11 +81,17 @@ func bearerHeader(r *http.Request) string {
 func (c *Control) serveRTC(w http.ResponseWriter, r *http.Request) {
 	g, err := auth.Verify(c.secret, bearer(r))
 	if err != nil {
-		code := wire.CodeUnauthorized
-		if errors.Is(err, auth.ErrExpiredToken) {
-			code = wire.CodeTokenExpired
+		// The client learns which of three things went wrong, not what the
+		// JWT parser said (that stays in the debug log).
+		code, msg := wire.CodeUnauthorized, "the join token is missing, malformed, not signed by this cluster, or out of bounds"
+		switch {
+		case errors.Is(err, auth.ErrExpiredToken):
+			code, msg = wire.CodeTokenExpired, "the join token has expired; get a new one"
+		case errors.Is(err, auth.ErrMissingToken):
+			msg = "no join token: send it as Authorization: Bearer or ?token="
 		}
-		httpError(w, http.StatusUnauthorized, code, err.Error())
+		c.log.Debug("join token refused", "err", err, "remote", r.RemoteAddr)
+		httpError(w, http.StatusUnauthorized, code, msg)
 		return
 	}
 	if c.host.Draining() {

@@ -71,6 +71,14 @@ func TestBadInputGetsErrorCodes(t *testing.T) {
 	require.Equal(t, wire.CodeUnauthorized, refused("garbage").Body.Code)
 	require.Equal(t, wire.CodeUnauthorized, refused(h.token("r", "x", true, time.Hour)+"x").Body.Code)
 	require.Equal(t, wire.CodeTokenExpired, refused(h.token("r", "x", true, -time.Hour)).Body.Code)
+	require.Equal(t, wire.CodeUnauthorized, refused(h.token("r", strings.Repeat("x", 10<<10), true, time.Hour)).Body.Code,
+		"a signed 10 KB identity is refused")
+	for _, tok := range []string{"garbage", h.token("r", "x", true, time.Hour) + "x"} {
+		msg := strings.ToLower(refused(tok).Body.Message)
+		for _, internal := range []string{"jwt", "malformed: token", "signature is invalid", "illegal base64"} {
+			require.NotContains(t, msg, internal, "the JWT parser's own words stay out of the answer")
+		}
+	}
 
 	x := h.connect("r", "mallory", false)
 	send := func(raw string) {
@@ -92,6 +100,8 @@ func TestBadInputGetsErrorCodes(t *testing.T) {
 	expectErr(wire.CodeBadCandidate)
 	send(`{"type":"mute","muted":true}`)
 	expectErr(wire.CodePublishNotAllowed)
+	send(`{"type":"mute"}`)
+	expectErr(wire.CodeBadRequest) // not an unmute
 	send(`{"type":"join"}`)
 	expectErr(wire.CodeAlreadyJoined)
 	send(`{"type":"ping","id":"p1"}`)
@@ -105,6 +115,18 @@ func TestBadInputGetsErrorCodes(t *testing.T) {
 	case <-x.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("connection not closed after an oversized message")
+	}
+
+	// A text frame that is not UTF-8 fails the connection (RFC 6455 §8.1).
+	y := h.connect("r", "yves", false)
+	require.NoError(t, y.SendRaw([]byte("{\"type\":\"ping\",\"id\":\"\xff\xfe\"}")))
+	bad := waitEvent(t, y, func(m *wire.Error) bool { return true })
+	require.Equal(t, wire.CodeBadRequest, bad.Code)
+	require.True(t, bad.Fatal)
+	select {
+	case <-y.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection not closed after invalid UTF-8")
 	}
 
 	// The others were served throughout.

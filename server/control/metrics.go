@@ -14,6 +14,8 @@ type metrics struct {
 	joinSeconds  prometheus.Histogram
 	signalErrors *prometheus.CounterVec
 	noCapacity   prometheus.Counter
+	// adminAuthFailures counts requests to /admin/v1 with a wrong key.
+	adminAuthFailures prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -31,13 +33,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "voicectl", Subsystem: "server", Name: "no_capacity_total",
 			Help: "Joins refused because no worker had capacity.",
 		}),
+		adminAuthFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "voicectl", Subsystem: "admin", Name: "auth_failures_total",
+			Help: "Admin API requests refused for a missing or wrong admin key.",
+		}),
 	}
 	// Each stable code is exported from the start at 0, so rate() and
 	// alerts on it work on a fresh server.
 	for _, code := range wire.Codes {
 		m.signalErrors.WithLabelValues(code)
 	}
-	reg.MustRegister(m.joinSeconds, m.signalErrors, m.noCapacity)
+	reg.MustRegister(m.joinSeconds, m.signalErrors, m.noCapacity, m.adminAuthFailures)
 	return m
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -204,6 +205,13 @@ func (s *session) run() {
 		if typ != websocket.MessageText {
 			s.sendError("", wire.CodeBadRequest, "binary messages are not accepted", false)
 			continue
+		}
+		if !utf8.Valid(buf[:n]) {
+			// RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection, 1007.
+			s.sendError("", wire.CodeBadRequest, "text message is not valid UTF-8", true)
+			s.finish(websocket.StatusInvalidFramePayloadData, "invalid UTF-8")
+			<-s.closed
+			return
 		}
 		if !s.handle(buf[:n]) {
 			<-s.closed

@@ -19,12 +19,22 @@ const (
 	// CodeWrongServer: in a cluster, this server does not host the room (any
 	// more): ask the API's join endpoint again for the room's server.
 	CodeWrongServer = "wrong_server"
+	// CodeRateLimited: HTTP 429, too many wrong keys from this address; wait
+	// (Retry-After) and send the right one.
+	CodeRateLimited = "rate_limited"
 )
 
 // Codes lists every stable code (metrics export each from the start).
 var Codes = []string{CodeBadRequest, CodeUnknownType, CodeMessageTooLarge, CodeBadSDP, CodeBadCandidate, CodeUnauthorized,
 	CodeTokenExpired, CodeNotJoined, CodeAlreadyJoined, CodePublishNotAllowed, CodeNoCapacity, CodeUnavailable, CodeInternal,
 	CodeWrongServer, CodeRoomClosed, CodeKicked}
+
+// KeyAttemptsPerSecond and KeyAttemptsBurst bound wrong admin or API keys per
+// remote address.
+const (
+	KeyAttemptsPerSecond = 2
+	KeyAttemptsBurst     = 10
+)
 
 // HTTPError is the JSON body of an HTTP error response.
 type HTTPError struct {

@@ -203,6 +203,14 @@ func ParseClient(data []byte) (any, error) {
 		if m.Candidate.Candidate == "" && m.Candidate.SDPMid == nil && m.Candidate.SDPMLineIndex == nil {
 			return nil, fmt.Errorf("%w: candidate: empty \"candidate\"", ErrMalformed)
 		}
+	case *Mute:
+		// A missing "muted" is no unmute: it is refused.
+		var has struct {
+			Muted *bool `json:"muted"`
+		}
+		if err := json.Unmarshal(data, &has); err != nil || has.Muted == nil {
+			return nil, fmt.Errorf("%w: mute: missing \"muted\"", ErrMalformed)
+		}
 	}
 	return msg, nil
 }

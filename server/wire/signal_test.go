@@ -31,13 +31,15 @@ func TestParseClientTyped(t *testing.T) {
 
 func TestParseClientErrors(t *testing.T) {
 	cases := map[string]string{
-		"not json":      `{"type":`,
-		"array":         `[1,2]`,
-		"no type":       `{"sdp":"x"}`,
-		"unknown field": `{"type":"mute","muted":true,"extra":1}`,
-		"wrong type":    `{"type":"mute","muted":"yes"}`,
-		"empty sdp":     `{"type":"answer"}`,
-		"empty cand":    `{"type":"candidate","candidate":{}}`,
+		"not json":       `{"type":`,
+		"array":          `[1,2]`,
+		"no type":        `{"sdp":"x"}`,
+		"unknown field":  `{"type":"mute","muted":true,"extra":1}`,
+		"wrong type":     `{"type":"mute","muted":"yes"}`,
+		"empty sdp":      `{"type":"answer"}`,
+		"empty cand":     `{"type":"candidate","candidate":{}}`,
+		"mute, no muted": `{"type":"mute"}`,
+		"mute, null":     `{"type":"mute","muted":null}`,
 	}
 	for name, in := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -170,7 +170,17 @@ func (t *transport) applyAnswer(sdp string) error {
 	if !t.negotiating {
 		return &ipc.RemoteError{Code: ipc.CodeBadSDP, Message: "no offer is waiting for an answer"}
 	}
+	if err := checkAnswer(t.pc.LocalDescription().SDP, sdp); err != nil {
+		return &ipc.RemoteError{Code: ipc.CodeBadSDP, Message: err.Error()}
+	}
 	if err := t.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+		if t.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
+			// pion left the offer state: only a new offer can be answered now.
+			t.w.log.Debug("answer rejected after the offer state was left; offering again", "transport", t.id, "err", err)
+			if oerr := t.offerLocked(); oerr == nil {
+				return &ipc.RemoteError{Code: ipc.CodeBadSDP, Message: err.Error() + " (a new offer follows)"}
+			}
+		}
 		return &ipc.RemoteError{Code: ipc.CodeBadSDP, Message: err.Error()}
 	}
 	t.negotiating = false

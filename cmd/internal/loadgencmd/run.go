@@ -71,7 +71,7 @@ func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command 
 	fl.Float64Var(&sc.MaxLoss, "max-loss", 0, "exit non-zero when the loss ratio exceeds this (0.005 = 0.5%)")
 	fl.DurationVar(&sc.MaxLatencyP99, "max-latency-p99", 0, "exit non-zero when latency p99 exceeds this")
 	fl.DurationVar(&sc.MaxGap, "max-gap", 0, "exit non-zero when a listener goes longer than this without audio (a move, a drain, a restart)")
-	fl.BoolVar(&sc.LoopbackOnly, "loopback-only", false, "restrict ICE to 127.0.0.1")
+	fl.BoolVar(&sc.LoopbackOnly, "loopback-only", false, "restrict ICE to loopback addresses (a server URL on loopback does it by itself)")
 	fl.DurationVar(&sc.ReadPacing, "read-pacing", sc.ReadPacing, "pause between a peer's socket reads (batches reads; kernel timestamps keep timings exact)")
 	fl.IntVar(&sc.LatencySampleEvery, "latency-sample-every", sc.LatencySampleEvery, "decrypt one packet in N per stream to measure latency (the rest are counted from their clear headers)")
 	fl.StringVar(&sc.RoomPrefix, "room-prefix", sc.RoomPrefix, "room name prefix")

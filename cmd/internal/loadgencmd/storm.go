@@ -48,7 +48,7 @@ func NewCmdStorm(f *cmdutil.Factory, runF func(*StormOptions) error) *cobra.Comm
 	fl.IntVar(&sc.Witnesses, "witnesses", sc.Witnesses, "listeners per room that time the audio gaps from before the storm")
 	fl.IntVar(&sc.StormListeners, "storm-listeners", sc.StormListeners, "listeners that join during the storm, spread over the rooms")
 	fl.IntVar(&sc.Concurrency, "concurrency", sc.Concurrency, "joins in flight at once")
-	fl.BoolVar(&sc.LoopbackOnly, "loopback-only", false, "restrict ICE to 127.0.0.1")
+	fl.BoolVar(&sc.LoopbackOnly, "loopback-only", false, "restrict ICE to loopback addresses (a server URL on loopback does it by itself)")
 	fl.StringVar(&sc.RoomPrefix, "room-prefix", sc.RoomPrefix, "room name prefix")
 	cmdutil.AddOutputFlag(cmd, &opts.Output)
 	return cmd
