@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/voicectl/voicectl/cmd/internal/root.Version=$(VERSION)
 SHELLS   := bash zsh fish powershell
 
-.PHONY: all build run test test-deps unit vet fmt-check completions clean bench cluster image
+.PHONY: all build run test test-deps unit vet fmt-check completions clean bench cluster image fuzz
 
 all: build
 
@@ -55,6 +55,11 @@ bench: test-deps build
 	$(GO) test -c -o bin/worker.test ./server/worker
 	scripts/in-netns.sh sh -c 'cd server/worker && ../../bin/worker.test -test.run "^$$" -test.bench . -test.benchtime 2s'
 	scripts/in-netns.sh ./$(BIN) loadgen bench $(BENCH_FLAGS)
+
+## fuzz: every fuzz target for FUZZTIME each (make test runs their seeds).
+FUZZTIME ?= 60s
+fuzz:
+	scripts/fuzz.sh $(FUZZTIME)
 
 ## image: the container image (Containerfile): a static binary on scratch, built with podman.
 image:

@@ -7,6 +7,7 @@ package loadgen
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -65,10 +66,18 @@ func LoadScenario(path string, s *Scenario) error {
 	if err != nil {
 		return err
 	}
+	if err := ParseScenario(b, s); err != nil {
+		return fmt.Errorf("scenario %s: %w", path, err)
+	}
+	return nil
+}
+
+// ParseScenario decodes scenario YAML over s; unknown keys are errors.
+func ParseScenario(b []byte, s *Scenario) error {
 	dec := yaml.NewDecoder(bytesReader(b))
 	dec.KnownFields(true)
-	if err := dec.Decode(s); err != nil {
-		return fmt.Errorf("scenario %s: %w", path, err)
+	if err := dec.Decode(s); err != nil && !errors.Is(err, io.EOF) {
+		return err
 	}
 	return nil
 }
@@ -106,6 +115,9 @@ func (s *Scenario) Validate() error {
 	}
 	if s.LatencySampleEvery < 1 {
 		errs = append(errs, errors.New("latency_sample_every must be >= 1"))
+	}
+	if s.MaxGap < 0 || s.Warmup < 0 || s.MaxLatencyP99 < 0 {
+		errs = append(errs, errors.New("max_gap, warmup and max_latency_p99 must not be negative"))
 	}
 	if s.MaxLoss < 0 || s.MaxLoss > 1 {
 		errs = append(errs, errors.New("max_loss is a ratio between 0 and 1"))

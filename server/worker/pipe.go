@@ -130,31 +130,40 @@ func (pt *pipeTransport) readLoop() {
 		if err != nil {
 			return
 		}
-		data := buf[:n]
-		pt.encMu.Lock()
-		dec := pt.dec
-		if dec != nil {
-			var hdr rtp.Header
-			plain, err = dec.DecryptRTP(plain[:0], data, &hdr)
-			data = plain
-		}
-		pt.encMu.Unlock()
-		if err == nil {
-			err = pkt.Unmarshal(data)
-		}
-		if err != nil {
-			pt.reject(err, dec != nil)
-			continue
-		}
-		pt.packetsIn.Add(1)
-		pt.bytesIn.Add(uint64(n))
-		pt.mu.Lock()
-		p := pt.producers[pkt.SSRC]
-		pt.mu.Unlock()
-		if p != nil {
-			p.dispatch(data, &pkt)
-		}
+		plain = pt.receive(buf[:n], plain, &pkt)
 	}
+}
+
+// receive takes one datagram from the far end: decrypted (with SRTP) and
+// parsed, it goes to the producer its SSRC names, or it is counted and
+// dropped. plain is the decryption buffer, returned for the next datagram.
+func (pt *pipeTransport) receive(data, plain []byte, pkt *rtp.Packet) []byte {
+	n := len(data)
+	var err error
+	pt.encMu.Lock()
+	dec := pt.dec
+	if dec != nil {
+		var hdr rtp.Header
+		plain, err = dec.DecryptRTP(plain[:0], data, &hdr)
+		data = plain
+	}
+	pt.encMu.Unlock()
+	if err == nil {
+		err = pkt.Unmarshal(data)
+	}
+	if err != nil {
+		pt.reject(err, dec != nil)
+		return plain
+	}
+	pt.packetsIn.Add(1)
+	pt.bytesIn.Add(uint64(n))
+	pt.mu.Lock()
+	p := pt.producers[pkt.SSRC]
+	pt.mu.Unlock()
+	if p != nil {
+		p.dispatch(data, pkt)
+	}
+	return plain
 }
 
 // write sends pkt to the far end under the pipe's SSRC for this producer.
