@@ -98,6 +98,17 @@ func TestBadInputGetsErrorCodes(t *testing.T) {
 	expectErr(wire.CodeBadSDP)
 	send(`{"type":"candidate","candidate":{"candidate":"candidate:bogus","sdpMid":"0"}}`)
 	expectErr(wire.CodeBadCandidate)
+	// Candidates the server does not use are refused with a reason, not
+	// dropped in silence.
+	for _, c := range []string{
+		`{"candidate":"candidate:1 1 tcp 1 127.0.0.1 9 typ host tcptype active","sdpMid":"0"}`,
+		`{"candidate":"candidate:1 1 udp 1 abcd.local 5000 typ host","sdpMid":"0"}`,
+		`{"candidate":"candidate:1 1 udp 1 127.0.0.1 5000 typ host","sdpMLineIndex":7}`,
+		`{"candidate":"candidate:1 1 udp 1 127.0.0.1 5000 typ host","sdpMid":"nine"}`,
+	} {
+		send(`{"type":"candidate","candidate":` + c + `}`)
+		expectErr(wire.CodeBadCandidate)
+	}
 	send(`{"type":"mute","muted":true}`)
 	expectErr(wire.CodePublishNotAllowed)
 	send(`{"type":"mute"}`)

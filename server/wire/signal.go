@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 )
 
 // Message types sent by clients.
@@ -170,7 +172,7 @@ var ErrMalformed = errors.New("malformed message")
 func ParseClient(data []byte) (any, error) {
 	var env Envelope
 	if err := json.Unmarshal(data, &env); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %s", ErrMalformed, describeJSON(err))
 	}
 	var msg any
 	switch env.Type {
@@ -192,7 +194,7 @@ func ParseClient(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(msg); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, env.Type, err)
+		return nil, fmt.Errorf("%w: %s: %s", ErrMalformed, env.Type, describeJSON(err))
 	}
 	switch m := msg.(type) {
 	case *SessionDescription:
@@ -213,6 +215,28 @@ func ParseClient(data []byte) (any, error) {
 		}
 	}
 	return msg, nil
+}
+
+// describeJSON says what is wrong with a message in the protocol's words,
+// not the JSON decoder's.
+func describeJSON(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("not valid JSON (at byte %d)", syn.Offset)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return fmt.Sprintf("a %s where an object was expected", typ.Value)
+		}
+		return fmt.Sprintf("field %q must be a %s, not a %s", typ.Field, typ.Type.Kind(), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "not valid JSON (it ends too soon)"
+	}
+	if rest, ok := strings.CutPrefix(err.Error(), "json: "); ok {
+		return rest // "unknown field \"x\""
+	}
+	return "not a valid message"
 }
 
 // UnknownTypeError is returned for a well-formed message of a type the server does not know.

@@ -45,9 +45,15 @@ func TestParseClientErrors(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			_, err := ParseClient([]byte(in))
 			require.ErrorIs(t, err, ErrMalformed)
+			require.NotContains(t, err.Error(), "json:", "the protocol's words, not the decoder's")
+			require.NotContains(t, err.Error(), "Go ")
 		})
 	}
-	_, err := ParseClient([]byte(`{"type":"dance"}`))
+	_, err := ParseClient([]byte(`{"type":"mute","muted":"yes"}`))
+	require.ErrorContains(t, err, `field "muted" must be a bool, not a string`)
+	_, err = ParseClient([]byte(`{"type":"mute","muted":true,"extra":1}`))
+	require.ErrorContains(t, err, `unknown field "extra"`)
+	_, err = ParseClient([]byte(`{"type":"dance"}`))
 	var ute *UnknownTypeError
 	require.True(t, errors.As(err, &ute))
 	require.Equal(t, "dance", ute.Type)

@@ -85,7 +85,8 @@ func FuzzCheckCandidate(f *testing.F) {
 		f.Add(c)
 	}
 	f.Fuzz(func(t *testing.T, c string) {
-		_ = checkCandidate(c)
+		_ = checkCandidate(c, false)
+		_ = checkCandidate(c, true)
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/voicectl/voicectl/server/ipc"
@@ -201,10 +202,14 @@ const maxEarlyCandidates = 64
 
 func (t *transport) addCandidate(c wire.ICECandidate) error {
 	init := webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
-	if err := checkCandidate(c.Candidate); err != nil {
+	if err := checkCandidate(c.Candidate, t.w.api != nil && t.w.api.params.MDNS); err != nil {
 		return err
 	}
 	t.mu.Lock()
+	if err := checkMedia(t.pc.LocalDescription(), c); err != nil {
+		t.mu.Unlock()
+		return err
+	}
 	if t.pc.RemoteDescription() == nil {
 		defer t.mu.Unlock()
 		if len(t.early) >= maxEarlyCandidates {
@@ -224,15 +229,53 @@ func (t *transport) addCandidate(c wire.ICECandidate) error {
 // checkCandidate parses a candidate as pion will once the answer is in, so a
 // malformed one sent before the answer is refused at once, not dropped later
 // (RFC 8839 §5.1 grammar). Kinds pion discards (unknown types, networks) pass.
-func checkCandidate(raw string) error {
+func checkCandidate(raw string, mdns bool) error {
 	v := strings.TrimPrefix(raw, "candidate:")
 	if v == "" {
 		return nil
 	}
-	if _, err := ice.UnmarshalCandidate(v); err != nil && !errors.Is(err, ice.ErrUnknownCandidateTyp) && !errors.Is(err, ice.ErrDetermineNetworkType) {
+	c, err := ice.UnmarshalCandidate(v)
+	switch {
+	case err != nil && !errors.Is(err, ice.ErrUnknownCandidateTyp) && !errors.Is(err, ice.ErrDetermineNetworkType):
 		return &ipc.RemoteError{Code: ipc.CodeBadCand, Message: err.Error()}
+	case err != nil:
+		return nil
+	case c.NetworkType().IsTCP():
+		// Said, not dropped in silence: the client may then stop sending them.
+		return &ipc.RemoteError{Code: ipc.CodeBadCand, Message: "TCP candidates are not used: this server does ICE over UDP only"}
+	case !mdns && strings.HasSuffix(strings.TrimSuffix(c.Address(), "."), ".local"):
+		return &ipc.RemoteError{Code: ipc.CodeBadCand, Message: "mDNS (.local) candidates are not resolved here (rtc.mdns is off): the server learns the address from the checks"}
 	}
 	return nil
+}
+
+// checkMedia refuses a candidate for a media section the offer does not have.
+func checkMedia(local *webrtc.SessionDescription, c wire.ICECandidate) error {
+	if local == nil {
+		return nil
+	}
+	mids := midsOf(local.SDP)
+	if c.SDPMLineIndex != nil && int(*c.SDPMLineIndex) >= len(mids) {
+		return &ipc.RemoteError{Code: ipc.CodeBadCand, Message: fmt.Sprintf("sdpMLineIndex %d: the offer has %d media sections", *c.SDPMLineIndex, len(mids))}
+	}
+	if c.SDPMid != nil && *c.SDPMid != "" && !slices.Contains(mids, *c.SDPMid) {
+		return &ipc.RemoteError{Code: ipc.CodeBadCand, Message: fmt.Sprintf("sdpMid %q is none of the offer's media sections %v", *c.SDPMid, mids)}
+	}
+	return nil
+}
+
+// midsOf lists the a=mid values of an SDP's media sections, in order.
+func midsOf(sdpText string) []string {
+	var d sdp.SessionDescription
+	if d.UnmarshalString(sdpText) != nil {
+		return nil
+	}
+	out := make([]string, 0, len(d.MediaDescriptions))
+	for _, md := range d.MediaDescriptions {
+		mid, _ := md.Attribute("mid")
+		out = append(out, mid)
+	}
+	return out
 }
 
 // jitter sums the latest RTCP jitter (seconds) of t's consumers that have reported.

@@ -206,6 +206,11 @@ function onMessage(msg) {
       connect();
       break;
     case "error":
+      if (!msg.fatal && msg.code === "bad_candidate") {
+        // A candidate the server does not use (TCP, mDNS): nothing for the user.
+        console.debug("candidate not used:", msg.message);
+        break;
+      }
       setStatus(errorText[msg.code] || `Error ${msg.code}: ${msg.message}`, true);
       state.lastErrorCode = msg.code;
       if (msg.fatal && state.cluster && (msg.code === "wrong_server" || msg.code === "unavailable")) {
