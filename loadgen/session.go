@@ -383,13 +383,11 @@ loop:
 	seq1 := map[*peer]uint16{}
 	var sent uint64
 	gaps := map[string]float64{}
-	// moved: the peer has a new client since the window opened; its streams
-	// were cut over, so loss is not counted for it (its gap is).
-	moved := map[*peer]bool{}
+	// rejoins: the peer's new clients since the window opened; a peer with
+	// any had its streams cut over, so loss is not counted for it (its gap is).
 	rejoins := map[*peer]int32{}
 	for _, p := range peers {
 		rejoins[p] = p.rejoins.Load() - rejoins0[p]
-		moved[p] = rejoins[p] != 0
 		if p.publish {
 			seq1[p] = p.client().NextSeq()
 			sent += p.sent() - sent0[p]
@@ -411,7 +409,7 @@ loop:
 		var exp, got uint64
 		lc := l.client()
 		for _, q := range peers {
-			if q == l || !q.publish || q.room != l.room || moved[q] || moved[l] {
+			if q == l || !q.publish || q.room != l.room || rejoins[q] != 0 || rejoins[l] != 0 {
 				continue
 			}
 			e := seqCount(seq0[q], seq1[q])

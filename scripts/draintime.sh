@@ -11,13 +11,8 @@ set -euo pipefail
 bin=${BIN:-bin/voicectl}
 rooms=${1:-30}
 listeners=${LISTENERS:-3}
-for i in 1 2 3; do ip addr add "127.0.0.1$i/32" dev lo 2>/dev/null || true; done
 export VOICECTL_AUTH_API_KEY=draintime-api-key-0123456789 VOICECTL_AUTH_ADMIN_KEY=draintime-admin-key-0123456789
-dir=$(mktemp -d)
-CLUSTER_DIR=$dir BIN=$bin scripts/cluster.sh >"$dir/cluster.out" 2>&1 &
-cl=$!
-trap 'kill -TERM $cl 2>/dev/null; wait $cl 2>/dev/null || true' EXIT
-for _ in $(seq 200); do grep -q "cluster up" "$dir/cluster.out" 2>/dev/null && break; sleep 0.2; done
+. scripts/cluster-bg.sh
 api=(--api http://127.0.0.1:7870 --api-key "$VOICECTL_AUTH_API_KEY")
 peers=$((rooms * (1 + listeners)))
 "$bin" loadgen run "${api[@]}" --loopback-only --rooms "$rooms" --publishers 1 --listeners "$listeners" \

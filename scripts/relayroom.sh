@@ -7,14 +7,9 @@
 set -euo pipefail
 listeners=${1:-300}
 bin=${BIN:-bin/voicectl}
-for i in 1 2 3; do ip addr add "127.0.0.1$i/32" dev lo 2>/dev/null || true; done
 export VOICECTL_WORKER_MAX_CONSUMERS=${CAPACITY:-400} VOICECTL_WORKER_PIPE_HEADROOM=${HEADROOM:-0.2}
 export VOICECTL_AUTH_API_KEY=relayroom-api-key-0123456789 VOICECTL_AUTH_ADMIN_KEY=relayroom-admin-key-0123456789
-dir=$(mktemp -d)
-CLUSTER_DIR=$dir BIN=$bin scripts/cluster.sh >"$dir/cluster.out" 2>&1 &
-cl=$!
-trap 'kill -TERM $cl 2>/dev/null; wait $cl 2>/dev/null || true' EXIT
-for _ in $(seq 200); do grep -q "cluster up" "$dir/cluster.out" 2>/dev/null && break; sleep 0.2; done
+. scripts/cluster-bg.sh
 "$bin" loadgen run --api http://127.0.0.1:7870 --api-key "$VOICECTL_AUTH_API_KEY" --admin-key "$VOICECTL_AUTH_ADMIN_KEY" \
   --loopback-only --rooms 1 --publishers "${PUBLISHERS:-2}" --listeners "$listeners" --join-rate "${JOIN_RATE:-40}" \
   --duration "${DURATION:-10s}" --warmup 3s -o json

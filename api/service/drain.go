@@ -54,20 +54,9 @@ func (s *Service) drainServer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.reg.MarkDraining(id)
-	out := wire.ClusterDrain{Server: string(id), Peers: res.Peers}
-	if t, err := time.Parse(time.RFC3339, trimPrefix(res.Message, "draining until ")); err == nil {
-		out.Until = t
-	}
-	s.log.Info("server draining", "server", id, "deadline", body.Deadline, "peers", res.Peers)
+	s.log.Info("server draining", "server", id, "until", res.Until, "peers", res.Peers)
 	s.wakeMover()
-	writeJSON(w, http.StatusOK, out)
-}
-
-func trimPrefix(s, p string) string {
-	if len(s) >= len(p) && s[:len(p)] == p {
-		return s[len(p):]
-	}
-	return s
+	writeJSON(w, http.StatusOK, wire.ClusterDrain{Server: string(id), Until: res.Until, Peers: res.Peers})
 }
 
 // wakeMover makes moveLoop look at the servers now, not at its next tick.

@@ -32,8 +32,16 @@ const (
 	CodeRoomUnknown = "room_not_found"
 )
 
-// maxRoomName bounds a room name, in bytes.
-const maxRoomName = 128
+// maxRoomName bounds a room name, in bytes: what a join token may carry.
+const maxRoomName = auth.MaxNameBytes
+
+// checkIdentity refuses an empty identity or one a join token may not carry.
+func checkIdentity(identity string) error {
+	if identity == "" || len(identity) > auth.MaxNameBytes {
+		return fmt.Errorf("identity is required (at most %d bytes)", auth.MaxNameBytes)
+	}
+	return nil
+}
 
 // RoomAnswer is a room with its server, as the API answers it.
 type RoomAnswer = wire.ClusterRoom
@@ -216,7 +224,10 @@ func (s *Service) home(ctx context.Context, name string, create bool) (directory
 }
 
 func (s *Service) failed(w http.ResponseWriter, err error) {
+	var me *moveError
 	switch {
+	case errors.As(err, &me):
+		httpError(w, me.status, me.code, me.msg)
 	case errors.Is(err, errNoCapacity):
 		s.m.creates.WithLabelValues("no_capacity").Inc()
 		httpError(w, http.StatusServiceUnavailable, wire.CodeNoCapacity, err.Error()+"; try again later")
@@ -330,8 +341,8 @@ func (s *Service) join(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	if body.Identity == "" || len(body.Identity) > 128 {
-		httpError(w, http.StatusBadRequest, wire.CodeBadRequest, "identity is required (at most 128 bytes)")
+	if err := checkIdentity(body.Identity); err != nil {
+		httpError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
 		return
 	}
 	ttl := s.p.TokenTTL
@@ -351,8 +362,8 @@ func (s *Service) devJoin(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, CodeBadRoomName, err.Error())
 		return
 	}
-	if identity == "" || len(identity) > 128 {
-		httpError(w, http.StatusBadRequest, wire.CodeBadRequest, "identity is required (at most 128 bytes)")
+	if err := checkIdentity(identity); err != nil {
+		httpError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
 		return
 	}
 	s.grant(w, r, name, identity, q.Get("publish") != "0", s.p.TokenTTL)

@@ -49,11 +49,6 @@ func (s *Service) moveRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	moved, err := s.move(r.Context(), room, cluster.ServerID(body.To), "api")
-	var me *moveError
-	if errors.As(err, &me) {
-		httpError(w, me.status, me.code, me.msg)
-		return
-	}
 	if err != nil {
 		s.failed(w, err)
 		return

@@ -44,11 +44,11 @@ func newFakeServer(t *testing.T, b *bus.Local, id string) *fakeServer {
 		f.movedTo[mv.Room] = mv.To
 		return cluster.Result{OK: true, Peers: 2}, nil
 	})
-	bus.Handle(m, bus.Drain, func(_ context.Context, _ bus.Envelope, r cluster.DrainRequest) (cluster.Result, error) {
+	bus.Handle(m, bus.Drain, func(_ context.Context, _ bus.Envelope, r cluster.DrainRequest) (cluster.DrainAnswer, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.drains = append(f.drains, r.Deadline)
-		return cluster.Result{OK: true, Message: "draining until " + time.Now().Add(r.Deadline).UTC().Format(time.RFC3339)}, nil
+		return cluster.DrainAnswer{Until: time.Now().Add(r.Deadline)}, nil
 	})
 	sub, err := b.Serve(bus.ServerQueue(f.id), m.Serve)
 	require.NoError(t, err)

@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,8 +26,8 @@ type Params struct {
 	Bus      bus.Bus
 	ServerID cluster.ServerID
 	Host     *roomhost.Host
-	// Usage snapshots the server for a heartbeat (Server, Rooms and
-	// Accepting are filled in here).
+	// Usage snapshots the server for a heartbeat (Server, Rooms, RoomLoads
+	// and Accepting are filled in here).
 	Usage func() cluster.Heartbeat
 	// HighWater, LowWater: stress marks of the shared queue's consumer.
 	HighWater, LowWater float64
@@ -40,7 +42,7 @@ type Params struct {
 	// OnServerDraining hears once that another server began to drain.
 	OnServerDraining func(cluster.ServerID)
 	// Drain starts the server's drain (0: its drain.deadline) and returns
-	// when it ends at the latest.
+	// when it ends at the latest (required).
 	Drain func(deadline time.Duration) time.Time
 	// CallWorker serves an owner's worker request for its relay routers here.
 	CallWorker func(ctx context.Context, from cluster.ServerID, call cluster.WorkerCall) (json.RawMessage, error)
@@ -207,7 +209,10 @@ func (a *Agent) Beat() { a.beat() }
 // beat publishes one heartbeat.
 func (a *Agent) beat() {
 	hb := a.p.Usage()
-	hb.Server, hb.SignalURL, hb.Rooms, hb.Accepting, hb.SentAt = a.p.ServerID, a.p.SignalURL, a.p.Host.Claimed(), a.Accepting(), time.Now()
+	// Room loads per heartbeat, not in Usage: the stress checks every
+	// CheckEvery need none. Its keys are the rooms hosted here.
+	hb.RoomLoads = a.p.Host.RoomLoads()
+	hb.Server, hb.SignalURL, hb.Rooms, hb.Accepting, hb.SentAt = a.p.ServerID, a.p.SignalURL, slices.Sorted(maps.Keys(hb.RoomLoads)), a.Accepting(), time.Now()
 	body, err := json.Marshal(hb)
 	if err != nil {
 		return

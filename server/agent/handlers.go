@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
@@ -59,17 +58,13 @@ func (a *Agent) handlers() *bus.Mux {
 		}
 		return a.p.CallWorker(ctx, env.From, call)
 	})
-	bus.Handle(m, bus.Drain, func(_ context.Context, _ bus.Envelope, r cluster.DrainRequest) (cluster.Result, error) {
+	bus.Handle(m, bus.Drain, func(_ context.Context, _ bus.Envelope, r cluster.DrainRequest) (cluster.DrainAnswer, error) {
 		if r.Deadline < 0 {
-			return cluster.Result{}, bus.Errorf(bus.CodeBadRequest, "deadline must not be negative")
-		}
-		if a.p.Drain == nil {
-			a.p.Host.Drain()
-			return cluster.Result{OK: true, Message: "draining"}, nil
+			return cluster.DrainAnswer{}, bus.Errorf(bus.CodeBadRequest, "deadline must not be negative")
 		}
 		until := a.p.Drain(r.Deadline)
 		_, peers := a.p.Host.Counts()
-		return cluster.Result{OK: true, Peers: peers, Message: "draining until " + until.UTC().Format(time.RFC3339)}, nil
+		return cluster.DrainAnswer{Until: until, Peers: peers}, nil
 	})
 	return m
 }

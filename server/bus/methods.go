@@ -15,7 +15,7 @@ var (
 	ReleaseRoom = Method[cluster.RoomRef, cluster.Result]{Type: "room.release"}
 	KickPeer    = Method[cluster.PeerCommand, cluster.Result]{Type: "peer.kick"}
 	MutePeer    = Method[cluster.PeerCommand, cluster.Result]{Type: "peer.mute"}
-	Drain       = Method[cluster.DrainRequest, cluster.Result]{Type: "server.drain"}
+	Drain       = Method[cluster.DrainRequest, cluster.DrainAnswer]{Type: "server.drain"}
 	// MoveRoom tells a room's old server to send its peers to the new one.
 	MoveRoom = Method[cluster.RoomMove, cluster.Result]{Type: "room.move"}
 )

@@ -42,6 +42,13 @@ type DrainRequest struct {
 	Deadline time.Duration `json:"deadline,omitempty"`
 }
 
+// DrainAnswer is when a drain ends at the latest, and the peers the server
+// had when it began.
+type DrainAnswer struct {
+	Until time.Time `json:"until"`
+	Peers int       `json:"peers"`
+}
+
 // PeerCommand names a peer (by id or identity) in a room.
 type PeerCommand struct {
 	Room  string `json:"room"`

@@ -34,7 +34,6 @@ func (c *Control) usage() cluster.Heartbeat {
 	hb.Stress = placement.Stress(total, totalCap)
 	_, hb.Peers = c.host.Counts()
 	hb.RelayRooms, _, hb.RelayPeers = c.host.RelayCounts()
-	hb.RoomLoads = c.host.RoomLoads()
 	return hb
 }
 

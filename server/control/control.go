@@ -84,9 +84,11 @@ type Control struct {
 	// startedAt tells a restarted server from the one before it (heartbeats).
 	startedAt time.Time
 
-	drainMu sync.Mutex
-	drain   drainState
-	drained chan struct{}
+	// drainUntil is the running drain's deadline (zero: none); drained is
+	// closed when it has ended.
+	drainMu    sync.Mutex
+	drainUntil time.Time
+	drained    chan struct{}
 }
 
 // New validates params and prepares a server; Run starts it.

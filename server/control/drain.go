@@ -4,13 +4,6 @@ import (
 	"time"
 )
 
-// drainState is a drain in progress: when it must end, and the channel
-// closed when it has (the server is empty, or the deadline passed).
-type drainState struct {
-	until time.Time
-	done  chan struct{}
-}
-
 // defaultDrainDeadline is drain.deadline's default, for a Config built in code.
 const defaultDrainDeadline = 2 * time.Minute
 
@@ -34,24 +27,24 @@ func (c *Control) Drain(deadline time.Duration) time.Time {
 	}
 	c.drainMu.Lock()
 	defer c.drainMu.Unlock()
-	if c.drain.done != nil {
-		return c.drain.until
+	if !c.drainUntil.IsZero() {
+		return c.drainUntil
 	}
-	c.drain = drainState{until: time.Now().Add(deadline), done: c.drained}
+	c.drainUntil = time.Now().Add(deadline)
 	c.host.Drain()
 	rooms, peers := c.host.Counts()
 	c.log.Info("draining", "deadline", deadline.String(), "rooms", rooms, "peers", peers)
 	if c.agent != nil {
 		c.agent.Beat() // the API learns at once
 	}
-	go c.awaitDrained(c.drain)
-	return c.drain.until
+	go c.awaitDrained(c.drainUntil)
+	return c.drainUntil
 }
 
 // Drained is closed when a drain has finished.
 func (c *Control) Drained() <-chan struct{} { return c.drained }
 
-func (c *Control) awaitDrained(d drainState) {
+func (c *Control) awaitDrained(until time.Time) {
 	start := time.Now()
 	tk := time.NewTicker(drainPoll)
 	defer tk.Stop()
@@ -61,12 +54,12 @@ func (c *Control) awaitDrained(d drainState) {
 		claimed := len(c.host.Claimed())
 		if rooms == 0 && peers == 0 && relayed == 0 && claimed == 0 {
 			c.log.Info("drained: nothing left here", "took", time.Since(start).Round(time.Millisecond).String())
-			close(d.done)
+			close(c.drained)
 			return
 		}
-		if !time.Now().Before(d.until) {
+		if !time.Now().Before(until) {
 			c.log.Warn("drain deadline reached; closing what is left", "rooms", rooms, "peers", peers, "relayed_peers", relayed)
-			close(d.done)
+			close(c.drained)
 			return
 		}
 		<-tk.C

@@ -3,6 +3,7 @@ package control
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -129,8 +130,8 @@ func (c *Control) serveDevToken(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	room, identity := q.Get("room"), q.Get("identity")
-	if room == "" || identity == "" || len(room) > 128 || len(identity) > 128 {
-		httpError(w, http.StatusBadRequest, wire.CodeBadRequest, "room and identity are required (at most 128 characters)")
+	if room == "" || identity == "" || len(room) > auth.MaxNameBytes || len(identity) > auth.MaxNameBytes {
+		httpError(w, http.StatusBadRequest, wire.CodeBadRequest, fmt.Sprintf("room and identity are required (at most %d bytes)", auth.MaxNameBytes))
 		return
 	}
 	tok, err := auth.Sign(c.secret, auth.Grant{Room: room, Identity: identity, Publish: q.Get("publish") != "0", Expires: time.Now().Add(c.cfg.Auth.DevTokenTTL)})

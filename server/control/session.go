@@ -69,11 +69,8 @@ func (s *session) Move(url, server string) {
 		s.finish(websocket.StatusServiceRestart, "moved")
 		return
 	}
-	t := time.AfterFunc(grace, func() { s.finish(websocket.StatusServiceRestart, "moved") })
-	go func() {
-		<-s.closed
-		t.Stop()
-	}()
+	// finish on a session that has closed meanwhile does nothing.
+	time.AfterFunc(grace, func() { s.finish(websocket.StatusServiceRestart, "moved") })
 }
 
 // moveTokenTTL bounds the token a moved client reconnects with.
