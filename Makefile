@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/voicectl/voicectl/cmd/internal/root.Version=$(VERSION)
 SHELLS   := bash zsh fish powershell
 
-.PHONY: all build run test test-deps unit vet fmt-check completions clean bench cluster image fuzz
+.PHONY: all build run test test-deps unit vet fmt-check completions clean bench cluster image fuzz soak
 
 all: build
 
@@ -60,6 +60,12 @@ bench: test-deps build
 FUZZTIME ?= 60s
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)
+
+## soak: peers in churn for SOAK (1h), a worker SIGKILLed every 10 minutes, the
+## processes sampled every 10 s into bin/soak/soak.csv and soak.png; fails on growth or loss.
+SOAK ?= 1h
+soak: test-deps build
+	scripts/in-netns.sh scripts/soak.sh $(SOAK) $(SOAK_FLAGS)
 
 ## image: the container image (Containerfile): a static binary on scratch, built with podman.
 image:

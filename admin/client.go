@@ -108,6 +108,12 @@ func (c *Client) Workers(ctx context.Context) ([]wire.AdminWorker, error) {
 	return out, c.do(ctx, http.MethodGet, "/admin/v1/workers", nil, &out)
 }
 
+// Process reads the control process's own figures (goroutines, memory, files).
+func (c *Client) Process(ctx context.Context) (wire.AdminProcess, error) {
+	var out wire.AdminProcess
+	return out, c.do(ctx, http.MethodGet, "/admin/v1/process", nil, &out)
+}
+
 // Rooms lists the server's rooms.
 func (c *Client) Rooms(ctx context.Context) ([]wire.AdminRoom, error) {
 	var out []wire.AdminRoom

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/voicectl/voicectl/internal/procstat"
 	"github.com/voicectl/voicectl/server/roomhost"
 	"github.com/voicectl/voicectl/server/wire"
 )
@@ -27,6 +28,7 @@ func (c *Control) adminHandler(mux *http.ServeMux) {
 	h("POST /admin/v1/rooms/{room}/peers/{peer}/mute", c.adminMute)
 	h("GET /admin/v1/pipes", c.adminPipes)
 	h("POST /admin/v1/drain", c.adminDrain)
+	h("GET /admin/v1/process", c.adminProcess)
 	for _, m := range []string{"GET", "POST", "PUT", "DELETE", "PATCH"} {
 		mux.Handle(m+" /admin/{rest...}", c.requireAdmin(func(w http.ResponseWriter, r *http.Request) {
 			httpError(w, http.StatusNotFound, wire.CodeNotFound, "no admin endpoint "+r.Method+" "+r.URL.Path)
@@ -72,12 +74,14 @@ func (c *Control) adminWorkers(w http.ResponseWriter, r *http.Request) {
 				aw.PacketsIn, aw.PacketsOut = l.PacketsIn, l.PacketsOut
 				aw.ForwardDelayMsP50, aw.ForwardDelayMsP99 = l.ForwardDelayMsP50, l.ForwardDelayMsP99
 				aw.ForwardDelayBuckets = l.ForwardDelayBuckets
-				aw.HeapAllocs = l.HeapAllocs
+				aw.HeapAllocs, aw.Goroutines, aw.HeapBytes = l.HeapAllocs, l.Goroutines, l.HeapBytes
 				aw.Load = l.Consumers + l.Producers + l.PipeConsumers
 			}
-			if cpu, err := processCPUSeconds(st.PID); err == nil {
+			if cpu, err := procstat.CPUSeconds(st.PID); err == nil {
 				aw.CPUSeconds = cpu
 			}
+			aw.RSSBytes, _ = procstat.RSSBytes(st.PID)
+			aw.OpenFiles, _ = procstat.OpenFiles(st.PID)
 			if smp, ok := c.lastSample(i); ok && smp.pid == st.PID {
 				aw.PacketsInPerSecond, aw.PacketsOutPerSecond, aw.CPUPercent = smp.inRate, smp.outRate, smp.cpuPct
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -34,8 +35,21 @@ func TestAdminAPI(t *testing.T) {
 		require.Equal(t, 1000, w.Capacity)
 		total += w.Transports
 		require.Equal(t, w.Consumers+w.Producers+w.PipeConsumers, w.Load)
+		// The process figures the soak samples.
+		require.Positive(t, w.Goroutines)
+		require.Positive(t, w.RSSBytes)
+		require.Positive(t, w.OpenFiles)
+		require.Positive(t, w.HeapBytes)
 	}
 	require.Equal(t, 3, total)
+	proc, err := api.Process(ctx)
+	require.NoError(t, err)
+	require.Equal(t, os.Getpid(), proc.PID, "the control process runs in the test")
+	require.Greater(t, proc.Goroutines, 10)
+	require.Greater(t, proc.RSSBytes, uint64(1<<20))
+	require.Positive(t, proc.OpenFiles)
+	require.Positive(t, proc.HeapAllocs)
+	require.Positive(t, proc.HeapBytes)
 
 	rooms, err := api.Rooms(ctx)
 	require.NoError(t, err)

@@ -2,43 +2,12 @@ package control
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/voicectl/voicectl/internal/procstat"
 	"github.com/voicectl/voicectl/server/ipc"
 )
-
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat (100 on Linux).
-const clockTicks = 100
-
-// processCPUSeconds reads a process's user+system CPU time from /proc/<pid>/stat.
-func processCPUSeconds(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("unexpected /proc stat format")
-	}
-	// After "pid (comm) ": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime
-	f := strings.Fields(s[i+2:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("unexpected /proc stat format")
-	}
-	var utime, stime uint64
-	if _, err := fmt.Sscan(f[11], &utime); err != nil {
-		return 0, err
-	}
-	if _, err := fmt.Sscan(f[12], &stime); err != nil {
-		return 0, err
-	}
-	return float64(utime+stime) / clockTicks, nil
-}
 
 // workerSample is one measurement of a worker.
 type workerSample struct {
@@ -69,7 +38,7 @@ func (c *Control) sampleWorkers() {
 		if err != nil {
 			continue
 		}
-		cpu, _ := processCPUSeconds(st.PID)
+		cpu, _ := procstat.CPUSeconds(st.PID)
 		now := time.Now()
 		cur := workerSample{at: now, pid: st.PID, load: l, cpu: cpu}
 		c.sampler.mu.Lock()

@@ -211,6 +211,8 @@ type Load struct {
 	ForwardDelayBuckets []uint64 `json:"forward_delay_buckets,omitempty"`
 	// HeapAllocs counts heap objects the worker allocated since it started.
 	HeapAllocs uint64 `json:"heap_allocs"`
+	Goroutines int    `json:"goroutines"`
+	HeapBytes  uint64 `json:"heap_bytes"` // live and not yet swept heap objects
 	// ConsentAnswered counts peers' ICE consent checks (RFC 7675) the worker's
 	// sockets answered themselves, ConsentConfirmed the worker's own checks that
 	// peers answered.

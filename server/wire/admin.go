@@ -48,6 +48,24 @@ type AdminWorker struct {
 	ForwardDelayBuckets []uint64 `json:"forward_delay_buckets,omitempty"`
 	// HeapAllocs counts heap objects the worker allocated since it started.
 	HeapAllocs uint64 `json:"heap_allocs"`
+	// The worker process's goroutines, resident memory and open file
+	// descriptors, for leak checks (make soak).
+	Goroutines int    `json:"goroutines"`
+	RSSBytes   uint64 `json:"rss_bytes"`
+	OpenFiles  int    `json:"open_files"`
+	HeapBytes  uint64 `json:"heap_bytes"` // live and not yet swept heap objects
+}
+
+// AdminProcess is the control process's own figures (GET /admin/v1/process).
+type AdminProcess struct {
+	PID        int    `json:"pid"`
+	Goroutines int    `json:"goroutines"`
+	RSSBytes   uint64 `json:"rss_bytes"`
+	OpenFiles  int    `json:"open_files"`
+	// HeapAllocs counts heap objects allocated since the process started,
+	// HeapBytes the bytes of live and not yet swept heap objects.
+	HeapAllocs uint64 `json:"heap_allocs"`
+	HeapBytes  uint64 `json:"heap_bytes"`
 }
 
 // ForwardDelayQuantileMs is quantile q of a forward-delay histogram (see

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"runtime"
 	"runtime/metrics"
 	"slices"
 	"sync"
@@ -279,11 +280,15 @@ func (w *Worker) load() ipc.Load {
 	l.ForwardDelayBuckets = w.delay.counts()
 	l.ForwardDelayMsP50 = wire.ForwardDelayQuantileMs(l.ForwardDelayBuckets, 0.5)
 	l.ForwardDelayMsP99 = wire.ForwardDelayQuantileMs(l.ForwardDelayBuckets, 0.99)
-	allocs := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
+	allocs := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}, {Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(allocs)
 	if allocs[0].Value.Kind() == metrics.KindUint64 {
 		l.HeapAllocs = allocs[0].Value.Uint64()
 	}
+	if allocs[1].Value.Kind() == metrics.KindUint64 {
+		l.HeapBytes = allocs[1].Value.Uint64()
+	}
+	l.Goroutines = runtime.NumGoroutine()
 	l.Pipes = len(w.pipes)
 	for _, pt := range w.pipes {
 		outs, prods := pt.counts()

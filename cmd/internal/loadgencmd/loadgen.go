@@ -25,7 +25,7 @@ func NewCmdLoadgen(f *cmdutil.Factory) *cobra.Command {
 		Use:   "loadgen <command>",
 		Short: "Drive synthetic peers to measure and calibrate a server's capacity",
 	}
-	cmd.AddCommand(NewCmdRun(f, nil), NewCmdCalibrate(f, nil), NewCmdFloor(f), NewCmdBench(f), NewCmdStorm(f, nil))
+	cmd.AddCommand(NewCmdRun(f, nil), NewCmdCalibrate(f, nil), NewCmdFloor(f), NewCmdBench(f), NewCmdStorm(f, nil), NewCmdSoak(f, nil))
 	return cmd
 }
 
@@ -84,8 +84,12 @@ func reportRows(v any) [][]string {
 			}
 			continue
 		}
-		if name == "listener_gaps_ms" {
+		if name == "listener_gaps_ms" || name == "-" {
 			continue // one per listener: -o json has them, the table their p50 and max
+		}
+		if f := rv.Field(i); f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct {
+			rows = append(rows, []string{name, fmt.Sprint(f.Len())}) // a list: -o json has its items
+			continue
 		}
 		val := rv.Field(i).Interface()
 		s := fmt.Sprint(val)
