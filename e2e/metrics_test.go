@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/voicectl/voicectl/client"
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 func freePort(t *testing.T) int {
@@ -150,6 +151,11 @@ func TestPrometheusScrapesKnownLoad(t *testing.T) {
 		`voicectl_worker_capacity_units{worker="1"}`:                3,
 		`voicectl_signal_errors_total{code="unknown_type"}`:         1,
 		`voicectl_signal_join_duration_seconds_count{server="e2e"}`: 3,
+		// Labelled counters whose labels are known exist from the start, at 0.
+		`count(voicectl_signal_errors_total)`:               float64(len(wire.Codes)),
+		`count(voicectl_signal_limited_total)`:              7,
+		`sum(voicectl_signal_limited_total)`:                0,
+		`voicectl_signal_errors_total{code="join_timeout"}`: 0,
 	}
 	require.Eventually(t, func() bool {
 		for q, v := range want {

@@ -31,6 +31,8 @@ amqp="amqp://guest:guest@127.0.0.1:$port/"
 export VOICECTL_AUTH_SECRET=${VOICECTL_AUTH_SECRET:-cluster-dev-secret-0123456789abcdef}
 export VOICECTL_AUTH_API_KEY=${VOICECTL_AUTH_API_KEY:-cluster-dev-api-key-0123456789}
 export VOICECTL_AUTH_ADMIN_KEY=${VOICECTL_AUTH_ADMIN_KEY:-cluster-dev-admin-key-0123456789}
+# Load runs against the cluster come from this machine's one address.
+export VOICECTL_SIGNAL_MAX_CONNECTIONS_PER_ADDRESS=${VOICECTL_SIGNAL_MAX_CONNECTIONS_PER_ADDRESS:-0}
 # supervise runs a server like systemd's Restart=always: one that drained and
 # exited (voicectl servers drain / restart --rolling) starts again. Stopping
 # the cluster sends it two SIGTERMs: a drain, then exit at once.

@@ -98,10 +98,29 @@ type Auth struct {
 	DevTokenTTL time.Duration `mapstructure:"dev_token_ttl"`
 }
 
-// Signal bounds the signalling protocol.
+// Signal bounds the signalling protocol: what one client, or one address,
+// may take of a server.
 type Signal struct {
 	// MaxMessageBytes is the largest WebSocket message accepted from a client.
 	MaxMessageBytes int `mapstructure:"max_message_bytes"`
+	// MaxConnections bounds the server's open signalling connections;
+	// MaxConnectionsPerAddress those from one remote IP address (0: no
+	// bound; behind a proxy every client has the proxy's address).
+	MaxConnections           int `mapstructure:"max_connections"`
+	MaxConnectionsPerAddress int `mapstructure:"max_connections_per_address"`
+	// MaxMessagesPerSecond bounds one connection's messages (a burst of
+	// twice as many at once); a client past it is disconnected.
+	MaxMessagesPerSecond float64 `mapstructure:"max_messages_per_second"`
+	// JoinTimeout bounds a connection without a join, and a peer whose
+	// media has not connected (ICE and DTLS) this long after its offer.
+	JoinTimeout time.Duration `mapstructure:"join_timeout"`
+	// MaxSDPBytes bounds an answer's SDP; MaxCandidates the trickle
+	// candidates one connection may send.
+	MaxSDPBytes   int `mapstructure:"max_sdp_bytes"`
+	MaxCandidates int `mapstructure:"max_candidates"`
+	// ReadHeaderTimeout bounds reading an HTTP request's headers (a client
+	// sending them slowly holds a connection: slowloris).
+	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
 }
 
 // Bus is the cluster's RabbitMQ.
@@ -212,47 +231,54 @@ type Log struct {
 // Defaults returns the documented default for every key.
 func Defaults() map[string]any {
 	return map[string]any{
-		"http.addr":                   "127.0.0.1:7880",
-		"rtc.port":                    50000,
-		"rtc.interfaces":              []string{},
-		"rtc.mdns":                    false,
-		"rtc.announced_ip":            "",
-		"rtc.loopback":                true,
-		"worker.count":                0,
-		"worker.restart_backoff":      "500ms",
-		"auth.secret":                 "",
-		"auth.admin_key":              "",
-		"worker.max_consumers":        1000,
-		"worker.max_producers":        200,
-		"worker.pipe_headroom":        0.1,
-		"worker.pipe_listen_ip":       "127.0.0.1",
-		"room.max_forwarded_speakers": 0,
-		"admin.url":                   "http://127.0.0.1:7880",
-		"auth.dev_token_ttl":          "24h",
-		"signal.max_message_bytes":    65536,
-		"log.level":                   "info",
-		"log.format":                  "auto",
-		"dev":                         false,
-		"data_dir":                    "./data",
-		"bus.url":                     "",
-		"cluster.high_water":          0.8,
-		"cluster.low_water":           0.7,
-		"cluster.heartbeat":           "2s",
-		"cluster.dead_after":          "6s",
-		"cluster.create_timeout":      "5s",
-		"cluster.public_url":          "",
-		"cluster.pipe_ip":             "",
-		"cluster.pipe_srtp":           true,
-		"cluster.move_margin":         0.5,
-		"cluster.move_grace":          "10s",
-		"cluster.rebalance":           false,
-		"cluster.rebalance_cooldown":  "5m",
-		"drain.deadline":              "2m",
-		"rtc.ips":                     []string{},
-		"api.addr":                    "127.0.0.1:7870",
-		"api.database_url":            "",
-		"api.token_ttl":               "1h",
-		"auth.api_key":                "",
+		"http.addr":                          "127.0.0.1:7880",
+		"rtc.port":                           50000,
+		"rtc.interfaces":                     []string{},
+		"rtc.mdns":                           false,
+		"rtc.announced_ip":                   "",
+		"rtc.loopback":                       true,
+		"worker.count":                       0,
+		"worker.restart_backoff":             "500ms",
+		"auth.secret":                        "",
+		"auth.admin_key":                     "",
+		"worker.max_consumers":               1000,
+		"worker.max_producers":               200,
+		"worker.pipe_headroom":               0.1,
+		"worker.pipe_listen_ip":              "127.0.0.1",
+		"room.max_forwarded_speakers":        0,
+		"admin.url":                          "http://127.0.0.1:7880",
+		"auth.dev_token_ttl":                 "24h",
+		"signal.max_message_bytes":           65536,
+		"signal.max_connections":             10000,
+		"signal.max_connections_per_address": 256,
+		"signal.max_messages_per_second":     50,
+		"signal.join_timeout":                "30s",
+		"signal.max_sdp_bytes":               32768,
+		"signal.max_candidates":              100,
+		"signal.read_header_timeout":         "10s",
+		"log.level":                          "info",
+		"log.format":                         "auto",
+		"dev":                                false,
+		"data_dir":                           "./data",
+		"bus.url":                            "",
+		"cluster.high_water":                 0.8,
+		"cluster.low_water":                  0.7,
+		"cluster.heartbeat":                  "2s",
+		"cluster.dead_after":                 "6s",
+		"cluster.create_timeout":             "5s",
+		"cluster.public_url":                 "",
+		"cluster.pipe_ip":                    "",
+		"cluster.pipe_srtp":                  true,
+		"cluster.move_margin":                0.5,
+		"cluster.move_grace":                 "10s",
+		"cluster.rebalance":                  false,
+		"cluster.rebalance_cooldown":         "5m",
+		"drain.deadline":                     "2m",
+		"rtc.ips":                            []string{},
+		"api.addr":                           "127.0.0.1:7870",
+		"api.database_url":                   "",
+		"api.token_ttl":                      "1h",
+		"auth.api_key":                       "",
 	}
 }
 
@@ -286,6 +312,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Signal.MaxMessageBytes < 1024 {
 		return &KeyError{Key: "signal.max_message_bytes", Err: fmt.Errorf("must be >= 1024, got %d", c.Signal.MaxMessageBytes)}
+	}
+	if err := c.Signal.validate(); err != nil {
+		return err
 	}
 	if c.Worker.RestartBackoff < 0 {
 		return &KeyError{Key: "worker.restart_backoff", Err: fmt.Errorf("must not be negative")}
@@ -381,3 +410,23 @@ type KeyError struct {
 
 func (e *KeyError) Error() string { return fmt.Sprintf("config key %q: %v", e.Key, e.Err) }
 func (e *KeyError) Unwrap() error { return e.Err }
+
+func (s Signal) validate() error {
+	switch {
+	case s.MaxConnections < 1:
+		return &KeyError{Key: "signal.max_connections", Err: fmt.Errorf("must be >= 1, got %d", s.MaxConnections)}
+	case s.MaxConnectionsPerAddress < 0:
+		return &KeyError{Key: "signal.max_connections_per_address", Err: fmt.Errorf("must be >= 0 (0: no bound), got %d", s.MaxConnectionsPerAddress)}
+	case s.MaxMessagesPerSecond < 1:
+		return &KeyError{Key: "signal.max_messages_per_second", Err: fmt.Errorf("must be >= 1, got %v", s.MaxMessagesPerSecond)}
+	case s.JoinTimeout < time.Second:
+		return &KeyError{Key: "signal.join_timeout", Err: fmt.Errorf("must be >= 1s, got %s", s.JoinTimeout)}
+	case s.MaxSDPBytes < 1024 || s.MaxSDPBytes > s.MaxMessageBytes:
+		return &KeyError{Key: "signal.max_sdp_bytes", Err: fmt.Errorf("must be between 1024 and signal.max_message_bytes, got %d", s.MaxSDPBytes)}
+	case s.MaxCandidates < 1:
+		return &KeyError{Key: "signal.max_candidates", Err: fmt.Errorf("must be >= 1, got %d", s.MaxCandidates)}
+	case s.ReadHeaderTimeout < 100*time.Millisecond:
+		return &KeyError{Key: "signal.read_header_timeout", Err: fmt.Errorf("must be >= 100ms, got %s", s.ReadHeaderTimeout)}
+	}
+	return nil
+}

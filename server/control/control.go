@@ -80,6 +80,8 @@ type Control struct {
 
 	// keyAttempts bounds wrong admin keys per address.
 	keyAttempts *auth.Attempts
+	// conns bounds the signalling connections (signal.max_connections*).
+	conns *connLimits
 
 	// startedAt tells a restarted server from the one before it (heartbeats).
 	startedAt time.Time
@@ -111,6 +113,7 @@ func New(p Params) (*Control, error) {
 	c := &Control{
 		startedAt:   time.Now().UTC(),
 		keyAttempts: auth.NewAttempts(wire.KeyAttemptsPerSecond, wire.KeyAttemptsBurst),
+		conns:       newConnLimits(p.Config.Signal.MaxConnections, p.Config.Signal.MaxConnectionsPerAddress),
 		drained:     make(chan struct{}),
 		cfg:         p.Config,
 		log:         p.Logger,
@@ -155,13 +158,15 @@ func New(p Params) (*Control, error) {
 		Workers: localWorkers{c},
 		Limits: placement.Limits{MaxConsumers: p.Config.Worker.MaxConsumers, MaxProducers: p.Config.Worker.MaxProducers,
 			Headroom: p.Config.Worker.PipeHeadroom, MaxForwardedSpeakers: p.Config.Room.MaxForwardedSpeakers},
-		PipeListenIP:  p.Config.Worker.PipeListenIP,
-		CallTimeout:   callTimeout,
-		OnNoCapacity:  c.metrics.noCapacity.Inc,
-		RequireClaim:  p.Bus != nil,
-		Relays:        hostRelays,
-		ClusterPipeIP: p.Config.ClusterPipeIP(),
-		PipeSRTP:      p.Config.Cluster.PipeSRTP,
+		PipeListenIP:   p.Config.Worker.PipeListenIP,
+		CallTimeout:    callTimeout,
+		OnNoCapacity:   c.metrics.noCapacity.Inc,
+		RequireClaim:   p.Bus != nil,
+		Relays:         hostRelays,
+		ClusterPipeIP:  p.Config.ClusterPipeIP(),
+		PipeSRTP:       p.Config.Cluster.PipeSRTP,
+		MediaTimeout:   p.Config.Signal.JoinTimeout,
+		OnMediaTimeout: func() { c.metrics.limited.WithLabelValues(limitMediaTimeout).Inc() },
 	})
 	return c, nil
 }
@@ -226,7 +231,9 @@ func (c *Control) Start(ctx context.Context) (stop func(), err error) {
 		return nil, startErr
 	}
 
-	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// The header timeout cuts slowloris clients; IdleTimeout closes kept-alive
+	// connections nobody uses (upgraded WebSockets are the session's).
+	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: c.cfg.Signal.ReadHeaderTimeout, IdleTimeout: 2 * time.Minute}
 	srvDone := make(chan struct{})
 	go func() {
 		defer close(srvDone)

@@ -57,7 +57,8 @@ func testConfig(workers int) config.Config {
 	cfg.Worker.RestartBackoff = 100 * time.Millisecond
 	cfg.Auth.Secret = testSecret
 	cfg.Auth.DevTokenTTL = time.Hour
-	cfg.Signal.MaxMessageBytes = 64 << 10
+	cfg.Signal = config.Signal{MaxMessageBytes: 64 << 10, MaxConnections: 10000, MaxConnectionsPerAddress: 256,
+		MaxMessagesPerSecond: 50, JoinTimeout: 30 * time.Second, MaxSDPBytes: 32 << 10, MaxCandidates: 100, ReadHeaderTimeout: 10 * time.Second}
 	cfg.Log.Level = "info"
 	cfg.Log.Format = "text"
 	cfg.Auth.AdminKey = testAdminKey

@@ -80,6 +80,11 @@ func bearerHeader(r *http.Request) string {
 // serveRTC checks the join token before upgrading, so no unauthorised client ever
 // reaches the signalling protocol.
 func (c *Control) serveRTC(w http.ResponseWriter, r *http.Request) {
+	if limit := c.conns.take(r.RemoteAddr); limit != "" {
+		c.refuseConnection(w, limit)
+		return
+	}
+	defer c.conns.release(r.RemoteAddr)
 	g, err := auth.Verify(c.secret, bearer(r))
 	if err != nil {
 		// The client learns which of three things went wrong, not what the

@@ -16,6 +16,8 @@ type metrics struct {
 	noCapacity   prometheus.Counter
 	// adminAuthFailures counts requests to /admin/v1 with a wrong key.
 	adminAuthFailures prometheus.Counter
+	// limited counts clients refused or cut off by a signal.* limit.
+	limited *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -37,13 +39,20 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "voicectl", Subsystem: "admin", Name: "auth_failures_total",
 			Help: "Admin API requests refused for a missing or wrong admin key.",
 		}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "voicectl", Subsystem: "signal", Name: "limited_total",
+			Help: "Clients refused or disconnected by a signalling limit (signal.*), by limit.",
+		}, []string{"limit"}),
 	}
-	// Each stable code is exported from the start at 0, so rate() and
-	// alerts on it work on a fresh server.
+	// Each stable code and limit is exported from the start at 0, so
+	// rate() and alerts on it work on a fresh server.
 	for _, code := range wire.Codes {
 		m.signalErrors.WithLabelValues(code)
 	}
-	reg.MustRegister(m.joinSeconds, m.signalErrors, m.noCapacity, m.adminAuthFailures)
+	for _, l := range limitNames {
+		m.limited.WithLabelValues(l)
+	}
+	reg.MustRegister(m.joinSeconds, m.signalErrors, m.noCapacity, m.adminAuthFailures, m.limited)
 	return m
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/voicectl/voicectl/server/auth"
 	"github.com/voicectl/voicectl/server/ipc"
@@ -41,6 +43,10 @@ type session struct {
 	// read loop keeps serving leave and mute meanwhile) has returned.
 	peerID   string
 	joinDone chan struct{}
+	// joined is set once the join was admitted (signal.join_timeout);
+	// candidates counts the client's trickle candidates (signal.max_candidates).
+	joined     atomic.Bool
+	candidates int
 }
 
 var _ roomhost.Session = (*session)(nil)
@@ -122,6 +128,14 @@ func (s *session) sendError(reqID, code, msg string, fatal bool) {
 	s.send(wire.Error{Envelope: wire.Envelope{Type: wire.TypeError, ID: reqID}, Code: code, Message: msg, Fatal: fatal})
 }
 
+// cutOff ends a session that went past a limit: the client is told why,
+// then the connection closes with 1008 (RFC 6455 §7.4.1, policy violation).
+func (s *session) cutOff(limit, code, msg string) {
+	s.c.metrics.limited.WithLabelValues(limit).Inc()
+	s.sendError("", code, msg, true)
+	s.finish(websocket.StatusPolicyViolation, code)
+}
+
 // finish writes everything queued, then closes with status.
 func (s *session) finish(status websocket.StatusCode, reason string) {
 	select {
@@ -180,12 +194,26 @@ func (s *session) run() {
 		s.c.forgetSession(s)
 		s.abort(websocket.StatusNormalClosure, "")
 	}()
-	limit := int64(s.c.cfg.Signal.MaxMessageBytes)
+	sig := s.c.cfg.Signal
+	limit := int64(sig.MaxMessageBytes)
 	s.ws.SetReadLimit(-1) // enforced below, so the client is told why
 	buf := make([]byte, limit+1)
+	messages := rate.NewLimiter(rate.Limit(sig.MaxMessagesPerSecond), int(2*sig.MaxMessagesPerSecond))
+	joinTimer := time.AfterFunc(sig.JoinTimeout, func() {
+		if !s.joined.Load() {
+			s.cutOff(limitJoinTimeout, wire.CodeJoinTimeout, fmt.Sprintf("no join within %s of connecting (signal.join_timeout)", sig.JoinTimeout))
+		}
+	})
+	defer joinTimer.Stop()
 	for {
 		typ, r, err := s.ws.Reader(s.ctx)
 		if err != nil {
+			return
+		}
+		if !messages.Allow() {
+			s.cutOff(limitMessagesPerSecond, wire.CodeRateLimited,
+				fmt.Sprintf("more than %v messages a second (signal.max_messages_per_second)", sig.MaxMessagesPerSecond))
+			<-s.closed
 			return
 		}
 		n, err := io.ReadFull(r, buf)
@@ -245,10 +273,20 @@ func (s *session) handle(data []byte) bool {
 			s.sendError(m.ID, wire.CodeNotJoined, "join first", false)
 			return true
 		}
+		if max := s.c.cfg.Signal.MaxSDPBytes; len(m.SDP) > max {
+			s.c.metrics.limited.WithLabelValues(limitSDPBytes).Inc()
+			s.sendError(m.ID, wire.CodeSDPTooLarge, fmt.Sprintf("the SDP has %d bytes, more than signal.max_sdp_bytes (%d)", len(m.SDP), max), false)
+			return true
+		}
 		s.workerRequest(m.ID, func(ctx context.Context) error { return s.c.host.Answer(ctx, s.peerID, m.SDP) })
 	case *wire.Candidate:
 		if s.peerID == "" {
 			s.sendError(m.ID, wire.CodeNotJoined, "join first", false)
+			return true
+		}
+		if s.candidates++; s.candidates > s.c.cfg.Signal.MaxCandidates {
+			s.c.metrics.limited.WithLabelValues(limitCandidates).Inc()
+			s.sendError(m.ID, wire.CodeTooManyCandidates, fmt.Sprintf("more than %d candidates on one connection (signal.max_candidates); this one is not used", s.c.cfg.Signal.MaxCandidates), false)
 			return true
 		}
 		s.workerRequest(m.ID, func(ctx context.Context) error { return s.c.host.AddCandidate(ctx, s.peerID, m.Candidate) })
@@ -289,6 +327,7 @@ func (s *session) join(reqID string, publish bool) bool {
 		return false
 	}
 	s.peerID = adm.PeerID
+	s.joined.Store(true)
 	s.logp.Store(s.log().With("peer", adm.PeerID))
 	s.joinDone = make(chan struct{})
 	go func() {

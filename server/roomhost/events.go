@@ -20,6 +20,7 @@ func (h *Host) handleEvent(from cluster.WorkerRef, ev ipc.Event) {
 	switch e := ev.(type) {
 	case ipc.OfferEvent:
 		if p := h.peer(e.TransportID); p != nil {
+			h.armMediaTimer(p)
 			p.sess.Send(wire.SessionDescription{Envelope: wire.Envelope{Type: wire.TypeOffer}, SDP: e.SDP})
 		}
 	case ipc.CandidateEvent:
@@ -27,8 +28,13 @@ func (h *Host) handleEvent(from cluster.WorkerRef, ev ipc.Event) {
 			p.sess.Send(wire.Candidate{Envelope: wire.Envelope{Type: wire.TypeCandidate}, Candidate: e.Candidate})
 		}
 	case ipc.StateEvent:
-		if p := h.peer(e.TransportID); p != nil && e.State == "failed" {
-			p.sess.Reconnect("ice_failed", 0)
+		if p := h.peer(e.TransportID); p != nil {
+			switch e.State {
+			case "connected":
+				h.mediaUp(p)
+			case "failed":
+				p.sess.Reconnect("ice_failed", 0)
+			}
 		}
 	case ipc.ProducerNewEvent:
 		h.onProducerNew(e)

@@ -65,6 +65,11 @@ type Params struct {
 	ClusterPipeIP string
 	// PipeSRTP protects pipes between servers with SRTP.
 	PipeSRTP bool
+	// MediaTimeout ends a peer whose media (ICE and DTLS) has not connected
+	// this long after its first offer was sent (0: never); OnMediaTimeout
+	// counts them.
+	MediaTimeout   time.Duration
+	OnMediaTimeout func()
 }
 
 // Relays reaches routers on other servers for the rooms this server owns.
@@ -104,6 +109,9 @@ type Host struct {
 	xpipeIP string
 	srtp    bool
 
+	mediaTimeout   time.Duration
+	onMediaTimeout func()
+
 	// relayMu guards relay, the routers lent to other servers' rooms. Lock
 	// order: placeMu, then relayMu; relayMu is never held with mu or a
 	// room's mu.
@@ -136,9 +144,12 @@ func New(p Params) *Host {
 	if p.OnNoCapacity == nil {
 		p.OnNoCapacity = func() {}
 	}
+	if p.OnMediaTimeout == nil {
+		p.OnMediaTimeout = func() {}
+	}
 	h := &Host{log: p.Logger, workers: p.Workers, lim: p.Limits, pipeIP: p.PipeListenIP, timeout: p.CallTimeout,
 		onNoCap: p.OnNoCapacity, lanes: newLanes(), relays: p.Relays, xpipeIP: p.ClusterPipeIP, srtp: p.PipeSRTP,
-		relay: newRelayIndex(),
+		relay: newRelayIndex(), mediaTimeout: p.MediaTimeout, onMediaTimeout: p.OnMediaTimeout,
 		rooms: map[string]*room{}, peers: map[string]*peer{}, routers: map[string]*room{}}
 	if h.xpipeIP == "" {
 		h.xpipeIP = h.pipeIP

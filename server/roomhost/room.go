@@ -74,6 +74,10 @@ type peer struct {
 	// consumes are the producers it receives (or is being set up to), by
 	// producer id; a piped one holds a reference on its pipe flow.
 	consumes map[string]*claim
+	// mediaTimer, from its first offer until its media connected, ends a
+	// peer whose ICE or DTLS never completes (Params.MediaTimeout).
+	mediaTimer     *time.Timer
+	mediaConnected bool
 
 	// muteMu orders one peer's mute changes across their worker calls.
 	muteMu sync.Mutex

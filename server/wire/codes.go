@@ -22,12 +22,20 @@ const (
 	// CodeRateLimited: HTTP 429, too many wrong keys from this address; wait
 	// (Retry-After) and send the right one.
 	CodeRateLimited = "rate_limited"
+	// Limits a client meets (signal.*): too many connections from the
+	// server's clients or this address (HTTP 503 or 429), no join or no
+	// media this long after the offer, an answer or candidate list too big.
+	CodeTooManyConnections = "too_many_connections"
+	CodeJoinTimeout        = "join_timeout"
+	CodeSDPTooLarge        = "sdp_too_large"
+	CodeTooManyCandidates  = "too_many_candidates"
 )
 
 // Codes lists every stable code (metrics export each from the start).
 var Codes = []string{CodeBadRequest, CodeUnknownType, CodeMessageTooLarge, CodeBadSDP, CodeBadCandidate, CodeUnauthorized,
 	CodeTokenExpired, CodeNotJoined, CodeAlreadyJoined, CodePublishNotAllowed, CodeNoCapacity, CodeUnavailable, CodeInternal,
-	CodeWrongServer, CodeRoomClosed, CodeKicked}
+	CodeWrongServer, CodeRoomClosed, CodeKicked, CodeRateLimited, CodeTooManyConnections, CodeJoinTimeout, CodeSDPTooLarge,
+	CodeTooManyCandidates}
 
 // KeyAttemptsPerSecond and KeyAttemptsBurst bound wrong admin or API keys per
 // remote address.

@@ -68,7 +68,9 @@ func benchServer(f *cmdutil.Factory, workers int, env ...string) (string, func()
 	_ = l.Close()
 	cmd := exec.Command(exe, "serve", "--http-addr", addr, "--workers", fmt.Sprint(workers), "--log-level", "warn",
 		"--rtc-port", fmt.Sprint(52000+100*workers), "--data-dir", os.TempDir())
-	cmd.Env = append(os.Environ(), append([]string{"VOICECTL_AUTH_SECRET=" + benchSecret, "VOICECTL_AUTH_ADMIN_KEY=" + benchAdminKey}, env...)...)
+	// Every synthetic peer comes from this machine's one address.
+	cmd.Env = append(os.Environ(), append([]string{"VOICECTL_AUTH_SECRET=" + benchSecret, "VOICECTL_AUTH_ADMIN_KEY=" + benchAdminKey,
+		"VOICECTL_SIGNAL_MAX_CONNECTIONS_PER_ADDRESS=0"}, env...)...)
 	cmd.Stderr = f.IO.ErrOut
 	// Its own process group, so deprioritizeGenerator leaves the server alone.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -1,0 +1,259 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/server/wire"
+)
+
+// rawWS opens a signalling WebSocket from local address from (127.0.0.x)
+// without joining; refused upgrades come back as the HTTP status and body.
+func (h *harness) rawWS(t *testing.T, from, room, identity string, publish bool) (*websocket.Conn, *http.Response, error) {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	hc := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	hdr := http.Header{"Authorization": {"Bearer " + h.token(room, identity, publish, time.Hour)}}
+	ws, resp, err := websocket.Dial(ctx, strings.Replace(h.url, "http", "ws", 1)+"/v1/rtc", &websocket.DialOptions{HTTPClient: hc, HTTPHeader: hdr})
+	if ws != nil {
+		t.Cleanup(func() { _ = ws.CloseNow() })
+	}
+	return ws, resp, err
+}
+
+// readError reads messages until an error arrives (or the read fails).
+func readError(t *testing.T, ws *websocket.Conn) (wire.Error, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			return wire.Error{}, err
+		}
+		var e wire.Error
+		if json.Unmarshal(b, &e) == nil && e.Type == wire.TypeError {
+			return e, nil
+		}
+	}
+}
+
+// closedWith reads until the server closes and returns its status.
+func closedWith(t *testing.T, ws *websocket.Conn) websocket.StatusCode {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		if _, _, err := ws.Read(ctx); err != nil {
+			require.NoError(t, ctx.Err(), "the server did not close the connection")
+			return websocket.CloseStatus(err)
+		}
+	}
+}
+
+func limited(h *harness, limit string) float64 {
+	return testutil.ToFloat64(h.c.metrics.limited.WithLabelValues(limit))
+}
+
+func TestConnectionLimitsPerServerAndPerAddress(t *testing.T) {
+	cfg := testConfig(1)
+	cfg.Signal.MaxConnections, cfg.Signal.MaxConnectionsPerAddress = 4, 2
+	h := startHarness(t, cfg)
+	require.Zero(t, limited(h, limitConnectionsPerAddr), "exported at 0 from the start")
+
+	var held []*websocket.Conn
+	for i := 0; i < 2; i++ {
+		ws, _, err := h.rawWS(t, "127.0.0.1", "r", fmt.Sprint("a", i), false)
+		require.NoError(t, err)
+		held = append(held, ws)
+	}
+	_, resp, err := h.rawWS(t, "127.0.0.1", "r", "a2", false)
+	require.Error(t, err)
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	var body wire.HTTPError
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	require.Equal(t, wire.CodeTooManyConnections, body.Code)
+	require.Contains(t, body.Message, "signal.max_connections_per_address")
+	require.Equal(t, 1.0, limited(h, limitConnectionsPerAddr))
+
+	// Other addresses still get in, up to the server's bound.
+	for _, from := range []string{"127.0.0.2", "127.0.0.3"} {
+		_, _, err := h.rawWS(t, from, "r", "b"+from, false)
+		require.NoError(t, err)
+	}
+	_, resp, err = h.rawWS(t, "127.0.0.4", "r", "c", false)
+	require.Error(t, err)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	require.Equal(t, wire.CodeTooManyConnections, body.Code)
+	require.Equal(t, 1.0, limited(h, limitConnections))
+
+	// A closed connection gives its place back.
+	require.NoError(t, held[0].Close(websocket.StatusNormalClosure, ""))
+	require.Eventually(t, func() bool {
+		ws, _, err := h.rawWS(t, "127.0.0.1", "r", "a3", false)
+		if err == nil {
+			_ = ws.CloseNow()
+		}
+		return err == nil
+	}, 5*time.Second, 50*time.Millisecond)
+}
+
+func TestMessageFloodIsCutOff(t *testing.T) {
+	cfg := testConfig(1)
+	cfg.Signal.MaxMessagesPerSecond = 5
+	h := startHarness(t, cfg)
+	ws, _, err := h.rawWS(t, "127.0.0.1", "r", "flood", false)
+	require.NoError(t, err)
+	ctx := context.Background()
+	for i := 0; i < 40; i++ {
+		if ws.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`)) != nil {
+			break
+		}
+	}
+	e, err := readError(t, ws)
+	require.NoError(t, err)
+	require.Equal(t, wire.CodeRateLimited, e.Code)
+	require.True(t, e.Fatal)
+	require.Contains(t, e.Message, "signal.max_messages_per_second")
+	require.Equal(t, websocket.StatusPolicyViolation, closedWith(t, ws))
+	require.Equal(t, 1.0, limited(h, limitMessagesPerSecond))
+}
+
+func TestJoinTimeouts(t *testing.T) {
+	cfg := testConfig(1)
+	cfg.Signal.JoinTimeout = time.Second
+	h := startHarness(t, cfg)
+
+	// A connection that never joins.
+	idle, _, err := h.rawWS(t, "127.0.0.1", "r", "idle", false)
+	require.NoError(t, err)
+	start := time.Now()
+	e, err := readError(t, idle)
+	require.NoError(t, err)
+	require.Equal(t, wire.CodeJoinTimeout, e.Code)
+	require.True(t, e.Fatal)
+	require.Equal(t, websocket.StatusPolicyViolation, closedWith(t, idle))
+	require.Less(t, time.Since(start), 5*time.Second)
+	require.Equal(t, 1.0, limited(h, limitJoinTimeout))
+
+	// A publisher that joins, takes its offer and never answers: its
+	// transport is given up.
+	mute, _, err := h.rawWS(t, "127.0.0.1", "r", "silent", true)
+	require.NoError(t, err)
+	require.NoError(t, mute.Write(context.Background(), websocket.MessageText, []byte(`{"type":"join"}`)))
+	e, err = readError(t, mute)
+	require.NoError(t, err)
+	require.Equal(t, wire.CodeJoinTimeout, e.Code)
+	require.Contains(t, e.Message, "media did not connect")
+	require.Equal(t, 1.0, limited(h, limitMediaTimeout))
+	require.Eventually(t, func() bool { return h.load(0).Transports == 0 }, 5*time.Second, 50*time.Millisecond,
+		"its transport is closed")
+
+	// A peer whose media connects stays.
+	a := h.connect("r", "ok", true)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, a.WaitConnected(ctx))
+	time.Sleep(1500 * time.Millisecond)
+	select {
+	case <-a.Done():
+		t.Fatal("a connected peer was cut by the join timeout")
+	default:
+	}
+}
+
+func TestSDPAndCandidateLimits(t *testing.T) {
+	cfg := testConfig(1)
+	cfg.Signal.MaxSDPBytes, cfg.Signal.MaxCandidates = 1024, 2
+	h := startHarness(t, cfg)
+	// A raw connection: a real client trickles its own candidates too.
+	x, _, err := h.rawWS(t, "127.0.0.1", "r", "x", false)
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, x.Write(ctx, websocket.MessageText, []byte(`{"type":"join"}`)))
+	for {
+		_, b, err := x.Read(ctx)
+		require.NoError(t, err)
+		if strings.Contains(string(b), `"joined"`) {
+			break
+		}
+	}
+	send := func(raw string) wire.Error {
+		require.NoError(t, x.Write(ctx, websocket.MessageText, []byte(raw)))
+		e, err := readError(t, x)
+		require.NoError(t, err)
+		return e
+	}
+	e := send(`{"type":"answer","sdp":"v=0\r\n` + strings.Repeat(`a=x\r\n`, 300) + `"}`)
+	require.Equal(t, wire.CodeSDPTooLarge, e.Code, e.Message)
+	require.False(t, e.Fatal)
+	require.Equal(t, 1.0, limited(h, limitSDPBytes))
+	cand := `{"type":"candidate","candidate":{"candidate":"candidate:1 1 tcp 1 127.0.0.1 9 typ host tcptype active","sdpMid":"0"}}`
+	for i := 0; i < 2; i++ {
+		require.Equal(t, wire.CodeBadCandidate, send(cand).Code) // counted, then refused for being TCP
+	}
+	e = send(cand)
+	require.Equal(t, wire.CodeTooManyCandidates, e.Code)
+	require.False(t, e.Fatal)
+	require.Equal(t, 1.0, limited(h, limitCandidates))
+	// The session goes on.
+	require.NoError(t, x.Write(ctx, websocket.MessageText, []byte(`{"type":"ping","id":"p"}`)))
+	for {
+		_, b, err := x.Read(ctx)
+		require.NoError(t, err)
+		if strings.Contains(string(b), `"pong"`) {
+			break
+		}
+	}
+}
+
+// TestSlowHeadersAreCut: a client that sends its request headers a byte at a
+// time (slowloris) is disconnected at signal.read_header_timeout.
+func TestSlowHeadersAreCut(t *testing.T) {
+	cfg := testConfig(1)
+	cfg.Signal.ReadHeaderTimeout = 500 * time.Millisecond
+	h := startHarness(t, cfg)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	start := time.Now()
+	_, err = conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "))
+	require.NoError(t, err)
+	cut := make(chan error, 1)
+	go func() {
+		for {
+			time.Sleep(100 * time.Millisecond)
+			if _, err := conn.Write([]byte("a")); err != nil {
+				cut <- err
+				return
+			}
+			if time.Since(start) > 10*time.Second {
+				cut <- errors.New("still open")
+				return
+			}
+		}
+	}()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, rerr := io.ReadAll(conn) // until the server closes
+	var ne net.Error
+	require.False(t, errors.As(rerr, &ne) && ne.Timeout(), "closed by the server, not by our deadline")
+	took := time.Since(start)
+	require.Less(t, took, 3*time.Second)
+	require.GreaterOrEqual(t, took, 400*time.Millisecond, "cut by the timeout, not refused at once: %q", got)
+	require.NotContains(t, string(got), "200 OK")
+}
