@@ -35,14 +35,32 @@ func LoadOrCreateServerID(dataDir string) (ServerID, error) {
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return "", err
 	}
+	// Written whole or not at all: a full disk leaves no half id behind.
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(id+"\n"), 0o640); err != nil {
+	if err := writeSynced(tmp, []byte(id+"\n")); err != nil {
+		_ = os.Remove(tmp)
 		return "", err
 	}
 	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
 		return "", err
 	}
 	return ServerID(id), nil
+}
+
+func writeSynced(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func newUUID() string {

@@ -3,9 +3,12 @@ package cluster
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/server/testenv"
 )
 
 func TestServerIDIsMadeOnceAndKept(t *testing.T) {
@@ -23,4 +26,15 @@ func TestServerIDIsMadeOnceAndKept(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, idFile), []byte("../../etc\n"), 0o640))
 	_, err = LoadOrCreateServerID(dir)
 	require.ErrorContains(t, err, "is not a server id")
+}
+
+// A full disk: the id is not made, the error says why, and no half-written
+// file is left for the next start to trip over.
+func TestServerIDOnAFullDisk(t *testing.T) {
+	dir := testenv.FullDisk(t)
+	_, err := LoadOrCreateServerID(dir)
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, ents, 1, "only the filler: no server-id, no server-id.tmp")
 }

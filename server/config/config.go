@@ -62,6 +62,10 @@ type Worker struct {
 	Count int `mapstructure:"count"`
 	// RestartBackoff is the pause before a dead worker is started again.
 	RestartBackoff time.Duration `mapstructure:"restart_backoff"`
+	// HangTimeout is how long a worker may leave control's requests
+	// unanswered (stopped, deadlocked) before it is killed and restarted,
+	// its peers told to reconnect.
+	HangTimeout time.Duration `mapstructure:"hang_timeout"`
 	// MaxConsumers is a worker's capacity in load units: consumers + producers +
 	// pipe consumers (calibrate with `voicectl loadgen calibrate`).
 	MaxConsumers int `mapstructure:"max_consumers"`
@@ -239,6 +243,7 @@ func Defaults() map[string]any {
 		"rtc.loopback":                       true,
 		"worker.count":                       0,
 		"worker.restart_backoff":             "500ms",
+		"worker.hang_timeout":                "10s",
 		"auth.secret":                        "",
 		"auth.admin_key":                     "",
 		"worker.max_consumers":               1000,
@@ -315,6 +320,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Signal.validate(); err != nil {
 		return err
+	}
+	if c.Worker.HangTimeout < time.Second {
+		return &KeyError{Key: "worker.hang_timeout", Err: fmt.Errorf("must be >= 1s, got %s", c.Worker.HangTimeout)}
 	}
 	if c.Worker.RestartBackoff < 0 {
 		return &KeyError{Key: "worker.restart_backoff", Err: fmt.Errorf("must not be negative")}

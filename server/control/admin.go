@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -68,7 +69,13 @@ func (c *Control) adminWorkers(w http.ResponseWriter, r *http.Request) {
 		aw := wire.AdminWorker{Index: i, PID: st.PID, Port: st.Port, Ready: st.Ready, Restarts: st.Restarts,
 			ReservedLoad: reserved[s.ref].Units(), Capacity: c.cfg.Worker.MaxConsumers}
 		if st.Ready {
-			if l, err := s.client.Load(r.Context()); err == nil {
+			// A stopped or hung worker must not hang the listing: its
+			// figures stay 0 until it answers (or worker.hang_timeout
+			// has it restarted).
+			lctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			l, err := s.client.Load(lctx)
+			cancel()
+			if err == nil {
 				aw.Routers, aw.Transports, aw.Producers, aw.Consumers = l.Routers, l.Transports, l.Producers, l.Consumers
 				aw.Pipes, aw.PipeConsumers, aw.PipeProducers = l.Pipes, l.PipeConsumers, l.PipeProducers
 				aw.PacketsIn, aw.PacketsOut = l.PacketsIn, l.PacketsOut

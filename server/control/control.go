@@ -124,7 +124,7 @@ func New(p Params) (*Control, error) {
 		serverID:    p.ServerID,
 		bus:         p.Bus,
 		sess:        map[*session]struct{}{},
-		sampler:     sampler{last: map[int]workerSample{}},
+		sampler:     sampler{last: map[int]workerSample{}, answered: map[int]workerSample{}},
 		adminKey:    p.Config.Auth.AdminKey,
 	}
 	if c.serverID == "" {

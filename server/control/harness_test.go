@@ -55,6 +55,7 @@ func testConfig(workers int) config.Config {
 	cfg.RTC.Loopback = true
 	cfg.Worker.Count = workers
 	cfg.Worker.RestartBackoff = 100 * time.Millisecond
+	cfg.Worker.HangTimeout = 10 * time.Second
 	cfg.Auth.Secret = testSecret
 	cfg.Auth.DevTokenTTL = time.Hour
 	cfg.Signal = config.Signal{MaxMessageBytes: 64 << 10, MaxConnections: 10000, MaxConnectionsPerAddress: 256,

@@ -20,10 +20,13 @@ type workerSample struct {
 	cpuPct  float64
 }
 
-// sampler measures every worker once a second, for rates and CPU shares.
+// sampler measures every worker once a second, for rates and CPU shares,
+// and notices a worker that stopped answering.
 type sampler struct {
 	mu   sync.Mutex
 	last map[int]workerSample
+	// answered is when each worker (by index, for its pid) last answered.
+	answered map[int]workerSample
 }
 
 func (c *Control) sampleWorkers() {
@@ -36,12 +39,14 @@ func (c *Control) sampleWorkers() {
 		l, err := s.client.Load(ctx)
 		cancel()
 		if err != nil {
+			c.checkHung(s, st)
 			continue
 		}
 		cpu, _ := procstat.CPUSeconds(st.PID)
 		now := time.Now()
 		cur := workerSample{at: now, pid: st.PID, load: l, cpu: cpu}
 		c.sampler.mu.Lock()
+		c.sampler.answered[st.Index] = cur
 		if prev, ok := c.sampler.last[st.Index]; ok && prev.pid == st.PID {
 			if dt := now.Sub(prev.at).Seconds(); dt > 0 {
 				cur.inRate = float64(l.PacketsIn-prev.load.PacketsIn) / dt
@@ -72,4 +77,24 @@ func (c *Control) lastSample(index int) (workerSample, bool) {
 	defer c.sampler.mu.Unlock()
 	s, ok := c.sampler.last[index]
 	return s, ok
+}
+
+// checkHung kills a worker that has answered nothing for worker.hang_timeout
+// (stopped, deadlocked, spinning): its peers would hear silence for as long
+// as it lasts, while the supervisor's restart tells them to reconnect.
+func (c *Control) checkHung(s *workerSlot, st WorkerStatus) {
+	now := time.Now()
+	c.sampler.mu.Lock()
+	last, ok := c.sampler.answered[st.Index]
+	silent := now.Sub(last.at)
+	hung := ok && last.pid == st.PID && silent >= c.cfg.Worker.HangTimeout
+	if !ok || last.pid != st.PID || hung {
+		// Its clock starts now; a killed one's too, so that it is killed once.
+		c.sampler.answered[st.Index] = workerSample{at: now, pid: st.PID}
+	}
+	c.sampler.mu.Unlock()
+	if hung {
+		c.log.Error("worker not answering; killing it", "worker", st.Index, "pid", st.PID, "silent", silent.Round(time.Millisecond))
+		s.kill(st.PID)
+	}
 }

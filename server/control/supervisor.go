@@ -152,6 +152,17 @@ func (s *workerSlot) stop(grace time.Duration) {
 	}
 }
 
+// kill SIGKILLs the worker if pid is still its process; the supervisor
+// then restarts it as after any exit.
+func (s *workerSlot) kill(pid int) {
+	s.mu.Lock()
+	proc := s.proc
+	s.mu.Unlock()
+	if proc != nil && proc.Process != nil && proc.Process.Pid == pid {
+		_ = proc.Process.Kill()
+	}
+}
+
 // call sends a request to the worker if it is up.
 func (s *workerSlot) call(ctx context.Context, method string, params, out any) error {
 	s.mu.Lock()

@@ -97,7 +97,7 @@ func serveRun(o *Options) error {
 		return &cmdutil.ConfigError{Err: err}
 	}
 	log := cmdutil.NewLogger(o.IO.ErrOut, o.IO.ErrIsTerminal, level, cfg.Log.Format)
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+	if err := checkDataDir(cfg.DataDir); err != nil {
 		return &cmdutil.ConfigError{Err: fmt.Errorf("data_dir: %w", err)}
 	}
 	exe, err := o.Executable()
