@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,7 +46,9 @@ type Config struct {
 	// LoopbackOnly restricts ICE to loopback addresses, for tests; a server
 	// URL on a loopback address does the same by itself.
 	LoopbackOnly bool
-	Logger       *slog.Logger
+	// Interfaces, when set, restricts ICE to these network interfaces.
+	Interfaces []string
+	Logger     *slog.Logger
 
 	// Tap, when set, sees RTP headers before decryption and may drop packets
 	// (and sockets read in batches); see RTPTap.
@@ -109,8 +112,13 @@ type Client struct {
 
 	connected chan struct{}
 	connOnce  sync.Once
-	seq       atomic.Uint32 // next sequence number of the published stream
-	ssrcPeer  sync.Map      // remote SSRC → peer id, from the offers' a=ssrc msid lines
+	// localCands counts the candidates gathered; noCands closes when a
+	// gathering ended without any (WaitConnected says so in words).
+	localCands  atomic.Int32
+	noCands     chan struct{}
+	noCandsOnce sync.Once
+	seq         atomic.Uint32 // next sequence number of the published stream
+	ssrcPeer    sync.Map      // remote SSRC → peer id, from the offers' a=ssrc msid lines
 
 	candMu       sync.Mutex
 	answered     bool
@@ -175,7 +183,7 @@ func newClient(cfg Config, ws *websocket.Conn) (*Client, error) {
 		ctx: cctx, cancel: cancel, received: map[string]*atomic.Uint64{}, byPeer: map[string]*atomic.Uint64{}}
 	c.seq.Store(uint32(uint16(time.Now().UnixNano())))
 	c.pcState.Store(webrtc.PeerConnectionStateNew)
-	c.connected = make(chan struct{})
+	c.connected, c.noCands = make(chan struct{}), make(chan struct{})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		c.pcState.Store(s)
 		if s == webrtc.PeerConnectionStateConnected {
@@ -186,9 +194,13 @@ func newClient(cfg Config, ws *websocket.Conn) (*Client, error) {
 		}
 	})
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
-		if cand == nil {
+		if cand == nil { // gathering is complete
+			if c.localCands.Load() == 0 {
+				c.noCandsOnce.Do(func() { close(c.noCands) })
+			}
 			return
 		}
+		c.localCands.Add(1)
 		init := cand.ToJSON()
 		msg := wire.Candidate{Envelope: wire.Envelope{Type: wire.TypeCandidate},
 			Candidate: wire.ICECandidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}}
@@ -238,6 +250,10 @@ func newAPI(cfg Config) (*webrtc.API, *tapNet, error) {
 		return nil, nil, err
 	}
 	s := webrtc.SettingEngine{}
+	if len(cfg.Interfaces) > 0 {
+		allowed := cfg.Interfaces
+		s.SetInterfaceFilter(func(name string) bool { return slices.Contains(allowed, name) })
+	}
 	if loopback {
 		s.SetIncludeLoopbackCandidate(true)
 		s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
@@ -424,9 +440,28 @@ func (c *Client) WaitConnected(ctx context.Context) error {
 		return nil
 	case <-c.done:
 		return errors.New("connection closed before media connected")
+	case <-c.noCands:
+		return fmt.Errorf("%w: gathering found no usable address (%s)", ErrNoLocalCandidate, c.iceScope())
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// ErrNoLocalCandidate: this client has no address its media could use.
+var ErrNoLocalCandidate = errors.New("no local ICE candidate")
+
+// iceScope says which addresses ICE was allowed to gather.
+func (c *Client) iceScope() string {
+	scope := "every interface's addresses"
+	if len(c.cfg.Interfaces) > 0 {
+		scope = "interfaces " + strings.Join(c.cfg.Interfaces, ",")
+	}
+	if c.cfg.LoopbackOnly || onLoopback(c.cfg.URL) {
+		scope += ", loopback only (the server URL is on loopback, or --loopback-only)"
+	} else {
+		scope += ", loopback left out (the server URL is not on loopback)"
+	}
+	return scope
 }
 
 // NextSeq is the sequence number the published stream sends next; the packets
@@ -546,6 +581,6 @@ func sharedCertificate() (webrtc.Certificate, error) {
 // connection states, for messages about a peer that did not connect.
 func (c *Client) MediaState() string {
 	offered := c.pc.RemoteDescription() != nil
-	return fmt.Sprintf("offer received %t, ice %s (%s), dtls %s, peer connection %s", offered, c.pc.ICEConnectionState(),
-		iceChecks(c.pc.GetStats()), c.pc.SCTP().Transport().State(), c.pc.ConnectionState())
+	return fmt.Sprintf("offer received %t, local candidates %d, ice %s (%s), dtls %s, peer connection %s", offered, c.localCands.Load(),
+		c.pc.ICEConnectionState(), iceChecks(c.pc.GetStats()), c.pc.SCTP().Transport().State(), c.pc.ConnectionState())
 }

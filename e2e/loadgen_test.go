@@ -175,3 +175,21 @@ func TestLoadgenFloorReachesItsSinks(t *testing.T) {
 	require.NotZero(t, code)
 	require.Contains(t, stderr, "must be positive")
 }
+
+// TestLoadgenSaysWhenAPeerHasNoLocalCandidate: peers allowed no interface
+// gather no ICE candidate; the report and the error say so in words instead
+// of a timeout.
+func TestLoadgenSaysWhenAPeerHasNoLocalCandidate(t *testing.T) {
+	_, env := startLoadServer(t, 1)
+	// Publishers only: each is offered at once (a listener waits for something to hear).
+	out, stderr, code := cli(t, env, "loadgen", "run", "--rooms", "1", "--publishers", "2", "--listeners", "0",
+		"--duration", "1s", "--warmup", "0s", "--interfaces", "nonexistent0", "-o", "json")
+	require.NotZero(t, code, out)
+	r := loadReport(t, out)
+	require.Zero(t, r.PeersJoined)
+	require.Equal(t, 2, r.PeersFailed)
+	require.True(t, strings.HasPrefix(r.JoinError, "no local ICE candidate: "), r.JoinError)
+	require.Contains(t, r.JoinError, "interfaces nonexistent0")
+	require.Contains(t, stderr, "no peer could join (2 failed; the first: no local ICE candidate: ")
+	require.NotContains(t, stderr, "deadline exceeded")
+}

@@ -45,6 +45,8 @@ type Scenario struct {
 	ReadPacing time.Duration `yaml:"read_pacing"`
 	// LoopbackOnly restricts ICE to 127.0.0.1 (tests).
 	LoopbackOnly bool `yaml:"loopback_only"`
+	// Interfaces, when set, restricts the peers' ICE to these interfaces.
+	Interfaces []string `yaml:"interfaces"`
 
 	MaxLoss       float64       `yaml:"max_loss"`        // fail when loss_ratio exceeds it (0: no limit)
 	MaxLatencyP99 time.Duration `yaml:"max_latency_p99"` // fail when latency p99 exceeds it (0: no limit)

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -192,7 +193,7 @@ func (s *Session) joinOne(ctx context.Context, room string, publish bool) {
 		return
 	}
 	p.cfg = client.Config{
-		Publish: publish, Level: uint8(20 + rand.IntN(40)), LoopbackOnly: s.sc.LoopbackOnly,
+		Publish: publish, Level: uint8(20 + rand.IntN(40)), LoopbackOnly: s.sc.LoopbackOnly, Interfaces: s.sc.Interfaces,
 		Tap: p.tap(s.sc.LatencySampleEvery), OnPacket: p.onPacket, NoRTCPReports: true, DTX: s.sc.DTX, TapReadPacing: s.sc.ReadPacing,
 		PayloadSize: opusSize(),
 	}
@@ -209,6 +210,10 @@ func (s *Session) joinOne(ctx context.Context, room string, publish bool) {
 	if err := c.WaitConnected(jctx); err != nil {
 		state := c.MediaState()
 		c.Close()
+		if errors.Is(err, client.ErrNoLocalCandidate) {
+			s.fail(err) // said in words, not as a timeout
+			return
+		}
 		s.fail(fmt.Errorf("media did not connect (%s): %w", state, err))
 		return
 	}
@@ -562,7 +567,7 @@ func (sc Scenario) Check(r Report) error {
 		return fmt.Errorf("a listener went %.0f ms without audio; --max-gap is %s", r.ListenerGapMsMax, sc.MaxGap)
 	}
 	if r.PeersFailed > 0 && r.PeersJoined == 0 {
-		return fmt.Errorf("no peer could join (%d failed)", r.PeersFailed)
+		return fmt.Errorf("no peer could join (%d failed; the first: %s)", r.PeersFailed, r.JoinError)
 	}
 	return nil
 }

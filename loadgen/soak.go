@@ -313,7 +313,7 @@ func (k *soak) connect(ctx context.Context, room, id string, publish bool, acc *
 		return nil, err
 	}
 	c, err := client.Connect(jctx, client.Config{
-		URL: k.sc.Server, Token: tok, Publish: publish, Level: uint8(20 + rand.IntN(40)), LoopbackOnly: k.sc.LoopbackOnly,
+		URL: k.sc.Server, Token: tok, Publish: publish, Level: uint8(20 + rand.IntN(40)), LoopbackOnly: k.sc.LoopbackOnly, Interfaces: k.sc.Interfaces,
 		Tap: func(ssrc uint32, seq uint16, _ uint32, _ int, _ time.Time) bool {
 			acc.add(ssrc, seq)
 			return false
@@ -326,6 +326,9 @@ func (k *soak) connect(ctx context.Context, room, id string, publish bool, acc *
 	if err := c.WaitConnected(jctx); err != nil {
 		state := c.MediaState()
 		c.Close()
+		if errors.Is(err, client.ErrNoLocalCandidate) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("media did not connect (%s): %w", state, err)
 	}
 	return c, nil

@@ -178,18 +178,25 @@ func (c *consumer) readRTCP() {
 		if err != nil {
 			return
 		}
-		for _, p := range pkts {
-			rr, ok := p.(*rtcp.ReceiverReport)
-			if !ok {
-				continue
+		c.takeReports(pkts, &c.t.w.rtcpLost)
+	}
+}
+
+// takeReports keeps the loss and jitter of the receiver reports (RFC 3550
+// §6.4.2) among pkts; a listener's cumulative loss adds to lost only by what
+// it grew, so a report that goes down (or wraps) adds nothing.
+func (c *consumer) takeReports(pkts []rtcp.Packet, lost *atomic.Uint64) {
+	for _, p := range pkts {
+		rr, ok := p.(*rtcp.ReceiverReport)
+		if !ok {
+			continue
+		}
+		for _, r := range rr.Reports {
+			if prev := c.totalLost.Swap(r.TotalLost); r.TotalLost > prev {
+				lost.Add(uint64(r.TotalLost - prev))
 			}
-			for _, r := range rr.Reports {
-				if prev := c.totalLost.Swap(r.TotalLost); r.TotalLost > prev {
-					c.t.w.rtcpLost.Add(uint64(r.TotalLost - prev))
-				}
-				c.jitter.Store(r.Jitter)
-				c.reported.Store(true)
-			}
+			c.jitter.Store(r.Jitter)
+			c.reported.Store(true)
 		}
 	}
 }

@@ -3,8 +3,10 @@ package worker
 import (
 	"bytes"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/stun/v4"
@@ -179,6 +181,52 @@ func FuzzPipeReceive(f *testing.F) {
 		}
 		if protected && got == 1 {
 			t.Fatalf("an unauthenticated datagram passed a pipe with SRTP")
+		}
+	})
+}
+
+// FuzzReceiverReports: any RTCP a listener sends is parsed (pion's
+// rtcp.Unmarshal, as the sender's ReadRTCP does) and its receiver reports
+// taken: the worker's loss total only grows, by exactly what the listener's
+// cumulative loss grew, and the kept jitter is the last report's.
+func FuzzReceiverReports(f *testing.F) {
+	rr := func(lost, jitter uint32) []byte {
+		b, err := (&rtcp.ReceiverReport{SSRC: 1, Reports: []rtcp.ReceptionReport{{SSRC: 2, TotalLost: lost, Jitter: jitter}}}).Marshal()
+		if err != nil {
+			f.Fatal(err)
+		}
+		return b
+	}
+	f.Add(rr(5, 100))
+	f.Add(append(rr(7, 1), rr(3, 2)...)) // a compound packet whose loss goes down
+	f.Add(rr(1<<24-1, 0))
+	f.Add([]byte{0x81, 201, 0, 1, 0, 0, 0, 1})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pkts, err := rtcp.Unmarshal(data)
+		if err != nil {
+			return
+		}
+		c := &consumer{}
+		var lost atomic.Uint64
+		var want uint64
+		var prev uint32
+		var last *rtcp.ReceptionReport
+		for _, p := range pkts {
+			if r, ok := p.(*rtcp.ReceiverReport); ok {
+				for i := range r.Reports {
+					if r.Reports[i].TotalLost > prev {
+						want += uint64(r.Reports[i].TotalLost - prev)
+					}
+					prev, last = r.Reports[i].TotalLost, &r.Reports[i]
+				}
+			}
+		}
+		c.takeReports(pkts, &lost)
+		if lost.Load() != want {
+			t.Fatalf("loss total %d, want %d", lost.Load(), want)
+		}
+		if last != nil && (c.jitter.Load() != last.Jitter || !c.reported.Load()) {
+			t.Fatalf("kept jitter %d, want the last report's %d", c.jitter.Load(), last.Jitter)
 		}
 	})
 }
