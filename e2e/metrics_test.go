@@ -153,7 +153,7 @@ func TestPrometheusScrapesKnownLoad(t *testing.T) {
 		`voicectl_signal_join_duration_seconds_count{server="e2e"}`: 3,
 		// Labelled counters whose labels are known exist from the start, at 0.
 		`count(voicectl_signal_errors_total)`:               float64(len(wire.Codes)),
-		`count(voicectl_signal_limited_total)`:              7,
+		`count(voicectl_signal_limited_total)`:              8,
 		`sum(voicectl_signal_limited_total)`:                0,
 		`voicectl_signal_errors_total{code="join_timeout"}`: 0,
 	}

@@ -17,10 +17,11 @@ const (
 	limitMediaTimeout       = "media_timeout"
 	limitSDPBytes           = "sdp_bytes"
 	limitCandidates         = "candidates"
+	limitSlowReader         = "slow_reader"
 )
 
 var limitNames = []string{limitConnections, limitConnectionsPerAddr, limitMessagesPerSecond, limitJoinTimeout,
-	limitMediaTimeout, limitSDPBytes, limitCandidates}
+	limitMediaTimeout, limitSDPBytes, limitCandidates, limitSlowReader}
 
 // connLimits counts the open signalling connections, in all and per remote
 // address, against signal.max_connections and

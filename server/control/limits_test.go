@@ -257,3 +257,44 @@ func TestSlowHeadersAreCut(t *testing.T) {
 	require.GreaterOrEqual(t, took, 400*time.Millisecond, "cut by the timeout, not refused at once: %q", got)
 	require.NotContains(t, string(got), "200 OK")
 }
+
+// TestSlowReaderIsClosedWith1008: a client that stops reading while the
+// server has much to tell it is closed, and once it reads again it gets what
+// was queued and then the close frame with 1008 (policy violation), not a
+// reset.
+func TestSlowReaderIsClosedWith1008(t *testing.T) {
+	h := startHarness(t, testConfig(1))
+	ws, _, err := h.rawWS(t, "127.0.0.1", "r", "slow", false)
+	require.NoError(t, err)
+	var s *session
+	require.Eventually(t, func() bool {
+		h.c.sessMu.Lock()
+		defer h.c.sessMu.Unlock()
+		for x := range h.c.sess {
+			if x.grant.Identity == "slow" {
+				s = x
+			}
+		}
+		return s != nil
+	}, 5*time.Second, 10*time.Millisecond)
+	// 40 MB, far more than the loopback socket buffers and the outbox hold.
+	pad := strings.Repeat("x", 2048)
+	for i := 0; i < 20000 && !s.overflowed.Load(); i++ {
+		s.send(wire.Error{Envelope: wire.Envelope{Type: wire.TypeError}, Code: wire.CodeInternal, Message: pad})
+	}
+	require.True(t, s.overflowed.Load(), "the outbox overflowed")
+	n := 0
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		_, _, err := ws.Read(ctx)
+		if err != nil {
+			require.NoError(t, ctx.Err())
+			require.Equal(t, websocket.StatusPolicyViolation, websocket.CloseStatus(err), "closed with 1008 after %d messages: %v", n, err)
+			break
+		}
+		n++
+	}
+	require.Greater(t, n, outboxSize, "what was queued was delivered first")
+	require.Equal(t, 1.0, limited(h, limitSlowReader))
+}

@@ -25,6 +25,9 @@ import (
 // behind is disconnected rather than allowed to grow the server's memory.
 const outboxSize = 512
 
+// writeTimeout bounds one message's write to a client.
+const writeTimeout = 10 * time.Second
+
 // session is one client's WebSocket.
 type session struct {
 	c     *Control
@@ -47,6 +50,8 @@ type session struct {
 	// candidates counts the client's trickle candidates (signal.max_candidates).
 	joined     atomic.Bool
 	candidates int
+	// overflowed is set once the client fell outboxSize messages behind.
+	overflowed atomic.Bool
 }
 
 var _ roomhost.Session = (*session)(nil)
@@ -112,13 +117,36 @@ func (s *session) send(v any) {
 		s.log().Error("marshal signalling message", "err", err)
 		return
 	}
+	if s.overflowed.Load() {
+		return // it is being closed: what it has not read is not worth more
+	}
 	select {
 	case <-s.closed:
 	case s.out <- outMsg{data: b}:
 	default:
-		s.log().Warn("client too slow; closing its connection")
-		s.abort(websocket.StatusPolicyViolation, "outbox full")
+		s.overflow()
 	}
+}
+
+// overflow closes a client that fell outboxSize messages behind: nothing
+// more is queued, and the close (1008, RFC 6455 §7.4.1) follows what it has
+// not read yet, so a slow reader learns why it was cut. One that reads
+// nothing at all is cut by the write timeout instead: its close frame would
+// wait behind a full TCP window.
+func (s *session) overflow() {
+	if !s.overflowed.CompareAndSwap(false, true) {
+		return
+	}
+	s.log().Warn("client too slow; closing its connection", "queued", outboxSize)
+	s.c.metrics.limited.WithLabelValues(limitSlowReader).Inc()
+	go func() {
+		select {
+		case <-s.closed:
+		case s.out <- outMsg{close: true, status: websocket.StatusPolicyViolation, reason: "too slow: outbox full"}:
+		case <-time.After(writeTimeout):
+			s.abort(websocket.StatusPolicyViolation, "too slow: outbox full")
+		}
+	}()
 }
 
 // sendError reports a failed request; fatal ones end the session after the message is written.
@@ -146,11 +174,16 @@ func (s *session) finish(status websocket.StatusCode, reason string) {
 	}
 }
 
+// abort ends the session's work at once and closes the WebSocket with
+// status: the close frame goes out after what was written, and the read loop
+// (whose reads the session's context does not bound, for that) takes the
+// client's answer; a client that does not answer is cut after the library's
+// timeouts.
 func (s *session) abort(status websocket.StatusCode, reason string) {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		s.cancel()
-		_ = s.ws.Close(status, reason)
+		go func() { _ = s.ws.Close(status, reason) }()
 	})
 }
 
@@ -169,7 +202,7 @@ func (s *session) writeLoop() {
 				s.abort(m.status, m.reason)
 				return
 			}
-			wctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+			wctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
 			err := s.ws.Write(wctx, websocket.MessageText, m.data)
 			cancel()
 			if err != nil {
@@ -206,7 +239,9 @@ func (s *session) run() {
 	})
 	defer joinTimer.Stop()
 	for {
-		typ, r, err := s.ws.Reader(s.ctx)
+		// Not s.ctx: cancelling a read closes the connection at once, with no
+		// close frame; abort's Close ends the reads instead.
+		typ, r, err := s.ws.Reader(context.Background())
 		if err != nil {
 			return
 		}
