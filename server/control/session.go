@@ -40,6 +40,9 @@ type session struct {
 	closed    chan struct{}
 	ctx       context.Context
 	cancel    context.CancelFunc
+	// readCtx bounds the read loop; it ends after the close handshake.
+	readCtx    context.Context
+	cancelRead context.CancelFunc
 
 	// peerID is set by the read loop once the host admitted the join;
 	// joinDone closes when its Connect (on a goroutine of its own, so the
@@ -104,6 +107,7 @@ type outMsg struct {
 func (c *Control) newSession(ws *websocket.Conn, g auth.Grant) *session {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{c: c, ws: ws, grant: g, out: make(chan outMsg, outboxSize), closed: make(chan struct{}), ctx: ctx, cancel: cancel}
+	s.readCtx, s.cancelRead = context.WithCancel(context.Background())
 	s.logp.Store(c.log.With("room", g.Room, "identity", g.Identity))
 	return s
 }
@@ -176,16 +180,23 @@ func (s *session) finish(status websocket.StatusCode, reason string) {
 
 // abort ends the session's work at once and closes the WebSocket with
 // status: the close frame goes out after what was written, and the read loop
-// (whose reads the session's context does not bound, for that) takes the
-// client's answer; a client that does not answer is cut after the library's
-// timeouts.
+// takes the client's answer for up to closeGrace; then the connection is
+// closed, and the read loop's end lets the peer leave.
 func (s *session) abort(status websocket.StatusCode, reason string) {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		s.cancel()
-		go func() { _ = s.ws.Close(status, reason) }()
+		go func() {
+			t := time.AfterFunc(closeGrace, s.cancelRead)
+			_ = s.ws.Close(status, reason)
+			t.Stop()
+			s.cancelRead()
+		}()
 	})
 }
+
+// closeGrace is how long a closed client has to answer the close frame.
+const closeGrace = time.Second
 
 func (s *session) reconnect(reason string, delayMS int) {
 	s.send(wire.Reconnect{Envelope: wire.Envelope{Type: wire.TypeReconnect}, Reason: reason, DelayMS: delayMS})
@@ -240,8 +251,8 @@ func (s *session) run() {
 	defer joinTimer.Stop()
 	for {
 		// Not s.ctx: cancelling a read closes the connection at once, with no
-		// close frame; abort's Close ends the reads instead.
-		typ, r, err := s.ws.Reader(context.Background())
+		// close frame; abort's Close ends the reads (or its grace does).
+		typ, r, err := s.ws.Reader(s.readCtx)
 		if err != nil {
 			return
 		}
