@@ -32,6 +32,20 @@ func roomsOnBothWorkers(t *testing.T, h *harness) (on0, on1 [2]*client.Client) {
 	return rooms[0], rooms[1]
 }
 
+// restarted waits until peers were told to reconnect and worker 0, whose
+// process was pid, runs again under a new one.
+func restarted(t *testing.T, h *harness, pid int, peers ...*client.Client) {
+	t.Helper()
+	for _, c := range peers {
+		r := waitEvent(t, c, func(m *wire.Reconnect) bool { return true })
+		require.Equal(t, "worker_restarted", r.Reason)
+	}
+	require.Eventually(t, func() bool {
+		w := h.c.Workers()[0]
+		return w.Ready && w.PID != pid && w.Restarts == 1
+	}, 10*time.Second, 50*time.Millisecond)
+}
+
 // hears waits until listener has n packets from publisher.
 func hears(t *testing.T, listener, publisher *client.Client, n uint64) {
 	t.Helper()
@@ -87,14 +101,7 @@ func TestHungWorkerIsRestarted(t *testing.T) {
 	pid := h.c.Workers()[0].PID
 	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
 	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
-	for _, c := range on0 {
-		r := waitEvent(t, c, func(m *wire.Reconnect) bool { return true })
-		require.Equal(t, "worker_restarted", r.Reason)
-	}
-	require.Eventually(t, func() bool {
-		w := h.c.Workers()[0]
-		return w.Ready && w.PID != pid && w.Restarts == 1
-	}, 10*time.Second, 50*time.Millisecond)
+	restarted(t, h, pid, on0[:]...)
 	hears(t, on1[1], on1[0], on1[1].Received(on1[0].PeerID())+10)
 	require.Zero(t, h.c.Workers()[1].Restarts)
 }
@@ -118,14 +125,7 @@ func TestWorkerExitsWhenControlsPipeCloses(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the worker did not exit when its stdin closed")
 	}
-	for _, c := range []*client.Client{a, b} {
-		r := waitEvent(t, c, func(m *wire.Reconnect) bool { return true })
-		require.Equal(t, "worker_restarted", r.Reason)
-	}
-	require.Eventually(t, func() bool {
-		w := h.c.Workers()[0]
-		return w.Ready && w.PID != pid && w.Restarts == 1
-	}, 10*time.Second, 50*time.Millisecond)
+	restarted(t, h, pid, a, b)
 	a2 := h.connect("p", "a", true)
 	b2 := h.connect("p", "b", true)
 	hearsAll(t, []*client.Client{a2, b2}, 10)

@@ -179,14 +179,7 @@ func TestWorkerKilledPeersReconnect(t *testing.T) {
 	hearsAll(t, []*client.Client{a, b}, 10)
 	pid := h.c.Workers()[0].PID
 	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
-	for _, c := range []*client.Client{a, b} {
-		r := waitEvent(t, c, func(m *wire.Reconnect) bool { return true })
-		require.Equal(t, "worker_restarted", r.Reason)
-	}
-	require.Eventually(t, func() bool {
-		w := h.c.Workers()[0]
-		return w.Ready && w.PID != pid && w.Restarts == 1
-	}, 10*time.Second, 50*time.Millisecond)
+	restarted(t, h, pid, a, b)
 	a2 := h.connect("k", "a", true)
 	b2 := h.connect("k", "b", true)
 	hearsAll(t, []*client.Client{a2, b2}, 25)

@@ -13,7 +13,6 @@ import (
 	"maps"
 	"os"
 	"runtime"
-	"runtime/metrics"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/pion/ice/v4"
 
+	"github.com/voicectl/voicectl/internal/procstat"
 	"github.com/voicectl/voicectl/server/ipc"
 	"github.com/voicectl/voicectl/server/wire"
 )
@@ -280,14 +280,7 @@ func (w *Worker) load() ipc.Load {
 	l.ForwardDelayBuckets = w.delay.counts()
 	l.ForwardDelayMsP50 = wire.ForwardDelayQuantileMs(l.ForwardDelayBuckets, 0.5)
 	l.ForwardDelayMsP99 = wire.ForwardDelayQuantileMs(l.ForwardDelayBuckets, 0.99)
-	allocs := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}, {Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(allocs)
-	if allocs[0].Value.Kind() == metrics.KindUint64 {
-		l.HeapAllocs = allocs[0].Value.Uint64()
-	}
-	if allocs[1].Value.Kind() == metrics.KindUint64 {
-		l.HeapBytes = allocs[1].Value.Uint64()
-	}
+	l.HeapAllocs, l.HeapBytes = procstat.Heap()
 	l.Goroutines = runtime.NumGoroutine()
 	l.Pipes = len(w.pipes)
 	for _, pt := range w.pipes {
