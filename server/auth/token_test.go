@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +43,15 @@ func TestVerifyRejects(t *testing.T) {
 	require.NoError(t, err)
 	_, err = Verify(secret, edge)
 	require.NoError(t, err, "names of exactly MaxNameBytes pass")
+	claims := jwt.MapClaims{"room": "r", "sub": "a", "iss": issuer, "exp": time.Now().Add(time.Hour).Unix()}
+	// The same secret under another HMAC: only HS256 is taken.
+	hs512, err := jwt.NewWithClaims(jwt.SigningMethodHS512, claims).SignedString(secret)
+	require.NoError(t, err)
+	// RS256 with a key of the attacker's: never verified with the secret.
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	rs256, err := jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(rsaKey)
+	require.NoError(t, err)
 	parts := strings.Split(good, ".")
 	tampered := parts[0] + "." + parts[1] + "x." + parts[2]
 
@@ -52,6 +63,8 @@ func TestVerifyRejects(t *testing.T) {
 		"expired":                  {expired, ErrExpiredToken},
 		"forged":                   {forged, ErrInvalidToken},
 		"alg none":                 {noneTok, ErrInvalidToken},
+		"HS512":                    {hs512, ErrInvalidToken},
+		"RS256":                    {rs256, ErrInvalidToken},
 		"tampered":                 {tampered, ErrInvalidToken},
 		"garbage":                  {"not-a-jwt", ErrInvalidToken},
 		"a 10 KB identity, signed": {long, ErrInvalidToken},

@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -297,4 +299,70 @@ func TestSlowReaderIsClosedWith1008(t *testing.T) {
 	}
 	require.Greater(t, n, outboxSize, "what was queued was delivered first")
 	require.Equal(t, 1.0, limited(h, limitSlowReader))
+}
+
+// TestHugeFrameClosesWith1009: a 5 MB message is refused with
+// message_too_large and the connection closed with 1009 (RFC 6455 §7.4.1),
+// without the server reading it whole.
+func TestHugeFrameClosesWith1009(t *testing.T) {
+	h := startHarness(t, testConfig(1))
+	ws, _, err := h.rawWS(t, "127.0.0.1", "r", "huge", false)
+	require.NoError(t, err)
+	ws.SetReadLimit(1 << 20)
+	go func() {
+		_ = ws.Write(context.Background(), websocket.MessageText, []byte(`{"type":"ping","pad":"`+strings.Repeat("x", 5<<20)+`"}`))
+	}()
+	e, err := readError(t, ws)
+	require.NoError(t, err)
+	require.Equal(t, wire.CodeMessageTooLarge, e.Code)
+	require.True(t, e.Fatal)
+	require.Equal(t, websocket.StatusMessageTooBig, closedWith(t, ws))
+}
+
+// TestJoinBurstLeavesNoGoroutines: 300 signalling connections at once, each
+// joining and leaving, leave the server's goroutines where they were.
+func TestJoinBurstLeavesNoGoroutines(t *testing.T) {
+	cfg := testConfig(1)
+	cfg.Signal.MaxConnectionsPerAddress = 0 // all 300 come from 127.0.0.1
+	h := startHarness(t, cfg)
+	base := runtime.NumGoroutine()
+	var wg sync.WaitGroup
+	errs := make(chan error, 300)
+	for i := 0; i < 300; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ws, _, err := h.rawWS(t, "127.0.0.1", "burst", fmt.Sprint("p", i), false)
+			if err != nil {
+				errs <- err
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := ws.Write(ctx, websocket.MessageText, []byte(`{"type":"join"}`)); err != nil {
+				errs <- err
+				return
+			}
+			for {
+				_, b, err := ws.Read(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if strings.Contains(string(b), `"joined"`) {
+					break
+				}
+			}
+			errs <- ws.Close(websocket.StatusNormalClosure, "")
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool {
+		rooms, err := h.admin().Rooms(context.Background())
+		return err == nil && len(rooms) == 0 && runtime.NumGoroutine() <= base+10
+	}, 20*time.Second, 100*time.Millisecond, "goroutines %d, at the start %d", runtime.NumGoroutine(), base)
 }

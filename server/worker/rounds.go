@@ -48,10 +48,14 @@ func newRounds() *rounds {
 // afterFunc schedules f to run once, in the round in which d from now ends;
 // the job's Reset schedules it again.
 func (r *rounds) afterFunc(d time.Duration, f func()) *roundJob {
-	j := &roundJob{r: r, run: f, index: -1}
+	j := r.job(f)
 	j.Reset(d)
 	return j
 }
+
+// job makes a job that runs f once Reset schedules it: for an f that reads
+// the job back, the job can be stored before it can run.
+func (r *rounds) job(f func()) *roundJob { return &roundJob{r: r, run: f, index: -1} }
 
 // Reset schedules j to run in the round in which d from now ends, instead of
 // when it was due.

@@ -37,7 +37,10 @@ func (w *Worker) createRouter(id string, maxForwarded int) error {
 		w.notify(ipc.EventSpeakers, ipc.Speakers{RouterID: id, Speakers: s})
 	})
 	w.routers[id] = r
-	r.speakerRound = w.api.sockets.rounds.afterFunc(speakerDelay, r.observeSpeakers)
+	// Stored before it is scheduled: its run reads it back (a race, and a
+	// nil job under load, when it was stored after).
+	r.speakerRound = w.api.sockets.rounds.job(r.observeSpeakers)
+	r.speakerRound.Reset(speakerDelay)
 	return nil
 }
 

@@ -28,6 +28,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		connected: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "voicectl", Subsystem: "bus", Name: "connected",
 			Help: "1 while connected to RabbitMQ."}),
 	}
+	// Every kind and result is exported from the start, at 0 (a nack
+	// alert works before the first nack).
+	for _, kind := range []string{"request", "reply", "event"} {
+		m.published.WithLabelValues(kind)
+	}
+	for _, result := range []string{"ack", "nack"} {
+		m.confirms.WithLabelValues(result)
+	}
 	if reg != nil {
 		reg.MustRegister(m.published, m.confirms, m.redeliveries, m.rejected, m.reconnects, m.connected)
 	}
