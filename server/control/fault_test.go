@@ -2,6 +2,9 @@ package control
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
 	"syscall"
 	"testing"
 	"time"
@@ -129,4 +132,37 @@ func TestWorkerExitsWhenControlsPipeCloses(t *testing.T) {
 	a2 := h.connect("p", "a", true)
 	b2 := h.connect("p", "b", true)
 	hearsAll(t, []*client.Client{a2, b2}, 10)
+}
+
+// TestGarbageDatagramsLeaveTheWorkerServing: a flood of datagrams no peer
+// sent (random bytes, RTP- and STUN-looking headers) at a worker's port costs
+// no restart, and the room on it keeps its audio.
+func TestGarbageDatagramsLeaveTheWorkerServing(t *testing.T) {
+	h := startHarness(t, testConfig(1))
+	pub := h.connect("g", "pub", true)
+	sub := h.connect("g", "sub", false)
+	hears(t, sub, pub, 10)
+	w := h.c.Workers()[0]
+	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", w.Port))
+	require.NoError(t, err)
+	defer conn.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	pkt := make([]byte, 1200)
+	for i := 0; i < 50000; i++ {
+		n := 1 + rng.IntN(len(pkt))
+		for j := range pkt[:n] {
+			pkt[j] = byte(rng.Uint32())
+		}
+		switch i % 3 {
+		case 0:
+			pkt[0] = 0x80 // RTP version 2
+		case 1:
+			pkt[0], pkt[1] = 0, 1 // a STUN binding request's type
+		}
+		_, _ = conn.Write(pkt[:n])
+	}
+	hears(t, sub, pub, sub.Received(pub.PeerID())+50)
+	after := h.c.Workers()[0]
+	require.Equal(t, w.PID, after.PID)
+	require.Zero(t, after.Restarts)
 }
