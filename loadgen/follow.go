@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -158,9 +157,8 @@ func (s *Session) connect(p *peer, move *wire.Move) (*client.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("join: %w", err)
 	}
-	if err := c.WaitConnected(ctx); err != nil {
-		c.Close()
-		return nil, errors.Join(errors.New("media did not connect"), err)
+	if err := awaitMedia(ctx, c); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

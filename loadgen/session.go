@@ -192,11 +192,8 @@ func (s *Session) joinOne(ctx context.Context, room string, publish bool) {
 		s.fail(err)
 		return
 	}
-	p.cfg = client.Config{
-		Publish: publish, Level: uint8(20 + rand.IntN(40)), LoopbackOnly: s.sc.LoopbackOnly, Interfaces: s.sc.Interfaces,
-		Tap: p.tap(s.sc.LatencySampleEvery), OnPacket: p.onPacket, NoRTCPReports: true, DTX: s.sc.DTX, TapReadPacing: s.sc.ReadPacing,
-		PayloadSize: opusSize(),
-	}
+	p.cfg = s.sc.peerConfig(publish, p.tap(s.sc.LatencySampleEvery))
+	p.cfg.OnPacket, p.cfg.DTX = p.onPacket, s.sc.DTX
 	cfg := p.cfg
 	cfg.URL, cfg.Token = url, tok
 	c, err := client.Connect(jctx, cfg)
@@ -207,14 +204,8 @@ func (s *Session) joinOne(ctx context.Context, room string, publish bool) {
 	p.c = c
 	// Media connects once the peer answers an offer: a publisher's at once, a
 	// listener's when there is something to hear (publishers join first).
-	if err := c.WaitConnected(jctx); err != nil {
-		state := c.MediaState()
-		c.Close()
-		if errors.Is(err, client.ErrNoLocalCandidate) {
-			s.fail(err) // said in words, not as a timeout
-			return
-		}
-		s.fail(fmt.Errorf("media did not connect (%s): %w", state, err))
+	if err := awaitMedia(jctx, c); err != nil {
+		s.fail(err)
 		return
 	}
 	s.mu.Lock()
@@ -230,6 +221,29 @@ func (s *Session) joinOne(ctx context.Context, room string, publish bool) {
 	s.follows.Add(1)
 	s.mu.Unlock()
 	go s.follow(p)
+}
+
+// peerConfig is a synthetic peer's client, with tap reading its packets;
+// URL and Token come with each join.
+func (sc Scenario) peerConfig(publish bool, tap client.RTPTap) client.Config {
+	return client.Config{Publish: publish, Level: uint8(20 + rand.IntN(40)), LoopbackOnly: sc.LoopbackOnly, Interfaces: sc.Interfaces,
+		Tap: tap, NoRTCPReports: true, TapReadPacing: sc.ReadPacing, PayloadSize: opusSize()}
+}
+
+// awaitMedia waits for c's media to connect; on failure it closes c and
+// says why: no local candidate in those words, anything else with the
+// media's state.
+func awaitMedia(ctx context.Context, c *client.Client) error {
+	err := c.WaitConnected(ctx)
+	if err == nil {
+		return nil
+	}
+	state := c.MediaState()
+	c.Close()
+	if errors.Is(err, client.ErrNoLocalCandidate) {
+		return err
+	}
+	return fmt.Errorf("media did not connect (%s): %w", state, err)
 }
 
 // opusSize returns payload sizes like a 24-32 kb/s Opus voice stream (60-80 bytes

@@ -32,7 +32,7 @@ type SoakScenario struct {
 	SampleEvery time.Duration `yaml:"sample_every"`
 	// MaxGrowth bounds each figure's peak in the soak's last quarter against
 	// its peak in the first quarter after the warm-up: at most this fraction
-	// more (plus a small absolute slack per figure, growthSlack).
+	// more (plus a small absolute slack per figure, soakFigures).
 	MaxGrowth float64 `yaml:"max_growth"`
 	// MinSpan is the fewest packets a listener's admission must have been
 	// sent for its loss to be judged (shorter ones still add to the total).
@@ -199,6 +199,9 @@ func Soak(ctx context.Context, sc SoakScenario, kill Killer, log *slog.Logger) (
 	if len(all) > 0 {
 		r.RejoinMsMax = all[len(all)-1]
 	}
+	for _, kill := range r.Kills {
+		r.RestartMsMax = max(r.RestartMsMax, kill.RestartMs)
+	}
 	r.Checks = growthChecks(r.Samples, sc)
 	r.Failed = sc.verdict(r)
 	return r, nil
@@ -312,24 +315,17 @@ func (k *soak) connect(ctx context.Context, room, id string, publish bool, acc *
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.Connect(jctx, client.Config{
-		URL: k.sc.Server, Token: tok, Publish: publish, Level: uint8(20 + rand.IntN(40)), LoopbackOnly: k.sc.LoopbackOnly, Interfaces: k.sc.Interfaces,
-		Tap: func(ssrc uint32, seq uint16, _ uint32, _ int, _ time.Time) bool {
-			acc.add(ssrc, seq)
-			return false
-		},
-		NoRTCPReports: true, TapReadPacing: k.sc.ReadPacing, PayloadSize: opusSize(),
+	cfg := k.sc.peerConfig(publish, func(ssrc uint32, seq uint16, _ uint32, _ int, _ time.Time) bool {
+		acc.add(ssrc, seq)
+		return false
 	})
+	cfg.URL, cfg.Token = k.sc.Server, tok
+	c, err := client.Connect(jctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("join: %w", err)
 	}
-	if err := c.WaitConnected(jctx); err != nil {
-		state := c.MediaState()
-		c.Close()
-		if errors.Is(err, client.ErrNoLocalCandidate) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("media did not connect (%s): %w", state, err)
+	if err := awaitMedia(jctx, c); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -395,7 +391,6 @@ func (k *soak) killLoop(ctx context.Context, kill Killer) {
 		k.mu.Lock()
 		k.rep.Kills = append(k.rep.Kills, SoakKill{AtSeconds: at.Sub(k.start).Seconds(), Worker: w.Index, PID: w.PID,
 			RestartMs: float64(restart.Microseconds()) / 1000})
-		k.rep.RestartMsMax = max(k.rep.RestartMsMax, float64(restart.Microseconds())/1000)
 		k.mu.Unlock()
 	}
 }

@@ -34,7 +34,9 @@ func NewAttempts(perSecond float64, burst int) *Attempts {
 	return &Attempts{perSecond: rate.Limit(perSecond), burst: burst, byAddr: map[string]*attempt{}}
 }
 
-func hostOf(remote string) string {
+// RemoteHost is the address part of an http.Request's RemoteAddr: what the
+// per-address bounds (wrong keys here, connections in control) count by.
+func RemoteHost(remote string) string {
 	if h, _, err := net.SplitHostPort(remote); err == nil {
 		return h
 	}
@@ -42,7 +44,7 @@ func hostOf(remote string) string {
 }
 
 func (a *Attempts) get(remote string) *attempt {
-	host := hostOf(remote)
+	host := RemoteHost(remote)
 	at := a.byAddr[host]
 	if at == nil {
 		if len(a.byAddr) >= maxTrackedAddrs {

@@ -1,10 +1,10 @@
 package control
 
 import (
-	"net"
 	"net/http"
 	"sync"
 
+	"github.com/voicectl/voicectl/server/auth"
 	"github.com/voicectl/voicectl/server/wire"
 )
 
@@ -41,7 +41,7 @@ func newConnLimits(max, perAddr int) *connLimits {
 // take holds one connection for remote; it says which limit refused it,
 // "" when it was taken (then release gives it back).
 func (l *connLimits) take(remote string) string {
-	host := remoteHost(remote)
+	host := auth.RemoteHost(remote)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
@@ -56,20 +56,13 @@ func (l *connLimits) take(remote string) string {
 }
 
 func (l *connLimits) release(remote string) {
-	host := remoteHost(remote)
+	host := auth.RemoteHost(remote)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.total--
 	if l.byAddr[host]--; l.byAddr[host] <= 0 {
 		delete(l.byAddr, host)
 	}
-}
-
-func remoteHost(remote string) string {
-	if h, _, err := net.SplitHostPort(remote); err == nil {
-		return h
-	}
-	return remote
 }
 
 // refuseConnection answers a WebSocket upgrade over a connection limit.
