@@ -132,7 +132,7 @@ func run(t *testing.T, tty bool, key string, args ...string) (string, *fakeAPI, 
 	case "pipes":
 		cmd = NewCmdPipes(f, nil)
 	case "rooms":
-		cmd = NewCmdRooms(f, nil)
+		cmd = NewCmdRooms(f)
 	case "peers":
 		cmd = NewCmdPeers(f, nil)
 	case "servers":
@@ -238,7 +238,7 @@ func TestPlainOutputIsTabSeparatedWithoutHeader(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	require.Len(t, lines, 2)
 	require.Equal(t, "0", strings.Split(lines[0], "\t")[0])
-	require.Len(t, strings.Split(lines[0], "\t"), len(workerHeader))
+	require.Len(t, strings.Split(lines[0], "\t"), len(workerColumns))
 }
 
 func TestJSONAndYAML(t *testing.T) {

@@ -7,19 +7,27 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/spf13/cobra"
 
+	"github.com/voicectl/voicectl/admin"
 	"github.com/voicectl/voicectl/admin/dashboard"
 	"github.com/voicectl/voicectl/cmd/internal/cmdutil"
 )
 
 // DashboardOptions are the inputs of `voicectl dashboard`.
 type DashboardOptions struct {
-	Options
+	IO *cmdutil.IOStreams
+	// Client connects to the server's admin API.
+	Client func() (*admin.Client, error)
+	// APIClient connects to the cluster API.
+	APIClient func() (*admin.Client, error)
+	// Cluster is set when --api was given: show the cluster's servers.
+	Cluster bool
+	// Refresh is how often the views reload.
 	Refresh time.Duration
 }
 
 // NewCmdDashboard returns `voicectl dashboard`.
 func NewCmdDashboard(f *cmdutil.Factory, runF func(*DashboardOptions) error) *cobra.Command {
-	opts := &DashboardOptions{Options: Options{IO: f.IO, Now: f.Now}}
+	opts := &DashboardOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "dashboard",
 		Short: "Live terminal UI of a server's workers, rooms, peers and pipes (with --api: the cluster's servers)",
@@ -27,7 +35,8 @@ func NewCmdDashboard(f *cmdutil.Factory, runF func(*DashboardOptions) error) *co
 			"(peers, routers, who is speaking), a room's peers and pipes, and the pipes. Kick, mute and\n" +
 			"close act on the server after a confirmation. It reconnects by itself when the server goes away.",
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(c *cobra.Command, _ []string) error {
+			opts.Cluster = c.Flags().Changed("api")
 			if opts.Refresh < 100*time.Millisecond {
 				return &cmdutil.UsageError{Err: fmt.Errorf("--refresh must be at least 100ms")}
 			}
@@ -37,14 +46,14 @@ func NewCmdDashboard(f *cmdutil.Factory, runF func(*DashboardOptions) error) *co
 			return dashboardRun(opts)
 		},
 	}
-	addConnectionFlags(f, cmd, &opts.Options)
-	addAPIFlags(f, cmd, &opts.Options)
+	opts.Client = addConnectionFlags(f, cmd)
+	opts.APIClient = addAPIFlags(f, cmd)
 	cmd.Flags().DurationVar(&opts.Refresh, "refresh", time.Second, "how often to refresh")
 	return cmd
 }
 
 func dashboardRun(o *DashboardOptions) error {
-	if o.UseAPI() {
+	if o.Cluster {
 		// Pointed at voicectl api: the cluster's servers page.
 		c, err := o.APIClient()
 		if err != nil {

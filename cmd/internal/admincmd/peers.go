@@ -2,6 +2,7 @@ package admincmd
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -10,92 +11,83 @@ import (
 	"github.com/voicectl/voicectl/server/wire"
 )
 
-// NewCmdPeers returns `voicectl peers ROOM` with kick and mute.
-func NewCmdPeers(f *cmdutil.Factory, runF func(*Options, []string) error) *cobra.Command {
-	cmd := newAdminCmd(f, &cobra.Command{
+// PeersOptions are the inputs of `voicectl peers ROOM`.
+type PeersOptions struct {
+	IO     *cmdutil.IOStreams
+	Output string
+	Now    func() time.Time
+	// Client connects to the server's admin API.
+	Client func() (*admin.Client, error)
+	Room   string
+}
+
+// NewCmdPeers returns `voicectl peers ROOM` with kick and mute; runF replaces
+// peersRun in tests.
+func NewCmdPeers(f *cmdutil.Factory, runF func(*PeersOptions) error) *cobra.Command {
+	opts := &PeersOptions{IO: f.IO, Now: f.Now}
+	cmd := &cobra.Command{
 		Use:     "peers ROOM",
 		Short:   "List a room's peers; kick or mute one",
 		Example: "  voicectl peers standup\n  voicectl peers kick standup alice\n  voicectl peers mute standup PA_1f2e --unmute",
 		Args:    cobra.ExactArgs(1),
-	}, runF, peersListRun)
-
-	cmd.AddCommand(newAdminCmd(f, &cobra.Command{Use: "kick ROOM PEER", Short: "Remove a peer (by id or identity) from a room", Args: cobra.ExactArgs(2)}, runF, peersKickRun))
-	var unmute bool
-	mute := newAdminCmd(f, &cobra.Command{Use: "mute ROOM PEER", Short: "Mute (or --unmute) a peer's microphone", Args: cobra.ExactArgs(2)}, runF, func(o *Options, a []string) error {
-		return peersMuteRun(o, a, !unmute)
-	})
-	mute.Flags().BoolVar(&unmute, "unmute", false, "unmute instead")
-	cmd.AddCommand(mute)
+		RunE: func(_ *cobra.Command, args []string) error {
+			if err := cmdutil.CheckFormat(opts.Output); err != nil {
+				return err
+			}
+			opts.Room = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return peersRun(opts)
+		},
+	}
+	opts.Client = addConnectionFlags(f, cmd)
+	cmdutil.AddOutputFlag(cmd, &opts.Output)
+	cmd.AddCommand(NewCmdPeersKick(f, nil), NewCmdPeersMute(f, nil))
 	return cmd
 }
 
-var peerHeader = []string{"peer", "identity", "worker", "publishing", "muted", "speaking", "joined"}
-
-func peerRow(o *Options, p wire.AdminPeer, speaking bool) []string {
-	worker := fmt.Sprint(p.Worker)
-	if p.Server != "" { // its media is on a relay
-		worker = admin.ShortID(p.Server) + "/" + worker
-	}
-	return []string{p.ID, p.Identity, worker, admin.YesNo(p.Publishing), admin.YesNo(p.Muted), admin.YesNo(speaking), age(o.Now(), p.JoinedAt)}
-}
-
-func peersListRun(o *Options, args []string) error {
-	c, err := o.Client()
+func peersRun(opts *PeersOptions) error {
+	c, err := opts.Client()
 	if err != nil {
 		return err
 	}
 	cx, cancel := ctx()
 	defer cancel()
-	r, err := c.Room(cx, args[0])
+	r, err := c.Room(cx, opts.Room)
 	if err != nil {
 		return err
 	}
-	if o.Output != cmdutil.FormatTable {
-		return cmdutil.PrintData(o.IO.Out, o.Output, r.PeerList)
-	}
-	speaking := map[string]bool{}
-	for _, s := range r.Speakers {
+	return cmdutil.PrintList(opts.IO, opts.Output, r.PeerList, peerColumns(opts.Now(), r.Speakers))
+}
+
+// peerColumns are a room's peers as `peers` and `rooms show` list them: now
+// dates their joins and speakers says who is speaking.
+func peerColumns(now time.Time, speakers []wire.Speaker) []cmdutil.Column[wire.AdminPeer] {
+	speaking := make(map[string]bool, len(speakers))
+	for _, s := range speakers {
 		speaking[s.PeerID] = true
 	}
-	rows := make([][]string, 0, len(r.PeerList))
-	for _, p := range r.PeerList {
-		rows = append(rows, peerRow(o, p, speaking[p.ID]))
+	return []cmdutil.Column[wire.AdminPeer]{
+		{Header: "peer", Cell: func(p wire.AdminPeer) string { return p.ID }},
+		{Header: "identity", Cell: func(p wire.AdminPeer) string { return p.Identity }},
+		{Header: "worker", Cell: func(p wire.AdminPeer) string {
+			if p.Server != "" { // its media is on a relay
+				return admin.ShortID(p.Server) + "/" + fmt.Sprint(p.Worker)
+			}
+			return fmt.Sprint(p.Worker)
+		}},
+		{Header: "publishing", Cell: func(p wire.AdminPeer) string { return admin.YesNo(p.Publishing) }},
+		{Header: "muted", Cell: func(p wire.AdminPeer) string { return admin.YesNo(p.Muted) }},
+		{Header: "speaking", Cell: func(p wire.AdminPeer) string { return admin.YesNo(speaking[p.ID]) }},
+		{Header: "joined", Cell: func(p wire.AdminPeer) string { return age(now, p.JoinedAt) }},
 	}
-	return cmdutil.PrintTable(o.IO, peerHeader, rows)
 }
 
-func printResult(o *Options, res wire.AdminResult) error {
-	if o.Output != cmdutil.FormatTable {
-		return cmdutil.PrintData(o.IO.Out, o.Output, res)
-	}
-	_, err := fmt.Fprintln(o.IO.Out, res.Message)
-	return err
-}
-
-func peersKickRun(o *Options, args []string) error {
-	c, err := o.Client()
-	if err != nil {
+// printResult writes an action's result: its message, or -o json|yaml the whole.
+func printResult(ios *cmdutil.IOStreams, format string, res wire.AdminResult) error {
+	return cmdutil.PrintItem(ios, format, res, func() error {
+		_, err := fmt.Fprintln(ios.Out, res.Message)
 		return err
-	}
-	cx, cancel := ctx()
-	defer cancel()
-	res, err := c.Kick(cx, args[0], args[1])
-	if err != nil {
-		return err
-	}
-	return printResult(o, res)
-}
-
-func peersMuteRun(o *Options, args []string, muted bool) error {
-	c, err := o.Client()
-	if err != nil {
-		return err
-	}
-	cx, cancel := ctx()
-	defer cancel()
-	res, err := c.Mute(cx, args[0], args[1], muted)
-	if err != nil {
-		return err
-	}
-	return printResult(o, res)
+	})
 }

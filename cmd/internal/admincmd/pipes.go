@@ -10,27 +10,38 @@ import (
 	"github.com/voicectl/voicectl/server/wire"
 )
 
+// PipesOptions are the inputs of `voicectl pipes`.
+type PipesOptions struct {
+	IO     *cmdutil.IOStreams
+	Output string
+	// Client connects to the server's admin API.
+	Client func() (*admin.Client, error)
+}
+
 // NewCmdPipes returns `voicectl pipes`; runF replaces pipesRun in tests.
-func NewCmdPipes(f *cmdutil.Factory, runF func(*Options, []string) error) *cobra.Command {
-	return newAdminCmd(f, &cobra.Command{
+func NewCmdPipes(f *cmdutil.Factory, runF func(*PipesOptions) error) *cobra.Command {
+	opts := &PipesOptions{IO: f.IO}
+	cmd := &cobra.Command{
 		Use:   "pipes",
 		Short: "List the pipes that link routers of a room across workers",
 		Args:  cobra.NoArgs,
-	}, runF, pipesRun)
-}
-
-var pipeHeader = append(append([]string{}, admin.PipeHeader...), "addresses")
-
-func pipeRows(ps []wire.AdminPipe) [][]string {
-	rows := make([][]string, 0, len(ps))
-	for _, p := range ps {
-		rows = append(rows, append(admin.PipeRow(p), strings.Join(p.Addrs, " ")))
+		RunE: func(*cobra.Command, []string) error {
+			if err := cmdutil.CheckFormat(opts.Output); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return pipesRun(opts)
+		},
 	}
-	return rows
+	opts.Client = addConnectionFlags(f, cmd)
+	cmdutil.AddOutputFlag(cmd, &opts.Output)
+	return cmd
 }
 
-func pipesRun(o *Options, _ []string) error {
-	c, err := o.Client()
+func pipesRun(opts *PipesOptions) error {
+	c, err := opts.Client()
 	if err != nil {
 		return err
 	}
@@ -40,8 +51,9 @@ func pipesRun(o *Options, _ []string) error {
 	if err != nil {
 		return err
 	}
-	if o.Output != cmdutil.FormatTable {
-		return cmdutil.PrintData(o.IO.Out, o.Output, ps)
-	}
-	return cmdutil.PrintTable(o.IO, pipeHeader, pipeRows(ps))
+	return cmdutil.PrintList(opts.IO, opts.Output, ps, pipeColumns)
 }
+
+// pipeColumns are the dashboard's pipe cells (admin.PipeRow) and the addresses.
+var pipeColumns = append(cmdutil.ColumnsOf(admin.PipeHeader, admin.PipeRow),
+	cmdutil.Column[wire.AdminPipe]{Header: "addresses", Cell: func(p wire.AdminPipe) string { return strings.Join(p.Addrs, " ") }})

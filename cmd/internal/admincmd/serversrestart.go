@@ -23,10 +23,26 @@ type RestartStep struct {
 	BackAfterSeconds float64 `json:"back_after_seconds"`
 }
 
-// newCmdServersRestart is `voicectl servers restart --rolling [ID...]`.
-func newCmdServersRestart(f *cmdutil.Factory, runF func(*Options, []string) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Now: f.Now}
-	rolling := true
+// ServersRestartOptions are the inputs of `voicectl servers restart --rolling [ID...]`.
+type ServersRestartOptions struct {
+	IO     *cmdutil.IOStreams
+	Output string
+	// APIClient connects to the cluster API.
+	APIClient func() (*admin.Client, error)
+	// IDs are the servers to restart; none means every live one.
+	IDs []string
+	// Rolling is --rolling, the only way: false is a usage error.
+	Rolling bool
+	// Deadline is each server's drain deadline; 0 leaves its drain.deadline.
+	Deadline time.Duration
+	// Wait is how long each server may take to be back, drain included.
+	Wait time.Duration
+}
+
+// NewCmdServersRestart is `voicectl servers restart --rolling [ID...]`; runF
+// replaces serversRestartRun in tests.
+func NewCmdServersRestart(f *cmdutil.Factory, runF func(*ServersRestartOptions) error) *cobra.Command {
+	opts := &ServersRestartOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "restart [ID...]",
 		Short: "Restart servers one at a time (rolling): drain each, wait until it is back in the registry, then the next",
@@ -35,33 +51,34 @@ func newCmdServersRestart(f *cmdutil.Factory, runF func(*Options, []string) erro
 			"a Kubernetes Deployment) starts it again, and once its heartbeats show the new process the\n" +
 			"next server drains. Calls go on throughout: peers follow their rooms' moves.",
 		Example: "  voicectl servers restart --rolling --deadline 2m --api http://api:7870",
-		RunE: func(_ *cobra.Command, a []string) error {
+		RunE: func(_ *cobra.Command, args []string) error {
 			if err := cmdutil.CheckFormat(opts.Output); err != nil {
 				return err
 			}
-			if !rolling {
+			if !opts.Rolling {
 				return &cmdutil.UsageError{Err: fmt.Errorf("only rolling restarts: restarting every server at once drops every call (drain them one by one)")}
 			}
 			if opts.Deadline < 0 || opts.Wait <= 0 {
 				return &cmdutil.UsageError{Err: fmt.Errorf("--deadline must not be negative and --wait must be positive")}
 			}
+			opts.IDs = args
 			if runF != nil {
-				return runF(opts, a)
+				return runF(opts)
 			}
-			return serversRestartRun(opts, a)
+			return serversRestartRun(opts)
 		},
 	}
 	fl := cmd.Flags()
-	fl.BoolVar(&rolling, "rolling", true, "one server at a time (the only way)")
+	fl.BoolVar(&opts.Rolling, "rolling", true, "one server at a time (the only way)")
 	fl.DurationVar(&opts.Deadline, "deadline", 0, "each server's drain deadline (default: its drain.deadline, 2m)")
 	fl.DurationVar(&opts.Wait, "wait", 3*time.Minute, "how long to wait for each server to be back, drain included")
-	addAPIFlags(f, cmd, opts)
+	opts.APIClient = addAPIFlags(f, cmd)
 	cmdutil.AddOutputFlag(cmd, &opts.Output)
 	return cmd
 }
 
-func serversRestartRun(o *Options, ids []string) error {
-	c, err := o.APIClient()
+func serversRestartRun(opts *ServersRestartOptions) error {
+	c, err := opts.APIClient()
 	if err != nil {
 		return err
 	}
@@ -79,6 +96,7 @@ func serversRestartRun(o *Options, ids []string) error {
 			live = append(live, s.ID)
 		}
 	}
+	ids := slices.Clone(opts.IDs)
 	if len(ids) == 0 {
 		ids = live
 	}
@@ -90,25 +108,25 @@ func serversRestartRun(o *Options, ids []string) error {
 		}
 		t0 := time.Now()
 		cx, cancel := ctx()
-		d, err := c.DrainServer(cx, id, o.Deadline)
+		d, err := c.DrainServer(cx, id, opts.Deadline)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("drain %s: %w", id, err)
 		}
-		if o.Output == cmdutil.FormatTable {
-			fmt.Fprintf(o.IO.Out, "[%d/%d] %s draining (%d peers)\n", i+1, len(ids), id, d.Peers)
+		if opts.Output == cmdutil.FormatTable {
+			fmt.Fprintf(opts.IO.Out, "[%d/%d] %s draining (%d peers)\n", i+1, len(ids), id, d.Peers)
 		}
-		if err := awaitRestarted(c, id, started[id], o.Wait); err != nil {
+		if err := awaitRestarted(c, id, started[id], opts.Wait); err != nil {
 			return err
 		}
 		step := RestartStep{Server: id, Peers: d.Peers, BackAfterSeconds: time.Since(t0).Seconds()}
 		steps = append(steps, step)
-		if o.Output == cmdutil.FormatTable {
-			fmt.Fprintf(o.IO.Out, "[%d/%d] %s back after %.1fs\n", i+1, len(ids), id, step.BackAfterSeconds)
+		if opts.Output == cmdutil.FormatTable {
+			fmt.Fprintf(opts.IO.Out, "[%d/%d] %s back after %.1fs\n", i+1, len(ids), id, step.BackAfterSeconds)
 		}
 	}
-	if o.Output != cmdutil.FormatTable {
-		return cmdutil.PrintData(o.IO.Out, o.Output, steps)
+	if opts.Output != cmdutil.FormatTable {
+		return cmdutil.PrintData(opts.IO.Out, opts.Output, steps)
 	}
 	return nil
 }

@@ -10,18 +10,39 @@ import (
 	"github.com/voicectl/voicectl/server/wire"
 )
 
+// WorkersOptions are the inputs of `voicectl workers`.
+type WorkersOptions struct {
+	IO     *cmdutil.IOStreams
+	Output string
+	// Client connects to the server's admin API.
+	Client func() (*admin.Client, error)
+}
+
 // NewCmdWorkers returns `voicectl workers`; runF replaces workersRun in tests.
-func NewCmdWorkers(f *cmdutil.Factory, runF func(*Options, []string) error) *cobra.Command {
-	return newAdminCmd(f, &cobra.Command{
+func NewCmdWorkers(f *cmdutil.Factory, runF func(*WorkersOptions) error) *cobra.Command {
+	opts := &WorkersOptions{IO: f.IO}
+	cmd := &cobra.Command{
 		Use:     "workers",
 		Short:   "List a server's workers with their load, capacity and CPU",
 		Example: "  voicectl workers\n  voicectl workers -o json --server http://10.0.0.5:7880",
 		Args:    cobra.NoArgs,
-	}, runF, workersRun)
+		RunE: func(*cobra.Command, []string) error {
+			if err := cmdutil.CheckFormat(opts.Output); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return workersRun(opts)
+		},
+	}
+	opts.Client = addConnectionFlags(f, cmd)
+	cmdutil.AddOutputFlag(cmd, &opts.Output)
+	return cmd
 }
 
-func workersRun(o *Options, _ []string) error {
-	c, err := o.Client()
+func workersRun(opts *WorkersOptions) error {
+	c, err := opts.Client()
 	if err != nil {
 		return err
 	}
@@ -31,24 +52,24 @@ func workersRun(o *Options, _ []string) error {
 	if err != nil {
 		return err
 	}
-	if o.Output != cmdutil.FormatTable {
-		return cmdutil.PrintData(o.IO.Out, o.Output, ws)
-	}
-	return cmdutil.PrintTable(o.IO, workerHeader, workerRows(ws))
+	return cmdutil.PrintList(opts.IO, opts.Output, ws, workerColumns)
 }
 
-var workerHeader = []string{"worker", "pid", "port", "ready", "load", "capacity", "stress", "routers", "transports", "producers", "consumers", "pipes", "pps in", "pps out", "cpu", "restarts"}
-
-func workerRows(ws []wire.AdminWorker) [][]string {
-	rows := make([][]string, 0, len(ws))
-	for _, w := range ws {
-		rows = append(rows, []string{
-			fmt.Sprint(w.Index), fmt.Sprint(w.PID), fmt.Sprint(w.Port), admin.YesNo(w.Ready),
-			fmt.Sprint(w.Load), fmt.Sprint(w.Capacity), fmt.Sprintf("%.0f%%", 100*w.Stress),
-			fmt.Sprint(w.Routers), fmt.Sprint(w.Transports), fmt.Sprint(w.Producers), fmt.Sprint(w.Consumers), fmt.Sprint(w.Pipes),
-			fmt.Sprintf("%.0f", w.PacketsInPerSecond), fmt.Sprintf("%.0f", w.PacketsOutPerSecond),
-			fmt.Sprintf("%.1f%%", w.CPUPercent), fmt.Sprint(w.Restarts),
-		})
-	}
-	return rows
+var workerColumns = []cmdutil.Column[wire.AdminWorker]{
+	{Header: "worker", Cell: func(w wire.AdminWorker) string { return fmt.Sprint(w.Index) }},
+	{Header: "pid", Cell: func(w wire.AdminWorker) string { return fmt.Sprint(w.PID) }},
+	{Header: "port", Cell: func(w wire.AdminWorker) string { return fmt.Sprint(w.Port) }},
+	{Header: "ready", Cell: func(w wire.AdminWorker) string { return admin.YesNo(w.Ready) }},
+	{Header: "load", Cell: func(w wire.AdminWorker) string { return fmt.Sprint(w.Load) }},
+	{Header: "capacity", Cell: func(w wire.AdminWorker) string { return fmt.Sprint(w.Capacity) }},
+	{Header: "stress", Cell: func(w wire.AdminWorker) string { return percent(w.Stress) }},
+	{Header: "routers", Cell: func(w wire.AdminWorker) string { return fmt.Sprint(w.Routers) }},
+	{Header: "transports", Cell: func(w wire.AdminWorker) string { return fmt.Sprint(w.Transports) }},
+	{Header: "producers", Cell: func(w wire.AdminWorker) string { return fmt.Sprint(w.Producers) }},
+	{Header: "consumers", Cell: func(w wire.AdminWorker) string { return fmt.Sprint(w.Consumers) }},
+	{Header: "pipes", Cell: func(w wire.AdminWorker) string { return fmt.Sprint(w.Pipes) }},
+	{Header: "pps in", Cell: func(w wire.AdminWorker) string { return fmt.Sprintf("%.0f", w.PacketsInPerSecond) }},
+	{Header: "pps out", Cell: func(w wire.AdminWorker) string { return fmt.Sprintf("%.0f", w.PacketsOutPerSecond) }},
+	{Header: "cpu", Cell: func(w wire.AdminWorker) string { return fmt.Sprintf("%.1f%%", w.CPUPercent) }},
+	{Header: "restarts", Cell: func(w wire.AdminWorker) string { return fmt.Sprint(w.Restarts) }},
 }

@@ -39,7 +39,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	cmd.AddCommand(version.NewCmdVersion(f))
 	cmd.AddCommand(workercmd.NewCmdWorker(f))
 	cmd.AddCommand(admincmd.NewCmdWorkers(f, nil))
-	cmd.AddCommand(admincmd.NewCmdRooms(f, nil))
+	cmd.AddCommand(admincmd.NewCmdRooms(f))
 	cmd.AddCommand(admincmd.NewCmdPeers(f, nil))
 	cmd.AddCommand(admincmd.NewCmdPipes(f, nil))
 	cmd.AddCommand(admincmd.NewCmdServers(f, nil))
