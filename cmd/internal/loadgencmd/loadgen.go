@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os/signal"
-	"reflect"
-	"strings"
 	"syscall"
 	"time"
 
@@ -66,39 +64,6 @@ func (t *target) resolve(f *cmdutil.Factory, fl *pflag.FlagSet, sc *loadgen.Scen
 
 func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-}
-
-// reportRows lists a report's fields by their JSON names, for the table output.
-func reportRows(v any) [][]string {
-	var rows [][]string
-	rv := reflect.ValueOf(v)
-	rt := rv.Type()
-	for i := 0; i < rt.NumField(); i++ {
-		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
-		if f := rv.Field(i); f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Struct {
-			// A section (the idle window's): its rows, prefixed, when present.
-			if !f.IsNil() {
-				for _, row := range reportRows(f.Elem().Interface()) {
-					rows = append(rows, []string{name + "." + row[0], row[1]})
-				}
-			}
-			continue
-		}
-		if name == "listener_gaps_ms" || name == "-" {
-			continue // one per listener: -o json has them, the table their p50 and max
-		}
-		if f := rv.Field(i); f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct {
-			rows = append(rows, []string{name, fmt.Sprint(f.Len())}) // a list: -o json has its items
-			continue
-		}
-		val := rv.Field(i).Interface()
-		s := fmt.Sprint(val)
-		if fv, ok := val.(float64); ok {
-			s = fmt.Sprintf("%.4g", fv)
-		}
-		rows = append(rows, []string{name, s})
-	}
-	return rows
 }
 
 // progressPrinter shows a status line on a terminal and a plain line every few

@@ -134,12 +134,16 @@ func runRun(o *RunOptions) error {
 		fmt.Fprintf(o.IO.ErrOut, "warning: the load generator used %.1f CPU seconds in %.1f s with the machine %.0f%% busy: its own CPU is a bottleneck, so loss and latency overstate the server's\n",
 			r.GeneratorCPUSeconds, r.DurationSeconds, 100*r.MachineBusyRatio)
 	}
-	if o.Output != cmdutil.FormatTable {
-		if err := cmdutil.PrintData(o.IO.Out, o.Output, r); err != nil {
-			return err
-		}
-	} else if err := cmdutil.PrintTable(o.IO, []string{"metric", "value"}, reportRows(r)); err != nil {
+	if err := printReport(o.IO, o.Output, r); err != nil {
 		return err
 	}
 	return o.Scenario.Check(r)
+}
+
+// printReport writes a run's report: -o json|yaml as it is, the table a
+// metric per row (maps as sorted key=value pairs, see reportRows).
+func printReport(ios *cmdutil.IOStreams, format string, r loadgen.Report) error {
+	return cmdutil.PrintItem(ios, format, r, func() error {
+		return cmdutil.PrintTable(ios, []string{"metric", "value"}, reportRows(r))
+	})
 }
