@@ -2,12 +2,15 @@ package admincmd
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
+	"errors"
 	"flag"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +60,15 @@ var fixtureServers = []wire.ClusterServer{
 // fakeAPI serves fixtures in memory: no sockets.
 type fakeAPI struct {
 	requests []string
+	// restarted are the servers drained (by id): the registry then lists
+	// them with a new process, StartedAt t0, unless stayDown.
+	restarted map[string]bool
+	stayDown  bool
+	// gone is set by POST /admin/v1/drain when selfExits: every later call
+	// fails to connect, as to a server that exited.
+	selfExits, gone bool
+	// selfUntil is the deadline POST /admin/v1/drain answers.
+	selfUntil time.Time
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -67,6 +79,20 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var v any
+	if id, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/v1/servers/"), "/drain"); ok && r.Method == http.MethodPost && serverIndex(id) >= 0 {
+		var body map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		d, _ := time.ParseDuration(body["deadline"])
+		if d == 0 {
+			d = 2 * time.Minute
+		}
+		if f.restarted == nil {
+			f.restarted = map[string]bool{}
+		}
+		f.restarted[id] = !f.stayDown
+		_ = json.NewEncoder(w).Encode(wire.ClusterDrain{Server: id, Until: t0.Add(d), Peers: fixtureServers[serverIndex(id)].Peers})
+		return
+	}
 	switch r.Method + " " + r.URL.Path {
 	case "GET /admin/v1/workers":
 		v = fixtureWorkers
@@ -75,15 +101,21 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "GET /admin/v1/rooms/standup":
 		v = fixtureRoom
 	case "GET /v1/servers":
-		v = fixtureServers
-	case "POST /v1/servers/" + fixtureServers[0].ID + "/drain":
+		ss := slices.Clone(fixtureServers)
+		for i := range ss {
+			if f.restarted[ss[i].ID] {
+				ss[i].StartedAt = t0
+			}
+		}
+		v = ss
+	case "POST /admin/v1/drain":
+		f.gone = f.selfExits
+		v = wire.ClusterDrain{Server: fixtureServers[0].ID, Until: f.selfUntil, Peers: 7}
+	case "POST /v1/rooms/standup/move":
 		var body map[string]string
 		_ = json.NewDecoder(r.Body).Decode(&body)
-		d, _ := time.ParseDuration(body["deadline"])
-		if d == 0 {
-			d = 2 * time.Minute
-		}
-		v = wire.ClusterDrain{Server: fixtureServers[0].ID, Until: t0.Add(d), Peers: 40}
+		to := cmp.Or(body["to"], fixtureServers[1].ID)
+		v = wire.ClusterRoom{Room: "standup", Server: to, ServerState: "live", SignalURL: fixtureServers[serverIndex(to)].SignalURL, CreatedAt: t0.Add(-time.Hour), Moves: 2}
 	case "GET /v1/rooms":
 		v = []wire.ClusterRoom{{Room: "standup", Server: fixtureServers[0].ID, ServerState: "live", SignalURL: "http://127.0.0.11:7880", CreatedAt: t0.Add(-time.Hour), Moves: 1}}
 	case "GET /admin/v1/pipes":
@@ -104,9 +136,17 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// serverIndex is id's place in fixtureServers, or -1.
+func serverIndex(id string) int {
+	return slices.IndexFunc(fixtureServers, func(s wire.ClusterServer) bool { return s.ID == id })
+}
+
 type handlerTransport struct{ h http.Handler }
 
 func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if api, ok := t.h.(*fakeAPI); ok && api.gone {
+		return nil, errors.New("connection refused")
+	}
 	rec := httptest.NewRecorder()
 	t.h.ServeHTTP(rec, r)
 	return rec.Result(), nil
@@ -220,6 +260,8 @@ func TestTablesGolden(t *testing.T) {
 		{"rooms_show", []string{"rooms", "show", "standup"}},
 		{"peers", []string{"peers", "standup"}},
 		{"pipes", []string{"pipes"}},
+		{"rooms_list_api", []string{"rooms", "list", "--api", "http://api.test:7870"}},
+		{"servers", []string{"servers", "--api", "http://api.test:7870"}},
 	} {
 		for _, tty := range []bool{true, false} {
 			name := tc.name + map[bool]string{true: "_tty", false: "_plain"}[tty]
