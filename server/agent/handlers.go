@@ -97,10 +97,10 @@ func (a *Agent) placeRelay(ctx context.Context, env bus.Envelope, r cluster.Rela
 	}
 	a.Seen(r.Owner)
 	u := a.p.Usage()
-	if u.Draining || (u.Stress > a.p.HighWater && !a.p.Host.Relays(r.Owner, r.Room)) {
+	if u.Draining || (u.Stress > a.p.HighWater && !a.p.Host.Lender().Lends(r.Owner, r.Room)) {
 		return cluster.RelayPlaced{}, bus.Errorf(bus.CodeNoCapacity, "server %s is at stress %.2f (high water %.2f)", a.p.ServerID, u.Stress, a.p.HighWater)
 	}
-	placed, err := a.p.Host.PlaceRelay(ctx, r)
+	placed, err := a.p.Host.Lender().Place(ctx, r)
 	switch {
 	case errors.Is(err, roomhost.ErrNoCapacity), errors.Is(err, roomhost.ErrUnavailable):
 		return cluster.RelayPlaced{}, bus.Errorf(bus.CodeNoCapacity, "%v", err)

@@ -50,7 +50,7 @@ func (c *Control) awaitDrained(until time.Time) {
 	defer tk.Stop()
 	for {
 		rooms, peers := c.host.Counts()
-		_, _, relayed := c.host.RelayCounts()
+		_, _, relayed := c.host.Lender().Counts()
 		claimed := len(c.host.Claimed())
 		if rooms == 0 && peers == 0 && relayed == 0 && claimed == 0 {
 			c.log.Info("drained: nothing left here", "took", time.Since(start).Round(time.Millisecond).String())

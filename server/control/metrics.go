@@ -129,7 +129,7 @@ func (wc workerCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(dPeers, float64(peers))
 	gauge(dWorkers, float64(len(c.slots)))
 	if c.bus != nil {
-		relayRooms, _, relayPeers := c.host.RelayCounts()
+		relayRooms, _, relayPeers := c.host.Lender().Counts()
 		gauge(dRelayRooms, float64(relayRooms))
 		gauge(dRelayPeers, float64(relayPeers))
 		c.pipeTotals.collect(c, gauge, counter)

@@ -132,13 +132,13 @@ func (rl *relays) serveCall(ctx context.Context, from cluster.ServerID, call clu
 	if call.Worker < 0 || call.Worker >= len(c.slots) {
 		return nil, bus.Errorf(bus.CodeNotFound, "no worker %d on %s", call.Worker, c.serverID)
 	}
-	params, err := c.host.RelayCheck(from, call)
+	params, err := c.host.Lender().Check(from, call)
 	if err != nil {
 		return nil, relay.BusError(err)
 	}
 	var out json.RawMessage
 	err = c.slots[call.Worker].call(ctx, call.Method, params, &out)
-	c.host.RelayDone(from, call)
+	c.host.Lender().Done(from, call)
 	if err != nil {
 		return nil, relay.BusError(err)
 	}
@@ -148,7 +148,7 @@ func (rl *relays) serveCall(ctx context.Context, from cluster.ServerID, call clu
 // workerEvent sends an event of a relay router here to the room's owner;
 // false when it is not about one.
 func (rl *relays) workerEvent(from cluster.WorkerRef, method string, raw []byte, ev ipc.Event) bool {
-	owner, ok := rl.c.host.RelayOwnerOf(ev)
+	owner, ok := rl.c.host.Lender().OwnerOf(ev)
 	if !ok {
 		return false
 	}

@@ -107,7 +107,7 @@ func (h *Host) RoomLoads() map[string]int {
 		}
 		r.mu.Unlock()
 		units := 0
-		for _, l := range placement.Model([]placement.Room{whole}, h.lim.MaxForwardedSpeakers) {
+		for _, l := range placement.Model([]placement.Room{whole}, h.place.lim.MaxForwardedSpeakers) {
 			units += l.Units()
 		}
 		out[name] = units

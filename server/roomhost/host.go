@@ -96,33 +96,28 @@ type RelayRouter struct {
 	Client   ipc.WorkerClient
 }
 
-// Host holds the rooms of one server.
+// Host holds the rooms of one server. In a cluster it plays both relay
+// roles: as an owner it borrows routers on other servers for joins that fit
+// on no worker here (borrow, borrow.go), and its Lender lends this server's
+// routers to rooms other servers own (lender.go); both place on the same
+// workers through one placer.
 type Host struct {
 	log     *slog.Logger
-	workers Workers
-	lim     placement.Limits
+	place   *placer
 	pipeIP  string
 	timeout time.Duration
-	onNoCap func()
 	lanes   *lanes
-	relays  Relays
+	// borrow finds routers on other servers; nil keeps every room here.
+	borrow  Relays
 	xpipeIP string
 	srtp    bool
+	lender  *Lender
 
 	mediaTimeout   time.Duration
 	onMediaTimeout func()
 
-	// relayMu guards relay, the routers lent to other servers' rooms. Lock
-	// order: placeMu, then relayMu; relayMu is never held with mu or a
-	// room's mu.
-	relayMu sync.Mutex
-	relay   relayIndex
-
-	// placeMu makes each placement (model, decision, reservation) see the
-	// ones before it. Lock order: placeMu, then mu, then a room's mu; mu is
-	// never taken while a room's mu is held.
-	placeMu sync.Mutex
-
+	// mu guards the rooms and peers. Lock order: place.mu, then mu, then a
+	// room's mu; mu is never taken while a room's mu is held.
 	mu       sync.Mutex
 	rooms    map[string]*room
 	peers    map[string]*peer
@@ -147,13 +142,16 @@ func New(p Params) *Host {
 	if p.OnMediaTimeout == nil {
 		p.OnMediaTimeout = func() {}
 	}
-	h := &Host{log: p.Logger, workers: p.Workers, lim: p.Limits, pipeIP: p.PipeListenIP, timeout: p.CallTimeout,
-		onNoCap: p.OnNoCapacity, lanes: newLanes(), relays: p.Relays, xpipeIP: p.ClusterPipeIP, srtp: p.PipeSRTP,
-		relay: newRelayIndex(), mediaTimeout: p.MediaTimeout, onMediaTimeout: p.OnMediaTimeout,
+	h := &Host{log: p.Logger, pipeIP: p.PipeListenIP, timeout: p.CallTimeout,
+		lanes: newLanes(), borrow: p.Relays, xpipeIP: p.ClusterPipeIP, srtp: p.PipeSRTP,
+		mediaTimeout: p.MediaTimeout, onMediaTimeout: p.OnMediaTimeout,
 		rooms: map[string]*room{}, peers: map[string]*peer{}, routers: map[string]*room{}}
 	if h.xpipeIP == "" {
 		h.xpipeIP = h.pipeIP
 	}
+	h.place = &placer{workers: p.Workers, lim: p.Limits, onNoCap: p.OnNoCapacity, owned: h.placements, draining: h.Draining}
+	h.lender = newLender(lenderParams{log: p.Logger, place: h.place, pipeIP: h.xpipeIP, timeout: p.CallTimeout})
+	h.place.lent = h.lender.placements
 	if p.RequireClaim {
 		h.claims = map[string]bool{}
 	}
@@ -206,8 +204,16 @@ func (h *Host) roomList() []*room {
 	return out
 }
 
-// Loads is the placement model of every room right now.
-func (h *Host) Loads() placement.Loads {
+// Lender is the relay side of this server: the routers it lends to other
+// servers' rooms.
+func (h *Host) Lender() *Lender { return h.lender }
+
+// Loads is the placement model of every room right now, the lent ones
+// included.
+func (h *Host) Loads() placement.Loads { return h.place.loads() }
+
+// placements is every room the host owns as the load model sees it.
+func (h *Host) placements() []placement.Room {
 	rooms := h.roomList()
 	snaps := make([]placement.Room, 0, len(rooms))
 	for _, r := range rooms {
@@ -215,15 +221,12 @@ func (h *Host) Loads() placement.Loads {
 		snaps = append(snaps, r.placementLocked())
 		r.mu.Unlock()
 	}
-	h.relayMu.Lock()
-	snaps = append(snaps, h.relayPlacementsLocked()...)
-	h.relayMu.Unlock()
-	return placement.Model(snaps, h.lim.MaxForwardedSpeakers)
+	return snaps
 }
 
 // Full reports that no worker can take any new peer.
 func (h *Host) Full() bool {
-	return placement.Full(h.workers.Candidates(), h.Loads(), h.lim)
+	return placement.Full(h.place.workers.Candidates(), h.Loads(), h.place.lim)
 }
 
 // Counts is the number of rooms and peers.

@@ -339,7 +339,7 @@ func TestWorkerLostTellsItsPeersToReconnect(t *testing.T) {
 		th.h.Leave(id)
 	}
 	th.ws[1] = newFakeWorker(1) // what was on the dead one died with it
-	th.h.workers = fakeWorkers{th.ws}
+	th.h.place.workers = fakeWorkers{th.ws}
 	th.requireEmpty()
 }
 

@@ -37,7 +37,7 @@ func (h *Host) Admit(req JoinRequest) (Admission, error) {
 		p.producerID = newID("PR_")
 	}
 	adm, err := h.admitLocal(req, p)
-	if errors.Is(err, ErrNoCapacity) && h.relays != nil {
+	if errors.Is(err, ErrNoCapacity) && h.borrow != nil {
 		return h.admitRelay(req, p)
 	}
 	return adm, err
@@ -45,8 +45,8 @@ func (h *Host) Admit(req JoinRequest) (Admission, error) {
 
 // admitLocal places p on a worker of this server.
 func (h *Host) admitLocal(req JoinRequest, p *peer) (Admission, error) {
-	h.placeMu.Lock()
-	defer h.placeMu.Unlock()
+	h.place.mu.Lock()
+	defer h.place.mu.Unlock()
 	for {
 		r, err := h.openRoom(req.Room)
 		if err != nil {
@@ -62,21 +62,21 @@ func (h *Host) admitLocal(req JoinRequest, p *peer) (Admission, error) {
 			r.mu.Unlock()
 			return Admission{}, ErrRoomClosed
 		}
-		dec, err := placement.Place(r.placementLocked(), p.publish, h.workers.Candidates(), loads, h.lim)
+		dec, err := placement.Place(r.placementLocked(), p.publish, h.place.workers.Candidates(), loads, h.place.lim)
 		if err != nil {
 			empty := r.emptiedLocked()
 			r.mu.Unlock()
 			if empty {
 				h.forgetRoom(r)
 			}
-			if h.relays == nil {
-				h.onNoCap()
+			if h.borrow == nil {
+				h.place.onNoCap()
 			}
 			return Admission{}, err
 		}
 		rt := r.routers[dec.Ref]
 		if rt == nil {
-			client := h.workers.Client(dec.Ref)
+			client := h.place.workers.Client(dec.Ref)
 			if client == nil {
 				r.mu.Unlock()
 				return Admission{}, fmt.Errorf("worker %s: %w", dec.Ref, ipc.ErrWorkerDown)
@@ -209,7 +209,7 @@ func (h *Host) connect(ctx context.Context, p *peer) error {
 // until whoever does is answered.
 func (h *Host) awaitRouter(ctx context.Context, r *room, rt *router, create bool) error {
 	if create {
-		err := rt.client.CreateRouter(ctx, ipc.RouterCreate{RouterID: rt.id, MaxForwardedSpeakers: h.lim.MaxForwardedSpeakers})
+		err := rt.client.CreateRouter(ctx, ipc.RouterCreate{RouterID: rt.id, MaxForwardedSpeakers: h.place.lim.MaxForwardedSpeakers})
 		r.mu.Lock()
 		rt.err = err
 		close(rt.ready)

@@ -14,8 +14,8 @@ import (
 )
 
 // relayLink is the bus between an owner host and a relay host, in process:
-// relay requests go to the relay's PlaceRelay, worker calls through its
-// RelayCheck and RelayDone to its fake worker, as control does them.
+// relay requests go to the relay's Lender.Place, worker calls through its
+// Check and Done to its fake worker, as control does them.
 type relayLink struct {
 	owner cluster.ServerID
 	relay *Host
@@ -27,7 +27,7 @@ func (l *relayLink) Place(ctx context.Context, req RelayRequest) (RelayRouter, e
 	if l.err != nil {
 		return RelayRouter{}, l.err
 	}
-	placed, err := l.relay.PlaceRelay(ctx, cluster.RelayPlace{Room: req.Room, Owner: l.owner, Peer: req.Peer, Publish: req.Publish, Publishers: req.Publishers})
+	placed, err := l.relay.Lender().Place(ctx, cluster.RelayPlace{Room: req.Room, Owner: l.owner, Peer: req.Peer, Publish: req.Publish, Publishers: req.Publishers})
 	if err != nil {
 		return RelayRouter{}, err
 	}
@@ -41,12 +41,12 @@ func (l *relayLink) Call(ctx context.Context, method string, params, out any) er
 		return err
 	}
 	call := cluster.WorkerCall{Method: method, Params: raw}
-	checked, err := l.relay.RelayCheck(l.owner, call)
+	checked, err := l.relay.Lender().Check(l.owner, call)
 	if err != nil {
 		return err
 	}
 	res, err := l.mux.Serve(ctx, method, checked)
-	l.relay.RelayDone(l.owner, call)
+	l.relay.Lender().Done(l.owner, call)
 	if err != nil || out == nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func TestRelayTakesTheJoinsTheOwnerCannot(t *testing.T) {
 	l3, _ := owner.join("r", "l3", false)
 	require.Equal(t, cluster.LocalWorker("B", 0), mustRef(t, owner.h, l2))
 	require.Equal(t, cluster.LocalWorker("B", 0), mustRef(t, owner.h, l3))
-	rooms, routers, peers := relay.h.RelayCounts()
+	rooms, routers, peers := relay.h.Lender().Counts()
 	require.Equal(t, [3]int{1, 1, 2}, [3]int{rooms, routers, peers})
 	require.Equal(t, 2*2+2, relay.h.Loads()[cluster.LocalWorker("B", 0)].Units(),
 		"two listeners of two publishers, and the two pipe producers")
@@ -149,11 +149,11 @@ func TestRelayTakesTheJoinsTheOwnerCannot(t *testing.T) {
 	require.False(t, isPaused(b, pr1))
 
 	// The relay serves the owner only what it lent it.
-	_, err := relay.h.RelayCheck("C", cluster.WorkerCall{Method: ipc.MethodTransportClose, Params: json.RawMessage(`{"transport_id":"` + l2 + `"}`)})
+	_, err := relay.h.Lender().Check("C", cluster.WorkerCall{Method: ipc.MethodTransportClose, Params: json.RawMessage(`{"transport_id":"` + l2 + `"}`)})
 	require.ErrorContains(t, err, "not relayed here")
-	_, err = relay.h.RelayCheck("A", cluster.WorkerCall{Method: ipc.MethodRouterCreate, Params: json.RawMessage(`{}`)})
+	_, err = relay.h.Lender().Check("A", cluster.WorkerCall{Method: ipc.MethodRouterCreate, Params: json.RawMessage(`{}`)})
 	require.ErrorContains(t, err, "not served to relays")
-	_, err = relay.h.RelayCheck("A", cluster.WorkerCall{Method: ipc.MethodTransportClose, Params: json.RawMessage(`{bad`)})
+	_, err = relay.h.Lender().Check("A", cluster.WorkerCall{Method: ipc.MethodTransportClose, Params: json.RawMessage(`{bad`)})
 	require.Error(t, err)
 
 	// Everyone leaves: nothing is left on either host.
@@ -162,7 +162,7 @@ func TestRelayTakesTheJoinsTheOwnerCannot(t *testing.T) {
 	}
 	owner.requireEmpty()
 	relay.requireEmpty()
-	rooms, routers, peers = relay.h.RelayCounts()
+	rooms, routers, peers = relay.h.Lender().Counts()
 	require.Zero(t, rooms+routers+peers)
 }
 
@@ -192,9 +192,9 @@ func TestRelayLostSendsItsPeersBackAndOwnerLostClearsTheRelay(t *testing.T) {
 	require.Empty(t, l1s.reconnectReason())
 
 	// A dies: B closes what it lent A.
-	require.Equal(t, 1, relay.h.DropRelaysOf("A"))
+	require.Equal(t, 1, relay.h.Lender().DropOwner("A"))
 	relay.requireEmpty()
-	rooms, _, _ := relay.h.RelayCounts()
+	rooms, _, _ := relay.h.Lender().Counts()
 	require.Zero(t, rooms)
 }
 

@@ -13,7 +13,7 @@ import (
 // transport is made on the relay's worker, and the relay router is one more
 // router of the room, piped to the others like a local one.
 
-// admitRelay asks the relays for room for p; it runs without placeMu, as it
+// admitRelay asks the relays for room for p; it runs without place.mu, as it
 // waits for another server's answer.
 func (h *Host) admitRelay(req JoinRequest, p *peer) (Admission, error) {
 	for {
@@ -49,7 +49,7 @@ func (h *Host) admitRelay(req JoinRequest, p *peer) (Admission, error) {
 		slices.Sort(prefer)
 
 		ctx, cancel := h.callCtx()
-		rel, err := h.relays.Place(ctx, RelayRequest{Room: req.Room, Peer: p.id, Publish: p.publish, Publishers: publishers, Prefer: prefer})
+		rel, err := h.borrow.Place(ctx, RelayRequest{Room: req.Room, Peer: p.id, Publish: p.publish, Publishers: publishers, Prefer: prefer})
 		cancel()
 
 		r.mu.Lock()
@@ -61,7 +61,7 @@ func (h *Host) admitRelay(req JoinRequest, p *peer) (Admission, error) {
 				h.forgetRoom(r)
 			}
 			if errors.Is(err, ErrNoCapacity) {
-				h.onNoCap()
+				h.place.onNoCap()
 			}
 			return Admission{}, err
 		}
@@ -91,7 +91,7 @@ func (h *Host) releaseRelay(c ipc.WorkerClient, peerID string) {
 
 // ServerLost retires every router of the rooms here that lives on server id
 // (a relay that died) and tells its peers to reconnect, and closes the
-// relay routers this server lent to id's rooms.
+// routers this server lent to id's rooms.
 func (h *Host) ServerLost(id cluster.ServerID) {
 	refs := map[cluster.WorkerRef]bool{}
 	for _, r := range h.roomList() {
@@ -106,7 +106,7 @@ func (h *Host) ServerLost(id cluster.ServerID) {
 	for ref := range refs {
 		h.WorkerLost(ref)
 	}
-	h.DropRelaysOf(id)
+	h.lender.DropOwner(id)
 }
 
 // RelayDraining sends the peers whose media is on a relay router of server id
@@ -147,5 +147,27 @@ func (h *Host) RelayServers() []cluster.ServerID {
 		r.mu.Unlock()
 	}
 	slices.Sort(out)
+	return out
+}
+
+// PipeRemotes names, for every pipe end here that leads to another server,
+// that server: the owner's side of its rooms' pipes to relays, and the lent
+// routers' ends (which lead to their owner).
+func (h *Host) PipeRemotes() map[string]cluster.ServerID {
+	out := map[string]cluster.ServerID{}
+	for _, r := range h.roomList() {
+		r.mu.Lock()
+		for _, pp := range r.pipes {
+			a, b := pp.ends[0], pp.ends[1]
+			switch {
+			case a.remote && !b.remote:
+				out[pp.id] = a.ref.Server
+			case b.remote && !a.remote:
+				out[pp.id] = b.ref.Server
+			}
+		}
+		r.mu.Unlock()
+	}
+	h.lender.pipeRemotes(out)
 	return out
 }

@@ -1,0 +1,506 @@
+package roomhost
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/placement"
+)
+
+// Lender is the relay side of a server: the routers it lends to rooms other
+// servers own. It keeps no room state beyond those routers, the peers
+// reserved on them (so the load model, the placements and the heartbeats
+// count what it carries) and the pipe ends made on them. The owner works the
+// routers through worker calls (Check, Done) and gets their events
+// (OwnerOf). It shares its Host's placer: a join and a relay request place
+// on the same workers under the same lock.
+type Lender struct {
+	log     *slog.Logger
+	place   *placer
+	pipeIP  string
+	timeout time.Duration
+
+	// mu guards lent; it is never held with the host's mu or a room's mu.
+	mu   sync.Mutex
+	lent lentIndex
+}
+
+type lenderParams struct {
+	log *slog.Logger
+	// place is the host's placer.
+	place *placer
+	// pipeIP is where the lent routers' pipe ends listen, whatever the
+	// owner asked: this server's cluster pipe address.
+	pipeIP  string
+	timeout time.Duration
+}
+
+func newLender(p lenderParams) *Lender {
+	return &Lender{log: p.log, place: p.place, pipeIP: p.pipeIP, timeout: p.timeout,
+		lent: lentIndex{rooms: map[lentKey]*lentRoom{}, byRouter: map[string]*lentRoom{},
+			byPeer: map[string]*lentRoom{}, byPipe: map[string]*lentRoom{}}}
+}
+
+type lentKey struct {
+	owner cluster.ServerID
+	room  string
+}
+
+// lentRoom is what one owner's room has here.
+type lentRoom struct {
+	key lentKey
+	// far is how many of the room's publishers are elsewhere (on the owner
+	// or another relay), as of the owner's last request.
+	far     int
+	routers map[cluster.WorkerRef]*lentRouter
+	peers   map[string]lentPeer // by peer id, which is its transport id
+	pipes   map[string]*lentRouter
+}
+
+type lentRouter struct {
+	id    string
+	ref   cluster.WorkerRef
+	ready chan struct{}
+	err   error
+	gone  bool
+}
+
+type lentPeer struct {
+	router  *lentRouter
+	publish bool
+}
+
+type lentIndex struct {
+	rooms    map[lentKey]*lentRoom
+	byRouter map[string]*lentRoom
+	byPeer   map[string]*lentRoom
+	byPipe   map[string]*lentRoom
+}
+
+// placement is the lent room as the load model sees it: its routers and
+// reserved peers, and the publishers on the owner's side as peers of one
+// router on the owner (not a candidate here), whose producers the model
+// pipes into the lent routers like any other router's.
+func (rr *lentRoom) placement() placement.Room {
+	out := placement.Room{}
+	for ref := range rr.routers {
+		out.Routers = append(out.Routers, ref)
+	}
+	slices.SortFunc(out.Routers, compareRefs)
+	for _, p := range rr.peers {
+		out.Peers = append(out.Peers, placement.Peer{Router: p.router.ref, Publish: p.publish})
+	}
+	if rr.far > 0 {
+		owner := cluster.WorkerRef{Server: rr.key.owner, Index: -1}
+		out.Routers = append(out.Routers, owner)
+		out.External = &owner
+		for range rr.far {
+			out.Peers = append(out.Peers, placement.Peer{Router: owner, Publish: true})
+		}
+	}
+	return out
+}
+
+func compareRefs(a, b cluster.WorkerRef) int {
+	if a.Less(b) {
+		return -1
+	}
+	if b.Less(a) {
+		return 1
+	}
+	return 0
+}
+
+// placements is every lent room as placement sees it.
+func (l *Lender) placements() []placement.Room {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	keys := slices.SortedFunc(maps.Keys(l.lent.rooms), func(a, b lentKey) int {
+		if a.owner != b.owner {
+			return cmp.Compare(a.owner, b.owner)
+		}
+		return cmp.Compare(a.room, b.room)
+	})
+	out := make([]placement.Room, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, l.lent.rooms[k].placement())
+	}
+	return out
+}
+
+// Place reserves room for one more peer of a room another server owns, on
+// a router of that room here (made if needed, at most one per worker), and
+// answers where it is. It refuses with ErrNoCapacity when no worker here
+// fits the peer, as a local join would be refused.
+func (l *Lender) Place(ctx context.Context, req cluster.RelayPlace) (cluster.RelayPlaced, error) {
+	if req.Room == "" || req.Peer == "" || req.Owner == "" {
+		return cluster.RelayPlaced{}, fmt.Errorf("relay place: room, owner and peer are required")
+	}
+	l.place.mu.Lock()
+	if l.place.draining() {
+		l.place.mu.Unlock()
+		return cluster.RelayPlaced{}, ErrUnavailable
+	}
+	loads := l.place.loads()
+	key := lentKey{req.Owner, req.Room}
+	l.mu.Lock()
+	if rr := l.lent.byPeer[req.Peer]; rr != nil && rr.key == key { // asked again
+		rt := rr.peers[req.Peer].router
+		l.mu.Unlock()
+		l.place.mu.Unlock()
+		return l.awaitRouter(ctx, rt)
+	}
+	rr := l.lent.rooms[key]
+	if rr == nil {
+		rr = &lentRoom{key: key, routers: map[cluster.WorkerRef]*lentRouter{}, peers: map[string]lentPeer{}, pipes: map[string]*lentRouter{}}
+	}
+	here := 0
+	for _, p := range rr.peers {
+		if p.publish {
+			here++
+		}
+	}
+	prev := rr.far
+	rr.far = max(req.Publishers-here, 0)
+	dec, err := l.place.place(rr.placement(), req.Publish, loads)
+	if err != nil {
+		rr.far = prev
+		l.mu.Unlock()
+		l.place.mu.Unlock()
+		l.place.onNoCap()
+		return cluster.RelayPlaced{}, err
+	}
+	client := l.place.workers.Client(dec.Ref)
+	if client == nil {
+		l.mu.Unlock()
+		l.place.mu.Unlock()
+		return cluster.RelayPlaced{}, fmt.Errorf("worker %s: %w", dec.Ref, ipc.ErrWorkerDown)
+	}
+	l.lent.rooms[key] = rr
+	rt := rr.routers[dec.Ref]
+	create := rt == nil
+	if create {
+		rt = &lentRouter{id: newID("RT_"), ref: dec.Ref, ready: make(chan struct{})}
+		rr.routers[dec.Ref] = rt
+		l.lent.byRouter[rt.id] = rr
+	}
+	rr.peers[req.Peer] = lentPeer{router: rt, publish: req.Publish}
+	l.lent.byPeer[req.Peer] = rr
+	l.mu.Unlock()
+	l.place.mu.Unlock()
+
+	if create {
+		err := client.CreateRouter(ctx, ipc.RouterCreate{RouterID: rt.id, MaxForwardedSpeakers: req.MaxForwardedSpeakers})
+		l.mu.Lock()
+		rt.err = err
+		close(rt.ready)
+		l.mu.Unlock()
+		if err != nil {
+			l.dropRouter(rr, rt, true)
+			return cluster.RelayPlaced{}, fmt.Errorf("relay router create on worker %s: %w", rt.ref, err)
+		}
+		l.log.Info("relay router made", "room", req.Room, "owner", req.Owner, "router", rt.id, "worker", rt.ref)
+	}
+	return l.awaitRouter(ctx, rt)
+}
+
+func (l *Lender) awaitRouter(ctx context.Context, rt *lentRouter) (cluster.RelayPlaced, error) {
+	select {
+	case <-rt.ready:
+	case <-ctx.Done():
+		return cluster.RelayPlaced{}, ctx.Err()
+	}
+	l.mu.Lock()
+	err := rt.err
+	l.mu.Unlock()
+	if err != nil {
+		return cluster.RelayPlaced{}, err
+	}
+	return cluster.RelayPlaced{Worker: rt.ref, RouterID: rt.id}, nil
+}
+
+// dropRouter forgets a lent router and the peers reserved on it, and closes
+// it on its worker unless its creation failed.
+func (l *Lender) dropRouter(rr *lentRoom, rt *lentRouter, failed bool) {
+	l.mu.Lock()
+	if rt.gone {
+		l.mu.Unlock()
+		return
+	}
+	rt.gone = true
+	l.forgetRouterLocked(rr, rt)
+	l.mu.Unlock()
+	if failed {
+		return
+	}
+	if client := l.place.workers.Client(rt.ref); client != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+		defer cancel()
+		if err := client.CloseRouter(ctx, ipc.RouterRef{RouterID: rt.id}); !isGone(err) {
+			l.log.Warn("relay router close failed", "router", rt.id, "err", err)
+		}
+	}
+}
+
+func (l *Lender) forgetRouterLocked(rr *lentRoom, rt *lentRouter) {
+	if rr.routers[rt.ref] == rt {
+		delete(rr.routers, rt.ref)
+	}
+	delete(l.lent.byRouter, rt.id)
+	for id, p := range rr.peers {
+		if p.router == rt {
+			delete(rr.peers, id)
+			delete(l.lent.byPeer, id)
+		}
+	}
+	for id, prt := range rr.pipes {
+		if prt == rt {
+			delete(rr.pipes, id)
+			delete(l.lent.byPipe, id)
+		}
+	}
+	if len(rr.routers) == 0 && l.lent.rooms[rr.key] == rr {
+		delete(l.lent.rooms, rr.key)
+	}
+}
+
+// relayRefs are the ids a worker request names.
+type relayRefs struct {
+	RouterID    string `json:"router_id"`
+	TransportID string `json:"transport_id"`
+	PipeID      string `json:"pipe_id"`
+	ListenIP    string `json:"listen_ip"`
+}
+
+// Check vets a worker request another server sent for its lent routers
+// here: it may touch only the routers, the reserved peers' transports and
+// the pipe ends of rooms that server owns here. It returns the params to
+// send on (a pipe end listens on this server's pipe address, whatever the
+// owner asked).
+func (l *Lender) Check(from cluster.ServerID, call cluster.WorkerCall) (json.RawMessage, error) {
+	var refs relayRefs
+	if len(call.Params) > 0 {
+		if err := json.Unmarshal(call.Params, &refs); err != nil {
+			return nil, &ipc.RemoteError{Code: ipc.CodeBadRequest, Message: call.Method + ": " + err.Error()}
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	owned := func(rr *lentRoom) bool { return rr != nil && rr.key.owner == from }
+	refused := func(what, id string) error {
+		return &ipc.RemoteError{Code: ipc.CodeNotFound, Message: fmt.Sprintf("%s %s is not relayed here for %s", what, id, from)}
+	}
+	switch call.Method {
+	case ipc.MethodRouterClose:
+		if !owned(l.lent.byRouter[refs.RouterID]) {
+			return nil, refused("router", refs.RouterID)
+		}
+	case ipc.MethodTransportCreate:
+		rr := l.lent.byRouter[refs.RouterID]
+		if !owned(rr) || l.lent.byPeer[refs.TransportID] != rr || rr.peers[refs.TransportID].router.id != refs.RouterID {
+			return nil, refused("transport", refs.TransportID)
+		}
+	case ipc.MethodTransportAnswer, ipc.MethodTransportCand, ipc.MethodTransportClose, ipc.MethodConsumerCreate, ipc.MethodConsumerClose:
+		if !owned(l.lent.byPeer[refs.TransportID]) {
+			return nil, refused("transport", refs.TransportID)
+		}
+	case ipc.MethodPipeCreate:
+		rr := l.lent.byRouter[refs.RouterID]
+		if !owned(rr) {
+			return nil, refused("router", refs.RouterID)
+		}
+		if _, dup := l.lent.byPipe[refs.PipeID]; !dup {
+			rr.pipes[refs.PipeID] = rr.router(refs.RouterID)
+			l.lent.byPipe[refs.PipeID] = rr
+		}
+		var p ipc.PipeCreate
+		_ = json.Unmarshal(call.Params, &p)
+		p.ListenIP = l.pipeIP
+		return json.Marshal(p)
+	case ipc.MethodPipeConnect, ipc.MethodPipeConsume, ipc.MethodPipeUnconsume, ipc.MethodPipeProduce, ipc.MethodPipeUnproduce, ipc.MethodPipeClose:
+		if !owned(l.lent.byPipe[refs.PipeID]) {
+			return nil, refused("pipe", refs.PipeID)
+		}
+	case ipc.MethodProducerPause:
+		if !l.lendsToLocked(from) {
+			return nil, refused("producer", "")
+		}
+	default:
+		return nil, &ipc.RemoteError{Code: ipc.CodeUnknownMethod, Message: call.Method + " is not served to relays"}
+	}
+	return call.Params, nil
+}
+
+// router is the lent room's router with id, nil if it has none.
+func (rr *lentRoom) router(id string) *lentRouter {
+	for _, rt := range rr.routers {
+		if rt.id == id {
+			return rt
+		}
+	}
+	return nil
+}
+
+func (l *Lender) lendsToLocked(owner cluster.ServerID) bool {
+	for k := range l.lent.rooms {
+		if k.owner == owner {
+			return true
+		}
+	}
+	return false
+}
+
+// Done updates what is lent after a worker request of the owner's was
+// served: a closed transport gives its reservation back (the router closes
+// with its last one), a closed router or pipe end is forgotten.
+func (l *Lender) Done(from cluster.ServerID, call cluster.WorkerCall) {
+	var refs relayRefs
+	_ = json.Unmarshal(call.Params, &refs)
+	switch call.Method {
+	case ipc.MethodTransportClose:
+		l.Release(from, refs.TransportID)
+	case ipc.MethodRouterClose:
+		l.mu.Lock()
+		rr := l.lent.byRouter[refs.RouterID]
+		if rr != nil && rr.key.owner == from {
+			if rt := rr.router(refs.RouterID); rt != nil && !rt.gone {
+				rt.gone = true
+				l.forgetRouterLocked(rr, rt)
+			}
+		}
+		l.mu.Unlock()
+	case ipc.MethodPipeClose:
+		l.mu.Lock()
+		if rr := l.lent.byPipe[refs.PipeID]; rr != nil && rr.key.owner == from {
+			delete(rr.pipes, refs.PipeID)
+			delete(l.lent.byPipe, refs.PipeID)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// Release gives back a peer's reservation; a router left with none is
+// closed.
+func (l *Lender) Release(owner cluster.ServerID, peerID string) {
+	l.mu.Lock()
+	rr := l.lent.byPeer[peerID]
+	if rr == nil || rr.key.owner != owner {
+		l.mu.Unlock()
+		return
+	}
+	rt := rr.peers[peerID].router
+	delete(rr.peers, peerID)
+	delete(l.lent.byPeer, peerID)
+	empty := true
+	for _, p := range rr.peers {
+		if p.router == rt {
+			empty = false
+			break
+		}
+	}
+	ready := isClosed(rt.ready)
+	l.mu.Unlock()
+	if empty && ready {
+		l.dropRouter(rr, rt, false)
+	}
+}
+
+// OwnerOf names the owner of the room a worker event is about, when it is
+// about a lent router here.
+func (l *Lender) OwnerOf(ev ipc.Event) (cluster.ServerID, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var rr *lentRoom
+	switch e := ev.(type) {
+	case ipc.SpeakersEvent:
+		rr = l.lent.byRouter[e.RouterID]
+	case ipc.ProducerNewEvent:
+		rr = l.lent.byRouter[e.RouterID]
+	case ipc.ProducerClosedEvent:
+		rr = l.lent.byRouter[e.RouterID]
+	default:
+		rr = l.lent.byPeer[ev.Key()]
+	}
+	if rr == nil {
+		return "", false
+	}
+	return rr.key.owner, true
+}
+
+// DropOwner closes every router lent to owner (it died, or gave its rooms
+// up) and returns how many there were.
+func (l *Lender) DropOwner(owner cluster.ServerID) int {
+	type item struct {
+		rr *lentRoom
+		rt *lentRouter
+	}
+	var items []item
+	l.mu.Lock()
+	for k, rr := range l.lent.rooms {
+		if k.owner != owner {
+			continue
+		}
+		for _, rt := range rr.routers {
+			if isClosed(rt.ready) {
+				items = append(items, item{rr, rt})
+			}
+		}
+	}
+	l.mu.Unlock()
+	for _, it := range items {
+		l.dropRouter(it.rr, it.rt, false)
+	}
+	if len(items) > 0 {
+		l.log.Warn("relay routers closed: their owner is gone", "owner", owner, "routers", len(items))
+	}
+	return len(items)
+}
+
+// Owners lists the servers this one lends routers to.
+func (l *Lender) Owners() []cluster.ServerID {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	seen := map[cluster.ServerID]bool{}
+	for k := range l.lent.rooms {
+		seen[k.owner] = true
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// Counts is what this server carries for other servers' rooms: rooms,
+// routers and reserved peers.
+func (l *Lender) Counts() (rooms, routers, peers int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, rr := range l.lent.rooms {
+		routers += len(rr.routers)
+		peers += len(rr.peers)
+	}
+	return len(l.lent.rooms), routers, peers
+}
+
+// Lends reports whether this server relays room for owner.
+func (l *Lender) Lends(owner cluster.ServerID, room string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lent.rooms[lentKey{owner, room}] != nil
+}
+
+// pipeRemotes adds the lent routers' pipe ends to out, each leading to its
+// room's owner.
+func (l *Lender) pipeRemotes(out map[string]cluster.ServerID) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for id, rr := range l.lent.byPipe {
+		out[id] = rr.key.owner
+	}
+}
