@@ -45,7 +45,7 @@ type Params struct {
 	// when it ends at the latest (required).
 	Drain func(deadline time.Duration) time.Time
 	// CallWorker serves an owner's worker request for its relay routers here.
-	CallWorker func(ctx context.Context, from cluster.ServerID, call cluster.WorkerCall) (json.RawMessage, error)
+	CallWorker func(ctx context.Context, from cluster.ServerID, call bus.WorkerCall) (json.RawMessage, error)
 }
 
 // Agent runs until Stop.

@@ -52,7 +52,7 @@ func (a *Agent) handlers() *bus.Mux {
 		return cluster.Result{OK: true, Peers: a.p.Host.Move(mv.Room, mv.SignalURL, string(mv.To))}, nil
 	})
 	bus.Handle(m, bus.PlaceRelay, a.placeRelay)
-	bus.Handle(m, bus.CallWorker, func(ctx context.Context, env bus.Envelope, call cluster.WorkerCall) (json.RawMessage, error) {
+	bus.Handle(m, bus.CallWorker, func(ctx context.Context, env bus.Envelope, call bus.WorkerCall) (json.RawMessage, error) {
 		if a.p.CallWorker == nil || env.From == "" {
 			return nil, bus.Errorf(bus.CodeBadRequest, "worker calls need a sender and a server that relays")
 		}

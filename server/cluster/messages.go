@@ -123,14 +123,6 @@ type RelayPlaced struct {
 	RouterID string    `json:"router_id"`
 }
 
-// WorkerCall is one worker request sent to the server that runs the worker:
-// the owner of a room reaching its relay routers.
-type WorkerCall struct {
-	Worker int             `json:"worker"`
-	Method string          `json:"method"`
-	Params json.RawMessage `json:"params,omitempty"`
-}
-
 // WorkerEvent is a relay worker's event, sent on to the room's owner.
 type WorkerEvent struct {
 	Worker WorkerRef       `json:"worker"`

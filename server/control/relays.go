@@ -127,22 +127,14 @@ func (rl *relays) client(ref cluster.WorkerRef) ipc.WorkerClient {
 
 // serveCall runs an owner's worker request on one of this server's
 // workers, within what the owner's relay routers here may touch.
-func (rl *relays) serveCall(ctx context.Context, from cluster.ServerID, call cluster.WorkerCall) (json.RawMessage, error) {
+func (rl *relays) serveCall(ctx context.Context, from cluster.ServerID, call bus.WorkerCall) (json.RawMessage, error) {
 	c := rl.c
-	if call.Worker < 0 || call.Worker >= len(c.slots) {
-		return nil, bus.Errorf(bus.CodeNotFound, "no worker %d on %s", call.Worker, c.serverID)
-	}
-	params, err := c.host.Lender().Check(from, call)
-	if err != nil {
-		return nil, relay.BusError(err)
-	}
-	var out json.RawMessage
-	err = c.slots[call.Worker].call(ctx, call.Method, params, &out)
-	c.host.Lender().Done(from, call)
-	if err != nil {
-		return nil, relay.BusError(err)
-	}
-	return out, nil
+	return relay.Server{Self: c.serverID, Lender: c.host.Lender(), Worker: func(i int) ipc.Caller {
+		if i < 0 || i >= len(c.slots) {
+			return nil
+		}
+		return ipc.CallerFunc(c.slots[i].call)
+	}}.Call(ctx, from, call)
 }
 
 // workerEvent sends an event of a relay router here to the room's owner;

@@ -44,12 +44,12 @@ func (c Caller) Call(ctx context.Context, method string, params, out any) error 
 	if c.Down != nil && c.Down() {
 		return fmt.Errorf("%s on %s: %w (its server is gone)", method, c.To, ipc.ErrWorkerDown)
 	}
-	raw, err := json.Marshal(params)
+	req, err := ipc.RequestOf(method, params)
 	if err != nil {
 		return err
 	}
 	rep, err := bus.CallWorker.Call(ctx, c.Bus, bus.ToWorkers(c.To.Server), c.From, "",
-		cluster.WorkerCall{Worker: c.To.Index, Method: method, Params: raw})
+		bus.WorkerCall{Worker: c.To.Index, Request: req})
 	if err != nil {
 		var be *bus.Error
 		if errors.As(err, &be) {

@@ -3,7 +3,6 @@ package roomhost
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -273,71 +272,78 @@ func (l *Lender) forgetRouterLocked(rr *lentRoom, rt *lentRouter) {
 	}
 }
 
-// relayRefs are the ids a worker request names.
-type relayRefs struct {
-	RouterID    string `json:"router_id"`
-	TransportID string `json:"transport_id"`
-	PipeID      string `json:"pipe_id"`
-	ListenIP    string `json:"listen_ip"`
-}
-
 // Check vets a worker request another server sent for its lent routers
 // here: it may touch only the routers, the reserved peers' transports and
-// the pipe ends of rooms that server owns here. It returns the params to
+// the pipe ends of rooms that server owns here. It returns the request to
 // send on (a pipe end listens on this server's pipe address, whatever the
-// owner asked).
-func (l *Lender) Check(from cluster.ServerID, call cluster.WorkerCall) (json.RawMessage, error) {
-	var refs relayRefs
-	if len(call.Params) > 0 {
-		if err := json.Unmarshal(call.Params, &refs); err != nil {
-			return nil, &ipc.RemoteError{Code: ipc.CodeBadRequest, Message: call.Method + ": " + err.Error()}
-		}
-	}
+// owner asked). The request comes decoded (ipc.Request); each params type
+// is the request of the methods it names, so the check goes by type.
+func (l *Lender) Check(from cluster.ServerID, req ipc.Request) (ipc.Request, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	owned := func(rr *lentRoom) bool { return rr != nil && rr.key.owner == from }
 	refused := func(what, id string) error {
 		return &ipc.RemoteError{Code: ipc.CodeNotFound, Message: fmt.Sprintf("%s %s is not relayed here for %s", what, id, from)}
 	}
-	switch call.Method {
-	case ipc.MethodRouterClose:
-		if !owned(l.lent.byRouter[refs.RouterID]) {
-			return nil, refused("router", refs.RouterID)
+	transport := func(id string) error {
+		if !owned(l.lent.byPeer[id]) {
+			return refused("transport", id)
 		}
-	case ipc.MethodTransportCreate:
-		rr := l.lent.byRouter[refs.RouterID]
-		if !owned(rr) || l.lent.byPeer[refs.TransportID] != rr || rr.peers[refs.TransportID].router.id != refs.RouterID {
-			return nil, refused("transport", refs.TransportID)
+		return nil
+	}
+	pipe := func(id string) error {
+		if !owned(l.lent.byPipe[id]) {
+			return refused("pipe", id)
 		}
-	case ipc.MethodTransportAnswer, ipc.MethodTransportCand, ipc.MethodTransportClose, ipc.MethodConsumerCreate, ipc.MethodConsumerClose:
-		if !owned(l.lent.byPeer[refs.TransportID]) {
-			return nil, refused("transport", refs.TransportID)
+		return nil
+	}
+	var err error
+	switch p := req.Params().(type) {
+	case ipc.RouterRef: // router.close
+		if !owned(l.lent.byRouter[p.RouterID]) {
+			err = refused("router", p.RouterID)
 		}
-	case ipc.MethodPipeCreate:
-		rr := l.lent.byRouter[refs.RouterID]
+	case ipc.TransportCreate:
+		rr := l.lent.byRouter[p.RouterID]
+		if !owned(rr) || l.lent.byPeer[p.TransportID] != rr || rr.peers[p.TransportID].router.id != p.RouterID {
+			err = refused("transport", p.TransportID)
+		}
+	case ipc.SDP:
+		err = transport(p.TransportID)
+	case ipc.Candidate:
+		err = transport(p.TransportID)
+	case ipc.TransportRef:
+		err = transport(p.TransportID)
+	case ipc.ConsumerRef: // consumer.create and consumer.close
+		err = transport(p.TransportID)
+	case ipc.PipeCreate:
+		rr := l.lent.byRouter[p.RouterID]
 		if !owned(rr) {
-			return nil, refused("router", refs.RouterID)
+			return ipc.Request{}, refused("router", p.RouterID)
 		}
-		if _, dup := l.lent.byPipe[refs.PipeID]; !dup {
-			rr.pipes[refs.PipeID] = rr.router(refs.RouterID)
-			l.lent.byPipe[refs.PipeID] = rr
+		if _, dup := l.lent.byPipe[p.PipeID]; !dup {
+			rr.pipes[p.PipeID] = rr.router(p.RouterID)
+			l.lent.byPipe[p.PipeID] = rr
 		}
-		var p ipc.PipeCreate
-		_ = json.Unmarshal(call.Params, &p)
 		p.ListenIP = l.pipeIP
-		return json.Marshal(p)
-	case ipc.MethodPipeConnect, ipc.MethodPipeConsume, ipc.MethodPipeUnconsume, ipc.MethodPipeProduce, ipc.MethodPipeUnproduce, ipc.MethodPipeClose:
-		if !owned(l.lent.byPipe[refs.PipeID]) {
-			return nil, refused("pipe", refs.PipeID)
-		}
-	case ipc.MethodProducerPause:
+		return ipc.NewRequest(ipc.CallPipeCreate, p), nil
+	case ipc.PipeConnect:
+		err = pipe(p.PipeID)
+	case ipc.PipeFlow: // the four pipe flow methods
+		err = pipe(p.PipeID)
+	case ipc.PipeRef:
+		err = pipe(p.PipeID)
+	case ipc.ProducerPause:
 		if !l.lendsToLocked(from) {
-			return nil, refused("producer", "")
+			err = refused("producer", "")
 		}
 	default:
-		return nil, &ipc.RemoteError{Code: ipc.CodeUnknownMethod, Message: call.Method + " is not served to relays"}
+		err = &ipc.RemoteError{Code: ipc.CodeUnknownMethod, Message: req.Method() + " is not served to relays"}
 	}
-	return call.Params, nil
+	if err != nil {
+		return ipc.Request{}, err
+	}
+	return req, nil
 }
 
 // router is the lent room's router with id, nil if it has none.
@@ -362,27 +368,25 @@ func (l *Lender) lendsToLocked(owner cluster.ServerID) bool {
 // Done updates what is lent after a worker request of the owner's was
 // served: a closed transport gives its reservation back (the router closes
 // with its last one), a closed router or pipe end is forgotten.
-func (l *Lender) Done(from cluster.ServerID, call cluster.WorkerCall) {
-	var refs relayRefs
-	_ = json.Unmarshal(call.Params, &refs)
-	switch call.Method {
-	case ipc.MethodTransportClose:
-		l.Release(from, refs.TransportID)
-	case ipc.MethodRouterClose:
+func (l *Lender) Done(from cluster.ServerID, req ipc.Request) {
+	switch p := req.Params().(type) {
+	case ipc.TransportRef: // transport.close
+		l.Release(from, p.TransportID)
+	case ipc.RouterRef: // router.close
 		l.mu.Lock()
-		rr := l.lent.byRouter[refs.RouterID]
+		rr := l.lent.byRouter[p.RouterID]
 		if rr != nil && rr.key.owner == from {
-			if rt := rr.router(refs.RouterID); rt != nil && !rt.gone {
+			if rt := rr.router(p.RouterID); rt != nil && !rt.gone {
 				rt.gone = true
 				l.forgetRouterLocked(rr, rt)
 			}
 		}
 		l.mu.Unlock()
-	case ipc.MethodPipeClose:
+	case ipc.PipeRef: // pipe.close
 		l.mu.Lock()
-		if rr := l.lent.byPipe[refs.PipeID]; rr != nil && rr.key.owner == from {
-			delete(rr.pipes, refs.PipeID)
-			delete(l.lent.byPipe, refs.PipeID)
+		if rr := l.lent.byPipe[p.PipeID]; rr != nil && rr.key.owner == from {
+			delete(rr.pipes, p.PipeID)
+			delete(l.lent.byPipe, p.PipeID)
 		}
 		l.mu.Unlock()
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/ipc"
 	"github.com/voicectl/voicectl/server/placement"
@@ -34,19 +35,32 @@ func (l *relayLink) Place(ctx context.Context, req RelayRequest) (RelayRouter, e
 	return RelayRouter{Ref: placed.Worker, RouterID: placed.RouterID, Client: ipc.NewClient(placed.Worker, l)}, nil
 }
 
-// Call implements ipc.Caller the way a relay server serves worker.call.
+// Call implements ipc.Caller the way a relay server serves worker.call:
+// the call crosses as a bus.WorkerCall (encoded, then decoded into its
+// typed request), is checked and sent on to the fake worker.
 func (l *relayLink) Call(ctx context.Context, method string, params, out any) error {
-	raw, err := json.Marshal(params)
+	req, err := ipc.RequestOf(method, params)
 	if err != nil {
 		return err
 	}
-	call := cluster.WorkerCall{Method: method, Params: raw}
-	checked, err := l.relay.Lender().Check(l.owner, call)
+	raw, err := json.Marshal(bus.WorkerCall{Request: req})
 	if err != nil {
 		return err
 	}
-	res, err := l.mux.Serve(ctx, method, checked)
-	l.relay.Lender().Done(l.owner, call)
+	var call bus.WorkerCall
+	if err := json.Unmarshal(raw, &call); err != nil {
+		return err
+	}
+	checked, err := l.relay.Lender().Check(l.owner, call.Request)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(checked.Params())
+	if err != nil {
+		return err
+	}
+	res, err := l.mux.Serve(ctx, checked.Method(), body)
+	l.relay.Lender().Done(l.owner, call.Request)
 	if err != nil || out == nil {
 		return err
 	}
@@ -149,12 +163,14 @@ func TestRelayTakesTheJoinsTheOwnerCannot(t *testing.T) {
 	require.False(t, isPaused(b, pr1))
 
 	// The relay serves the owner only what it lent it.
-	_, err := relay.h.Lender().Check("C", cluster.WorkerCall{Method: ipc.MethodTransportClose, Params: json.RawMessage(`{"transport_id":"` + l2 + `"}`)})
+	_, err := relay.h.Lender().Check("C", ipc.NewRequest(ipc.CallTransportClose, ipc.TransportRef{TransportID: l2}))
 	require.ErrorContains(t, err, "not relayed here")
-	_, err = relay.h.Lender().Check("A", cluster.WorkerCall{Method: ipc.MethodRouterCreate, Params: json.RawMessage(`{}`)})
+	_, err = relay.h.Lender().Check("A", ipc.NewRequest(ipc.CallRouterCreate, ipc.RouterCreate{}))
 	require.ErrorContains(t, err, "not served to relays")
-	_, err = relay.h.Lender().Check("A", cluster.WorkerCall{Method: ipc.MethodTransportClose, Params: json.RawMessage(`{bad`)})
-	require.Error(t, err)
+	_, err = relay.h.Lender().Check("A", ipc.NewRequest(ipc.CallLoad, ipc.Empty{}))
+	require.ErrorContains(t, err, "not served to relays")
+	var call bus.WorkerCall
+	require.Error(t, json.Unmarshal([]byte(`{"method":"transport.close","params":{bad}`), &call), "the codec refuses what does not decode")
 
 	// Everyone leaves: nothing is left on either host.
 	for _, id := range []string{l3, l2, l1, p2, p1} {
