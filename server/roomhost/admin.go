@@ -104,11 +104,11 @@ func (r *room) summaryLocked() wire.AdminRoom {
 func (r *room) pipesLocked() []wire.AdminPipe {
 	out := []wire.AdminPipe{}
 	for _, pp := range r.pipes {
-		if !isClosed(pp.ready) || pp.err != nil {
+		if !pp.built.succeeded() {
 			continue
 		}
 		a, b := pp.ends[0], pp.ends[1]
-		addrs := pp.addrs
+		addrs, _ := pp.built.result()
 		if b.ref.Less(a.ref) {
 			a, b = b, a
 			addrs[0], addrs[1] = addrs[1], addrs[0]
@@ -119,7 +119,7 @@ func (r *room) pipesLocked() []wire.AdminPipe {
 			ap.Servers = []string{string(a.ref.Server), string(b.ref.Server)}
 		}
 		for fk, f := range pp.flows {
-			if isClosed(f.ready) && f.err == nil {
+			if f.built.succeeded() {
 				ap.Flows = append(ap.Flows, wire.AdminPipeFlow{ProducerID: fk.producerID, From: f.from.ref.Index, To: fk.to.ref.Index, SSRC: f.ssrc, Consumers: f.refs})
 			}
 		}

@@ -72,9 +72,8 @@ func (h *Host) admitRelay(req JoinRequest, p *peer) (Admission, error) {
 		}
 		rt := r.routers[rel.Ref]
 		if rt == nil || rt.id != rel.RouterID {
-			ready := make(chan struct{})
-			close(ready) // the relay made it before it answered
-			rt = &router{id: rel.RouterID, ref: rel.Ref, client: rel.Client, ready: ready, remote: true}
+			// The relay made it before it answered.
+			rt = &router{id: rel.RouterID, ref: rel.Ref, client: rel.Client, created: resolvedFuture(struct{}{}, nil), remote: true}
 			r.routers[rel.Ref] = rt
 		}
 		h.log.Debug("peer relayed", "room", r.id, "peer", p.id, "worker", rel.Ref)

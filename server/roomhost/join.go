@@ -81,7 +81,7 @@ func (h *Host) admitLocal(req JoinRequest, p *peer) (Admission, error) {
 				r.mu.Unlock()
 				return Admission{}, fmt.Errorf("worker %s: %w", dec.Ref, ipc.ErrWorkerDown)
 			}
-			rt = &router{id: newID("RT_"), ref: dec.Ref, client: client, ready: make(chan struct{})}
+			rt = &router{id: newID("RT_"), ref: dec.Ref, client: client, created: newFuture[struct{}]()}
 			r.routers[dec.Ref] = rt
 			p.createsRouter = true
 		}
@@ -211,8 +211,7 @@ func (h *Host) awaitRouter(ctx context.Context, r *room, rt *router, create bool
 	if create {
 		err := rt.client.CreateRouter(ctx, ipc.RouterCreate{RouterID: rt.id, MaxForwardedSpeakers: h.place.lim.MaxForwardedSpeakers})
 		r.mu.Lock()
-		rt.err = err
-		close(rt.ready)
+		rt.created.set(struct{}{}, err)
 		removed := rt.removed
 		if err != nil && !removed {
 			rt.removed = true
@@ -232,14 +231,12 @@ func (h *Host) awaitRouter(ctx context.Context, r *room, rt *router, create bool
 		return nil
 	}
 	select {
-	case <-rt.ready:
+	case <-rt.created.Done():
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if rt.err != nil {
-		return fmt.Errorf("router create on worker %s: %w", rt.ref, rt.err)
+	if _, err := rt.created.result(); err != nil {
+		return fmt.Errorf("router create on worker %s: %w", rt.ref, err)
 	}
 	return nil
 }

@@ -65,7 +65,7 @@ func (h *Host) Leave(peerID string) {
 			delete(r.routers, rt.ref)
 		}
 		actions = append(actions, r.closePairsOfLocked(h, rt)...)
-		if isClosed(rt.ready) && rt.err == nil { // else its creator closes it
+		if rt.created.succeeded() { // else its creator closes it
 			actions = append(actions, func(ctx context.Context) {
 				h.warnUnlessGone(rt.client.CloseRouter(ctx, ipc.RouterRef{RouterID: rt.id}), "router close failed", "router", rt.id)
 			})

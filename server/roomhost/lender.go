@@ -66,11 +66,11 @@ type lentRoom struct {
 }
 
 type lentRouter struct {
-	id    string
-	ref   cluster.WorkerRef
-	ready chan struct{}
-	err   error
-	gone  bool
+	id  string
+	ref cluster.WorkerRef
+	// placed is set once its worker answered router.create.
+	placed *future[cluster.RelayPlaced]
+	gone   bool
 }
 
 type lentPeer struct {
@@ -188,7 +188,7 @@ func (l *Lender) Place(ctx context.Context, req cluster.RelayPlace) (cluster.Rel
 	rt := rr.routers[dec.Ref]
 	create := rt == nil
 	if create {
-		rt = &lentRouter{id: newID("RT_"), ref: dec.Ref, ready: make(chan struct{})}
+		rt = &lentRouter{id: newID("RT_"), ref: dec.Ref, placed: newFuture[cluster.RelayPlaced]()}
 		rr.routers[dec.Ref] = rt
 		l.lent.byRouter[rt.id] = rr
 	}
@@ -200,8 +200,7 @@ func (l *Lender) Place(ctx context.Context, req cluster.RelayPlace) (cluster.Rel
 	if create {
 		err := client.CreateRouter(ctx, ipc.RouterCreate{RouterID: rt.id, MaxForwardedSpeakers: req.MaxForwardedSpeakers})
 		l.mu.Lock()
-		rt.err = err
-		close(rt.ready)
+		rt.placed.set(cluster.RelayPlaced{Worker: rt.ref, RouterID: rt.id}, err)
 		l.mu.Unlock()
 		if err != nil {
 			l.dropRouter(rr, rt, true)
@@ -213,18 +212,11 @@ func (l *Lender) Place(ctx context.Context, req cluster.RelayPlace) (cluster.Rel
 }
 
 func (l *Lender) awaitRouter(ctx context.Context, rt *lentRouter) (cluster.RelayPlaced, error) {
-	select {
-	case <-rt.ready:
-	case <-ctx.Done():
-		return cluster.RelayPlaced{}, ctx.Err()
-	}
-	l.mu.Lock()
-	err := rt.err
-	l.mu.Unlock()
+	placed, err := rt.placed.wait(ctx)
 	if err != nil {
 		return cluster.RelayPlaced{}, err
 	}
-	return cluster.RelayPlaced{Worker: rt.ref, RouterID: rt.id}, nil
+	return placed, nil
 }
 
 // dropRouter forgets a lent router and the peers reserved on it, and closes
@@ -411,7 +403,7 @@ func (l *Lender) Release(owner cluster.ServerID, peerID string) {
 			break
 		}
 	}
-	ready := isClosed(rt.ready)
+	ready := rt.placed.resolved()
 	l.mu.Unlock()
 	if empty && ready {
 		l.dropRouter(rr, rt, false)
@@ -454,7 +446,7 @@ func (l *Lender) DropOwner(owner cluster.ServerID) int {
 			continue
 		}
 		for _, rt := range rr.routers {
-			if isClosed(rt.ready) {
+			if rt.placed.resolved() {
 				items = append(items, item{rr, rt})
 			}
 		}

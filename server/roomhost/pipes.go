@@ -15,7 +15,7 @@ import (
 // (mediasoup's pipeToRouter). A producer crosses only while a listener on
 // the far router needs it (a flow, reference-counted by those listeners).
 // Pairs and flows are futures: the first to need one builds it on the
-// workers without the room's lock, the rest wait for ready; whoever drops
+// workers without the room's lock, the rest wait for it; whoever drops
 // the last reference while it is still being built leaves the undo to the
 // builder, which re-checks the state when its calls return.
 
@@ -30,12 +30,12 @@ func keyOf(x, y *router) pairKey {
 }
 
 type pipePair struct {
-	id     string
-	key    pairKey
-	ends   [2]*router
-	addrs  [2]string
-	ready  chan struct{}
-	err    error
+	id   string
+	key  pairKey
+	ends [2]*router
+	// built is set once both ends exist and know each other's address
+	// (the ends' local addresses, in the order of ends).
+	built  *future[[2]string]
 	closed bool // out of the room's pipes
 	flows  map[flowKey]*pipeFlow
 	ssrc   uint32
@@ -58,10 +58,9 @@ type pipeFlow struct {
 	ssrc   uint32
 	level  uint8
 	refs   int
-	ready  chan struct{}
-	err    error
-	closed bool // out of its pair
-	paused bool // as the far router has it
+	built  *future[struct{}] // set once both its pipe ends carry it
+	closed bool              // out of its pair
+	paused bool              // as the far router has it
 	// upstream, when from is a hub (an owner's router between two relays),
 	// is the flow that brings the producer to from; this flow holds one
 	// reference on it.
@@ -99,7 +98,7 @@ func (r *room) refFlowLocked(q *peer, from, to *router) (f *pipeFlow, buildPair,
 	k := keyOf(from, to)
 	pp := r.pipes[k]
 	if pp == nil {
-		pp = &pipePair{id: newID("PP_"), key: k, ends: [2]*router{from, to}, ready: make(chan struct{}),
+		pp = &pipePair{id: newID("PP_"), key: k, ends: [2]*router{from, to}, built: newFuture[[2]string](),
 			flows: map[flowKey]*pipeFlow{}, ssrc: rand.Uint32() | 1}
 		r.pipes[k] = pp
 		buildPair = true
@@ -108,7 +107,7 @@ func (r *room) refFlowLocked(q *peer, from, to *router) (f *pipeFlow, buildPair,
 	f = pp.flows[fk]
 	if f == nil {
 		pp.ssrc++
-		f = &pipeFlow{pair: pp, key: fk, from: from, src: q, ssrc: pp.ssrc, level: q.levelExtID, ready: make(chan struct{}), paused: q.muted}
+		f = &pipeFlow{pair: pp, key: fk, from: from, src: q, ssrc: pp.ssrc, level: q.levelExtID, built: newFuture[struct{}](), paused: q.muted}
 		pp.flows[fk] = f
 		buildFlow = true
 	}
@@ -181,14 +180,12 @@ func (h *Host) awaitFlow(r *room, f *pipeFlow, buildPair, buildFlow bool) error 
 	if buildPair {
 		h.buildPair(r, f.pair)
 	}
-	<-f.pair.ready
+	<-f.pair.built.Done()
 	if buildFlow {
 		h.buildFlow(r, f)
 	}
-	<-f.ready
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return f.err
+	_, err := f.built.result()
+	return err
 }
 
 func (h *Host) buildPair(r *room, pp *pipePair) {
@@ -198,6 +195,7 @@ func (h *Host) buildPair(r *room, pp *pipePair) {
 	crossHost := pp.ends[0].ref.Server != pp.ends[1].ref.Server
 	listenIP := h.pipeIP
 	var keys [2]*ipc.PipeSRTP
+	var addrs [2]string
 	if crossHost {
 		// Our end listens where other servers reach us; a relay's end is
 		// placed on its own pipe address by the relay.
@@ -214,10 +212,10 @@ func (h *Host) buildPair(r *room, pp *pipePair) {
 				return fmt.Errorf("pipe create on worker %s: %w", end.ref, err)
 			}
 			created = append(created, end)
-			pp.addrs[i] = res.LocalAddr
+			addrs[i] = res.LocalAddr
 		}
 		for i, end := range pp.ends {
-			if err := end.client.PipeConnect(ctx, ipc.PipeConnect{PipeID: pp.id, RemoteAddr: pp.addrs[1-i], SRTP: keys[i]}); err != nil {
+			if err := end.client.PipeConnect(ctx, ipc.PipeConnect{PipeID: pp.id, RemoteAddr: addrs[1-i], SRTP: keys[i]}); err != nil {
 				return fmt.Errorf("pipe connect on worker %s: %w", end.ref, err)
 			}
 		}
@@ -229,8 +227,7 @@ func (h *Host) buildPair(r *room, pp *pipePair) {
 		}
 	}
 	r.mu.Lock()
-	pp.err = err
-	close(pp.ready)
+	pp.built.set(addrs, err)
 	var actions []action
 	if err != nil {
 		pp.closed = true
@@ -246,8 +243,8 @@ func (h *Host) buildPair(r *room, pp *pipePair) {
 
 func (h *Host) buildFlow(r *room, f *pipeFlow) {
 	pp := f.pair
+	_, err := pp.built.result()
 	r.mu.Lock()
-	err := pp.err
 	paused := f.paused
 	r.mu.Unlock()
 	ctx, cancel := h.callCtx()
@@ -262,8 +259,7 @@ func (h *Host) buildFlow(r *room, f *pipeFlow) {
 		}
 	}
 	r.mu.Lock()
-	f.err = err
-	close(f.ready)
+	f.built.set(struct{}{}, err)
 	var actions []action
 	switch {
 	case err != nil:
@@ -311,7 +307,7 @@ func (r *room) closeFlowLocked(h *Host, f *pipeFlow) []action {
 		f.upstream = nil
 		actions = r.releaseFlowLocked(h, up)
 	}
-	if !isClosed(f.ready) || f.err != nil {
+	if !f.built.succeeded() {
 		return actions
 	}
 	return append(h.undoFlow(f), actions...)
@@ -328,7 +324,7 @@ func (r *room) releaseFlowLocked(h *Host, f *pipeFlow) []action {
 
 // pairIdleLocked closes a built pair that carries no flow.
 func (r *room) pairIdleLocked(h *Host, pp *pipePair) []action {
-	if pp.closed || len(pp.flows) > 0 || !isClosed(pp.ready) {
+	if pp.closed || len(pp.flows) > 0 || !pp.built.resolved() {
 		return nil
 	}
 	pp.closed = true
@@ -336,7 +332,7 @@ func (r *room) pairIdleLocked(h *Host, pp *pipePair) []action {
 		delete(r.pipes, pp.key)
 	}
 	var actions []action
-	if pp.err == nil {
+	if pp.built.succeeded() {
 		actions = append(actions, func(ctx context.Context) {
 			for _, end := range pp.ends {
 				h.warnUnlessGone(end.client.PipeClose(ctx, ipc.PipeRef{PipeID: pp.id}), "pipe close failed", "pipe", pp.id, "worker", end.ref)
@@ -431,7 +427,7 @@ func (r *room) pauseFlowsLocked(producerID string, paused bool) []*router {
 	var out []*router
 	for _, pp := range r.pipes {
 		for fk, f := range pp.flows {
-			if fk.producerID == producerID && isClosed(f.ready) && f.err == nil {
+			if fk.producerID == producerID && f.built.succeeded() {
 				f.paused = paused
 				out = append(out, fk.to)
 			}

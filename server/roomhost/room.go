@@ -34,15 +34,15 @@ func newRoom(id string) *room {
 }
 
 // router is the room's router on one worker. The peer that placed it creates
-// it on the worker; everyone else waits for ready.
+// it on the worker; everyone else waits for created.
 type router struct {
 	id     string
 	ref    cluster.WorkerRef
 	client ipc.WorkerClient
-	ready  chan struct{} // closed when the worker answered router.create
-	err    error         // that answer; read after ready, under the room's mu
+	// created is set once the worker answered router.create.
+	created *future[struct{}]
 	// removed: taken out of the room (its last peer left, or its worker
-	// died); whoever sees it ready and removed closes it on the worker.
+	// died); whoever sees it created and removed closes it on the worker.
 	removed bool
 	dead    bool // its worker died
 	// remote: on another server (a relay router, made by that server).
