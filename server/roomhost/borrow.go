@@ -22,11 +22,11 @@ func (h *Host) admitRelay(req JoinRequest, p *peer) (Admission, error) {
 			return Admission{}, err
 		}
 		r.mu.Lock()
-		if r.closed {
+		if r.state == roomClosed {
 			r.mu.Unlock()
 			continue
 		}
-		if r.closing {
+		if r.state == roomClosing {
 			r.mu.Unlock()
 			return Admission{}, ErrRoomClosed
 		}
@@ -65,7 +65,7 @@ func (h *Host) admitRelay(req JoinRequest, p *peer) (Admission, error) {
 			}
 			return Admission{}, err
 		}
-		if r.closing || r.closed {
+		if r.state != roomOpen {
 			r.mu.Unlock()
 			h.releaseRelay(rel.Client, p.id)
 			return Admission{}, ErrRoomClosed

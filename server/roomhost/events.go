@@ -55,7 +55,7 @@ func (h *Host) onProducerNew(e ipc.ProducerNewEvent) {
 	r := p.room
 	p.muteMu.Lock()
 	r.mu.Lock()
-	if p.gone || p.producerID != e.ProducerID || p.producing {
+	if p.phase == peerGone || p.producerID != e.ProducerID || p.producing {
 		r.mu.Unlock()
 		p.muteMu.Unlock()
 		return
@@ -66,7 +66,7 @@ func (h *Host) onProducerNew(e ipc.ProducerNewEvent) {
 	r.broadcastLocked(wire.ProducerEvent{Envelope: wire.Envelope{Type: wire.TypeProducerAdded}, ProducerID: p.producerID, PeerID: p.id}, nil)
 	var targets []*peer
 	for _, q := range r.sortedPeersLocked() {
-		if q != p && q.ready {
+		if q != p && q.phase.hasTransport() {
 			targets = append(targets, q)
 		}
 	}
@@ -91,7 +91,7 @@ func (h *Host) onProducerClosed(e ipc.ProducerClosedEvent) {
 	}
 	r := p.room
 	r.mu.Lock()
-	if p.gone || !p.producing || p.producerID != e.ProducerID {
+	if p.phase == peerGone || !p.producing || p.producerID != e.ProducerID {
 		r.mu.Unlock()
 		return
 	}
@@ -146,7 +146,7 @@ func (h *Host) transportOf(ctx context.Context, peerID string) (*peer, error) {
 	}
 	p.room.mu.Lock()
 	defer p.room.mu.Unlock()
-	if p.gone || !p.ready {
+	if !p.phase.hasTransport() {
 		return nil, ErrNotJoined
 	}
 	return p, nil

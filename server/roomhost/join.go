@@ -54,11 +54,11 @@ func (h *Host) admitLocal(req JoinRequest, p *peer) (Admission, error) {
 		}
 		loads := h.Loads()
 		r.mu.Lock()
-		if r.closed {
+		if r.state == roomClosed {
 			r.mu.Unlock()
 			continue // emptied since: take the new one
 		}
-		if r.closing {
+		if r.state == roomClosing {
 			r.mu.Unlock()
 			return Admission{}, ErrRoomClosed
 		}
@@ -94,6 +94,9 @@ func (h *Host) admitLocal(req JoinRequest, p *peer) (Admission, error) {
 func (h *Host) seatLocked(r *room, p *peer, rt *router) Admission {
 	p.room, p.router = r, rt
 	r.peers[p.id] = p
+	if rt.state == routerHub {
+		rt.state = routerLive // it serves peers again
+	}
 	r.mu.Unlock()
 	h.mu.Lock()
 	h.peers[p.id] = p
@@ -115,7 +118,7 @@ func (h *Host) openRoom(id string) (*room, error) {
 	r := h.rooms[id]
 	if r != nil {
 		r.mu.Lock()
-		closed := r.closed
+		closed := r.state == roomClosed
 		r.mu.Unlock()
 		if !closed {
 			return r, nil
@@ -158,18 +161,18 @@ func (h *Host) connect(ctx context.Context, p *peer) error {
 	}
 
 	r.mu.Lock()
-	if p.gone {
+	if p.phase == peerGone {
 		r.mu.Unlock()
 		return ErrRoomClosed
 	}
 	joined := wire.Joined{Envelope: wire.Envelope{Type: wire.TypeJoined}, Room: r.id, PeerID: p.id, Peers: []wire.PeerInfo{}}
 	for _, q := range r.sortedPeersLocked() {
-		if q != p && q.announced {
+		if q != p && q.phase.announced() {
 			joined.Peers = append(joined.Peers, q.info())
 		}
 	}
 	p.sess.Send(joined)
-	p.announced = true
+	p.phase = peerAnnounced
 	r.broadcastLocked(wire.PeerEvent{Envelope: wire.Envelope{Type: wire.TypePeerJoined}, Peer: p.info()}, p)
 	r.mu.Unlock()
 
@@ -177,7 +180,7 @@ func (h *Host) connect(ctx context.Context, p *peer) error {
 	if err != nil {
 		h.closeTransportQuietly(rt, p.id) // the worker may have made it before the caller gave up
 		r.mu.Lock()
-		gone := p.gone
+		gone := p.phase == peerGone
 		r.mu.Unlock()
 		if gone && ctx.Err() == nil {
 			return ErrRoomClosed // it left meanwhile, and took the router with it
@@ -185,12 +188,12 @@ func (h *Host) connect(ctx context.Context, p *peer) error {
 		return err
 	}
 	r.mu.Lock()
-	if p.gone {
+	if p.phase == peerGone {
 		r.mu.Unlock()
 		h.closeTransportQuietly(rt, p.id) // Leave left it to us: it was not there yet
 		return ErrRoomClosed
 	}
-	p.ready = true
+	p.phase = peerReady
 	p.settle()
 	var sources []*peer
 	for _, q := range r.sortedPeersLocked() {
@@ -212,9 +215,9 @@ func (h *Host) awaitRouter(ctx context.Context, r *room, rt *router, create bool
 		err := rt.client.CreateRouter(ctx, ipc.RouterCreate{RouterID: rt.id, MaxForwardedSpeakers: h.place.lim.MaxForwardedSpeakers})
 		r.mu.Lock()
 		rt.created.set(struct{}{}, err)
-		removed := rt.removed
+		removed := rt.state.out()
 		if err != nil && !removed {
-			rt.removed = true
+			rt.state = routerRemoved
 			if r.routers[rt.ref] == rt {
 				delete(r.routers, rt.ref)
 			}
@@ -259,7 +262,7 @@ func (h *Host) closeRouterQuietly(rt *router) {
 // consumed once.
 func (h *Host) consume(r *room, p, q *peer) {
 	r.mu.Lock()
-	if p.gone || q.gone || !q.producing || !p.ready || p.consumes[q.producerID] != nil {
+	if q.phase == peerGone || !q.producing || !p.phase.hasTransport() || p.consumes[q.producerID] != nil {
 		r.mu.Unlock()
 		return
 	}

@@ -22,17 +22,18 @@ func (h *Host) Leave(peerID string) {
 	}
 	r, rt := p.room, p.router
 	r.mu.Lock()
-	if p.gone {
+	if p.phase == peerGone {
 		r.mu.Unlock()
 		return
 	}
-	p.gone = true
+	was := p.phase
+	p.phase = peerGone
 	p.settle()
 	delete(r.peers, p.id)
 	wasProducing := p.producing
 	p.producing = false
 	var actions []action
-	if p.ready || rt.remote { // a relay also gives back the peer's reservation
+	if was.hasTransport() || rt.remote { // a relay also gives back the peer's reservation
 		actions = append(actions, func(ctx context.Context) {
 			h.warnUnlessGone(rt.client.CloseTransport(ctx, ipc.TransportRef{TransportID: p.id}), "transport close failed", "peer", p.id)
 		})
@@ -54,13 +55,13 @@ func (h *Host) Leave(peerID string) {
 			break
 		}
 	}
-	if routerEmpty && !rt.removed && !rt.remote && r.carriesLocked(rt) {
+	if routerEmpty && !rt.state.out() && !rt.remote && r.carriesLocked(rt) {
 		// A hub between relays: it stays while producers go through it.
-		rt.hubOnly = true
+		rt.state = routerHub
 		routerEmpty = false
 	}
-	if routerEmpty && !rt.removed {
-		rt.removed = true
+	if routerEmpty && !rt.state.out() {
+		rt.state = routerRemoved
 		if r.routers[rt.ref] == rt {
 			delete(r.routers, rt.ref)
 		}
@@ -72,7 +73,7 @@ func (h *Host) Leave(peerID string) {
 		}
 	}
 	roomEmpty := r.emptiedLocked()
-	if p.announced {
+	if was.announced() {
 		if wasProducing {
 			r.broadcastLocked(wire.ProducerEvent{Envelope: wire.Envelope{Type: wire.TypeProducerRemoved}, ProducerID: p.producerID, PeerID: p.id}, nil)
 		}
@@ -112,7 +113,7 @@ func (h *Host) setMuted(p *peer, muted bool) error {
 	defer p.muteMu.Unlock()
 	r := p.room
 	r.mu.Lock()
-	if p.gone {
+	if p.phase == peerGone {
 		r.mu.Unlock()
 		return ErrNotJoined
 	}
@@ -121,7 +122,7 @@ func (h *Host) setMuted(p *peer, muted bool) error {
 	if p.producing {
 		targets = append([]*router{p.router}, r.pauseFlowsLocked(p.producerID, muted)...)
 	}
-	if p.announced {
+	if p.phase.announced() {
 		r.broadcastLocked(wire.PeerMuted{Envelope: wire.Envelope{Type: wire.TypePeerMuted}, PeerID: p.id, Muted: muted}, nil)
 	}
 	r.mu.Unlock()
@@ -144,7 +145,7 @@ func (h *Host) WorkerLost(ref cluster.WorkerRef) {
 		r.mu.Lock()
 		rt := r.routers[ref]
 		if rt != nil {
-			rt.dead, rt.removed = true, true
+			rt.state = routerDead
 			delete(r.routers, ref)
 			gone = append(gone, rt.id)
 			for _, p := range r.peers {

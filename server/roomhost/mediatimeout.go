@@ -21,7 +21,7 @@ func (h *Host) armMediaTimer(p *peer) {
 	r := p.room
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if p.gone || p.mediaConnected || p.mediaTimer != nil {
+	if p.phase >= peerConnected || p.mediaTimer != nil {
 		return
 	}
 	p.mediaTimer = time.AfterFunc(h.mediaTimeout, func() { h.mediaTimedOut(p) })
@@ -32,7 +32,9 @@ func (h *Host) mediaUp(p *peer) {
 	r := p.room
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p.mediaConnected = true
+	if p.phase == peerReady {
+		p.phase = peerConnected
+	}
 	if p.mediaTimer != nil {
 		p.mediaTimer.Stop()
 	}
@@ -41,7 +43,7 @@ func (h *Host) mediaUp(p *peer) {
 func (h *Host) mediaTimedOut(p *peer) {
 	r := p.room
 	r.mu.Lock()
-	ended := p.gone || p.mediaConnected
+	ended := p.phase >= peerConnected
 	r.mu.Unlock()
 	if ended {
 		return

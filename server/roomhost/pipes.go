@@ -154,7 +154,7 @@ func (r *room) hubLocked(from, to *router) *router {
 	}
 	var hub *router
 	for _, rt := range r.routers {
-		if !rt.remote && !rt.removed && !rt.dead && (hub == nil || rt.ref.Less(hub.ref)) {
+		if !rt.remote && !rt.state.out() && (hub == nil || rt.ref.Less(hub.ref)) {
 			hub = rt
 		}
 	}
@@ -348,7 +348,7 @@ func (r *room) pairIdleLocked(h *Host, pp *pipePair) []action {
 // hubIdleLocked retires a router its peers have left that was kept as a hub
 // while producers went through it, once no pipe touches it any more.
 func (r *room) hubIdleLocked(h *Host, rt *router) []action {
-	if !rt.hubOnly || rt.removed {
+	if rt.state != routerHub {
 		return nil
 	}
 	for _, q := range r.peers {
@@ -361,7 +361,7 @@ func (r *room) hubIdleLocked(h *Host, rt *router) []action {
 			return nil
 		}
 	}
-	rt.removed = true
+	rt.state = routerRemoved
 	if r.routers[rt.ref] == rt {
 		delete(r.routers, rt.ref)
 	}

@@ -18,8 +18,7 @@ type room struct {
 	created time.Time
 
 	mu       sync.Mutex
-	closed   bool // emptied: no longer in the index
-	closing  bool // an admin closed it: it refuses joins until it empties
+	state    roomState
 	routers  map[cluster.WorkerRef]*router
 	peers    map[string]*peer
 	pipes    map[pairKey]*pipePair
@@ -41,15 +40,9 @@ type router struct {
 	client ipc.WorkerClient
 	// created is set once the worker answered router.create.
 	created *future[struct{}]
-	// removed: taken out of the room (its last peer left, or its worker
-	// died); whoever sees it created and removed closes it on the worker.
-	removed bool
-	dead    bool // its worker died
+	state   routerState
 	// remote: on another server (a relay router, made by that server).
 	remote bool
-	// hubOnly: its peers left while producers went through it from one
-	// relay to another; it goes once no pipe touches it.
-	hubOnly bool
 }
 
 // peer is one joining or joined client. Its id is also its transport id.
@@ -68,16 +61,13 @@ type peer struct {
 	levelExtID uint8
 	producing  bool
 	muted      bool
-	ready      bool // its transport exists on the worker
-	announced  bool // it was sent its joined: room events may follow
-	gone       bool
+	phase      peerPhase
 	// consumes are the producers it receives (or is being set up to), by
 	// producer id; a piped one holds a reference on its pipe flow.
 	consumes map[string]*claim
 	// mediaTimer, from its first offer until its media connected, ends a
 	// peer whose ICE or DTLS never completes (Params.MediaTimeout).
-	mediaTimer     *time.Timer
-	mediaConnected bool
+	mediaTimer *time.Timer
 
 	// muteMu orders one peer's mute changes across their worker calls.
 	muteMu sync.Mutex
@@ -108,7 +98,9 @@ func (p *peer) info() wire.PeerInfo {
 func (r *room) closeToJoins() []Session {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.closing = true
+	if r.state == roomOpen {
+		r.state = roomClosing
+	}
 	sess := make([]Session, 0, len(r.peers))
 	for _, p := range r.peers {
 		sess = append(sess, p.sess)
@@ -120,7 +112,7 @@ func (r *room) closeToJoins() []Session {
 // relay closed, and reports it; the caller then forgets it.
 func (r *room) emptiedLocked() bool {
 	if len(r.peers) == 0 && r.pending == 0 {
-		r.closed = true
+		r.state = roomClosed
 		return true
 	}
 	return false
@@ -141,7 +133,7 @@ func (r *room) sortedPeersLocked() []*peer {
 // peer_joined before its peer_left); Send never blocks.
 func (r *room) broadcastLocked(msg any, skip *peer) {
 	for _, q := range r.peers {
-		if q != skip && q.announced {
+		if q != skip && q.phase.announced() {
 			q.sess.Send(msg)
 		}
 	}
@@ -164,7 +156,7 @@ func (r *room) placementLocked() placement.Room {
 		return 0
 	})
 	for _, p := range r.peers {
-		if !p.router.dead {
+		if p.router.state != routerDead {
 			out.Peers = append(out.Peers, placement.Peer{Router: p.router.ref, Publish: p.publish})
 		}
 	}
