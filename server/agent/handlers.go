@@ -9,6 +9,7 @@ import (
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/roomhost"
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 // handlers are the server's commands; every one checks that the message is
@@ -25,9 +26,9 @@ func (a *Agent) handlers() *bus.Mux {
 		return cluster.Result{OK: err == nil, Peers: n}, err
 	})
 	bus.Handle(m, bus.ReleaseRoom, func(_ context.Context, _ bus.Envelope, r cluster.RoomRef) (cluster.Result, error) {
-		reason := r.Reason
+		reason := wire.ReconnectReason(r.Reason)
 		if reason == "" {
-			reason = "moved"
+			reason = wire.ReconnectMoved
 		}
 		return cluster.Result{OK: true, Peers: a.p.Host.Release(r.Room, reason)}, nil
 	})

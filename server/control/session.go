@@ -63,7 +63,7 @@ var _ roomhost.Session = (*session)(nil)
 func (s *session) Send(msg any) { s.send(msg) }
 
 // Reconnect implements roomhost.Session.
-func (s *session) Reconnect(reason string, delayMS int) { s.reconnect(reason, delayMS) }
+func (s *session) Reconnect(reason wire.ReconnectReason, delayMS int) { s.reconnect(reason, delayMS) }
 
 // Move implements roomhost.Session: the token is this session's grant
 // again, for a little while (long enough to reconnect).
@@ -72,7 +72,7 @@ func (s *session) Move(url, server string) {
 	g.Expires = time.Now().Add(moveTokenTTL)
 	tok, err := auth.Sign(s.c.secret, g)
 	if err != nil {
-		s.reconnect("moved", 0)
+		s.reconnect(wire.ReconnectMoved, 0)
 		return
 	}
 	s.send(wire.Move{Envelope: wire.Envelope{Type: wire.TypeMove}, URL: url, Token: tok, Server: server})
@@ -198,9 +198,9 @@ func (s *session) abort(status websocket.StatusCode, reason string) {
 // closeGrace is how long a closed client has to answer the close frame.
 const closeGrace = time.Second
 
-func (s *session) reconnect(reason string, delayMS int) {
-	s.send(wire.Reconnect{Envelope: wire.Envelope{Type: wire.TypeReconnect}, Reason: reason, DelayMS: delayMS})
-	s.finish(websocket.StatusServiceRestart, reason)
+func (s *session) reconnect(reason wire.ReconnectReason, delayMS int) {
+	s.send(wire.Reconnect{Envelope: wire.Envelope{Type: wire.TypeReconnect}, Reason: string(reason), DelayMS: delayMS})
+	s.finish(websocket.StatusServiceRestart, string(reason))
 }
 
 func (s *session) writeLoop() {

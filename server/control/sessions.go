@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 func (c *Control) trackSession(s *session) {
@@ -28,7 +30,7 @@ func (c *Control) closeAllSessions() {
 	}
 	c.sessMu.Unlock()
 	for _, s := range all {
-		s.reconnect("server_shutdown", 1000)
+		s.reconnect(wire.ReconnectServerShutdown, 1000)
 	}
 	deadline := time.After(time.Second)
 	for _, s := range all {

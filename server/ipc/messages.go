@@ -146,8 +146,8 @@ type Candidate struct {
 
 // TransportState reports a transport's connection state.
 type TransportState struct {
-	TransportID string `json:"transport_id"`
-	State       string `json:"state"`
+	TransportID string    `json:"transport_id"`
+	State       ConnState `json:"state"`
 }
 
 // ConsumerRef asks a transport to receive (or stop receiving) a producer of its router.

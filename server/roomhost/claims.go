@@ -5,6 +5,7 @@ import (
 
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/placement"
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 // Claim makes this server the room's host: joins to it are admitted.
@@ -36,9 +37,10 @@ func (h *Host) Claimed() []string {
 }
 
 // Release gives a room up (the API moved it, or closed it): no more joins,
-// and its peers are told to ask the API again (reason "moved") and closed.
-// It returns how many peers were told.
-func (h *Host) Release(room, reason string) int {
+// and its peers are told to ask the API again (reason wire.ReconnectMoved,
+// unless the API gave another) and closed. It returns how many peers were
+// told.
+func (h *Host) Release(room string, reason wire.ReconnectReason) int {
 	n, found := h.giveUp(room, func(s Session) { s.Reconnect(reason, 0) })
 	if found {
 		h.log.Info("room released", "room", room, "reason", reason, "peers", n)

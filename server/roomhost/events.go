@@ -30,10 +30,10 @@ func (h *Host) handleEvent(from cluster.WorkerRef, ev ipc.Event) {
 	case ipc.StateEvent:
 		if p := h.peer(e.TransportID); p != nil {
 			switch e.State {
-			case "connected":
+			case ipc.ConnConnected:
 				h.mediaUp(p)
-			case "failed":
-				p.sess.Reconnect("ice_failed", 0)
+			case ipc.ConnFailed:
+				p.sess.Reconnect(wire.ReconnectICEFailed, 0)
 			}
 		}
 	case ipc.ProducerNewEvent:

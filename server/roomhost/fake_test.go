@@ -408,10 +408,10 @@ func (s *fakeSession) Send(m any) {
 	s.msgs = append(s.msgs, m)
 }
 
-func (s *fakeSession) Reconnect(reason string, _ int) {
+func (s *fakeSession) Reconnect(reason wire.ReconnectReason, _ int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.reconnect = reason
+	s.reconnect = string(reason)
 }
 
 func (s *fakeSession) Move(url, _ string) {

@@ -19,6 +19,7 @@ import (
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/ipc"
 	"github.com/voicectl/voicectl/server/placement"
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 // Session is a peer's signalling connection as the host sees it.
@@ -26,7 +27,7 @@ type Session interface {
 	// Send queues a signalling message; it never blocks.
 	Send(msg any)
 	// Reconnect tells the client to connect again (after delayMS) and closes.
-	Reconnect(reason string, delayMS int)
+	Reconnect(reason wire.ReconnectReason, delayMS int)
 	// End sends a fatal error with a stable code and closes.
 	End(code, message string)
 	// Move tells the client to join again at url (its room moved there)

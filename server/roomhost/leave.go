@@ -163,6 +163,6 @@ func (h *Host) WorkerLost(ref cluster.WorkerRef) {
 	h.mu.Unlock()
 	h.log.Warn("worker lost; telling its peers to reconnect", "worker", ref, "peers", len(sess))
 	for _, s := range sess {
-		s.Reconnect("worker_restarted", 300)
+		s.Reconnect(wire.ReconnectWorkerRestarted, 300)
 	}
 }

@@ -138,6 +138,24 @@ type ActiveSpeakers struct {
 	Speakers []Speaker `json:"speakers"`
 }
 
+// ReconnectReason says why a server tells a client to reconnect. It crosses
+// the protocol as Reconnect.Reason, a plain string, so clients that know
+// none of them still reconnect.
+type ReconnectReason string
+
+// The reasons a server sends.
+const (
+	// ReconnectICEFailed: the client's media (ICE) failed.
+	ReconnectICEFailed ReconnectReason = "ice_failed"
+	// ReconnectWorkerRestarted: the worker that carried its media died.
+	ReconnectWorkerRestarted ReconnectReason = "worker_restarted"
+	// ReconnectServerShutdown: the server is stopping.
+	ReconnectServerShutdown ReconnectReason = "server_shutdown"
+	// ReconnectMoved: its room moved, or this server gave it up; the
+	// client asks the API where it is now.
+	ReconnectMoved ReconnectReason = "moved"
+)
+
 // Reconnect tells the client to drop its session and join again after DelayMS.
 type Reconnect struct {
 	Envelope

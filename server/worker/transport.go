@@ -117,7 +117,7 @@ func (w *Worker) createTransport(p ipc.TransportCreate) error {
 			t.handshakeEnded()
 		}
 		t.keepConsent()
-		w.notify(ipc.EventTransportState, ipc.TransportState{TransportID: t.id, State: s.String()})
+		w.notify(ipc.EventTransportState, ipc.TransportState{TransportID: t.id, State: connState(s)})
 	})
 	pc.OnTrack(t.onTrack)
 	t.scheduleReports()
