@@ -80,6 +80,7 @@ func (s *Service) moveLoop() {
 		case <-tk.C:
 		case <-s.moveNow:
 		}
+		s.rooms.sweep(time.Now())
 		for _, srv := range s.reg.Snapshot() {
 			switch {
 			case srv.Dead:
@@ -107,19 +108,19 @@ func (s *Service) moveAway(srv registry.Server) {
 		if ctx.Err() != nil {
 			return
 		}
-		if s.isPlacing(r.Name) || !s.retryDue(r.Name, s.p.Heartbeat) {
+		if s.rooms.isPlacing(r.Name) || !s.rooms.retryDue(r.Name, s.p.Heartbeat, time.Now()) {
 			continue
 		}
 		if _, err := s.move(ctx, r, "", "drain"); err != nil {
 			// Said once per room and drain; the tries go on quietly.
 			level := slog.LevelDebug
-			if _, said := s.stuck.LoadOrStore(r.Name, true); !said {
+			if s.rooms.stuckOnce(r.Name) {
 				level = slog.LevelWarn
 			}
 			s.log.Log(ctx, level, "room of a draining server not moved yet; trying again", "room", r.Name, "server", srv.Server, "err", err)
 			continue
 		}
-		s.stuck.Delete(r.Name)
+		s.rooms.unstuck(r.Name)
 	}
 }
 
@@ -137,7 +138,7 @@ func (s *Service) rebalance(srv registry.Server) {
 	ctx, cancel := context.WithTimeout(s.life, 2*s.p.CreateTimeout)
 	defer cancel()
 	for _, name := range names {
-		if s.isPlacing(name) || s.cooling(name, s.p.RebalanceCooldown) {
+		if s.rooms.isPlacing(name) || s.rooms.cooling(name, s.p.RebalanceCooldown, time.Now()) {
 			continue
 		}
 		if _, ok := registry.MoveTarget(all, srv.Server, srv.RoomLoads[name], s.p.MoveMargin); !ok {
@@ -147,29 +148,10 @@ func (s *Service) rebalance(srv registry.Server) {
 		if err != nil || r.Server != srv.Server {
 			continue
 		}
-		s.markMoved(name)
+		s.rooms.markMoved(name, time.Now())
 		if _, err := s.move(ctx, r, "", "rebalance"); err != nil {
 			s.log.Warn("rebalance move failed", "room", name, "server", srv.Server, "err", err)
 		}
 		return
 	}
 }
-
-// retryDue reports whether room may be tried again: it last moved (or was
-// tried) longer than every ago; a true answer starts a new period.
-func (s *Service) retryDue(room string, every time.Duration) bool {
-	if s.cooling(room, every) {
-		return false
-	}
-	s.markMoved(room)
-	return true
-}
-
-// cooling reports whether room moved (or was tried) within every.
-func (s *Service) cooling(room string, every time.Duration) bool {
-	v, ok := s.lastMove.Load(room)
-	return ok && time.Since(v.(time.Time)) < every
-}
-
-// markMoved starts a room's cooldown now.
-func (s *Service) markMoved(room string) { s.lastMove.Store(room, time.Now()) }

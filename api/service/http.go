@@ -327,6 +327,7 @@ func (s *Service) deleteRoom(w http.ResponseWriter, r *http.Request) {
 		s.failed(w, err)
 		return
 	}
+	s.rooms.forget(name)
 	writeJSON(w, http.StatusOK, wire.AdminResult{OK: true, Message: fmt.Sprintf("room %s closed; %d peers removed", name, peers)})
 }
 

@@ -63,8 +63,7 @@ func (s *Service) moveRoom(w http.ResponseWriter, r *http.Request) {
 // labels the move in the metrics and logs (api, drain, rebalance).
 func (s *Service) move(ctx context.Context, room directory.Room, to cluster.ServerID, why string) (directory.Room, error) {
 	from := room.Server
-	done := s.markPlacing(room.Name)
-	defer done()
+	defer s.rooms.markPlacing(room.Name)()
 	units := 0
 	if old, ok := s.reg.Get(from); ok {
 		units = old.RoomLoads[room.Name]

@@ -44,6 +44,9 @@ func newFakeServer(t *testing.T, b *bus.Local, id string) *fakeServer {
 		f.movedTo[mv.Room] = mv.To
 		return cluster.Result{OK: true, Peers: 2}, nil
 	})
+	bus.Handle(m, bus.CloseRoom, func(_ context.Context, _ bus.Envelope, r cluster.RoomRef) (cluster.Result, error) {
+		return cluster.Result{OK: true, Peers: 1}, nil
+	})
 	bus.Handle(m, bus.Drain, func(_ context.Context, _ bus.Envelope, r cluster.DrainRequest) (cluster.DrainAnswer, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -77,8 +80,7 @@ func (f *fakeServer) sentTo(room string) (cluster.ServerID, bool) {
 const key = "apps-key-0123456789"
 
 func TestMoveRefusalsAndThePick(t *testing.T) {
-	s, b := newTestService(t, false)
-	s.p.MoveMargin = 0.5
+	s, b := newTestServiceWith(t, func(p *Params) { p.MoveMargin = 0.5 })
 	h := s.Handler()
 	a, big, small := newFakeServer(t, b, "a"), newFakeServer(t, b, "big"), newFakeServer(t, b, "small")
 	ctx := context.Background()
@@ -133,8 +135,7 @@ func TestMoveRefusalsAndThePick(t *testing.T) {
 }
 
 func TestDrainMovesEveryRoomAway(t *testing.T) {
-	s, b := newTestService(t, false)
-	s.p.MoveMargin = 0.5
+	s, b := newTestServiceWith(t, func(p *Params) { p.MoveMargin = 0.5 })
 	h := s.Handler()
 	d, c := newFakeServer(t, b, "d"), newFakeServer(t, b, "c")
 	ctx := context.Background()
@@ -173,8 +174,7 @@ func TestDrainMovesEveryRoomAway(t *testing.T) {
 }
 
 func TestRebalanceMovesTheLargestRoomThatFitsOncePerCooldown(t *testing.T) {
-	s, b := newTestService(t, false)
-	s.p.MoveMargin, s.p.Rebalance, s.p.RebalanceCooldown = 0.5, true, time.Hour
+	s, b := newTestServiceWith(t, func(p *Params) { p.MoveMargin, p.Rebalance, p.RebalanceCooldown = 0.5, true, time.Hour })
 	hot, cool := newFakeServer(t, b, "hot"), newFakeServer(t, b, "cool")
 	ctx := context.Background()
 	for _, r := range []string{"huge", "mid", "tiny"} {

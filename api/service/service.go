@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,20 +68,12 @@ type Service struct {
 	life    context.Context
 	endLife context.CancelFunc
 	wg      sync.WaitGroup
-	// rehoming serialises the re-homing of one room (a join and the failover
-	// loop may both try).
-	rehoming sync.Map
-	// placing counts, per room, the re-homes and moves giving it a new home
-	// right now (an *atomic.Int32; entries stay, one per room ever moved).
-	placing sync.Map
-	// lastMove is when each room last moved or was tried (a time.Time): the
-	// rebalance cooldown and the drain's retry pace.
-	lastMove sync.Map
-	moveNow  chan struct{}
+	// rooms is the per-room state of re-homes and moves, dropped once
+	// settled.
+	rooms   *roomStates
+	moveNow chan struct{}
 	// keyAttempts bounds wrong API keys per address.
 	keyAttempts *auth.Attempts
-	// stuck names the rooms of draining servers that could not move yet.
-	stuck sync.Map
 }
 
 // New prepares a service; Start begins listening to heartbeats.
@@ -95,7 +86,8 @@ func New(p Params) *Service {
 		p.Registerer, p.Gatherer = r, r
 	}
 	s := &Service{p: p, log: p.Logger, reg: registry.New(p.DeadAfter), stop: make(chan struct{}), moveNow: make(chan struct{}, 1),
-		keyAttempts: auth.NewAttempts(wire.KeyAttemptsPerSecond, wire.KeyAttemptsBurst)}
+		keyAttempts: auth.NewAttempts(wire.KeyAttemptsPerSecond, wire.KeyAttemptsBurst),
+		rooms:       newRoomStates(max(p.Heartbeat, p.RebalanceCooldown))}
 	s.life, s.endLife = context.WithCancel(context.Background())
 	s.m = newMetrics(p.Registerer, s.reg)
 	return s
@@ -167,7 +159,7 @@ func (s *Service) releaseMoved(hb cluster.Heartbeat) {
 		// Nor one that is being re-homed or moved to it: the new home takes
 		// the room before the directory says so, and its heartbeat can come
 		// in between.
-		if s.isPlacing(name) || !s.reg.Live(r.Server) {
+		if s.rooms.isPlacing(name) || !s.reg.Live(r.Server) {
 			continue
 		}
 		reason := "moved"
@@ -234,14 +226,11 @@ func (s *Service) rehomeServer(dead cluster.ServerID) {
 // rehome places a room whose server is dead on a live one and moves it in the
 // directory (only if it is still on the dead one).
 func (s *Service) rehome(ctx context.Context, room string, from cluster.ServerID) (cluster.RoomInfo, error) {
-	mu, _ := s.rehoming.LoadOrStore(room, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
-	defer mu.(*sync.Mutex).Unlock()
+	defer s.rooms.lockRehome(room)()
 	if cur, err := s.p.Directory.Get(ctx, room); err == nil && cur.Server != from && s.reg.Live(cur.Server) {
 		return s.info(cur), nil // someone moved it meanwhile
 	}
-	done := s.markPlacing(room)
-	defer done()
+	defer s.rooms.markPlacing(room)()
 	info, err := s.place(ctx, room, from)
 	if err != nil {
 		return cluster.RoomInfo{}, err
@@ -261,17 +250,4 @@ func (s *Service) rehome(ctx context.Context, room string, from cluster.ServerID
 func (s *Service) info(r directory.Room) cluster.RoomInfo {
 	srv, _ := s.reg.Get(r.Server)
 	return cluster.RoomInfo{Room: r.Name, Server: r.Server, SignalURL: srv.SignalURL}
-}
-
-// markPlacing records that room is being given a new home until done is
-// called; releaseMoved leaves such a room alone.
-func (s *Service) markPlacing(room string) (done func()) {
-	n, _ := s.placing.LoadOrStore(room, new(atomic.Int32))
-	n.(*atomic.Int32).Add(1)
-	return func() { n.(*atomic.Int32).Add(-1) }
-}
-
-func (s *Service) isPlacing(room string) bool {
-	n, ok := s.placing.Load(room)
-	return ok && n.(*atomic.Int32).Load() > 0
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/voicectl/voicectl/api/directory"
 	"github.com/voicectl/voicectl/server/bus"
@@ -17,15 +18,26 @@ import (
 	"github.com/voicectl/voicectl/server/wire"
 )
 
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
 func newTestService(t *testing.T, dev bool) (*Service, *bus.Local) {
+	t.Helper()
+	return newTestServiceWith(t, func(p *Params) { p.Dev = dev })
+}
+
+// newTestServiceWith starts a service on a local bus; set changes its
+// params before it starts.
+func newTestServiceWith(t *testing.T, set func(*Params)) (*Service, *bus.Local) {
 	t.Helper()
 	dir, err := directory.Open(context.Background(), "", t.TempDir())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = dir.Close() })
 	b := bus.NewLocal()
 	t.Cleanup(func() { _ = b.Close() })
-	s := New(Params{Bus: b, Directory: dir, Secret: []byte("0123456789abcdef0123"), APIKey: "apps-key-0123456789", HighWater: 0.8,
-		Heartbeat: 100 * time.Millisecond, DeadAfter: 300 * time.Millisecond, CreateTimeout: time.Second, TokenTTL: time.Hour, Dev: dev})
+	p := Params{Bus: b, Directory: dir, Secret: []byte("0123456789abcdef0123"), APIKey: "apps-key-0123456789", HighWater: 0.8,
+		Heartbeat: 100 * time.Millisecond, DeadAfter: 300 * time.Millisecond, CreateTimeout: time.Second, TokenTTL: time.Hour}
+	set(&p)
+	s := New(p)
 	require.NoError(t, s.Start())
 	t.Cleanup(s.Stop)
 	return s, b
