@@ -2,92 +2,68 @@ package service
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"time"
 
 	"github.com/voicectl/voicectl/api/registry"
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
-	"github.com/voicectl/voicectl/server/wire"
 )
 
-// DrainRequest is the body of POST /v1/servers/{id}/drain; Deadline is a Go
-// duration ("5m"), empty for the server's drain.deadline.
-type DrainRequest struct {
-	Deadline string `json:"deadline,omitempty"`
-}
-
-// drainServer tells a server to drain: it takes nothing new, the API moves
-// its rooms away (moveAway), and it exits when empty or at the deadline.
-func (s *Service) drainServer(w http.ResponseWriter, r *http.Request) {
-	id := cluster.ServerID(r.PathValue("id"))
-	var body DrainRequest
-	if !decodeBody(w, r, &body) {
-		return
-	}
-	var deadline time.Duration
-	if body.Deadline != "" {
-		d, err := time.ParseDuration(body.Deadline)
-		if err != nil || d <= 0 {
-			httpError(w, http.StatusBadRequest, wire.CodeBadRequest, fmt.Sprintf("deadline %q is not a positive duration like 5m", body.Deadline))
-			return
-		}
-		deadline = d
-	}
-	srv, known := s.reg.Get(id)
+// Drain tells a server to drain (deadline 0: its drain.deadline): it takes
+// nothing new, the move loop moves its rooms away (moveAway), and it exits
+// when empty or at the deadline.
+func (o *Orchestrator) Drain(ctx context.Context, id cluster.ServerID, deadline time.Duration) (cluster.DrainAnswer, error) {
+	srv, known := o.reg.Get(id)
 	switch {
 	case !known:
-		httpError(w, http.StatusNotFound, CodeServerUnknown, "no server "+string(id)+" in the registry")
-		return
+		return cluster.DrainAnswer{}, refuse(ErrServerUnknown, "no server %s in the registry", id)
 	case srv.Dead:
-		httpError(w, http.StatusConflict, CodeServerDead, "server "+string(id)+" is dead")
-		return
+		return cluster.DrainAnswer{}, refuse(ErrServerDead, "server %s is dead", id)
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.p.CreateTimeout)
+	ctx, cancel := context.WithTimeout(ctx, o.p.CreateTimeout)
 	defer cancel()
-	res, err := bus.Drain.Call(ctx, s.p.Bus, bus.ToServer(id), ID, "", cluster.DrainRequest{Deadline: deadline})
+	res, err := bus.Drain.Call(ctx, o.p.Bus, bus.ToServer(id), ID, "", cluster.DrainRequest{Deadline: deadline})
 	if err != nil {
-		httpError(w, http.StatusBadGateway, wire.CodeInternal, "server "+string(id)+" did not answer the drain: "+err.Error())
-		return
+		return cluster.DrainAnswer{}, refuse(ErrNoAnswer, "server %s did not answer the drain: %v", id, err)
 	}
-	s.reg.MarkDraining(id)
-	s.log.Info("server draining", "server", id, "until", res.Until, "peers", res.Peers)
-	s.wakeMover()
-	writeJSON(w, http.StatusOK, wire.ClusterDrain{Server: string(id), Until: res.Until, Peers: res.Peers})
+	o.reg.MarkDraining(id)
+	o.log.Info("server draining", "server", id, "until", res.Until, "peers", res.Peers)
+	o.wakeMover()
+	return res, nil
 }
 
 // wakeMover makes moveLoop look at the servers now, not at its next tick.
-func (s *Service) wakeMover() {
+func (o *Orchestrator) wakeMover() {
 	select {
-	case s.moveNow <- struct{}{}:
+	case o.moveNow <- struct{}{}:
 	default:
 	}
 }
 
 // moveLoop moves rooms off draining servers and, with cluster.rebalance,
-// off servers above high water, as heartbeats show them.
-func (s *Service) moveLoop() {
-	defer s.wg.Done()
-	tk := time.NewTicker(max(s.p.Heartbeat/2, 100*time.Millisecond))
+// off servers above high water, as heartbeats show them; it also drops the
+// per-room state whose cooldown has passed.
+func (o *Orchestrator) moveLoop() {
+	defer o.wg.Done()
+	tk := time.NewTicker(max(o.p.Heartbeat/2, 100*time.Millisecond))
 	defer tk.Stop()
 	for {
 		select {
-		case <-s.stop:
+		case <-o.stop:
 			return
 		case <-tk.C:
-		case <-s.moveNow:
+		case <-o.moveNow:
 		}
-		s.rooms.sweep(time.Now())
-		for _, srv := range s.reg.Snapshot() {
+		o.rooms.sweep(time.Now())
+		for _, srv := range o.reg.Snapshot() {
 			switch {
 			case srv.Dead:
 			case srv.Draining:
-				s.moveAway(srv)
-			case s.p.Rebalance && srv.Stress > s.p.HighWater:
-				s.rebalance(srv)
+				o.moveAway(srv)
+			case o.p.Rebalance && srv.Stress > o.p.HighWater:
+				o.rebalance(srv)
 			}
 		}
 	}
@@ -96,31 +72,31 @@ func (s *Service) moveLoop() {
 // moveAway moves every room the directory has on a draining server to the
 // freest server it fits on; a room with nowhere to go stays until a later
 // try, or the drain's deadline.
-func (s *Service) moveAway(srv registry.Server) {
-	ctx, cancel := context.WithTimeout(s.life, 4*s.p.CreateTimeout)
+func (o *Orchestrator) moveAway(srv registry.Server) {
+	ctx, cancel := context.WithTimeout(o.life, 4*o.p.CreateTimeout)
 	defer cancel()
-	rooms, err := s.p.Directory.List(ctx, srv.Server)
+	rooms, err := o.p.Directory.List(ctx, srv.Server)
 	if err != nil {
-		s.log.Error("cannot list a draining server's rooms", "server", srv.Server, "err", err)
+		o.log.Error("cannot list a draining server's rooms", "server", srv.Server, "err", err)
 		return
 	}
 	for _, r := range rooms {
 		if ctx.Err() != nil {
 			return
 		}
-		if s.rooms.isPlacing(r.Name) || !s.rooms.retryDue(r.Name, s.p.Heartbeat, time.Now()) {
+		if o.rooms.isPlacing(r.Name) || !o.rooms.retryDue(r.Name, o.p.Heartbeat, time.Now()) {
 			continue
 		}
-		if _, err := s.move(ctx, r, "", "drain"); err != nil {
+		if _, err := o.Move(ctx, r, "", "drain"); err != nil {
 			// Said once per room and drain; the tries go on quietly.
 			level := slog.LevelDebug
-			if s.rooms.stuckOnce(r.Name) {
+			if o.rooms.stuckOnce(r.Name) {
 				level = slog.LevelWarn
 			}
-			s.log.Log(ctx, level, "room of a draining server not moved yet; trying again", "room", r.Name, "server", srv.Server, "err", err)
+			o.log.Log(ctx, level, "room of a draining server not moved yet; trying again", "room", r.Name, "server", srv.Server, "err", err)
 			continue
 		}
-		s.rooms.unstuck(r.Name)
+		o.rooms.unstuck(r.Name)
 	}
 }
 
@@ -128,29 +104,29 @@ func (s *Service) moveAway(srv registry.Server) {
 // fits whole on another server with cluster.move_margin to spare and has not
 // moved within cluster.rebalance_cooldown. One per server per look: the next
 // heartbeat shows what it relieved.
-func (s *Service) rebalance(srv registry.Server) {
+func (o *Orchestrator) rebalance(srv registry.Server) {
 	names := make([]string, 0, len(srv.RoomLoads))
 	for name := range srv.RoomLoads {
 		names = append(names, name)
 	}
 	slices.SortFunc(names, func(a, b string) int { return srv.RoomLoads[b] - srv.RoomLoads[a] })
-	all := s.reg.Snapshot()
-	ctx, cancel := context.WithTimeout(s.life, 2*s.p.CreateTimeout)
+	all := o.reg.Snapshot()
+	ctx, cancel := context.WithTimeout(o.life, 2*o.p.CreateTimeout)
 	defer cancel()
 	for _, name := range names {
-		if s.rooms.isPlacing(name) || s.rooms.cooling(name, s.p.RebalanceCooldown, time.Now()) {
+		if o.rooms.isPlacing(name) || o.rooms.cooling(name, o.p.RebalanceCooldown, time.Now()) {
 			continue
 		}
-		if _, ok := registry.MoveTarget(all, srv.Server, srv.RoomLoads[name], s.p.MoveMargin); !ok {
+		if _, ok := registry.MoveTarget(all, srv.Server, srv.RoomLoads[name], o.p.MoveMargin); !ok {
 			continue
 		}
-		r, err := s.p.Directory.Get(ctx, name)
+		r, err := o.p.Directory.Get(ctx, name)
 		if err != nil || r.Server != srv.Server {
 			continue
 		}
-		s.rooms.markMoved(name, time.Now())
-		if _, err := s.move(ctx, r, "", "rebalance"); err != nil {
-			s.log.Warn("rebalance move failed", "room", name, "server", srv.Server, "err", err)
+		o.rooms.markMoved(name, time.Now())
+		if _, err := o.Move(ctx, r, "", "rebalance"); err != nil {
+			o.log.Warn("rebalance move failed", "room", name, "server", srv.Server, "err", err)
 		}
 		return
 	}

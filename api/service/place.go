@@ -6,56 +6,83 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/voicectl/voicectl/api/directory"
 	"github.com/voicectl/voicectl/api/registry"
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
 )
 
-// errNoCapacity: no server took the room within cluster.create_timeout.
-var errNoCapacity = errors.New("no server has capacity for a new room")
+// Home returns the room's live home: the directory's, re-homed first if its
+// server is dead, or a new placement when the room is not in the directory
+// and create is set (created says so).
+func (o *Orchestrator) Home(ctx context.Context, name string, create bool) (room directory.Room, created bool, err error) {
+	r, err := o.p.Directory.Get(ctx, name)
+	switch {
+	case err == nil:
+		if srv, ok := o.reg.Get(r.Server); ok && srv.Dead {
+			if _, err := o.rehome(ctx, name, r.Server); err != nil {
+				return directory.Room{}, false, err
+			}
+			r, err = o.p.Directory.Get(ctx, name)
+		}
+		return r, false, err
+	case !errors.Is(err, directory.ErrNotFound) || !create:
+		return directory.Room{}, false, err
+	}
+	info, err := o.place(ctx, name)
+	if err != nil {
+		return directory.Room{}, false, err
+	}
+	r, created, err = o.p.Directory.Create(ctx, name, info.Server)
+	if err == nil && !created && r.Server != info.Server {
+		// Another replica placed it first: the server we asked gives it up.
+		_, _ = bus.ReleaseRoom.Call(ctx, o.p.Bus, bus.ToServer(info.Server), ID, "", cluster.RoomRef{Room: name, Reason: "moved"})
+	}
+	return r, created, err
+}
 
 // place asks a server to host room: the least-stressed live servers in turn
 // once the registry knows any, else the shared queue, until create_timeout.
 // The request id stays the same across tries of one server, so a server that
 // answers late does not make the room twice.
-func (s *Service) place(ctx context.Context, room string, exclude ...cluster.ServerID) (cluster.RoomInfo, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.p.CreateTimeout)
+func (o *Orchestrator) place(ctx context.Context, room string, exclude ...cluster.ServerID) (cluster.RoomInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.p.CreateTimeout)
 	defer cancel()
 	req := cluster.RoomCreate{Room: room}
 	for {
-		cands := registry.Candidates(s.reg.Snapshot(), s.p.HighWater, exclude...)
-		if len(cands) == 0 && len(s.reg.Snapshot()) == 0 {
+		cands := registry.Candidates(o.reg.Snapshot(), o.p.HighWater, exclude...)
+		if len(cands) == 0 && len(o.reg.Snapshot()) == 0 {
 			// Nothing known yet (the API just started): any server with spare
 			// capacity takes it from the shared queue.
-			info, err := bus.CreateRoom.Call(ctx, s.p.Bus, bus.ToQueue(bus.RoomsQueue), ID, "", req)
+			info, err := bus.CreateRoom.Call(ctx, o.p.Bus, bus.ToQueue(bus.RoomsQueue), ID, "", req)
 			if err == nil {
-				s.reg.Placed(info.Server)
+				o.reg.Placed(info.Server)
 				return info, nil
 			}
 			if ctx.Err() != nil {
-				return cluster.RoomInfo{}, errNoCapacity
+				return cluster.RoomInfo{}, ErrNoCapacity
 			}
 			continue
 		}
 		for _, id := range cands {
-			tctx, tcancel := context.WithTimeout(ctx, max(s.p.CreateTimeout/4, 500*time.Millisecond))
-			info, err := bus.CreateRoom.Call(tctx, s.p.Bus, bus.ToServer(id), ID, "", req)
+			tctx, tcancel := context.WithTimeout(ctx, max(o.p.CreateTimeout/4, 500*time.Millisecond))
+			info, err := bus.CreateRoom.Call(tctx, o.p.Bus, bus.ToServer(id), ID, "", req)
 			tcancel()
 			if err == nil {
-				s.reg.Placed(info.Server)
+				o.reg.Placed(info.Server)
 				return info, nil
 			}
-			s.log.Debug("server did not take the room", "server", id, "room", room, "err", err)
+			o.log.Debug("server did not take the room", "server", id, "room", room, "err", err)
 			if ctx.Err() != nil {
-				return cluster.RoomInfo{}, errNoCapacity
+				return cluster.RoomInfo{}, ErrNoCapacity
 			}
 		}
 		// Every candidate refused (or none is below high water): wait for the
 		// next heartbeats, until the deadline.
 		select {
 		case <-ctx.Done():
-			return cluster.RoomInfo{}, fmt.Errorf("%w (within %s)", errNoCapacity, s.p.CreateTimeout)
-		case <-time.After(max(s.p.Heartbeat/4, 50*time.Millisecond)):
+			return cluster.RoomInfo{}, fmt.Errorf("%w (within %s)", ErrNoCapacity, o.p.CreateTimeout)
+		case <-time.After(max(o.p.Heartbeat/4, 50*time.Millisecond)):
 		}
 	}
 }

@@ -122,7 +122,7 @@ func TestALongRunLeavesNoPerRoomState(t *testing.T) {
 		rooms, err := s.p.Directory.List(ctx, "d")
 		return err == nil && len(rooms) == 0
 	}, 5*time.Second, 20*time.Millisecond, "the draining server's rooms move away")
-	require.NotZero(t, s.rooms.len(), "moved rooms keep their cooldown while they live")
+	require.NotZero(t, s.o.rooms.len(), "moved rooms keep their cooldown while they live")
 
 	rooms, err := s.p.Directory.List(ctx, "")
 	require.NoError(t, err)
@@ -131,6 +131,6 @@ func TestALongRunLeavesNoPerRoomState(t *testing.T) {
 		rec, _ := do(t, h, "DELETE", "/v1/rooms/"+r.Name, key, "")
 		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	}
-	require.Eventually(t, func() bool { return s.rooms.len() == 0 }, 2*time.Second, 10*time.Millisecond,
+	require.Eventually(t, func() bool { return s.o.rooms.len() == 0 }, 2*time.Second, 10*time.Millisecond,
 		"every room deleted: no state left behind")
 }
