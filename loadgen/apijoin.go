@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/voicectl/voicectl/admin"
+	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/wire"
 )
 
@@ -79,7 +80,7 @@ func (s *Session) clusterAdmins(ctx context.Context) ([]*admin.Client, error) {
 	}
 	var out []*admin.Client
 	for _, srv := range servers {
-		if srv.State == "dead" {
+		if srv.State == cluster.ServerDead {
 			continue
 		}
 		a, err := admin.New(srv.SignalURL, s.sc.AdminKey)

@@ -66,7 +66,7 @@ func (m *Model) rebuild() {
 		if !sv.LastSeen.IsZero() {
 			beat = fmt.Sprintf("%.1fs", m.now().Sub(sv.LastSeen).Seconds())
 		}
-		m.servers.rows = append(m.servers.rows, []string{id, sv.State, bar(m.common, int(100*sv.Stress), 100, 10), fmt.Sprintf("%.0f%%", 100*sv.Stress),
+		m.servers.rows = append(m.servers.rows, []string{id, string(sv.State), bar(m.common, int(100*sv.Stress), 100, 10), fmt.Sprintf("%.0f%%", 100*sv.Stress),
 			strings.Join(ws, " "), fmt.Sprint(sv.Rooms), fmt.Sprint(sv.Peers), admin.YesNo(sv.Accepting), beat, sv.SignalURL})
 	}
 	m.servers.clamp()

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"math"
 
 	"github.com/voicectl/voicectl/server/cluster"
@@ -16,17 +17,25 @@ func Needs(units int, margin float64) int {
 	return int(math.Ceil(float64(units) * (1 + margin)))
 }
 
-// Fits says why a server cannot take a room of units load, or "" when it can.
-func Fits(s Server, units int, margin float64) string {
+// Why a server cannot take a room (Fits).
+var (
+	ErrDead     = errors.New("server is dead")
+	ErrDraining = errors.New("server is draining")
+	ErrFull     = errors.New("server lacks the spare capacity")
+)
+
+// Fits says why a server cannot take a room of units load with margin to
+// spare (ErrDead, ErrDraining, ErrFull), or nil when it can.
+func Fits(s Server, units int, margin float64) error {
 	switch {
 	case s.Dead:
-		return "dead"
+		return ErrDead
 	case s.Draining:
-		return "draining"
+		return ErrDraining
 	case s.SpareFor() < Needs(units, margin):
-		return "full"
+		return ErrFull
 	}
-	return ""
+	return nil
 }
 
 // MoveTarget picks the new home of a room of units load now on from: the
@@ -36,7 +45,7 @@ func MoveTarget(servers []Server, from cluster.ServerID, units int, margin float
 	var best *Server
 	for i := range servers {
 		s := &servers[i]
-		if s.Server == from || Fits(*s, units, margin) != "" {
+		if s.Server == from || Fits(*s, units, margin) != nil {
 			continue
 		}
 		if best == nil || s.SpareFor() > best.SpareFor() || (s.SpareFor() == best.SpareFor() && s.Server < best.Server) {

@@ -47,9 +47,12 @@ func TestMoveTarget(t *testing.T) {
 func TestFitsSaysWhy(t *testing.T) {
 	dead := spare("d", 1000)
 	dead.Dead = true
-	require.Equal(t, "dead", Fits(dead, 1, 0.5))
-	require.Equal(t, "full", Fits(spare("s", 10), 10, 0.5))
-	require.Empty(t, Fits(spare("s", 15), 10, 0.5))
+	require.ErrorIs(t, Fits(dead, 1, 0.5), ErrDead)
+	draining := spare("dr", 1000)
+	draining.Draining = true
+	require.ErrorIs(t, Fits(draining, 1, 0.5), ErrDraining)
+	require.ErrorIs(t, Fits(spare("s", 10), 10, 0.5), ErrFull)
+	require.NoError(t, Fits(spare("s", 15), 10, 0.5))
 	require.Equal(t, 15, Needs(10, 0.5))
 	require.Equal(t, 0, Needs(0, 0.5))
 }

@@ -23,6 +23,9 @@ type Server struct {
 	MovedIn int `json:"moved_in_since_heartbeat"`
 }
 
+// State is the server's state: dead, draining or live.
+func (s Server) State() cluster.ServerState { return cluster.StateOf(s.Dead, s.Draining) }
+
 // Registry is safe for concurrent use.
 type Registry struct {
 	deadAfter time.Duration

@@ -33,14 +33,13 @@ type JoinAnswer struct {
 	ExpiresAt time.Time        `json:"expires_at"`
 }
 
+// answer is a directory entry with its server's URL and state (live,
+// draining, dead, or unknown to the registry).
 func (s *Service) answer(r directory.Room) RoomAnswer {
-	a := RoomAnswer{Room: r.Name, Server: string(r.Server), CreatedAt: r.CreatedAt, Moves: r.Moves, ServerState: "unknown"}
+	a := RoomAnswer{Room: r.Name, Server: string(r.Server), CreatedAt: r.CreatedAt, Moves: r.Moves, ServerState: cluster.ServerUnknown}
 	if srv, ok := s.reg.Get(r.Server); ok {
 		a.SignalURL = srv.SignalURL
-		a.ServerState = "live"
-		if srv.Dead {
-			a.ServerState = "dead"
-		}
+		a.ServerState = srv.State()
 	}
 	return a
 }

@@ -52,16 +52,10 @@ func (s *Service) servers(w http.ResponseWriter, _ *http.Request) {
 }
 
 func clusterServer(s registry.Server) wire.ClusterServer {
-	cs := wire.ClusterServer{ID: string(s.Server), SignalURL: s.SignalURL, State: "live", Version: s.Version, Rooms: len(s.Rooms),
+	cs := wire.ClusterServer{ID: string(s.Server), SignalURL: s.SignalURL, State: s.State(), Version: s.Version, Rooms: len(s.Rooms),
 		Peers: s.Peers, Consumers: s.Consumers, Producers: s.Producers, Stress: s.Stress, CPU: s.CPU, Accepting: s.Accepting,
 		LastSeen: s.LastSeen, PlacedSinceHeartbeat: s.PlacedSince, Workers: []wire.ClusterWorker{},
 		RelayRooms: s.RelayRooms, RelayPeers: s.RelayPeers, Spare: s.SpareFor(), StartedAt: s.StartedAt}
-	switch {
-	case s.Dead:
-		cs.State = "dead"
-	case s.Draining:
-		cs.State = "draining"
-	}
 	for _, w := range s.Workers {
 		cs.Workers = append(cs.Workers, wire.ClusterWorker{Index: w.Index, Ready: w.Ready, Load: w.Load, Capacity: w.Capacity, Stress: w.Stress})
 	}

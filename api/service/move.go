@@ -77,12 +77,12 @@ func (o *Orchestrator) checkTarget(room directory.Room, to cluster.ServerID, uni
 	if to == room.Server {
 		return refuse(ErrAlreadyThere, "room %s is on %s already", room.Name, to)
 	}
-	switch registry.Fits(srv, units, o.p.MoveMargin) {
-	case "dead":
+	switch err := registry.Fits(srv, units, o.p.MoveMargin); {
+	case errors.Is(err, registry.ErrDead):
 		return refuse(ErrServerDead, "server %s is dead", to)
-	case "draining":
+	case errors.Is(err, registry.ErrDraining):
 		return refuse(ErrServerDraining, "server %s is draining", to)
-	case "full":
+	case errors.Is(err, registry.ErrFull):
 		return refuse(ErrNoSpare, "server %s has %d load units spare; room %s needs %d (%d accounted, cluster.move_margin %.0f%%)",
 			to, srv.SpareFor(), room.Name, need, units, 100*o.p.MoveMargin)
 	}

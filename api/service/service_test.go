@@ -99,3 +99,37 @@ func TestForgedAndMalformedHeartbeatsAreDropped(t *testing.T) {
 	require.Len(t, s.reg.Snapshot(), 1)
 	require.Eventually(t, func() bool { return !s.reg.Live("real") }, 2*time.Second, 10*time.Millisecond, "silent past dead_after")
 }
+
+func TestRoomAnswersSayTheServersState(t *testing.T) {
+	s, b := newTestService(t, false)
+	h := s.Handler()
+	ctx := context.Background()
+	d := newFakeServer(t, b, "d")
+	for room, server := range map[string]cluster.ServerID{"on-d": "d", "on-ghost": "ghost"} {
+		_, _, err := s.p.Directory.Create(ctx, room, server)
+		require.NoError(t, err)
+	}
+	state := func(room string) cluster.ServerState {
+		rec, _ := do(t, h, "GET", "/v1/rooms/"+room, key, "")
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		var ra RoomAnswer
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &ra))
+		return ra.ServerState
+	}
+	servers := func() cluster.ServerState {
+		rec, _ := do(t, h, "GET", "/v1/servers", key, "")
+		var ss []wire.ClusterServer
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &ss))
+		require.Len(t, ss, 1)
+		return ss[0].State
+	}
+	require.Equal(t, cluster.ServerUnknown, state("on-ghost"))
+	d.beat(t, cluster.Heartbeat{})
+	require.Equal(t, cluster.ServerLive, state("on-d"))
+	require.Equal(t, cluster.ServerLive, servers())
+	d.beat(t, cluster.Heartbeat{Draining: true})
+	require.Equal(t, cluster.ServerDraining, state("on-d"), "a draining server is said so")
+	require.Equal(t, cluster.ServerDraining, servers())
+	require.Eventually(t, func() bool { return state("on-d") == cluster.ServerDead }, 2*time.Second, 20*time.Millisecond)
+	require.Equal(t, cluster.ServerDead, servers())
+}

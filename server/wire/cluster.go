@@ -1,21 +1,25 @@
 package wire
 
-import "time"
+import (
+	"time"
+
+	"github.com/voicectl/voicectl/server/cluster"
+)
 
 // ClusterServer is one server as `voicectl api` lists it at GET /v1/servers.
 type ClusterServer struct {
-	ID        string    `json:"id"`
-	SignalURL string    `json:"signal_url"`
-	State     string    `json:"state"` // live, draining, dead
-	Version   string    `json:"version"`
-	Rooms     int       `json:"rooms"`
-	Peers     int       `json:"peers"`
-	Consumers int       `json:"consumers"`
-	Producers int       `json:"producers"`
-	Stress    float64   `json:"stress"`
-	CPU       float64   `json:"cpu_percent"`
-	Accepting bool      `json:"accepting"` // consumes the shared rooms queue
-	LastSeen  time.Time `json:"last_seen"`
+	ID        string              `json:"id"`
+	SignalURL string              `json:"signal_url"`
+	State     cluster.ServerState `json:"state"` // live, draining, dead
+	Version   string              `json:"version"`
+	Rooms     int                 `json:"rooms"`
+	Peers     int                 `json:"peers"`
+	Consumers int                 `json:"consumers"`
+	Producers int                 `json:"producers"`
+	Stress    float64             `json:"stress"`
+	CPU       float64             `json:"cpu_percent"`
+	Accepting bool                `json:"accepting"` // consumes the shared rooms queue
+	LastSeen  time.Time           `json:"last_seen"`
 	// RelayRooms and RelayPeers are what it carries for rooms other servers
 	// own (relay routers), counted in Stress too.
 	RelayRooms int `json:"relay_rooms"`
@@ -51,10 +55,10 @@ type ClusterWorker struct {
 // ClusterRoom is a room as `voicectl api` answers it: the directory's entry
 // and its server.
 type ClusterRoom struct {
-	Room        string    `json:"room"`
-	Server      string    `json:"server"`
-	SignalURL   string    `json:"signal_url"`
-	ServerState string    `json:"server_state"` // live, dead, unknown
-	CreatedAt   time.Time `json:"created_at"`
-	Moves       int       `json:"moves"`
+	Room        string              `json:"room"`
+	Server      string              `json:"server"`
+	SignalURL   string              `json:"signal_url"`
+	ServerState cluster.ServerState `json:"server_state"` // live, draining, dead, unknown
+	CreatedAt   time.Time           `json:"created_at"`
+	Moves       int                 `json:"moves"`
 }

@@ -92,7 +92,7 @@ func clusterRoomsRun(opts *RoomsListOptions) error {
 	return cmdutil.PrintList(opts.IO, opts.Output, rooms, []cmdutil.Column[wire.ClusterRoom]{
 		{Header: "room", Cell: func(r wire.ClusterRoom) string { return r.Room }},
 		{Header: "server", Cell: func(r wire.ClusterRoom) string { return r.Server }},
-		{Header: "state", Cell: func(r wire.ClusterRoom) string { return r.ServerState }},
+		{Header: "state", Cell: func(r wire.ClusterRoom) string { return string(r.ServerState) }},
 		{Header: "url", Cell: func(r wire.ClusterRoom) string { return r.SignalURL }},
 		{Header: "moves", Cell: func(r wire.ClusterRoom) string { return fmt.Sprint(r.Moves) }},
 		{Header: "age", Cell: func(r wire.ClusterRoom) string { return age(now, r.CreatedAt) }},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/voicectl/voicectl/admin"
 	"github.com/voicectl/voicectl/cmd/internal/cmdutil"
+	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/wire"
 )
 
@@ -86,9 +87,9 @@ func serverColumns(now time.Time) []cmdutil.Column[wire.ClusterServer] {
 // serverState is the registry's state, with "live (full)" for a live server
 // that takes no new rooms.
 func serverState(s wire.ClusterServer) string {
-	state := s.State
-	if state == "live" && !s.Accepting {
-		state = "live (full)"
+	state := string(s.State)
+	if s.State == cluster.ServerLive && !s.Accepting {
+		state += " (full)"
 	}
 	return state
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/voicectl/voicectl/admin"
 	"github.com/voicectl/voicectl/cmd/internal/cmdutil"
+	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/wire"
 )
 
@@ -92,7 +93,7 @@ func serversRestartRun(opts *ServersRestartOptions) error {
 	var live []string
 	for _, s := range before {
 		started[s.ID] = s.StartedAt
-		if s.State == "live" {
+		if s.State == cluster.ServerLive {
 			live = append(live, s.ID)
 		}
 	}
@@ -146,7 +147,7 @@ func awaitRestarted(c *admin.Client, id string, was time.Time, wait time.Duratio
 			for _, s := range ss {
 				if s.ID == id {
 					last = s
-					if s.State == "live" && s.StartedAt.After(was) {
+					if s.State == cluster.ServerLive && s.StartedAt.After(was) {
 						return nil
 					}
 				}
