@@ -6,9 +6,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/voicectl/voicectl/api/registry"
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/registry"
 )
 
 // Drain tells a server to drain (deadline 0: its drain.deadline): it takes

@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/voicectl/voicectl/api/registry"
 	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/registry"
 	"github.com/voicectl/voicectl/server/wire"
 )
 

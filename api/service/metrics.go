@@ -3,7 +3,7 @@ package service
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/voicectl/voicectl/api/registry"
+	"github.com/voicectl/voicectl/server/registry"
 )
 
 // metrics of the API. Labels are bounded: route is a registered pattern,

@@ -6,9 +6,9 @@ import (
 	"fmt"
 
 	"github.com/voicectl/voicectl/api/directory"
-	"github.com/voicectl/voicectl/api/registry"
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/registry"
 )
 
 // Move gives a room a new home (to, or the API's pick when empty): the new

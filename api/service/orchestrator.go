@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/voicectl/voicectl/api/directory"
-	"github.com/voicectl/voicectl/api/registry"
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/registry"
 )
 
 // Orchestrator decides where rooms live: it places new rooms (place.go),
@@ -77,7 +77,7 @@ func (o *Orchestrator) onHeartbeat(e bus.Envelope) {
 		o.m.badHeartbeats.Inc()
 		return
 	}
-	if o.reg.Observe(hb, time.Now()) {
+	if o.reg.Observe(hb, time.Now()).Revived {
 		o.log.Warn("a server declared dead is back", "server", hb.Server)
 	}
 	if hb.Draining && len(hb.Rooms) > 0 {

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/voicectl/voicectl/api/directory"
-	"github.com/voicectl/voicectl/api/registry"
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/registry"
 )
 
 // Home returns the room's live home: the directory's, re-homed first if its

@@ -17,10 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/voicectl/voicectl/api/directory"
-	"github.com/voicectl/voicectl/api/registry"
 	"github.com/voicectl/voicectl/server/auth"
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/registry"
 	"github.com/voicectl/voicectl/server/wire"
 )
 

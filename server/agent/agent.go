@@ -17,6 +17,7 @@ import (
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/placement"
+	"github.com/voicectl/voicectl/server/registry"
 	"github.com/voicectl/voicectl/server/roomhost"
 )
 
@@ -57,10 +58,12 @@ type Agent struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 
+	// reg is the other servers as their heartbeats show them.
+	reg *registry.Registry
+
 	mu        sync.Mutex
 	shared    bus.Subscription
 	accepting bool
-	servers   map[cluster.ServerID]seenServer
 	beats     bus.Subscription
 	// workerSubs serve the relay routers' worker calls, several at once.
 	workerSubs []bus.Subscription
@@ -89,7 +92,7 @@ func Start(p Params) (*Agent, error) {
 	if p.DeadAfter <= 0 {
 		p.DeadAfter = 3 * p.Heartbeat
 	}
-	a := &Agent{p: p, log: p.Logger.With("server", p.ServerID), stop: make(chan struct{}), servers: map[cluster.ServerID]seenServer{}}
+	a := &Agent{p: p, log: p.Logger.With("server", p.ServerID), stop: make(chan struct{}), reg: registry.New(p.DeadAfter)}
 	a.mux = a.handlers()
 	// Both queues share one idempotent handler: a create redelivered after a
 	// lost ack is answered again, not made twice. Worker calls skip it: they

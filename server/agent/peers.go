@@ -1,34 +1,26 @@
 package agent
 
 import (
-	"cmp"
 	"encoding/json"
 	"slices"
 	"time"
 
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/registry"
 )
 
-// The agent's view of the other servers, from their heartbeats: whom to ask
-// for a relay, and who died (a relay of our rooms, or the owner of rooms we
-// relay), which Params.OnServerLost hears once per death.
-
-type seenServer struct {
-	hb cluster.Heartbeat
-	at time.Time
-}
+// The agent's view of the other servers, a registry fed by their heartbeats:
+// whom to ask for a relay (Candidates, the API's own choice of a server), and
+// who died (a relay of our rooms, or the owner of rooms we relay), which
+// Params.OnServerLost hears once per death.
 
 func (a *Agent) onHeartbeat(env bus.Envelope) {
 	var hb cluster.Heartbeat
 	if err := json.Unmarshal(env.Body, &hb); err != nil || hb.Server == "" || hb.Server == a.p.ServerID || hb.Server != env.From {
 		return
 	}
-	a.mu.Lock()
-	began := hb.Draining && !a.servers[hb.Server].hb.Draining
-	a.servers[hb.Server] = seenServer{hb: hb, at: time.Now()}
-	a.mu.Unlock()
-	if began && a.p.OnServerDraining != nil {
+	if a.reg.Observe(hb, time.Now()).BeganDraining && a.p.OnServerDraining != nil {
 		a.log.Info("server draining: its relays of our rooms empty", "draining", hb.Server)
 		go a.p.OnServerDraining(hb.Server)
 	}
@@ -40,66 +32,35 @@ func (a *Agent) Seen(id cluster.ServerID) {
 	if id == "" || id == a.p.ServerID {
 		return
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	s := a.servers[id]
-	s.at = time.Now()
-	if s.hb.Server == "" {
-		s.hb = cluster.Heartbeat{Server: id, Stress: 1}
-	}
-	a.servers[id] = s
+	a.reg.Seen(id, time.Now())
 }
 
 // Alive reports whether a server was heard from within dead_after.
-func (a *Agent) Alive(id cluster.ServerID) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	s, ok := a.servers[id]
-	return ok && time.Since(s.at) <= a.p.DeadAfter
-}
+func (a *Agent) Alive(id cluster.ServerID) bool { return a.reg.Heard(id, time.Now()) }
 
 // Draining reports whether a server's latest heartbeat says it drains.
-func (a *Agent) Draining(id cluster.ServerID) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.servers[id].hb.Draining
+func (a *Agent) Draining(id cluster.ServerID) bool { return a.reg.Draining(id) }
+
+// Candidates are the other servers a relay may be asked of, in the order
+// to ask them: heard within dead_after, not draining, below highWater with
+// the relays placed since their heartbeat counted (Placed); least stressed
+// first.
+func (a *Agent) Candidates(highWater float64) []cluster.ServerID {
+	now := time.Now()
+	servers := slices.DeleteFunc(a.reg.Snapshot(), func(s registry.Server) bool { return now.Sub(s.LastSeen) > a.p.DeadAfter })
+	return registry.Candidates(servers, highWater, a.p.ServerID)
 }
 
-// Servers are the other live servers' latest heartbeats, least stressed first.
-func (a *Agent) Servers() []cluster.Heartbeat {
-	a.mu.Lock()
-	out := make([]cluster.Heartbeat, 0, len(a.servers))
-	for _, s := range a.servers {
-		if time.Since(s.at) <= a.p.DeadAfter && s.hb.SentAt.After(time.Time{}) {
-			out = append(out, s.hb)
-		}
-	}
-	a.mu.Unlock()
-	slices.SortFunc(out, func(x, y cluster.Heartbeat) int {
-		switch {
-		case x.Stress < y.Stress:
-			return -1
-		case x.Stress > y.Stress:
-			return 1
-		}
-		return cmp.Compare(x.Server, y.Server)
-	})
-	return out
-}
+// Placed counts a relay placed on id until its next heartbeat shows it.
+func (a *Agent) Placed(id cluster.ServerID) { a.reg.Placed(id) }
 
 // reapServers forgets the servers silent for dead_after and tells
 // OnServerLost about each.
 func (a *Agent) reapServers() {
-	var lost []cluster.ServerID
-	a.mu.Lock()
-	for id, s := range a.servers {
-		if time.Since(s.at) > a.p.DeadAfter {
-			delete(a.servers, id)
-			lost = append(lost, id)
-		}
+	lost := a.reg.Reap(time.Now())
+	for _, id := range lost {
+		a.reg.Forget(id)
 	}
-	a.mu.Unlock()
-	slices.Sort(lost)
 	for _, id := range lost {
 		a.log.Warn("server silent past dead_after: dropping what links us to it", "lost", id)
 		if a.p.OnServerLost != nil {

@@ -80,9 +80,9 @@ func (rl *relays) Place(ctx context.Context, req roomhost.RelayRequest) (roomhos
 			order = append(order, s)
 		}
 	}
-	for _, hb := range a.Servers() {
-		if hb.Server != rl.c.serverID && !hb.Draining && hb.Stress <= rl.c.cfg.Cluster.HighWater && !slices.Contains(order, hb.Server) {
-			order = append(order, hb.Server)
+	for _, s := range a.Candidates(rl.c.cfg.Cluster.HighWater) {
+		if !slices.Contains(order, s) {
+			order = append(order, s)
 		}
 	}
 	msg := cluster.RelayPlace{Room: req.Room, Owner: rl.c.serverID, Peer: req.Peer, Publish: req.Publish,
@@ -104,6 +104,7 @@ func (rl *relays) Place(ctx context.Context, req roomhost.RelayRequest) (roomhos
 			}
 			continue
 		}
+		a.Placed(s)
 		return roomhost.RelayRouter{Ref: placed.Worker, RouterID: placed.RouterID, Client: rl.client(placed.Worker)}, nil
 	}
 	return roomhost.RelayRouter{}, roomhost.ErrNoCapacity

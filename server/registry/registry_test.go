@@ -20,6 +20,8 @@ func TestCandidates(t *testing.T) {
 	draining.Draining = true
 	burst := srv("burst", 0.1)
 	burst.PlacedSince = 10 // 0.1 + 10 × 0.02 = 0.3
+	unheard := srv("u", 0)
+	unheard.Unheard = true
 	tests := []struct {
 		name    string
 		servers []Server
@@ -32,6 +34,7 @@ func TestCandidates(t *testing.T) {
 		{"above high water, dead or draining: none", []Server{srv("hot", 0.81), dead, draining}, nil, []cluster.ServerID{}},
 		{"rooms placed since the last heartbeat count", []Server{burst, srv("q", 0.25)}, nil, []cluster.ServerID{"q", "burst"}},
 		{"excluded", []Server{srv("a", 0), srv("b", 0.5)}, []cluster.ServerID{"a"}, []cluster.ServerID{"b"}},
+		{"seen but never heard: nothing known of its load", []Server{unheard, srv("h", 0.7)}, nil, []cluster.ServerID{"h"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,7 +46,7 @@ func TestCandidates(t *testing.T) {
 func TestRegistryDeathAndRevival(t *testing.T) {
 	r := New(3 * time.Second)
 	t0 := time.Now()
-	require.False(t, r.Observe(cluster.Heartbeat{Server: "a", Stress: 0.1}, t0))
+	require.False(t, r.Observe(cluster.Heartbeat{Server: "a", Stress: 0.1}, t0).Revived)
 	r.Observe(cluster.Heartbeat{Server: "b"}, t0)
 	r.Placed("a")
 	r.Placed("a")
@@ -55,7 +58,7 @@ func TestRegistryDeathAndRevival(t *testing.T) {
 	require.Empty(t, r.Reap(t0.Add(4*time.Second)), "declared once")
 	require.False(t, r.Live("a"))
 	require.True(t, r.Live("b"))
-	require.True(t, r.Observe(cluster.Heartbeat{Server: "a"}, t0.Add(5*time.Second)), "a came back")
+	require.True(t, r.Observe(cluster.Heartbeat{Server: "a"}, t0.Add(5*time.Second)).Revived, "a came back")
 	s, _ = r.Get("a")
 	require.Zero(t, s.PlacedSince, "a heartbeat shows what was placed")
 	require.Len(t, r.Snapshot(), 2)
@@ -68,4 +71,26 @@ func TestExcuseGivesSilentServersAFullDeadAfter(t *testing.T) {
 	r.Excuse(t0.Add(5 * time.Second)) // the API was cut off for 5 s
 	require.Empty(t, r.Reap(t0.Add(5500*time.Millisecond)))
 	require.Equal(t, []cluster.ServerID{"a"}, r.Reap(t0.Add(6500*time.Millisecond)))
+}
+
+func TestSeenHeardDrainingAndForget(t *testing.T) {
+	r := New(time.Second)
+	t0 := time.Now()
+	r.Seen("s", t0)
+	require.True(t, r.Heard("s", t0.Add(time.Second)), "it spoke to us: alive before any heartbeat")
+	require.False(t, r.Heard("s", t0.Add(1500*time.Millisecond)), "silent past dead_after, even before a Reap")
+	require.Empty(t, Candidates(r.Snapshot(), 0.8), "nothing is placed on a server whose load is unknown")
+	o := r.Observe(cluster.Heartbeat{Server: "s", Stress: 0.2}, t0.Add(time.Second))
+	require.False(t, o.BeganDraining)
+	require.Equal(t, []cluster.ServerID{"s"}, Candidates(r.Snapshot(), 0.8), "heard now")
+	o = r.Observe(cluster.Heartbeat{Server: "s", Draining: true}, t0.Add(time.Second))
+	require.True(t, o.BeganDraining)
+	require.True(t, r.Draining("s"))
+	require.False(t, r.Observe(cluster.Heartbeat{Server: "s", Draining: true}, t0.Add(time.Second)).BeganDraining, "said once")
+	require.Equal(t, cluster.ServerDraining, func() cluster.ServerState { s, _ := r.Get("s"); return s.State() }())
+	require.Equal(t, []cluster.ServerID{"s"}, r.Reap(t0.Add(3*time.Second)))
+	r.Forget("s")
+	_, known := r.Get("s")
+	require.False(t, known)
+	require.False(t, r.Draining("s"))
 }

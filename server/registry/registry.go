@@ -1,6 +1,9 @@
-// Package registry is the API's live view of the servers, fed by their
-// heartbeats, and the choice of a server for a new room as a plain function
-// over that view.
+// Package registry is the one view of the servers that their heartbeats
+// give: who is live, dead or draining, and how stressed each is with the
+// rooms placed on it since its last heartbeat counted. The API keeps one for
+// its placements, moves and failover, and every server's agent keeps one
+// for its relay choice. The choice itself is a plain function over the view
+// (Candidates, MoveTarget), table-tested as server/placement is.
 package registry
 
 import (
@@ -21,6 +24,9 @@ type Server struct {
 	PlacedSince int `json:"placed_since_heartbeat"`
 	// MovedIn is the load of rooms moved to it since its last heartbeat.
 	MovedIn int `json:"moved_in_since_heartbeat"`
+	// Unheard: it spoke to us (Seen) but no heartbeat of it arrived yet, so
+	// nothing is known of its load and nothing is placed on it.
+	Unheard bool `json:"unheard,omitempty"`
 }
 
 // State is the server's state: dead, draining or live.
@@ -38,9 +44,16 @@ func New(deadAfter time.Duration) *Registry {
 	return &Registry{deadAfter: deadAfter, servers: map[cluster.ServerID]*Server{}}
 }
 
-// Observe records a heartbeat received at; it reports whether the server had
-// been declared dead (it came back).
-func (r *Registry) Observe(hb cluster.Heartbeat, at time.Time) (revived bool) {
+// Observed is what a heartbeat changed.
+type Observed struct {
+	// Revived: the server had been declared dead (it came back).
+	Revived bool
+	// BeganDraining: it drains, which it did not say before.
+	BeganDraining bool
+}
+
+// Observe records a heartbeat received at.
+func (r *Registry) Observe(hb cluster.Heartbeat, at time.Time) Observed {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.servers[hb.Server]
@@ -48,9 +61,32 @@ func (r *Registry) Observe(hb cluster.Heartbeat, at time.Time) (revived bool) {
 		s = &Server{}
 		r.servers[hb.Server] = s
 	}
-	revived = s.Dead
-	s.Heartbeat, s.LastSeen, s.Dead, s.PlacedSince, s.MovedIn = hb, at, false, 0, 0
-	return revived
+	o := Observed{Revived: s.Dead, BeganDraining: hb.Draining && !s.Draining}
+	s.Heartbeat, s.LastSeen, s.Dead, s.PlacedSince, s.MovedIn, s.Unheard = hb, at, false, 0, 0, false
+	return o
+}
+
+// Seen marks a server alive at (it just spoke to us), so that its silence
+// from then on is noticed even before its first heartbeat arrives.
+func (r *Registry) Seen(id cluster.ServerID, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.servers[id]
+	if s == nil {
+		s = &Server{Heartbeat: cluster.Heartbeat{Server: id}, Unheard: true}
+		r.servers[id] = s
+	}
+	if at.After(s.LastSeen) {
+		s.LastSeen = at
+	}
+	s.Dead = false
+}
+
+// Forget drops a server (one reaped that is not to be shown as dead).
+func (r *Registry) Forget(id cluster.ServerID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.servers, id)
 }
 
 // Placed counts a room placed on id before its next heartbeat.
@@ -127,6 +163,19 @@ func (r *Registry) Live(id cluster.ServerID) bool {
 	return ok && !s.Dead
 }
 
+// Heard reports whether id was heard from within dead_after before now: not
+// dead, even between two Reaps.
+func (r *Registry) Heard(id cluster.ServerID, now time.Time) bool {
+	s, ok := r.Get(id)
+	return ok && !s.Dead && now.Sub(s.LastSeen) <= r.deadAfter
+}
+
+// Draining reports whether id is known to drain.
+func (r *Registry) Draining(id cluster.ServerID) bool {
+	s, ok := r.Get(id)
+	return ok && s.Draining
+}
+
 // Snapshot lists every server, by id.
 func (r *Registry) Snapshot() []Server {
 	r.mu.Lock()
@@ -151,9 +200,10 @@ func (r *Registry) Snapshot() []Server {
 // until the server's next heartbeat shows what it really costs.
 const RoomWeight = 0.02
 
-// Candidates orders the servers a new room may go to: live, not draining,
-// below high water once the rooms placed since their heartbeat are counted;
-// least stressed first, ties by id. exclude names servers not to use.
+// Candidates orders the servers a new room (or a relay) may go to: live,
+// heard, not draining, below high water once the rooms placed since their
+// heartbeat are counted; least stressed first, ties by id. exclude names
+// servers not to use.
 func Candidates(servers []Server, highWater float64, exclude ...cluster.ServerID) []cluster.ServerID {
 	type cand struct {
 		id     cluster.ServerID
@@ -161,7 +211,7 @@ func Candidates(servers []Server, highWater float64, exclude ...cluster.ServerID
 	}
 	var cs []cand
 	for _, s := range servers {
-		if s.Dead || s.Draining || slices.Contains(exclude, s.Server) {
+		if s.Dead || s.Unheard || s.Draining || slices.Contains(exclude, s.Server) {
 			continue
 		}
 		st := s.Stress + float64(s.PlacedSince)*RoomWeight
