@@ -86,9 +86,6 @@ func New(p Params) *Service {
 // Registry is the live view of the servers.
 func (s *Service) Registry() *registry.Registry { return s.reg }
 
-// Orchestrator is what decides where the rooms live.
-func (s *Service) Orchestrator() *Orchestrator { return s.o }
-
 // Start subscribes to heartbeats and starts the failover and move loops.
 func (s *Service) Start() error { return s.o.Start() }
 
