@@ -238,7 +238,7 @@ func TestHandlersAnswerWithStableCodes(t *testing.T) {
 	requireCode(t, err, bus.CodeNotFound)
 	_, err = call(t, r, bus.MoveRoom, "api", cluster.RoomMove{Room: "r"})
 	requireCode(t, err, bus.CodeBadRequest)
-	_, err = call(t, r, bus.CallWorker, "owner", cluster.WorkerCall{Method: "x"})
+	_, err = call(t, r, bus.CallWorker, "owner", bus.WorkerCall{})
 	requireCode(t, err, bus.CodeBadRequest)
 
 	_, err = call(t, r, bus.Drain, "api", cluster.DrainRequest{Deadline: -time.Second})

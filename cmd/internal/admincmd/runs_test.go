@@ -13,6 +13,7 @@ import (
 
 	"github.com/voicectl/voicectl/admin"
 	"github.com/voicectl/voicectl/cmd/internal/cmdutil"
+	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/wire"
 )
 
@@ -211,7 +212,7 @@ func TestServersRun(t *testing.T) {
 	var ss []wire.ClusterServer
 	require.NoError(t, yaml.Unmarshal(out.Bytes(), &ss))
 	require.Len(t, ss, 3)
-	require.Equal(t, "dead", ss[2].State, "-o yaml: the registry's state, without the table's (full)")
+	require.Equal(t, cluster.ServerDead, ss[2].State, "-o yaml: the registry's state, without the table's (full)")
 }
 
 func TestServersDrainRun(t *testing.T) {
