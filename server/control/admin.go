@@ -13,6 +13,7 @@ import (
 
 	"github.com/voicectl/voicectl/internal/procstat"
 	"github.com/voicectl/voicectl/server/roomhost"
+	"github.com/voicectl/voicectl/server/supervisor"
 	"github.com/voicectl/voicectl/server/wire"
 )
 
@@ -63,17 +64,17 @@ func (c *Control) requireAdmin(next http.HandlerFunc) http.Handler {
 
 func (c *Control) adminWorkers(w http.ResponseWriter, r *http.Request) {
 	reserved := c.host.Loads()
-	out := make([]wire.AdminWorker, 0, len(c.slots))
-	for i, s := range c.slots {
-		st := s.status()
+	out := make([]wire.AdminWorker, 0, c.sup.Len())
+	for i, st := range c.sup.Workers() {
+		ref := c.sup.Ref(i)
 		aw := wire.AdminWorker{Index: i, PID: st.PID, Port: st.Port, Ready: st.Ready, Restarts: st.Restarts,
-			ReservedLoad: reserved[s.ref].Units(), Capacity: c.cfg.Worker.MaxConsumers}
+			ReservedLoad: reserved[ref].Units(), Capacity: c.cfg.Worker.MaxConsumers}
 		if st.Ready {
 			// A stopped or hung worker must not hang the listing: its
 			// figures stay 0 until it answers (or worker.hang_timeout
 			// has it restarted).
 			lctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-			l, err := s.client.Load(lctx)
+			l, err := c.sup.Client(ref).Load(lctx)
 			cancel()
 			if err == nil {
 				aw.Routers, aw.Transports, aw.Producers, aw.Consumers = l.Routers, l.Transports, l.Producers, l.Consumers
@@ -89,8 +90,8 @@ func (c *Control) adminWorkers(w http.ResponseWriter, r *http.Request) {
 			}
 			aw.RSSBytes, _ = procstat.RSSBytes(st.PID)
 			aw.OpenFiles, _ = procstat.OpenFiles(st.PID)
-			if smp, ok := c.lastSample(i); ok && smp.pid == st.PID {
-				aw.PacketsInPerSecond, aw.PacketsOutPerSecond, aw.CPUPercent = smp.inRate, smp.outRate, smp.cpuPct
+			if smp, ok := c.sup.LastSample(i); ok && smp.PID == st.PID {
+				aw.PacketsInPerSecond, aw.PacketsOutPerSecond, aw.CPUPercent = smp.InRate, smp.OutRate, smp.CPUPercent
 			}
 		}
 		aw.Stress = float64(max(aw.Load, aw.ReservedLoad)) / float64(aw.Capacity)
@@ -190,6 +191,10 @@ func (c *Control) adminDrain(w http.ResponseWriter, req *http.Request) {
 	until := c.Drain(d)
 	_, peers := c.host.Counts()
 	writeJSON(w, http.StatusOK, wire.ClusterDrain{Server: string(c.serverID), Until: until, Peers: peers})
+}
+
+func (c *Control) adminProcess(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, supervisor.ProcessStats())
 }
 
 func (c *Control) adminPipes(w http.ResponseWriter, _ *http.Request) {

@@ -63,7 +63,7 @@ func (h *harness) workerOf(peerID string) int {
 func liveUnits(l ipc.Load) int { return l.Consumers + l.Producers + l.PipeConsumers }
 
 func (h *harness) requireWithinCapacity() {
-	for w := range h.c.slots {
+	for w := range h.c.sup.Len() {
 		l := h.load(w)
 		require.LessOrEqual(h.t, liveUnits(l), h.c.cfg.Worker.MaxConsumers, "worker %d over capacity: %+v", w, l)
 	}
@@ -207,7 +207,7 @@ func TestParallelJoinsAndLeavesLeaveNoOrphans(t *testing.T) {
 	t.Logf("joined %d, refused with no_capacity %d", joined, refused)
 	require.Positive(t, joined)
 	require.Eventually(t, func() bool {
-		for w := range h.c.slots {
+		for w := range h.c.sup.Len() {
 			l := h.load(w)
 			if l.Routers+l.Transports+l.Producers+l.Consumers+l.Pipes+l.PipeConsumers+l.PipeProducers != 0 {
 				return false

@@ -13,15 +13,14 @@ func (c *Control) usage() cluster.Heartbeat {
 	hb := cluster.Heartbeat{Version: c.version, Draining: c.host.Draining(), StartedAt: c.startedAt}
 	capacity := c.cfg.Worker.MaxConsumers
 	total, totalCap := 0, 0
-	for i, s := range c.slots {
-		st := s.status()
-		load := reserved[s.ref].Units()
-		if smp, ok := c.lastSample(i); ok && st.Ready && smp.pid == st.PID {
-			l := smp.load
+	for i, st := range c.sup.Workers() {
+		load := reserved[c.sup.Ref(i)].Units()
+		if smp, ok := c.sup.LastSample(i); ok && st.Ready && smp.PID == st.PID {
+			l := smp.Load
 			load = max(load, l.Consumers+l.Producers+l.PipeConsumers)
 			hb.Consumers += l.Consumers
 			hb.Producers += l.Producers
-			hb.CPU += smp.cpuPct
+			hb.CPU += smp.CPUPercent
 		}
 		hb.Workers = append(hb.Workers, cluster.WorkerUsage{Index: i, Ready: st.Ready, Load: load, Capacity: capacity,
 			Stress: placement.Stress(load, capacity)})

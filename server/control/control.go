@@ -25,6 +25,7 @@ import (
 	"github.com/voicectl/voicectl/server/ipc"
 	"github.com/voicectl/voicectl/server/placement"
 	"github.com/voicectl/voicectl/server/roomhost"
+	"github.com/voicectl/voicectl/server/supervisor"
 	"github.com/voicectl/voicectl/server/wire"
 )
 
@@ -32,7 +33,7 @@ import (
 type Params struct {
 	Config    config.Config
 	Logger    *slog.Logger
-	WorkerCmd WorkerCommand
+	WorkerCmd supervisor.WorkerCommand
 	// Listener, when set, is used instead of listening on Config.HTTP.Addr.
 	Listener net.Listener
 	Version  string
@@ -54,25 +55,21 @@ const callTimeout = 5 * time.Second
 // Control is the running server: it wires the worker processes, the room host
 // and HTTP together.
 type Control struct {
-	cfg       config.Config
-	log       *slog.Logger
-	workerCmd WorkerCommand
-	secret    []byte
-	version   string
-	listener  net.Listener
+	cfg      config.Config
+	log      *slog.Logger
+	secret   []byte
+	version  string
+	listener net.Listener
 
 	serverID cluster.ServerID
-	slots    []*workerSlot
+	sup      *supervisor.Supervisor
 	host     *roomhost.Host
 	bus      bus.Bus
 	agent    *agent.Agent
 	relays   *relays // nil outside a cluster
 
-	pipeTotals pipeTotals
-
 	metrics  *metrics
 	gatherer prometheus.Gatherer
-	sampler  sampler
 	adminKey string
 
 	sessMu sync.Mutex
@@ -117,14 +114,12 @@ func New(p Params) (*Control, error) {
 		drained:     make(chan struct{}),
 		cfg:         p.Config,
 		log:         p.Logger,
-		workerCmd:   p.WorkerCmd,
 		secret:      secret,
 		version:     p.Version,
 		listener:    p.Listener,
 		serverID:    p.ServerID,
 		bus:         p.Bus,
 		sess:        map[*session]struct{}{},
-		sampler:     sampler{last: map[int]workerSample{}, answered: map[int]workerSample{}},
 		adminKey:    p.Config.Auth.AdminKey,
 	}
 	if c.serverID == "" {
@@ -141,13 +136,9 @@ func New(p Params) (*Control, error) {
 	}
 	c.metrics = newMetrics(p.Registerer)
 	c.gatherer = p.Gatherer
-	p.Registerer.MustRegister(workerCollector{c})
-	n := p.Config.EffectiveWorkers()
-	for i := 0; i < n; i++ {
-		s := &workerSlot{index: i, port: p.Config.RTC.Port + i, ref: cluster.LocalWorker(c.serverID, i), c: c}
-		s.client = ipc.NewClient(s.ref, slotCaller{s})
-		c.slots = append(c.slots, s)
-	}
+	c.sup = supervisor.New(supervisor.Params{Logger: p.Logger, Worker: p.Config.Worker, RTC: p.Config.RTC,
+		Count: p.Config.EffectiveWorkers(), ServerID: c.serverID, Command: p.WorkerCmd,
+		OnEvent: c.workerEvent, OnLost: func(ref cluster.WorkerRef) { c.host.WorkerLost(ref) }})
 	var hostRelays roomhost.Relays
 	if p.Bus != nil {
 		c.relays = newRelays(c)
@@ -155,7 +146,7 @@ func New(p Params) (*Control, error) {
 	}
 	c.host = roomhost.New(roomhost.Params{
 		Logger:  p.Logger,
-		Workers: localWorkers{c},
+		Workers: c.sup,
 		Limits: placement.Limits{MaxConsumers: p.Config.Worker.MaxConsumers, MaxProducers: p.Config.Worker.MaxProducers,
 			Headroom: p.Config.Worker.PipeHeadroom, MaxForwardedSpeakers: p.Config.Room.MaxForwardedSpeakers},
 		PipeListenIP:   p.Config.Worker.PipeListenIP,
@@ -168,6 +159,11 @@ func New(p Params) (*Control, error) {
 		MediaTimeout:   p.Config.Signal.JoinTimeout,
 		OnMediaTimeout: func() { c.metrics.limited.WithLabelValues(limitMediaTimeout).Inc() },
 	})
+	collector := workerCollector{sup: c.sup, host: c.host, capacity: p.Config.Worker.MaxConsumers}
+	if p.Bus != nil {
+		collector.pipes = &pipeTotals{}
+	}
+	p.Registerer.MustRegister(collector)
 	return c, nil
 }
 
@@ -195,40 +191,11 @@ func (c *Control) Start(ctx context.Context) (stop func(), err error) {
 		}
 		c.listener = l
 	}
-	wctx, cancelWorkers := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	started := make(chan error, len(c.slots))
-	for _, s := range c.slots {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.run(wctx, started)
-		}()
-	}
-	var startErr error
-	for range c.slots {
-		if err := <-started; err != nil && startErr == nil {
-			startErr = err
-		}
-	}
-	stopWorkers := func() {
-		cancelWorkers()
-		var swg sync.WaitGroup
-		for _, s := range c.slots {
-			swg.Add(1)
-			go func() {
-				defer swg.Done()
-				s.stop(2 * time.Second)
-			}()
-		}
-		swg.Wait()
-		wg.Wait()
-	}
-	if startErr != nil {
-		stopWorkers()
+	stopWorkers, err := c.sup.Start()
+	if err != nil {
 		c.host.Stop()
 		_ = c.listener.Close()
-		return nil, startErr
+		return nil, err
 	}
 
 	// The header timeout cuts slowloris clients; IdleTimeout closes kept-alive
@@ -242,9 +209,9 @@ func (c *Control) Start(ctx context.Context) (stop func(), err error) {
 		}
 	}()
 	samplerStop := make(chan struct{})
-	go c.runSampler(samplerStop)
+	go c.sup.RunSampler(samplerStop)
 	if c.bus != nil {
-		c.sampleWorkers() // heartbeats start from measured loads
+		c.sup.SampleAll() // heartbeats start from measured loads
 		if err := c.startAgent(); err != nil {
 			close(samplerStop)
 			_ = srv.Close()
@@ -254,7 +221,7 @@ func (c *Control) Start(ctx context.Context) (stop func(), err error) {
 			return nil, err
 		}
 	}
-	c.log.Info("voice server listening", "http", c.listener.Addr().String(), "workers", len(c.slots))
+	c.log.Info("voice server listening", "http", c.listener.Addr().String(), "workers", c.sup.Len())
 	var once sync.Once
 	return func() { once.Do(func() { c.shutdown(srv, srvDone, samplerStop, stopWorkers) }) }, nil
 }
@@ -280,10 +247,13 @@ func (c *Control) shutdown(srv *http.Server, srvDone, samplerStop chan struct{},
 }
 
 // Workers reports every worker's supervision state.
-func (c *Control) Workers() []WorkerStatus {
-	out := make([]WorkerStatus, len(c.slots))
-	for i, s := range c.slots {
-		out[i] = s.status()
+func (c *Control) Workers() []supervisor.WorkerStatus { return c.sup.Workers() }
+
+// workerEvent hands a worker's event to the relays (an event of a router
+// lent to another server's room) or to the room host.
+func (c *Control) workerEvent(from cluster.WorkerRef, method string, raw []byte, ev ipc.Event) {
+	if c.relays != nil && c.relays.workerEvent(from, method, raw, ev) {
+		return
 	}
-	return out
+	c.host.HandleEvent(from, ev)
 }

@@ -117,12 +117,9 @@ func TestWorkerExitsWhenControlsPipeCloses(t *testing.T) {
 	a := h.connect("p", "a", true)
 	b := h.connect("p", "b", true)
 	hearsAll(t, []*client.Client{a, b}, 10)
-	slot := h.c.slots[0]
 	pid := h.c.Workers()[0].PID
-	slot.mu.Lock()
-	stdin, exited := slot.stdin, slot.exited
-	slot.mu.Unlock()
-	require.NoError(t, stdin.Close())
+	exited, err := h.c.sup.CloseStdin(0)
+	require.NoError(t, err)
 	select {
 	case <-exited:
 	case <-time.After(5 * time.Second):

@@ -120,7 +120,7 @@ func (h *harness) admin() *admin.Client {
 func (h *harness) load(worker int) ipc.Load {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	l, err := h.c.slots[worker].client.Load(ctx)
+	l, err := h.c.sup.Client(h.c.sup.Ref(worker)).Load(ctx)
 	require.NoError(h.t, err)
 	return l
 }

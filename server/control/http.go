@@ -48,18 +48,13 @@ func httpError(w http.ResponseWriter, status int, code, msg string) {
 }
 
 func (c *Control) serveReady(w http.ResponseWriter, _ *http.Request) {
-	ready := 0
-	for _, s := range c.slots {
-		if s.status().Ready {
-			ready++
-		}
-	}
+	ready := c.sup.Ready()
 	draining := c.host.Draining()
 	status := http.StatusOK
 	if ready == 0 || draining {
 		status = http.StatusServiceUnavailable
 	}
-	writeJSON(w, status, map[string]any{"workers": len(c.slots), "workers_ready": ready, "draining": draining})
+	writeJSON(w, status, map[string]any{"workers": c.sup.Len(), "workers_ready": ready, "draining": draining})
 }
 
 func bearer(r *http.Request) string {

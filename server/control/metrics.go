@@ -5,6 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/voicectl/voicectl/server/roomhost"
+	"github.com/voicectl/voicectl/server/supervisor"
 	"github.com/voicectl/voicectl/server/wire"
 )
 
@@ -60,7 +62,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // Labels are bounded: worker is an index below worker.count; no label carries a
 // room name or any other client-chosen value.
 type workerCollector struct {
-	c *Control
+	sup  *supervisor.Supervisor
+	host *roomhost.Host
+	// capacity is worker.max_consumers.
+	capacity int
+	// pipes is set in a cluster: the relay and pipe figures per server.
+	pipes *pipeTotals
 }
 
 var (
@@ -116,9 +123,8 @@ func (wc workerCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (wc workerCollector) Collect(ch chan<- prometheus.Metric) {
-	c := wc.c
-	reserved := c.host.Loads()
-	rooms, peers := c.host.Counts()
+	reserved := wc.host.Loads()
+	rooms, peers := wc.host.Counts()
 	gauge := func(d *prometheus.Desc, v float64, l ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
 	}
@@ -127,18 +133,17 @@ func (wc workerCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(dRooms, float64(rooms))
 	gauge(dPeers, float64(peers))
-	gauge(dWorkers, float64(len(c.slots)))
-	if c.bus != nil {
-		relayRooms, _, relayPeers := c.host.Lender().Counts()
+	gauge(dWorkers, float64(wc.sup.Len()))
+	if wc.pipes != nil {
+		relayRooms, _, relayPeers := wc.host.Lender().Counts()
 		gauge(dRelayRooms, float64(relayRooms))
 		gauge(dRelayPeers, float64(relayPeers))
-		c.pipeTotals.collect(c, gauge, counter)
+		wc.pipes.collect(wc.host, wc.sup, gauge, counter)
 	}
-	capacity := float64(c.cfg.Worker.MaxConsumers)
-	for i, s := range c.slots {
+	capacity := float64(wc.capacity)
+	for i, st := range wc.sup.Workers() {
 		w := strconv.Itoa(i)
-		st := s.status()
-		res := reserved[s.ref]
+		res := reserved[wc.sup.Ref(i)]
 		up := 0.0
 		if st.Ready {
 			up = 1
@@ -147,16 +152,16 @@ func (wc workerCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(dWorkerCapacity, capacity, w)
 		gauge(dWorkerReserved, float64(res.Units()), w)
 		counter(dWorkerRestarts, float64(st.Restarts), w)
-		smp, ok := c.lastSample(i)
-		if !ok || smp.pid != st.PID || !st.Ready {
+		smp, ok := wc.sup.LastSample(i)
+		if !ok || smp.PID != st.PID || !st.Ready {
 			gauge(dWorkerStress, float64(res.Units())/capacity, w)
 			continue
 		}
-		l := smp.load
+		l := smp.Load
 		load := l.Consumers + l.Producers + l.PipeConsumers
 		gauge(dWorkerLoad, float64(load), w)
 		gauge(dWorkerStress, float64(max(load, res.Units()))/capacity, w)
-		counter(dWorkerCPU, smp.cpu, w)
+		counter(dWorkerCPU, smp.CPU, w)
 		gauge(dWorkerRouters, float64(l.Routers), w)
 		gauge(dWorkerTrans, float64(l.Transports), w)
 		gauge(dWorkerProducers, float64(l.Producers), w)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/roomhost"
+	"github.com/voicectl/voicectl/server/supervisor"
 )
 
 // Pipes to other servers, per remote server: server ids are a small set,
@@ -40,15 +42,15 @@ type pipeSeen struct {
 	stat   ipc.PipeStat
 }
 
-func (pt *pipeTotals) collect(c *Control, gauge, counter func(*prometheus.Desc, float64, ...string)) {
-	remotes := c.host.PipeRemotes()
+func (pt *pipeTotals) collect(host *roomhost.Host, sup *supervisor.Supervisor, gauge, counter func(*prometheus.Desc, float64, ...string)) {
+	remotes := host.PipeRemotes()
 	now := map[string]pipeSeen{}
-	for i := range c.slots {
-		smp, ok := c.lastSample(i)
+	for i := range sup.Len() {
+		smp, ok := sup.LastSample(i)
 		if !ok {
 			continue
 		}
-		for _, st := range smp.load.PipeStats {
+		for _, st := range smp.Load.PipeStats {
 			if r, ok := remotes[st.PipeID]; ok {
 				now[strconv.Itoa(i)+"/"+st.PipeID] = pipeSeen{remote: r, stat: st}
 			}

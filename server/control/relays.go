@@ -131,10 +131,12 @@ func (rl *relays) client(ref cluster.WorkerRef) ipc.WorkerClient {
 func (rl *relays) serveCall(ctx context.Context, from cluster.ServerID, call bus.WorkerCall) (json.RawMessage, error) {
 	c := rl.c
 	return relay.Server{Self: c.serverID, Lender: c.host.Lender(), Worker: func(i int) ipc.Caller {
-		if i < 0 || i >= len(c.slots) {
+		if i < 0 || i >= c.sup.Len() {
 			return nil
 		}
-		return ipc.CallerFunc(c.slots[i].call)
+		return ipc.CallerFunc(func(ctx context.Context, method string, params, out any) error {
+			return c.sup.Call(ctx, i, method, params, out)
+		})
 	}}.Call(ctx, from, call)
 }
 

@@ -1,4 +1,4 @@
-package control
+package supervisor
 
 import (
 	"context"
@@ -14,18 +14,14 @@ import (
 	"github.com/voicectl/voicectl/server/ipc"
 )
 
-// WorkerCommand returns the command that starts worker index; its stdin and stdout
-// become the IPC channel. Production re-executes the voicectl binary as `voicectl worker`.
-type WorkerCommand func(index int) *exec.Cmd
-
-// workerSlot supervises one worker process: it starts it, restarts it when it dies
-// and hands its events to the control process.
-type workerSlot struct {
+// slot supervises one worker process: it starts it, restarts it when it dies
+// and hands its events on.
+type slot struct {
 	index  int
 	port   int
 	ref    cluster.WorkerRef
 	client *ipc.Client
-	c      *Control
+	sup    *Supervisor
 
 	mu       sync.Mutex
 	conn     *ipc.Conn
@@ -37,18 +33,18 @@ type workerSlot struct {
 	proc     *exec.Cmd
 }
 
-type slotEvents struct{ s *workerSlot }
+type slotEvents struct{ s *slot }
 
 func (h slotEvents) HandleRequest(context.Context, string, json.RawMessage) (any, error) {
 	return nil, &ipc.RemoteError{Code: "unknown_method", Message: "control serves no requests"}
 }
 
 func (h slotEvents) HandleEvent(method string, params json.RawMessage) {
-	h.s.c.workerEvent(h.s, method, params)
+	h.s.sup.event(h.s, method, params)
 }
 
 // run keeps the worker alive until ctx ends.
-func (s *workerSlot) run(ctx context.Context, started chan<- error) {
+func (s *slot) run(ctx context.Context, started chan<- error) {
 	first := true
 	for {
 		err := s.startOnce(ctx)
@@ -73,14 +69,14 @@ func (s *workerSlot) run(ctx context.Context, started chan<- error) {
 		if ctx.Err() != nil {
 			return
 		}
-		if wasReady {
-			s.c.host.WorkerLost(s.ref)
+		if wasReady && s.sup.p.OnLost != nil {
+			s.sup.p.OnLost(s.ref)
 		}
-		s.c.log.Warn("worker exited; restarting", "worker", s.index, "err", err)
+		s.sup.log.Warn("worker exited; restarting", "worker", s.index, "err", err)
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(s.c.cfg.Worker.RestartBackoff):
+		case <-time.After(s.sup.p.Worker.RestartBackoff):
 		}
 		s.mu.Lock()
 		s.restarts++
@@ -88,8 +84,8 @@ func (s *workerSlot) run(ctx context.Context, started chan<- error) {
 	}
 }
 
-func (s *workerSlot) startOnce(ctx context.Context) error {
-	cmd := s.c.workerCmd(s.index)
+func (s *slot) startOnce(ctx context.Context) error {
+	cmd := s.sup.p.Command(s.index)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -103,7 +99,7 @@ func (s *workerSlot) startOnce(ctx context.Context) error {
 		return fmt.Errorf("start worker %d: %w", s.index, err)
 	}
 	exited := make(chan struct{})
-	conn := ipc.New(stdout, stdin, slotEvents{s}, s.c.log.With("worker", s.index)).Start()
+	conn := ipc.New(stdout, stdin, slotEvents{s}, s.sup.log.With("worker", s.index)).Start()
 	s.mu.Lock()
 	s.exited, s.conn, s.stdin, s.proc, s.pid = exited, conn, stdin, cmd, cmd.Process.Pid
 	s.mu.Unlock()
@@ -112,16 +108,17 @@ func (s *workerSlot) startOnce(ctx context.Context) error {
 		close(exited)
 	}()
 
+	rtc := s.sup.p.RTC
 	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	_, err = ipc.CallInit.Call(ictx, conn, ipc.InitParams{
 		Index:       s.index,
 		Port:        s.port,
-		Interfaces:  s.c.cfg.RTC.Interfaces,
-		MDNS:        s.c.cfg.RTC.MDNS,
-		AnnouncedIP: s.c.cfg.RTC.AnnouncedIP,
-		Loopback:    s.c.cfg.RTC.Loopback,
-		IPs:         s.c.cfg.RTC.IPs,
+		Interfaces:  rtc.Interfaces,
+		MDNS:        rtc.MDNS,
+		AnnouncedIP: rtc.AnnouncedIP,
+		Loopback:    rtc.Loopback,
+		IPs:         rtc.IPs,
 	})
 	if err != nil {
 		_ = cmd.Process.Kill()
@@ -131,12 +128,12 @@ func (s *workerSlot) startOnce(ctx context.Context) error {
 	s.mu.Lock()
 	s.ready = true
 	s.mu.Unlock()
-	s.c.log.Info("worker ready", "worker", s.index, "pid", cmd.Process.Pid, "port", s.port)
+	s.sup.log.Info("worker ready", "worker", s.index, "pid", cmd.Process.Pid, "port", s.port)
 	return nil
 }
 
 // stop closes the worker's stdin (it exits on EOF) and kills it if it lingers.
-func (s *workerSlot) stop(grace time.Duration) {
+func (s *slot) stop(grace time.Duration) {
 	s.mu.Lock()
 	stdin, proc, exited := s.stdin, s.proc, s.exited
 	s.mu.Unlock()
@@ -154,7 +151,7 @@ func (s *workerSlot) stop(grace time.Duration) {
 
 // kill SIGKILLs the worker if pid is still its process; the supervisor
 // then restarts it as after any exit.
-func (s *workerSlot) kill(pid int) {
+func (s *slot) kill(pid int) {
 	s.mu.Lock()
 	proc := s.proc
 	s.mu.Unlock()
@@ -164,27 +161,32 @@ func (s *workerSlot) kill(pid int) {
 }
 
 // call sends a request to the worker if it is up.
-func (s *workerSlot) call(ctx context.Context, method string, params, out any) error {
+func (s *slot) call(ctx context.Context, method string, params, out any) error {
 	s.mu.Lock()
 	conn, ready := s.conn, s.ready
 	s.mu.Unlock()
 	if conn == nil || !ready {
-		return ErrWorkerDown
+		return ipc.ErrWorkerDown
 	}
 	return conn.Call(ctx, method, params, out)
 }
 
-// WorkerStatus is a snapshot of one worker's supervision state.
-type WorkerStatus struct {
-	Index    int
-	Port     int
-	PID      int
-	Ready    bool
-	Restarts int
-}
-
-func (s *workerSlot) status() WorkerStatus {
+func (s *slot) status() WorkerStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return WorkerStatus{Index: s.index, Port: s.port, PID: s.pid, Ready: s.ready, Restarts: s.restarts}
+}
+
+// CloseStdin closes worker i's end of its IPC pipe, as the control process
+// going away would, and returns a channel closed when that process has
+// exited (the fault tests check that a worker does not outlive its control).
+func (s *Supervisor) CloseStdin(i int) (exited <-chan struct{}, err error) {
+	sl := s.slots[i]
+	sl.mu.Lock()
+	stdin, ex := sl.stdin, sl.exited
+	sl.mu.Unlock()
+	if stdin == nil {
+		return nil, ipc.ErrWorkerDown
+	}
+	return ex, stdin.Close()
 }
