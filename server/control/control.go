@@ -17,16 +17,16 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/voicectl/voicectl/server/adminapi"
 	"github.com/voicectl/voicectl/server/agent"
-	"github.com/voicectl/voicectl/server/auth"
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/config"
 	"github.com/voicectl/voicectl/server/ipc"
 	"github.com/voicectl/voicectl/server/placement"
 	"github.com/voicectl/voicectl/server/roomhost"
+	"github.com/voicectl/voicectl/server/signal"
 	"github.com/voicectl/voicectl/server/supervisor"
-	"github.com/voicectl/voicectl/server/wire"
 )
 
 // Params configures a Control.
@@ -71,14 +71,8 @@ type Control struct {
 	metrics  *metrics
 	gatherer prometheus.Gatherer
 	adminKey string
-
-	sessMu sync.Mutex
-	sess   map[*session]struct{}
-
-	// keyAttempts bounds wrong admin keys per address.
-	keyAttempts *auth.Attempts
-	// conns bounds the signalling connections (signal.max_connections*).
-	conns *connLimits
+	admin    *adminapi.API
+	signal   *signal.Server
 
 	// startedAt tells a restarted server from the one before it (heartbeats).
 	startedAt time.Time
@@ -108,19 +102,16 @@ func New(p Params) (*Control, error) {
 		secret = []byte(hex.EncodeToString(b))
 	}
 	c := &Control{
-		startedAt:   time.Now().UTC(),
-		keyAttempts: auth.NewAttempts(wire.KeyAttemptsPerSecond, wire.KeyAttemptsBurst),
-		conns:       newConnLimits(p.Config.Signal.MaxConnections, p.Config.Signal.MaxConnectionsPerAddress),
-		drained:     make(chan struct{}),
-		cfg:         p.Config,
-		log:         p.Logger,
-		secret:      secret,
-		version:     p.Version,
-		listener:    p.Listener,
-		serverID:    p.ServerID,
-		bus:         p.Bus,
-		sess:        map[*session]struct{}{},
-		adminKey:    p.Config.Auth.AdminKey,
+		startedAt: time.Now().UTC(),
+		drained:   make(chan struct{}),
+		cfg:       p.Config,
+		log:       p.Logger,
+		secret:    secret,
+		version:   p.Version,
+		listener:  p.Listener,
+		serverID:  p.ServerID,
+		bus:       p.Bus,
+		adminKey:  p.Config.Auth.AdminKey,
 	}
 	if c.serverID == "" {
 		c.serverID = cluster.Local
@@ -135,6 +126,7 @@ func New(p Params) (*Control, error) {
 		p.Registerer, p.Gatherer = reg, reg
 	}
 	c.metrics = newMetrics(p.Registerer)
+	sigMetrics := signal.NewMetrics(p.Registerer)
 	c.gatherer = p.Gatherer
 	c.sup = supervisor.New(supervisor.Params{Logger: p.Logger, Worker: p.Config.Worker, RTC: p.Config.RTC,
 		Count: p.Config.EffectiveWorkers(), ServerID: c.serverID, Command: p.WorkerCmd,
@@ -157,8 +149,13 @@ func New(p Params) (*Control, error) {
 		ClusterPipeIP:  p.Config.ClusterPipeIP(),
 		PipeSRTP:       p.Config.Cluster.PipeSRTP,
 		MediaTimeout:   p.Config.Signal.JoinTimeout,
-		OnMediaTimeout: func() { c.metrics.limited.WithLabelValues(limitMediaTimeout).Inc() },
+		OnMediaTimeout: sigMetrics.Limited(signal.LimitMediaTimeout).Inc,
 	})
+	c.signal = signal.New(signal.Params{Logger: p.Logger, Config: p.Config.Signal, Secret: secret,
+		MoveGrace: p.Config.Cluster.MoveGrace, ServerID: c.serverID, Rooms: c.host, Metrics: sigMetrics,
+		CallTimeout: callTimeout, Clustered: p.Bus != nil, OnNoCapacity: c.metrics.noCapacity.Inc})
+	c.admin = adminapi.New(adminapi.Params{Logger: p.Logger, Key: c.adminKey, Registerer: p.Registerer,
+		Rooms: c.host, Workers: c.sup, Capacity: p.Config.Worker.MaxConsumers, ServerID: c.serverID, Drain: c.Drain})
 	collector := workerCollector{sup: c.sup, host: c.host, capacity: p.Config.Worker.MaxConsumers}
 	if p.Bus != nil {
 		collector.pipes = &pipeTotals{}
@@ -239,7 +236,7 @@ func (c *Control) shutdown(srv *http.Server, srvDone, samplerStop chan struct{},
 	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
-	c.closeAllSessions()
+	c.signal.CloseAll()
 	<-srvDone
 	close(samplerStop)
 	stopWorkers()

@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,9 +14,10 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/voicectl/voicectl/server/internal/signaltest"
+	"github.com/voicectl/voicectl/server/signal"
 	"github.com/voicectl/voicectl/server/wire"
 )
 
@@ -25,115 +25,37 @@ import (
 // without joining; refused upgrades come back as the HTTP status and body.
 func (h *harness) rawWS(t *testing.T, from, room, identity string, publish bool) (*websocket.Conn, *http.Response, error) {
 	t.Helper()
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
-	hc := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	hdr := http.Header{"Authorization": {"Bearer " + h.token(room, identity, publish, time.Hour)}}
-	ws, resp, err := websocket.Dial(ctx, strings.Replace(h.url, "http", "ws", 1)+"/v1/rtc", &websocket.DialOptions{HTTPClient: hc, HTTPHeader: hdr})
-	if ws != nil {
-		t.Cleanup(func() { _ = ws.CloseNow() })
-	}
-	return ws, resp, err
+	return signaltest.Dial(t, h.url, from, h.token(room, identity, publish, time.Hour))
 }
 
-// readError reads messages until an error arrives (or the read fails).
 func readError(t *testing.T, ws *websocket.Conn) (wire.Error, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for {
-		_, b, err := ws.Read(ctx)
-		if err != nil {
-			return wire.Error{}, err
-		}
-		var e wire.Error
-		if json.Unmarshal(b, &e) == nil && e.Type == wire.TypeError {
-			return e, nil
-		}
-	}
+	return signaltest.ReadError(t, ws)
 }
 
-// closedWith reads until the server closes and returns its status.
 func closedWith(t *testing.T, ws *websocket.Conn) websocket.StatusCode {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for {
-		if _, _, err := ws.Read(ctx); err != nil {
-			require.NoError(t, ctx.Err(), "the server did not close the connection")
-			return websocket.CloseStatus(err)
-		}
-	}
+	return signaltest.ClosedWith(t, ws)
 }
 
+// limited reads voicectl_signal_limited_total{limit} from the server's
+// registry, as /metrics serves it.
 func limited(h *harness, limit string) float64 {
-	return testutil.ToFloat64(h.c.metrics.limited.WithLabelValues(limit))
-}
-
-func TestConnectionLimitsPerServerAndPerAddress(t *testing.T) {
-	cfg := testConfig(1)
-	cfg.Signal.MaxConnections, cfg.Signal.MaxConnectionsPerAddress = 4, 2
-	h := startHarness(t, cfg)
-	require.Zero(t, limited(h, limitConnectionsPerAddr), "exported at 0 from the start")
-
-	var held []*websocket.Conn
-	for i := 0; i < 2; i++ {
-		ws, _, err := h.rawWS(t, "127.0.0.1", "r", fmt.Sprint("a", i), false)
-		require.NoError(t, err)
-		held = append(held, ws)
-	}
-	_, resp, err := h.rawWS(t, "127.0.0.1", "r", "a2", false)
-	require.Error(t, err)
-	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
-	var body wire.HTTPError
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
-	require.Equal(t, wire.CodeTooManyConnections, body.Code)
-	require.Contains(t, body.Message, "signal.max_connections_per_address")
-	require.Equal(t, 1.0, limited(h, limitConnectionsPerAddr))
-
-	// Other addresses still get in, up to the server's bound.
-	for _, from := range []string{"127.0.0.2", "127.0.0.3"} {
-		_, _, err := h.rawWS(t, from, "r", "b"+from, false)
-		require.NoError(t, err)
-	}
-	_, resp, err = h.rawWS(t, "127.0.0.4", "r", "c", false)
-	require.Error(t, err)
-	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
-	require.Equal(t, wire.CodeTooManyConnections, body.Code)
-	require.Equal(t, 1.0, limited(h, limitConnections))
-
-	// A closed connection gives its place back.
-	require.NoError(t, held[0].Close(websocket.StatusNormalClosure, ""))
-	require.Eventually(t, func() bool {
-		ws, _, err := h.rawWS(t, "127.0.0.1", "r", "a3", false)
-		if err == nil {
-			_ = ws.CloseNow()
+	h.t.Helper()
+	mfs, err := h.c.gatherer.Gather()
+	require.NoError(h.t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != "voicectl_signal_limited_total" {
+			continue
 		}
-		return err == nil
-	}, 5*time.Second, 50*time.Millisecond)
-}
-
-func TestMessageFloodIsCutOff(t *testing.T) {
-	cfg := testConfig(1)
-	cfg.Signal.MaxMessagesPerSecond = 5
-	h := startHarness(t, cfg)
-	ws, _, err := h.rawWS(t, "127.0.0.1", "r", "flood", false)
-	require.NoError(t, err)
-	ctx := context.Background()
-	for i := 0; i < 40; i++ {
-		if ws.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`)) != nil {
-			break
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "limit" && l.GetValue() == limit {
+					return m.GetCounter().GetValue()
+				}
+			}
 		}
 	}
-	e, err := readError(t, ws)
-	require.NoError(t, err)
-	require.Equal(t, wire.CodeRateLimited, e.Code)
-	require.True(t, e.Fatal)
-	require.Contains(t, e.Message, "signal.max_messages_per_second")
-	require.Equal(t, websocket.StatusPolicyViolation, closedWith(t, ws))
-	require.Equal(t, 1.0, limited(h, limitMessagesPerSecond))
+	h.t.Fatalf("no voicectl_signal_limited_total{limit=%q}", limit)
+	return 0
 }
 
 func TestJoinTimeouts(t *testing.T) {
@@ -151,7 +73,7 @@ func TestJoinTimeouts(t *testing.T) {
 	require.True(t, e.Fatal)
 	require.Equal(t, websocket.StatusPolicyViolation, closedWith(t, idle))
 	require.Less(t, time.Since(start), 5*time.Second)
-	require.Equal(t, 1.0, limited(h, limitJoinTimeout))
+	require.Equal(t, 1.0, limited(h, signal.LimitJoinTimeout))
 
 	// A publisher that joins, takes its offer and never answers: its
 	// transport is given up.
@@ -162,7 +84,7 @@ func TestJoinTimeouts(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, wire.CodeJoinTimeout, e.Code)
 	require.Contains(t, e.Message, "media did not connect")
-	require.Equal(t, 1.0, limited(h, limitMediaTimeout))
+	require.Equal(t, 1.0, limited(h, signal.LimitMediaTimeout))
 	require.Eventually(t, func() bool { return h.load(0).Transports == 0 }, 5*time.Second, 50*time.Millisecond,
 		"its transport is closed")
 
@@ -204,7 +126,7 @@ func TestSDPAndCandidateLimits(t *testing.T) {
 	e := send(`{"type":"answer","sdp":"v=0\r\n` + strings.Repeat(`a=x\r\n`, 300) + `"}`)
 	require.Equal(t, wire.CodeSDPTooLarge, e.Code, e.Message)
 	require.False(t, e.Fatal)
-	require.Equal(t, 1.0, limited(h, limitSDPBytes))
+	require.Equal(t, 1.0, limited(h, signal.LimitSDPBytes))
 	cand := `{"type":"candidate","candidate":{"candidate":"candidate:1 1 tcp 1 127.0.0.1 9 typ host tcptype active","sdpMid":"0"}}`
 	for i := 0; i < 2; i++ {
 		require.Equal(t, wire.CodeBadCandidate, send(cand).Code) // counted, then refused for being TCP
@@ -212,7 +134,7 @@ func TestSDPAndCandidateLimits(t *testing.T) {
 	e = send(cand)
 	require.Equal(t, wire.CodeTooManyCandidates, e.Code)
 	require.False(t, e.Fatal)
-	require.Equal(t, 1.0, limited(h, limitCandidates))
+	require.Equal(t, 1.0, limited(h, signal.LimitCandidates))
 	// The session goes on.
 	require.NoError(t, x.Write(ctx, websocket.MessageText, []byte(`{"type":"ping","id":"p"}`)))
 	for {
@@ -258,65 +180,6 @@ func TestSlowHeadersAreCut(t *testing.T) {
 	require.Less(t, took, 3*time.Second)
 	require.GreaterOrEqual(t, took, 400*time.Millisecond, "cut by the timeout, not refused at once: %q", got)
 	require.NotContains(t, string(got), "200 OK")
-}
-
-// TestSlowReaderIsClosedWith1008: a client that stops reading while the
-// server has much to tell it is closed, and once it reads again it gets what
-// was queued and then the close frame with 1008 (policy violation), not a
-// reset.
-func TestSlowReaderIsClosedWith1008(t *testing.T) {
-	h := startHarness(t, testConfig(1))
-	ws, _, err := h.rawWS(t, "127.0.0.1", "r", "slow", false)
-	require.NoError(t, err)
-	var s *session
-	require.Eventually(t, func() bool {
-		h.c.sessMu.Lock()
-		defer h.c.sessMu.Unlock()
-		for x := range h.c.sess {
-			if x.grant.Identity == "slow" {
-				s = x
-			}
-		}
-		return s != nil
-	}, 5*time.Second, 10*time.Millisecond)
-	// 40 MB, far more than the loopback socket buffers and the outbox hold.
-	pad := strings.Repeat("x", 2048)
-	for i := 0; i < 20000 && !s.overflowed.Load(); i++ {
-		s.send(wire.Error{Envelope: wire.Envelope{Type: wire.TypeError}, Code: wire.CodeInternal, Message: pad})
-	}
-	require.True(t, s.overflowed.Load(), "the outbox overflowed")
-	n := 0
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for {
-		_, _, err := ws.Read(ctx)
-		if err != nil {
-			require.NoError(t, ctx.Err())
-			require.Equal(t, websocket.StatusPolicyViolation, websocket.CloseStatus(err), "closed with 1008 after %d messages: %v", n, err)
-			break
-		}
-		n++
-	}
-	require.Greater(t, n, outboxSize, "what was queued was delivered first")
-	require.Equal(t, 1.0, limited(h, limitSlowReader))
-}
-
-// TestHugeFrameClosesWith1009: a 5 MB message is refused with
-// message_too_large and the connection closed with 1009 (RFC 6455 §7.4.1),
-// without the server reading it whole.
-func TestHugeFrameClosesWith1009(t *testing.T) {
-	h := startHarness(t, testConfig(1))
-	ws, _, err := h.rawWS(t, "127.0.0.1", "r", "huge", false)
-	require.NoError(t, err)
-	ws.SetReadLimit(1 << 20)
-	go func() {
-		_ = ws.Write(context.Background(), websocket.MessageText, []byte(`{"type":"ping","pad":"`+strings.Repeat("x", 5<<20)+`"}`))
-	}()
-	e, err := readError(t, ws)
-	require.NoError(t, err)
-	require.Equal(t, wire.CodeMessageTooLarge, e.Code)
-	require.True(t, e.Fatal)
-	require.Equal(t, websocket.StatusMessageTooBig, closedWith(t, ws))
 }
 
 // TestJoinBurstLeavesNoGoroutines: 300 signalling connections at once, each

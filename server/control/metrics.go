@@ -7,54 +7,25 @@ import (
 
 	"github.com/voicectl/voicectl/server/roomhost"
 	"github.com/voicectl/voicectl/server/supervisor"
-	"github.com/voicectl/voicectl/server/wire"
 )
 
-// metrics are the control process's own instruments; worker figures are read at
-// scrape time by workerCollector.
+// metrics are the control process's own instruments (the signalling and
+// admin ones are their packages'); worker figures are read at scrape time by
+// workerCollector.
 type metrics struct {
-	joinSeconds  prometheus.Histogram
-	signalErrors *prometheus.CounterVec
-	noCapacity   prometheus.Counter
-	// adminAuthFailures counts requests to /admin/v1 with a wrong key.
-	adminAuthFailures prometheus.Counter
-	// limited counts clients refused or cut off by a signal.* limit.
-	limited *prometheus.CounterVec
+	// noCapacity counts joins the host or the upgrade refused for want of
+	// a worker.
+	noCapacity prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
-		joinSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: "voicectl", Subsystem: "signal", Name: "join_duration_seconds",
-			Help:    "Time from a join request to the peer's transport and consumers being set up.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-		}),
-		signalErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "voicectl", Subsystem: "signal", Name: "errors_total",
-			Help: "Signalling errors sent to clients, by stable error code.",
-		}, []string{"code"}),
 		noCapacity: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "voicectl", Subsystem: "server", Name: "no_capacity_total",
 			Help: "Joins refused because no worker had capacity.",
 		}),
-		adminAuthFailures: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "voicectl", Subsystem: "admin", Name: "auth_failures_total",
-			Help: "Admin API requests refused for a missing or wrong admin key.",
-		}),
-		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "voicectl", Subsystem: "signal", Name: "limited_total",
-			Help: "Clients refused or disconnected by a signalling limit (signal.*), by limit.",
-		}, []string{"limit"}),
 	}
-	// Each stable code and limit is exported from the start at 0, so
-	// rate() and alerts on it work on a fresh server.
-	for _, code := range wire.Codes {
-		m.signalErrors.WithLabelValues(code)
-	}
-	for _, l := range limitNames {
-		m.limited.WithLabelValues(l)
-	}
-	reg.MustRegister(m.joinSeconds, m.signalErrors, m.noCapacity, m.adminAuthFailures, m.limited)
+	reg.MustRegister(m.noCapacity)
 	return m
 }
 

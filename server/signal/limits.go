@@ -1,27 +1,28 @@
-package control
+package signal
 
 import (
 	"net/http"
 	"sync"
 
 	"github.com/voicectl/voicectl/server/auth"
+	"github.com/voicectl/voicectl/server/internal/httpx"
 	"github.com/voicectl/voicectl/server/wire"
 )
 
 // Limits a client meets (signal.*), as labels of voicectl_signal_limited_total.
 const (
-	limitConnections        = "connections"
-	limitConnectionsPerAddr = "connections_per_address"
-	limitMessagesPerSecond  = "messages_per_second"
-	limitJoinTimeout        = "join_timeout"
-	limitMediaTimeout       = "media_timeout"
-	limitSDPBytes           = "sdp_bytes"
-	limitCandidates         = "candidates"
-	limitSlowReader         = "slow_reader"
+	LimitConnections        = "connections"
+	LimitConnectionsPerAddr = "connections_per_address"
+	LimitMessagesPerSecond  = "messages_per_second"
+	LimitJoinTimeout        = "join_timeout"
+	LimitMediaTimeout       = "media_timeout"
+	LimitSDPBytes           = "sdp_bytes"
+	LimitCandidates         = "candidates"
+	LimitSlowReader         = "slow_reader"
 )
 
-var limitNames = []string{limitConnections, limitConnectionsPerAddr, limitMessagesPerSecond, limitJoinTimeout,
-	limitMediaTimeout, limitSDPBytes, limitCandidates, limitSlowReader}
+var limitNames = []string{LimitConnections, LimitConnectionsPerAddr, LimitMessagesPerSecond, LimitJoinTimeout,
+	LimitMediaTimeout, LimitSDPBytes, LimitCandidates, LimitSlowReader}
 
 // connLimits counts the open signalling connections, in all and per remote
 // address, against signal.max_connections and
@@ -46,9 +47,9 @@ func (l *connLimits) take(remote string) string {
 	defer l.mu.Unlock()
 	switch {
 	case l.total >= l.max:
-		return limitConnections
+		return LimitConnections
 	case l.perAddr > 0 && l.byAddr[host] >= l.perAddr:
-		return limitConnectionsPerAddr
+		return LimitConnectionsPerAddr
 	}
 	l.total++
 	l.byAddr[host]++
@@ -66,15 +67,15 @@ func (l *connLimits) release(remote string) {
 }
 
 // refuseConnection answers a WebSocket upgrade over a connection limit.
-func (c *Control) refuseConnection(w http.ResponseWriter, limit string) {
-	c.metrics.limited.WithLabelValues(limit).Inc()
-	c.metrics.signalErrors.WithLabelValues(wire.CodeTooManyConnections).Inc()
+func (srv *Server) refuseConnection(w http.ResponseWriter, limit string) {
+	srv.metrics.limited.WithLabelValues(limit).Inc()
+	srv.metrics.signalErrors.WithLabelValues(wire.CodeTooManyConnections).Inc()
 	w.Header().Set("Retry-After", "5")
-	if limit == limitConnections {
-		httpError(w, http.StatusServiceUnavailable, wire.CodeTooManyConnections,
+	if limit == LimitConnections {
+		httpx.Error(w, http.StatusServiceUnavailable, wire.CodeTooManyConnections,
 			"the server has as many signalling connections as it takes (signal.max_connections); try again later")
 		return
 	}
-	httpError(w, http.StatusTooManyRequests, wire.CodeTooManyConnections,
+	httpx.Error(w, http.StatusTooManyRequests, wire.CodeTooManyConnections,
 		"too many signalling connections from this address (signal.max_connections_per_address); close some first")
 }

@@ -1,4 +1,4 @@
-package control
+package signal
 
 import (
 	"context"
@@ -30,7 +30,7 @@ const writeTimeout = 10 * time.Second
 
 // session is one client's WebSocket.
 type session struct {
-	c     *Control
+	srv   *Server
 	ws    *websocket.Conn
 	grant auth.Grant
 	logp  atomic.Pointer[slog.Logger] // gains the peer id after the join
@@ -70,7 +70,7 @@ func (s *session) Reconnect(reason wire.ReconnectReason, delayMS int) { s.reconn
 func (s *session) Move(url, server string) {
 	g := s.grant
 	g.Expires = time.Now().Add(moveTokenTTL)
-	tok, err := auth.Sign(s.c.secret, g)
+	tok, err := auth.Sign(s.srv.p.Secret, g)
 	if err != nil {
 		s.reconnect(wire.ReconnectMoved, 0)
 		return
@@ -78,7 +78,7 @@ func (s *session) Move(url, server string) {
 	s.send(wire.Move{Envelope: wire.Envelope{Type: wire.TypeMove}, URL: url, Token: tok, Server: server})
 	// The peer keeps its media here while it joins the new home, and leaves
 	// once there; one that has not left by cluster.move_grace is closed.
-	grace := s.c.cfg.Cluster.MoveGrace
+	grace := s.srv.p.MoveGrace
 	if grace <= 0 {
 		s.finish(websocket.StatusServiceRestart, "moved")
 		return
@@ -104,11 +104,11 @@ type outMsg struct {
 	reason string
 }
 
-func (c *Control) newSession(ws *websocket.Conn, g auth.Grant) *session {
+func (srv *Server) newSession(ws *websocket.Conn, g auth.Grant) *session {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &session{c: c, ws: ws, grant: g, out: make(chan outMsg, outboxSize), closed: make(chan struct{}), ctx: ctx, cancel: cancel}
+	s := &session{srv: srv, ws: ws, grant: g, out: make(chan outMsg, outboxSize), closed: make(chan struct{}), ctx: ctx, cancel: cancel}
 	s.readCtx, s.cancelRead = context.WithCancel(context.Background())
-	s.logp.Store(c.log.With("room", g.Room, "identity", g.Identity))
+	s.logp.Store(srv.log.With("room", g.Room, "identity", g.Identity))
 	return s
 }
 
@@ -142,7 +142,7 @@ func (s *session) overflow() {
 		return
 	}
 	s.log().Warn("client too slow; closing its connection", "queued", outboxSize)
-	s.c.metrics.limited.WithLabelValues(limitSlowReader).Inc()
+	s.srv.metrics.limited.WithLabelValues(LimitSlowReader).Inc()
 	go func() {
 		select {
 		case <-s.closed:
@@ -155,7 +155,7 @@ func (s *session) overflow() {
 
 // sendError reports a failed request; fatal ones end the session after the message is written.
 func (s *session) sendError(reqID, code, msg string, fatal bool) {
-	s.c.metrics.signalErrors.WithLabelValues(code).Inc()
+	s.srv.metrics.signalErrors.WithLabelValues(code).Inc()
 	s.log().Debug("signalling error", "request", reqID, "code", code, "fatal", fatal, "err", msg)
 	s.send(wire.Error{Envelope: wire.Envelope{Type: wire.TypeError, ID: reqID}, Code: code, Message: msg, Fatal: fatal})
 }
@@ -163,7 +163,7 @@ func (s *session) sendError(reqID, code, msg string, fatal bool) {
 // cutOff ends a session that went past a limit: the client is told why,
 // then the connection closes with 1008 (RFC 6455 §7.4.1, policy violation).
 func (s *session) cutOff(limit, code, msg string) {
-	s.c.metrics.limited.WithLabelValues(limit).Inc()
+	s.srv.metrics.limited.WithLabelValues(limit).Inc()
 	s.sendError("", code, msg, true)
 	s.finish(websocket.StatusPolicyViolation, code)
 }
@@ -233,19 +233,19 @@ func (s *session) run() {
 			<-s.joinDone
 		}
 		if s.peerID != "" {
-			s.c.host.Leave(s.peerID)
+			s.srv.p.Rooms.Leave(s.peerID)
 		}
-		s.c.forgetSession(s)
+		s.srv.forget(s)
 		s.abort(websocket.StatusNormalClosure, "")
 	}()
-	sig := s.c.cfg.Signal
+	sig := s.srv.p.Config
 	limit := int64(sig.MaxMessageBytes)
 	s.ws.SetReadLimit(-1) // enforced below, so the client is told why
 	buf := make([]byte, limit+1)
 	messages := rate.NewLimiter(rate.Limit(sig.MaxMessagesPerSecond), int(2*sig.MaxMessagesPerSecond))
 	joinTimer := time.AfterFunc(sig.JoinTimeout, func() {
 		if !s.joined.Load() {
-			s.cutOff(limitJoinTimeout, wire.CodeJoinTimeout, fmt.Sprintf("no join within %s of connecting (signal.join_timeout)", sig.JoinTimeout))
+			s.cutOff(LimitJoinTimeout, wire.CodeJoinTimeout, fmt.Sprintf("no join within %s of connecting (signal.join_timeout)", sig.JoinTimeout))
 		}
 	})
 	defer joinTimer.Stop()
@@ -257,7 +257,7 @@ func (s *session) run() {
 			return
 		}
 		if !messages.Allow() {
-			s.cutOff(limitMessagesPerSecond, wire.CodeRateLimited,
+			s.cutOff(LimitMessagesPerSecond, wire.CodeRateLimited,
 				fmt.Sprintf("more than %v messages a second (signal.max_messages_per_second)", sig.MaxMessagesPerSecond))
 			<-s.closed
 			return
@@ -319,33 +319,33 @@ func (s *session) handle(data []byte) bool {
 			s.sendError(m.ID, wire.CodeNotJoined, "join first", false)
 			return true
 		}
-		if max := s.c.cfg.Signal.MaxSDPBytes; len(m.SDP) > max {
-			s.c.metrics.limited.WithLabelValues(limitSDPBytes).Inc()
+		if max := s.srv.p.Config.MaxSDPBytes; len(m.SDP) > max {
+			s.srv.metrics.limited.WithLabelValues(LimitSDPBytes).Inc()
 			s.sendError(m.ID, wire.CodeSDPTooLarge, fmt.Sprintf("the SDP has %d bytes, more than signal.max_sdp_bytes (%d)", len(m.SDP), max), false)
 			return true
 		}
-		s.workerRequest(m.ID, func(ctx context.Context) error { return s.c.host.Answer(ctx, s.peerID, m.SDP) })
+		s.workerRequest(m.ID, func(ctx context.Context) error { return s.srv.p.Rooms.Answer(ctx, s.peerID, m.SDP) })
 	case *wire.Candidate:
 		if s.peerID == "" {
 			s.sendError(m.ID, wire.CodeNotJoined, "join first", false)
 			return true
 		}
-		if s.candidates++; s.candidates > s.c.cfg.Signal.MaxCandidates {
-			s.c.metrics.limited.WithLabelValues(limitCandidates).Inc()
-			s.sendError(m.ID, wire.CodeTooManyCandidates, fmt.Sprintf("more than %d candidates on one connection (signal.max_candidates); this one is not used", s.c.cfg.Signal.MaxCandidates), false)
+		if s.candidates++; s.candidates > s.srv.p.Config.MaxCandidates {
+			s.srv.metrics.limited.WithLabelValues(LimitCandidates).Inc()
+			s.sendError(m.ID, wire.CodeTooManyCandidates, fmt.Sprintf("more than %d candidates on one connection (signal.max_candidates); this one is not used", s.srv.p.Config.MaxCandidates), false)
 			return true
 		}
-		s.workerRequest(m.ID, func(ctx context.Context) error { return s.c.host.AddCandidate(ctx, s.peerID, m.Candidate) })
+		s.workerRequest(m.ID, func(ctx context.Context) error { return s.srv.p.Rooms.AddCandidate(ctx, s.peerID, m.Candidate) })
 	case *wire.Mute:
 		if s.peerID == "" {
 			s.sendError(m.ID, wire.CodeNotJoined, "join first", false)
 			return true
 		}
-		if err := s.c.host.Mute(s.peerID, m.Muted); err != nil {
+		if err := s.srv.p.Rooms.Mute(s.peerID, m.Muted); err != nil {
 			switch {
-			case errors.Is(err, ErrNotProducer):
+			case errors.Is(err, roomhost.ErrNotProducer):
 				s.sendError(m.ID, wire.CodePublishNotAllowed, "this peer does not publish", false)
-			case errors.Is(err, ErrNotJoined):
+			case errors.Is(err, roomhost.ErrNotJoined):
 				s.sendError(m.ID, wire.CodeNotJoined, "not joined", false)
 			default:
 				s.sendError(m.ID, wire.CodeInternal, err.Error(), false)
@@ -367,7 +367,7 @@ func (s *session) handle(data []byte) bool {
 // its media up on a goroutine, so a leave or mute sent meanwhile is served.
 func (s *session) join(reqID string, publish bool) bool {
 	start := time.Now()
-	adm, err := s.c.host.Admit(roomhost.JoinRequest{Room: s.grant.Room, Identity: s.grant.Identity, Publish: publish, Session: s})
+	adm, err := s.srv.p.Rooms.Admit(roomhost.JoinRequest{Room: s.grant.Room, Identity: s.grant.Identity, Publish: publish, Session: s})
 	if err != nil {
 		s.joinFailed(reqID, err)
 		return false
@@ -378,14 +378,14 @@ func (s *session) join(reqID string, publish bool) bool {
 	s.joinDone = make(chan struct{})
 	go func() {
 		defer close(s.joinDone)
-		if err := s.c.host.Connect(s.ctx, adm.PeerID); err != nil {
+		if err := s.srv.p.Rooms.Connect(s.ctx, adm.PeerID); err != nil {
 			if s.ctx.Err() == nil {
 				s.joinFailed(reqID, err)
 			}
 			return
 		}
-		s.c.metrics.joinSeconds.Observe(time.Since(start).Seconds())
-		if adm.Worker.Server != s.c.serverID {
+		s.srv.metrics.joinSeconds.Observe(time.Since(start).Seconds())
+		if adm.Worker.Server != s.srv.p.ServerID {
 			s.log().Info("peer joined", "worker", adm.Worker.Index, "relay", adm.Worker.Server, "publish", publish)
 		} else {
 			s.log().Info("peer joined", "worker", adm.Worker.Index, "publish", publish)
@@ -397,9 +397,9 @@ func (s *session) join(reqID string, publish bool) bool {
 func (s *session) joinFailed(reqID string, err error) {
 	code := wire.CodeInternal
 	switch {
-	case errors.Is(err, ErrNoCapacity):
+	case errors.Is(err, roomhost.ErrNoCapacity):
 		code = wire.CodeNoCapacity
-	case errors.Is(err, roomhost.ErrUnavailable), errors.Is(err, ErrWorkerDown), errors.Is(err, ErrRoomClosed):
+	case errors.Is(err, roomhost.ErrUnavailable), errors.Is(err, ipc.ErrWorkerDown), errors.Is(err, roomhost.ErrRoomClosed):
 		code = wire.CodeUnavailable
 	case errors.Is(err, roomhost.ErrNotOwner):
 		code = wire.CodeWrongServer
@@ -420,7 +420,7 @@ func joinErrorText(code string, err error) string {
 
 // workerRequest forwards a client request to its transport and reports failures with their code.
 func (s *session) workerRequest(reqID string, call func(context.Context) error) {
-	cctx, cancel := context.WithTimeout(s.ctx, callTimeout)
+	cctx, cancel := context.WithTimeout(s.ctx, s.srv.p.CallTimeout)
 	defer cancel()
 	err := call(cctx)
 	if err == nil {

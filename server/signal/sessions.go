@@ -1,0 +1,43 @@
+package signal
+
+import (
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/voicectl/voicectl/server/wire"
+)
+
+func (srv *Server) track(s *session) {
+	srv.sessMu.Lock()
+	srv.sess[s] = struct{}{}
+	srv.sessMu.Unlock()
+}
+
+func (srv *Server) forget(s *session) {
+	srv.sessMu.Lock()
+	delete(srv.sess, s)
+	srv.sessMu.Unlock()
+}
+
+// CloseAll tells every client to reconnect (elsewhere or later) and closes it,
+// waiting up to a second for the messages to be written.
+func (srv *Server) CloseAll() {
+	srv.sessMu.Lock()
+	all := make([]*session, 0, len(srv.sess))
+	for s := range srv.sess {
+		all = append(all, s)
+	}
+	srv.sessMu.Unlock()
+	for _, s := range all {
+		s.reconnect(wire.ReconnectServerShutdown, 1000)
+	}
+	deadline := time.After(time.Second)
+	for _, s := range all {
+		select {
+		case <-s.closed:
+		case <-deadline:
+		}
+		s.abort(websocket.StatusGoingAway, "server shutdown")
+	}
+}
