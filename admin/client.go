@@ -35,7 +35,7 @@ func New(baseURL, key string) (*Client, error) {
 // APIError is an error answer of the admin API.
 type APIError struct {
 	Status  int
-	Code    string
+	Code    wire.Code
 	Message string
 }
 
@@ -80,7 +80,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	if resp.StatusCode >= 300 {
 		var he wire.HTTPError
 		if json.Unmarshal(data, &he) != nil || he.Code == "" {
-			he = wire.HTTPError{Code: "http_" + fmt.Sprint(resp.StatusCode), Message: strings.TrimSpace(string(data))}
+			he = wire.HTTPError{Code: wire.Code("http_" + fmt.Sprint(resp.StatusCode)), Message: strings.TrimSpace(string(data))}
 		}
 		return &APIError{Status: resp.StatusCode, Code: he.Code, Message: he.Message}
 	}

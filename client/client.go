@@ -84,7 +84,7 @@ func (e *HTTPError) Error() string {
 // ServerError is an error message received instead of an expected reply.
 type ServerError struct{ Msg wire.Error }
 
-func (e *ServerError) Error() string { return e.Msg.Code + ": " + e.Msg.Message }
+func (e *ServerError) Error() string { return string(e.Msg.Code) + ": " + e.Msg.Message }
 
 // Client is one connected peer.
 type Client struct {

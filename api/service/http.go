@@ -116,7 +116,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func httpError(w http.ResponseWriter, status int, code, msg string) {
+func httpError(w http.ResponseWriter, status int, code wire.Code, msg string) {
 	writeJSON(w, status, wire.HTTPError{Code: code, Message: msg})
 }
 

@@ -10,13 +10,13 @@ import (
 
 // Stable codes of API errors beyond the signalling ones (docs/api.md).
 const (
-	CodeBadRoomName    = "bad_room_name"
-	CodeRoomUnknown    = "room_not_found"
-	CodeServerUnknown  = "server_not_found"
-	CodeServerDead     = "server_dead"
-	CodeServerDraining = "server_draining"
-	CodeAlreadyThere   = "already_there"
-	CodeMoveConflict   = "move_conflict"
+	CodeBadRoomName    wire.Code = "bad_room_name"
+	CodeRoomUnknown    wire.Code = "room_not_found"
+	CodeServerUnknown  wire.Code = "server_not_found"
+	CodeServerDead     wire.Code = "server_dead"
+	CodeServerDraining wire.Code = "server_draining"
+	CodeAlreadyThere   wire.Code = "already_there"
+	CodeMoveConflict   wire.Code = "move_conflict"
 )
 
 // errorCodes is the one mapping from the orchestration's errors to what the
@@ -24,7 +24,7 @@ const (
 var errorCodes = []struct {
 	kind   error
 	status int
-	code   string
+	code   wire.Code
 }{
 	{ErrNoCapacity, http.StatusServiceUnavailable, wire.CodeNoCapacity},
 	{ErrNoSpare, http.StatusServiceUnavailable, wire.CodeNoCapacity},

@@ -19,7 +19,7 @@ func TestFailedMapsEveryErrorKindOnce(t *testing.T) {
 	tests := []struct {
 		err    error
 		status int
-		code   string
+		code   wire.Code
 		msg    string
 	}{
 		{fmt.Errorf("%w (within 1s)", ErrNoCapacity), http.StatusServiceUnavailable, wire.CodeNoCapacity, "no server has capacity for a new room (within 1s); try again later"},
@@ -34,7 +34,7 @@ func TestFailedMapsEveryErrorKindOnce(t *testing.T) {
 		{errors.New("disk on fire"), http.StatusInternalServerError, wire.CodeInternal, "disk on fire"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.code+" "+tt.msg, func(t *testing.T) {
+		t.Run(string(tt.code)+" "+tt.msg, func(t *testing.T) {
 			rec := httptest.NewRecorder()
 			s.failed(rec, tt.err)
 			require.Equal(t, tt.status, rec.Code)

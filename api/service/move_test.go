@@ -93,7 +93,7 @@ func TestMoveRefusalsAndThePick(t *testing.T) {
 	for _, tc := range []struct {
 		path, body string
 		status     int
-		code       string
+		code       wire.Code
 	}{
 		{"/v1/rooms/nowhere/move", `{}`, http.StatusNotFound, CodeRoomUnknown},
 		{"/v1/rooms/standup/move", `{"to": "ghost"}`, http.StatusNotFound, CodeServerUnknown},

@@ -2,6 +2,8 @@ package adminapi
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -36,12 +38,18 @@ func (f *fakeRooms) Pipes() []wire.AdminPipe {
 	return []wire.AdminPipe{{Room: "b", ID: "2"}, {Room: "a", ID: "1"}}
 }
 func (f *fakeRooms) Room(name string) (wire.AdminRoomDetail, error) {
+	if err := failing(name); err != nil {
+		return wire.AdminRoomDetail{}, err
+	}
 	if name != "r" {
 		return wire.AdminRoomDetail{}, roomhost.ErrNotFound
 	}
 	return wire.AdminRoomDetail{}, nil
 }
 func (f *fakeRooms) CloseRoom(name string) (int, error) {
+	if err := failing(name); err != nil {
+		return 0, err
+	}
 	if name != "r" {
 		return 0, roomhost.ErrNotFound
 	}
@@ -49,12 +57,18 @@ func (f *fakeRooms) CloseRoom(name string) (int, error) {
 	return 1, nil
 }
 func (f *fakeRooms) Kick(room, peer string) (roomhost.PeerRef, error) {
+	if err := failing(room); err != nil {
+		return roomhost.PeerRef{}, err
+	}
 	if room != "r" || peer != "p" {
 		return roomhost.PeerRef{}, roomhost.ErrNotFound
 	}
 	return roomhost.PeerRef{ID: "p", Identity: "pat"}, nil
 }
 func (f *fakeRooms) MutePeer(room, peer string, muted bool) (roomhost.PeerRef, error) {
+	if err := failing(room); err != nil {
+		return roomhost.PeerRef{}, err
+	}
 	if room != "r" {
 		return roomhost.PeerRef{}, roomhost.ErrNotFound
 	}
@@ -62,6 +76,18 @@ func (f *fakeRooms) MutePeer(room, peer string, muted bool) (roomhost.PeerRef, e
 		return roomhost.PeerRef{}, roomhost.ErrNotProducer
 	}
 	return roomhost.PeerRef{ID: peer, Identity: "x"}, nil
+}
+
+// failing is the error the fake answers for rooms named for one: "down"
+// fails as a stopping host does, "bug" with an error that has no code.
+func failing(room string) error {
+	switch room {
+	case "down":
+		return fmt.Errorf("room %s: %w", room, roomhost.ErrUnavailable)
+	case "bug":
+		return errors.New("boom")
+	}
+	return nil
 }
 
 // fakeWorkers has one worker that is down (so nothing is called).
@@ -205,4 +231,31 @@ func TestKeyIsRequired(t *testing.T) {
 	w = off.do("GET", "/admin/v1/rooms", "", true)
 	require.Equal(t, http.StatusUnauthorized, w.Code)
 	require.Contains(t, decode[wire.HTTPError](t, w).Message, "disabled")
+}
+
+// TestEveryHandlerMapsEveryError: an error that is not "not found" is
+// answered with its own code and status, never 200.
+func TestEveryHandlerMapsEveryError(t *testing.T) {
+	f := newFixture(t, key)
+	for _, room := range []string{"down", "bug"} {
+		status, code := http.StatusServiceUnavailable, wire.CodeUnavailable
+		if room == "bug" {
+			status, code = http.StatusInternalServerError, wire.CodeInternal
+		}
+		for _, c := range []struct{ method, path string }{
+			{"GET", "/admin/v1/rooms/" + room},
+			{"DELETE", "/admin/v1/rooms/" + room},
+			{"POST", "/admin/v1/rooms/" + room + "/close"},
+			{"POST", "/admin/v1/rooms/" + room + "/peers/p/kick"},
+			{"DELETE", "/admin/v1/rooms/" + room + "/peers/p"},
+			{"POST", "/admin/v1/rooms/" + room + "/peers/p/mute"},
+		} {
+			w := f.do(c.method, c.path, "", true)
+			require.Equal(t, status, w.Code, "%s %s: %s", c.method, c.path, w.Body.String())
+			he := decode[wire.HTTPError](t, w)
+			require.Equal(t, code, he.Code, "%s %s", c.method, c.path)
+			require.NotEmpty(t, he.Message)
+		}
+	}
+	require.Empty(t, f.rooms.closed)
 }

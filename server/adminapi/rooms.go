@@ -2,7 +2,6 @@ package adminapi
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/voicectl/voicectl/server/internal/httpx"
-	"github.com/voicectl/voicectl/server/roomhost"
 	"github.com/voicectl/voicectl/server/wire"
 )
 
@@ -18,18 +16,10 @@ func (a *API) rooms(w http.ResponseWriter, _ *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, a.p.Rooms.Rooms())
 }
 
-// notFound answers a room or peer the host does not know.
-func notFound(w http.ResponseWriter, err error) bool {
-	if errors.Is(err, roomhost.ErrNotFound) {
-		httpx.Error(w, http.StatusNotFound, wire.CodeNotFound, err.Error())
-		return true
-	}
-	return false
-}
-
 func (a *API) room(w http.ResponseWriter, req *http.Request) {
 	d, err := a.p.Rooms.Room(req.PathValue("room"))
-	if notFound(w, err) {
+	if err != nil {
+		httpx.Fail(w, err)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, d)
@@ -38,7 +28,8 @@ func (a *API) room(w http.ResponseWriter, req *http.Request) {
 func (a *API) closeRoom(w http.ResponseWriter, req *http.Request) {
 	name := req.PathValue("room")
 	n, err := a.p.Rooms.CloseRoom(name)
-	if notFound(w, err) {
+	if err != nil {
+		httpx.Fail(w, err)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, wire.AdminResult{OK: true, Message: fmt.Sprintf("room %s closed; %d peers removed", name, n)})
@@ -46,7 +37,8 @@ func (a *API) closeRoom(w http.ResponseWriter, req *http.Request) {
 
 func (a *API) kick(w http.ResponseWriter, req *http.Request) {
 	p, err := a.p.Rooms.Kick(req.PathValue("room"), req.PathValue("peer"))
-	if notFound(w, err) {
+	if err != nil {
+		httpx.Fail(w, err)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, wire.AdminResult{OK: true, Message: fmt.Sprintf("peer %s (%s) kicked", p.ID, p.Identity)})
@@ -62,15 +54,8 @@ func (a *API) mute(w http.ResponseWriter, req *http.Request) {
 	}
 	muted := body.Muted == nil || *body.Muted
 	p, err := a.p.Rooms.MutePeer(req.PathValue("room"), req.PathValue("peer"), muted)
-	if notFound(w, err) {
-		return
-	}
 	if err != nil {
-		status, code := http.StatusInternalServerError, wire.CodeInternal
-		if errors.Is(err, roomhost.ErrNotProducer) {
-			status, code = http.StatusConflict, wire.CodePublishNotAllowed
-		}
-		httpx.Error(w, status, code, err.Error())
+		httpx.Fail(w, err)
 		return
 	}
 	word := "muted"

@@ -46,7 +46,7 @@ func (c *Control) serveReady(w http.ResponseWriter, _ *http.Request) {
 
 func (c *Control) serveDevToken(w http.ResponseWriter, r *http.Request) {
 	if !c.cfg.Dev {
-		httpx.Error(w, http.StatusNotFound, "not_found", "dev tokens are only served with --dev")
+		httpx.Error(w, http.StatusNotFound, wire.CodeNotFound, "dev tokens are only served with --dev")
 		return
 	}
 	q := r.URL.Query()

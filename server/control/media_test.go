@@ -84,7 +84,7 @@ func TestBadInputGetsErrorCodes(t *testing.T) {
 	send := func(raw string) {
 		require.NoError(t, x.SendRaw([]byte(raw)))
 	}
-	expectErr := func(code string) {
+	expectErr := func(code wire.Code) {
 		waitEvent(t, x, func(m *wire.Error) bool {
 			require.Equal(t, code, m.Code, m.Message)
 			return true

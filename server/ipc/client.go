@@ -2,13 +2,13 @@ package ipc
 
 import (
 	"context"
-	"errors"
 
 	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 // ErrWorkerDown is returned by calls to a worker that is not running.
-var ErrWorkerDown = errors.New("worker is not running")
+var ErrWorkerDown = wire.NewError(wire.CodeUnavailable, "worker is not running")
 
 // WorkerClient is everything the room host asks of a worker, wherever the
 // worker runs: the local stdio IPC implements it, and a worker on another

@@ -1,7 +1,7 @@
 package placement
 
-import "errors"
+import "github.com/voicectl/voicectl/server/wire"
 
 // ErrNoCapacity: no candidate worker can take the peer without going over
 // capacity somewhere.
-var ErrNoCapacity = errors.New("no worker can take this peer")
+var ErrNoCapacity = wire.NewError(wire.CodeNoCapacity, "no worker can take this peer")

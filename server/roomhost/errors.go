@@ -1,27 +1,27 @@
 package roomhost
 
 import (
-	"errors"
-
 	"github.com/voicectl/voicectl/server/placement"
+	"github.com/voicectl/voicectl/server/wire"
 )
 
-// Sentinel errors of the room host.
+// Sentinel errors of the room host; each carries the code it is answered
+// with (wire.CodeOf), to a client and on the admin API alike.
 var (
 	// ErrNoCapacity: no worker can take the peer.
 	ErrNoCapacity = placement.ErrNoCapacity
 	// ErrUnavailable: the host is draining and takes no joins.
-	ErrUnavailable = errors.New("server is stopping")
+	ErrUnavailable = wire.NewError(wire.CodeUnavailable, "server is stopping")
 	// ErrRoomClosed: the room closed (or is closing) under the join.
-	ErrRoomClosed = errors.New("room closed")
+	ErrRoomClosed = wire.NewError(wire.CodeUnavailable, "room closed")
 	// ErrNotJoined: no such peer is joined.
-	ErrNotJoined = errors.New("not joined")
+	ErrNotJoined = wire.NewError(wire.CodeNotJoined, "not joined")
 	// ErrNotProducer: the peer may not publish.
-	ErrNotProducer = errors.New("peer may not publish")
+	ErrNotProducer = wire.NewError(wire.CodePublishNotAllowed, "peer may not publish")
 	// ErrNotOwner: in a cluster, the room is not hosted here.
-	ErrNotOwner = errors.New("this server does not host the room")
+	ErrNotOwner = wire.NewError(wire.CodeWrongServer, "this server does not host the room")
 	// ErrNotFound answers admin look-ups of unknown rooms and peers.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = wire.NewError(wire.CodeNotFound, "not found")
 )
 
 // notFoundError names what was not found; it is ErrNotFound.
@@ -29,3 +29,6 @@ type notFoundError struct{ what string }
 
 func (e notFoundError) Error() string        { return e.what + " not found" }
 func (e notFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// ErrorCode implements wire.Coder.
+func (e notFoundError) ErrorCode() wire.Code { return wire.CodeNotFound }

@@ -398,7 +398,7 @@ func (f fakeWorkers) Client(ref cluster.WorkerRef) ipc.WorkerClient {
 type fakeSession struct {
 	mu        sync.Mutex
 	msgs      []any
-	ended     string
+	ended     wire.Code
 	reconnect string
 }
 
@@ -420,7 +420,7 @@ func (s *fakeSession) Move(url, _ string) {
 	s.reconnect = "move:" + url
 }
 
-func (s *fakeSession) End(code, _ string) {
+func (s *fakeSession) End(code wire.Code, _ string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ended = code

@@ -29,7 +29,7 @@ type Session interface {
 	// Reconnect tells the client to connect again (after delayMS) and closes.
 	Reconnect(reason wire.ReconnectReason, delayMS int)
 	// End sends a fatal error with a stable code and closes.
-	End(code, message string)
+	End(code wire.Code, message string)
 	// Move tells the client to join again at url (its room moved there)
 	// with a fresh token for the same grant, and closes.
 	Move(url, server string)

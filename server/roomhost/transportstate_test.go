@@ -10,7 +10,7 @@ import (
 	"github.com/voicectl/voicectl/server/wire"
 )
 
-func (s *fakeSession) endedCode() string {
+func (s *fakeSession) endedCode() wire.Code {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.ended

@@ -29,13 +29,17 @@ const testSecret = "signal-test-secret-0123456789"
 // answer err.
 type fakeRooms struct {
 	draining, full bool
-	err            error
+	// admitErr fails joins; err fails media requests and mutes.
+	admitErr, err error
 }
 
 func (f *fakeRooms) Draining() bool        { return f.draining }
 func (f *fakeRooms) Owns(room string) bool { return room != "elsewhere" }
 func (f *fakeRooms) Full() bool            { return f.full }
 func (f *fakeRooms) Admit(req roomhost.JoinRequest) (roomhost.Admission, error) {
+	if f.admitErr != nil {
+		return roomhost.Admission{}, f.admitErr
+	}
 	return roomhost.Admission{PeerID: "PA_" + req.Identity}, nil
 }
 func (f *fakeRooms) Connect(context.Context, string) error { return nil }
@@ -62,8 +66,15 @@ func testConfig() config.Signal {
 // rooms that take everyone.
 func startServer(t *testing.T, cfg config.Signal) *server {
 	t.Helper()
+	return startServerWith(t, cfg, &fakeRooms{})
+}
+
+// startServerWith serves cfg's signalling in front of rooms, which must
+// not change once served.
+func startServerWith(t *testing.T, cfg config.Signal, rooms *fakeRooms) *server {
+	t.Helper()
 	testenv.RequireLoopbackOnly(t)
-	h := &server{t: t, rooms: &fakeRooms{}}
+	h := &server{t: t, rooms: rooms}
 	h.srv = New(Params{Config: cfg, Secret: []byte(testSecret), ServerID: "s1", Rooms: h.rooms,
 		Metrics: NewMetrics(prometheus.NewRegistry()), CallTimeout: time.Second})
 	hs := httptest.NewServer(http.HandlerFunc(h.srv.ServeRTC))

@@ -69,7 +69,7 @@ func (l *connLimits) release(remote string) {
 // refuseConnection answers a WebSocket upgrade over a connection limit.
 func (srv *Server) refuseConnection(w http.ResponseWriter, limit string) {
 	srv.metrics.limited.WithLabelValues(limit).Inc()
-	srv.metrics.signalErrors.WithLabelValues(wire.CodeTooManyConnections).Inc()
+	srv.metrics.signalErrors.WithLabelValues(string(wire.CodeTooManyConnections)).Inc()
 	w.Header().Set("Retry-After", "5")
 	if limit == LimitConnections {
 		httpx.Error(w, http.StatusServiceUnavailable, wire.CodeTooManyConnections,

@@ -34,7 +34,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	// Each stable code and limit is exported from the start at 0, so
 	// rate() and alerts on it work on a fresh server.
 	for _, code := range wire.Codes {
-		m.signalErrors.WithLabelValues(code)
+		m.signalErrors.WithLabelValues(string(code))
 	}
 	for _, l := range limitNames {
 		m.limited.WithLabelValues(l)

@@ -16,7 +16,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/voicectl/voicectl/server/auth"
-	"github.com/voicectl/voicectl/server/ipc"
 	"github.com/voicectl/voicectl/server/roomhost"
 	"github.com/voicectl/voicectl/server/wire"
 )
@@ -91,9 +90,9 @@ func (s *session) Move(url, server string) {
 const moveTokenTTL = 2 * time.Minute
 
 // End implements roomhost.Session.
-func (s *session) End(code, message string) {
+func (s *session) End(code wire.Code, message string) {
 	s.sendError("", code, message, true)
-	s.finish(websocket.StatusNormalClosure, code)
+	s.finish(websocket.StatusNormalClosure, string(code))
 }
 
 // outMsg is a frame to write, or (with close set) the last thing to do.
@@ -154,18 +153,18 @@ func (s *session) overflow() {
 }
 
 // sendError reports a failed request; fatal ones end the session after the message is written.
-func (s *session) sendError(reqID, code, msg string, fatal bool) {
-	s.srv.metrics.signalErrors.WithLabelValues(code).Inc()
+func (s *session) sendError(reqID string, code wire.Code, msg string, fatal bool) {
+	s.srv.metrics.signalErrors.WithLabelValues(string(code)).Inc()
 	s.log().Debug("signalling error", "request", reqID, "code", code, "fatal", fatal, "err", msg)
 	s.send(wire.Error{Envelope: wire.Envelope{Type: wire.TypeError, ID: reqID}, Code: code, Message: msg, Fatal: fatal})
 }
 
 // cutOff ends a session that went past a limit: the client is told why,
 // then the connection closes with 1008 (RFC 6455 §7.4.1, policy violation).
-func (s *session) cutOff(limit, code, msg string) {
+func (s *session) cutOff(limit string, code wire.Code, msg string) {
 	s.srv.metrics.limited.WithLabelValues(limit).Inc()
 	s.sendError("", code, msg, true)
-	s.finish(websocket.StatusPolicyViolation, code)
+	s.finish(websocket.StatusPolicyViolation, string(code))
 }
 
 // finish writes everything queued, then closes with status.
@@ -342,14 +341,7 @@ func (s *session) handle(data []byte) bool {
 			return true
 		}
 		if err := s.srv.p.Rooms.Mute(s.peerID, m.Muted); err != nil {
-			switch {
-			case errors.Is(err, roomhost.ErrNotProducer):
-				s.sendError(m.ID, wire.CodePublishNotAllowed, "this peer does not publish", false)
-			case errors.Is(err, roomhost.ErrNotJoined):
-				s.sendError(m.ID, wire.CodeNotJoined, "not joined", false)
-			default:
-				s.sendError(m.ID, wire.CodeInternal, err.Error(), false)
-			}
+			s.sendError(m.ID, wire.CodeOf(err), muteErrorText(err), false)
 		}
 	case *wire.Envelope:
 		switch m.Type {
@@ -395,20 +387,12 @@ func (s *session) join(reqID string, publish bool) bool {
 }
 
 func (s *session) joinFailed(reqID string, err error) {
-	code := wire.CodeInternal
-	switch {
-	case errors.Is(err, roomhost.ErrNoCapacity):
-		code = wire.CodeNoCapacity
-	case errors.Is(err, roomhost.ErrUnavailable), errors.Is(err, ipc.ErrWorkerDown), errors.Is(err, roomhost.ErrRoomClosed):
-		code = wire.CodeUnavailable
-	case errors.Is(err, roomhost.ErrNotOwner):
-		code = wire.CodeWrongServer
-	}
+	code := wire.CodeOf(err)
 	s.sendError(reqID, code, joinErrorText(code, err), true)
-	s.finish(websocket.StatusTryAgainLater, code)
+	s.finish(websocket.StatusTryAgainLater, string(code))
 }
 
-func joinErrorText(code string, err error) string {
+func joinErrorText(code wire.Code, err error) string {
 	switch code {
 	case wire.CodeNoCapacity:
 		return "the server has no capacity for another peer right now; try again later"
@@ -418,23 +402,23 @@ func joinErrorText(code string, err error) string {
 	return err.Error()
 }
 
-// workerRequest forwards a client request to its transport and reports failures with their code.
+// muteErrorText says why a mute failed, in the client's terms.
+func muteErrorText(err error) string {
+	switch {
+	case errors.Is(err, roomhost.ErrNotProducer):
+		return "this peer does not publish"
+	case errors.Is(err, roomhost.ErrNotJoined):
+		return "not joined"
+	}
+	return err.Error()
+}
+
+// workerRequest forwards a client request to its transport and reports
+// failures with their code.
 func (s *session) workerRequest(reqID string, call func(context.Context) error) {
 	cctx, cancel := context.WithTimeout(s.ctx, s.srv.p.CallTimeout)
 	defer cancel()
-	err := call(cctx)
-	if err == nil {
-		return
+	if err := call(cctx); err != nil {
+		s.sendError(reqID, wire.CodeOf(err), err.Error(), false)
 	}
-	var re *ipc.RemoteError
-	code := wire.CodeInternal
-	if errors.As(err, &re) {
-		switch re.Code {
-		case ipc.CodeBadSDP:
-			code = wire.CodeBadSDP
-		case ipc.CodeBadCand:
-			code = wire.CodeBadCandidate
-		}
-	}
-	s.sendError(reqID, code, err.Error(), false)
 }

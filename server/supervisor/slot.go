@@ -36,7 +36,7 @@ type slot struct {
 type slotEvents struct{ s *slot }
 
 func (h slotEvents) HandleRequest(context.Context, string, json.RawMessage) (any, error) {
-	return nil, &ipc.RemoteError{Code: "unknown_method", Message: "control serves no requests"}
+	return nil, &ipc.RemoteError{Code: ipc.CodeUnknownMethod, Message: "control serves no requests"}
 }
 
 func (h slotEvents) HandleEvent(method string, params json.RawMessage) {

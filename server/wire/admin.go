@@ -167,7 +167,7 @@ type AdminResult struct {
 
 // Error codes of the admin API and of actions as seen by clients.
 const (
-	CodeNotFound   = "not_found"
-	CodeRoomClosed = "room_closed" // an admin closed the room
-	CodeKicked     = "kicked"      // an admin removed this peer
+	CodeNotFound   Code = "not_found"
+	CodeRoomClosed Code = "room_closed" // an admin closed the room
+	CodeKicked     Code = "kicked"      // an admin removed this peer
 )

@@ -177,7 +177,7 @@ type Move struct {
 // Error reports a failed request with a stable code (see codes.go).
 type Error struct {
 	Envelope
-	Code    string `json:"code"`
+	Code    Code   `json:"code"`
 	Message string `json:"message"`
 	// Fatal means the server closes the connection after this message.
 	Fatal bool `json:"fatal,omitempty"`

@@ -18,7 +18,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // Error answers status with a stable code and a message (wire.HTTPError).
-func Error(w http.ResponseWriter, status int, code, msg string) {
+func Error(w http.ResponseWriter, status int, code wire.Code, msg string) {
 	WriteJSON(w, status, wire.HTTPError{Code: code, Message: msg})
 }
 

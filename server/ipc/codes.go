@@ -1,0 +1,16 @@
+package ipc
+
+import "github.com/voicectl/voicectl/server/wire"
+
+// ErrorCode implements wire.Coder: a worker's refusal of what a client sent
+// (an SDP or a candidate it cannot apply) is the client's to know; any
+// other refusal is the server's own failure.
+func (e *RemoteError) ErrorCode() wire.Code {
+	switch e.Code {
+	case CodeBadSDP:
+		return wire.CodeBadSDP
+	case CodeBadCand:
+		return wire.CodeBadCandidate
+	}
+	return wire.CodeInternal
+}
