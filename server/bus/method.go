@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/voicectl/voicectl/server/cluster"
@@ -68,6 +69,10 @@ func Handle[Req, Resp any](mux *Mux, m Method[Req, Resp], f func(context.Context
 		var req Req
 		if len(env.Body) > 0 {
 			if err := json.Unmarshal(env.Body, &req); err != nil {
+				var coded *Error
+				if errors.As(err, &coded) { // a body's codec refused it with its own code
+					return nil, coded
+				}
 				return nil, Errorf(CodeBadRequest, "%s: %v", m.Type, err)
 			}
 		}

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"encoding/json"
+	"errors"
 
 	"github.com/voicectl/voicectl/server/ipc"
 )
@@ -9,7 +10,8 @@ import (
 // WorkerCall is one worker request a room's owner sends the server that
 // runs the worker (its relay routers there). The request is typed: the bus
 // decodes it once, into its method's params type, and a request that does
-// not decode is refused CodeBadRequest before any handler sees it.
+// not decode is refused before any handler sees it, with the code a worker
+// gives it (unknown_method, bad_request).
 type WorkerCall struct {
 	Worker  int
 	Request ipc.Request
@@ -38,8 +40,17 @@ func (c *WorkerCall) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
+	if w.Method == "" {
+		return Errorf(CodeBadRequest, "worker call without a method")
+	}
 	req, err := ipc.DecodeRequest(w.Method, w.Params)
 	if err != nil {
+		// Keep the worker's code (unknown_method, bad_request) for the
+		// reply, as the relay answered before calls were typed.
+		var re *ipc.RemoteError
+		if errors.As(err, &re) {
+			return &Error{Code: re.Code, Message: re.Message}
+		}
 		return err
 	}
 	*c = WorkerCall{Worker: w.Worker, Request: req}
