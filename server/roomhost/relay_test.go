@@ -269,7 +269,9 @@ func (ls *relayLinks) Place(ctx context.Context, req RelayRequest) (RelayRouter,
 	return RelayRouter{}, ErrNoCapacity
 }
 
-func TestRelaysAreLinkedThroughTheOwnerNotMeshed(t *testing.T) {
+// linkedRelays is an owner A whose one worker takes two listeners, and
+// two relays B and C, each of one worker.
+func linkedRelays(t *testing.T) (owner, b, c *testHost) {
 	var links relayLinks
 	var relays []*testHost
 	for _, id := range []cluster.ServerID{"B", "C"} {
@@ -284,10 +286,15 @@ func TestRelaysAreLinkedThroughTheOwnerNotMeshed(t *testing.T) {
 	}
 	a := newFakeWorker(0)
 	a.ref = cluster.LocalWorker("A", 0)
-	owner := &testHost{t: t, ws: []*fakeWorker{a}, h: New(Params{Workers: fakeWorkers{[]*fakeWorker{a}},
+	owner = &testHost{t: t, ws: []*fakeWorker{a}, h: New(Params{Workers: fakeWorkers{[]*fakeWorker{a}},
 		Limits: placement.Limits{MaxConsumers: 2, MaxProducers: 100, Headroom: 0.5}, PipeListenIP: "127.0.0.1", Relays: &links})}
 	t.Cleanup(owner.h.Stop)
-	b, c := relays[0], relays[1]
+	return owner, relays[0], relays[1]
+}
+
+func TestRelaysAreLinkedThroughTheOwnerNotMeshed(t *testing.T) {
+	owner, b, c := linkedRelays(t)
+	a := owner.ws[0]
 
 	ann, _ := owner.join("r", "ann", true)
 	bob, _ := owner.join("r", "bob", true)
@@ -341,4 +348,48 @@ func TestMoveSendsEveryPeerToTheNewHomeAndRefusesJoins(t *testing.T) {
 	_, err := th.h.Admit(JoinRequest{Room: "r", Identity: "late", Session: &fakeSession{}})
 	require.ErrorIs(t, err, ErrRoomClosed, "a room that moved takes no join here")
 	require.Zero(t, th.h.Move("nope", "http://x", "B"))
+}
+
+func TestAHubRouterAPeerJoinsServesItAndGoesWithIt(t *testing.T) {
+	owner, b, c := linkedRelays(t)
+	a := owner.ws[0]
+	ann, _ := owner.join("r", "ann", true)
+	bob, _ := owner.join("r", "bob", true)
+	cid, _ := owner.join("r", "cid", false)
+	owner.produce(ann)
+	prBob := owner.produceOn(b.ws[0], bob)
+	owner.settle()
+	require.Eventually(t, func() bool { return consumes(c.ws[0], cid, prBob) }, 5*time.Second, time.Millisecond)
+
+	// Ann leaves: the owner's router is a hub. Dan joins it: it serves a
+	// peer again, and keeps serving him once the stream it carried to C
+	// is gone.
+	owner.h.Leave(ann)
+	owner.settle()
+	owner.h.place.mu.Lock()
+	owner.h.place.lim.MaxConsumers = 8 // room for dan beside what the hub carries
+	owner.h.place.mu.Unlock()
+	dan, _ := owner.join("r", "dan", false)
+	require.Equal(t, a.ref, mustRef(t, owner.h, dan), "dan is placed on the hub router")
+	owner.settle()
+	require.Eventually(t, func() bool { return consumes(a, dan, prBob) }, 5*time.Second, time.Millisecond)
+	// Bob and cid leave: no pipe touches the router any more, but dan is
+	// on it, so it stays.
+	owner.h.Leave(bob)
+	owner.h.Leave(cid)
+	owner.settle()
+	require.Eventually(t, func() bool { return b.ws[0].empty() == "" && c.ws[0].empty() == "" }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return len(owner.h.Pipes()) == 0 }, 5*time.Second, time.Millisecond)
+	a.mu.Lock()
+	require.Len(t, a.routers, 1, "the router stays while dan is on it")
+	a.mu.Unlock()
+	_, err := owner.h.transportOf(context.Background(), dan)
+	require.NoError(t, err, "dan is still joined")
+
+	// Dan leaves: the router goes with him.
+	owner.h.Leave(dan)
+	require.Eventually(t, func() bool { return a.empty() == "" }, 5*time.Second, time.Millisecond, "the router goes with its last peer: %s", a.empty())
+	owner.requireEmpty()
+	b.requireEmpty()
+	c.requireEmpty()
 }
