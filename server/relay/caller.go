@@ -50,6 +50,12 @@ func (c Caller) Call(ctx context.Context, method string, params, out any) error 
 	}
 	rep, err := bus.CallWorker.Call(ctx, c.Bus, bus.ToWorkers(c.To.Server), c.From, "",
 		bus.WorkerCall{Worker: c.To.Index, Request: req})
+	if err != nil && ctx.Err() != nil {
+		// The owner gave up (or its time ran out): that is its answer,
+		// whatever the relay said meanwhile (its worker's "cancelled" is
+		// only the echo of it), as a local worker's caller hears it.
+		err = ctx.Err()
+	}
 	if err != nil {
 		var be *bus.Error
 		if errors.As(err, &be) {

@@ -299,3 +299,26 @@ func TestBusErrorMapsWorkerAnswers(t *testing.T) {
 	other := errors.New("other")
 	require.Equal(t, other, relay.BusError(other))
 }
+
+// givesUpWithItsCaller is a relay whose worker answers "cancelled" the
+// moment the owner gives up, and whose answer reaches the owner before the
+// owner sees its own end: the race the in-process bus runs, where the
+// relay's worker shares the owner's context.
+type givesUpWithItsCaller struct{ bus.Bus }
+
+func (givesUpWithItsCaller) Request(ctx context.Context, _ bus.Destination, req bus.Envelope) (bus.Envelope, error) {
+	<-ctx.Done()
+	return bus.Reply(req, nil, relay.BusError(ipc.Cancelled(ctx.Err()))), nil
+}
+
+func TestTheOwnersOwnEndWinsOverTheRelaysEcho(t *testing.T) {
+	w := relay.NewClient(givesUpWithItsCaller{}, "A", cluster.LocalWorker("B", 0))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go cancel()
+	require.ErrorIs(t, w.Consume(ctx, ipc.ConsumerRef{TransportID: "T", ProducerID: "P"}), context.Canceled,
+		"an owner that gave up hears that, not the relay's echo of it")
+
+	err := w.Consume(ctxFor(t, 20*time.Millisecond), ipc.ConsumerRef{TransportID: "T", ProducerID: "P"})
+	require.ErrorIs(t, err, ipc.ErrWorkerDown, "a relay that did not answer in time is down, whatever it said as the time ran out")
+}
