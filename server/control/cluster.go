@@ -38,16 +38,19 @@ func (c *Control) usage() cluster.Heartbeat {
 
 // startAgent joins the cluster once the workers are up.
 func (c *Control) startAgent() error {
-	if err := c.relays.start(); err != nil {
-		return err
-	}
+	c.lending.Start()
 	a, err := agent.Start(agent.Params{Logger: c.log, Bus: c.bus, ServerID: c.serverID, Host: c.host, Usage: c.usage,
 		HighWater: c.cfg.Cluster.HighWater, LowWater: c.cfg.Cluster.LowWater, Heartbeat: c.cfg.Cluster.Heartbeat,
 		SignalURL: c.signalURL(), DeadAfter: c.cfg.Cluster.DeadAfter, OnServerLost: c.host.ServerLost,
-		CallWorker: c.relays.serveCall, Drain: c.Drain,
+		CallWorker: c.lending.ServeCall, Drain: c.Drain,
 		OnServerDraining: func(id cluster.ServerID) { c.host.RelayDraining(id, c.signalURL(), c.serverID) }})
 	if err != nil {
-		c.relays.close()
+		c.lending.Close()
+		return err
+	}
+	if err := c.borrower.Start(a); err != nil {
+		a.Stop()
+		c.lending.Close()
 		return err
 	}
 	c.agent = a

@@ -24,6 +24,7 @@ import (
 	"github.com/voicectl/voicectl/server/config"
 	"github.com/voicectl/voicectl/server/ipc"
 	"github.com/voicectl/voicectl/server/placement"
+	"github.com/voicectl/voicectl/server/relay"
 	"github.com/voicectl/voicectl/server/roomhost"
 	"github.com/voicectl/voicectl/server/signal"
 	"github.com/voicectl/voicectl/server/supervisor"
@@ -66,7 +67,11 @@ type Control struct {
 	host     *roomhost.Host
 	bus      bus.Bus
 	agent    *agent.Agent
-	relays   *relays // nil outside a cluster
+	// borrower finds relay routers on other servers for this server's
+	// rooms, lending serves this server's routers to other owners; both nil
+	// outside a cluster.
+	borrower *relay.Borrower
+	lending  *relay.Lending
 
 	metrics  *metrics
 	gatherer prometheus.Gatherer
@@ -133,8 +138,10 @@ func New(p Params) (*Control, error) {
 		OnEvent: c.workerEvent, OnLost: func(ref cluster.WorkerRef) { c.host.WorkerLost(ref) }})
 	var hostRelays roomhost.Relays
 	if p.Bus != nil {
-		c.relays = newRelays(c)
-		hostRelays = c.relays
+		c.borrower = relay.NewBorrower(relay.BorrowerParams{Logger: p.Logger, ServerID: c.serverID, Bus: p.Bus,
+			HighWater: p.Config.Cluster.HighWater, MaxForwardedSpeakers: p.Config.Room.MaxForwardedSpeakers,
+			OnEvent: func(from cluster.WorkerRef, ev ipc.Event) { c.host.HandleEvent(from, ev) }})
+		hostRelays = c.borrower
 	}
 	c.host = roomhost.New(roomhost.Params{
 		Logger:  p.Logger,
@@ -151,6 +158,10 @@ func New(p Params) (*Control, error) {
 		MediaTimeout:   p.Config.Signal.JoinTimeout,
 		OnMediaTimeout: sigMetrics.Limited(signal.LimitMediaTimeout).Inc,
 	})
+	if p.Bus != nil {
+		c.lending = relay.NewLending(relay.LendingParams{Logger: p.Logger, ServerID: c.serverID, Bus: p.Bus,
+			Lent: c.host.Lender(), Workers: c.sup})
+	}
 	c.signal = signal.New(signal.Params{Logger: p.Logger, Config: p.Config.Signal, Secret: secret,
 		MoveGrace: p.Config.Cluster.MoveGrace, ServerID: c.serverID, Rooms: c.host, Metrics: sigMetrics,
 		CallTimeout: callTimeout, Clustered: p.Bus != nil, OnNoCapacity: c.metrics.noCapacity.Inc})
@@ -230,8 +241,10 @@ func (c *Control) shutdown(srv *http.Server, srvDone, samplerStop chan struct{},
 	if c.agent != nil {
 		c.agent.Stop()
 	}
-	if c.relays != nil {
-		defer c.relays.close() // after the sessions' leaves reached the relays
+	if c.lending != nil {
+		// after the sessions' leaves reached the relays
+		defer c.lending.Close()
+		defer c.borrower.Close()
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
@@ -249,7 +262,7 @@ func (c *Control) Workers() []supervisor.WorkerStatus { return c.sup.Workers() }
 // workerEvent hands a worker's event to the relays (an event of a router
 // lent to another server's room) or to the room host.
 func (c *Control) workerEvent(from cluster.WorkerRef, method string, raw []byte, ev ipc.Event) {
-	if c.relays != nil && c.relays.workerEvent(from, method, raw, ev) {
+	if c.lending != nil && c.lending.WorkerEvent(from, method, raw, ev) {
 		return
 	}
 	c.host.HandleEvent(from, ev)

@@ -1,8 +1,11 @@
-// Package relay lets a room's owner reach routers on other servers: an
-// ipc.Caller that carries worker requests over the bus to the server that
-// runs the worker, so a relay router is worked through the same
-// ipc.WorkerClient as a local one (../shared/design.md, "Where cluster code
-// lives").
+// Package relay is relays between servers, both ways. A room's owner
+// chooses the server that lends it a router (Borrower, the room host's
+// Relays) and reaches it with an ipc.Caller that carries worker requests
+// over the bus to the server that runs the worker, so a relay router is
+// worked through the same ipc.WorkerClient as a local one. The relay serves
+// those calls within what it lends the owner and sends its workers' events
+// about them back (Lending). control only builds and wires both
+// (../shared/design.md, "Where cluster code lives").
 package relay
 
 import (
@@ -25,9 +28,6 @@ type Caller struct {
 	// dead, and a request to its queue would only wait out its deadline.
 	Down func() bool
 }
-
-// CodeWorkerDown is the bus code for a worker that is not running.
-const CodeWorkerDown = "worker_down"
 
 var _ ipc.Caller = Caller{}
 

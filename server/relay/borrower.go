@@ -1,0 +1,174 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/voicectl/voicectl/server/bus"
+	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/roomhost"
+)
+
+// DefaultTryTimeout bounds one server's answer to a relay request, so a slow
+// one leaves time to ask the next.
+const DefaultTryTimeout = 2 * time.Second
+
+// BorrowerParams configures a Borrower.
+type BorrowerParams struct {
+	Logger   *slog.Logger
+	ServerID cluster.ServerID
+	Bus      bus.Bus
+	// HighWater: servers above it are not asked for a relay.
+	HighWater float64
+	// MaxForwardedSpeakers is sent with each request: the relay's router
+	// forwards as many speakers as the owner's.
+	MaxForwardedSpeakers int
+	// TryTimeout bounds one server's answer (default DefaultTryTimeout).
+	TryTimeout time.Duration
+	// OnEvent hears the events of this server's relay routers elsewhere
+	// (the room host's HandleEvent); required.
+	OnEvent func(from cluster.WorkerRef, ev ipc.Event)
+}
+
+// Borrower is a room owner's side of relays (roomhost.Relays): it finds
+// relay routers on other servers, keeps the WorkerClients that reach their
+// workers over the bus, and takes the events those servers send back for
+// this server's rooms.
+type Borrower struct {
+	p   BorrowerParams
+	log *slog.Logger
+
+	mu      sync.Mutex
+	peers   Peers // nil until Start
+	sub     bus.Subscription
+	clients map[cluster.WorkerRef]ipc.WorkerClient
+}
+
+var _ roomhost.Relays = (*Borrower)(nil)
+
+// NewBorrower prepares a Borrower; it places nothing until Start.
+func NewBorrower(p BorrowerParams) *Borrower {
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.DiscardHandler)
+	}
+	if p.TryTimeout <= 0 {
+		p.TryTimeout = DefaultTryTimeout
+	}
+	return &Borrower{p: p, log: p.Logger, clients: map[cluster.WorkerRef]ipc.WorkerClient{}}
+}
+
+// Start receives the relayed events for this server's rooms and places
+// relays on the servers peers shows (the agent, which exists only once
+// the server joined the cluster).
+func (b *Borrower) Start(peers Peers) error {
+	sub, err := b.p.Bus.Subscribe(bus.WorkerEventKey(b.p.ServerID), b.onEvent)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.peers, b.sub = peers, sub
+	b.mu.Unlock()
+	return nil
+}
+
+// Close stops taking relayed events.
+func (b *Borrower) Close() {
+	b.mu.Lock()
+	sub := b.sub
+	b.sub = nil
+	b.mu.Unlock()
+	if sub != nil {
+		_ = sub.Cancel()
+	}
+}
+
+func (b *Borrower) view() Peers {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.peers
+}
+
+// Place implements roomhost.Relays: the servers already relaying the room
+// first, then the others the heartbeats show below high water, least
+// stressed first; this server, and dead or draining ones, never. A server
+// that refuses, fails or does not answer within TryTimeout leaves the
+// request to the next.
+func (b *Borrower) Place(ctx context.Context, req roomhost.RelayRequest) (roomhost.RelayRouter, error) {
+	peers := b.view()
+	if peers == nil {
+		return roomhost.RelayRouter{}, roomhost.ErrNoCapacity
+	}
+	self := b.p.ServerID
+	order := []cluster.ServerID{}
+	for _, s := range req.Prefer {
+		if s != self && peers.Alive(s) && !peers.Draining(s) {
+			order = append(order, s)
+		}
+	}
+	for _, s := range peers.Candidates(b.p.HighWater) {
+		if !slices.Contains(order, s) {
+			order = append(order, s)
+		}
+	}
+	msg := cluster.RelayPlace{Room: req.Room, Owner: self, Peer: req.Peer, Publish: req.Publish,
+		MaxForwardedSpeakers: b.p.MaxForwardedSpeakers, Publishers: req.Publishers}
+	for _, s := range order {
+		tctx, cancel := context.WithTimeout(ctx, b.p.TryTimeout)
+		placed, err := bus.PlaceRelay.Call(tctx, b.p.Bus, bus.ToServer(s), self, "", msg)
+		cancel()
+		if err == nil && placed.Worker.Server != s {
+			err = errOtherServer
+		}
+		if err != nil {
+			var be *bus.Error
+			if !errors.As(err, &be) || be.Code != bus.CodeNoCapacity {
+				b.log.Warn("relay request failed", "server", s, "room", req.Room, "err", err)
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		peers.Placed(s)
+		return roomhost.RelayRouter{Ref: placed.Worker, RouterID: placed.RouterID, Client: b.client(placed.Worker)}, nil
+	}
+	return roomhost.RelayRouter{}, roomhost.ErrNoCapacity
+}
+
+// client is the WorkerClient of a worker on another server, one per
+// worker; calls to a server the heartbeats show dead fail at once.
+func (b *Borrower) client(ref cluster.WorkerRef) ipc.WorkerClient {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c := b.clients[ref]
+	if c == nil {
+		c = ipc.NewClient(ref, Caller{Bus: b.p.Bus, From: b.p.ServerID, To: ref, Down: func() bool {
+			peers := b.view()
+			return peers != nil && !peers.Alive(ref.Server)
+		}})
+		b.clients[ref] = c
+	}
+	return c
+}
+
+// onEvent takes a relay's event for one of our rooms: only from the server
+// that runs the worker it names.
+func (b *Borrower) onEvent(env bus.Envelope) {
+	var we cluster.WorkerEvent
+	if err := json.Unmarshal(env.Body, &we); err != nil || we.Worker.Server != env.From || env.From == "" {
+		b.log.Warn("bad relay event", "from", env.From)
+		return
+	}
+	ev, err := ipc.DecodeEvent(we.Method, we.Params)
+	if err != nil {
+		b.log.Warn("bad relay event", "from", env.From, "err", err)
+		return
+	}
+	b.p.OnEvent(we.Worker, ev)
+}
