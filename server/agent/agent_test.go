@@ -15,6 +15,7 @@ import (
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/roomhost"
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -95,11 +96,12 @@ func call[Req, Resp any](t *testing.T, r *rig, m bus.Method[Req, Resp], from clu
 	return m.Call(ctx, r.b, bus.ToServer(self), from, "", req)
 }
 
-func requireCode(t *testing.T, err error, code string) {
+func requireCode(t *testing.T, err error, code wire.Code) {
 	t.Helper()
 	var be *bus.Error
 	require.ErrorAs(t, err, &be)
 	require.Equal(t, code, be.Code, be.Message)
+	require.Equal(t, code, wire.CodeOf(err), "the asker reads the code with the one mapping")
 }
 
 func TestHeartbeatsSayWhatTheServerHosts(t *testing.T) {

@@ -13,7 +13,8 @@ import (
 )
 
 // handlers are the server's commands; every one checks that the message is
-// for this server (bus.Mux) and answers with a stable code.
+// for this server (bus.Mux) and answers with a stable code: a refusal's own
+// (bus.Errorf), else the one the error carries (wire.CodeOf, in bus.Reply).
 func (a *Agent) handlers() *bus.Mux {
 	m := bus.NewMux(a.p.ServerID)
 	bus.Handle(m, bus.CreateRoom, a.createRoom)
@@ -35,14 +36,14 @@ func (a *Agent) handlers() *bus.Mux {
 	bus.Handle(m, bus.KickPeer, func(_ context.Context, _ bus.Envelope, c cluster.PeerCommand) (cluster.Result, error) {
 		p, err := a.p.Host.Kick(c.Room, c.Peer)
 		if err != nil {
-			return cluster.Result{}, coded(err)
+			return cluster.Result{}, err
 		}
 		return cluster.Result{OK: true, Message: fmt.Sprintf("peer %s (%s) kicked", p.ID, p.Identity)}, nil
 	})
 	bus.Handle(m, bus.MutePeer, func(_ context.Context, _ bus.Envelope, c cluster.PeerCommand) (cluster.Result, error) {
 		p, err := a.p.Host.MutePeer(c.Room, c.Peer, c.Muted)
 		if err != nil {
-			return cluster.Result{}, coded(err)
+			return cluster.Result{}, err
 		}
 		return cluster.Result{OK: true, Message: fmt.Sprintf("peer %s (%s) muted=%v", p.ID, p.Identity, c.Muted)}, nil
 	})
@@ -109,11 +110,4 @@ func (a *Agent) placeRelay(ctx context.Context, env bus.Envelope, r cluster.Rela
 		return cluster.RelayPlaced{}, err
 	}
 	return placed, nil
-}
-
-func coded(err error) error {
-	if errors.Is(err, roomhost.ErrNotFound) {
-		return bus.Errorf(bus.CodeNotFound, "%v", err)
-	}
-	return err
 }

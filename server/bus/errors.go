@@ -4,24 +4,31 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/voicectl/voicectl/server/wire"
 )
 
-// Error is a handler's refusal with a stable code, carried in a reply.
+// Error is a handler's refusal with a stable code, carried in a reply. It
+// is a wire.Coder: wire.CodeOf reads its code wherever it is answered.
 type Error struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Code    wire.Code `json:"code"`
+	Message string    `json:"message"`
 }
 
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 
-// Stable codes of bus replies.
+// ErrorCode implements wire.Coder.
+func (e *Error) ErrorCode() wire.Code { return e.Code }
+
+// The codes bus replies carry most, the wire's own: one string each,
+// defined in wire.
 const (
-	CodeBadRequest  = "bad_request"
-	CodeUnknownType = "unknown_type"
-	CodeWrongServer = "wrong_server"
-	CodeInternal    = "internal"
-	CodeNoCapacity  = "no_capacity"
-	CodeNotFound    = "not_found"
+	CodeBadRequest  = wire.CodeBadRequest
+	CodeUnknownType = wire.CodeUnknownType
+	CodeWrongServer = wire.CodeWrongServer
+	CodeInternal    = wire.CodeInternal
+	CodeNoCapacity  = wire.CodeNoCapacity
+	CodeNotFound    = wire.CodeNotFound
 )
 
 // Sentinel errors.
@@ -33,17 +40,18 @@ var (
 )
 
 // Errorf makes a coded error for a reply.
-func Errorf(code, format string, args ...any) *Error {
+func Errorf(code wire.Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// AsError is err as a reply error: a coded *Error as it is, anything else internal.
+// AsError is err as a reply error: an *Error as it is, anything else with
+// the code it carries (wire.CodeOf: internal when it carries none).
 func AsError(err error) *Error {
 	var be *Error
 	if errors.As(err, &be) {
 		return be
 	}
-	return &Error{Code: CodeInternal, Message: err.Error()}
+	return &Error{Code: wire.CodeOf(err), Message: err.Error()}
 }
 
 // Reply is the envelope answering req with a handler's result.

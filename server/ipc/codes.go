@@ -7,10 +7,8 @@ import "github.com/voicectl/voicectl/server/wire"
 // other refusal is the server's own failure.
 func (e *RemoteError) ErrorCode() wire.Code {
 	switch e.Code {
-	case CodeBadSDP:
-		return wire.CodeBadSDP
-	case CodeBadCand:
-		return wire.CodeBadCandidate
+	case CodeBadSDP, CodeBadCand:
+		return e.Code
 	}
 	return wire.CodeInternal
 }

@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 // ErrClosed is returned by calls on a closed connection or one whose peer went away.
@@ -39,11 +41,11 @@ type frame struct {
 
 // RemoteError is an error returned by the other side, with a stable code.
 type RemoteError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Code    wire.Code `json:"code"`
+	Message string    `json:"message"`
 }
 
-func (e *RemoteError) Error() string { return e.Code + ": " + e.Message }
+func (e *RemoteError) Error() string { return string(e.Code) + ": " + e.Message }
 
 // Handler serves the other side's requests (id != 0, a result is sent back) and
 // events (no reply). It runs on its own goroutine per frame only for requests;
@@ -154,13 +156,13 @@ func (c *Conn) serve(ctx context.Context, cancel context.CancelFunc, f frame) {
 	if err != nil {
 		var re *RemoteError
 		if !errors.As(err, &re) {
-			re = &RemoteError{Code: "internal", Message: err.Error()}
+			re = &RemoteError{Code: CodeInternal, Message: err.Error()}
 		}
 		out.Error = re
 	} else if res != nil {
 		b, merr := json.Marshal(res)
 		if merr != nil {
-			out.Error = &RemoteError{Code: "internal", Message: merr.Error()}
+			out.Error = &RemoteError{Code: CodeInternal, Message: merr.Error()}
 		} else {
 			out.Result = b
 		}

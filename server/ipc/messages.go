@@ -35,17 +35,22 @@ const (
 	EventSpeakers       = "router.speakers"
 )
 
-// Error codes a worker returns.
+// Error codes a worker returns; those a client also meets are the wire's.
 const (
-	CodeNotFound = "not_found"
-	CodeBadSDP   = "bad_sdp"
-	CodeBadCand  = "bad_candidate"
-	CodeExists   = "exists"
+	CodeNotFound = wire.CodeNotFound
+	CodeBadSDP   = wire.CodeBadSDP
+	CodeBadCand  = wire.CodeBadCandidate
+	CodeExists   = wire.Code("exists")
 	// CodeCancelled: the caller's deadline passed or it cancelled; the work
 	// was not done (or was undone).
-	CodeCancelled     = "cancelled"
-	CodeBadRequest    = "bad_request"
-	CodeUnknownMethod = "unknown_method"
+	CodeCancelled     = wire.Code("cancelled")
+	CodeBadRequest    = wire.CodeBadRequest
+	CodeUnknownMethod = wire.Code("unknown_method")
+	CodeInternal      = wire.CodeInternal
+	// CodeNotReady: the worker was not initialised yet.
+	CodeNotReady = wire.Code("not_ready")
+	// CodeNotConnected: a pipe has no remote address yet.
+	CodeNotConnected = wire.Code("not_connected")
 )
 
 // InitParams configures a worker; sent once, first.

@@ -3,7 +3,6 @@ package relay
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/ipc"
 	"github.com/voicectl/voicectl/server/roomhost"
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 // DefaultTryTimeout bounds one server's answer to a relay request, so a slow
@@ -126,8 +126,7 @@ func (b *Borrower) Place(ctx context.Context, req roomhost.RelayRequest) (roomho
 			err = errOtherServer
 		}
 		if err != nil {
-			var be *bus.Error
-			if !errors.As(err, &be) || be.Code != bus.CodeNoCapacity {
+			if wire.CodeOf(err) != wire.CodeNoCapacity {
 				b.log.Warn("relay request failed", "server", s, "room", req.Room, "err", err)
 			}
 			if ctx.Err() != nil {

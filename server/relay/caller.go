@@ -78,7 +78,11 @@ func (c Caller) Call(ctx context.Context, method string, params, out any) error 
 }
 
 // BusError is a worker's answer as a bus reply error, the other half of
-// Call's mapping.
+// Call's mapping. It is not a client's mapping (wire.CodeOf, which the bus
+// reply applies to any other error): the worker's own code crosses as it
+// is, so the owner gets back the *ipc.RemoteError the worker answered
+// (ipc.CodeExists and ipc.CodeNotFound are how a repeated call is taken as
+// done), and a worker that is down crosses as CodeWorkerDown.
 func BusError(err error) error {
 	var re *ipc.RemoteError
 	switch {

@@ -63,7 +63,7 @@ func (w *Worker) createPipe(p ipc.PipeCreate) (ipc.PipeCreated, error) {
 	}
 	ip := net.ParseIP(p.ListenIP)
 	if ip == nil {
-		return ipc.PipeCreated{}, &ipc.RemoteError{Code: "bad_request", Message: fmt.Sprintf("listen_ip %q", p.ListenIP)}
+		return ipc.PipeCreated{}, &ipc.RemoteError{Code: ipc.CodeBadRequest, Message: fmt.Sprintf("listen_ip %q", p.ListenIP)}
 	}
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
 	if err != nil {
@@ -93,16 +93,16 @@ func decodeKey(s string) ([]byte, []byte, error) {
 func (pt *pipeTransport) connect(p ipc.PipeConnect) error {
 	addr, err := netip.ParseAddrPort(p.RemoteAddr)
 	if err != nil {
-		return &ipc.RemoteError{Code: "bad_request", Message: err.Error()}
+		return &ipc.RemoteError{Code: ipc.CodeBadRequest, Message: err.Error()}
 	}
 	if p.SRTP != nil {
 		sk, ss, err := decodeKey(p.SRTP.SendKey)
 		if err != nil {
-			return &ipc.RemoteError{Code: "bad_request", Message: err.Error()}
+			return &ipc.RemoteError{Code: ipc.CodeBadRequest, Message: err.Error()}
 		}
 		rk, rs, err := decodeKey(p.SRTP.RecvKey)
 		if err != nil {
-			return &ipc.RemoteError{Code: "bad_request", Message: err.Error()}
+			return &ipc.RemoteError{Code: ipc.CodeBadRequest, Message: err.Error()}
 		}
 		enc, err := srtp.CreateContext(sk, ss, srtp.ProtectionProfileAes128CmHmacSha1_80)
 		if err != nil {
@@ -225,7 +225,7 @@ func (pt *pipeTransport) stat() ipc.PipeStat {
 		PacketsIn: pt.packetsIn.Load(), BytesIn: pt.bytesIn.Load(), Rejected: pt.rejected.Load()}
 }
 
-var errNotConnected = &ipc.RemoteError{Code: "not_connected", Message: "pipe has no remote address yet"}
+var errNotConnected = &ipc.RemoteError{Code: ipc.CodeNotConnected, Message: "pipe has no remote address yet"}
 
 // consume starts sending a producer of this router through the pipe.
 func (pt *pipeTransport) consume(p ipc.PipeFlow) error {

@@ -27,7 +27,7 @@ func (w *Worker) createRouter(id string, maxForwarded int) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.api == nil {
-		return &ipc.RemoteError{Code: "not_ready", Message: "worker not initialised"}
+		return &ipc.RemoteError{Code: ipc.CodeNotReady, Message: "worker not initialised"}
 	}
 	if _, ok := w.routers[id]; ok {
 		return exists("router", id)
