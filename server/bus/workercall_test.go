@@ -28,7 +28,7 @@ func TestMuxRefusesAWorkerCallThatDoesNotDecode(t *testing.T) {
 		served = true
 		return nil, nil
 	})
-	for body, code := range map[string]string{
+	for body, code := range map[string]wire.Code{
 		// A method the relay does not know (an owner newer than it) is
 		// refused unknown_method, as the relay answered before requests
 		// were typed; params that do not decode are a bad request.
