@@ -137,7 +137,7 @@ func (a *apiProc) liveServers(t testing.TB) map[cluster.ServerID]wire.ClusterSer
 	require.Equal(t, http.StatusOK, a.call(t, "GET", "/v1/servers", nil, &servers))
 	out := map[cluster.ServerID]wire.ClusterServer{}
 	for _, s := range servers {
-		if s.State != "dead" {
+		if s.State != cluster.ServerDead {
 			out[cluster.ServerID(s.ID)] = s
 		}
 	}
@@ -280,12 +280,12 @@ func TestClusterAPIRestartKeepsTheDirectory(t *testing.T) {
 	var listed []wire.ClusterServer
 	require.NoError(t, json.Unmarshal(out, &listed))
 	require.Len(t, listed, 1)
-	require.Equal(t, "live", listed[0].State)
+	require.Equal(t, cluster.ServerLive, listed[0].State)
 	require.Equal(t, 1, listed[0].Rooms)
 	var got service.RoomAnswer
 	require.Equal(t, http.StatusOK, restarted.call(t, "GET", "/v1/rooms/kept", nil, &got))
 	require.Equal(t, ra.Server, got.Server)
-	require.Equal(t, "live", got.ServerState)
+	require.Equal(t, cluster.ServerLive, got.ServerState)
 }
 
 // BenchmarkClusterAPICreates is rooms created per second through the API with

@@ -16,6 +16,7 @@ import (
 
 	"github.com/voicectl/voicectl/client"
 	"github.com/voicectl/voicectl/internal/rabbittest"
+	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/wire"
 )
 
@@ -210,7 +211,7 @@ func TestSIGTERMMovesEveryRoomAway(t *testing.T) {
 	require.NoError(t, c.WaitConnected(tctx(t)))
 	start = time.Now()
 	require.NoError(t, lone.cmd.Process.Signal(syscall.SIGTERM))
-	require.Eventually(t, func() bool { return api.liveServers(t)[lone.id].State == "draining" }, 3*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return api.liveServers(t)[lone.id].State == cluster.ServerDraining }, 3*time.Second, 20*time.Millisecond)
 	rc := gotReconnect(t, c, 8*time.Second)
 	require.Equal(t, "server_shutdown", rc.Reason)
 	waitExit(t, lone.server, 5*time.Second)
