@@ -53,7 +53,11 @@ func (c *Control) startAgent() error {
 		c.lending.Close()
 		return err
 	}
+	// A drain may be running: the admin API serves already, and the bus's
+	// drain command comes as soon as the agent serves.
+	c.drainMu.Lock()
 	c.agent = a
+	c.drainMu.Unlock()
 	return nil
 }
 

@@ -66,7 +66,9 @@ type Control struct {
 	sup      *supervisor.Supervisor
 	host     *roomhost.Host
 	bus      bus.Bus
-	agent    *agent.Agent
+	// agent is set once the server has joined the cluster, under drainMu
+	// (Drain reads it).
+	agent *agent.Agent
 	// borrower finds relay routers on other servers for this server's
 	// rooms, lending serves this server's routers to other owners; both nil
 	// outside a cluster.
