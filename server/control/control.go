@@ -1,6 +1,7 @@
-// Package control is the control process of `voicectl serve`: it supervises the
-// worker processes, keeps room state, speaks the signalling protocol and serves HTTP.
-// It never touches RTP.
+// Package control is the control process of `voicectl serve`, as wiring: it
+// builds the worker supervisor, the room host, the signalling, the admin API
+// and, in a cluster, the agent and both sides of relays, serves HTTP, joins
+// the cluster and drains (docs/architecture.md). It never touches RTP.
 package control
 
 import (
