@@ -209,6 +209,34 @@ func TestPlaceBeforeStartFindsNoCapacity(t *testing.T) {
 	require.Empty(t, s.seen())
 }
 
+// TestPlaceWhileStartingIsNotARace: the room host may place a relay while
+// the server is still joining the cluster (the agent, and so the view, is
+// handed over by Start); such a Place finds no capacity or a router, and
+// -race sees no unguarded view.
+func TestPlaceWhileStartingIsNotARace(t *testing.T) {
+	s := newServers(t, map[cluster.ServerID]answer{"B": accepts})
+	p := newPeers("A")
+	p.beat("B", 0.1, false, 0)
+	b := relay.NewBorrower(relay.BorrowerParams{ServerID: "A", Bus: s.bus, HighWater: highWater,
+		OnEvent: func(cluster.WorkerRef, ipc.Event) {}})
+	t.Cleanup(b.Close)
+	placed := make(chan error)
+	go func() {
+		rt, err := b.Place(ctxFor(t, time.Second), roomhost.RelayRequest{Room: "r", Peer: "p1"})
+		if err == nil && rt.Ref != cluster.LocalWorker("B", 1) {
+			err = errors.New("a router of " + rt.Ref.String())
+		}
+		placed <- err
+	}()
+	require.NoError(t, b.Start(p))
+	if err := <-placed; err != nil {
+		require.ErrorIs(t, err, roomhost.ErrNoCapacity)
+	}
+	rt, err := b.Place(ctxFor(t, time.Second), roomhost.RelayRequest{Room: "r", Peer: "p2"})
+	require.NoError(t, err, "once started, the view is used")
+	require.Equal(t, cluster.LocalWorker("B", 1), rt.Ref)
+}
+
 func TestARelayOnADeadServerFailsAtOnce(t *testing.T) {
 	s := newServers(t, map[cluster.ServerID]answer{"B": accepts})
 	p := newPeers("A")
