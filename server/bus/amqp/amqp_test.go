@@ -62,6 +62,7 @@ func (s *server) handler() bus.Handler {
 }
 
 func TestRequestsThroughTheSharedQueueRoundRobinAndServerQueues(t *testing.T) {
+	t.Parallel() // a broker each
 	br := rabbittest.Start(t)
 	api := dial(t, br.URL, nil)
 	servers := []*server{{id: "a"}, {id: "b"}, {id: "c"}}
@@ -92,6 +93,7 @@ func TestRequestsThroughTheSharedQueueRoundRobinAndServerQueues(t *testing.T) {
 }
 
 func TestMalformedMessagesAreDroppedAndDoNotBlockTheQueue(t *testing.T) {
+	t.Parallel() // a broker each
 	br := rabbittest.Start(t)
 	reg := prometheus.NewRegistry()
 	srv := dial(t, br.URL, reg)
@@ -125,6 +127,7 @@ func TestMalformedMessagesAreDroppedAndDoNotBlockTheQueue(t *testing.T) {
 }
 
 func TestABrokerRestartInTheMiddleOfCreatesLosesNoneAndDoublesNone(t *testing.T) {
+	t.Parallel() // a broker each
 	br := rabbittest.Start(t)
 	apiReg := prometheus.NewRegistry()
 	api := dial(t, br.URL, apiReg)
@@ -198,6 +201,7 @@ func TestABrokerRestartInTheMiddleOfCreatesLosesNoneAndDoublesNone(t *testing.T)
 }
 
 func TestEventsAndAConsumerCancelledAndServedAgain(t *testing.T) {
+	t.Parallel() // a broker each
 	br := rabbittest.Start(t)
 	pub := dial(t, br.URL, nil)
 	sub := dial(t, br.URL, nil)
