@@ -36,6 +36,7 @@ func cli(t *testing.T, env []string, args ...string) (string, string, int) {
 }
 
 func TestAdminCLIAgainstRealServer(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, "--workers", "2")
 	key := adminKeyLine.FindStringSubmatch(s.out.String())
 	secret := secretLine.FindStringSubmatch(s.out.String())

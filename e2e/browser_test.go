@@ -104,6 +104,7 @@ func hears(t *testing.T, tab context.Context, tracks int) audioStats {
 }
 
 func TestBrowserTabsHearEachOther(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, "--workers", "1")
 	browser := newBrowser(t)
 	alice := newTab(t, browser, s.base+"/?room=e2e&name=alice")
@@ -152,6 +153,7 @@ func TestBrowserTabsHearEachOther(t *testing.T) {
 }
 
 func TestBrowserListenerAndBadToken(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, "--workers", "1")
 	browser := newBrowser(t)
 	speaker := newTab(t, browser, s.base+"/?room=aud&name=host")
@@ -167,6 +169,7 @@ func TestBrowserListenerAndBadToken(t *testing.T) {
 }
 
 func TestBrowserPagesAcrossPipe(t *testing.T) {
+	t.Parallel()
 	// Capacity 3 with 30% headroom: a worker takes new peers up to load 2. The
 	// publisher and a listener fill worker 0; the next listener lands on worker 1
 	// and hears the publisher through a pipe; one more page is refused.

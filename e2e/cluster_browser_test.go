@@ -25,10 +25,11 @@ func pageServer(t *testing.T, tab context.Context) string {
 // pages rejoin by themselves through the API on the room's new home and hear
 // each other again.
 func TestClusterBrowserPagesRejoinAfterTheirServerDies(t *testing.T) {
+	t.Parallel()
 	br := rabbittest.Start(t)
 	byURL := map[string]*server{}
-	for i, ip := range []string{"127.0.0.11", "127.0.0.12"} {
-		s := startServeEnv(t, clusterEnv(), "--http-addr", ip+":0", "--rtc-port", []string{"46400", "46410"}[i], "--workers", "1", "--amqp-url", br.URL)
+	for _, ip := range []string{"127.0.0.11", "127.0.0.12"} {
+		s := startServeEnv(t, clusterEnv(), "--http-addr", ip+":0", "--workers", "1", "--amqp-url", br.URL)
 		byURL[s.base] = s
 	}
 	api := startAPIArgs(t, br.URL, t.TempDir(), "--dev")

@@ -169,12 +169,13 @@ func hearEachOther(t *testing.T, a, b *client.Client, within time.Duration) {
 }
 
 func TestClusterAPIPlacesByUsageAndFailsOver(t *testing.T) {
+	t.Parallel()
 	br := rabbittest.Start(t)
 	var servers []*server
 	byID := map[cluster.ServerID]*server{}
-	for i, ip := range []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"} {
+	for _, ip := range []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"} {
 		s := startServeEnv(t, clusterEnv("VOICECTL_WORKER_MAX_CONSUMERS=20", "VOICECTL_WORKER_PIPE_HEADROOM=0"),
-			"--http-addr", ip+":0", "--rtc-port", fmt.Sprint(46000+10*i), "--workers", "1", "--amqp-url", br.URL)
+			"--http-addr", ip+":0", "--workers", "1", "--amqp-url", br.URL)
 		servers = append(servers, s)
 	}
 	api := startAPI(t, br.URL, t.TempDir())
@@ -262,8 +263,9 @@ func TestClusterAPIPlacesByUsageAndFailsOver(t *testing.T) {
 }
 
 func TestClusterAPIRestartKeepsTheDirectory(t *testing.T) {
+	t.Parallel()
 	br := rabbittest.Start(t)
-	startServeEnv(t, clusterEnv(), "--http-addr", "127.0.0.11:0", "--rtc-port", "46100", "--workers", "1", "--amqp-url", br.URL)
+	startServeEnv(t, clusterEnv(), "--http-addr", "127.0.0.11:0", "--workers", "1", "--amqp-url", br.URL)
 	dir := t.TempDir()
 	api := startAPI(t, br.URL, dir)
 	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 1 }, 15*time.Second, 50*time.Millisecond)
@@ -295,8 +297,8 @@ func TestClusterAPIRestartKeepsTheDirectory(t *testing.T) {
 //	go test -c -o bin/e2e.test ./e2e && cd e2e && ../scripts/in-netns.sh ../bin/e2e.test -test.run '^$' -test.bench ClusterAPICreates -test.benchtime 300x
 func BenchmarkClusterAPICreates(b *testing.B) {
 	br := rabbittest.Start(b)
-	for i, ip := range []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"} {
-		startServeEnv(b, clusterEnv(), "--http-addr", ip+":0", "--rtc-port", fmt.Sprint(46200+10*i), "--workers", "1", "--amqp-url", br.URL)
+	for _, ip := range []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"} {
+		startServeEnv(b, clusterEnv(), "--http-addr", ip+":0", "--workers", "1", "--amqp-url", br.URL)
 	}
 	api := startAPI(b, br.URL, b.TempDir())
 	require.Eventually(b, func() bool { return len(api.liveServers(b)) == 3 }, 15*time.Second, 50*time.Millisecond)
@@ -310,13 +312,14 @@ func BenchmarkClusterAPICreates(b *testing.B) {
 }
 
 func TestClusterAServerBackFromTheDeadGivesUpItsMovedRooms(t *testing.T) {
+	t.Parallel()
 	br := rabbittest.Start(t)
-	first := startServeEnv(t, clusterEnv(), "--http-addr", "127.0.0.11:0", "--rtc-port", "46300", "--workers", "1", "--amqp-url", br.URL)
+	first := startServeEnv(t, clusterEnv(), "--http-addr", "127.0.0.11:0", "--workers", "1", "--amqp-url", br.URL)
 	api := startAPI(t, br.URL, t.TempDir())
 	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 1 }, 15*time.Second, 50*time.Millisecond)
 	a, ja, err := api.joinThroughAPI(t, "zombie", "ann")
 	require.NoError(t, err)
-	startServeEnv(t, clusterEnv(), "--http-addr", "127.0.0.12:0", "--rtc-port", "46310", "--workers", "1", "--amqp-url", br.URL)
+	startServeEnv(t, clusterEnv(), "--http-addr", "127.0.0.12:0", "--workers", "1", "--amqp-url", br.URL)
 	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 2 }, 15*time.Second, 50*time.Millisecond)
 
 	// The room's server stops answering (SIGSTOP: alive, but silent) long
@@ -350,11 +353,12 @@ func TestClusterAServerBackFromTheDeadGivesUpItsMovedRooms(t *testing.T) {
 }
 
 func TestClusterAPIThroughARabbitMQRestart(t *testing.T) {
+	t.Parallel()
 	br := rabbittest.Start(t)
 	env := []string{"VOICECTL_CLUSTER_DEAD_AFTER=6s", "VOICECTL_CLUSTER_CREATE_TIMEOUT=20s"}
 	var servers []*server
-	for i, ip := range []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"} {
-		servers = append(servers, startServeEnv(t, append(clusterEnv(), env...), "--http-addr", ip+":0", "--rtc-port", fmt.Sprint(46500+10*i), "--workers", "1", "--amqp-url", br.URL))
+	for _, ip := range []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"} {
+		servers = append(servers, startServeEnv(t, append(clusterEnv(), env...), "--http-addr", ip+":0", "--workers", "1", "--amqp-url", br.URL))
 	}
 	api := startAPIEnv(t, br.URL, t.TempDir(), env)
 	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 3 }, 15*time.Second, 50*time.Millisecond)
@@ -420,10 +424,11 @@ func TestClusterAPIThroughARabbitMQRestart(t *testing.T) {
 // TestPrometheusScrapesTheClusterAPI: a real Prometheus scraping the API sees
 // the registry's gauges, the re-homing counter and the bus's connection.
 func TestPrometheusScrapesTheClusterAPI(t *testing.T) {
+	t.Parallel()
 	br := rabbittest.Start(t)
 	byURL := map[string]*server{}
-	for i, ip := range []string{"127.0.0.11", "127.0.0.12"} {
-		s := startServeEnv(t, clusterEnv(), "--http-addr", ip+":0", "--rtc-port", fmt.Sprint(46600+10*i), "--workers", "1", "--amqp-url", br.URL)
+	for _, ip := range []string{"127.0.0.11", "127.0.0.12"} {
+		s := startServeEnv(t, clusterEnv(), "--http-addr", ip+":0", "--workers", "1", "--amqp-url", br.URL)
 		byURL[s.base] = s
 	}
 	api := startAPI(t, br.URL, t.TempDir())
@@ -447,9 +452,10 @@ func TestPrometheusScrapesTheClusterAPI(t *testing.T) {
 }
 
 func TestClusterAPIAnswersNoCapacityWhenEveryServerIsBusy(t *testing.T) {
+	t.Parallel()
 	br := rabbittest.Start(t)
 	startServeEnv(t, clusterEnv("VOICECTL_WORKER_MAX_CONSUMERS=10", "VOICECTL_WORKER_PIPE_HEADROOM=0"),
-		"--http-addr", "127.0.0.11:0", "--rtc-port", "46700", "--workers", "1", "--amqp-url", br.URL)
+		"--http-addr", "127.0.0.11:0", "--workers", "1", "--amqp-url", br.URL)
 	api := startAPI(t, br.URL, t.TempDir())
 	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 1 }, 15*time.Second, 50*time.Millisecond)
 	// Three publishers: 3 producers + 6 consumers = 9 of 10, above high water (0.8).

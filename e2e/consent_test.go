@@ -59,6 +59,7 @@ func selectedPair(t *testing.T, tab context.Context) pairStats {
 // checks (every 5 s) reach Chromium, which answers them, and the worker
 // verifies the answers; the page stays connected throughout.
 func TestBrowserConsentKeptByTheWorker(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, "--workers", "1")
 	browser := newBrowser(t)
 	tab := newTab(t, browser, s.base+"/?room=consent&name=carol")

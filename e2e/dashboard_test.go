@@ -65,6 +65,7 @@ func (x *tmux) waitFor(timeout time.Duration, want ...string) string {
 }
 
 func TestDashboardInTmux(t *testing.T) {
+	t.Parallel()
 	port := freePort(t)
 	const adminKey = "dashboard-admin-key-0123456789"
 	// Capacity 4 with 30% headroom: alpha-room's third peer lands on worker 1

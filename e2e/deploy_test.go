@@ -45,6 +45,7 @@ var metricIdent = regexp.MustCompile(`\b(voicectl|go|process)_[a-zA-Z0-9_]+`)
 // included) names is in a live scrape of a cluster's server and API, so no
 // alert or panel is silently empty.
 func TestAlertRulesAndClusterDashboardNameLiveMetrics(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command("promtool", "check", "rules", "../configs/prometheus/alerts.yml").CombinedOutput()
 	require.NoError(t, err, string(out))
 	require.Contains(t, string(out), "SUCCESS")

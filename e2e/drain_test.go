@@ -94,6 +94,7 @@ func waitExit(t *testing.T, s *server, within time.Duration) time.Duration {
 // peers leave, then exits; a peer still there at the deadline gets a
 // reconnect; a second SIGTERM exits at once.
 func TestDrainWithoutAClusterWaitsForTheRoomsToEnd(t *testing.T) {
+	t.Parallel()
 	s := startServeEnv(t, []string{"VOICECTL_DRAIN_DEADLINE=30s"}, "--workers", "1", "--log-level", "info")
 	a := devJoin(t, s, "dr", "ann", true)
 	b := devJoin(t, s, "dr", "bob", true)
@@ -153,6 +154,7 @@ func TestDrainWithoutAClusterWaitsForTheRoomsToEnd(t *testing.T) {
 // and the server exits well before its deadline. A server with nowhere to
 // move its room waits for the deadline, then exits.
 func TestSIGTERMMovesEveryRoomAway(t *testing.T) {
+	t.Parallel()
 	br := rabbittest.Start(t)
 	env := []string{"VOICECTL_DRAIN_DEADLINE=30s"}
 	a := startHost(t, br.URL, 0, env...)
@@ -235,6 +237,7 @@ func tctx(t *testing.T) context.Context {
 // and the relay exits empty long before its deadline, no listener going 5 s
 // without audio.
 func TestDrainingRelaySendsItsPeersBackToTheOwner(t *testing.T) {
+	t.Parallel()
 	br := rabbittest.Start(t)
 	env := []string{"VOICECTL_DRAIN_DEADLINE=30s", "VOICECTL_WORKER_MAX_CONSUMERS=16", "VOICECTL_WORKER_PIPE_HEADROOM=0.5"}
 	hosts := startHosts(t, br.URL, env...)
@@ -278,6 +281,7 @@ func TestDrainingRelaySendsItsPeersBackToTheOwner(t *testing.T) {
 // room moved whole to the server that joined since, where it fits with
 // cluster.move_margin; the other stays, and the listeners keep their audio.
 func TestRebalanceMovesARoomOffAHotServer(t *testing.T) {
+	t.Parallel()
 	br := rabbittest.Start(t)
 	// Two rooms of 2 publishers and 2 listeners cost 8 units each: 16 of 18
 	// is above high water (0.8); 8 × 1.5 = 12 fits on an empty server.
@@ -324,6 +328,7 @@ func TestRebalanceMovesARoomOffAHotServer(t *testing.T) {
 // Kubernetes preStop hook) drains the local server through its admin API and
 // returns once the server has exited, not before.
 func TestDrainSelfWaitsForTheServerToExit(t *testing.T) {
+	t.Parallel()
 	s := startServeEnv(t, []string{"VOICECTL_AUTH_ADMIN_KEY=" + lgAdminKey}, "--workers", "1")
 	c := devJoin(t, s, "self", "ann", true)
 	require.NoError(t, c.WaitConnected(tctx(t)))

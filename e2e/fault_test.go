@@ -15,6 +15,7 @@ import (
 // with a configuration error that says so, single-node and in a cluster
 // (where the server's id would be written), and nothing is left half-written.
 func TestServeOnAFullDisk(t *testing.T) {
+	t.Parallel()
 	for name, extra := range map[string][]string{
 		"single node": nil,
 		"cluster":     {"--amqp-url", "amqp://guest:guest@127.0.0.1:1/"},

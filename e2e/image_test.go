@@ -28,6 +28,7 @@ func podman(args ...string) *exec.Cmd {
 // it serves /healthz and /readyz, and a loadgen run through it gets audio
 // with no loss.
 func TestContainerImageServesAndForwards(t *testing.T) {
+	t.Parallel()
 	testenv.RequireLoopbackOnly(t)
 	_, err := exec.LookPath("podman")
 	require.NoError(t, err, "podman is needed (make test-deps installs it)")
@@ -49,7 +50,7 @@ func TestContainerImageServesAndForwards(t *testing.T) {
 	start := time.Now()
 	out, err = podman("run", "-d", "--rm", "--name", name, "--network", "host",
 		"-e", "VOICECTL_AUTH_SECRET="+lgSecret, "-e", "VOICECTL_AUTH_ADMIN_KEY="+lgAdminKey,
-		image, "serve", "--http-addr", fmt.Sprintf("127.0.0.1:%d", port), "--rtc-port", "45900", "--workers", "1").CombinedOutput()
+		image, "serve", "--http-addr", fmt.Sprintf("127.0.0.1:%d", port), "--rtc-port", fmt.Sprint(rtcPorts(t)), "--workers", "1").CombinedOutput()
 	require.NoError(t, err, string(out))
 	t.Cleanup(func() {
 		if t.Failed() {

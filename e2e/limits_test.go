@@ -24,6 +24,7 @@ import (
 // environment meets a hostile client with each limit's code and counts them
 // in voicectl_signal_limited_total.
 func TestLimitsOfARealServer(t *testing.T) {
+	t.Parallel()
 	s := startServeEnv(t, []string{"VOICECTL_SIGNAL_MAX_CONNECTIONS_PER_ADDRESS=2", "VOICECTL_SIGNAL_MAX_MESSAGES_PER_SECOND=5",
 		"VOICECTL_SIGNAL_JOIN_TIMEOUT=1s", "VOICECTL_SIGNAL_READ_HEADER_TIMEOUT=500ms"}, "--workers", "1")
 	token := func(name string) string {

@@ -36,6 +36,7 @@ func loadReport(t *testing.T, out string) loadgen.Report {
 // TestLoadgenRunReport runs loadgen as an operator would against a local
 // server: no --loopback-only (the server's loopback URL is enough).
 func TestLoadgenRunReport(t *testing.T) {
+	t.Parallel()
 	_, env := startLoadServer(t, 1)
 	out, stderr, code := cli(t, env, "loadgen", "run", "--rooms", "2", "--publishers", "2", "--listeners", "2",
 		"--duration", "2s", "--warmup", "1s", "-o", "json", "--max-loss", "0.01", "--latency-sample-every", "1", "--idle-window", "1s")
@@ -66,6 +67,7 @@ func TestLoadgenRunReport(t *testing.T) {
 }
 
 func TestLoadgenStarvedListenersShowLossAndFailThresholds(t *testing.T) {
+	t.Parallel()
 	s, env := startLoadServer(t, 1)
 	// Mute one publisher at the server while loadgen runs: its listeners starve
 	// although it keeps sending, and that must read as loss.
@@ -93,6 +95,7 @@ func TestLoadgenStarvedListenersShowLossAndFailThresholds(t *testing.T) {
 }
 
 func TestLoadgenScenarioFile(t *testing.T) {
+	t.Parallel()
 	_, env := startLoadServer(t, 1)
 	path := filepath.Join(t.TempDir(), "scenario.yaml")
 	require.NoError(t, os.WriteFile(path, []byte("rooms: 1\npublishers: 1\nlisteners: 2\nduration: 1s\nwarmup: 500ms\ndtx: true\nloopback_only: true\n"), 0o644))
@@ -108,6 +111,7 @@ func TestLoadgenScenarioFile(t *testing.T) {
 }
 
 func TestLoadgenCalibrateWritesConfig(t *testing.T) {
+	t.Parallel()
 	_, env := startLoadServer(t, 1)
 	path := filepath.Join(t.TempDir(), "voicectl.yaml")
 	require.NoError(t, os.WriteFile(path, []byte("http:\n  addr: 127.0.0.1:7880\n"), 0o644))
@@ -146,6 +150,7 @@ func TestLoadgenCalibrateWritesConfig(t *testing.T) {
 // TestLoadgenCalibrateOpensRooms: with --room-listeners the ramp fills rooms of
 // that size on the one worker, each with its own publishers.
 func TestLoadgenCalibrateOpensRooms(t *testing.T) {
+	t.Parallel()
 	_, env := startLoadServer(t, 1)
 	out, stderr, code := cli(t, env, "loadgen", "calibrate", "--loopback-only", "--publishers", "1", "--step", "2", "--max-listeners", "6",
 		"--room-listeners", "2", "--window", "1s", "-o", "json")
@@ -162,6 +167,7 @@ func TestLoadgenCalibrateOpensRooms(t *testing.T) {
 // TestLoadgenFloorReachesItsSinks: the floor's packets all reach the paced sinks,
 // in bursts and back to back, and the sending thread's CPU is counted.
 func TestLoadgenFloorReachesItsSinks(t *testing.T) {
+	t.Parallel()
 	for _, burst := range []string{"5ms", "0"} {
 		out, stderr, code := cli(t, nil, "loadgen", "floor", "--packets", "2000", "--destinations", "20",
 			"--burst-interval", burst, "--read-pacing", "20ms", "-o", "json")
@@ -180,6 +186,7 @@ func TestLoadgenFloorReachesItsSinks(t *testing.T) {
 // gather no ICE candidate; the report and the error say so in words instead
 // of a timeout.
 func TestLoadgenSaysWhenAPeerHasNoLocalCandidate(t *testing.T) {
+	t.Parallel()
 	_, env := startLoadServer(t, 1)
 	// Publishers only: each is offered at once (a listener waits for something to hear).
 	out, stderr, code := cli(t, env, "loadgen", "run", "--rooms", "1", "--publishers", "2", "--listeners", "0",

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,9 +23,18 @@ import (
 	"github.com/voicectl/voicectl/server/testenv"
 )
 
+// binary is the voicectl the tests run: -voicectl's when given (make test
+// passes the one it has just built for the image), else one built here.
 var binary string
 
+var prebuilt = flag.String("voicectl", "", "run this voicectl binary instead of building one")
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if *prebuilt != "" {
+		binary = *prebuilt
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "voicectl-e2e")
 	if err != nil {
 		panic(err)
@@ -53,7 +63,8 @@ type server struct {
 
 var urlLine = regexp.MustCompile(`Open (http://\S+?)(/\S*)? in two`)
 
-// startServe runs `voicectl serve --dev` with args and waits for its URL.
+// startServe runs `voicectl serve --dev` with args and waits for its URL. Its
+// workers get UDP ports of their own (rtcPorts), so tests can run in parallel.
 func startServe(t testing.TB, args ...string) *server {
 	return startServeEnv(t, nil, args...)
 }
@@ -62,7 +73,9 @@ func startServe(t testing.TB, args ...string) *server {
 func startServeEnv(t testing.TB, env []string, args ...string) *server {
 	t.Helper()
 	testenv.RequireLoopbackOnly(t)
-	cmd := exec.Command(binary, append([]string{"serve", "--dev", "--http-addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-level", "warn"}, args...)...)
+	// The defaults first, args after them: a flag given twice takes its last value.
+	cmd := exec.Command(binary, append([]string{"serve", "--dev", "--http-addr", "127.0.0.1:0", "--rtc-port", fmt.Sprint(rtcPorts(t)),
+		"--data-dir", t.TempDir(), "--log-level", "warn"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -181,6 +194,7 @@ func isZombie(pid int) bool {
 }
 
 func TestServeHealthAndShutdown(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, "--workers", "2")
 	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get(s.base + path)

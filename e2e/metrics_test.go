@@ -117,6 +117,7 @@ func scrape(t *testing.T, s *server) string {
 var metricName = regexp.MustCompile(`(?m)^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]`)
 
 func TestPrometheusScrapesKnownLoad(t *testing.T) {
+	t.Parallel()
 	// The pipe layout of TestBrowserPagesAcrossPipe: a publisher and a listener on
 	// worker 0, a listener on worker 1 fed through a pipe.
 	s := startServeEnv(t, []string{"VOICECTL_WORKER_MAX_CONSUMERS=3", "VOICECTL_WORKER_PIPE_HEADROOM=0.3"}, "--workers", "2")
@@ -244,6 +245,7 @@ func TestPrometheusScrapesKnownLoad(t *testing.T) {
 }
 
 func TestLogsNeverHoldSecrets(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, "--workers", "1", "--log-level", "debug")
 	secret := secretLine.FindStringSubmatch(s.out.String())[1]
 	key := adminKeyLine.FindStringSubmatch(s.out.String())[1]

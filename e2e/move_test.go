@@ -20,6 +20,7 @@ import (
 // the room, the directory says B. Moves the API cannot do are refused with
 // a code each.
 func TestRoomMoveTakesItsBrowserPagesAlong(t *testing.T) {
+	t.Parallel()
 	br := rabbittest.Start(t)
 	hosts := []*host{startHost(t, br.URL, 0), startHost(t, br.URL, 1)}
 	api := startAPIArgs(t, br.URL, t.TempDir(), "--dev")

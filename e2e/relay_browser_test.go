@@ -35,6 +35,7 @@ const remoteAddrJS = `(async () => {
 // candidate is the relay's address), its signalling stays with the owner,
 // and the two hear each other through an SRTP pipe between the hosts.
 func TestRelayBrowserPagesOnTwoHostsHearEachOther(t *testing.T) {
+	t.Parallel()
 	br := rabbittest.Start(t)
 	// 8 units, half kept free: the owner takes a publishing page and a
 	// listener, not a second page.

@@ -77,7 +77,7 @@ func startHostArgs(t *testing.T, brokerURL string, i int, env []string, args ...
 	ip := hostIPs[i]
 	e := clusterEnv(append([]string{"VOICECTL_AUTH_ADMIN_KEY=" + relayAdminKey, "VOICECTL_RTC_IPS=" + ip,
 		"VOICECTL_CLUSTER_PIPE_IP=" + ip, "VOICECTL_LOG_LEVEL=" + relayLogLevel}, env...)...)
-	s := startServeEnv(t, e, append([]string{"--http-addr", ip + ":0", "--rtc-port", fmt.Sprint(47000 + 10*i), "--workers", "1",
+	s := startServeEnv(t, e, append([]string{"--http-addr", ip + ":0", "--workers", "1",
 		"--amqp-url", brokerURL, "--log-level", relayLogLevel}, args...)...)
 	return &host{server: s, ip: ip}
 }
@@ -219,6 +219,7 @@ func startRelayCluster(t *testing.T, room string, env ...string) *relayCluster {
 }
 
 func TestRelayRoomSpreadsOverThreeHosts(t *testing.T) {
+	t.Parallel()
 	// One worker a host, 12 units, half kept free for pipes: a host takes a
 	// router's peers up to load 6.
 	rc := startRelayCluster(t, "big", "VOICECTL_WORKER_MAX_CONSUMERS=12", "VOICECTL_WORKER_PIPE_HEADROOM=0.5")
@@ -344,6 +345,7 @@ func reconnected(c *client.Client) bool {
 }
 
 func TestRelayHostDiesThenTheOwnerDies(t *testing.T) {
+	t.Parallel()
 	// 16 units, half kept free: two publishers and two listeners on the
 	// owner, three listeners on a relay.
 	rc := startRelayCluster(t, "big", "VOICECTL_WORKER_MAX_CONSUMERS=16", "VOICECTL_WORKER_PIPE_HEADROOM=0.5")
@@ -472,6 +474,7 @@ func labelled(t *testing.T, body, name, label, value string) float64 {
 }
 
 func TestRelayLoudestTwoAcrossThreeHosts(t *testing.T) {
+	t.Parallel()
 	rc := startRelayCluster(t, "loud", "VOICECTL_WORKER_MAX_CONSUMERS=20", "VOICECTL_WORKER_PIPE_HEADROOM=0.5", "VOICECTL_ROOM_MAX_FORWARDED_SPEAKERS=2")
 	api, byID, owner := rc.api, rc.byID, rc.owner
 
@@ -539,6 +542,7 @@ func TestRelayLoudestTwoAcrossThreeHosts(t *testing.T) {
 // creates the room and joins every peer through the API; the room spreads
 // over the three hosts and no packet is lost across them.
 func TestLoadgenThroughTheAPIOverThreeHosts(t *testing.T) {
+	t.Parallel()
 	br := rabbittest.Start(t)
 	hosts := startHosts(t, br.URL, "VOICECTL_WORKER_MAX_CONSUMERS=12", "VOICECTL_WORKER_PIPE_HEADROOM=0.5")
 	api := startAPI(t, br.URL, t.TempDir())

@@ -26,6 +26,7 @@ type restartStep struct {
 // per-listener gaps), every peer followed its room at least once, and every
 // server came back.
 func TestRollingRestartUnderLoad(t *testing.T) {
+	t.Parallel()
 	br := rabbittest.Start(t)
 	env := []string{"VOICECTL_DRAIN_DEADLINE=20s"}
 	dirs := make([]string, len(hostIPs))

@@ -19,6 +19,7 @@ import (
 // Its bounds are loose (the test shares the machine with the rest of make
 // test); the soak's own figures come from make soak.
 func TestSoakShortRunKillsAWorkerAndJudgesIt(t *testing.T) {
+	t.Parallel()
 	_, env := startLoadServer(t, 2)
 	dir := t.TempDir()
 	csvPath, plotPath := filepath.Join(dir, "soak.csv"), filepath.Join(dir, "soak.png")
@@ -60,6 +61,7 @@ func TestSoakShortRunKillsAWorkerAndJudgesIt(t *testing.T) {
 
 // TestSoakWithoutAdminKeyIsAUsageError: the soak samples through the admin API.
 func TestSoakWithoutAdminKeyIsAUsageError(t *testing.T) {
+	t.Parallel()
 	_, stderr, code := cli(t, []string{"VOICECTL_AUTH_SECRET=" + lgSecret}, "loadgen", "soak", "--length", "1m")
 	require.Equal(t, 2, code, stderr)
 	require.Contains(t, stderr, "admin_key is required")
