@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/voicectl/voicectl/cmd/internal/root.Version=$(VERSION)
 SHELLS   := bash zsh fish powershell
 
-.PHONY: all build run test test-deps unit vet fmt-check completions clean bench cluster image fuzz soak
+.PHONY: all build run test test-deps test-race test-e2e test-vet unit vet fmt-check completions clean bench cluster image fuzz soak
 
 all: build
 
@@ -20,12 +20,41 @@ run: build
 cluster: test-deps build
 	scripts/cluster.sh
 
-## test: install what the tests need, then run every test in a loopback-only network namespace.
-test: test-deps vet fmt-check build image
-	$(GO) test -count=1 -run '^$$' ./... >/dev/null   # compile everything while the network is there
-	scripts/in-netns.sh $(GO) test -count=1 -race -timeout 15m ./...
-	# Exact allocation bounds hold only without the race detector (it makes sync.Pool drop items).
-	scripts/in-netns.sh $(GO) test -count=1 -run 'Allocates?Nothing' ./server/worker
+## test: install what the tests need, then run every test in loopback-only network
+## namespaces: test-race beside test-e2e, with vet and the gofmt check.
+test: test-deps
+	$(MAKE) --no-print-directory -j4 fmt-check test-race test-vet test-e2e
+
+# STATIC is the one build configuration of everything that is not raced: vet,
+# the image's binary, the e2e test binary and the voicectl it runs. Sharing it,
+# make test compiles the tree twice (this and -race), not three times.
+STATIC       := CGO_ENABLED=0
+STATIC_FLAGS := -trimpath
+# RACE_PKGS: every package but e2e. e2e's tests exec the voicectl binary (never
+# raced) and drive it; the packages they use in-process (client, loadgen) race
+# in their own tests here.
+RACE_PKGS    := $$($(GO) list ./... | grep -v '/e2e$$')
+# E2E_PARALLEL: e2e tests at once. They mostly wait (RabbitMQ, heartbeats,
+# drains, audio windows), and each server's workers get UDP ports of their own.
+E2E_PARALLEL ?= 4
+
+# test-race: the race detector on every package but e2e; then the worker's
+# allocation tests once more without it (it makes sync.Pool drop items, so
+# exact allocation bounds hold only without it).
+test-race:
+	scripts/in-netns.sh $(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
+	$(STATIC) scripts/in-netns.sh $(GO) test $(STATIC_FLAGS) -count=1 -run 'Allocates?Nothing' ./server/worker
+
+# test-e2e: e2e against the binary the image ships (-voicectl), so nothing is
+# compiled or linked twice for it.
+test-e2e: image
+	$(STATIC) scripts/in-netns.sh $(GO) test $(STATIC_FLAGS) -count=1 -timeout 15m -parallel $(E2E_PARALLEL) \
+		./e2e/ -voicectl $(CURDIR)/bin/image/voicectl
+
+# test-vet: vet once the image is built, so the two do not compile the same
+# packages at once.
+test-vet: image
+	$(MAKE) --no-print-directory vet
 
 test-deps:
 	scripts/test-deps.sh
@@ -36,7 +65,7 @@ unit:
 	$(GO) test -race -count=1 ./...
 
 vet:
-	$(GO) vet ./...
+	$(STATIC) $(GO) vet $(STATIC_FLAGS) ./...
 
 fmt-check:
 	@out=$$(find . -name '*.go' -not -path './bin/*' | xargs gofmt -l); \
@@ -70,7 +99,7 @@ soak: test-deps build
 ## image: the container image (Containerfile): a static binary on scratch, built with podman.
 image:
 	mkdir -p bin/image/data
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS) -s -w" -o bin/image/voicectl ./cmd/voicectl
+	$(STATIC) $(GO) build $(STATIC_FLAGS) -ldflags "$(LDFLAGS) -s -w" -o bin/image/voicectl ./cmd/voicectl
 	echo 'voicectl:x:65532:65532:voicectl:/data:/voicectl' > bin/image/passwd
 	podman build -q --build-arg VERSION=$(VERSION) -t localhost/voicectl:$(VERSION) -t localhost/voicectl:latest -f Containerfile .
 
