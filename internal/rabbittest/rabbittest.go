@@ -6,14 +6,18 @@ package rabbittest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/voicectl/voicectl/server/testenv"
 )
@@ -135,21 +139,30 @@ func (b *Broker) StartApp(t testing.TB) {
 	b.ctl(t, "await_startup", "--timeout", "60")
 }
 
-// QueueLength is the number of messages ready in a queue.
+// QueueLength is the number of messages ready in a queue, "" when there is no
+// such queue. It asks over AMQP (a passive declare answers with the count):
+// rabbitmqctl boots an Erlang VM per call, which takes seconds on a busy
+// machine, longer than the waits that poll this.
 func (b *Broker) QueueLength(t testing.TB, queue string) string {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(bin, "rabbitmqctl"), "-n", b.node, "-q", "list_queues", "name", "messages")
-	cmd.Env = b.env
-	out, err := cmd.Output()
+	conn, err := amqp091.Dial(b.URL)
 	if err != nil {
-		t.Fatalf("list_queues: %v", err)
+		t.Fatalf("queue length: %v", err)
 	}
-	for _, line := range bytes.Split(out, []byte("\n")) {
-		if f := bytes.Fields(line); len(f) == 2 && string(f[0]) == queue {
-			return string(f[1])
-		}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatalf("queue length: %v", err)
 	}
-	return ""
+	q, err := ch.QueueDeclarePassive(queue, false, false, false, false, nil)
+	var ae *amqp091.Error
+	if errors.As(err, &ae) && ae.Code == amqp091.NotFound {
+		return ""
+	}
+	if err != nil {
+		t.Fatalf("queue length: %v", err)
+	}
+	return strconv.Itoa(q.Messages)
 }
 
 func freePort(t testing.TB) int {
