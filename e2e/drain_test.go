@@ -125,7 +125,7 @@ func TestDrainWithoutAClusterWaitsForTheRoomsToEnd(t *testing.T) {
 	// Deadline: the peer that stays is told to reconnect when it passes.
 	s2 := startServeEnv(t, []string{"VOICECTL_DRAIN_DEADLINE=2s"}, "--workers", "1", "--log-level", "info")
 	c := devJoin(t, s2, "dr", "cat", true)
-	require.NoError(t, c.WaitConnected(ctx))
+	require.NoError(t, c.WaitConnected(tctx(t)))
 	start := time.Now()
 	require.NoError(t, s2.cmd.Process.Signal(syscall.SIGTERM))
 	r := gotReconnect(t, c, 6*time.Second)
@@ -139,7 +139,7 @@ func TestDrainWithoutAClusterWaitsForTheRoomsToEnd(t *testing.T) {
 	// A second SIGTERM exits at once.
 	s3 := startServeEnv(t, []string{"VOICECTL_DRAIN_DEADLINE=1m"}, "--workers", "1")
 	d := devJoin(t, s3, "dr", "dan", true)
-	require.NoError(t, d.WaitConnected(ctx))
+	require.NoError(t, d.WaitConnected(tctx(t)))
 	require.NoError(t, s3.cmd.Process.Signal(syscall.SIGTERM))
 	time.Sleep(300 * time.Millisecond)
 	start = time.Now()
