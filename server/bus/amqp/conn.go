@@ -106,6 +106,9 @@ func (b *Bus) connectRetrying(ctx context.Context, again bool) (chan *amqp091.Er
 		if err == nil {
 			return lost, nil
 		}
+		if errors.Is(err, bus.ErrClosed) {
+			return nil, err
+		}
 		b.log.Warn("cannot reach RabbitMQ; retrying", "err", err, "in", wait)
 		select {
 		case <-ctx.Done():
@@ -152,6 +155,13 @@ func (b *Bus) connect(again bool) (chan *amqp091.Error, error) {
 	lost := conn.NotifyClose(make(chan *amqp091.Error, 1))
 
 	b.mu.Lock()
+	if b.closed {
+		// Close ran while this connection was being made: it closed the one
+		// before, so this one is ours to close, or its reader keeps Close
+		// waiting for ever.
+		b.mu.Unlock()
+		return fail(bus.ErrClosed)
+	}
 	b.conn, b.pub = conn, pub
 	subs := make([]*sub, 0, len(b.subs))
 	for s := range b.subs {
