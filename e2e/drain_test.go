@@ -285,9 +285,13 @@ func TestRebalanceMovesARoomOffAHotServer(t *testing.T) {
 	br := rabbittest.Start(t)
 	// Two rooms of 2 publishers and 2 listeners cost 8 units each: 16 of 18
 	// is above high water (0.8); 8 × 1.5 = 12 fits on an empty server.
-	env := []string{"VOICECTL_WORKER_MAX_CONSUMERS=18"}
+	// dead_after 5s, not the suite's 1s: this test is about a move, and on two
+	// cores beside the other tests a late heartbeat made A dead, re-homing
+	// both rooms (8 rejoins instead of 4).
+	env := []string{"VOICECTL_WORKER_MAX_CONSUMERS=18", "VOICECTL_CLUSTER_DEAD_AFTER=5s"}
 	a := startHost(t, br.URL, 0, env...)
-	api := startAPIEnv(t, br.URL, t.TempDir(), []string{"VOICECTL_CLUSTER_REBALANCE=true", "VOICECTL_CLUSTER_REBALANCE_COOLDOWN=1m"})
+	api := startAPIEnv(t, br.URL, t.TempDir(), []string{"VOICECTL_CLUSTER_REBALANCE=true", "VOICECTL_CLUSTER_REBALANCE_COOLDOWN=1m",
+		"VOICECTL_CLUSTER_DEAD_AFTER=5s"})
 	identify(t, api, []*host{a})
 	run := cliAsync(nil, "loadgen", "run", "--api", api.base, "--api-key", clusterAPIKey, "--loopback-only",
 		"--rooms", "2", "--publishers", "2", "--listeners", "2", "--join-rate", "20", "--warmup", "1s", "--duration", "8s",
