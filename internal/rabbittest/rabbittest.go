@@ -6,18 +6,14 @@ package rabbittest
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/voicectl/voicectl/server/testenv"
 )
@@ -137,32 +133,6 @@ func (b *Broker) StartApp(t testing.TB) {
 	t.Helper()
 	b.ctl(t, "start_app")
 	b.ctl(t, "await_startup", "--timeout", "60")
-}
-
-// QueueLength is the number of messages ready in a queue, "" when there is no
-// such queue. It asks over AMQP (a passive declare answers with the count):
-// rabbitmqctl boots an Erlang VM per call, which takes seconds on a busy
-// machine, longer than the waits that poll this.
-func (b *Broker) QueueLength(t testing.TB, queue string) string {
-	t.Helper()
-	conn, err := amqp091.Dial(b.URL)
-	if err != nil {
-		t.Fatalf("queue length: %v", err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatalf("queue length: %v", err)
-	}
-	q, err := ch.QueueDeclarePassive(queue, false, false, false, false, nil)
-	var ae *amqp091.Error
-	if errors.As(err, &ae) && ae.Code == amqp091.NotFound {
-		return ""
-	}
-	if err != nil {
-		t.Fatalf("queue length: %v", err)
-	}
-	return strconv.Itoa(q.Messages)
 }
 
 func freePort(t testing.TB) int {

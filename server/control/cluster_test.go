@@ -181,7 +181,10 @@ func TestClusterServerRestartedWithItsDataDirKeepsItsIdAndQueue(t *testing.T) {
 		info, err = bus.CreateRoom.Call(ctx, api, bus.ToServer(id), "api", "", cluster.RoomCreate{Room: "waited"})
 		done <- err
 	}()
-	require.Eventually(t, func() bool { return br.QueueLength(t, bus.ServerQueue(id)) == "1" }, 10*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool {
+		ready, found, err := busamqp.QueueReady(br.URL, bus.ServerQueue(id))
+		return err == nil && found && ready == 1
+	}, 10*time.Second, 50*time.Millisecond)
 	again := startClusterServer(t, br, "127.0.0.11", clusterConfig(10), dir)
 	require.Equal(t, id, again.id, "the same data dir, the same id")
 	require.NoError(t, <-done)
