@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/voicectl/voicectl/cmd/internal/root.Version=$(VERSION)
 SHELLS   := bash zsh fish powershell
 
-.PHONY: all build run test test-deps test-race test-e2e test-vet race-build unit vet fmt-check completions clean bench cluster image fuzz soak
+.PHONY: all build run test test-deps test-race test-e2e test-vet race-build e2e-run unit vet fmt-check completions clean bench cluster image fuzz soak
 
 all: build
 
@@ -28,7 +28,7 @@ cluster: test-deps build
 # stage is mostly cache look-ups.
 test: test-deps
 	$(MAKE) --no-print-directory -j4 fmt-check test-vet race-build
-	$(MAKE) --no-print-directory -j2 test-race test-e2e
+	$(MAKE) --no-print-directory -j2 test-race e2e-run
 
 # race-build: compile every raced package once, before any test runs.
 race-build:
@@ -57,6 +57,10 @@ test-race:
 # test-e2e: e2e against the binary the image ships (-voicectl), so nothing is
 # compiled or linked twice for it.
 test-e2e: image
+	$(MAKE) --no-print-directory e2e-run
+
+# e2e-run: test-e2e without building the image (make test built it already).
+e2e-run:
 	$(STATIC) scripts/in-netns.sh $(GO) test $(STATIC_FLAGS) -count=1 -timeout 15m -parallel $(E2E_PARALLEL) \
 		./e2e/ -voicectl $(CURDIR)/bin/image/voicectl
 
