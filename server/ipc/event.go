@@ -18,6 +18,8 @@ type (
 	CandidateEvent Candidate
 	// StateEvent is a transport's new connection state.
 	StateEvent TransportState
+	// PathEvent is a transport's selected candidate pair.
+	PathEvent TransportPath
 	// ProducerNewEvent: a producer started on a router.
 	ProducerNewEvent ProducerEvent
 	// ProducerClosedEvent: a producer's track ended.
@@ -34,6 +36,9 @@ func (e CandidateEvent) Key() string { return e.TransportID }
 
 // Key implements Event.
 func (e StateEvent) Key() string { return e.TransportID }
+
+// Key implements Event.
+func (e PathEvent) Key() string { return e.TransportID }
 
 // Key implements Event.
 func (e ProducerNewEvent) Key() string { return e.TransportID }
@@ -55,6 +60,8 @@ func DecodeEvent(method string, raw json.RawMessage) (Event, error) {
 		ev, err = decode[CandidateEvent](raw)
 	case EventTransportState:
 		ev, err = decode[StateEvent](raw)
+	case EventTransportPath:
+		ev, err = decode[PathEvent](raw)
 	case EventProducerNew:
 		ev, err = decode[ProducerNewEvent](raw)
 	case EventProducerClosed:

@@ -12,6 +12,7 @@ const (
 	MethodTransportAnswer = "transport.answer"
 	MethodTransportCand   = "transport.candidate"
 	MethodTransportClose  = "transport.close"
+	MethodTransportICE    = "transport.restart_ice"
 	MethodConsumerCreate  = "consumer.create"
 	MethodConsumerClose   = "consumer.close"
 	MethodProducerPause   = "producer.pause"
@@ -30,6 +31,7 @@ const (
 	EventOffer          = "transport.offer"
 	EventCandidate      = "transport.candidate"
 	EventTransportState = "transport.state"
+	EventTransportPath  = "transport.path"
 	EventProducerNew    = "producer.new"
 	EventProducerClosed = "producer.closed"
 	EventSpeakers       = "router.speakers"
@@ -153,6 +155,27 @@ type Candidate struct {
 type TransportState struct {
 	TransportID string    `json:"transport_id"`
 	State       ConnState `json:"state"`
+}
+
+// Path is how a transport's selected ICE candidate pair reaches its peer, as
+// the worker sees it. A relay is a TURN server's relayed address: control
+// tells which (turn/udp, turn/tcp, turn/tls) from its TURN allocations.
+type Path string
+
+// The paths a worker reports.
+const (
+	PathUDP   Path = "udp"   // a direct UDP pair
+	PathTCP   Path = "tcp"   // ICE over TCP (RFC 6544), framed as RFC 4571
+	PathRelay Path = "relay" // the peer's candidate is a TURN relayed address (RFC 8656)
+)
+
+// TransportPath reports a transport's selected candidate pair: on connect and
+// whenever ICE (a restart, a new network) moves it.
+type TransportPath struct {
+	TransportID string `json:"transport_id"`
+	Path        Path   `json:"path"`
+	// Remote is the peer's address of the pair (ip:port).
+	Remote string `json:"remote"`
 }
 
 // ConsumerRef asks a transport to receive (or stop receiving) a producer of its router.

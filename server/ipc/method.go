@@ -34,6 +34,7 @@ var (
 	CallTransportAnswer = Method[SDP, Empty]{MethodTransportAnswer}
 	CallTransportCand   = Method[Candidate, Empty]{MethodTransportCand}
 	CallTransportClose  = Method[TransportRef, Empty]{MethodTransportClose}
+	CallTransportICE    = Method[TransportRef, Empty]{MethodTransportICE}
 	CallConsumerCreate  = Method[ConsumerRef, Empty]{MethodConsumerCreate}
 	CallConsumerClose   = Method[ConsumerRef, Empty]{MethodConsumerClose}
 	CallProducerPause   = Method[ProducerPause, Empty]{MethodProducerPause}

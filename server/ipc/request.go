@@ -68,6 +68,7 @@ var requestCodecs = map[string]requestCodec{
 	MethodTransportAnswer: codecOf(CallTransportAnswer),
 	MethodTransportCand:   codecOf(CallTransportCand),
 	MethodTransportClose:  codecOf(CallTransportClose),
+	MethodTransportICE:    codecOf(CallTransportICE),
 	MethodConsumerCreate:  codecOf(CallConsumerCreate),
 	MethodConsumerClose:   codecOf(CallConsumerClose),
 	MethodProducerPause:   codecOf(CallProducerPause),
