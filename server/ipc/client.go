@@ -22,6 +22,7 @@ type WorkerClient interface {
 	CreateTransport(ctx context.Context, req TransportCreate) error
 	Answer(ctx context.Context, req SDP) error
 	AddCandidate(ctx context.Context, req Candidate) error
+	RestartICE(ctx context.Context, req TransportRef) error
 	CloseTransport(ctx context.Context, req TransportRef) error
 	Consume(ctx context.Context, req ConsumerRef) error
 	CloseConsumer(ctx context.Context, req ConsumerRef) error
@@ -80,6 +81,13 @@ func (w *Client) Answer(ctx context.Context, req SDP) error {
 // AddCandidate adds a trickled remote candidate.
 func (w *Client) AddCandidate(ctx context.Context, req Candidate) error {
 	return call(ctx, w.c, CallTransportCand, req)
+}
+
+// RestartICE makes a transport offer new ICE credentials (RFC 8445 §9,
+// JSEP's iceRestart); its offer comes as an event. DTLS, SRTP and the
+// transport's streams are kept.
+func (w *Client) RestartICE(ctx context.Context, req TransportRef) error {
+	return call(ctx, w.c, CallTransportICE, req)
 }
 
 // CloseTransport closes a peer's transport.

@@ -161,6 +161,17 @@ func (h *Host) Answer(ctx context.Context, peerID, sdp string) error {
 	return p.router.client.Answer(ctx, ipc.SDP{TransportID: p.id, SDP: sdp})
 }
 
+// RestartICE asks the worker for an ICE-restart offer on the peer's
+// transport, for a client whose network changed or whose ICE went
+// disconnected; the offer reaches the client as any offer does.
+func (h *Host) RestartICE(ctx context.Context, peerID string) error {
+	p, err := h.transportOf(ctx, peerID)
+	if err != nil {
+		return err
+	}
+	return p.router.client.RestartICE(ctx, ipc.TransportRef{TransportID: p.id})
+}
+
 // AddCandidate adds a peer's trickled ICE candidate on its transport.
 func (h *Host) AddCandidate(ctx context.Context, peerID string, c wire.ICECandidate) error {
 	p, err := h.transportOf(ctx, peerID)

@@ -175,6 +175,10 @@ func (w *fakeWorker) CreateTransport(ctx context.Context, req ipc.TransportCreat
 func (w *fakeWorker) Answer(ctx context.Context, _ ipc.SDP) error {
 	return w.enter(ctx, ipc.MethodTransportAnswer)
 }
+func (w *fakeWorker) RestartICE(ctx context.Context, _ ipc.TransportRef) error {
+	return w.enter(ctx, ipc.MethodTransportICE)
+}
+
 func (w *fakeWorker) AddCandidate(ctx context.Context, _ ipc.Candidate) error {
 	return w.enter(ctx, ipc.MethodTransportCand)
 }
