@@ -54,7 +54,22 @@ type RTC struct {
 	// IPs is an allow-list of local addresses the workers listen on and offer
 	// as candidates; empty means every address of the allowed interfaces.
 	IPs []string `mapstructure:"ips"`
+	// ICEFailedAfter is how long a transport may hear nothing from its peer
+	// (no answer to its checks, no media) before it is failed: while a join
+	// connects and after an outage mid-call. Until then the worker keeps
+	// checking, so a path that starts working is used at once.
+	ICEFailedAfter time.Duration `mapstructure:"ice_failed_after"`
 }
+
+// Bounds of rtc.ice_failed_after. The worker checks consent every 5 s and
+// calls a peer disconnected after two unanswered checks (10 s, RFC 7675 §5.1);
+// a transport must outlive that by at least one more check to be failed only
+// when consent has really run out. MaxICEFailedAfter keeps the count of checks
+// a candidate pair gets (one per 200 ms) within pion's 16-bit limit.
+const (
+	MinICEFailedAfter = 15 * time.Second
+	MaxICEFailedAfter = time.Hour
+)
 
 // Worker configures the media worker processes.
 type Worker struct {
@@ -280,6 +295,7 @@ func Defaults() map[string]any {
 		"cluster.rebalance_cooldown":         "5m",
 		"drain.deadline":                     "2m",
 		"rtc.ips":                            []string{},
+		"rtc.ice_failed_after":               "30s",
 		"api.addr":                           "127.0.0.1:7870",
 		"api.database_url":                   "",
 		"api.token_ttl":                      "1h",
@@ -314,6 +330,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RTC.AnnouncedIP != "" && net.ParseIP(c.RTC.AnnouncedIP) == nil {
 		return &KeyError{Key: "rtc.announced_ip", Err: fmt.Errorf("%q is not an IP address", c.RTC.AnnouncedIP)}
+	}
+	if c.RTC.ICEFailedAfter < MinICEFailedAfter || c.RTC.ICEFailedAfter > MaxICEFailedAfter {
+		return &KeyError{Key: "rtc.ice_failed_after", Err: fmt.Errorf("must be between %s and %s, got %s", MinICEFailedAfter, MaxICEFailedAfter, c.RTC.ICEFailedAfter)}
 	}
 	if c.Signal.MaxMessageBytes < 1024 {
 		return &KeyError{Key: "signal.max_message_bytes", Err: fmt.Errorf("must be >= 1024, got %d", c.Signal.MaxMessageBytes)}

@@ -1,6 +1,10 @@
 package ipc
 
-import "github.com/voicectl/voicectl/server/wire"
+import (
+	"time"
+
+	"github.com/voicectl/voicectl/server/wire"
+)
 
 // Requests from control to a worker.
 const (
@@ -65,6 +69,10 @@ type InitParams struct {
 	Loopback    bool     `json:"loopback"`
 	// IPs allow-lists the local addresses to listen on (rtc.ips).
 	IPs []string `json:"ips,omitempty"`
+	// ICEFailedAfter (nanoseconds; rtc.ice_failed_after) is how long a
+	// transport hears nothing from its peer before it fails; 0 is the
+	// worker's default.
+	ICEFailedAfter time.Duration `json:"ice_failed_after,omitempty"`
 }
 
 // Ready is sent once the worker listens.

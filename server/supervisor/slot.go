@@ -119,6 +119,8 @@ func (s *slot) startOnce(ctx context.Context) error {
 		AnnouncedIP: rtc.AnnouncedIP,
 		Loopback:    rtc.Loopback,
 		IPs:         rtc.IPs,
+
+		ICEFailedAfter: rtc.ICEFailedAfter,
 	})
 	if err != nil {
 		_ = cmd.Process.Kill()

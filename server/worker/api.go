@@ -35,9 +35,48 @@ type iceTiming struct {
 }
 
 // defaultICETiming: a check every 5 s (RFC 7675 §5.1), "disconnected" after two
-// in a row go unanswered, "failed" 30 s after the last answer, RFC 7675's
-// consent timeout.
+// in a row go unanswered, "failed" 30 s after the last answer (rtc.ice_failed_after),
+// RFC 7675's consent timeout.
 var defaultICETiming = iceTiming{consentInterval: 5 * time.Second, disconnected: 10 * time.Second, failed: 20 * time.Second}
+
+// withFailedAfter is t failing a transport after its peer was silent for
+// failedAfter in all (0 keeps t's), never before it is disconnected.
+func (t iceTiming) withFailedAfter(failedAfter time.Duration) iceTiming {
+	if failedAfter > 0 {
+		t.failed = max(failedAfter-t.disconnected, t.consentInterval)
+	}
+	return t
+}
+
+// failedAfter is how long a transport's peer may stay silent: pion fails the
+// agent after disconnected + failed, and a join still checking after as long.
+func (t iceTiming) failedAfter() time.Duration { return t.disconnected + t.failed }
+
+// iceCheckInterval is how often pion's agent checks a candidate pair while it
+// connects (its defaultCheckInterval; the SettingEngine does not set it).
+const iceCheckInterval = 200 * time.Millisecond
+
+// maxChecks is how many checks pion sends on one candidate pair before it
+// marks the pair failed: as many as fit in failedAfter, so that a pair is
+// checked as long as the join may take.
+//
+// Why: at pion's default (7, 1.6 s) a pair whose first checks were lost (a
+// firewall that opens late, a busy path) was failed for good; pion answers
+// the peer's later checks but sends no triggered check of its own for a
+// failed pair (RFC 8445 §7.3.1.4), so the worker, which controls, never
+// nominated and the join timed out. Checking until failedAfter, it nominates
+// within one check interval of the path working.
+//
+// Why not ICE-lite (RFC 8445 §2.5, as mediasoup and Janus): a pion answerer
+// facing a lite offerer takes the DTLS server role whatever the offer says
+// (webrtc PeerConnection.CreateAnswer), which makes the worker the DTLS
+// client, whose keys dtlsKeyCatcher cannot learn: every pion client (the Go
+// client, loadgen) would lose the worker's own write path and ingress. And a
+// pion client, full ICE with the same 7-check limit, would still give up on
+// its side.
+func (t iceTiming) maxChecks() uint16 {
+	return uint16(min(t.failedAfter()/iceCheckInterval, 1<<16-1))
+}
 
 // ipFilter keeps the addresses the settings allow.
 func ipFilter(p ipc.InitParams) func(net.IP) bool {
@@ -110,7 +149,7 @@ func newMediaAPI(p ipc.InitParams, mux ice.UDPMux, sockets *mediaSockets) (*medi
 	// receiverreport.go). An empty registry, not nil, which would mean pion's
 	// defaults.
 	ir := &interceptor.Registry{}
-	return &mediaAPI{params: p, mux: mux, sockets: sockets, engine: m, reports: ir, timing: defaultICETiming}, nil
+	return &mediaAPI{params: p, mux: mux, sockets: sockets, engine: m, reports: ir, timing: defaultICETiming.withFailedAfter(p.ICEFailedAfter)}, nil
 }
 
 // forTransport returns an API whose DTLS handshakes report their keys to keys.
@@ -123,6 +162,7 @@ func (a *mediaAPI) forTransport(keys *dtlsKeyCatcher) *webrtc.API {
 	s.SetIPFilter(ipFilter(p))
 	s.SetIncludeLoopbackCandidate(p.Loopback)
 	s.SetICETimeouts(a.timing.disconnected, a.timing.failed, 0)
+	s.SetICEMaxBindingRequests(a.timing.maxChecks())
 	if p.MDNS {
 		s.SetICEMulticastDNSMode(ice.MulticastDNSModeQueryAndGather)
 	} else {
