@@ -59,6 +59,24 @@ type RTC struct {
 	// connects and after an outage mid-call. Until then the worker keeps
 	// checking, so a path that starts working is used at once.
 	ICEFailedAfter time.Duration `mapstructure:"ice_failed_after"`
+	// TCP has each worker also take ICE over TCP (RFC 6544 passive
+	// candidates, priced below UDP), for clients whose UDP is blocked.
+	TCP bool `mapstructure:"tcp"`
+	// TCPPort is worker 0's ICE-TCP port; worker i listens on TCPPort+i.
+	// 0 takes the worker's UDP port number (rtc.port+i): TCP and UDP ports
+	// do not collide, and a firewall then opens one range for both.
+	TCPPort int `mapstructure:"tcp_port"`
+}
+
+// WorkerTCPPort is the ICE-TCP port of worker i, 0 when rtc.tcp is off.
+func (r RTC) WorkerTCPPort(i int) int {
+	switch {
+	case !r.TCP:
+		return 0
+	case r.TCPPort == 0:
+		return r.Port + i
+	}
+	return r.TCPPort + i
 }
 
 // Bounds of rtc.ice_failed_after. The worker checks consent every 5 s and
@@ -296,6 +314,8 @@ func Defaults() map[string]any {
 		"drain.deadline":                     "2m",
 		"rtc.ips":                            []string{},
 		"rtc.ice_failed_after":               "30s",
+		"rtc.tcp":                            true,
+		"rtc.tcp_port":                       0,
 		"api.addr":                           "127.0.0.1:7870",
 		"api.database_url":                   "",
 		"api.token_ttl":                      "1h",
@@ -327,6 +347,12 @@ func (c *Config) Validate() error {
 	}
 	if top := c.RTC.Port + c.EffectiveWorkers() - 1; top > 65535 {
 		return &KeyError{Key: "rtc.port", Err: fmt.Errorf("worker ports run past 65535 (%d)", top)}
+	}
+	if c.RTC.TCPPort < 0 || c.RTC.TCPPort > 65535 {
+		return &KeyError{Key: "rtc.tcp_port", Err: fmt.Errorf("%d is not a TCP port (0: the workers' UDP port numbers)", c.RTC.TCPPort)}
+	}
+	if top := c.RTC.WorkerTCPPort(c.EffectiveWorkers() - 1); top > 65535 {
+		return &KeyError{Key: "rtc.tcp_port", Err: fmt.Errorf("worker TCP ports run past 65535 (%d)", top)}
 	}
 	if c.RTC.AnnouncedIP != "" && net.ParseIP(c.RTC.AnnouncedIP) == nil {
 		return &KeyError{Key: "rtc.announced_ip", Err: fmt.Errorf("%q is not an IP address", c.RTC.AnnouncedIP)}

@@ -73,6 +73,8 @@ type InitParams struct {
 	// transport hears nothing from its peer before it fails; 0 is the
 	// worker's default.
 	ICEFailedAfter time.Duration `json:"ice_failed_after,omitempty"`
+	// TCPPort is the worker's ICE-TCP port (rtc.tcp_port); 0: no ICE over TCP.
+	TCPPort int `json:"tcp_port,omitempty"`
 }
 
 // Ready is sent once the worker listens.

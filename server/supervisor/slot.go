@@ -121,6 +121,7 @@ func (s *slot) startOnce(ctx context.Context) error {
 		IPs:         rtc.IPs,
 
 		ICEFailedAfter: rtc.ICEFailedAfter,
+		TCPPort:        rtc.WorkerTCPPort(s.index),
 	})
 	if err != nil {
 		_ = cmd.Process.Kill()

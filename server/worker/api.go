@@ -130,6 +130,7 @@ func listenMux(p ipc.InitParams, sockets *mediaSockets) (*ice.MultiUDPMuxDefault
 type mediaAPI struct {
 	params  ipc.InitParams
 	mux     ice.UDPMux
+	tcpMux  ice.TCPMux // nil: UDP only
 	sockets *mediaSockets
 	engine  *webrtc.MediaEngine
 	reports *interceptor.Registry
@@ -157,7 +158,12 @@ func (a *mediaAPI) forTransport(keys *dtlsKeyCatcher) *webrtc.API {
 	p := a.params
 	s := webrtc.SettingEngine{}
 	s.SetICEUDPMux(a.mux)
-	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if a.tcpMux != nil {
+		s.SetICETCPMux(a.tcpMux)
+		s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4})
+	} else {
+		s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	}
 	s.SetInterfaceFilter(interfaceFilter(p))
 	s.SetIPFilter(ipFilter(p))
 	s.SetIncludeLoopbackCandidate(p.Loopback)

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/voicectl/voicectl/server/ipc"
@@ -13,3 +14,7 @@ func notFound(what, id string) error {
 func exists(what, id string) error {
 	return &ipc.RemoteError{Code: ipc.CodeExists, Message: fmt.Sprintf("%s %q already exists", what, id)}
 }
+
+// ErrTCPListen: the worker could not open its ICE-TCP port (taken, or not
+// allowed); it runs on UDP alone.
+var ErrTCPListen = errors.New("ICE over TCP is off: cannot listen on rtc.tcp_port")

@@ -87,8 +87,8 @@ func FuzzCheckCandidate(f *testing.F) {
 		f.Add(c)
 	}
 	f.Fuzz(func(t *testing.T, c string) {
-		_ = checkCandidate(c, false)
-		_ = checkCandidate(c, true)
+		_ = checkCandidate(c, false, false)
+		_ = checkCandidate(c, true, true)
 	})
 }
 

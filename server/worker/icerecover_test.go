@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
-	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
 
@@ -46,7 +45,7 @@ func blockableClient(tb testing.TB) (*blockableConn, func(*webrtc.SettingEngine)
 	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	require.NoError(tb, err)
 	conn := &blockableConn{PacketConn: udp}
-	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: logging.NewDefaultLoggerFactory().NewLogger("ice")})
+	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
 	tb.Cleanup(func() { _ = mux.Close() })
 	return conn, func(se *webrtc.SettingEngine) { se.SetICEUDPMux(mux) }
 }

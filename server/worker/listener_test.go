@@ -23,9 +23,15 @@ import (
 // on it, with no control process attached.
 func testWorker(tb testing.TB, port int) (*Worker, *producer) {
 	tb.Helper()
+	return testWorkerWith(tb, ipc.InitParams{Port: port, Loopback: true})
+}
+
+// testWorkerWith is testWorker initialised with p.
+func testWorkerWith(tb testing.TB, p ipc.InitParams) (*Worker, *producer) {
+	tb.Helper()
 	w := &Worker{log: slog.New(slog.DiscardHandler), routers: map[string]*router{},
 		transports: map[string]*transport{}, producers: map[string]*producer{}, pipes: map[string]*pipeTransport{}}
-	_, err := w.init(ipc.InitParams{Port: port, Loopback: true})
+	_, err := w.init(p)
 	require.NoError(tb, err)
 	tb.Cleanup(w.closeAll)
 	require.NoError(tb, w.createRouter("r", 0))

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/pion/webrtc/v4"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/voicectl/voicectl/internal/udpmsg"
@@ -60,7 +62,9 @@ func (t *transport) selectedPath() (*mediaSocket, netip.AddrPort) {
 		return nil, none
 	}
 	pair, err := t.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
-	if err != nil || pair == nil || pair.Local == nil || pair.Remote == nil {
+	if err != nil || pair == nil || pair.Local == nil || pair.Remote == nil || pair.Local.Protocol != webrtc.ICEProtocolUDP {
+		// ICE over TCP (RFC 6544): pion frames and writes; the worker's
+		// sockets are UDP.
 		return nil, none
 	}
 	local, err := netip.ParseAddr(pair.Local.Address)

@@ -202,7 +202,7 @@ const maxEarlyCandidates = 64
 
 func (t *transport) addCandidate(c wire.ICECandidate) error {
 	init := webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
-	if err := checkCandidate(c.Candidate, t.w.api != nil && t.w.api.params.MDNS); err != nil {
+	if err := checkCandidate(c.Candidate, t.w.api != nil && t.w.api.params.MDNS, t.w.api != nil && t.w.api.tcpMux != nil); err != nil {
 		return err
 	}
 	t.mu.Lock()
@@ -228,8 +228,9 @@ func (t *transport) addCandidate(c wire.ICECandidate) error {
 
 // checkCandidate parses a candidate as pion will once the answer is in, so a
 // malformed one sent before the answer is refused at once, not dropped later
-// (RFC 8839 §5.1 grammar). Kinds pion discards (unknown types, networks) pass.
-func checkCandidate(raw string, mdns bool) error {
+// (RFC 8839 §5.1 grammar). Kinds pion discards (unknown types, networks) pass;
+// TCP ones (RFC 6544) only when the worker does ICE over TCP.
+func checkCandidate(raw string, mdns, tcp bool) error {
 	v := strings.TrimPrefix(raw, "candidate:")
 	if v == "" {
 		return nil
@@ -240,9 +241,9 @@ func checkCandidate(raw string, mdns bool) error {
 		return &ipc.RemoteError{Code: ipc.CodeBadCand, Message: err.Error()}
 	case err != nil:
 		return nil
-	case c.NetworkType().IsTCP():
+	case c.NetworkType().IsTCP() && !tcp:
 		// Said, not dropped in silence: the client may then stop sending them.
-		return &ipc.RemoteError{Code: ipc.CodeBadCand, Message: "TCP candidates are not used: this server does ICE over UDP only"}
+		return &ipc.RemoteError{Code: ipc.CodeBadCand, Message: "TCP candidates are not used: this server does ICE over UDP only (rtc.tcp is off)"}
 	case !mdns && strings.HasSuffix(strings.TrimSuffix(c.Address(), "."), ".local"):
 		return &ipc.RemoteError{Code: ipc.CodeBadCand, Message: "mDNS (.local) candidates are not resolved here (rtc.mdns is off): the server learns the address from the checks"}
 	}

@@ -41,6 +41,7 @@ type Worker struct {
 	mu         sync.Mutex
 	api        *mediaAPI
 	mux        *ice.MultiUDPMuxDefault
+	tcpMux     *ice.TCPMuxDefault // nil: no ICE over TCP
 	index      int
 	routers    map[string]*router
 	transports map[string]*transport
@@ -84,13 +85,16 @@ func Run(ctx context.Context, p Params) error {
 func (w *Worker) closeAll() {
 	w.mu.Lock()
 	routers := slices.Collect(maps.Values(w.routers))
-	mux := w.mux
+	mux, tcpMux := w.mux, w.tcpMux
 	w.mu.Unlock()
 	for _, r := range routers {
 		w.closeRouter(r)
 	}
 	if mux != nil {
 		_ = mux.Close()
+	}
+	if tcpMux != nil {
+		_ = tcpMux.Close()
 	}
 }
 
@@ -247,13 +251,30 @@ func (w *Worker) init(p ipc.InitParams) (ipc.Ready, error) {
 	if err != nil {
 		return ipc.Ready{}, err
 	}
+	var tcpMux *ice.TCPMuxDefault
+	var tcpErr error
+	if p.TCPPort > 0 {
+		// A taken TCP port costs the TCP candidates, not the worker.
+		tcpMux, tcpErr = listenTCP(p, mux)
+	}
 	api, err := newMediaAPI(p, mux, sockets)
 	if err != nil {
 		_ = mux.Close()
+		if tcpMux != nil {
+			_ = tcpMux.Close()
+		}
 		return ipc.Ready{}, err
 	}
-	w.api, w.mux, w.index = api, mux, p.Index
+	if tcpMux != nil {
+		api.tcpMux = tcpMux
+	}
+	w.api, w.mux, w.tcpMux, w.index = api, mux, tcpMux, p.Index
 	w.log = w.log.With("worker", p.Index)
+	if tcpErr != nil {
+		w.log.Error("worker runs on UDP alone", "tcp_port", p.TCPPort, "err", tcpErr)
+	} else if tcpMux != nil {
+		w.log.Info("worker listening for ICE over TCP", "tcp_port", p.TCPPort, "addr", tcpMux.LocalAddr().String())
+	}
 	for _, err := range sockets.sendSocketErrors() {
 		w.log.Warn("forwarding writes on the media socket itself (no separate send socket)", "err", err)
 	}

@@ -1,0 +1,317 @@
+package worker
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/testenv"
+)
+
+// tcpOnly has a test client do ICE over TCP alone (active candidates).
+func tcpOnly(se *webrtc.SettingEngine) {
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+}
+
+// offeredCandidates parses the candidates of t's offer.
+func offeredCandidates(t *testing.T, tr *transport) []ice.Candidate {
+	var out []ice.Candidate
+	for _, line := range strings.Split(tr.pc.LocalDescription().SDP, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "a=candidate:"); ok {
+			c, err := ice.UnmarshalCandidate(v)
+			require.NoError(t, err)
+			if c.Component() == 1 { // pion repeats each for RTCP's component
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// TestTCPCandidateRanksBelowUDP: with a TCP port the worker offers a passive
+// TCP host candidate (RFC 6544) on it beside its UDP one, with a lower
+// priority so that a client that can use both picks UDP.
+func TestTCPCandidateRanksBelowUDP(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	w, _ := testWorkerWith(t, ipc.InitParams{Port: 46620, TCPPort: 46621, Loopback: true})
+	require.NoError(t, w.createTransport(ipc.TransportCreate{RouterID: "r", TransportID: "T"}))
+	require.NoError(t, w.createConsumer(ipc.ConsumerRef{TransportID: "T", ProducerID: "P"}))
+	waitGathered(t, w.transports["T"])
+	var udp, tcp []ice.Candidate
+	for _, c := range offeredCandidates(t, w.transports["T"]) {
+		if c.NetworkType().IsTCP() {
+			tcp = append(tcp, c)
+		} else {
+			udp = append(udp, c)
+		}
+	}
+	require.Len(t, udp, 1)
+	require.Len(t, tcp, 1)
+	require.Equal(t, 46620, udp[0].Port())
+	require.Equal(t, 46621, tcp[0].Port())
+	require.Equal(t, ice.TCPTypePassive, tcp[0].TCPType())
+	require.Equal(t, ice.CandidateTypeHost, tcp[0].Type())
+	require.Less(t, tcp[0].Priority(), udp[0].Priority(), "UDP first")
+
+	// Without a TCP port, UDP alone, and a client's TCP candidate is refused.
+	u, _ := testWorker(t, 46622)
+	require.NoError(t, u.createTransport(ipc.TransportCreate{RouterID: "r", TransportID: "T"}))
+	require.NoError(t, u.createConsumer(ipc.ConsumerRef{TransportID: "T", ProducerID: "P"}))
+	waitGathered(t, u.transports["T"])
+	for _, c := range offeredCandidates(t, u.transports["T"]) {
+		require.False(t, c.NetworkType().IsTCP())
+	}
+	active := "candidate:1 1 tcp 1 127.0.0.1 9 typ host tcptype active"
+	require.Error(t, checkCandidate(active, false, false))
+	require.NoError(t, checkCandidate(active, false, true))
+}
+
+// TestTCPPeersHearAndAreHeard: clients that can do ICE over TCP alone connect;
+// one publishes, a UDP listener hears it; the worker forwards to another over
+// TCP through pion's write path while UDP listeners keep the worker's own.
+func TestTCPPeersHearAndAreHeard(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	w, pr := testWorkerWith(t, ipc.InitParams{Port: 46630, TCPPort: 46630, Loopback: true})
+
+	// Heard: a publisher over TCP, a listener over UDP.
+	pub, mic, _ := connectPublisher(t, w, "PUB", "M", tcpOnly)
+	seq := uint16(0)
+	require.Eventually(t, func() bool {
+		seq++
+		publish(t, mic, seq)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.producers["M"] != nil
+	}, 10*time.Second, 5*time.Millisecond, "the publisher connects over TCP")
+	udpL := connectListenerTo(t, w, "U", "M", nil)
+	require.True(t, udpL.t.route.Load().fast(), "a UDP listener keeps the worker's write path")
+	require.Eventually(t, func() bool {
+		seq++
+		publish(t, mic, seq)
+		return udpL.received.Load() >= 20
+	}, 10*time.Second, 5*time.Millisecond, "a UDP listener hears a publisher on TCP")
+	pair, err := pub.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	require.NoError(t, err)
+	require.Equal(t, webrtc.ICEProtocolTCP, pair.Local.Protocol)
+	require.False(t, pub.route.Load().fast(), "a TCP transport takes pion's path")
+
+	// Hears: a listener over TCP.
+	tcpL := connectListener(t, w, "T", tcpOnly)
+	pair, err = tcpL.t.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	require.NoError(t, err)
+	require.Equal(t, webrtc.ICEProtocolTCP, pair.Local.Protocol)
+	require.False(t, tcpL.t.route.Load().fast())
+	sock, _ := tcpL.t.selectedPath()
+	require.Nil(t, sock, "no UDP socket for a TCP pair")
+	heard(t, pr, tcpL, 1, 20)
+}
+
+// stallingProxy relays one TCP connection to the worker's ICE-TCP port and
+// can stop reading what the worker sends, as a listener behind a slow link.
+type stallingProxy struct {
+	l       net.Listener
+	target  string
+	stalled atomic.Bool
+	resume  chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	conns   []net.Conn
+}
+
+func newStallingProxy(t *testing.T, target string) *stallingProxy {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &stallingProxy{l: l, target: target, resume: make(chan struct{})}
+	p.wg.Add(1)
+	go p.serve()
+	t.Cleanup(func() {
+		_ = l.Close()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			_ = c.Close()
+		}
+		p.mu.Unlock()
+		p.unstall()
+		p.wg.Wait()
+	})
+	return p
+}
+
+// unstall reads again.
+func (p *stallingProxy) unstall() {
+	p.once.Do(func() { close(p.resume) })
+	p.stalled.Store(false)
+}
+
+func (p *stallingProxy) port() int { return p.l.Addr().(*net.TCPAddr).Port }
+
+func (p *stallingProxy) serve() {
+	defer p.wg.Done()
+	for {
+		in, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.Dial("tcp4", p.target)
+		if err != nil {
+			_ = in.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, in, out)
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go func() {
+			defer p.wg.Done()
+			_, _ = io.Copy(out, in)
+		}()
+		go func() {
+			defer p.wg.Done()
+			buf := make([]byte, 4096)
+			for {
+				if p.stalled.Load() {
+					<-p.resume
+				}
+				n, err := out.Read(buf)
+				if err != nil {
+					return
+				}
+				if _, err := in.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+		}()
+	}
+}
+
+// TestAStalledTCPListenerDoesNotHoldUpForwarding: a TCP listener that stops
+// reading fills its bounded queue, then loses packets; the fan-out that
+// writes to it and to a UDP listener goes on, and the UDP listener hears
+// everything.
+func TestAStalledTCPListenerDoesNotHoldUpForwarding(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	w, pr := testWorkerWith(t, ipc.InitParams{Port: 46640, TCPPort: 46641, Loopback: true})
+	proxy := newStallingProxy(t, "127.0.0.1:46641")
+
+	// The TCP listener reaches the worker through the proxy: its offer names
+	// the proxy's port.
+	require.NoError(t, w.createTransport(ipc.TransportCreate{RouterID: "r", TransportID: "T"}))
+	require.NoError(t, w.createConsumer(ipc.ConsumerRef{TransportID: "T", ProducerID: "P"}))
+	tr := w.transports["T"]
+	waitGathered(t, tr)
+	tcpL := &testListener{t: tr, c: tr.consumers["P"], pc: newTestClient(t, tcpOnly)}
+	tcpL.pc.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			pkt, _, err := track.ReadRTP()
+			if err != nil {
+				return
+			}
+			tcpL.received.Add(1)
+			tcpL.last.Store(pkt)
+		}
+	})
+	offer := *tr.pc.LocalDescription()
+	offer.SDP = strings.ReplaceAll(offer.SDP, " 46641 typ host tcptype passive", " "+strconv.Itoa(proxy.port())+" typ host tcptype passive")
+	require.NoError(t, tcpL.pc.SetRemoteDescription(offer))
+	answer, err := tcpL.pc.CreateAnswer(nil)
+	require.NoError(t, err)
+	gathered := webrtc.GatheringCompletePromise(tcpL.pc)
+	require.NoError(t, tcpL.pc.SetLocalDescription(answer))
+	<-gathered
+	require.NoError(t, tr.applyAnswer(tcpL.pc.LocalDescription().SDP))
+	require.Eventually(t, func() bool { return tr.route.Load() != nil && tcpL.c.bound.Load() }, 10*time.Second, 5*time.Millisecond,
+		"the TCP listener connects through the proxy")
+	udpL := connectListener(t, w, "U", nil)
+	heard(t, pr, tcpL, 1, 10)
+
+	proxy.stalled.Store(true)
+	// Far more than the kernel's socket buffers and the connection's queue.
+	const n = 12000
+	big := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SSRC: 42}, Payload: bytes.Repeat([]byte{7}, 1200)}
+	before := udpL.received.Load()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			big.SequenceNumber = uint16(100 + i)
+			big.Timestamp = 960 * uint32(100+i)
+			raw, _ := big.Marshal()
+			pr.dispatch(raw, big)
+			if i%20 == 0 {
+				time.Sleep(time.Millisecond) // the UDP listener's socket keeps up
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("forwarding blocked on the stalled TCP listener")
+	}
+	require.Eventually(t, func() bool { return udpL.received.Load()-before >= n*9/10 }, 10*time.Second, 10*time.Millisecond,
+		"the UDP listener hears on")
+
+	// Reading again, the TCP listener gets what the kernel and its queue
+	// held, not all: the rest was dropped whole, and the stream's framing
+	// (RFC 4571) survived, so it hears what follows.
+	tcpBefore := tcpL.received.Load()
+	proxy.unstall()
+	got := tcpL.received.Load()
+	for stable := 0; stable < 20; time.Sleep(50 * time.Millisecond) {
+		if now := tcpL.received.Load(); now != got {
+			got, stable = now, 0
+		} else {
+			stable++
+		}
+	}
+	t.Logf("the stalled TCP listener got %d of %d packets", got-tcpBefore, n)
+	require.Less(t, got-tcpBefore, int64(n), "the stalled listener's queue dropped packets")
+	heard(t, pr, tcpL, 20000, 10)
+}
+
+// TestATakenTCPPortLeavesTheWorkerOnUDP: a worker whose TCP port is taken
+// says why and runs without TCP candidates; a worker that stops closes its
+// TCP listener (the port is free again; goleak checks its goroutines).
+func TestATakenTCPPortLeavesTheWorkerOnUDP(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	taken, err := net.Listen("tcp4", "127.0.0.1:46651")
+	require.NoError(t, err)
+	defer taken.Close()
+	var logged syncBuffer
+	w := &Worker{log: slog.New(slog.NewTextHandler(&logged, nil)), routers: map[string]*router{},
+		transports: map[string]*transport{}, producers: map[string]*producer{}, pipes: map[string]*pipeTransport{}}
+	_, err = w.init(ipc.InitParams{Port: 46650, TCPPort: 46651, Loopback: true})
+	require.NoError(t, err, "the worker runs")
+	defer w.closeAll()
+	require.Nil(t, w.tcpMux)
+	require.Contains(t, logged.String(), "ICE over TCP is off")
+	require.Contains(t, logged.String(), "address already in use")
+	require.NoError(t, w.createRouter("r", 0))
+	require.NoError(t, w.createTransport(ipc.TransportCreate{RouterID: "r", TransportID: "T", ProducerID: "M"}))
+	waitGathered(t, w.transports["T"])
+	cands := offeredCandidates(t, w.transports["T"])
+	require.Len(t, cands, 1)
+	require.False(t, cands[0].NetworkType().IsTCP())
+
+	open, _ := testWorkerWith(t, ipc.InitParams{Port: 46652, TCPPort: 46653, Loopback: true})
+	require.NotNil(t, open.tcpMux)
+	_, err = net.Listen("tcp4", "127.0.0.1:46653")
+	require.Error(t, err, "the worker listens")
+	open.closeAll()
+	l, err := net.Listen("tcp4", "127.0.0.1:46653")
+	require.NoError(t, err, "a stopped worker's TCP port is free")
+	require.NoError(t, l.Close())
+}
