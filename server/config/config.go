@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"runtime"
 	"strings"
@@ -26,6 +27,8 @@ type Config struct {
 	Cluster Cluster `mapstructure:"cluster"`
 	// Drain configures how `voicectl serve` empties itself before it exits.
 	Drain Drain `mapstructure:"drain"`
+	// Turn configures the embedded TURN server (turn.go).
+	Turn Turn `mapstructure:"turn"`
 	// API configures `voicectl api`.
 	API API `mapstructure:"api"`
 	// Dev turns on development mode: a generated secret and dev tokens for the browser page.
@@ -66,6 +69,9 @@ type RTC struct {
 	// 0 takes the worker's UDP port number (rtc.port+i): TCP and UDP ports
 	// do not collide, and a firewall then opens one range for both.
 	TCPPort int `mapstructure:"tcp_port"`
+	// ICEServers are external STUN/TURN servers handed to joined clients
+	// after the embedded TURN server's own (config/turn.go).
+	ICEServers []ICEServer `mapstructure:"ice_servers"`
 }
 
 // WorkerTCPPort is the ICE-TCP port of worker i, 0 when rtc.tcp is off.
@@ -267,7 +273,7 @@ type Log struct {
 
 // Defaults returns the documented default for every key.
 func Defaults() map[string]any {
-	return map[string]any{
+	d := map[string]any{
 		"http.addr":                          "127.0.0.1:7880",
 		"rtc.port":                           50000,
 		"rtc.interfaces":                     []string{},
@@ -321,6 +327,8 @@ func Defaults() map[string]any {
 		"api.token_ttl":                      "1h",
 		"auth.api_key":                       "",
 	}
+	maps.Copy(d, turnDefaults())
+	return d
 }
 
 // EffectiveWorkers is the number of worker processes to start.
@@ -404,6 +412,9 @@ func (c *Config) Validate() error {
 		return &KeyError{Key: "log.format", Err: fmt.Errorf("%q is not one of auto, text, json", c.Log.Format)}
 	}
 	if err := c.validateCluster(); err != nil {
+		return err
+	}
+	if err := c.validateTurn(); err != nil {
 		return err
 	}
 	if !c.Dev && len(c.Auth.Secret) < MinSecretLen {

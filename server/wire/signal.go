@@ -94,6 +94,18 @@ type Joined struct {
 	Room   string     `json:"room"`
 	PeerID string     `json:"peer_id"`
 	Peers  []PeerInfo `json:"peers"`
+	// ICEServers are the STUN/TURN servers the client gives its
+	// RTCPeerConnection: the embedded TURN server with credentials for this
+	// peer, then any from rtc.ice_servers.
+	ICEServers []ICEServer `json:"ice_servers,omitempty"`
+}
+
+// ICEServer is one STUN or TURN server, shaped like RTCIceServer (W3C
+// WebRTC §4.2.4): TURN credentials are time-limited (docs/signalling.md).
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
 }
 
 // PeerEvent announces a peer joining.
