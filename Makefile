@@ -14,7 +14,7 @@ build:
 
 ## run: build and start `voicectl serve --dev`; it prints the URL to open.
 run: build
-	./$(BIN) serve --dev
+	./$(BIN) serve --dev --turn
 
 ## cluster: RabbitMQ, `voicectl api` and three servers on 127.0.0.11-13; Ctrl-C stops all.
 cluster: test-deps build

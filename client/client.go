@@ -48,7 +48,10 @@ type Config struct {
 	LoopbackOnly bool
 	// Interfaces, when set, restricts ICE to these network interfaces.
 	Interfaces []string
-	Logger     *slog.Logger
+	// Relay, when set (RelayUDP, RelayTCP, RelayTLS), reaches the server only
+	// through that TURN server of the join answer's ice_servers (relay.go).
+	Relay  string
+	Logger *slog.Logger
 
 	// Tap, when set, sees RTP headers before decryption and may drop packets
 	// (and sockets read in batches); see RTPTap.
@@ -257,6 +260,9 @@ func newAPI(cfg Config) (*webrtc.API, *tapNet, error) {
 	if loopback {
 		s.SetIncludeLoopbackCandidate(true)
 		s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+		if cfg.Relay != "" {
+			s.SetNetworkTypes(relayNetworkTypes)
+		}
 		s.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 		s.SetRemoteIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 		s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
@@ -309,6 +315,11 @@ func (c *Client) join(ctx context.Context) error {
 	switch m := msg.(type) {
 	case *wire.Joined:
 		c.Joined = m
+		if c.cfg.Relay != "" {
+			if err := c.useRelay(); err != nil {
+				return err
+			}
+		}
 	case *wire.Error:
 		return &ServerError{Msg: *m}
 	default:

@@ -29,6 +29,7 @@ import (
 	"github.com/voicectl/voicectl/server/roomhost"
 	"github.com/voicectl/voicectl/server/signal"
 	"github.com/voicectl/voicectl/server/supervisor"
+	"github.com/voicectl/voicectl/server/turnserver"
 )
 
 // Params configures a Control.
@@ -81,6 +82,8 @@ type Control struct {
 	adminKey string
 	admin    *adminapi.API
 	signal   *signal.Server
+	// turn is the embedded TURN server, nil unless turn.enabled (turn.go).
+	turn *turnserver.Server
 
 	// startedAt tells a restarted server from the one before it (heartbeats).
 	startedAt time.Time
@@ -165,9 +168,15 @@ func New(p Params) (*Control, error) {
 		c.lending = relay.NewLending(relay.LendingParams{Logger: p.Logger, ServerID: c.serverID, Bus: p.Bus,
 			Lent: c.host.Lender(), Workers: c.sup})
 	}
+	turn, err := newTURN(p.Config, c, p.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	c.turn = turn
 	c.signal = signal.New(signal.Params{Logger: p.Logger, Config: p.Config.Signal, Secret: secret,
 		MoveGrace: p.Config.Cluster.MoveGrace, ServerID: c.serverID, Rooms: c.host, Metrics: sigMetrics,
-		CallTimeout: callTimeout, Clustered: p.Bus != nil, OnNoCapacity: c.metrics.noCapacity.Inc})
+		CallTimeout: callTimeout, Clustered: p.Bus != nil, OnNoCapacity: c.metrics.noCapacity.Inc,
+		ICEServers: newICEServers(turn, p.Config.RTC.ICEServers)})
 	c.admin = adminapi.New(adminapi.Params{Logger: p.Logger, Key: c.adminKey, Registerer: p.Registerer,
 		Rooms: c.host, Workers: c.sup, Capacity: p.Config.Worker.MaxConsumers, ServerID: c.serverID, Drain: c.Drain})
 	collector := workerCollector{sup: c.sup, host: c.host, capacity: p.Config.Worker.MaxConsumers}
@@ -202,8 +211,16 @@ func (c *Control) Start(ctx context.Context) (stop func(), err error) {
 		}
 		c.listener = l
 	}
+	if c.turn != nil {
+		if err := c.turn.Start(); err != nil {
+			c.host.Stop()
+			_ = c.listener.Close()
+			return nil, err
+		}
+	}
 	stopWorkers, err := c.sup.Start()
 	if err != nil {
+		_ = c.turn.Close()
 		c.host.Stop()
 		_ = c.listener.Close()
 		return nil, err
@@ -228,6 +245,7 @@ func (c *Control) Start(ctx context.Context) (stop func(), err error) {
 			_ = srv.Close()
 			<-srvDone
 			stopWorkers()
+			_ = c.turn.Close()
 			c.host.Stop()
 			return nil, err
 		}
@@ -255,6 +273,9 @@ func (c *Control) shutdown(srv *http.Server, srvDone, samplerStop chan struct{},
 	c.signal.CloseAll()
 	<-srvDone
 	close(samplerStop)
+	if err := c.turn.Close(); err != nil {
+		c.log.Warn("turn server close", "err", err)
+	}
 	stopWorkers()
 	c.host.Stop()
 }

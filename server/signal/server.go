@@ -40,6 +40,8 @@ type Params struct {
 	Clustered bool
 	// OnNoCapacity counts an upgrade refused because the host is full.
 	OnNoCapacity func()
+	// ICEServers, when set, fills the joined message's ice_servers.
+	ICEServers ICEServers
 }
 
 // Server serves the signalling WebSockets of one server.

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/voicectl/voicectl/server/auth"
+	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/roomhost"
 	"github.com/voicectl/voicectl/server/wire"
 )
@@ -48,6 +49,8 @@ type session struct {
 	// read loop keeps serving leave and mute meanwhile) has returned.
 	peerID   string
 	joinDone chan struct{}
+	// media is the server whose worker carries the peer's media (iceservers.go).
+	media cluster.ServerID
 	// joined is set once the join was admitted (signal.join_timeout);
 	// candidates counts the client's trickle candidates (signal.max_candidates).
 	joined     atomic.Bool
@@ -59,7 +62,7 @@ type session struct {
 var _ roomhost.Session = (*session)(nil)
 
 // Send implements roomhost.Session.
-func (s *session) Send(msg any) { s.send(msg) }
+func (s *session) Send(msg any) { s.send(s.withICEServers(msg)) }
 
 // Reconnect implements roomhost.Session.
 func (s *session) Reconnect(reason wire.ReconnectReason, delayMS int) { s.reconnect(reason, delayMS) }
@@ -364,7 +367,7 @@ func (s *session) join(reqID string, publish bool) bool {
 		s.joinFailed(reqID, err)
 		return false
 	}
-	s.peerID = adm.PeerID
+	s.peerID, s.media = adm.PeerID, adm.Worker.Server
 	s.joined.Store(true)
 	s.logp.Store(s.log().With("peer", adm.PeerID))
 	s.joinDone = make(chan struct{})

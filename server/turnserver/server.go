@@ -145,7 +145,7 @@ func (s *Server) relayGen(proto string) *relayGen {
 // Close stops the listeners, the clients' TCP and TLS connections and every
 // allocation.
 func (s *Server) Close() error {
-	if s.turn == nil {
+	if s == nil || s.turn == nil {
 		return nil
 	}
 	err := s.turn.Close()
@@ -201,8 +201,11 @@ func (s *Server) permit(client net.Addr, peer net.IP) bool {
 // Protocol says how the client of the live allocation whose relayed address
 // is relayed reaches the TURN server: ProtoUDP, ProtoTCP or ProtoTLS. A worker
 // reports a relayed peer's remote address, which is that relayed address;
-// false when no allocation has it.
+// false when no allocation has it, or on a nil Server (TURN is off).
 func (s *Server) Protocol(relayed netip.AddrPort) (string, bool) {
+	if s == nil {
+		return "", false
+	}
 	c, ok := s.allocs.lookup(netip.AddrPortFrom(relayed.Addr().Unmap(), relayed.Port()))
 	if !ok {
 		return "", false

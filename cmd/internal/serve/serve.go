@@ -48,6 +48,7 @@ var flagKeys = map[string]string{
 	"announced-ip":   "rtc.announced_ip",
 	"amqp-url":       "bus.url",
 	"public-url":     "cluster.public_url",
+	"turn":           "turn.enabled",
 }
 
 // NewCmdServe returns `voicectl serve`; runF replaces serveRun in tests.
@@ -87,6 +88,7 @@ func NewCmdServe(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	fl.String("announced-ip", "", "public IP announced in candidates (1:1 NAT)")
 	fl.String("amqp-url", "", "RabbitMQ URL (bus.url): join a cluster behind `voicectl api`; empty runs single-node")
 	fl.String("public-url", "", "URL clients reach this server's signalling at, handed out by the API (cluster.public_url)")
+	fl.Bool("turn", false, "start the embedded TURN server (turn.enabled): UDP/TCP on turn.udp_port, TLS on turn.tls_port")
 	return cmd
 }
 

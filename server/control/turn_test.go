@@ -1,0 +1,132 @@
+package control
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/client"
+	"github.com/voicectl/voicectl/server/config"
+)
+
+// turnConfig is a one-worker server with the embedded TURN server on ports
+// of its own; tls adds TURN over TLS with a self-signed certificate that
+// this process trusts (SSL_CERT_FILE: pion's TURN client verifies against
+// the system roots, which Go reads once, at the first verification).
+func turnConfig(t *testing.T, tls bool) config.Config {
+	cfg := testConfig(1)
+	base := int(nextPort.Add(10))
+	cfg.Turn = config.Turn{Enabled: true, UDPPort: base, TLSPort: base + 1, Realm: "voicectl",
+		RelayPortMin: base + 2, RelayPortMax: base + 9, CredentialTTL: time.Hour,
+		MaxAllocations: 100, MaxAllocationsPerUser: 4, MaxBytesPerSecond: 250000}
+	cfg.RTC.ICEServers = []config.ICEServer{{URLs: []string{"stun:127.0.0.1:9"}}}
+	if tls {
+		cfg.Turn.CertFile, cfg.Turn.KeyFile = selfSigned(t)
+		t.Setenv("SSL_CERT_FILE", cfg.Turn.CertFile)
+	}
+	return cfg
+}
+
+func selfSigned(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "voicectl turn test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	kb, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600))
+	return certFile, keyFile
+}
+
+func (h *harness) connectRelayed(room, identity, relay string) *client.Client {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Connect(ctx, client.Config{URL: h.url, Token: h.token(room, identity, true, time.Hour), Publish: true,
+		Level: 30, LoopbackOnly: true, Relay: relay})
+	require.NoError(h.t, err)
+	h.t.Cleanup(c.Close)
+	return c
+}
+
+// turnMetric sums the samples of a voicectl_turn_* family whose labels hold
+// label=value.
+func (h *harness) turnMetric(name, label, value string) float64 {
+	mfs, err := h.c.gatherer.Gather()
+	require.NoError(h.t, err)
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if hasLabel(m, label, value) {
+				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+func hasLabel(m *dto.Metric, label, value string) bool {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == label && l.GetValue() == value {
+			return true
+		}
+	}
+	return false
+}
+
+// TestPeersHearEachOtherThroughTURN: a peer that reaches the server only
+// through the embedded TURN server (over UDP, and over TLS) hears and is
+// heard by a peer on the direct path.
+func TestPeersHearEachOtherThroughTURN(t *testing.T) {
+	for _, tc := range []struct{ relay, proto string }{{client.RelayUDP, "turn/udp"}, {client.RelayTLS, "turn/tls"}} {
+		t.Run(tc.relay, func(t *testing.T) {
+			h := startHarness(t, turnConfig(t, tc.relay == client.RelayTLS))
+			direct := h.connect("r", "direct", true)
+			relayed := h.connectRelayed("r", "relayed", tc.relay)
+
+			urls := relayed.Joined.ICEServers
+			require.Len(t, urls, 2, "the embedded TURN server, then rtc.ice_servers")
+			require.Contains(t, urls[0].Username, ":"+relayed.PeerID(), "credentials name the peer")
+			require.NotEmpty(t, urls[0].Credential)
+			require.Equal(t, tc.relay == client.RelayTLS, strings.HasPrefix(urls[0].URLs[len(urls[0].URLs)-1], "turns:"))
+			require.Equal(t, []string{"stun:127.0.0.1:9"}, urls[1].URLs)
+
+			hearsAll(t, []*client.Client{direct, relayed}, 25)
+			require.Equal(t, 1.0, h.turnMetric("voicectl_turn_allocations", "protocol", tc.proto), "one allocation, over %s", tc.proto)
+			require.Greater(t, h.turnMetric("voicectl_turn_relayed_bytes_total", "direction", "to_peer"), 1000.0)
+			require.Greater(t, h.turnMetric("voicectl_turn_relayed_bytes_total", "direction", "from_peer"), 1000.0)
+			require.Zero(t, h.turnMetric("voicectl_turn_refusals_total", "reason", "auth"))
+		})
+	}
+}
+
+func TestNoICEServersWithoutTURN(t *testing.T) {
+	h := startHarness(t, testConfig(1))
+	a := h.connect("r", "a", true)
+	require.Empty(t, a.Joined.ICEServers)
+}
