@@ -32,13 +32,16 @@ const (
 	CodeJoinTimeout        Code = "join_timeout"
 	CodeSDPTooLarge        Code = "sdp_too_large"
 	CodeTooManyCandidates  Code = "too_many_candidates"
+	// CodeResumeFailed: a resume with an unknown, stale or expired token,
+	// or one that asks for messages no longer held; join again.
+	CodeResumeFailed Code = "resume_failed"
 )
 
 // Codes lists every stable code (metrics export each from the start).
 var Codes = []Code{CodeBadRequest, CodeUnknownType, CodeMessageTooLarge, CodeBadSDP, CodeBadCandidate, CodeUnauthorized,
 	CodeTokenExpired, CodeNotJoined, CodeAlreadyJoined, CodePublishNotAllowed, CodeNoCapacity, CodeUnavailable, CodeInternal,
 	CodeWrongServer, CodeRoomClosed, CodeKicked, CodeRateLimited, CodeTooManyConnections, CodeJoinTimeout, CodeSDPTooLarge,
-	CodeTooManyCandidates}
+	CodeTooManyCandidates, CodeResumeFailed}
 
 // KeyAttemptsPerSecond and KeyAttemptsBurst bound wrong admin or API keys per
 // remote address.

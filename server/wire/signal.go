@@ -21,6 +21,10 @@ const (
 	TypeMute      = "mute"
 	TypeLeave     = "leave"
 	TypePing      = "ping"
+	// TypeRestartICE asks for an ICE-restart offer; TypeResume takes a
+	// detached session back (resume.go).
+	TypeRestartICE = "restart_ice"
+	TypeResume     = "resume"
 )
 
 // Message types sent by the server.
@@ -37,6 +41,7 @@ const (
 	TypeMove            = "move"
 	TypeError           = "error"
 	TypePong            = "pong"
+	TypeResumed         = "resumed"
 )
 
 // Envelope is the part every message shares.
@@ -44,6 +49,9 @@ type Envelope struct {
 	Type string `json:"type"`
 	// ID is an optional client-chosen request id echoed in errors about that request.
 	ID string `json:"id,omitempty"`
+	// Seq numbers every message after joined, per direction, from 1
+	// (docs/signalling.md, resuming); 0 (absent) before it and from old clients.
+	Seq uint64 `json:"seq,omitempty"`
 }
 
 // Join asks to enter the room named in the token. Publish=false joins as a listener
@@ -98,6 +106,8 @@ type Joined struct {
 	// RTCPeerConnection: the embedded TURN server with credentials for this
 	// peer, then any from rtc.ice_servers.
 	ICEServers []ICEServer `json:"ice_servers,omitempty"`
+	// ResumeToken takes the session back on a new WebSocket (Resume).
+	ResumeToken string `json:"resume_token,omitempty"`
 }
 
 // ICEServer is one STUN or TURN server, shaped like RTCIceServer (W3C
@@ -214,8 +224,10 @@ func ParseClient(data []byte) (any, error) {
 		msg = &Candidate{}
 	case TypeMute:
 		msg = &Mute{}
-	case TypeLeave, TypePing:
+	case TypeLeave, TypePing, TypeRestartICE:
 		msg = &Envelope{}
+	case TypeResume:
+		msg = &Resume{}
 	case "":
 		return nil, fmt.Errorf("%w: missing \"type\"", ErrMalformed)
 	default:
@@ -306,6 +318,8 @@ func ParseServer(data []byte) (any, error) {
 		msg = &Error{}
 	case TypePong:
 		msg = &Envelope{}
+	case TypeResumed:
+		msg = &Resumed{}
 	default:
 		return nil, &UnknownTypeError{Type: env.Type}
 	}
