@@ -164,6 +164,10 @@ type Signal struct {
 	// ReadHeaderTimeout bounds reading an HTTP request's headers (a client
 	// sending them slowly holds a connection: slowloris).
 	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
+	// ResumeWindow is how long a peer whose WebSocket dropped without a
+	// leave is kept, media flowing, for its client to resume on a new one
+	// (docs/signalling.md); 0 ends it at once, as before resume existed.
+	ResumeWindow time.Duration `mapstructure:"resume_window"`
 }
 
 // Bus is the cluster's RabbitMQ.
@@ -300,6 +304,7 @@ func Defaults() map[string]any {
 		"signal.max_sdp_bytes":               32768,
 		"signal.max_candidates":              100,
 		"signal.read_header_timeout":         "10s",
+		"signal.resume_window":               "20s",
 		"log.level":                          "info",
 		"log.format":                         "auto",
 		"dev":                                false,
@@ -491,6 +496,8 @@ func (s Signal) validate() error {
 		return &KeyError{Key: "signal.max_candidates", Err: fmt.Errorf("must be >= 1, got %d", s.MaxCandidates)}
 	case s.ReadHeaderTimeout < 100*time.Millisecond:
 		return &KeyError{Key: "signal.read_header_timeout", Err: fmt.Errorf("must be >= 100ms, got %s", s.ReadHeaderTimeout)}
+	case s.ResumeWindow < 0 || s.ResumeWindow > 10*time.Minute:
+		return &KeyError{Key: "signal.resume_window", Err: fmt.Errorf("must be between 0 (no resume) and 10m, got %s", s.ResumeWindow)}
 	}
 	return nil
 }

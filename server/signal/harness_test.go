@@ -48,6 +48,7 @@ func (f *fakeRooms) Answer(context.Context, string, string) error {
 }
 func (f *fakeRooms) AddCandidate(context.Context, string, wire.ICECandidate) error { return f.err }
 func (f *fakeRooms) Mute(string, bool) error                                       { return f.err }
+func (f *fakeRooms) RestartICE(context.Context, string) error                      { return f.err }
 func (f *fakeRooms) Leave(string)                                                  {}
 
 type server struct {

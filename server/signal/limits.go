@@ -19,10 +19,15 @@ const (
 	LimitSDPBytes           = "sdp_bytes"
 	LimitCandidates         = "candidates"
 	LimitSlowReader         = "slow_reader"
+	// LimitResumeAttempts: too many resumes with a wrong token from one
+	// address; LimitResumeBuffer: a detached session that had to keep more
+	// messages than it holds, so its peer ended (resume.go).
+	LimitResumeAttempts = "resume_attempts"
+	LimitResumeBuffer   = "resume_buffer"
 )
 
 var limitNames = []string{LimitConnections, LimitConnectionsPerAddr, LimitMessagesPerSecond, LimitJoinTimeout,
-	LimitMediaTimeout, LimitSDPBytes, LimitCandidates, LimitSlowReader}
+	LimitMediaTimeout, LimitSDPBytes, LimitCandidates, LimitSlowReader, LimitResumeAttempts, LimitResumeBuffer}
 
 // connLimits counts the open signalling connections, in all and per remote
 // address, against signal.max_connections and

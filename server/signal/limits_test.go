@@ -101,10 +101,10 @@ func TestSlowReaderIsClosedWith1008(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond)
 	// 40 MB, far more than the loopback socket buffers and the outbox hold.
 	pad := strings.Repeat("x", 2048)
-	for i := 0; i < 20000 && !s.overflowed.Load(); i++ {
+	for i := 0; i < 20000 && !s.current().overflowed.Load(); i++ {
 		s.send(wire.Error{Envelope: wire.Envelope{Type: wire.TypeError}, Code: wire.CodeInternal, Message: pad})
 	}
-	require.True(t, s.overflowed.Load(), "the outbox overflowed")
+	require.True(t, s.current().overflowed.Load(), "the outbox overflowed")
 	n := 0
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

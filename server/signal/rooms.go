@@ -20,6 +20,9 @@ type Rooms interface {
 	Answer(ctx context.Context, peerID, sdp string) error
 	AddCandidate(ctx context.Context, peerID string, c wire.ICECandidate) error
 	Mute(peerID string, muted bool) error
+	// RestartICE asks the peer's worker for an ICE-restart offer (the
+	// client's restart_ice); the offer comes as any other.
+	RestartICE(ctx context.Context, peerID string) error
 	Leave(peerID string)
 }
 

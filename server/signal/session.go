@@ -5,15 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/coder/websocket"
-	"golang.org/x/time/rate"
 
 	"github.com/voicectl/voicectl/server/auth"
 	"github.com/voicectl/voicectl/server/cluster"
@@ -21,28 +18,17 @@ import (
 	"github.com/voicectl/voicectl/server/wire"
 )
 
-// outboxSize bounds messages queued for one client; a client that falls this far
-// behind is disconnected rather than allowed to grow the server's memory.
-const outboxSize = 512
-
-// writeTimeout bounds one message's write to a client.
-const writeTimeout = 10 * time.Second
-
-// session is one client's WebSocket.
+// session is one client's signalling session: its peer, the numbering of
+// the messages both ways, and the socket it is on now. A socket that drops
+// without a leave detaches the session for signal.resume_window (resume.go).
 type session struct {
 	srv   *Server
-	ws    *websocket.Conn
 	grant auth.Grant
 	logp  atomic.Pointer[slog.Logger] // gains the peer id after the join
 
-	out       chan outMsg
-	closeOnce sync.Once
-	closed    chan struct{}
-	ctx       context.Context
-	cancel    context.CancelFunc
-	// readCtx bounds the read loop; it ends after the close handshake.
-	readCtx    context.Context
-	cancelRead context.CancelFunc
+	// ctx is the peer's life: it ends when the peer leaves.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	// peerID is set by the read loop once the host admitted the join;
 	// joinDone closes when its Connect (on a goroutine of its own, so the
@@ -51,12 +37,37 @@ type session struct {
 	joinDone chan struct{}
 	// media is the server whose worker carries the peer's media (iceservers.go).
 	media cluster.ServerID
-	// joined is set once the join was admitted (signal.join_timeout);
+	// joined is set once the join was admitted (signal.join_timeout).
+	joined atomic.Bool
+
+	// handleMu serves one client message at a time, also across the two
+	// sockets of a resume that took over from a socket still reading.
+	handleMu sync.Mutex
 	// candidates counts the client's trickle candidates (signal.max_candidates).
-	joined     atomic.Bool
 	candidates int
-	// overflowed is set once the client fell outboxSize messages behind.
-	overflowed atomic.Bool
+	// inSeq is the last client seq served; clientSeq is set once the client
+	// numbers its messages (only such a client can resume).
+	inSeq     atomic.Uint64
+	clientSeq atomic.Bool
+
+	mu sync.Mutex
+	// c is the socket now, nil while detached.
+	c *conn
+	// ended: the server or the client ended the session; its socket's
+	// close ends the peer, no resume.
+	ended bool
+	// numbering starts after joined; seq is the last number sent.
+	numbering bool
+	seq       uint64
+	history   replay
+	token     string
+	// While detached: since when, the seq sent last before, and the
+	// window's timer.
+	detachedAt  time.Time
+	detachedSeq uint64
+	expiry      *time.Timer
+
+	leaveOnce sync.Once
 }
 
 var _ roomhost.Session = (*session)(nil)
@@ -85,7 +96,7 @@ func (s *session) Move(url, server string) {
 		s.finish(websocket.StatusServiceRestart, "moved")
 		return
 	}
-	// finish on a session that has closed meanwhile does nothing.
+	// finish on a session that has ended meanwhile does nothing.
 	time.AfterFunc(grace, func() { s.finish(websocket.StatusServiceRestart, "moved") })
 }
 
@@ -98,61 +109,58 @@ func (s *session) End(code wire.Code, message string) {
 	s.finish(websocket.StatusNormalClosure, string(code))
 }
 
-// outMsg is a frame to write, or (with close set) the last thing to do.
-type outMsg struct {
-	data   []byte
-	close  bool
-	status websocket.StatusCode
-	reason string
-}
-
-func (srv *Server) newSession(ws *websocket.Conn, g auth.Grant) *session {
+func (srv *Server) newSession(g auth.Grant) *session {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &session{srv: srv, ws: ws, grant: g, out: make(chan outMsg, outboxSize), closed: make(chan struct{}), ctx: ctx, cancel: cancel}
-	s.readCtx, s.cancelRead = context.WithCancel(context.Background())
+	s := &session{srv: srv, grant: g, ctx: ctx, cancel: cancel}
 	s.logp.Store(srv.log.With("room", g.Room, "identity", g.Identity))
 	return s
 }
 
 func (s *session) log() *slog.Logger { return s.logp.Load() }
 
-// send queues v for the client; it never blocks.
+// current is the session's socket now, nil while detached.
+func (s *session) current() *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c
+}
+
+// send numbers v (after joined), keeps it for a resume, and queues it on
+// the socket; it never blocks.
 func (s *session) send(v any) {
+	joined, isJoined := v.(wire.Joined)
+	if isJoined {
+		joined.ResumeToken = s.token
+		v = joined
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		s.log().Error("marshal signalling message", "err", err)
 		return
 	}
-	if s.overflowed.Load() {
-		return // it is being closed: what it has not read is not worth more
-	}
-	select {
-	case <-s.closed:
-	case s.out <- outMsg{data: b}:
-	default:
-		s.overflow()
-	}
-}
-
-// overflow closes a client that fell outboxSize messages behind: nothing
-// more is queued, and the close (1008, RFC 6455 §7.4.1) follows what it has
-// not read yet, so a slow reader learns why it was cut. One that reads
-// nothing at all is cut by the write timeout instead: its close frame would
-// wait behind a full TCP window.
-func (s *session) overflow() {
-	if !s.overflowed.CompareAndSwap(false, true) {
-		return
-	}
-	s.log().Warn("client too slow; closing its connection", "queued", outboxSize)
-	s.srv.metrics.limited.WithLabelValues(LimitSlowReader).Inc()
-	go func() {
-		select {
-		case <-s.closed:
-		case s.out <- outMsg{close: true, status: websocket.StatusPolicyViolation, reason: "too slow: outbox full"}:
-		case <-time.After(writeTimeout):
-			s.abort(websocket.StatusPolicyViolation, "too slow: outbox full")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.numbering {
+		s.seq++
+		b = wire.StampSeq(b, s.seq)
+		dropped := s.history.add(s.seq, b)
+		if s.c == nil && dropped > s.detachedSeq && !s.ended {
+			// It would miss a message sent while it was away: it cannot
+			// resume, and the peer ends now rather than at the window's end.
+			s.ended = true
+			s.srv.metrics.limited.WithLabelValues(LimitResumeBuffer).Inc()
+			s.log().Info("detached session kept more messages than it holds; ending the peer", "kept", historySize)
+			go s.leave()
+			return
 		}
-	}()
+	}
+	if isJoined {
+		s.numbering = true
+	}
+	if s.c != nil && !s.c.enqueue(b) {
+		s.ended = true
+		s.c.overflow(s.log(), s.srv.metrics)
+	}
 }
 
 // sendError reports a failed request; fatal ones end the session after the message is written.
@@ -170,140 +178,66 @@ func (s *session) cutOff(limit string, code wire.Code, msg string) {
 	s.finish(websocket.StatusPolicyViolation, string(code))
 }
 
-// finish writes everything queued, then closes with status.
+// finish ends the session: its socket writes everything queued, then
+// closes with status, and the peer leaves; a detached one leaves now.
 func (s *session) finish(status websocket.StatusCode, reason string) {
-	select {
-	case <-s.closed:
-	case s.out <- outMsg{close: true, status: status, reason: reason}:
-	default:
-		s.abort(status, reason)
+	s.mu.Lock()
+	s.ended = true
+	c := s.c
+	s.mu.Unlock()
+	if c == nil {
+		go s.leave()
+		return
 	}
+	c.finish(status, reason)
 }
-
-// abort ends the session's work at once and closes the WebSocket with
-// status: the close frame goes out after what was written, and the read loop
-// takes the client's answer for up to closeGrace; then the connection is
-// closed, and the read loop's end lets the peer leave.
-func (s *session) abort(status websocket.StatusCode, reason string) {
-	s.closeOnce.Do(func() {
-		close(s.closed)
-		s.cancel()
-		go func() {
-			t := time.AfterFunc(closeGrace, s.cancelRead)
-			_ = s.ws.Close(status, reason)
-			t.Stop()
-			s.cancelRead()
-		}()
-	})
-}
-
-// closeGrace is how long a closed client has to answer the close frame.
-const closeGrace = time.Second
 
 func (s *session) reconnect(reason wire.ReconnectReason, delayMS int) {
 	s.send(wire.Reconnect{Envelope: wire.Envelope{Type: wire.TypeReconnect}, Reason: string(reason), DelayMS: delayMS})
 	s.finish(websocket.StatusServiceRestart, string(reason))
 }
 
-func (s *session) writeLoop() {
-	for {
-		select {
-		case <-s.closed:
-			return
-		case m := <-s.out:
-			if m.close {
-				s.abort(m.status, m.reason)
-				return
-			}
-			wctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
-			err := s.ws.Write(wctx, websocket.MessageText, m.data)
-			cancel()
-			if err != nil {
-				s.abort(websocket.StatusInternalError, "write failed")
-				return
-			}
+// leave ends the peer, once: a join still being set up gives up, the host
+// removes the peer, and its resume token is void.
+func (s *session) leave() {
+	s.leaveOnce.Do(func() {
+		s.mu.Lock()
+		s.ended = true
+		if s.expiry != nil {
+			s.expiry.Stop()
 		}
-	}
-}
-
-// run serves the session until the client or the server ends it.
-func (s *session) run() {
-	go s.writeLoop()
-	defer func() {
-		s.cancel() // a join still being set up gives up
-		if s.joinDone != nil {
-			<-s.joinDone
+		c, peerID, joinDone, token := s.c, s.peerID, s.joinDone, s.token
+		s.mu.Unlock()
+		s.srv.dropToken(token)
+		s.cancel()
+		if joinDone != nil {
+			<-joinDone
 		}
-		if s.peerID != "" {
-			s.srv.p.Rooms.Leave(s.peerID)
+		if peerID != "" {
+			s.srv.p.Rooms.Leave(peerID)
 		}
 		s.srv.forget(s)
-		s.abort(websocket.StatusNormalClosure, "")
-	}()
-	sig := s.srv.p.Config
-	limit := int64(sig.MaxMessageBytes)
-	s.ws.SetReadLimit(-1) // enforced below, so the client is told why
-	buf := make([]byte, limit+1)
-	messages := rate.NewLimiter(rate.Limit(sig.MaxMessagesPerSecond), int(2*sig.MaxMessagesPerSecond))
-	joinTimer := time.AfterFunc(sig.JoinTimeout, func() {
-		if !s.joined.Load() {
-			s.cutOff(LimitJoinTimeout, wire.CodeJoinTimeout, fmt.Sprintf("no join within %s of connecting (signal.join_timeout)", sig.JoinTimeout))
+		if c != nil {
+			c.abort(websocket.StatusNormalClosure, "")
 		}
 	})
-	defer joinTimer.Stop()
-	for {
-		// Not s.ctx: cancelling a read closes the connection at once, with no
-		// close frame; abort's Close ends the reads (or its grace does).
-		typ, r, err := s.ws.Reader(s.readCtx)
-		if err != nil {
-			return
-		}
-		if !messages.Allow() {
-			s.cutOff(LimitMessagesPerSecond, wire.CodeRateLimited,
-				fmt.Sprintf("more than %v messages a second (signal.max_messages_per_second)", sig.MaxMessagesPerSecond))
-			<-s.closed
-			return
-		}
-		n, err := io.ReadFull(r, buf)
-		switch {
-		case err == nil:
-			s.sendError("", wire.CodeMessageTooLarge, "message larger than signal.max_message_bytes", true)
-			s.finish(websocket.StatusMessageTooBig, "message too large")
-			<-s.closed
-			return
-		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-		default:
-			return
-		}
-		if typ != websocket.MessageText {
-			s.sendError("", wire.CodeBadRequest, "binary messages are not accepted", false)
-			continue
-		}
-		if !utf8.Valid(buf[:n]) {
-			// RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection, 1007.
-			s.sendError("", wire.CodeBadRequest, "text message is not valid UTF-8", true)
-			s.finish(websocket.StatusInvalidFramePayloadData, "invalid UTF-8")
-			<-s.closed
-			return
-		}
-		if !s.handle(buf[:n]) {
-			<-s.closed
-			return
-		}
-	}
 }
 
-// handle serves one message; false ends the session.
-func (s *session) handle(data []byte) bool {
-	msg, err := wire.ParseClient(data)
-	if err != nil {
-		var ute *wire.UnknownTypeError
-		if errors.As(err, &ute) {
-			s.sendError("", wire.CodeUnknownType, err.Error(), false)
-		} else {
-			s.sendError("", wire.CodeBadRequest, err.Error(), false)
+// handle serves one message that arrived on c; false ends the session.
+func (s *session) handle(c *conn, msg any) bool {
+	s.handleMu.Lock()
+	defer s.handleMu.Unlock()
+	if s.current() != c {
+		return true // a resume took the session to another socket; this one is closing
+	}
+	if h, ok := msg.(interface{ Head() *wire.Envelope }); ok && h.Head().Seq > 0 {
+		seq := h.Head().Seq
+		s.clientSeq.Store(true)
+		if seq <= s.inSeq.Load() {
+			s.log().Debug("client message repeated after a resume; already served", "seq", seq)
+			return true
 		}
-		return true
+		s.inSeq.Store(seq)
 	}
 	switch m := msg.(type) {
 	case *wire.Join:
@@ -316,6 +250,8 @@ func (s *session) handle(data []byte) bool {
 			publish = false
 		}
 		return s.join(m.ID, publish)
+	case *wire.Resume:
+		s.sendError(m.ID, wire.CodeBadRequest, "resume is only the first message on a new connection", false)
 	case *wire.SessionDescription:
 		if s.peerID == "" {
 			s.sendError(m.ID, wire.CodeNotJoined, "join first", false)
@@ -350,6 +286,13 @@ func (s *session) handle(data []byte) bool {
 		switch m.Type {
 		case wire.TypePing:
 			s.send(wire.Envelope{Type: wire.TypePong, ID: m.ID})
+		case wire.TypeRestartICE:
+			if s.peerID == "" {
+				s.sendError(m.ID, wire.CodeNotJoined, "join first", false)
+				return true
+			}
+			s.log().Info("ICE restart requested by the client")
+			s.workerRequest(m.ID, func(ctx context.Context) error { return s.srv.p.Rooms.RestartICE(ctx, s.peerID) })
 		case wire.TypeLeave:
 			s.finish(websocket.StatusNormalClosure, "left")
 			return false
@@ -362,15 +305,24 @@ func (s *session) handle(data []byte) bool {
 // its media up on a goroutine, so a leave or mute sent meanwhile is served.
 func (s *session) join(reqID string, publish bool) bool {
 	start := time.Now()
+	if s.srv.p.Config.ResumeWindow > 0 {
+		// Before Admit: the host sends joined, which carries it.
+		s.mu.Lock()
+		s.token = s.srv.newToken(s)
+		s.mu.Unlock()
+	}
 	adm, err := s.srv.p.Rooms.Admit(roomhost.JoinRequest{Room: s.grant.Room, Identity: s.grant.Identity, Publish: publish, Session: s})
 	if err != nil {
 		s.joinFailed(reqID, err)
 		return false
 	}
+
+	s.mu.Lock()
 	s.peerID, s.media = adm.PeerID, adm.Worker.Server
+	s.joinDone = make(chan struct{})
+	s.mu.Unlock()
 	s.joined.Store(true)
 	s.logp.Store(s.log().With("peer", adm.PeerID))
-	s.joinDone = make(chan struct{})
 	go func() {
 		defer close(s.joinDone)
 		if err := s.srv.p.Rooms.Connect(s.ctx, adm.PeerID); err != nil {

@@ -29,15 +29,19 @@ func (srv *Server) CloseAll() {
 		all = append(all, s)
 	}
 	srv.sessMu.Unlock()
+	conns := make([]*conn, 0, len(all))
 	for _, s := range all {
-		s.reconnect(wire.ReconnectServerShutdown, 1000)
+		if c := s.current(); c != nil {
+			conns = append(conns, c)
+		}
+		s.reconnect(wire.ReconnectServerShutdown, 1000) // a detached one leaves now
 	}
 	deadline := time.After(time.Second)
-	for _, s := range all {
+	for _, c := range conns {
 		select {
-		case <-s.closed:
+		case <-c.closed:
 		case <-deadline:
 		}
-		s.abort(websocket.StatusGoingAway, "server shutdown")
+		c.abort(websocket.StatusGoingAway, "server shutdown")
 	}
 }

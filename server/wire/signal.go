@@ -54,6 +54,10 @@ type Envelope struct {
 	Seq uint64 `json:"seq,omitempty"`
 }
 
+// Head is the envelope of any message that embeds one, so a reader of a
+// parsed message gets its type, id and seq without a type switch.
+func (e *Envelope) Head() *Envelope { return e }
+
 // Join asks to enter the room named in the token. Publish=false joins as a listener
 // even when the token allows publishing.
 type Join struct {
