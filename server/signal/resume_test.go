@@ -344,4 +344,3 @@ func TestRestartICEAsksTheHost(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, wire.CodeNotJoined, e.Code)
 }
-
