@@ -72,6 +72,26 @@ type Config struct {
 	// NoRTCPReports leaves out receiver and sender reports (a load generator that
 	// drops packets in its tap would report them lost).
 	NoRTCPReports bool
+	// ResumeWindow is how long the client tries to resume a dropped
+	// WebSocket (the server's signal.resume_window); 0 is 20 s, negative
+	// never resumes (resume.go).
+	ResumeWindow time.Duration
+	// IPFilter, when set, picks the local addresses ICE gathers (on top of
+	// loopback-only); it is asked again at each gathering, so a filter that
+	// changes its answer and RestartICE move the media to a new address.
+	IPFilter func(net.IP) bool
+	// DialContext, when set, dials the signalling connections (the join's
+	// and each resume's): a proxy, or a test that cuts them.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// dialOptions are the WebSocket dial options of cfg's signalling.
+func (cfg Config) dialOptions(hdr http.Header) *websocket.DialOptions {
+	o := &websocket.DialOptions{HTTPHeader: hdr}
+	if cfg.DialContext != nil {
+		o.HTTPClient = &http.Client{Transport: &http.Transport{DialContext: cfg.DialContext}}
+	}
+	return o
 }
 
 // HTTPError is a refusal before the WebSocket upgrade.
@@ -91,9 +111,12 @@ func (e *ServerError) Error() string { return string(e.Msg.Code) + ": " + e.Msg.
 
 // Client is one connected peer.
 type Client struct {
-	cfg    Config
-	log    *slog.Logger
+	cfg Config
+	log *slog.Logger
+	// ws is the signalling socket now: the read loop swaps it on a resume,
+	// under writeMu.
 	ws     *websocket.Conn
+	wsURL  string
 	pc     *webrtc.PeerConnection
 	mic    *webrtc.TrackLocalStaticRTP
 	events chan any
@@ -126,6 +149,17 @@ type Client struct {
 	candMu       sync.Mutex
 	answered     bool
 	pendingCands []wire.Candidate
+
+	// Signalling numbering (resume.go): outSeq and sent under writeMu.
+	numbering bool
+	outSeq    uint64
+	sentMsgs  []numbered
+	inSeq     atomic.Uint64
+	resumes   atomic.Int32
+	endErr    atomic.Pointer[error]
+	// ICE restarts (icerestart.go).
+	iceRestarts atomic.Int32
+	lastRestart atomic.Int64
 }
 
 // Connect dials the server, joins, and starts answering offers.
@@ -143,7 +177,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Token != "" {
 		hdr.Set("Authorization", "Bearer "+cfg.Token)
 	}
-	ws, resp, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{HTTPHeader: hdr})
+	ws, resp, err := websocket.Dial(ctx, u.String(), cfg.dialOptions(hdr))
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 			he := &HTTPError{Status: resp.StatusCode}
@@ -161,6 +195,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		_ = ws.CloseNow()
 		return nil, err
 	}
+	c.wsURL = u.String()
 	if err := c.join(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -217,6 +252,7 @@ func newClient(cfg Config, ws *websocket.Conn) (*Client, error) {
 		_ = c.Send(msg)
 	})
 	pc.OnTrack(c.onTrack)
+	pc.OnICEConnectionStateChange(c.onICEState)
 	if cfg.Publish {
 		c.mic, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "client")
 		if err != nil {
@@ -253,6 +289,9 @@ func newAPI(cfg Config) (*webrtc.API, *tapNet, error) {
 		return nil, nil, err
 	}
 	s := webrtc.SettingEngine{}
+	if cfg.IPFilter != nil && !loopback {
+		s.SetIPFilter(cfg.IPFilter)
+	}
 	if len(cfg.Interfaces) > 0 {
 		allowed := cfg.Interfaces
 		s.SetInterfaceFilter(func(name string) bool { return slices.Contains(allowed, name) })
@@ -263,7 +302,7 @@ func newAPI(cfg Config) (*webrtc.API, *tapNet, error) {
 		if cfg.Relay != "" {
 			s.SetNetworkTypes(relayNetworkTypes)
 		}
-		s.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+		s.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && (cfg.IPFilter == nil || cfg.IPFilter(ip)) })
 		s.SetRemoteIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 		s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	}
@@ -285,19 +324,36 @@ func newAPI(cfg Config) (*webrtc.API, *tapNet, error) {
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s), webrtc.WithInterceptorRegistry(ir)), tn, nil
 }
 
-// Send writes one message.
+// Send writes one message; after joined it is numbered (seq) and kept
+// until a resume says the server has it, so a message written into a
+// socket that was dropping is sent again on the resumed one.
 func (c *Client) Send(v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return c.SendRaw(b)
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if !c.numbering {
+		return c.writeLocked(b)
+	}
+	c.outSeq++
+	b = wire.StampSeq(b, c.outSeq)
+	c.keepLocked(c.outSeq, b)
+	if err := c.writeLocked(b); err != nil && c.ctx.Err() == nil && c.canResume() {
+		c.log.Debug("signalling write failed; kept for the resume", "seq", c.outSeq, "err", err)
+	}
+	return nil
 }
 
-// SendRaw writes bytes as one text message, whatever they hold.
+// SendRaw writes bytes as one text message, whatever they hold, unnumbered.
 func (c *Client) SendRaw(b []byte) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	return c.writeLocked(b)
+}
+
+func (c *Client) writeLocked(b []byte) error {
 	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
 	defer cancel()
 	return c.ws.Write(ctx, websocket.MessageText, b)
@@ -320,6 +376,9 @@ func (c *Client) join(ctx context.Context) error {
 				return err
 			}
 		}
+		c.writeMu.Lock()
+		c.numbering = true
+		c.writeMu.Unlock()
 	case *wire.Error:
 		return &ServerError{Msg: *m}
 	default:
@@ -351,7 +410,16 @@ func (c *Client) readLoop() {
 			if errors.As(err, &ute) || errors.Is(err, wire.ErrMalformed) {
 				continue
 			}
+			if c.dropped(err) && c.resume() {
+				continue
+			}
 			return
+		}
+		if h, ok := msg.(interface{ Head() *wire.Envelope }); ok && h.Head().Seq > 0 {
+			if h.Head().Seq <= c.inSeq.Load() {
+				continue // had it already (a resume re-sends from what the client said)
+			}
+			c.inSeq.Store(h.Head().Seq)
 		}
 		switch m := msg.(type) {
 		case *wire.SessionDescription:
@@ -554,7 +622,10 @@ func (c *Client) Connected() bool {
 func (c *Client) Close() {
 	_ = c.Send(wire.Envelope{Type: wire.TypeLeave})
 	c.cancel()
-	_ = c.ws.Close(websocket.StatusNormalClosure, "")
+	c.writeMu.Lock()
+	ws := c.ws
+	c.writeMu.Unlock()
+	_ = ws.Close(websocket.StatusNormalClosure, "")
 	_ = c.pc.Close()
 	select {
 	case <-c.done:
