@@ -340,10 +340,12 @@ func (c *Client) Send(v any) error {
 	c.outSeq++
 	b = wire.StampSeq(b, c.outSeq)
 	c.keepLocked(c.outSeq, b)
-	if err := c.writeLocked(b); err != nil && c.ctx.Err() == nil && c.canResume() {
+	err = c.writeLocked(b)
+	if err != nil && c.ctx.Err() == nil && c.canResume() {
 		c.log.Debug("signalling write failed; kept for the resume", "seq", c.outSeq, "err", err)
+		return nil
 	}
-	return nil
+	return err
 }
 
 // SendRaw writes bytes as one text message, whatever they hold, unnumbered.

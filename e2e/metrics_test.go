@@ -154,7 +154,8 @@ func TestPrometheusScrapesKnownLoad(t *testing.T) {
 		`voicectl_signal_join_duration_seconds_count{server="e2e"}`: 3,
 		// Labelled counters whose labels are known exist from the start, at 0.
 		`count(voicectl_signal_errors_total)`:               float64(len(wire.Codes)),
-		`count(voicectl_signal_limited_total)`:              8,
+		`count(voicectl_signal_limited_total)`:              10,
+		`count(voicectl_signal_resumes_total)`:              4,
 		`sum(voicectl_signal_limited_total)`:                0,
 		`voicectl_signal_errors_total{code="join_timeout"}`: 0,
 	}

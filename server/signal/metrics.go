@@ -12,7 +12,17 @@ type Metrics struct {
 	signalErrors *prometheus.CounterVec
 	// limited counts clients refused or cut off by a signal.* limit.
 	limited *prometheus.CounterVec
+	// resumes counts the steps of signalling resume (resume.go), by result.
+	resumes *prometheus.CounterVec
 }
+
+// Results of voicectl_signal_resumes_total.
+const (
+	ResumeDetached = "detached" // a socket dropped; its session waits
+	ResumeResumed  = "resumed"  // a client took its session back
+	ResumeExpired  = "expired"  // the window passed; the peer left
+	ResumeFailed   = "failed"   // a resume refused: unknown token, or messages no longer kept
+)
 
 // NewMetrics makes the signalling instruments and registers them with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -30,6 +40,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "voicectl", Subsystem: "signal", Name: "limited_total",
 			Help: "Clients refused or disconnected by a signalling limit (signal.*), by limit.",
 		}, []string{"limit"}),
+		resumes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "voicectl", Subsystem: "signal", Name: "resumes_total",
+			Help: "Signalling sessions detached by a dropped WebSocket, resumed, expired, and resumes refused.",
+		}, []string{"result"}),
 	}
 	// Each stable code and limit is exported from the start at 0, so
 	// rate() and alerts on it work on a fresh server.
@@ -39,10 +53,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, l := range limitNames {
 		m.limited.WithLabelValues(l)
 	}
-	reg.MustRegister(m.joinSeconds, m.signalErrors, m.limited)
+	for _, r := range []string{ResumeDetached, ResumeResumed, ResumeExpired, ResumeFailed} {
+		m.resumes.WithLabelValues(r)
+	}
+	reg.MustRegister(m.joinSeconds, m.signalErrors, m.limited, m.resumes)
 	return m
 }
 
 // Limited is the counter of clients refused or cut off by limit (one of
 // the Limit* names).
 func (m *Metrics) Limited(limit string) prometheus.Counter { return m.limited.WithLabelValues(limit) }
+
+// Resumes is the counter of resume steps with result (one of the Resume* names).
+func (m *Metrics) Resumes(result string) prometheus.Counter { return m.resumes.WithLabelValues(result) }

@@ -75,6 +75,7 @@ func (s *session) dropped(c *conn) {
 		s.leave()
 		return
 	}
+	s.srv.metrics.resumes.WithLabelValues(ResumeDetached).Inc()
 	s.log().Info("signalling connection dropped; session detached, waiting for a resume",
 		"resume_window", window, "last_seq_sent", seq, "last_seq_received", s.inSeq.Load())
 }
@@ -90,6 +91,7 @@ func (s *session) expire() {
 	s.ended = true
 	since := time.Since(s.detachedAt)
 	s.mu.Unlock()
+	s.srv.metrics.resumes.WithLabelValues(ResumeExpired).Inc()
 	s.log().Info("resume window expired; the peer leaves", "detached_for", since.Round(time.Millisecond),
 		"resume_window", s.srv.p.Config.ResumeWindow)
 	s.leave()
@@ -120,6 +122,7 @@ func (s *session) attach(c *conn, lastSeq uint64) error {
 		c.enqueue(m)
 	}
 	s.mu.Unlock()
+	s.srv.metrics.resumes.WithLabelValues(ResumeResumed).Inc()
 	if old != nil {
 		old.abort(websocket.StatusNormalClosure, "resumed on another connection")
 		s.log().Info("session resumed on a new connection, taking over from the old one", "replayed", len(missed), "remote", c.remote)
@@ -139,6 +142,7 @@ func (srv *Server) resume(c *conn, m *wire.Resume) *session {
 	}
 	s := srv.sessionOf(m.Token)
 	if s == nil {
+		srv.metrics.resumes.WithLabelValues(ResumeFailed).Inc()
 		if srv.resumeAttempts.Failed(c.remote) {
 			srv.log.Info("resume with an unknown token refused", "remote", c.remote)
 		}
@@ -146,6 +150,7 @@ func (srv *Server) resume(c *conn, m *wire.Resume) *session {
 		return nil
 	}
 	if err := s.attach(c, m.LastSeq); err != nil {
+		srv.metrics.resumes.WithLabelValues(ResumeFailed).Inc()
 		if errors.Is(err, errResumeTooOld) {
 			srv.metrics.limited.WithLabelValues(LimitResumeBuffer).Inc()
 			s.log().Info("resume refused: the session no longer holds what the client missed; the peer leaves", "last_seq", m.LastSeq)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/voicectl/voicectl/server/ipc"
@@ -175,6 +176,8 @@ func TestResumeDeliversWhatWasMissedOnceInOrder(t *testing.T) {
 	s.Send(peerLeft("x7"))
 	require.Equal(t, uint64(7), seqOf(readMsg(t, ws2)))
 	require.Empty(t, rooms.leaves(), "the peer never left")
+	require.Equal(t, 1.0, testutil.ToFloat64(h.srv.metrics.Resumes(ResumeDetached)))
+	require.Equal(t, 1.0, testutil.ToFloat64(h.srv.metrics.Resumes(ResumeResumed)))
 
 	write(t, ws2, `{"type":"leave","seq":3}`)
 	require.Equal(t, websocket.StatusNormalClosure, closedWith(t, ws2))
@@ -231,6 +234,7 @@ func TestResumeWithABadTokenFails(t *testing.T) {
 		require.Equal(t, websocket.StatusPolicyViolation, closedWith(t, ws))
 	}
 	require.Empty(t, rooms.leaves(), "a wrong token touches no session")
+	require.Positive(t, testutil.ToFloat64(h.srv.metrics.Resumes(ResumeFailed)))
 }
 
 // TestResumeWindowExpiryEndsThePeer: a detached session whose window
@@ -244,6 +248,7 @@ func TestResumeWindowExpiryEndsThePeer(t *testing.T) {
 	require.Empty(t, rooms.leaves(), "kept for the window")
 	require.Eventually(t, func() bool { return len(rooms.leaves()) == 1 }, 5*time.Second, 10*time.Millisecond)
 	require.Equal(t, []string{"PA_a"}, rooms.leaves())
+	require.Equal(t, 1.0, testutil.ToFloat64(h.srv.metrics.Resumes(ResumeExpired)))
 
 	ws2, _, err := dialResume(t, h)
 	require.NoError(t, err)

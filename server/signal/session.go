@@ -128,6 +128,8 @@ func (s *session) current() *conn {
 // send numbers v (after joined), keeps it for a resume, and queues it on
 // the socket; it never blocks.
 func (s *session) send(v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	joined, isJoined := v.(wire.Joined)
 	if isJoined {
 		joined.ResumeToken = s.token
@@ -138,8 +140,6 @@ func (s *session) send(v any) {
 		s.log().Error("marshal signalling message", "err", err)
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.numbering {
 		s.seq++
 		b = wire.StampSeq(b, s.seq)

@@ -34,7 +34,10 @@ func (srv *Server) CloseAll() {
 		if c := s.current(); c != nil {
 			conns = append(conns, c)
 		}
-		s.reconnect(wire.ReconnectServerShutdown, 1000) // a detached one leaves now
+		s.reconnect(wire.ReconnectServerShutdown, 1000)
+		if s.current() == nil {
+			s.leave() // detached: it leaves now, before the host stops
+		}
 	}
 	deadline := time.After(time.Second)
 	for _, c := range conns {
