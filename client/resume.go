@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -104,6 +105,10 @@ func (c *Client) resume() bool {
 			}
 			return false
 		}
+		if gone(err) {
+			c.end(fmt.Errorf("%w: %w", ErrResumeFailed, err))
+			return false
+		}
 		c.log.Debug("resume attempt failed", "attempt", attempt, "err", err)
 		select {
 		case <-c.ctx.Done():
@@ -190,4 +195,15 @@ func (c *Client) resumeOnce(ctx context.Context) error {
 	c.sentMsgs = kept
 	c.log.Debug("re-sent what the server had not got", "messages", resent, "server_last_seq", r.LastSeq)
 	return nil
+}
+
+// gone tells a resume that cannot succeed by trying again: the server's
+// address answers but nothing listens there (the process that held the
+// session is gone: a killed server, whose peers are rejoining elsewhere), or
+// the server refused the upgrade (draining, too many attempts). A network
+// that does not answer at all (unreachable, timeouts) may come back within
+// the window, so that one is tried again.
+func gone(err error) bool {
+	var he *HTTPError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &he)
 }
