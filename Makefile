@@ -39,19 +39,24 @@ race-build:
 # make test compiles the tree twice (this and -race), not three times.
 STATIC       := CGO_ENABLED=0
 STATIC_FLAGS := -trimpath
-# RACE_PKGS: every package but e2e. e2e's tests exec the voicectl binary (never
-# raced) and drive it; the packages they use in-process (client, loadgen) race
-# in their own tests here.
-RACE_PKGS    := $$($(GO) list ./... | grep -v '/e2e$$')
+# RACE_PKGS: the packages with concurrency, raced. Not e2e (its tests exec the
+# voicectl binary, never raced, and the packages they use in-process, client and
+# loadgen, race in their own tests here), nor cmd/ and deploy (flag parsing,
+# output formatting and file checks: no goroutines of their own) — these run
+# without the detector in the static configuration the image already compiled,
+# so cobra, viper and the rest of the CLI's tree are never compiled for -race.
+RACE_PKGS    := $$($(GO) list ./... | grep -v -e '/e2e$$' -e '/cmd/' -e '/deploy$$')
+PLAIN_PKGS   := ./cmd/... ./deploy
 # E2E_PARALLEL: e2e tests at once. They mostly wait (RabbitMQ, heartbeats,
 # drains, audio windows), and each server's workers get UDP ports of their own.
 E2E_PARALLEL ?= 4
 
-# test-race: the race detector on every package but e2e; then the worker's
+# test-race: the race detector on RACE_PKGS, PLAIN_PKGS without it; then the worker's
 # allocation tests once more without it (it makes sync.Pool drop items, so
 # exact allocation bounds hold only without it).
 test-race:
 	scripts/in-netns.sh $(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
+	$(STATIC) scripts/in-netns.sh $(GO) test $(STATIC_FLAGS) -count=1 $(PLAIN_PKGS)
 	$(STATIC) scripts/in-netns.sh $(GO) test $(STATIC_FLAGS) -count=1 -run 'Allocates?Nothing' ./server/worker
 
 # test-e2e: e2e against the binary the image ships (-voicectl), so nothing is
