@@ -48,6 +48,9 @@ func (t *transport) updateRoute(decide bool) {
 	case prev != nil:
 		// Keep the last known path: ICE reported a pair we cannot map (it will
 		// report the next one), and pion must not start writing with our keys.
+		// A pair over TCP (an ICE restart that found only TCP) is not followed:
+		// pion's SRTP contexts would number packets as ours do.
+		t.w.log.Debug("transport keeps its last UDP route", "transport", t.id)
 	default:
 		t.w.log.Debug("transport uses pion's write path", "transport", t.id, "keys", keys != nil)
 		t.setRouteLocked(&route{})

@@ -32,6 +32,7 @@ type transport struct {
 	closed      bool
 	negotiating bool // an offer is out, waiting for its answer
 	dirty       bool // tracks changed while an offer was out
+	restart     bool // the next offer restarts ICE (see restartICE)
 	consumers   map[string]*consumer
 	producer    *producer
 	// early holds candidates that arrived before the first answer (trickle ICE
@@ -149,15 +150,23 @@ func (t *transport) negotiate() error {
 }
 
 func (t *transport) offerLocked() error {
-	offer, err := t.pc.CreateOffer(nil)
+	var opts *webrtc.OfferOptions
+	if t.restart {
+		opts = &webrtc.OfferOptions{ICERestart: true}
+	}
+	offer, err := t.pc.CreateOffer(opts)
 	if err != nil {
 		return fmt.Errorf("create offer: %w", err)
 	}
 	if err := t.pc.SetLocalDescription(offer); err != nil {
 		return fmt.Errorf("set local offer: %w", err)
 	}
+	if t.restart {
+		t.w.log.Info("ICE restart: offering new ICE credentials", "transport", t.id)
+	}
 	t.negotiating = true
 	t.dirty = false
+	t.restart = false
 	t.w.notify(ipc.EventOffer, ipc.SDP{TransportID: t.id, SDP: offer.SDP})
 	return nil
 }

@@ -153,6 +153,13 @@ func (w *Worker) handlers() *ipc.Mux {
 		}
 		return none, t.addCandidate(p.Candidate)
 	})
+	ipc.Handle(m, ipc.CallTransportICE, func(_ context.Context, p ipc.TransportRef) (ipc.Empty, error) {
+		t, err := w.transport(p.TransportID)
+		if err != nil {
+			return none, err
+		}
+		return none, t.restartICE()
+	})
 	ipc.Handle(m, ipc.CallTransportClose, func(_ context.Context, p ipc.TransportRef) (ipc.Empty, error) {
 		t, err := w.transport(p.TransportID)
 		if err != nil {
