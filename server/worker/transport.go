@@ -63,6 +63,10 @@ type transport struct {
 	consentMu      sync.Mutex
 	consent        *consentPeer // kept by the worker's sockets, see consentpeer.go
 	consentStopped bool
+
+	pathMu sync.Mutex
+	path   ipc.TransportPath       // last reported, see reportPath
+	relays map[netip.AddrPort]bool // the peer's TURN relayed candidates
 }
 
 func (w *Worker) createTransport(p ipc.TransportCreate) error {
@@ -105,6 +109,7 @@ func (w *Worker) createTransport(p ipc.TransportCreate) error {
 	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(*webrtc.ICECandidatePair) {
 		t.updateRoute(false)
 		t.keepConsent()
+		t.reportPath()
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		switch s {
@@ -114,6 +119,7 @@ func (w *Worker) createTransport(p ipc.TransportCreate) error {
 			t.updateRoute(true)
 			t.prepareReports()
 			t.handshakeEnded()
+			t.reportPath()
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 			t.handshakeEnded()
 		}
@@ -194,6 +200,7 @@ func (t *transport) applyAnswer(sdp string) error {
 		return &ipc.RemoteError{Code: ipc.CodeBadSDP, Message: err.Error()}
 	}
 	t.negotiating = false
+	t.noteRelays(candidatesIn(sdp)...)
 	for _, c := range t.early {
 		if err := t.pc.AddICECandidate(c); err != nil {
 			t.w.log.Debug("early candidate rejected", "transport", t.id, "err", err)
@@ -225,6 +232,7 @@ func (t *transport) addCandidate(c wire.ICECandidate) error {
 			return &ipc.RemoteError{Code: ipc.CodeBadCand, Message: "too many candidates before an answer"}
 		}
 		t.early = append(t.early, init)
+		t.noteRelays(c.Candidate)
 		return nil
 	}
 	t.mu.Unlock()
@@ -232,6 +240,7 @@ func (t *transport) addCandidate(c wire.ICECandidate) error {
 	if err != nil {
 		return &ipc.RemoteError{Code: ipc.CodeBadCand, Message: err.Error()}
 	}
+	t.noteRelays(c.Candidate)
 	return nil
 }
 
