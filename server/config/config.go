@@ -60,7 +60,8 @@ type RTC struct {
 	// ICEFailedAfter is how long a transport may hear nothing from its peer
 	// (no answer to its checks, no media) before it is failed: while a join
 	// connects and after an outage mid-call. Until then the worker keeps
-	// checking, so a path that starts working is used at once.
+	// checking, so a path that starts working is used at once. 0 is the
+	// worker's default, 30 s.
 	ICEFailedAfter time.Duration `mapstructure:"ice_failed_after"`
 	// TCP has each worker also take ICE over TCP (RFC 6544 passive
 	// candidates, priced below UDP), for clients whose UDP is blocked.
@@ -370,7 +371,7 @@ func (c *Config) Validate() error {
 	if c.RTC.AnnouncedIP != "" && net.ParseIP(c.RTC.AnnouncedIP) == nil {
 		return &KeyError{Key: "rtc.announced_ip", Err: fmt.Errorf("%q is not an IP address", c.RTC.AnnouncedIP)}
 	}
-	if c.RTC.ICEFailedAfter < MinICEFailedAfter || c.RTC.ICEFailedAfter > MaxICEFailedAfter {
+	if f := c.RTC.ICEFailedAfter; f != 0 && (f < MinICEFailedAfter || f > MaxICEFailedAfter) {
 		return &KeyError{Key: "rtc.ice_failed_after", Err: fmt.Errorf("must be between %s and %s, got %s", MinICEFailedAfter, MaxICEFailedAfter, c.RTC.ICEFailedAfter)}
 	}
 	if c.Signal.MaxMessageBytes < 1024 {
