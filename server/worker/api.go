@@ -78,6 +78,19 @@ func (t iceTiming) maxChecks() uint16 {
 	return uint16(min(t.failedAfter()/iceCheckInterval, 1<<16-1))
 }
 
+// How long the worker, which nominates, waits after checks start before it
+// nominates a working pair whose peer side is peer-reflexive or relayed: a
+// moment for a better pair to work too, not pion's 1 s and 2 s. Every ICE/TCP
+// pair is peer-reflexive here (a client's active TCP candidate names no port,
+// RFC 6544 §4.5; the worker learns the port from its checks), and so is a
+// browser's hidden behind mDNS (rtc.mdns off), so pion's wait was a second
+// added to each such join; a relayed one (TURN) is a client whose direct
+// paths do not work, which checks one round trip earlier would have shown.
+const (
+	prflxAcceptanceWait = iceCheckInterval
+	relayAcceptanceWait = 500 * time.Millisecond
+)
+
 // ipFilter keeps the addresses the settings allow.
 func ipFilter(p ipc.InitParams) func(net.IP) bool {
 	return func(ip net.IP) bool {
@@ -169,6 +182,8 @@ func (a *mediaAPI) forTransport(keys *dtlsKeyCatcher) *webrtc.API {
 	s.SetIncludeLoopbackCandidate(p.Loopback)
 	s.SetICETimeouts(a.timing.disconnected, a.timing.failed, 0)
 	s.SetICEMaxBindingRequests(a.timing.maxChecks())
+	s.SetPrflxAcceptanceMinWait(prflxAcceptanceWait)
+	s.SetRelayAcceptanceMinWait(relayAcceptanceWait)
 	if p.MDNS {
 		s.SetICEMulticastDNSMode(ice.MulticastDNSModeQueryAndGather)
 	} else {

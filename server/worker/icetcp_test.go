@@ -108,8 +108,12 @@ func TestTCPPeersHearAndAreHeard(t *testing.T) {
 	require.Equal(t, webrtc.ICEProtocolTCP, pair.Local.Protocol)
 	require.False(t, pub.route.Load().fast(), "a TCP transport takes pion's path")
 
-	// Hears: a listener over TCP.
+	// Hears: a listener over TCP, connected without pion's 1 s wait for a
+	// peer-reflexive pair (every TCP pair is one).
+	start := time.Now()
 	tcpL := connectListener(t, w, "T", tcpOnly)
+	t.Logf("a TCP listener connected in %s", time.Since(start))
+	require.Less(t, time.Since(start), 900*time.Millisecond)
 	pair, err = tcpL.t.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
 	require.NoError(t, err)
 	require.Equal(t, webrtc.ICEProtocolTCP, pair.Local.Protocol)
@@ -120,11 +124,15 @@ func TestTCPPeersHearAndAreHeard(t *testing.T) {
 }
 
 // stallingProxy relays one TCP connection to the worker's ICE-TCP port and
-// can stop reading what the worker sends, as a listener behind a slow link.
+// can stop reading what the worker sends, as a listener behind a slow link,
+// or read it and pass nothing on (drain), counting RFC 4571 frames, so that a
+// benchmark sees the worker's cost alone.
 type stallingProxy struct {
 	l       net.Listener
 	target  string
 	stalled atomic.Bool
+	drain   atomic.Bool
+	frames  atomic.Int64 // drained
 	resume  chan struct{}
 	once    sync.Once
 	wg      sync.WaitGroup
@@ -132,7 +140,7 @@ type stallingProxy struct {
 	conns   []net.Conn
 }
 
-func newStallingProxy(t *testing.T, target string) *stallingProxy {
+func newStallingProxy(t testing.TB, target string) *stallingProxy {
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
 	p := &stallingProxy{l: l, target: target, resume: make(chan struct{})}
@@ -181,21 +189,82 @@ func (p *stallingProxy) serve() {
 		}()
 		go func() {
 			defer p.wg.Done()
-			buf := make([]byte, 4096)
-			for {
-				if p.stalled.Load() {
-					<-p.resume
-				}
-				n, err := out.Read(buf)
-				if err != nil {
-					return
-				}
-				if _, err := in.Write(buf[:n]); err != nil {
-					return
-				}
-			}
+			p.relay(out, in)
 		}()
 	}
+}
+
+// relay copies what the worker sends on out to the client on in, unless
+// stalled or draining.
+func (p *stallingProxy) relay(out, in net.Conn) {
+	buf := make([]byte, 64<<10)
+	var pending int // bytes left of the frame being drained
+	var header []byte
+	for {
+		if p.stalled.Load() {
+			<-p.resume
+		}
+		n, err := out.Read(buf)
+		if err != nil {
+			return
+		}
+		if !p.drain.Load() {
+			if _, err := in.Write(buf[:n]); err != nil {
+				return
+			}
+			continue
+		}
+		for b := buf[:n]; len(b) > 0; {
+			if pending > 0 {
+				k := min(pending, len(b))
+				pending -= k
+				b = b[k:]
+				continue
+			}
+			header = append(header, b[0])
+			b = b[1:]
+			if len(header) == 2 {
+				pending = int(header[0])<<8 | int(header[1])
+				header = header[:0]
+				p.frames.Add(1)
+			}
+		}
+	}
+}
+
+// connectTCPListener connects a TCP-only test client as a listener of "P"
+// through transport id, reaching the worker's TCP port through p.
+func connectTCPListener(tb testing.TB, w *Worker, id string, p *stallingProxy) *testListener {
+	tb.Helper()
+	require.NoError(tb, w.createTransport(ipc.TransportCreate{RouterID: "r", TransportID: id}))
+	require.NoError(tb, w.createConsumer(ipc.ConsumerRef{TransportID: id, ProducerID: "P"}))
+	tr := w.transports[id]
+	waitGathered(tb, tr)
+	l := &testListener{t: tr, c: tr.consumers["P"], pc: newTestClient(tb, tcpOnly)}
+	l.pc.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			pkt, _, err := track.ReadRTP()
+			if err != nil {
+				return
+			}
+			l.received.Add(1)
+			l.last.Store(pkt)
+		}
+	})
+	_, port, err := net.SplitHostPort(p.target)
+	require.NoError(tb, err)
+	offer := *tr.pc.LocalDescription()
+	offer.SDP = strings.ReplaceAll(offer.SDP, " "+port+" typ host tcptype passive", " "+strconv.Itoa(p.port())+" typ host tcptype passive")
+	require.NoError(tb, l.pc.SetRemoteDescription(offer))
+	answer, err := l.pc.CreateAnswer(nil)
+	require.NoError(tb, err)
+	gathered := webrtc.GatheringCompletePromise(l.pc)
+	require.NoError(tb, l.pc.SetLocalDescription(answer))
+	<-gathered
+	require.NoError(tb, tr.applyAnswer(l.pc.LocalDescription().SDP))
+	require.Eventually(tb, func() bool { return tr.route.Load() != nil && l.c.bound.Load() }, 10*time.Second, 5*time.Millisecond,
+		"the TCP listener connects through the proxy")
+	return l
 }
 
 // TestAStalledTCPListenerDoesNotHoldUpForwarding: a TCP listener that stops
@@ -209,32 +278,7 @@ func TestAStalledTCPListenerDoesNotHoldUpForwarding(t *testing.T) {
 
 	// The TCP listener reaches the worker through the proxy: its offer names
 	// the proxy's port.
-	require.NoError(t, w.createTransport(ipc.TransportCreate{RouterID: "r", TransportID: "T"}))
-	require.NoError(t, w.createConsumer(ipc.ConsumerRef{TransportID: "T", ProducerID: "P"}))
-	tr := w.transports["T"]
-	waitGathered(t, tr)
-	tcpL := &testListener{t: tr, c: tr.consumers["P"], pc: newTestClient(t, tcpOnly)}
-	tcpL.pc.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		for {
-			pkt, _, err := track.ReadRTP()
-			if err != nil {
-				return
-			}
-			tcpL.received.Add(1)
-			tcpL.last.Store(pkt)
-		}
-	})
-	offer := *tr.pc.LocalDescription()
-	offer.SDP = strings.ReplaceAll(offer.SDP, " 46641 typ host tcptype passive", " "+strconv.Itoa(proxy.port())+" typ host tcptype passive")
-	require.NoError(t, tcpL.pc.SetRemoteDescription(offer))
-	answer, err := tcpL.pc.CreateAnswer(nil)
-	require.NoError(t, err)
-	gathered := webrtc.GatheringCompletePromise(tcpL.pc)
-	require.NoError(t, tcpL.pc.SetLocalDescription(answer))
-	<-gathered
-	require.NoError(t, tr.applyAnswer(tcpL.pc.LocalDescription().SDP))
-	require.Eventually(t, func() bool { return tr.route.Load() != nil && tcpL.c.bound.Load() }, 10*time.Second, 5*time.Millisecond,
-		"the TCP listener connects through the proxy")
+	tcpL := connectTCPListener(t, w, "T", proxy)
 	udpL := connectListener(t, w, "U", nil)
 	heard(t, pr, tcpL, 1, 10)
 
