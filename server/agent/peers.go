@@ -51,6 +51,16 @@ func (a *Agent) Candidates(highWater float64) []cluster.ServerID {
 	return registry.Candidates(servers, highWater, a.p.ServerID)
 }
 
+// TURN is the TURN URLs another server's latest heartbeat advertised
+// (none when it runs no TURN server or was not heard from).
+func (a *Agent) TURN(id cluster.ServerID) []string {
+	s, ok := a.reg.Get(id)
+	if !ok || s.Dead {
+		return nil
+	}
+	return s.Heartbeat.TURN
+}
+
 // Placed counts a relay placed on id until its next heartbeat shows it.
 func (a *Agent) Placed(id cluster.ServerID) { a.reg.Placed(id) }
 

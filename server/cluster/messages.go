@@ -100,6 +100,10 @@ type Heartbeat struct {
 	// for a later one.
 	StartedAt time.Time `json:"started_at"`
 	SentAt    time.Time `json:"sent_at"`
+	// TURN are the URLs of the server's embedded TURN server (no
+	// credentials): a room's owner hands them, with credentials it signs
+	// with the shared secret, to its peers whose media this server relays.
+	TURN []string `json:"turn,omitempty"`
 }
 
 // RelayPlace asks a server for a relay: a router for a room another server

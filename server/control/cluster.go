@@ -33,6 +33,7 @@ func (c *Control) usage() cluster.Heartbeat {
 	hb.Stress = placement.Stress(total, totalCap)
 	_, hb.Peers = c.host.Counts()
 	hb.RelayRooms, _, hb.RelayPeers = c.host.Lender().Counts()
+	hb.TURN = c.turn.URLs()
 	return hb
 }
 

@@ -173,10 +173,14 @@ func New(p Params) (*Control, error) {
 		return nil, err
 	}
 	c.turn = turn
+	ice, err := c.newICEServers(p.Config)
+	if err != nil {
+		return nil, err
+	}
 	c.signal = signal.New(signal.Params{Logger: p.Logger, Config: p.Config.Signal, Secret: secret,
 		MoveGrace: p.Config.Cluster.MoveGrace, ServerID: c.serverID, Rooms: c.host, Metrics: sigMetrics,
 		CallTimeout: callTimeout, Clustered: p.Bus != nil, OnNoCapacity: c.metrics.noCapacity.Inc,
-		ICEServers: newICEServers(turn, p.Config.RTC.ICEServers)})
+		ICEServers: ice})
 	c.admin = adminapi.New(adminapi.Params{Logger: p.Logger, Key: c.adminKey, Registerer: p.Registerer,
 		Rooms: c.host, Workers: c.sup, Capacity: p.Config.Worker.MaxConsumers, ServerID: c.serverID, Drain: c.Drain})
 	collector := workerCollector{sup: c.sup, host: c.host, capacity: p.Config.Worker.MaxConsumers}

@@ -3,6 +3,7 @@ package control
 import (
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -42,28 +43,64 @@ func (c *Control) TURNProtocol(relayed netip.AddrPort) (string, bool) {
 	return c.turn.Protocol(relayed)
 }
 
-// iceServers is the signalling's ICEServers: the embedded TURN server with
-// credentials for the peer, then rtc.ice_servers.
+// iceServers is the signalling's ICEServers: the TURN server of the host
+// that carries the peer's media, with credentials for the peer, then
+// rtc.ice_servers.
 type iceServers struct {
-	turn     *turnserver.Server
+	local cluster.ServerID
+	turn  *turnserver.Server
+	// creds sign credentials for another host's TURN server: servers that
+	// share the secret (turn.secret, else auth.secret) accept each other's.
+	creds *turnserver.Credentials
+	ttl   time.Duration
+	// remote is another server's TURN URLs, from its heartbeats (nil
+	// outside a cluster).
+	remote   func(cluster.ServerID) []string
 	external []wire.ICEServer
 }
 
-func newICEServers(turn *turnserver.Server, external []config.ICEServer) *iceServers {
-	s := &iceServers{turn: turn}
-	for _, e := range external {
+func (c *Control) newICEServers(cfg config.Config) (*iceServers, error) {
+	secret := []byte(cfg.Turn.Secret)
+	if len(secret) == 0 {
+		secret = c.secret
+	}
+	creds, err := turnserver.NewCredentials(secret)
+	if err != nil {
+		return nil, err
+	}
+	s := &iceServers{local: c.serverID, turn: c.turn, creds: creds, ttl: cfg.Turn.CredentialTTL}
+	if c.bus != nil {
+		s.remote = func(id cluster.ServerID) []string {
+			c.drainMu.Lock()
+			a := c.agent
+			c.drainMu.Unlock()
+			if a == nil {
+				return nil
+			}
+			return a.TURN(id)
+		}
+	}
+	for _, e := range cfg.RTC.ICEServers {
 		s.external = append(s.external, wire.ICEServer{URLs: e.URLs, Username: e.Username, Credential: e.Credential})
 	}
-	return s
+	return s, nil
 }
 
-// ICEServers implements signal.ICEServers. A peer whose media is on another
-// server's relay router still gets this server's TURN URLs: see
-// docs/deploy.md (TURN in a cluster) for what that peer would need.
-func (s *iceServers) ICEServers(peerID string, _ cluster.ServerID) []wire.ICEServer {
+// ICEServers implements signal.ICEServers. A peer whose media another
+// server relays (a relay router of a room bigger than this server) gets that
+// server's TURN, as its heartbeats advertise it: this server's TURN relays
+// only to this server's workers.
+func (s *iceServers) ICEServers(peerID string, media cluster.ServerID) []wire.ICEServer {
 	var out []wire.ICEServer
-	if s.turn != nil {
-		out = s.turn.ICEServers(peerID)
+	switch {
+	case media == "" || media == s.local:
+		if s.turn != nil {
+			out = s.turn.ICEServers(peerID)
+		}
+	case s.remote != nil:
+		if urls := s.remote(media); len(urls) > 0 {
+			out = []wire.ICEServer{s.creds.ICEServer(peerID, s.ttl, urls)}
+		}
 	}
 	return append(out, s.external...)
 }

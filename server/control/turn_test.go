@@ -16,11 +16,15 @@ import (
 	"testing"
 	"time"
 
+	pionturn "github.com/pion/turn/v5"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/voicectl/voicectl/client"
+	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/config"
+	"github.com/voicectl/voicectl/server/turnserver"
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 // turnConfig is a one-worker server with the embedded TURN server on ports
@@ -129,4 +133,33 @@ func TestNoICEServersWithoutTURN(t *testing.T) {
 	h := startHarness(t, testConfig(1))
 	a := h.connect("r", "a", true)
 	require.Empty(t, a.Joined.ICEServers)
+}
+
+// TestICEServersOfARelayHost: a peer whose media another server relays gets
+// that server's TURN URLs, with credentials that server accepts (the
+// shared secret), and never this server's TURN.
+func TestICEServersOfARelayHost(t *testing.T) {
+	secret := []byte(testSecret)
+	creds, err := turnserver.NewCredentials(secret)
+	require.NoError(t, err)
+	external := wire.ICEServer{URLs: []string{"turn:coturn.example:3478"}, Username: "u", Credential: "p"}
+	remoteURLs := []string{"turn:127.0.0.2:3478?transport=udp", "turns:relay.example:443?transport=tcp"}
+	s := &iceServers{local: "s1", creds: creds, ttl: time.Hour, external: []wire.ICEServer{external},
+		remote: func(id cluster.ServerID) []string {
+			if id == "s2" {
+				return remoteURLs
+			}
+			return nil
+		}}
+
+	got := s.ICEServers("PA_x", "s2")
+	require.Len(t, got, 2)
+	require.Equal(t, remoteURLs, got[0].URLs)
+	key, ok := creds.Key(got[0].Username, "voicectl")
+	require.True(t, ok, "the relay host, sharing the secret, accepts the credential")
+	require.Equal(t, pionturn.GenerateAuthKey(got[0].Username, "voicectl", got[0].Credential), key)
+	require.Equal(t, external, got[1])
+
+	require.Equal(t, []wire.ICEServer{external}, s.ICEServers("PA_x", "s3"), "a relay host without TURN: the external servers only")
+	require.Equal(t, []wire.ICEServer{external}, s.ICEServers("PA_x", "s1"), "this server runs no TURN here")
 }

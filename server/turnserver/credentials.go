@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/pion/turn/v5"
+
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 // Credentials are time-limited TURN credentials as the TURN REST API draft
@@ -34,6 +36,13 @@ func NewCredentials(secret []byte) (*Credentials, error) {
 func (c *Credentials) Issue(peerID string, ttl time.Duration) (username, password string) {
 	username = strconv.FormatInt(c.now().Add(ttl).Unix(), 10) + ":" + peerID
 	return username, c.password(username)
+}
+
+// ICEServer is urls with fresh credentials for peerID: an ice_servers
+// entry for this server's TURN or for another's that shares the secret.
+func (c *Credentials) ICEServer(peerID string, ttl time.Duration, urls []string) wire.ICEServer {
+	user, pass := c.Issue(peerID, ttl)
+	return wire.ICEServer{URLs: urls, Username: user, Credential: pass}
 }
 
 func (c *Credentials) password(username string) string {

@@ -214,14 +214,22 @@ func (s *Server) Protocol(relayed netip.AddrPort) (string, bool) {
 }
 
 // ICEServers is the embedded TURN server as a joined peer's ice_servers
-// entry: its URLs (UDP, TCP, and TLS when a certificate is set) with
-// credentials for peerID valid for turn.credential_ttl.
+// entry: its URLs with credentials for peerID valid for turn.credential_ttl.
 func (s *Server) ICEServers(peerID string) []wire.ICEServer {
-	user, pass := s.creds.Issue(peerID, s.p.Config.CredentialTTL)
+	return []wire.ICEServer{s.creds.ICEServer(peerID, s.p.Config.CredentialTTL, s.URLs())}
+}
+
+// URLs are the server's TURN URLs (RFC 7065): UDP, TCP, and TLS when a
+// certificate is set; none on a nil Server (TURN is off). Heartbeats carry
+// them to the other servers of a cluster.
+func (s *Server) URLs() []string {
+	if s == nil || s.turn == nil {
+		return nil
+	}
 	hp := net.JoinHostPort(s.p.Host, strconv.Itoa(s.udpPort))
 	urls := []string{"turn:" + hp + "?transport=udp", "turn:" + hp + "?transport=tcp"}
 	if s.tls {
 		urls = append(urls, "turns:"+net.JoinHostPort(s.p.Host, strconv.Itoa(s.tlsPort))+"?transport=tcp")
 	}
-	return []wire.ICEServer{{URLs: urls, Username: user, Credential: pass}}
+	return urls
 }
