@@ -104,10 +104,10 @@ func hasLabel(m *dto.Metric, label, value string) bool {
 }
 
 // TestPeersHearEachOtherThroughTURN: a peer that reaches the server only
-// through the embedded TURN server (over UDP, and over TLS) hears and is
+// through the embedded TURN server (over UDP, TCP and TLS) hears and is
 // heard by a peer on the direct path.
 func TestPeersHearEachOtherThroughTURN(t *testing.T) {
-	for _, tc := range []struct{ relay, proto string }{{client.RelayUDP, "turn/udp"}, {client.RelayTLS, "turn/tls"}} {
+	for _, tc := range []struct{ relay, proto string }{{client.RelayUDP, "turn/udp"}, {client.RelayTCP, "turn/tcp"}, {client.RelayTLS, "turn/tls"}} {
 		t.Run(tc.relay, func(t *testing.T) {
 			h := startHarness(t, turnConfig(t, tc.relay == client.RelayTLS))
 			direct := h.connect("r", "direct", true)

@@ -125,11 +125,13 @@ func TestNotAnOpenRelay(t *testing.T) {
 
 	// Another host: CreatePermission is refused (403), and so is a send.
 	elsewhere := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 99), Port: 9}
+	// (Counts are lower bounds: a client under load retransmits requests.)
 	require.Error(t, c.CreatePermission(elsewhere))
-	require.Equal(t, 1.0, f.refusals(ReasonPermission))
+	refused := f.refusals(ReasonPermission)
+	require.GreaterOrEqual(t, refused, 1.0)
 	_, err = relay.WriteTo([]byte("spam"), elsewhere)
 	require.Error(t, err, "no permission, no send")
-	require.GreaterOrEqual(t, f.refusals(ReasonPermission), 2.0)
+	require.Greater(t, f.refusals(ReasonPermission), refused)
 
 	// This host, a port no worker has: the permission (an IP) passes, the
 	// packets are dropped where the relay writes.
@@ -195,7 +197,8 @@ func TestAllocationQuotas(t *testing.T) {
 	defer first.Close()
 	_, err = f.dial(t, user, pass).Allocate()
 	require.Error(t, err, "one allocation per credential")
-	require.Equal(t, 1.0, f.refusals(ReasonQuota))
+	refused := f.refusals(ReasonQuota) // a retransmitted request may count twice
+	require.GreaterOrEqual(t, refused, 1.0)
 
 	u2, p2 := f.srv.creds.Issue("PA_bob", time.Minute)
 	second, err := f.dial(t, u2, p2).Allocate()
@@ -204,7 +207,7 @@ func TestAllocationQuotas(t *testing.T) {
 	u3, p3 := f.srv.creds.Issue("PA_carol", time.Minute)
 	_, err = f.dial(t, u3, p3).Allocate()
 	require.Error(t, err, "two allocations on the server")
-	require.Equal(t, 2.0, f.refusals(ReasonQuota))
+	require.Greater(t, f.refusals(ReasonQuota), refused)
 
 	require.NoError(t, first.Close())
 	require.Eventually(t, func() bool { return f.srv.allocs.fits(user) }, 2*time.Second, 10*time.Millisecond, "a closed allocation gives its quota back")
@@ -232,7 +235,7 @@ func TestBandwidthBounded(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, got, 2, "the bucket's burst passes")
 	require.Less(t, got, 10, "most of 20 KB in well under a second is over 2000 B/s")
-	require.Equal(t, float64(20-got), f.refusals(ReasonBandwidth))
+	require.InDelta(t, float64(20-got), f.refusals(ReasonBandwidth), 1, "each packet the worker did not get was dropped and counted")
 }
 
 func TestICEServers(t *testing.T) {
