@@ -35,7 +35,7 @@ func testTurnConfig() config.Turn {
 		CredentialTTL: time.Hour, MaxAllocations: 10, MaxAllocationsPerUser: 2, MaxBytesPerSecond: 1 << 20}
 }
 
-func start(t *testing.T, cfg config.Turn) *fixture {
+func start(t testing.TB, cfg config.Turn) *fixture {
 	t.Helper()
 	testenv.RequireLoopbackOnly(t)
 	worker, err := net.ListenPacket("udp4", "127.0.0.1:0")
@@ -52,7 +52,7 @@ func start(t *testing.T, cfg config.Turn) *fixture {
 }
 
 // dial is a TURN client on its own UDP socket.
-func (f *fixture) dial(t *testing.T, user, pass string) *turn.Client {
+func (f *fixture) dial(t testing.TB, user, pass string) *turn.Client {
 	t.Helper()
 	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	require.NoError(t, err)
