@@ -1,6 +1,7 @@
 package control
 
 import (
+	"net"
 	"net/netip"
 	"slices"
 	"time"
@@ -20,7 +21,7 @@ func newTURN(cfg config.Config, c *Control, reg prometheus.Registerer) (*turnser
 		return nil, nil
 	}
 	var ips []netip.Addr
-	for _, s := range append([]string{cfg.TurnRelayIP(), cfg.RTC.AnnouncedIP}, cfg.RTC.IPs...) {
+	for _, s := range append(append([]string{cfg.TurnRelayIP(), cfg.RTC.AnnouncedIP}, cfg.RTC.IPs...), workerIPs(cfg)...) {
 		if a, err := netip.ParseAddr(s); err == nil && !slices.Contains(ips, a.Unmap()) {
 			ips = append(ips, a.Unmap())
 		}
@@ -33,6 +34,39 @@ func newTURN(cfg config.Config, c *Control, reg prometheus.Registerer) (*turnser
 	return turnserver.New(turnserver.Params{Logger: c.log, Registerer: reg, Config: cfg.Turn,
 		ListenIP: cfg.TurnListenIP(), RelayIP: cfg.TurnRelayIP(), Host: cfg.TurnHost(), Secret: secret,
 		Peers: turnserver.Peers{IPs: ips, MinPort: uint16(cfg.RTC.Port), MaxPort: uint16(top)}}) //nolint:gosec // validated ports
+}
+
+// workerIPs are the IPv4 addresses the workers offer candidates on when
+// rtc.ips does not list them: every address of the allowed interfaces
+// (rtc.interfaces), loopback ones with rtc.loopback. The relay then reaches
+// every candidate of a worker, and a client's permissions for them are
+// not refused.
+func workerIPs(cfg config.Config) []string {
+	if len(cfg.RTC.IPs) > 0 {
+		return nil
+	}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, i := range ifs {
+		if len(cfg.RTC.Interfaces) > 0 && !slices.Contains(cfg.RTC.Interfaces, i.Name) {
+			continue
+		}
+		addrs, err := i.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			n, ok := a.(*net.IPNet)
+			if !ok || n.IP.To4() == nil || (n.IP.IsLoopback() && !cfg.RTC.Loopback) {
+				continue
+			}
+			out = append(out, n.IP.String())
+		}
+	}
+	return out
 }
 
 // TURNProtocol says how the client of a live TURN allocation reaches the

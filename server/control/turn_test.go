@@ -163,3 +163,13 @@ func TestICEServersOfARelayHost(t *testing.T) {
 	require.Equal(t, []wire.ICEServer{external}, s.ICEServers("PA_x", "s3"), "a relay host without TURN: the external servers only")
 	require.Equal(t, []wire.ICEServer{external}, s.ICEServers("PA_x", "s1"), "this server runs no TURN here")
 }
+
+func TestWorkerIPsFollowRTCSettings(t *testing.T) {
+	var cfg config.Config
+	cfg.RTC.Loopback = true
+	require.Contains(t, workerIPs(cfg), "127.0.0.1", "workers offer loopback candidates")
+	cfg.RTC.Loopback = false
+	require.NotContains(t, workerIPs(cfg), "127.0.0.1")
+	cfg.RTC.IPs = []string{"127.0.0.5"}
+	require.Empty(t, workerIPs(cfg), "rtc.ips lists them itself")
+}
