@@ -1,6 +1,8 @@
 package client
 
 import (
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -52,4 +54,14 @@ func (c *Client) autoRestart() {
 		return
 	}
 	_ = c.RestartICE()
+}
+
+// LocalAddress is the local ip:port of the ICE pair the media uses now,
+// "" before one is selected.
+func (c *Client) LocalAddress() string {
+	p, err := c.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || p == nil || p.Local == nil {
+		return ""
+	}
+	return net.JoinHostPort(p.Local.Address, strconv.Itoa(int(p.Local.Port)))
 }
