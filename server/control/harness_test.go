@@ -53,6 +53,7 @@ func testConfig(workers int) config.Config {
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.RTC.Port = int(nextPort.Add(10))
 	cfg.RTC.Loopback = true
+	cfg.RTC.ICEFailedAfter = 30 * time.Second
 	cfg.Worker.Count = workers
 	cfg.Worker.RestartBackoff = 100 * time.Millisecond
 	cfg.Worker.HangTimeout = 10 * time.Second
