@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/voicectl/voicectl/server/config"
 	"github.com/voicectl/voicectl/server/ipc"
 	"github.com/voicectl/voicectl/server/roomhost"
 	"github.com/voicectl/voicectl/server/testenv"
@@ -67,9 +68,14 @@ func (r *recRooms) leaves() []string {
 
 func startResumeServer(t *testing.T, window time.Duration, rooms *recRooms) *server {
 	t.Helper()
-	testenv.RequireLoopbackOnly(t)
 	cfg := testConfig()
 	cfg.ResumeWindow = window
+	return startResumeServerWith(t, cfg, rooms)
+}
+
+func startResumeServerWith(t *testing.T, cfg config.Signal, rooms *recRooms) *server {
+	t.Helper()
+	testenv.RequireLoopbackOnly(t)
 	if rooms.sessions == nil {
 		rooms.sessions = map[string]roomhost.Session{}
 	}
@@ -348,4 +354,35 @@ func TestRestartICEAsksTheHost(t *testing.T) {
 	e, err = readError(t, ws3)
 	require.NoError(t, err)
 	require.Equal(t, wire.CodeNotJoined, e.Code)
+}
+
+// TestResumeWithinThePerAddressLimit: a dropped socket gives its place
+// back, so a client at signal.max_connections_per_address resumes; and a
+// socket opened with a join token may resume too (its fresh session is
+// dropped).
+func TestResumeWithinThePerAddressLimit(t *testing.T) {
+	rooms := &recRooms{}
+	cfg := testConfig()
+	cfg.ResumeWindow, cfg.MaxConnectionsPerAddress = 10*time.Second, 1
+	h := startResumeServerWith(t, cfg, rooms)
+
+	ws, tok, s := joinNumbered(t, h, rooms, "a")
+	require.NoError(t, ws.CloseNow())
+	waitDetached(t, s)
+	var ws2 *websocket.Conn
+	require.Eventually(t, func() bool { // the old socket's place comes back once its handler returned
+		var err error
+		ws2, _, err = h.rawWS(t, "127.0.0.1", "r", "a", false)
+		return err == nil
+	}, 5*time.Second, 20*time.Millisecond)
+	write(t, ws2, fmt.Sprintf(`{"type":"resume","token":%q,"last_seq":1}`, tok))
+	r, ok := readMsg(t, ws2).(*wire.Resumed)
+	require.True(t, ok)
+	require.Equal(t, "PA_a", r.PeerID)
+	s.Send(peerLeft("x"))
+	require.Equal(t, uint64(2), seqOf(readMsg(t, ws2)))
+	h.srv.sessMu.Lock()
+	require.Len(t, h.srv.sess, 1, "the join token's fresh session was dropped")
+	h.srv.sessMu.Unlock()
+	require.Empty(t, rooms.leaves())
 }
