@@ -45,16 +45,7 @@ func TestAddressChangeRecoversThroughICERestart(t *testing.T) {
 	var a, b uint64
 	for deadline := time.Now().Add(5 * time.Second); back == 0; time.Sleep(5 * time.Millisecond) {
 		require.True(t, time.Now().Before(deadline), "no audio over the new address 5 s after the restart (moved after %s)", moved)
-		select {
-		case ev := <-bob.Events():
-			if e, ok := ev.(*wire.Error); ok {
-				if strings.Contains(e.Message, "unknown_method") {
-					t.Skipf("the worker does not restart ICE yet: %s", e.Message)
-				}
-				t.Fatalf("restart_ice refused: %s: %s", e.Code, e.Message)
-			}
-		default:
-		}
+		skipIfRestartUnknown(t, bob)
 		switch {
 		case moved == 0:
 			if strings.HasPrefix(bob.LocalAddress(), "127.0.0.2:") {
@@ -85,5 +76,74 @@ func addSecondLoopbackAddress(t *testing.T, ip string) {
 	}
 	if out, err := exec.Command("ip", "addr", "add", ip+"/8", "dev", "lo").CombinedOutput(); err != nil {
 		t.Skipf("cannot add %s to lo (%v: %s); run in the test namespace (scripts/in-netns.sh)", ip, err, out)
+	}
+}
+
+// TestICEDisconnectedRestartsByItself: a client whose path dies (its UDP
+// port blocked both ways, as when the Wi-Fi it was on goes away) while a
+// new address is up sees ICE go disconnected and asks for an ICE restart
+// by itself; audio comes back over the new address, same peer id.
+func TestICEDisconnectedRestartsByItself(t *testing.T) {
+	h := startHarness(t, testConfig(1))
+	addSecondLoopbackAddress(t, "127.0.0.2")
+	if _, err := exec.LookPath("iptables"); err != nil {
+		t.Skip("needs iptables (in the test namespace)")
+	}
+	alice := h.connect("r1", "alice", true)
+	var local atomic.Pointer[net.IP]
+	first := net.ParseIP("127.0.0.1")
+	local.Store(&first)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	bob, err := client.Connect(ctx, client.Config{URL: h.url, Token: h.token("r1", "bob", true, time.Hour), Publish: true, Level: 30,
+		LoopbackOnly: true, IPFilter: func(ip net.IP) bool { return ip.Equal(*local.Load()) }})
+	require.NoError(t, err)
+	t.Cleanup(bob.Close)
+	hearsAll(t, []*client.Client{alice, bob}, 25)
+	bobID := bob.PeerID()
+	_, port, err := net.SplitHostPort(bob.LocalAddress())
+	require.NoError(t, err)
+
+	second := net.ParseIP("127.0.0.2")
+	local.Store(&second)
+	for _, dir := range []string{"--sport", "--dport"} {
+		rule := []string{"INPUT", "-p", "udp", dir, port, "-j", "DROP"}
+		out, err := exec.Command("iptables", append([]string{"-I"}, rule...)...).CombinedOutput()
+		if err != nil {
+			t.Skipf("iptables: %v: %s", err, out)
+		}
+		t.Cleanup(func() { _ = exec.Command("iptables", append([]string{"-D"}, rule...)...).Run() })
+	}
+	cut := time.Now()
+	require.Eventually(t, func() bool { return bob.ICERestarts() > 0 }, 15*time.Second, 20*time.Millisecond, "no ICE restart")
+	restarted := time.Since(cut)
+	for deadline := time.Now().Add(5 * time.Second); !strings.HasPrefix(bob.LocalAddress(), "127.0.0.2:"); time.Sleep(10 * time.Millisecond) {
+		skipIfRestartUnknown(t, bob) // here, not in an Eventually: Skip must run on the test's goroutine
+		require.True(t, time.Now().Before(deadline), "media never moved to the new address")
+	}
+	a, b := bob.Received(alice.PeerID()), alice.Received(bobID)
+	require.Eventually(t, func() bool { return bob.Received(alice.PeerID()) > a+10 && alice.Received(bobID) > b+10 },
+		5*time.Second, 20*time.Millisecond, "no audio after the ICE restart")
+	t.Logf("path cut: ICE restart asked after %s, audio both ways after %s", restarted.Round(time.Millisecond), time.Since(cut).Round(time.Millisecond))
+	require.Equal(t, bobID, bob.PeerID())
+	require.Zero(t, bob.Resumes())
+}
+
+// skipIfRestartUnknown reads c's waiting events: a worker that does not know
+// transport.restart_ice skips the test; any other refusal fails it.
+func skipIfRestartUnknown(t *testing.T, c *client.Client) {
+	t.Helper()
+	for {
+		select {
+		case ev := <-c.Events():
+			if e, ok := ev.(*wire.Error); ok {
+				if strings.Contains(e.Message, "unknown_method") {
+					t.Skipf("the worker does not restart ICE yet: %s", e.Message)
+				}
+				t.Fatalf("restart_ice refused: %s: %s", e.Code, e.Message)
+			}
+		default:
+			return
+		}
 	}
 }
