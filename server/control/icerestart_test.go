@@ -64,7 +64,7 @@ func TestAddressChangeRecoversThroughICERestart(t *testing.T) {
 }
 
 // addSecondLoopbackAddress puts ip on lo, in the test's own namespace
-// (scripts/in-netns.sh), so that a client can move to it.
+// (scripts/in-netns.sh), so that a client can move to it, until the test ends.
 func addSecondLoopbackAddress(t *testing.T, ip string) {
 	t.Helper()
 	addrs, err := net.InterfaceAddrs()
@@ -77,6 +77,9 @@ func addSecondLoopbackAddress(t *testing.T, ip string) {
 	if out, err := exec.Command("ip", "addr", "add", ip+"/8", "dev", "lo").CombinedOutput(); err != nil {
 		t.Skipf("cannot add %s to lo (%v: %s); run in the test namespace (scripts/in-netns.sh)", ip, err, out)
 	}
+	// Later tests in the namespace would gather candidates on it too (a
+	// relayed client would allocate twice).
+	t.Cleanup(func() { _ = exec.Command("ip", "addr", "del", ip+"/8", "dev", "lo").Run() })
 }
 
 // TestICEDisconnectedRestartsByItself: a client whose path dies (its UDP
