@@ -290,6 +290,7 @@ func (c *Control) Workers() []supervisor.WorkerStatus { return c.sup.Workers() }
 // workerEvent hands a worker's event to the relays (an event of a router
 // lent to another server's room) or to the room host.
 func (c *Control) workerEvent(from cluster.WorkerRef, method string, raw []byte, ev ipc.Event) {
+	ev, raw = c.host.ResolvePath(ev, raw) // this server's TURN, before the event leaves for a room's owner
 	if c.lending != nil && c.lending.WorkerEvent(from, method, raw, ev) {
 		return
 	}

@@ -44,7 +44,7 @@ func (h *Host) Room(name string) (wire.AdminRoomDetail, error) {
 	d.Pipes = len(d.PipeList)
 	for _, p := range r.sortedPeersLocked() {
 		ap := wire.AdminPeer{ID: p.id, Identity: p.identity, Worker: p.router.ref.Index, Router: p.router.id,
-			Publishing: p.producing, Muted: p.muted, JoinedAt: p.joinedAt}
+			Publishing: p.producing, Muted: p.muted, JoinedAt: p.joinedAt, Path: p.path, RemoteAddress: p.remote}
 		if p.router.remote {
 			ap.Server = string(p.router.ref.Server)
 		}

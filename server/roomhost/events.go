@@ -36,6 +36,8 @@ func (h *Host) handleEvent(from cluster.WorkerRef, ev ipc.Event) {
 				p.sess.Reconnect(wire.ReconnectICEFailed, 0)
 			}
 		}
+	case ipc.PathEvent:
+		h.onPath(e)
 	case ipc.ProducerNewEvent:
 		h.onProducerNew(e)
 	case ipc.ProducerClosedEvent:

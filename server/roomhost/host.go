@@ -71,6 +71,9 @@ type Params struct {
 	// counts them.
 	MediaTimeout   time.Duration
 	OnMediaTimeout func()
+	// TURN tells the embedded TURN server's relayed addresses apart (udp,
+	// tcp, tls) for peers' paths; nil shows a relayed path as "turn".
+	TURN TURNAllocations
 }
 
 // Relays reaches routers on other servers for the rooms this server owns.
@@ -116,6 +119,7 @@ type Host struct {
 
 	mediaTimeout   time.Duration
 	onMediaTimeout func()
+	turn           TURNAllocations
 
 	// mu guards the rooms and peers. Lock order: place.mu, then mu, then a
 	// room's mu; mu is never taken while a room's mu is held.
@@ -145,7 +149,7 @@ func New(p Params) *Host {
 	}
 	h := &Host{log: p.Logger, pipeIP: p.PipeListenIP, timeout: p.CallTimeout,
 		lanes: newLanes(), borrow: p.Relays, xpipeIP: p.ClusterPipeIP, srtp: p.PipeSRTP,
-		mediaTimeout: p.MediaTimeout, onMediaTimeout: p.OnMediaTimeout,
+		mediaTimeout: p.MediaTimeout, onMediaTimeout: p.OnMediaTimeout, turn: p.TURN,
 		rooms: map[string]*room{}, peers: map[string]*peer{}, routers: map[string]*room{}}
 	if h.xpipeIP == "" {
 		h.xpipeIP = h.pipeIP

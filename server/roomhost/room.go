@@ -62,6 +62,9 @@ type peer struct {
 	producing  bool
 	muted      bool
 	phase      peerPhase
+	// path and remote are its media's selected ICE pair (onPath): a
+	// wire.PeerPaths value and the far end's ip:port; "" until connected.
+	path, remote string
 	// consumes are the producers it receives (or is being set up to), by
 	// producer id; a piped one holds a reference on its pipe flow.
 	consumes map[string]*claim

@@ -122,7 +122,30 @@ type AdminPeer struct {
 	Muted      bool      `json:"muted"`
 	ProducerID string    `json:"producer_id,omitempty"`
 	JoinedAt   time.Time `json:"joined_at"`
+	// Path is how the peer's media reaches the server (one of PeerPaths),
+	// "" until its ICE selected a pair; RemoteAddress is the far end of
+	// that pair (ip:port): for a TURN path, the relayed address on the TURN
+	// server, not the client's own.
+	Path          string `json:"path"`
+	RemoteAddress string `json:"remote_address,omitempty"`
 }
+
+// The paths a peer's media takes (AdminPeer.Path), as the worker's selected
+// ICE candidate pair shows them.
+const (
+	PathUDP     = "udp"      // direct UDP
+	PathTCP     = "tcp"      // ICE over TCP, RFC 6544
+	PathTURNUDP = "turn/udp" // through the embedded TURN server (RFC 8656), client to TURN over UDP
+	PathTURNTCP = "turn/tcp" // client to TURN over TCP (RFC 6062 framing)
+	PathTURNTLS = "turn/tls" // client to TURN over TLS
+	// PathTURN is a relayed pair whose TURN transport the server cannot
+	// tell: no embedded TURN server, or the client's own TURN server.
+	PathTURN = "turn"
+)
+
+// PeerPaths are every path a connected peer can have, in a stable order
+// (metrics label them all from the start).
+var PeerPaths = []string{PathUDP, PathTCP, PathTURNUDP, PathTURNTCP, PathTURNTLS, PathTURN}
 
 // AdminPipeFlow is one producer crossing a pipe.
 type AdminPipeFlow struct {
