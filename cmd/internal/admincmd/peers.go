@@ -81,7 +81,18 @@ func peerColumns(now time.Time, speakers []wire.Speaker) []cmdutil.Column[wire.A
 		{Header: "muted", Cell: func(p wire.AdminPeer) string { return admin.YesNo(p.Muted) }},
 		{Header: "speaking", Cell: func(p wire.AdminPeer) string { return admin.YesNo(speaking[p.ID]) }},
 		{Header: "joined", Cell: func(p wire.AdminPeer) string { return age(now, p.JoinedAt) }},
+		{Header: "path", Cell: func(p wire.AdminPeer) string { return orDash(p.Path) }},
+		{Header: "remote", Cell: func(p wire.AdminPeer) string { return orDash(p.RemoteAddress) }},
 	}
+}
+
+// orDash shows an empty cell (a peer whose media has not connected yet) as
+// "-", so that plain output keeps a value in every column.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // printResult writes an action's result: its message, or -o json|yaml the whole.

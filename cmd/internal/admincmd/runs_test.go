@@ -93,16 +93,29 @@ func TestPeersRun(t *testing.T) {
 	require.NoError(t, peersRun(&PeersOptions{IO: ios, Output: cmdutil.FormatTable, Now: now, Client: connect(api, "good-key"), Room: "standup"}))
 	require.Equal(t, []string{"GET /admin/v1/rooms/standup"}, api.requests)
 	require.Equal(t, []string{
-		"PA_1\talice\t0\tyes\tno\tyes\t1h",
-		"PA_2\tbob\t0\tyes\tyes\tno\t5m",
-		"PA_3\tcarol\t1\tno\tno\tno\t30s",
-	}, lines(out.String()))
+		"PA_1\talice\t0\tyes\tno\tyes\t1h\tudp\t127.0.0.1:51000",
+		"PA_2\tbob\t0\tyes\tyes\tno\t5m\tturn/tls\t127.0.0.1:49152",
+		"PA_3\tcarol\t1\tno\tno\tno\t30s\t-\t-",
+	}, lines(out.String()), "the path and remote address last; - for a peer not connected yet")
 
 	ios, out = piped()
 	require.NoError(t, peersRun(&PeersOptions{IO: ios, Output: cmdutil.FormatJSON, Now: now, Client: connect(api, "good-key"), Room: "standup"}))
 	var ps []wire.AdminPeer
 	require.NoError(t, json.Unmarshal(out.Bytes(), &ps))
 	require.Equal(t, fixtureRoom.PeerList[2].Identity, ps[2].Identity, "-o json: the peer list, not the room")
+	require.Equal(t, fixtureRoom.PeerList, ps, "-o json: every field, path and remote address included")
+	var raw []map[string]any
+	require.NoError(t, json.Unmarshal(out.Bytes(), &raw))
+	require.Equal(t, "turn/tls", raw[1]["path"])
+	require.Equal(t, "127.0.0.1:49152", raw[1]["remote_address"])
+	require.Equal(t, "", raw[2]["path"], "-o json: a peer not connected yet has an empty path, not a dash")
+
+	ios, out = piped()
+	require.NoError(t, peersRun(&PeersOptions{IO: ios, Output: cmdutil.FormatYAML, Now: now, Client: connect(api, "good-key"), Room: "standup"}))
+	var ys []map[string]any
+	require.NoError(t, yaml.Unmarshal(out.Bytes(), &ys))
+	require.Equal(t, "udp", ys[0]["path"])
+	require.Equal(t, "127.0.0.1:51000", ys[0]["remote_address"])
 
 	require.ErrorContains(t, peersRun(&PeersOptions{IO: ios, Output: cmdutil.FormatTable, Now: now, Client: connect(api, "good-key"), Room: "nope"}), "not found")
 }
