@@ -187,7 +187,7 @@ func New(p Params) (*Control, error) {
 	if p.Bus != nil {
 		collector.pipes = &pipeTotals{}
 	}
-	p.Registerer.MustRegister(collector)
+	p.Registerer.MustRegister(collector, pathCollector{host: c.host})
 	return c, nil
 }
 
