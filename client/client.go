@@ -50,8 +50,11 @@ type Config struct {
 	Interfaces []string
 	// Relay, when set (RelayUDP, RelayTCP, RelayTLS), reaches the server only
 	// through that TURN server of the join answer's ice_servers (relay.go).
-	Relay  string
-	Logger *slog.Logger
+	Relay string
+	// Transport, when set, holds the media to one path: udp, tcp, or a TURN
+	// transport, which sets Relay (transport.go).
+	Transport Transport
+	Logger    *slog.Logger
 
 	// Tap, when set, sees RTP headers before decryption and may drop packets
 	// (and sockets read in batches); see RTPTap.
@@ -204,6 +207,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 }
 
 func newClient(cfg Config, ws *websocket.Conn) (*Client, error) {
+	cfg = cfg.withTransport()
 	api, tn, err := newAPI(cfg)
 	if err != nil {
 		return nil, err
@@ -233,7 +237,7 @@ func newClient(cfg Config, ws *websocket.Conn) (*Client, error) {
 	})
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 		if cand == nil { // gathering is complete
-			if c.localCands.Load() == 0 {
+			if c.localCands.Load() == 0 && cfg.Transport != TransportTCP { // TCP's active candidates come with the server's
 				c.noCandsOnce.Do(func() { close(c.noCands) })
 			}
 			return
@@ -305,6 +309,9 @@ func newAPI(cfg Config) (*webrtc.API, *tapNet, error) {
 		s.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && (cfg.IPFilter == nil || cfg.IPFilter(ip)) })
 		s.SetRemoteIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 		s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	}
+	if nt := cfg.Transport.networkTypes(loopback); nt != nil {
+		s.SetNetworkTypes(nt)
 	}
 	var tn *tapNet
 	if cfg.Tap != nil {
@@ -508,6 +515,9 @@ func (c *Client) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		}
 		n.Add(1)
 		pn.Add(1)
+		if c.tapsDecrypted() && (pkt.Unmarshal(buf[:k]) != nil || !c.tapDecrypted(&pkt, k)) {
+			continue
+		}
 		if c.cfg.OnPacket != nil && pkt.Unmarshal(buf[:k]) == nil {
 			c.cfg.OnPacket(t.StreamID(), uint32(t.SSRC()), pkt.SequenceNumber, pkt.Payload, time.Now())
 		}
