@@ -47,6 +47,35 @@ type Report struct {
 	// reconnects); loss is not counted for a peer that rejoined.
 	Rejoins       int `json:"rejoins"`
 	PeersRejoined int `json:"peers_rejoined"`
+	// Transport is the path the listeners were held to (--transport; ""
+	// let ICE pick), ListenerPaths the listeners by the path the server saw
+	// their media take (the admin API's peer path, "none" before it
+	// connected; needs the admin key): a check that they took it.
+	Transport     string         `json:"transport"`
+	ListenerPaths map[string]int `json:"listener_paths,omitempty"`
+}
+
+// listenerPaths counts the listeners by their media's path, as the admin
+// API gave it (pathOf, by peer id); nil when it gave none.
+func listenerPaths(peers []*peer, pathOf map[string]string) map[string]int {
+	if len(pathOf) == 0 {
+		return nil
+	}
+	out := map[string]int{}
+	for _, p := range peers {
+		if p.publish {
+			continue
+		}
+		path, ok := pathOf[p.client().PeerID()]
+		switch {
+		case !ok:
+			continue // not in the admin API's answer (it rejoined, say)
+		case path == "":
+			path = "none"
+		}
+		out[path]++
+	}
+	return out
 }
 
 // addGaps fills in the listeners' gaps and the rejoins.

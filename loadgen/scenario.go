@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/voicectl/voicectl/client"
 )
 
 // Scenario describes a load run; it can be read from YAML.
@@ -47,6 +49,12 @@ type Scenario struct {
 	LoopbackOnly bool `yaml:"loopback_only"`
 	// Interfaces, when set, restricts the peers' ICE to these interfaces.
 	Interfaces []string `yaml:"interfaces"`
+	// Transport holds the listeners' media to one path (udp, tcp, turn-udp,
+	// turn-tcp, turn-tls; "" lets ICE pick), to measure what forwarding to
+	// each costs the server. Publishers keep the default. Off UDP a
+	// listener's packets reach pion framed or wrapped, so it decrypts each
+	// before counting it (see client.Transport): the generator costs more.
+	Transport client.Transport `yaml:"transport"`
 
 	MaxLoss       float64       `yaml:"max_loss"`        // fail when loss_ratio exceeds it (0: no limit)
 	MaxLatencyP99 time.Duration `yaml:"max_latency_p99"` // fail when latency p99 exceeds it (0: no limit)
@@ -120,6 +128,9 @@ func (s *Scenario) Validate() error {
 	}
 	if s.MaxGap < 0 || s.Warmup < 0 || s.MaxLatencyP99 < 0 {
 		errs = append(errs, errors.New("max_gap, warmup and max_latency_p99 must not be negative"))
+	}
+	if _, err := client.ParseTransport(string(s.Transport)); err != nil {
+		errs = append(errs, err)
 	}
 	if s.MaxLoss < 0 || s.MaxLoss > 1 {
 		errs = append(errs, errors.New("max_loss is a ratio between 0 and 1"))

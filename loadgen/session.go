@@ -226,8 +226,12 @@ func (s *Session) joinOne(ctx context.Context, room string, publish bool) {
 // peerConfig is a synthetic peer's client, with tap reading its packets;
 // URL and Token come with each join.
 func (sc Scenario) peerConfig(publish bool, tap client.RTPTap) client.Config {
-	return client.Config{Publish: publish, Level: uint8(20 + rand.IntN(40)), LoopbackOnly: sc.LoopbackOnly, Interfaces: sc.Interfaces,
+	cfg := client.Config{Publish: publish, Level: uint8(20 + rand.IntN(40)), LoopbackOnly: sc.LoopbackOnly, Interfaces: sc.Interfaces,
 		Tap: tap, NoRTCPReports: true, TapReadPacing: sc.ReadPacing, PayloadSize: opusSize()}
+	if !publish {
+		cfg.Transport = sc.Transport
+	}
+	return cfg
 }
 
 // awaitMedia waits for c's media to connect; on failure it closes c and
@@ -419,10 +423,11 @@ loop:
 	busy1, total1, machineOK1 := cpuTimes()
 	time.Sleep(300 * time.Millisecond) // let packets in flight arrive
 
-	workerOf := s.peerWorkers(ctx, peers)
+	workerOf, pathOf := s.peerWorkers(ctx, peers)
 	byWorker := map[string][]float64{}
 	r := Report{PeersJoined: len(peers), PeersFailed: failed, JoinError: errString(s.JoinError()), PacketsSent: sent, DurationSeconds: wall.Seconds(),
-		GeneratorCPUSeconds: genCPU.Seconds()}
+		GeneratorCPUSeconds: genCPU.Seconds(), Transport: string(s.sc.Transport)}
+	r.ListenerPaths = listenerPaths(peers, pathOf)
 	var latency, jitter []float64
 	for _, l := range peers {
 		var exp, got uint64
@@ -508,9 +513,10 @@ loop:
 	return r, nil
 }
 
-// peerWorkers maps peer ids to the worker they are on, through the admin API.
-func (s *Session) peerWorkers(ctx context.Context, peers []*peer) map[string]string {
-	out := map[string]string{}
+// peerWorkers maps peer ids to the worker they are on, and to the path
+// their media takes, through the admin API.
+func (s *Session) peerWorkers(ctx context.Context, peers []*peer) (out, paths map[string]string) {
+	out, paths = map[string]string{}, map[string]string{}
 	admins := s.admins
 	if s.admin != nil {
 		admins = []*admin.Client{s.admin}
@@ -530,10 +536,11 @@ func (s *Session) peerWorkers(ctx context.Context, peers []*peer) map[string]str
 				if p.Server != "" {
 					out[p.ID] = admin.ShortID(p.Server) + "/" + out[p.ID]
 				}
+				paths[p.ID] = p.Path
 			}
 		}
 	}
-	return out
+	return out, paths
 }
 
 // Run joins the scenario's peers (publishers first), measures once and leaves.

@@ -73,6 +73,7 @@ func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command 
 	fl.DurationVar(&sc.MaxGap, "max-gap", 0, "exit non-zero when a listener goes longer than this without audio (a move, a drain, a restart)")
 	fl.BoolVar(&sc.LoopbackOnly, "loopback-only", false, "restrict ICE to loopback addresses (a server URL on loopback does it by itself)")
 	fl.StringSliceVar(&sc.Interfaces, "interfaces", nil, "restrict the peers' ICE to these network interfaces (comma-separated)")
+	fl.Var(transportFlag{&sc.Transport}, "transport", "hold the listeners' media to one path: udp, tcp, turn-udp, turn-tcp or turn-tls (TURN from the join answer's ice_servers); unset lets ICE pick")
 	fl.DurationVar(&sc.ReadPacing, "read-pacing", sc.ReadPacing, "pause between a peer's socket reads (batches reads; kernel timestamps keep timings exact)")
 	fl.IntVar(&sc.LatencySampleEvery, "latency-sample-every", sc.LatencySampleEvery, "decrypt one packet in N per stream to measure latency (the rest are counted from their clear headers)")
 	fl.StringVar(&sc.RoomPrefix, "room-prefix", sc.RoomPrefix, "room name prefix")
@@ -95,6 +96,7 @@ func applyFlags(c *cobra.Command, _ *loadgen.Scenario, fromFlags, into *loadgen.
 		"max-latency-p99": func() { into.MaxLatencyP99 = fromFlags.MaxLatencyP99 }, "max-gap": func() { into.MaxGap = fromFlags.MaxGap },
 		"loopback-only": func() { into.LoopbackOnly = fromFlags.LoopbackOnly }, "room-prefix": func() { into.RoomPrefix = fromFlags.RoomPrefix },
 		"interfaces":           func() { into.Interfaces = fromFlags.Interfaces },
+		"transport":            func() { into.Transport = fromFlags.Transport },
 		"read-pacing":          func() { into.ReadPacing = fromFlags.ReadPacing },
 		"latency-sample-every": func() { into.LatencySampleEvery = fromFlags.LatencySampleEvery },
 		"api":                  func() { into.API = fromFlags.API }, "api-key": func() { into.APIKey = fromFlags.APIKey },
