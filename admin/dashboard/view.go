@@ -38,7 +38,7 @@ func (m *Model) rebuild() {
 	m.pipes.rows = pipeRows(m.snap.Pipes)
 	m.pipes.clamp()
 
-	m.peers.header = []string{"PEER", "IDENTITY", "WORKER", "PUBLISHING", "MUTED", "SPEAKING"}
+	m.peers.header = []string{"PEER", "IDENTITY", "WORKER", "PUBLISHING", "MUTED", "SPEAKING", "PATH"}
 	m.peers.rows = nil
 	if d := m.snap.Room; d != nil {
 		speaking := map[string]bool{}
@@ -46,7 +46,7 @@ func (m *Model) rebuild() {
 			speaking[s.PeerID] = true
 		}
 		for _, p := range d.PeerList {
-			m.peers.rows = append(m.peers.rows, []string{p.ID, p.Identity, fmt.Sprint(p.Worker), admin.YesNo(p.Publishing), admin.YesNo(p.Muted), map[bool]string{true: "●", false: ""}[speaking[p.ID]]})
+			m.peers.rows = append(m.peers.rows, []string{p.ID, p.Identity, fmt.Sprint(p.Worker), admin.YesNo(p.Publishing), admin.YesNo(p.Muted), map[bool]string{true: "●", false: ""}[speaking[p.ID]], p.Path})
 		}
 	}
 	m.peers.clamp()
