@@ -163,6 +163,7 @@ func New(p Params) (*Control, error) {
 		PipeSRTP:       p.Config.Cluster.PipeSRTP,
 		MediaTimeout:   p.Config.Signal.JoinTimeout,
 		OnMediaTimeout: sigMetrics.Limited(signal.LimitMediaTimeout).Inc,
+		TURN:           turnPaths{c},
 	})
 	if p.Bus != nil {
 		c.lending = relay.NewLending(relay.LendingParams{Logger: p.Logger, ServerID: c.serverID, Bus: p.Bus,
