@@ -313,6 +313,12 @@ func newAPI(cfg Config) (*webrtc.API, *tapNet, error) {
 	if nt := cfg.Transport.networkTypes(loopback); nt != nil {
 		s.SetNetworkTypes(nt)
 	}
+	if cfg.Relay != "" {
+		// Relay only: pion answers a server's passive TCP candidates with
+		// active ones of its own whatever the transport policy, and a
+		// worker with ICE over TCP would then be reached directly.
+		s.DisableActiveTCP(true)
+	}
 	var tn *tapNet
 	if cfg.Tap != nil {
 		n, err := newTapNet(cfg.Tap, cfg.TapReadPacing)
