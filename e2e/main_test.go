@@ -59,6 +59,9 @@ type server struct {
 	base string
 	done chan struct{}
 	out  *strings.Builder
+	// rtcPort is the first of its rtcPortBlock UDP ports (--rtc-port): the
+	// network fault helpers match on the block, so a rule hits this server only.
+	rtcPort int
 }
 
 var urlLine = regexp.MustCompile(`Open (http://\S+?)(/\S*)? in two`)
@@ -73,8 +76,9 @@ func startServe(t testing.TB, args ...string) *server {
 func startServeEnv(t testing.TB, env []string, args ...string) *server {
 	t.Helper()
 	testenv.RequireLoopbackOnly(t)
+	rtcPort := rtcPorts(t)
 	// The defaults first, args after them: a flag given twice takes its last value.
-	cmd := exec.Command(binary, append([]string{"serve", "--dev", "--http-addr", "127.0.0.1:0", "--rtc-port", fmt.Sprint(rtcPorts(t)),
+	cmd := exec.Command(binary, append([]string{"serve", "--dev", "--http-addr", "127.0.0.1:0", "--rtc-port", fmt.Sprint(rtcPort),
 		"--data-dir", t.TempDir(), "--log-level", "warn"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
@@ -82,7 +86,7 @@ func startServeEnv(t testing.TB, env []string, args ...string) *server {
 	logs := &lockedBuffer{}
 	cmd.Stderr = io.MultiWriter(os.Stderr, logs)
 	require.NoError(t, cmd.Start())
-	s := &server{cmd: cmd, done: make(chan struct{}), out: &strings.Builder{}, logs: logs}
+	s := &server{cmd: cmd, done: make(chan struct{}), out: &strings.Builder{}, logs: logs, rtcPort: rtcPort}
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)

@@ -12,6 +12,8 @@ command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v podman >/dev/null || need+=(podman)
 command -v runc >/dev/null || need+=(runc)
 [ -x /usr/sbin/rabbitmq-server ] || need+=(rabbitmq-server)
+# iptables: the network faults of the e2e tests (e2e/netfault_test.go).
+command -v iptables >/dev/null || [ -x /usr/sbin/iptables ] || need+=(iptables)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 
 if [ ${#need[@]} -eq 0 ]; then

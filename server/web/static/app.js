@@ -22,8 +22,37 @@ const state = {
   cluster: false, // served by `voicectl api`: join through it, again after every reconnect
   signal: "",     // the room's server, from the API
   server: "",
+  // Media connection health (RTCPeerConnection.iceConnectionState) and the
+  // path the media takes (the selected candidate pair), for the tests and a
+  // curious user.
+  iceState: "new",
+  path: null,       // {protocol, localType, remoteType, relayProtocol, remote}
+  reconnecting: false,
+  restarts: 0,      // ICE restarts asked for (restart_ice)
+  resumes: 0,       // signalling sessions resumed on a new WebSocket
+  rejoins: 0,       // full joins after the first
+  // Signalling resume (docs/signalling.md): the server's resume_token, the
+  // last seq seen each way, and what was sent but not known to have arrived.
+  resumeToken: "",
+  seqIn: 0,
+  seqOut: 0,
+  unacked: [],      // [{seq, msg}], oldest first
+  duplicates: 0,    // server messages dropped as already seen
+  canRestart: true, // false once the server said it knows no restart_ice
 };
 window.voicectl = state; // inspected by the end-to-end tests
+
+// How long the media may stay "disconnected" before the page asks for an ICE
+// restart (Chromium says disconnected after ~2.5 s without an answer; a short
+// blip heals by itself), and how long a restart may take before another.
+const restartAfterDisconnectMs = 2000;
+const restartRetryMs = [4000, 8000, 8000];
+// Resume attempts on a dropped WebSocket stop after this, then a full join;
+// the server keeps a dropped peer for signal.resume_window (20 s by default).
+const resumeForMs = 15000;
+// Client messages kept for replay after a resume: enough for minutes of
+// mutes and a renegotiation's candidates, bounded on a page left open.
+const maxUnacked = 512;
 
 function setStatus(text, isError) {
   $("status").textContent = text;
@@ -69,7 +98,20 @@ function renderPeers() {
   }
 }
 
+// send numbers every message once the server speaks seq (its joined carried
+// a resume_token) and keeps it until a resume says the server has it; a
+// server without seq gets the messages as before (it refuses unknown fields).
 function send(msg) {
+  if (state.resumeToken) {
+    msg.seq = ++state.seqOut;
+    state.unacked.push({ seq: msg.seq, msg });
+    if (state.unacked.length > maxUnacked) state.unacked.shift();
+  }
+  // While a resume is under way, the replay after resumed sends it.
+  if (!state.wsDown) sendRaw(msg);
+}
+
+function sendRaw(msg) {
   if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(msg));
 }
 
@@ -80,6 +122,17 @@ function recvonlyMids(sdp) {
     if (mid && /a=recvonly/.test(section)) mids.push(mid[1]);
   }
   return mids;
+}
+
+// Offers are applied one at a time, in order: an ICE-restart offer may follow
+// a track offer before its answer is made.
+let negotiation = Promise.resolve();
+
+function queueOffer(sdp) {
+  const pc = state.pc;
+  negotiation = negotiation
+    .then(() => (state.pc === pc ? onOffer(sdp) : undefined))
+    .catch((e) => setStatus("Negotiation failed: " + e, true));
 }
 
 async function onOffer(sdp) {
@@ -100,8 +153,94 @@ async function onOffer(sdp) {
   send({ type: "answer", sdp: answer.sdp });
 }
 
-function newPeerConnection() {
-  const pc = new RTCPeerConnection();
+// showHealth puts the status back once both the media and the
+// signalling are up again.
+function showHealth() {
+  if (!state.pc || state.left) return;
+  const iceUp = state.iceState === "connected" || state.iceState === "completed";
+  if (state.ws && state.ws.readyState === WebSocket.OPEN && !state.wsDown && iceUp) {
+    state.reconnecting = false;
+    if (state.connected) setStatus("Connected.");
+  } else if (state.reconnecting) {
+    setStatus("reconnecting…");
+  }
+}
+
+// updatePath reads the selected candidate pair: udp, tcp or a relay (TURN),
+// and the server's address, shown to tests as window.voicectl.path.
+async function updatePath() {
+  const pc = state.pc;
+  if (!pc) return;
+  const all = await pc.getStats();
+  let path = null;
+  all.forEach((s) => {
+    if (s.type !== "transport" || !s.selectedCandidatePairId) return;
+    const pair = all.get(s.selectedCandidatePairId);
+    const local = pair && all.get(pair.localCandidateId);
+    const remote = pair && all.get(pair.remoteCandidateId);
+    if (!local || !remote) return;
+    path = {
+      protocol: local.protocol,
+      localType: local.candidateType,
+      remoteType: remote.candidateType,
+      relayProtocol: local.relayProtocol || "",
+      remote: (remote.address || remote.ip) + ":" + remote.port,
+      bytesReceived: pair.bytesReceived || 0,
+    };
+  });
+  if (state.pc === pc) state.path = path;
+}
+
+let restartTimer = null;
+
+function clearRestartTimer() {
+  clearTimeout(restartTimer);
+  restartTimer = null;
+}
+
+// requestRestart asks the server for an ICE-restart offer (restart_ice): new
+// ICE credentials on the same transport, so the media finds a path that
+// works again while DTLS, SRTP and every track stay. Until ICE is up it asks
+// again now and then; a server that knows no restart_ice is left to its own
+// recovery (its reconnect message).
+function requestRestart() {
+  clearRestartTimer();
+  if (!state.pc || state.left || !state.canRestart || !state.peerId) return;
+  const attempt = state.restartAttempt || 0;
+  state.restartAttempt = attempt + 1;
+  state.restarts++;
+  state.reconnecting = true;
+  setStatus("reconnecting…");
+  send({ type: "restart_ice", id: "restart-" + state.restarts });
+  restartTimer = setTimeout(requestRestart, restartRetryMs[Math.min(attempt, restartRetryMs.length - 1)]);
+}
+
+function onIceState(pc) {
+  if (state.pc !== pc) return;
+  state.iceState = pc.iceConnectionState;
+  switch (pc.iceConnectionState) {
+    case "connected":
+    case "completed":
+      clearRestartTimer();
+      state.restartAttempt = 0;
+      updatePath().catch(() => {});
+      showHealth();
+      break;
+    case "disconnected":
+      // Often back within a second or two by itself; ask for a restart if not.
+      state.reconnecting = true;
+      setStatus("reconnecting…");
+      if (!restartTimer) restartTimer = setTimeout(requestRestart, restartAfterDisconnectMs);
+      break;
+    case "failed":
+      state.reconnecting = true;
+      if (!state.restartAttempt) requestRestart();
+      break;
+  }
+}
+
+function newPeerConnection(iceServers) {
+  const pc = new RTCPeerConnection({ iceServers: iceServers || [] });
   pc.onicecandidate = (e) => {
     if (e.candidate) send({ type: "candidate", candidate: e.candidate.toJSON() });
   };
@@ -118,15 +257,34 @@ function newPeerConnection() {
     el.play().catch(() => {});
   };
   pc.onconnectionstatechange = () => {
+    if (state.pc !== pc) return;
     state.connected = pc.connectionState === "connected";
-    if (state.connected) setStatus("Connected.");
+    if (state.connected) {
+      if (state.reconnecting) showHealth();
+      else setStatus("Connected.");
+    }
   };
+  pc.oniceconnectionstatechange = () => onIceState(pc);
   return pc;
 }
 
+// The selected pair can change without a state change (a TCP or relay path
+// replaced by UDP): read it now and then while connected.
+setInterval(() => {
+  if (state.connected) updatePath().catch(() => {});
+}, 2000);
+
 function teardown() {
+  clearRestartTimer();
+  clearTimeout(resumeTimer);
   if (state.pc) state.pc.close();
   state.pc = null;
+  state.connected = false;
+  state.iceState = "closed";
+  state.path = null;
+  state.restartAttempt = 0;
+  state.wsDown = false;
+  resetSession();
   if (state.ws) {
     state.ws.onclose = null;
     state.ws.close();
@@ -135,6 +293,14 @@ function teardown() {
   state.peers.clear();
   $("audio").textContent = "";
   renderPeers();
+}
+
+// resetSession forgets a signalling session: a new join starts seq over.
+function resetSession() {
+  state.resumeToken = "";
+  state.seqIn = 0;
+  state.seqOut = 0;
+  state.unacked = [];
 }
 
 function scheduleReconnect(delay) {
@@ -148,10 +314,26 @@ function scheduleReconnect(delay) {
 }
 
 function onMessage(msg) {
+  if (msg.seq) {
+    // A message re-sent after a resume that had arrived before: once only.
+    if (msg.seq <= state.seqIn) {
+      state.duplicates++;
+      return;
+    }
+    state.seqIn = msg.seq;
+  }
   switch (msg.type) {
     case "joined":
+      if (state.peerId) state.rejoins++;
       state.retry = 0;
       state.peerId = msg.peer_id;
+      state.resumeToken = msg.resume_token || "";
+      state.reconnecting = false;
+      // The connection is made here: joined carries the TURN servers (and
+      // their short-lived credentials) this peer may use; the offer follows.
+      if (state.pc) state.pc.close();
+      state.pc = newPeerConnection(msg.ice_servers);
+      state.iceState = state.pc.iceConnectionState;
       // A rejoin (a move, a reconnect) keeps the mute the user chose.
       if (state.muted && state.publish) send({ type: "mute", muted: true });
       state.peers.clear();
@@ -165,11 +347,14 @@ function onMessage(msg) {
       renderPeers();
       setStatus("Joined; connecting media…");
       break;
+    case "resumed":
+      onResumed(msg);
+      break;
     case "offer":
-      onOffer(msg.sdp).catch((e) => setStatus("Negotiation failed: " + e, true));
+      queueOffer(msg.sdp);
       break;
     case "candidate":
-      state.pc.addIceCandidate(msg.candidate).catch(() => {});
+      if (state.pc) state.pc.addIceCandidate(msg.candidate).catch(() => {});
       break;
     case "peer_joined":
       state.peers.set(msg.peer.id, { identity: msg.peer.identity, muted: msg.peer.muted, speaking: false });
@@ -206,6 +391,27 @@ function onMessage(msg) {
       connect();
       break;
     case "error":
+      if (msg.code === "resume_failed") {
+        // The server no longer has this session: join from scratch.
+        console.info("resume failed:", msg.message);
+        teardown();
+        state.retry = 0;
+        state.reconnecting = true;
+        setStatus("reconnecting…");
+        connect();
+        break;
+      }
+      if (!msg.fatal && msg.code === "unknown_type" && /restart_ice/.test(msg.message)) {
+        // A server without ICE restarts: its own recovery (a reconnect) is left.
+        state.canRestart = false;
+        console.debug("restart_ice not known here:", msg.message);
+        break;
+      }
+      if (!msg.fatal && msg.id && msg.id.startsWith("restart-")) {
+        // A restart the server could not do now: the page asks again later.
+        console.debug("restart_ice not done:", msg.code, msg.message);
+        break;
+      }
       if (!msg.fatal && msg.code === "bad_candidate") {
         // A candidate the server does not use (TCP, mDNS): nothing for the user.
         console.debug("candidate not used:", msg.message);
@@ -244,15 +450,18 @@ async function connect() {
       state.publish = false;
     }
   }
-  state.pc = newPeerConnection();
-  const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const base = state.cluster && state.signal ? state.signal.replace(/^http/, "ws") : `${proto}//${location.host}`;
-  const ws = new WebSocket(`${base}/v1/rtc?token=${encodeURIComponent(state.token)}`);
+  resetSession();
+  state.canRestart = true;
+  const ws = new WebSocket(signalURL());
   state.ws = ws;
   ws.onopen = () => send({ type: "join", publish: state.publish });
   ws.onmessage = (e) => onMessage(JSON.parse(e.data));
   ws.onclose = (e) => {
     if (state.ws !== ws || state.left) return;
+    if (state.resumeToken) {
+      startResume();
+      return;
+    }
     if (state.cluster) {
       scheduleReconnect(300); // its server may have died: the API knows where the room is next
       return;
@@ -272,6 +481,75 @@ async function connect() {
     }
     scheduleReconnect(500);
   };
+}
+
+function signalURL() {
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  const base = state.cluster && state.signal ? state.signal.replace(/^http/, "ws") : `${proto}//${location.host}`;
+  return `${base}/v1/rtc?token=${encodeURIComponent(state.token)}`;
+}
+
+let resumeTimer = null;
+
+// startResume: the WebSocket dropped without a leave. The server keeps the
+// peer (and its media, which goes on flowing) for signal.resume_window; a
+// new WebSocket that opens with resume takes the session back, and each side
+// re-sends what the other missed (by seq). If the server no longer has it
+// (resume_failed), or no socket opens within resumeForMs, the page joins
+// from scratch as before.
+function startResume() {
+  state.wsDown = true;
+  state.reconnecting = true;
+  state.resumeStarted = Date.now();
+  state.resumeAttempt = 0;
+  setStatus("reconnecting…");
+  tryResume();
+}
+
+function tryResume() {
+  clearTimeout(resumeTimer);
+  if (state.left) return;
+  if (Date.now() - state.resumeStarted > resumeForMs) {
+    console.info("resume: no socket within", resumeForMs, "ms; joining again");
+    scheduleReconnect(0);
+    return;
+  }
+  const ws = new WebSocket(signalURL());
+  state.ws = ws;
+  ws.onopen = () => sendRaw({ type: "resume", token: state.resumeToken, last_seq: state.seqIn });
+  ws.onmessage = (e) => onMessage(JSON.parse(e.data));
+  let opened = false;
+  ws.addEventListener("open", () => (opened = true));
+  ws.onclose = () => {
+    if (state.ws !== ws || state.left) return;
+    if (!opened && state.cluster) {
+      // Its server is gone: the API knows where the room is next.
+      scheduleReconnect(300);
+      return;
+    }
+    const wait = Math.min(100 * 2 ** state.resumeAttempt++, 2000);
+    resumeTimer = setTimeout(tryResume, wait);
+  };
+}
+
+// onResumed: the new socket carries the session. Re-send what the server
+// did not get (its last_seq), in order, with their original seq.
+function onResumed(msg) {
+  state.resumes++;
+  state.wsDown = false;
+  state.resumeAttempt = 0;
+  if (msg.peer_id) state.peerId = msg.peer_id;
+  const got = msg.last_seq || 0;
+  if (state.unacked.length && state.unacked[0].seq > got + 1) {
+    // What the server is missing is no longer kept: start over.
+    console.info("resume: messages after", got, "are gone; joining again");
+    scheduleReconnect(0);
+    return;
+  }
+  state.unacked = state.unacked.filter((u) => u.seq > got);
+  for (const u of state.unacked) sendRaw(u.msg);
+  if (state.iceState === "connected" || state.iceState === "completed") showHealth();
+  else setStatus("reconnecting…");
 }
 
 $("mic").onclick = () => {

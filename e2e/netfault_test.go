@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// A netFault is a set of iptables rules in the test's network namespace that
+// make one server's network misbehave as a firewall or a dead link would.
+// Rules go in INPUT and DROP in silence: every packet on lo passes INPUT
+// once, so a rule there cuts both directions, and a DROP in OUTPUT would make
+// sendto fail with EPERM, which no real path does
+// (docs: /work/shared/notes/testing-webrtc-here.md). Each rule matches the
+// server's own port block (e2e/ports_test.go) so tests running in parallel
+// in the one namespace do not hit each other's servers; t.Cleanup removes
+// whatever is left.
+type netFault struct {
+	t     testing.TB
+	mu    sync.Mutex
+	rules [][]string // rule specs (after the chain) in place now
+}
+
+// newNetFault returns a fault with no rules yet; its rules go when the test ends.
+func newNetFault(t testing.TB) *netFault {
+	t.Helper()
+	_, err := exec.LookPath("iptables")
+	require.NoError(t, err, "iptables is required (make test installs it through scripts/test-deps.sh)")
+	f := &netFault{t: t}
+	t.Cleanup(f.clear)
+	return f
+}
+
+// iptables runs one command; -w waits for the xtables lock, which parallel
+// tests take in turn.
+func iptables(args ...string) error {
+	out, err := exec.Command("iptables", append([]string{"-w", "5"}, args...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("iptables %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// add inserts rule (everything after "-I INPUT") at the head of INPUT.
+func (f *netFault) add(rule ...string) {
+	f.t.Helper()
+	require.NoError(f.t, iptables(append([]string{"-I", "INPUT"}, rule...)...))
+	f.mu.Lock()
+	f.rules = append(f.rules, rule)
+	f.mu.Unlock()
+}
+
+// clear deletes every rule this fault added: the network is back.
+func (f *netFault) clear() {
+	f.mu.Lock()
+	rules := f.rules
+	f.rules = nil
+	f.mu.Unlock()
+	for _, r := range rules {
+		if err := iptables(append([]string{"-D", "INPUT"}, r...)...); err != nil {
+			f.t.Errorf("remove fault rule: %v", err)
+		}
+	}
+}
+
+// portRange is first:last of n ports from first, as iptables writes it.
+func portRange(first, n int) string { return fmt.Sprintf("%d:%d", first, first+n-1) }
+
+// dropUDP drops every UDP datagram to or from the server's worker ports (its
+// rtc port block): what a firewall that blocks UDP does to its media.
+func (f *netFault) dropUDP(s *server) {
+	ports := portRange(s.rtcPort, rtcPortBlock)
+	f.add("-p", "udp", "--dport", ports, "-j", "DROP")
+	f.add("-p", "udp", "--sport", ports, "-j", "DROP")
+}
+
+// dropUDPFor drops the server's UDP for d, then restores it; it returns when
+// the rules are gone, with the time they went.
+func (f *netFault) dropUDPFor(s *server, d time.Duration) time.Time {
+	f.t.Helper()
+	f.dropUDP(s)
+	time.Sleep(d)
+	f.clear()
+	return time.Now()
+}
+
+// dropAllButTCP drops every UDP datagram to or from the server's ports and
+// extraUDP (a TURN server's UDP port, say), and every TCP segment to or from
+// tcpPorts but allowTCP: a firewall that lets through only TCP to the
+// allowed ports (HTTPS, TURN/TLS).
+func (f *netFault) dropAllButTCP(s *server, extraUDP, tcpPorts, allowTCP []int) {
+	f.dropUDP(s)
+	for _, p := range extraUDP {
+		f.add("-p", "udp", "--dport", fmt.Sprint(p), "-j", "DROP")
+		f.add("-p", "udp", "--sport", fmt.Sprint(p), "-j", "DROP")
+	}
+	for _, p := range tcpPorts {
+		f.add("-p", "tcp", "--dport", fmt.Sprint(p), "-j", "DROP")
+		f.add("-p", "tcp", "--sport", fmt.Sprint(p), "-j", "DROP")
+	}
+	// -I puts each rule first: the ACCEPTs go ahead of the DROPs.
+	for _, p := range allowTCP {
+		f.add("-p", "tcp", "--dport", fmt.Sprint(p), "-j", "ACCEPT")
+		f.add("-p", "tcp", "--sport", fmt.Sprint(p), "-j", "ACCEPT")
+	}
+}
