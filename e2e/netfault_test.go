@@ -109,3 +109,16 @@ func (f *netFault) dropAllButTCP(s *server, extraUDP, tcpPorts, allowTCP []int) 
 		f.add("-p", "tcp", "--sport", fmt.Sprint(p), "-j", "ACCEPT")
 	}
 }
+
+// cutTCP cuts every TCP connection clients on 127.0.0.1 hold to port (a
+// server's HTTP port: the pages' WebSockets) and refuses their new ones with
+// a reset until the fault is cleared: `ss -K` destroys the client sockets
+// (SOCK_DESTROY; the server gets a reset), as a NAT that forgot the flow or
+// a network change does. Clients on other loopback addresses (the test's
+// own, see fromAddr) still get through.
+func (f *netFault) cutTCP(port int) {
+	f.t.Helper()
+	f.add("-s", "127.0.0.1", "-p", "tcp", "--dport", fmt.Sprint(port), "-j", "REJECT", "--reject-with", "tcp-reset")
+	out, err := exec.Command("ss", "-K", "dst", "127.0.0.1", "dport", "=", fmt.Sprintf(":%d", port)).CombinedOutput()
+	require.NoError(f.t, err, "ss -K: %s", out)
+}

@@ -306,6 +306,7 @@ function resetSession() {
 function scheduleReconnect(delay) {
   teardown();
   if (state.left) return;
+  state.reconnecting = true;
   state.retry++;
   const wait = Math.min(delay + 250 * state.retry, 5000);
   if (state.cluster) state.token = ""; // ask the API again: the room may have moved
@@ -483,9 +484,12 @@ async function connect() {
   };
 }
 
-function signalURL() {
+// signalURL is the WebSocket to join on, or to resume on (no join token: it
+// may have expired since, and the resume token is the credential).
+function signalURL(resume) {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const base = state.cluster && state.signal ? state.signal.replace(/^http/, "ws") : `${proto}//${location.host}`;
+  if (resume) return `${base}/v1/rtc?resume=1`;
   return `${base}/v1/rtc?token=${encodeURIComponent(state.token)}`;
 }
 
@@ -514,7 +518,7 @@ function tryResume() {
     scheduleReconnect(0);
     return;
   }
-  const ws = new WebSocket(signalURL());
+  const ws = new WebSocket(signalURL(true));
   state.ws = ws;
   ws.onopen = () => sendRaw({ type: "resume", token: state.resumeToken, last_seq: state.seqIn });
   ws.onmessage = (e) => onMessage(JSON.parse(e.data));
@@ -527,7 +531,7 @@ function tryResume() {
       scheduleReconnect(300);
       return;
     }
-    const wait = Math.min(100 * 2 ** state.resumeAttempt++, 2000);
+    const wait = Math.min(100 * 2 ** state.resumeAttempt++, 1000);
     resumeTimer = setTimeout(tryResume, wait);
   };
 }
