@@ -17,8 +17,9 @@ import (
 
 const chromiumPath = "/usr/lib/chromium/chromium"
 
-// newBrowser starts headless Chromium with a fake microphone that plays a tone.
-func newBrowser(t *testing.T) context.Context {
+// newBrowser starts headless Chromium with a fake microphone that plays a
+// tone; extra options go after the usual ones.
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	_, err := os.Stat(chromiumPath)
 	require.NoError(t, err, "Chromium is required (make test installs Debian's chromium package)")
@@ -39,6 +40,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
 	}
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	t.Cleanup(func() {

@@ -75,8 +75,14 @@ func startServe(t testing.TB, args ...string) *server {
 // startServeEnv is startServe with extra environment variables.
 func startServeEnv(t testing.TB, env []string, args ...string) *server {
 	t.Helper()
+	return startServeAt(t, rtcPorts(t), env, args...)
+}
+
+// startServeAt is startServeEnv on a port block the caller took (rtcPorts),
+// for settings that name its ports (turnPorts).
+func startServeAt(t testing.TB, rtcPort int, env []string, args ...string) *server {
+	t.Helper()
 	testenv.RequireLoopbackOnly(t)
-	rtcPort := rtcPorts(t)
 	// The defaults first, args after them: a flag given twice takes its last value.
 	cmd := exec.Command(binary, append([]string{"serve", "--dev", "--http-addr", "127.0.0.1:0", "--rtc-port", fmt.Sprint(rtcPort),
 		"--data-dir", t.TempDir(), "--log-level", "warn"}, args...)...)

@@ -71,12 +71,12 @@ func (f *netFault) clear() {
 // portRange is first:last of n ports from first, as iptables writes it.
 func portRange(first, n int) string { return fmt.Sprintf("%d:%d", first, first+n-1) }
 
-// dropUDP drops every UDP datagram to or from the server's worker ports (its
-// rtc port block): what a firewall that blocks UDP does to its media.
+// dropUDP drops every UDP datagram between 127.0.0.1 and the server's
+// ports (its rtc port block): what a firewall that blocks UDP does to the
+// pages' media. Between the server's own parts the datagrams still flow: its
+// TURN server relays to the workers from another address (turnRelayIP).
 func (f *netFault) dropUDP(s *server) {
-	ports := portRange(s.rtcPort, rtcPortBlock)
-	f.add("-p", "udp", "--dport", ports, "-j", "DROP")
-	f.add("-p", "udp", "--sport", ports, "-j", "DROP")
+	f.drop("udp", portRange(s.rtcPort, rtcPortBlock))
 }
 
 // dropUDPFor drops the server's UDP for d, then restores it; it returns when
@@ -89,25 +89,29 @@ func (f *netFault) dropUDPFor(s *server, d time.Duration) time.Time {
 	return time.Now()
 }
 
-// dropAllButTCP drops every UDP datagram to or from the server's ports and
-// extraUDP (a TURN server's UDP port, say), and every TCP segment to or from
-// tcpPorts but allowTCP: a firewall that lets through only TCP to the
-// allowed ports (HTTPS, TURN/TLS).
-func (f *netFault) dropAllButTCP(s *server, extraUDP, tcpPorts, allowTCP []int) {
+// drop drops proto to or from ports (a port or first:last) between
+// 127.0.0.1 and itself, where the pages and the server's listeners are.
+func (f *netFault) drop(proto, ports string) {
+	for _, dir := range []string{"--dport", "--sport"} {
+		f.add("-s", "127.0.0.1", "-d", "127.0.0.1", "-p", proto, dir, ports, "-j", "DROP")
+	}
+}
+
+// allow lets proto to or from port through whatever drop rules are in place
+// now (-I puts it ahead of them).
+func (f *netFault) allow(proto string, port int) {
+	for _, dir := range []string{"--dport", "--sport"} {
+		f.add("-s", "127.0.0.1", "-d", "127.0.0.1", "-p", proto, dir, fmt.Sprint(port), "-j", "ACCEPT")
+	}
+}
+
+// onlyTCPTo drops all UDP and TCP between the pages and the server's port
+// block but TCP to port (a TURN/TLS port): a firewall that passes only
+// HTTPS. Signalling (the server's HTTP port, outside the block) still flows.
+func (f *netFault) onlyTCPTo(s *server, port int) {
 	f.dropUDP(s)
-	for _, p := range extraUDP {
-		f.add("-p", "udp", "--dport", fmt.Sprint(p), "-j", "DROP")
-		f.add("-p", "udp", "--sport", fmt.Sprint(p), "-j", "DROP")
-	}
-	for _, p := range tcpPorts {
-		f.add("-p", "tcp", "--dport", fmt.Sprint(p), "-j", "DROP")
-		f.add("-p", "tcp", "--sport", fmt.Sprint(p), "-j", "DROP")
-	}
-	// -I puts each rule first: the ACCEPTs go ahead of the DROPs.
-	for _, p := range allowTCP {
-		f.add("-p", "tcp", "--dport", fmt.Sprint(p), "-j", "ACCEPT")
-		f.add("-p", "tcp", "--sport", fmt.Sprint(p), "-j", "ACCEPT")
-	}
+	f.drop("tcp", portRange(s.rtcPort, rtcPortBlock))
+	f.allow("tcp", port)
 }
 
 // cutTCP cuts every TCP connection clients on 127.0.0.1 hold to port (a

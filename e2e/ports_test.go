@@ -15,7 +15,7 @@ import (
 const (
 	rtcPortFirst = 20000
 	rtcPortLast  = 32000
-	rtcPortBlock = 10 // ports per server: more than any test's workers
+	rtcPortBlock = 16 // ports per server: its workers', then its TURN server's (turnPorts)
 )
 
 var nextRTCBlock atomic.Int32

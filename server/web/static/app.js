@@ -259,6 +259,7 @@ function newPeerConnection(iceServers) {
   pc.onconnectionstatechange = () => {
     if (state.pc !== pc) return;
     state.connected = pc.connectionState === "connected";
+    if (state.connected && !state.connectMs) state.connectMs = Math.round(performance.now() - state.connectStart);
     if (state.connected) {
       if (state.reconnecting) showHealth();
       else setStatus("Connected.");
@@ -453,6 +454,8 @@ async function connect() {
   }
   resetSession();
   state.canRestart = true;
+  state.connectStart = performance.now();
+  state.connectMs = 0; // join to media connected (ICE and DTLS), for the tests' figures
   const ws = new WebSocket(signalURL());
   state.ws = ws;
   ws.onopen = () => send({ type: "join", publish: state.publish });
