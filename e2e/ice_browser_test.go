@@ -1,0 +1,147 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+)
+
+// TestBrowserJoinPaths: two pages behind each kind of firewall connect and
+// hear each other, over the path it leaves them; the join times (the
+// page's join to its media connected) go to the log for the note.
+//   - udp: an open network.
+//   - tcp (needs the worker's ICE over TCP): all UDP dropped.
+//   - turn-tls (needs the embedded TURN server): everything to the server's
+//     media and TURN ports dropped but TCP to its TURN/TLS port.
+func TestBrowserJoinPaths(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		turn  bool
+		fault func(f *netFault, s *server, tp turnPorts)
+		check func(t *testing.T, p pageState)
+	}{
+		{"udp", false, nil, func(t *testing.T, p pageState) {
+			require.Equal(t, "udp", p.Path.Protocol)
+			require.Equal(t, "host", p.Path.LocalType)
+		}},
+		{"tcp", false, func(f *netFault, s *server, _ turnPorts) { f.dropUDP(s) }, func(t *testing.T, p pageState) {
+			require.Equal(t, "tcp", p.Path.Protocol)
+			require.Equal(t, "host", p.Path.RemoteType)
+		}},
+		{"turn-tls", true, func(f *netFault, s *server, tp turnPorts) { f.onlyTCPTo(s, tp.tls) }, func(t *testing.T, p pageState) {
+			require.Equal(t, "relay", p.Path.LocalType)
+			require.Equal(t, "tls", p.Path.RelayProtocol)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rtcPort := rtcPorts(t)
+			tp := turnPortsAt(rtcPort)
+			var env []string
+			var opts []chromedp.ExecAllocatorOption
+			if tc.turn {
+				env = turnEnv(t, tp)
+				opts = append(opts, chromedp.Flag("ignore-certificate-errors", true))
+			}
+			s := startServeAt(t, rtcPort, env, "--workers", "1")
+			if tc.fault != nil {
+				tc.fault(newNetFault(t), s, tp)
+			}
+			browser := newBrowser(t, opts...)
+			tabs := []context.Context{
+				newTab(t, browser, s.base+"/?room=path-"+tc.name+"&name=alice"),
+				newTab(t, browser, s.base+"/?room=path-"+tc.name+"&name=bob"),
+			}
+			for i, tab := range tabs {
+				hears(t, tab, 1)
+				var p pageState
+				_, err := chromedp.Run(tab, chromedp.Poll[bool](`!!window.voicectl.path`, chromedp.WithPollingTimeout(3*time.Second)))
+				require.NoError(t, err, "no selected pair")
+				p = page(t, tab)
+				tc.check(t, p)
+				ms, err := chromedp.Run(tab, chromedp.Evaluate[int](`window.voicectl.connectMs`))
+				require.NoError(t, err)
+				t.Logf("path %s: page %d joined to media connected in %d ms (%+v)", tc.name, i, ms, *p.Path)
+			}
+		})
+	}
+}
+
+// The long outage tests turn ICE over TCP off: with it, the pages would
+// carry on over TCP, and the tests are about the UDP path coming back.
+var udpOnly = []string{"VOICECTL_RTC_TCP=false"}
+
+// TestBrowserCallSurvives20sUDPOutage (needs the worker's ICE restart or
+// consent fixes: on the worker of before, audio came back ~5 s after the
+// network): UDP dropped for 20 s, under rtc.ice_failed_after (30 s): audio
+// back within 2 s, same peers.
+func TestBrowserCallSurvives20sUDPOutage(t *testing.T) {
+	t.Parallel()
+	udpOutage(t, 20*time.Second, false, udpOnly)
+}
+
+// TestBrowserCallRecoversAfterLongUDPOutage (needs rtc.ice_failed_after):
+// outages of 40 s and 90 s against the default bound of 30 s, scaled to the
+// bound of 15 s set here to keep the test short (20 s and 45 s: 4/3 and 3
+// times the bound). Beyond the bound the server gives the transport up; the
+// page recovers (ICE restart or a rejoin) within 2 s of the network coming
+// back.
+func TestBrowserCallRecoversAfterLongUDPOutage(t *testing.T) {
+	t.Parallel()
+	const bound, dflt = 15 * time.Second, 30 * time.Second
+	for _, nominal := range []time.Duration{40 * time.Second, 90 * time.Second} {
+		outage := time.Duration(float64(nominal) * float64(bound) / float64(dflt))
+		t.Run(nominal.String(), func(t *testing.T) {
+			t.Parallel()
+			udpOutage(t, outage, true, append([]string{"VOICECTL_RTC_ICE_FAILED_AFTER=" + bound.String()}, udpOnly...))
+		})
+	}
+}
+
+// TestBrowserJoinWhoseFirstChecksAreLost (needs the worker's ICE that keeps
+// checking): every UDP datagram to and from the server is dropped for the
+// first 2 s of two pages' joins; both connect within 1 s of the drop ending
+// and hear each other. ICE over TCP is off here, or the pages would take it.
+func TestBrowserJoinWhoseFirstChecksAreLost(t *testing.T) {
+	t.Parallel()
+	s := startServeEnv(t, []string{"VOICECTL_RTC_TCP=false"}, "--workers", "1")
+	f := newNetFault(t)
+	f.dropUDP(s)
+	browser := newBrowser(t)
+	tabs := []context.Context{
+		newTab(t, browser, s.base+"/?room=lost&name=alice"),
+		newTab(t, browser, s.base+"/?room=lost&name=bob"),
+	}
+	for _, tab := range tabs {
+		_, err := chromedp.Run(tab, chromedp.Poll[bool](`!!window.voicectl.peerId`, chromedp.WithPollingTimeout(5*time.Second)))
+		require.NoError(t, err, "joined")
+	}
+	time.Sleep(2 * time.Second)
+	for _, tab := range tabs {
+		require.False(t, page(t, tab).Connected, "connected with its UDP dropped")
+	}
+	f.clear()
+	cleared := time.Now()
+	var iceUp time.Duration
+	for i, tab := range tabs {
+		_, err := chromedp.Run(tab, chromedp.Poll[bool](`window.voicectl.iceState === "connected" || window.voicectl.iceState === "completed"`,
+			chromedp.WithPollingTimeout(5*time.Second), chromedp.WithPollingInterval(10*time.Millisecond)))
+		require.NoError(t, err, "page %d: ICE never connected: %+v", i, page(t, tab))
+		iceUp = time.Since(cleared)
+	}
+	for i, tab := range tabs {
+		_, err := chromedp.Run(tab, chromedp.Poll[bool](`window.voicectl.connected`, chromedp.WithPollingTimeout(5*time.Second),
+			chromedp.WithPollingInterval(10*time.Millisecond)))
+		require.NoError(t, err, "page %d never connected: %+v", i, page(t, tab))
+	}
+	took := time.Since(cleared)
+	t.Logf("first 2 s of UDP dropped: both pages' ICE connected %s and media (DTLS too) %s after it stopped", iceUp, took)
+	require.Less(t, took, time.Second)
+	for _, tab := range tabs {
+		hears(t, tab, 1)
+	}
+}
