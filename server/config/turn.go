@@ -78,7 +78,7 @@ func turnDefaults() map[string]any {
 		"turn.credential_ttl":           "12h",
 		"turn.max_allocations":          1000,
 		"turn.max_allocations_per_user": 8,
-		"turn.max_bytes_per_second":     250000,
+		"turn.max_bytes_per_second":     1000000,
 		"rtc.ice_servers":               []any{},
 	}
 }
