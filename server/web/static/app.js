@@ -125,14 +125,20 @@ function recvonlyMids(sdp) {
 }
 
 // Offers are applied one at a time, in order: an ICE-restart offer may follow
-// a track offer before its answer is made.
-let negotiation = Promise.resolve();
+// a track offer before its answer is made. The chain belongs to its
+// connection: an operation under way when a connection is closed may never
+// settle, and must not hold up the next connection's offers.
+const negotiations = new WeakMap(); // RTCPeerConnection -> Promise
 
 function queueOffer(sdp) {
   const pc = state.pc;
-  negotiation = negotiation
+  if (!pc) return;
+  const chain = (negotiations.get(pc) || Promise.resolve())
     .then(() => (state.pc === pc ? onOffer(sdp) : undefined))
-    .catch((e) => setStatus("Negotiation failed: " + e, true));
+    .catch((e) => {
+      if (state.pc === pc) setStatus("Negotiation failed: " + e, true);
+    });
+  negotiations.set(pc, chain);
 }
 
 async function onOffer(sdp) {
@@ -260,6 +266,10 @@ function newPeerConnection(iceServers) {
     if (state.pc !== pc) return;
     state.connected = pc.connectionState === "connected";
     if (state.connected && !state.connectMs) state.connectMs = Math.round(performance.now() - state.connectStart);
+    if (state.connected) {
+      state.wasConnected = true;
+      updatePath().catch(() => {});
+    }
     if (state.connected) {
       if (state.reconnecting) showHealth();
       else setStatus("Connected.");
@@ -421,6 +431,12 @@ function onMessage(msg) {
       }
       setStatus(errorText[msg.code] || `Error ${msg.code}: ${msg.message}`, true);
       state.lastErrorCode = msg.code;
+      if (msg.fatal && msg.code === "join_timeout" && state.wasConnected) {
+        // A rejoin in a long network outage: the media could not connect yet.
+        // The call was up before, so the network may well come back: try again.
+        scheduleReconnect(1000);
+        break;
+      }
       if (msg.fatal && state.cluster && (msg.code === "wrong_server" || msg.code === "unavailable")) {
         scheduleReconnect(300); // the room moved, or its server is stopping: ask the API again
         break;
