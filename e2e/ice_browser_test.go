@@ -13,8 +13,8 @@ import (
 // hear each other, over the path it leaves them; the join times (the
 // page's join to its media connected) go to the log for the note.
 //   - udp: an open network.
-//   - tcp (needs the worker's ICE over TCP): all UDP dropped.
-//   - turn-tls (needs the embedded TURN server): everything to the server's
+//   - tcp (the worker's ICE over TCP): all UDP dropped.
+//   - turn-tls (the embedded TURN server): everything to the server's
 //     media and TURN ports dropped but TCP to its TURN/TLS port.
 func TestBrowserJoinPaths(t *testing.T) {
 	t.Parallel()
@@ -75,17 +75,16 @@ func TestBrowserJoinPaths(t *testing.T) {
 // carry on over TCP, and the tests are about the UDP path coming back.
 var udpOnly = []string{"VOICECTL_RTC_TCP=false"}
 
-// TestBrowserCallSurvives20sUDPOutage (needs the worker's ICE restart or
-// consent fixes: on the worker of before, audio came back ~5 s after the
-// network): UDP dropped for 20 s, under rtc.ice_failed_after (30 s): audio
-// back within 2 s, same peers.
+// TestBrowserCallSurvives20sUDPOutage: UDP dropped for 20 s, under
+// rtc.ice_failed_after (30 s): audio back within 2 s, same peers. (Before
+// issue 32's worker, it came back ~5 s after the network, at the worker's
+// next consent check; the pages' ICE restarts now bring it back at once.)
 func TestBrowserCallSurvives20sUDPOutage(t *testing.T) {
 	t.Parallel()
 	udpOutage(t, 20*time.Second, false, udpOnly)
 }
 
-// TestBrowserCallRecoversAfterLongUDPOutage (needs rtc.ice_failed_after):
-// outages of 40 s and 90 s against the default bound of 30 s, scaled to the
+// TestBrowserCallRecoversAfterLongUDPOutage: outages of 40 s and 90 s against the default bound of 30 s, scaled to the
 // bound of 15 s set here to keep the test short (20 s and 45 s: 4/3 and 3
 // times the bound). Beyond the bound the server gives the transport up; the
 // page recovers (ICE restart or a rejoin) within 2 s of the network coming
@@ -102,8 +101,8 @@ func TestBrowserCallRecoversAfterLongUDPOutage(t *testing.T) {
 	}
 }
 
-// TestBrowserJoinWhoseFirstChecksAreLost (needs the worker's ICE that keeps
-// checking): every UDP datagram to and from the server is dropped for the
+// TestBrowserJoinWhoseFirstChecksAreLost (the worker's ICE keeps checking
+// until rtc.ice_failed_after): every UDP datagram to and from the server is dropped for the
 // first 2 s of two pages' joins; both connect within 1 s of the drop ending
 // and hear each other. ICE over TCP is off here, or the pages would take it.
 func TestBrowserJoinWhoseFirstChecksAreLost(t *testing.T) {

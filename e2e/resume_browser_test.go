@@ -23,8 +23,7 @@ func httpPort(t *testing.T, s *server) int {
 	return p
 }
 
-// TestBrowserSignallingCutResumes (needs signalling resume on the server):
-// both pages' WebSockets are cut mid-call (ss -K) and new ones refused for
+// TestBrowserSignallingCutResumes: both pages' WebSockets are cut mid-call (ss -K) and new ones refused for
 // 1.5 s. Audio never stops meanwhile; each page resumes its session (same
 // peer id, one resume, no rejoin), and messages made while the sockets were
 // down are not lost either way: alice's mute (client to server, replayed
