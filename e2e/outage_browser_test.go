@@ -88,7 +88,7 @@ func audioBack(t *testing.T, tabs []context.Context, since time.Time, limit time
 			all = all && back[i]
 		}
 		took := time.Since(since)
-		if all {
+		if all && took <= limit {
 			return took
 		}
 		if took > limit {
