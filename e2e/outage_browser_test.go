@@ -19,6 +19,7 @@ type pageState struct {
 	Restarts     int    `json:"restarts"`
 	Resumes      int    `json:"resumes"`
 	Rejoins      int    `json:"rejoins"`
+	RejoinReason string `json:"rejoinReason"`
 	Duplicates   int    `json:"duplicates"`
 	SeqIn        int    `json:"seqIn"`
 	SeqOut       int    `json:"seqOut"`
@@ -36,7 +37,7 @@ const pageStateJS = `(() => {
   const v = window.voicectl || {};
   return {peerId: v.peerId || "", connected: !!v.connected, iceState: v.iceState || "",
     reconnecting: !!v.reconnecting, restarts: v.restarts || 0, resumes: v.resumes || 0,
-    rejoins: v.rejoins || 0, duplicates: v.duplicates || 0, seqIn: v.seqIn || 0, seqOut: v.seqOut || 0,
+    rejoins: v.rejoins || 0, rejoinReason: v.rejoinReason || "", duplicates: v.duplicates || 0, seqIn: v.seqIn || 0, seqOut: v.seqOut || 0,
     status: document.getElementById("status").textContent, path: v.path || null};
 })()`
 

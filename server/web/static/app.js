@@ -31,6 +31,7 @@ const state = {
   restarts: 0,      // ICE restarts asked for (restart_ice)
   resumes: 0,       // signalling sessions resumed on a new WebSocket
   rejoins: 0,       // full joins after the first
+  rejoinReason: "", // why the last one (for tests and the console)
   // Signalling resume (docs/signalling.md): the server's resume_token, the
   // last seq seen each way, and what was sent but not known to have arrived.
   resumeToken: "",
@@ -389,6 +390,7 @@ function onMessage(msg) {
       break;
     }
     case "reconnect":
+      state.rejoinReason = "reconnect " + msg.reason;
       scheduleReconnect(msg.delay_ms || 0);
       break;
     case "move":
@@ -406,6 +408,7 @@ function onMessage(msg) {
       if (msg.code === "resume_failed") {
         // The server no longer has this session: join from scratch.
         console.info("resume failed:", msg.message);
+        state.rejoinReason = "resume_failed: " + msg.message;
         teardown();
         state.retry = 0;
         state.reconnecting = true;
@@ -432,6 +435,7 @@ function onMessage(msg) {
       setStatus(errorText[msg.code] || `Error ${msg.code}: ${msg.message}`, true);
       state.lastErrorCode = msg.code;
       if (msg.fatal && msg.code === "join_timeout" && state.wasConnected) {
+        state.rejoinReason = "join_timeout";
         // A rejoin in a long network outage: the media could not connect yet.
         // The call was up before, so the network may well come back: try again.
         scheduleReconnect(1000);
@@ -499,6 +503,7 @@ async function connect() {
       }).catch(() => scheduleReconnect(1000));
       return;
     }
+    state.rejoinReason = "socket closed " + e.code;
     scheduleReconnect(500);
   };
 }
@@ -534,6 +539,7 @@ function tryResume() {
   if (state.left) return;
   if (Date.now() - state.resumeStarted > resumeForMs) {
     console.info("resume: no socket within", resumeForMs, "ms; joining again");
+    state.rejoinReason = "no resume socket";
     scheduleReconnect(0);
     return;
   }
@@ -546,6 +552,7 @@ function tryResume() {
   ws.onclose = () => {
     if (state.ws !== ws || state.left) return;
     if (!opened && state.cluster) {
+      state.rejoinReason = "server gone";
       // Its server is gone: the API knows where the room is next.
       scheduleReconnect(300);
       return;
@@ -566,6 +573,7 @@ function onResumed(msg) {
   if (state.unacked.length && state.unacked[0].seq > got + 1) {
     // What the server is missing is no longer kept: start over.
     console.info("resume: messages after", got, "are gone; joining again");
+    state.rejoinReason = "resume gap";
     scheduleReconnect(0);
     return;
   }
