@@ -3,6 +3,7 @@ package worker
 import (
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/pion/ice/v4"
 
@@ -26,12 +27,18 @@ const (
 	// tcpReadPackets is how many packets read from one connection wait for
 	// pion before the connection is no longer read (TCP then slows the peer).
 	tcpReadPackets = 256
+	// tcpFirstCheckTimeout closes a connection that sends no ICE check this
+	// long after it opened, or whose check names no transport of this worker
+	// and is followed by nothing: a client checks at once (RFC 6544 §7.1),
+	// and pion's 30 s would let anyone hold a connection and its goroutines
+	// for nothing.
+	tcpFirstCheckTimeout = 5 * time.Second
 )
 
 // listenTCP opens the worker's ICE-TCP port on the address the UDP mux
 // listens on, or on every address when the UDP mux has several (pion offers
 // a TCP candidate for each address the filters allow).
-func listenTCP(p ipc.InitParams, udp *ice.MultiUDPMuxDefault) (*ice.TCPMuxDefault, error) {
+func listenTCP(p ipc.InitParams, udp *ice.MultiUDPMuxDefault, firstCheck time.Duration) (*ice.TCPMuxDefault, error) {
 	ip := net.IPv4zero
 	if addrs := udp.GetListenAddresses(); len(addrs) == 1 {
 		if a, ok := addrs[0].(*net.UDPAddr); ok {
@@ -46,5 +53,8 @@ func listenTCP(p ipc.InitParams, udp *ice.MultiUDPMuxDefault) (*ice.TCPMuxDefaul
 		Listener:        l,
 		ReadBufferSize:  tcpReadPackets,
 		WriteBufferSize: tcpWriteBuffer,
+
+		FirstStunBindTimeout:         firstCheck,
+		AliveDurationForConnFromStun: firstCheck,
 	}), nil
 }

@@ -359,3 +359,29 @@ func TestATakenTCPPortLeavesTheWorkerOnUDP(t *testing.T) {
 	require.NoError(t, err, "a stopped worker's TCP port is free")
 	require.NoError(t, l.Close())
 }
+
+// TestASilentTCPConnectionIsClosed: a connection to the ICE-TCP port that
+// sends no check, or one for no transport of the worker, is closed after the
+// first-check timeout, not held.
+func TestASilentTCPConnectionIsClosed(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	w, _ := testWorker(t, 46700)
+	mux, err := listenTCP(ipc.InitParams{TCPPort: 46701}, w.mux, 200*time.Millisecond)
+	require.NoError(t, err)
+	defer mux.Close()
+	stranger := consentCheck(t, "nobody:here", "password-of-nobody-at-all")
+	for name, first := range map[string][]byte{"silent": nil, "unknown ufrag": stranger} {
+		c, err := net.Dial("tcp4", "127.0.0.1:46701")
+		require.NoError(t, err, name)
+		if first != nil {
+			_, err = c.Write(append([]byte{byte(len(first) >> 8), byte(len(first))}, first...))
+			require.NoError(t, err)
+		}
+		start := time.Now()
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+		_, err = io.ReadAll(c)
+		require.NoError(t, err, "%s: closed by the worker, not timed out here", name)
+		require.Less(t, time.Since(start), 3*time.Second, name)
+		require.NoError(t, c.Close())
+	}
+}

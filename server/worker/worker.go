@@ -262,7 +262,7 @@ func (w *Worker) init(p ipc.InitParams) (ipc.Ready, error) {
 	var tcpErr error
 	if p.TCPPort > 0 {
 		// A taken TCP port costs the TCP candidates, not the worker.
-		tcpMux, tcpErr = listenTCP(p, mux)
+		tcpMux, tcpErr = listenTCP(p, mux, tcpFirstCheckTimeout)
 	}
 	api, err := newMediaAPI(p, mux, sockets)
 	if err != nil {
