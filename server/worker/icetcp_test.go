@@ -2,9 +2,13 @@ package worker
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -384,4 +388,67 @@ func TestASilentTCPConnectionIsClosed(t *testing.T) {
 		require.Less(t, time.Since(start), 3*time.Second, name)
 		require.NoError(t, c.Close())
 	}
+}
+
+// stateEvents is control's side of the IPC channel in a test: it passes the
+// worker's transport states on.
+type stateEvents chan ipc.TransportState
+
+func (stateEvents) HandleRequest(context.Context, string, json.RawMessage) (any, error) {
+	return nil, errors.New("not control")
+}
+
+func (c stateEvents) HandleEvent(method string, params json.RawMessage) {
+	var e ipc.TransportState
+	if method == ipc.EventTransportState && json.Unmarshal(params, &e) == nil {
+		select {
+		case c <- e:
+		default:
+		}
+	}
+}
+
+// TestATransportThatMovesToTCPMidCallFails: a transport on the worker's own
+// UDP write path whose selected pair becomes TCP (an ICE restart that found
+// only TCP, UDP blocked mid-call) cannot follow: the worker must not hand its
+// keys' packet numbering to pion. It reports the transport failed, once
+// (control then has the peer rejoin), and keeps its route.
+//
+// A pion client does not reconnect over TCP after such a restart (it dials
+// no new TCP connection), so the test puts a TCP listener's transport on a
+// route of the worker's own, as the UDP one it would have had.
+func TestATransportThatMovesToTCPMidCallFails(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	w, _ := testWorkerWith(t, ipc.InitParams{Port: 46710, TCPPort: 46710, Loopback: true})
+	events := make(stateEvents, 64)
+	fromWorker, toControl := io.Pipe()
+	control := ipc.New(fromWorker, io.Discard, events, w.log).Start()
+	w.conn = ipc.New(strings.NewReader(""), toControl, w, w.log)
+	t.Cleanup(func() {
+		w.closeAll()
+		_ = toControl.Close()
+		<-control.Done()
+	})
+	l := connectListener(t, w, "T", tcpOnly)
+	require.False(t, l.t.route.Load().fast())
+	udpRoute := &route{keys: &srtpKeys{}, remote: netip.MustParseAddrPort("127.0.0.1:9")}
+	l.setRoute(udpRoute)
+
+	l.t.updateRoute(false) // ICE reports the TCP pair
+	l.t.updateRoute(false)
+	failed := 0
+	for deadline := time.After(time.Second); ; {
+		select {
+		case e := <-events:
+			if e.State == ipc.ConnFailed {
+				require.Equal(t, "T", e.TransportID)
+				failed++
+			}
+			continue
+		case <-deadline:
+		}
+		break
+	}
+	require.Equal(t, 1, failed, "reported failed, once")
+	require.Same(t, udpRoute, l.t.route.Load(), "the worker's keys stay its own")
 }

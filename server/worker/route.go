@@ -5,10 +5,10 @@ import (
 	"slices"
 
 	"github.com/pion/webrtc/v4"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/voicectl/voicectl/internal/udpmsg"
+	"github.com/voicectl/voicectl/server/ipc"
 )
 
 // route is how a connected transport's forwarded packets leave the worker.
@@ -45,12 +45,20 @@ func (t *transport) updateRoute(decide bool) {
 	case keys != nil && sock != nil:
 		t.setRouteLocked(&route{keys: keys, sock: sock, dst: udpmsg.Inet4(dst), remote: dst})
 		t.moveIngressLocked(dst)
+	case prev != nil && t.selectedTCP():
+		// An ICE restart found only TCP (UDP blocked mid-call). The worker's
+		// writes are UDP, and pion must not take over with the same keys:
+		// its SRTP and SRTCP contexts would number packets as ours did (RFC
+		// 3711 §9.1). The transport is failed, so that control has the peer
+		// rejoin, on a transport that takes pion's path from the start.
+		if !t.failedOverTCP {
+			t.failedOverTCP = true
+			t.w.log.Warn("transport moved to ICE over TCP mid-call: failing it so that the peer rejoins", "transport", t.id)
+			t.w.notify(ipc.EventTransportState, ipc.TransportState{TransportID: t.id, State: ipc.ConnFailed})
+		}
 	case prev != nil:
 		// Keep the last known path: ICE reported a pair we cannot map (it will
 		// report the next one), and pion must not start writing with our keys.
-		// A pair over TCP (an ICE restart that found only TCP) is not followed:
-		// pion's SRTP contexts would number packets as ours do.
-		t.w.log.Debug("transport keeps its last UDP route", "transport", t.id)
 	default:
 		t.w.log.Debug("transport uses pion's write path", "transport", t.id, "keys", keys != nil)
 		t.setRouteLocked(&route{})
@@ -83,6 +91,12 @@ func (t *transport) selectedPath() (*mediaSocket, netip.AddrPort) {
 		return nil, none
 	}
 	return sock, netip.AddrPortFrom(remote.Unmap(), pair.Remote.Port)
+}
+
+// selectedTCP reports whether ICE's selected candidate pair is over TCP.
+func (t *transport) selectedTCP() bool {
+	pair, err := t.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	return err == nil && pair != nil && pair.Local != nil && pair.Local.Protocol == webrtc.ICEProtocolTCP
 }
 
 // setRouteLocked makes rt the route of t and of its consumers, which hold a

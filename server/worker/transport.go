@@ -57,6 +57,7 @@ type transport struct {
 	ingress       *ingress
 	ingressAt     netip.AddrPort
 	ingressClosed bool
+	failedOverTCP bool         // reported failed when ICE moved it to TCP (see updateRoute)
 	reports       *roundJob    // sender reports, see senderreport.go
 	reportOut     reportWriter // under mu
 
