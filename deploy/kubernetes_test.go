@@ -171,6 +171,16 @@ func TestKubernetesManifestsRenderAndDecodeStrictly(t *testing.T) {
 		}
 	}
 	require.Equal(t, workers.Value, fmt.Sprint(udp), "one UDP port per worker")
+	// ICE over TCP (rtc.tcp, on by default) takes each worker's UDP port
+	// number over TCP (rtc.tcp_port 0).
+	tcp := 0
+	for _, p := range serve.Ports {
+		if p.Protocol == corev1.ProtocolTCP && strings.HasPrefix(p.Name, "rtc-tcp-") {
+			require.Equal(t, rtcPort.Value, fmt.Sprint(p.ContainerPort-int32(tcp)), "worker i's ICE-TCP port is rtc.port+i")
+			tcp++
+		}
+	}
+	require.Equal(t, workers.Value, fmt.Sprint(tcp), "one ICE-TCP port per worker")
 	require.True(t, *pod.SecurityContext.RunAsNonRoot)
 	require.False(t, *serve.SecurityContext.AllowPrivilegeEscalation)
 
