@@ -43,6 +43,8 @@ type conn struct {
 	cancelRead context.CancelFunc
 	// overflowed is set once the client fell outboxSize messages behind.
 	overflowed atomic.Bool
+	// readDone closes when the read loop has ended.
+	readDone chan struct{}
 }
 
 // outMsg is a frame to write, or (with close set) the last thing to do.
@@ -54,7 +56,7 @@ type outMsg struct {
 }
 
 func newConn(ws *websocket.Conn, remote string) *conn {
-	c := &conn{ws: ws, remote: remote, out: make(chan outMsg, outboxSize), closed: make(chan struct{})}
+	c := &conn{ws: ws, remote: remote, out: make(chan outMsg, outboxSize), closed: make(chan struct{}), readDone: make(chan struct{})}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.readCtx, c.cancelRead = context.WithCancel(context.Background())
 	return c
@@ -134,6 +136,24 @@ func (c *conn) abort(status websocket.StatusCode, reason string) {
 	})
 }
 
+// broken ends a socket whose write failed, most likely reset by a client
+// that closed it with our messages unread. What the client sent before is
+// still readable (a leave, say, which must end its peer rather than leave
+// it detached), so nothing more is written, and the read loop reads on to
+// the end of the stream for up to closeGrace before the socket closes.
+func (c *conn) broken() {
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		c.cancel()
+		go func() {
+			t := time.AfterFunc(closeGrace, c.cancelRead)
+			<-c.readDone
+			t.Stop()
+			_ = c.ws.CloseNow()
+		}()
+	})
+}
+
 func (c *conn) writeLoop() {
 	for {
 		select {
@@ -148,7 +168,7 @@ func (c *conn) writeLoop() {
 			err := c.ws.Write(wctx, websocket.MessageText, m.data)
 			cancel()
 			if err != nil {
-				c.abort(websocket.StatusInternalError, "write failed")
+				c.broken()
 				return
 			}
 		}

@@ -51,10 +51,12 @@ func (srv *Server) sessionOf(tok string) *session {
 }
 
 // dropped is the end of c's read loop: a session whose client numbers its
-// messages and did not leave is detached for signal.resume_window, its
-// peer and media kept; any other ends its peer, as every dropped socket did
-// before resume.
-func (s *session) dropped(c *conn) {
+// messages, did not leave and did not close the socket itself (byClient: a
+// close frame came) is detached for signal.resume_window, its peer and
+// media kept; any other ends its peer, as every dropped socket did before
+// resume. Only a socket lost without a close frame (reset, EOF, a dead
+// path) is worth waiting for: a client that closed it will not resume it.
+func (s *session) dropped(c *conn, byClient bool) {
 	window := s.srv.p.Config.ResumeWindow
 	s.mu.Lock()
 	if s.c != c {
@@ -63,7 +65,7 @@ func (s *session) dropped(c *conn) {
 		return
 	}
 	s.c = nil
-	resumable := !s.ended && s.peerID != "" && s.token != "" && s.clientSeq.Load() && window > 0
+	resumable := !s.ended && !byClient && s.peerID != "" && s.token != "" && s.clientSeq.Load() && window > 0
 	if resumable {
 		s.detachedAt, s.detachedSeq = time.Now(), s.seq
 		s.expiry = time.AfterFunc(window, s.expire)
@@ -72,6 +74,9 @@ func (s *session) dropped(c *conn) {
 	s.mu.Unlock()
 	c.abort(websocket.StatusNormalClosure, "")
 	if !resumable {
+		if byClient {
+			s.log().Debug("the client closed its signalling connection; the peer leaves")
+		}
 		s.leave()
 		return
 	}

@@ -31,6 +31,15 @@ type recRooms struct {
 	sessions map[string]roomhost.Session
 	left     []string
 	restarts []string
+	// muteGate, when set, holds every mute until it closes.
+	muteGate chan struct{}
+}
+
+func (r *recRooms) Mute(string, bool) error {
+	if r.muteGate != nil {
+		<-r.muteGate
+	}
+	return r.err
 }
 
 func (r *recRooms) Admit(req roomhost.JoinRequest) (roomhost.Admission, error) {
@@ -398,4 +407,60 @@ func TestResumeWithinThePerAddressLimit(t *testing.T) {
 	// The fresh session goes just after resumed is queued.
 	require.Eventually(t, func() bool { return sessions() == 1 }, 5*time.Second, 5*time.Millisecond, "the join token's fresh session was dropped")
 	require.Empty(t, rooms.leaves())
+}
+
+// TestClientCloseFrameEndsThePeer: a client that closes its socket itself
+// (a close frame: a page tearing its connection down to follow a move, a
+// tab closing) will not resume it; its peer leaves at once, not after the
+// resume window.
+func TestClientCloseFrameEndsThePeer(t *testing.T) {
+	for _, status := range []websocket.StatusCode{websocket.StatusNormalClosure, websocket.StatusGoingAway} {
+		t.Run(fmt.Sprint(int(status)), func(t *testing.T) {
+			rooms := &recRooms{}
+			h := startResumeServer(t, time.Minute, rooms)
+			ws, tok, _ := joinNumbered(t, h, rooms, "a")
+			require.NoError(t, ws.Close(status, ""))
+			require.Eventually(t, func() bool { return len(rooms.leaves()) == 1 }, 5*time.Second, 5*time.Millisecond, "the peer leaves now")
+			require.Equal(t, []string{"PA_a"}, rooms.leaves())
+			require.Zero(t, testutil.ToFloat64(h.srv.metrics.Resumes(ResumeDetached)))
+
+			ws2, _, err := dialResume(t, h)
+			require.NoError(t, err)
+			write(t, ws2, fmt.Sprintf(`{"type":"resume","token":%q,"last_seq":1}`, tok))
+			e, err := readError(t, ws2)
+			require.NoError(t, err)
+			require.Equal(t, wire.CodeResumeFailed, e.Code)
+		})
+	}
+}
+
+// TestLeaveBeforeAResetIsServed: a client sends leave and closes its
+// socket with the server's messages unread, so its kernel resets the
+// connection; the server's next write fails before its read loop got to
+// the leave. The leave is still read and served: the peer leaves, it is
+// not detached to wait out the resume window.
+func TestLeaveBeforeAResetIsServed(t *testing.T) {
+	rooms := &recRooms{muteGate: make(chan struct{})}
+	h := startResumeServer(t, time.Minute, rooms)
+	ws, _, s := joinNumbered(t, h, rooms, "a")
+	// The read loop is held in the mute; the leave waits behind it.
+	write(t, ws, `{"type":"mute","muted":true,"seq":2}`)
+	write(t, ws, `{"type":"leave","seq":3}`)
+	c := s.current()
+	s.Send(peerLeft("unread")) // left unread: the close below resets
+	time.Sleep(50 * time.Millisecond)
+	require.NoError(t, ws.CloseNow())
+	require.Eventually(t, func() bool {
+		s.Send(peerLeft("x"))
+		select {
+		case <-c.closed:
+			return true
+		default:
+			return false
+		}
+	}, 5*time.Second, 10*time.Millisecond, "a write to the reset socket fails")
+	close(rooms.muteGate)
+	require.Eventually(t, func() bool { return len(rooms.leaves()) == 1 }, 5*time.Second, 5*time.Millisecond, "the leave is served")
+	require.Equal(t, []string{"PA_a"}, rooms.leaves())
+	require.Zero(t, testutil.ToFloat64(h.srv.metrics.Resumes(ResumeDetached)), "a client that left is not waited for")
 }

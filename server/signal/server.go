@@ -175,9 +175,14 @@ func (srv *Server) serveResume(w http.ResponseWriter, r *http.Request) {
 // resume; a first message resume swaps it for the resumed one.
 func (srv *Server) serve(c *conn) {
 	go c.writeLoop()
+	// closedByClient: the client sent a close frame (RFC 6455 §5.5.1), so
+	// it closed its socket on purpose (a page that tears its connection
+	// down, a tab closing, a client after leave) rather than lost it.
+	closedByClient := false
 	defer func() {
+		close(c.readDone)
 		if s := c.sess.Load(); s != nil {
-			s.dropped(c)
+			s.dropped(c, closedByClient)
 			return
 		}
 		c.abort(websocket.StatusNormalClosure, "")
@@ -215,6 +220,7 @@ func (srv *Server) serve(c *conn) {
 		// close frame; abort's Close ends the reads (or its grace does).
 		typ, r, err := c.ws.Reader(c.readCtx)
 		if err != nil {
+			closedByClient = websocket.CloseStatus(err) != -1
 			return
 		}
 		if !messages.Allow() {
