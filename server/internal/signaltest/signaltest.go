@@ -22,9 +22,17 @@ import (
 // come back as the HTTP status and body.
 func Dial(t *testing.T, baseURL, from, token string) (*websocket.Conn, *http.Response, error) {
 	t.Helper()
+	return DialWithin(t, baseURL, from, token, 5*time.Second)
+}
+
+// DialWithin is Dial with its own bound on the upgrade: a burst of
+// hundreds of upgrades at once, on a loaded machine, may need more than
+// one upgrade alone.
+func DialWithin(t *testing.T, baseURL, from, token string, within time.Duration) (*websocket.Conn, *http.Response, error) {
+	t.Helper()
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
 	hc := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
 	hdr := http.Header{"Authorization": {"Bearer " + token}}
 	ws, resp, err := websocket.Dial(ctx, strings.Replace(baseURL, "http", "ws", 1)+"/v1/rtc", &websocket.DialOptions{HTTPClient: hc, HTTPHeader: hdr})
