@@ -30,12 +30,20 @@ type cliResult struct {
 // cliAsync runs voicectl in the background (a loadgen run, a rolling
 // restart) while the test goes on.
 func cliAsync(env []string, args ...string) <-chan cliResult {
+	ch, _ := cliAsyncLive(env, args...)
+	return ch
+}
+
+// cliAsyncLive is cliAsync that also shows the command's stderr as it
+// comes (a loadgen's progress lines).
+func cliAsyncLive(env []string, args ...string) (<-chan cliResult, *lockedBuffer) {
 	ch := make(chan cliResult, 1)
+	errOut := &lockedBuffer{}
 	go func() {
 		cmd := exec.Command(binary, args...)
 		cmd.Env = env
-		var out, errOut strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errOut
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, errOut
 		err := cmd.Run()
 		r := cliResult{out: out.String(), stderr: errOut.String()}
 		var ee *exec.ExitError
@@ -46,7 +54,7 @@ func cliAsync(env []string, args ...string) <-chan cliResult {
 		}
 		ch <- r
 	}()
-	return ch
+	return ch, errOut
 }
 
 func readyStatus(t *testing.T, base string) int {
@@ -243,7 +251,7 @@ func TestDrainingRelaySendsItsPeersBackToTheOwner(t *testing.T) {
 	hosts := startHosts(t, br.URL, env...)
 	api := startAPI(t, br.URL, t.TempDir())
 	byID := identify(t, api, hosts)
-	run := cliAsync(nil, "loadgen", "run", "--api", api.base, "--api-key", clusterAPIKey, "--loopback-only",
+	run, progress := cliAsyncLive(nil, "loadgen", "run", "--api", api.base, "--api-key", clusterAPIKey, "--loopback-only",
 		"--rooms", "1", "--publishers", "2", "--listeners", "5", "--join-rate", "20", "--warmup", "1s", "--duration", "10s",
 		"--max-gap", "5s", "-o", "json")
 	var relay *host
@@ -258,7 +266,12 @@ func TestDrainingRelaySendsItsPeersBackToTheOwner(t *testing.T) {
 		}
 		return peers == 7 && relayed > 0
 	}, 20*time.Second, 50*time.Millisecond, "the room spread onto a relay")
-	time.Sleep(1500 * time.Millisecond) // inside the measurement window
+	// Inside the measurement window, which opens a warmup after the last
+	// peer's media connected (the servers count a peer from its admission:
+	// on a loaded machine its media may take a second more), so the rejoins
+	// the drain causes are counted.
+	require.Eventually(t, func() bool { return strings.Contains(progress.String(), "measuring:") }, 20*time.Second, 50*time.Millisecond,
+		"the loadgen measures: %s", progress)
 	moved := api.liveServers(t)[relay.id].RelayPeers
 	require.NoError(t, relay.cmd.Process.Signal(syscall.SIGTERM))
 	took := waitExit(t, relay.server, 25*time.Second)
