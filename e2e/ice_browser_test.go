@@ -47,7 +47,7 @@ func TestBrowserJoinPaths(t *testing.T) {
 				env = turnEnv(t, tp)
 				opts = append(opts, chromedp.Flag("ignore-certificate-errors", true))
 			}
-			s := startServeAt(t, rtcPort, env, "--workers", "1")
+			s := startServeAt(t, rtcPort, faultEnv(env...), "--workers", "1")
 			if tc.fault != nil {
 				tc.fault(newNetFault(t), s, tp)
 			}
@@ -107,7 +107,7 @@ func TestBrowserCallRecoversAfterLongUDPOutage(t *testing.T) {
 // and hear each other. ICE over TCP is off here, or the pages would take it.
 func TestBrowserJoinWhoseFirstChecksAreLost(t *testing.T) {
 	t.Parallel()
-	s := startServeEnv(t, []string{"VOICECTL_RTC_TCP=false"}, "--workers", "1")
+	s := startServeEnv(t, faultEnv("VOICECTL_RTC_TCP=false"), "--workers", "1")
 	f := newNetFault(t)
 	f.dropUDP(s)
 	browser := newBrowser(t)

@@ -26,6 +26,14 @@ type netFault struct {
 	rules [][]string // rule specs (after the chain) in place now
 }
 
+// faultEnv keeps a faulted server's media on 127.0.0.1, where the rules
+// match: the relay tests put 127.0.0.11-13 on lo, and a server with rtc.ips
+// empty would offer candidates there too, which the pages could take round
+// the fault.
+func faultEnv(env ...string) []string {
+	return append([]string{"VOICECTL_RTC_IPS=127.0.0.1"}, env...)
+}
+
 // newNetFault returns a fault with no rules yet; its rules go when the test ends.
 func newNetFault(t testing.TB) *netFault {
 	t.Helper()

@@ -52,7 +52,7 @@ func page(t *testing.T, tab context.Context) pageState {
 // room that hear each other.
 func twoPagesInACall(t *testing.T, room string, env []string, args ...string) (*server, []context.Context) {
 	t.Helper()
-	s := startServeEnv(t, env, append([]string{"--workers", "1"}, args...)...)
+	s := startServeEnv(t, faultEnv(env...), append([]string{"--workers", "1"}, args...)...)
 	browser := newBrowser(t)
 	tabs := []context.Context{
 		newTab(t, browser, s.base+"/?room="+room+"&name=alice"),
