@@ -106,7 +106,7 @@ func TestALongRunLeavesNoPerRoomState(t *testing.T) {
 	require.Eventually(t, func() bool {
 		rooms, err := s.p.Directory.List(ctx, "z")
 		return err == nil && len(rooms) == 0
-	}, 5*time.Second, 20*time.Millisecond, "z's rooms are re-homed once it is silent")
+	}, 15*time.Second, 20*time.Millisecond, "z's rooms are re-homed once it is silent") // 5 s ran out once beside the whole suite on two cores
 
 	// Drain moves, which keep a retry pace and the rebalance cooldown.
 	for i := range 10 {
