@@ -20,6 +20,8 @@ type (
 	StateEvent TransportState
 	// PathEvent is a transport's selected candidate pair.
 	PathEvent TransportPath
+	// QualityEvent is a transport's connection quality.
+	QualityEvent TransportQuality
 	// ProducerNewEvent: a producer started on a router.
 	ProducerNewEvent ProducerEvent
 	// ProducerClosedEvent: a producer's track ended.
@@ -39,6 +41,9 @@ func (e StateEvent) Key() string { return e.TransportID }
 
 // Key implements Event.
 func (e PathEvent) Key() string { return e.TransportID }
+
+// Key implements Event.
+func (e QualityEvent) Key() string { return e.TransportID }
 
 // Key implements Event.
 func (e ProducerNewEvent) Key() string { return e.TransportID }
@@ -62,6 +67,8 @@ func DecodeEvent(method string, raw json.RawMessage) (Event, error) {
 		ev, err = decode[StateEvent](raw)
 	case EventTransportPath:
 		ev, err = decode[PathEvent](raw)
+	case EventQuality:
+		ev, err = decode[QualityEvent](raw)
 	case EventProducerNew:
 		ev, err = decode[ProducerNewEvent](raw)
 	case EventProducerClosed:

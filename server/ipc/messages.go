@@ -36,6 +36,7 @@ const (
 	EventCandidate      = "transport.candidate"
 	EventTransportState = "transport.state"
 	EventTransportPath  = "transport.path"
+	EventQuality        = "transport.quality"
 	EventProducerNew    = "producer.new"
 	EventProducerClosed = "producer.closed"
 	EventSpeakers       = "router.speakers"
@@ -188,6 +189,43 @@ type TransportPath struct {
 	Remote string `json:"remote"`
 }
 
+// The connection quality levels a worker reports (TransportQuality.Level),
+// best first; wire.PeerQuality carries them to clients as they are.
+const (
+	QualityExcellent = "excellent"
+	QualityGood      = "good"
+	QualityPoor      = "poor"
+	// QualityLost: nothing arrived from the peer for a while (its media or
+	// its reports); Score is 0.
+	QualityLost = "lost"
+)
+
+// The upper bounds of Load's connection quality histograms.
+var (
+	QualityScoreBounds = []float64{20, 40, 60, 70, 80, 85, 90, 95}
+	QualityLossBounds  = []float64{0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5}
+)
+
+// TransportQuality is a transport's connection quality over the worker's
+// last measuring interval: the loss, jitter and round-trip time it saw, and
+// the score (0-100) and level a simplified E-model (ITU-T G.107) makes of
+// them (server/worker/quality.go). A worker reports a transport when its
+// level changes, when its score moves by a few points, and every few
+// intervals otherwise.
+type TransportQuality struct {
+	TransportID string `json:"transport_id"`
+	Score       int    `json:"score"`
+	Level       string `json:"level"`
+	// Loss is the fraction of packets lost, 0..1: the worst of what the
+	// peer's listener reports (RFC 3550 §6.4.2) and of what its own stream
+	// lost on the way in.
+	Loss     float64 `json:"loss"`
+	JitterMs float64 `json:"jitter_ms"`
+	// RTTMs is the round-trip time from the peer's receiver reports
+	// (LSR/DLSR, RFC 3550 §6.4.1), 0 when unknown.
+	RTTMs float64 `json:"rtt_ms"`
+}
+
 // ConsumerRef asks a transport to receive (or stop receiving) a producer of its router.
 type ConsumerRef struct {
 	TransportID string `json:"transport_id"`
@@ -247,6 +285,15 @@ type Load struct {
 	ForwardDelayMsP99 float64 `json:"forward_delay_ms_p99"`
 	// ForwardDelayBuckets is their histogram (wire.AdminWorker.ForwardDelayBuckets).
 	ForwardDelayBuckets []uint64 `json:"forward_delay_buckets,omitempty"`
+	// QualityScoreBuckets count the connection quality scores the worker
+	// measured (one a transport per interval, lost ones left out) since it
+	// started: bucket i counts scores up to QualityScoreBounds[i], the last
+	// those above them all; QualityScoreSum adds them up. QualityLoss* are the
+	// same for the loss fractions, on QualityLossBounds.
+	QualityScoreBuckets []uint64 `json:"quality_score_buckets,omitempty"`
+	QualityScoreSum     float64  `json:"quality_score_sum,omitempty"`
+	QualityLossBuckets  []uint64 `json:"quality_loss_buckets,omitempty"`
+	QualityLossSum      float64  `json:"quality_loss_sum,omitempty"`
 	// HeapAllocs counts heap objects the worker allocated since it started.
 	HeapAllocs uint64 `json:"heap_allocs"`
 	Goroutines int    `json:"goroutines"`

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -183,7 +184,7 @@ func (c *consumer) readRTCP() {
 }
 
 // takeReports keeps the loss and jitter of the receiver reports (RFC 3550
-// §6.4.2) among pkts; a listener's cumulative loss adds to lost only by what
+// §6.4.2) among pkts, and gives them to the transport's quality score; a listener's cumulative loss adds to lost only by what
 // it grew, so a report that goes down (or wraps) adds nothing.
 func (c *consumer) takeReports(pkts []rtcp.Packet, lost *atomic.Uint64) {
 	for _, p := range pkts {
@@ -191,7 +192,11 @@ func (c *consumer) takeReports(pkts []rtcp.Packet, lost *atomic.Uint64) {
 		if !ok {
 			continue
 		}
+		now := time.Now()
 		for _, r := range rr.Reports {
+			if c.t != nil {
+				c.t.quality.takeReport(r, now)
+			}
 			if prev := c.totalLost.Swap(r.TotalLost); r.TotalLost > prev {
 				lost.Add(uint64(r.TotalLost - prev))
 			}

@@ -38,6 +38,9 @@ type stream struct {
 	jitter   float64 // in clock units
 
 	expectedPrior, receivedPrior uint32
+	// The same for the quality samples (qualitySample), which keep their
+	// own interval.
+	qualityExpected, qualityReceived uint32
 }
 
 func newReceiveStats() *receiveStats {
@@ -124,6 +127,26 @@ func (s *receiveStats) appendReport(b []byte, now time.Time) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(s.jitter))
 	b = binary.BigEndian.AppendUint32(b, s.lastSR)
 	return binary.BigEndian.AppendUint32(b, dlsr)
+}
+
+// qualitySample is what the stream received since the last sample: the
+// packets, the fraction lost (RFC 3550 Appendix A.3) and the jitter (A.8),
+// for the transport's quality score.
+func (s *receiveStats) qualitySample() publisherSample {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started {
+		return publisherSample{}
+	}
+	expected := s.cycles + uint32(s.maxSeq) - uint32(s.baseSeq) + 1
+	expInterval := int64(expected - s.qualityExpected)
+	recvInterval := int64(s.received - s.qualityReceived)
+	s.qualityExpected, s.qualityReceived = expected, s.received
+	out := publisherSample{received: uint32(recvInterval), jitterMs: s.jitter * 1000 / float64(OpusCodec.ClockRate)}
+	if expInterval > 0 && recvInterval < expInterval {
+		out.loss = float64(expInterval-recvInterval) / float64(expInterval)
+	}
+	return out
 }
 
 // readSenderReports takes the publisher's RTCP until the receiver closes:

@@ -65,6 +65,8 @@ type transport struct {
 	consent        *consentPeer // kept by the worker's sockets, see consentpeer.go
 	consentStopped bool
 
+	quality transportQuality // see qualitysample.go
+
 	pathMu sync.Mutex
 	path   ipc.TransportPath       // last reported, see reportPath
 	relays map[netip.AddrPort]bool // the peer's TURN relayed candidates

@@ -54,6 +54,9 @@ type Worker struct {
 	bytesOut   atomic.Uint64
 	rtcpLost   atomic.Uint64
 	delay      delayHistogram
+	// The connection quality rounds (qualitysample.go) and what they measured.
+	qualityJob  atomic.Pointer[roundJob]
+	qualityHist qualityHistograms
 
 	// handshakes counts transports connecting: while there are any, fan-outs
 	// let the runtime hand the P over (see handshakeStarted).
@@ -276,6 +279,7 @@ func (w *Worker) init(p ipc.InitParams) (ipc.Ready, error) {
 		api.tcpMux = tcpMux
 	}
 	w.api, w.mux, w.tcpMux, w.index = api, mux, tcpMux, p.Index
+	w.scheduleQuality(sockets.rounds)
 	w.log = w.log.With("worker", p.Index)
 	if tcpErr != nil {
 		w.log.Error("worker runs on UDP alone", "tcp_port", p.TCPPort, "err", tcpErr)
@@ -308,6 +312,7 @@ func (w *Worker) load() ipc.Load {
 	l.ForwardDelayBuckets = w.delay.counts()
 	l.ForwardDelayMsP50 = wire.ForwardDelayQuantileMs(l.ForwardDelayBuckets, 0.5)
 	l.ForwardDelayMsP99 = wire.ForwardDelayQuantileMs(l.ForwardDelayBuckets, 0.99)
+	w.qualityHist.fill(&l)
 	l.HeapAllocs, l.HeapBytes = procstat.Heap()
 	l.Goroutines = runtime.NumGoroutine()
 	l.Pipes = len(w.pipes)
