@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/voicectl/voicectl/server/ipc"
 	"github.com/voicectl/voicectl/server/roomhost"
 	"github.com/voicectl/voicectl/server/supervisor"
 )
@@ -77,6 +78,8 @@ var (
 	dBytesOut        = desc("worker", "forwarded_bytes_total", "RTP bytes forwarded to consumers and pipes.", workerLabels)
 	dLost            = desc("worker", "rtcp_packets_lost_total", "Packets listeners reported lost in RTCP receiver reports.", workerLabels)
 	dJitter          = desc("worker", "rtcp_jitter_seconds", "Mean interarrival jitter listeners report in RTCP receiver reports.", workerLabels)
+	dQualityScore    = desc("worker", "connection_quality_score", "Connection quality scores (0-100, simplified E-model) of the worker's peers, one per peer every 2 s.", workerLabels)
+	dQualityLoss     = desc("worker", "connection_loss_ratio", "Packet loss (0-1) of the worker's peers' connections, as scored, one per peer every 2 s.", workerLabels)
 	dConsentAnswered = desc("worker", "ice_consent_checks_answered_total", "Peers' ICE consent checks (RFC 7675) the worker's sockets answered themselves.", workerLabels)
 	dConsentConfirm  = desc("worker", "ice_consent_checks_confirmed_total", "The worker's own ICE consent checks (RFC 7675) that peers answered.", workerLabels)
 	dIngressRTP      = desc("worker", "ingress_rtp_packets_total", "Publishers' RTP packets the worker's sockets decrypted and forwarded themselves, without pion.", workerLabels)
@@ -146,10 +149,33 @@ func (wc workerCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(dBytesOut, float64(l.BytesOut), w)
 		counter(dLost, float64(l.RTCPPacketsLost), w)
 		gauge(dJitter, l.RTCPJitterSeconds, w)
+		if h, ok := constHistogram(dQualityScore, ipc.QualityScoreBounds, l.QualityScoreBuckets, l.QualityScoreSum, w); ok {
+			ch <- h
+		}
+		if h, ok := constHistogram(dQualityLoss, ipc.QualityLossBounds, l.QualityLossBuckets, l.QualityLossSum, w); ok {
+			ch <- h
+		}
 		counter(dConsentAnswered, float64(l.ConsentAnswered), w)
 		counter(dConsentConfirm, float64(l.ConsentConfirmed), w)
 		counter(dIngressRTP, float64(l.IngressRTP), w)
 		counter(dIngressRejected, float64(l.IngressRejected), w)
 		counter(dIngressDropped, float64(l.IngressDropped), w)
 	}
+}
+
+// constHistogram is a worker's histogram from its counts per bucket (the
+// last past every bound); false when the worker sent none (it measured
+// nothing yet, or is older).
+func constHistogram(d *prometheus.Desc, bounds []float64, counts []uint64, sum float64, labels ...string) (prometheus.Metric, bool) {
+	if len(counts) != len(bounds)+1 {
+		return nil, false
+	}
+	cum := make(map[float64]uint64, len(bounds))
+	var total uint64
+	for i, b := range bounds {
+		total += counts[i]
+		cum[b] = total
+	}
+	total += counts[len(bounds)]
+	return prometheus.MustNewConstHistogram(d, total, sum, cum, labels...), true
 }

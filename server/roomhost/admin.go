@@ -51,6 +51,7 @@ func (h *Host) Room(name string) (wire.AdminRoomDetail, error) {
 		if p.producing {
 			ap.ProducerID = p.producerID
 		}
+		p.adminQuality(&ap)
 		d.PeerList = append(d.PeerList, ap)
 	}
 	return d, nil

@@ -38,6 +38,8 @@ func (h *Host) handleEvent(from cluster.WorkerRef, ev ipc.Event) {
 		}
 	case ipc.PathEvent:
 		h.onPath(e)
+	case ipc.QualityEvent:
+		h.onQuality(e)
 	case ipc.ProducerNewEvent:
 		h.onProducerNew(e)
 	case ipc.ProducerClosedEvent:

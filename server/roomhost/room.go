@@ -23,6 +23,8 @@ type room struct {
 	peers    map[string]*peer
 	pipes    map[pairKey]*pipePair
 	speakers []wire.Speaker
+	// qualitySentAt is when the room last heard every peer's quality.
+	qualitySentAt time.Time
 	// pending counts joins waiting for a relay's answer; the room is not
 	// emptied under them.
 	pending int
@@ -65,6 +67,9 @@ type peer struct {
 	// path and remote are its media's selected ICE pair (onPath): a
 	// wire.PeerPaths value and the far end's ip:port; "" until connected.
 	path, remote string
+	// quality is its connection quality as the worker last reported it
+	// (onQuality); Level "" until then.
+	quality ipc.TransportQuality
 	// consumes are the producers it receives (or is being set up to), by
 	// producer id; a piped one holds a reference on its pipe flow.
 	consumes map[string]*claim

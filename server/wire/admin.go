@@ -128,6 +128,16 @@ type AdminPeer struct {
 	// server, not the client's own.
 	Path          string `json:"path"`
 	RemoteAddress string `json:"remote_address,omitempty"`
+	// Quality is the peer's connection quality (PeerQuality's level), ""
+	// until first measured; Score is 0-100. Loss (a fraction, 0..1),
+	// JitterMs and RTTMs are what it was scored on: the worse of its
+	// listener's receiver reports and its own stream into the server; RTTMs
+	// is 0 when its reports tell none.
+	Quality  string  `json:"quality"`
+	Score    int     `json:"score"`
+	Loss     float64 `json:"loss"`
+	JitterMs float64 `json:"jitter_ms"`
+	RTTMs    float64 `json:"rtt_ms"`
 }
 
 // The paths a peer's media takes (AdminPeer.Path), as the worker's selected

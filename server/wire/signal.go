@@ -37,6 +37,7 @@ const (
 	TypeProducerRemoved = "producer_removed"
 	TypePeerMuted       = "peer_muted"
 	TypeActiveSpeakers  = "active_speakers"
+	TypeQuality         = "connection_quality"
 	TypeReconnect       = "reconnect"
 	TypeMove            = "move"
 	TypeError           = "error"
@@ -162,6 +163,30 @@ type Speaker struct {
 type ActiveSpeakers struct {
 	Envelope
 	Speakers []Speaker `json:"speakers"`
+}
+
+// The connection quality levels (PeerQuality.Level), best first.
+const (
+	QualityExcellent = "excellent"
+	QualityGood      = "good"
+	QualityPoor      = "poor"
+	QualityLost      = "lost" // nothing arrived from the peer for 8 s
+)
+
+// PeerQuality is one peer's connection quality: Score 0-100 from a
+// simplified E-model (ITU-T G.107) over the loss, jitter and round-trip time
+// the server measures on its connection, and its Level (docs/signalling.md).
+type PeerQuality struct {
+	PeerID string `json:"peer_id"`
+	Level  string `json:"level"`
+	Score  int    `json:"score"`
+}
+
+// ConnectionQuality carries peers' connection quality: the peers whose level
+// changed, or every peer of the room every few seconds.
+type ConnectionQuality struct {
+	Envelope
+	Peers []PeerQuality `json:"peers"`
 }
 
 // ReconnectReason says why a server tells a client to reconnect. It crosses
@@ -314,6 +339,8 @@ func ParseServer(data []byte) (any, error) {
 		msg = &PeerMuted{}
 	case TypeActiveSpeakers:
 		msg = &ActiveSpeakers{}
+	case TypeQuality:
+		msg = &ConnectionQuality{}
 	case TypeReconnect:
 		msg = &Reconnect{}
 	case TypeMove:
