@@ -40,9 +40,9 @@ var fixtureRoom = wire.AdminRoomDetail{
 		Speakers: []wire.Speaker{{PeerID: "PA_1", Level: 97}}},
 	PeerList: []wire.AdminPeer{
 		{ID: "PA_1", Identity: "alice", Worker: 0, Router: "RT_a", Publishing: true, ProducerID: "PR_1", JoinedAt: t0.Add(-80 * time.Minute),
-			Path: wire.PathUDP, RemoteAddress: "127.0.0.1:51000"},
+			Path: wire.PathUDP, RemoteAddress: "127.0.0.1:51000", Quality: wire.QualityExcellent, Score: 97, JitterMs: 1.5, RTTMs: 2.4},
 		{ID: "PA_2", Identity: "bob", Worker: 0, Router: "RT_a", Publishing: true, Muted: true, ProducerID: "PR_2", JoinedAt: t0.Add(-5 * time.Minute),
-			Path: wire.PathTURNTLS, RemoteAddress: "127.0.0.1:49152"},
+			Path: wire.PathTURNTLS, RemoteAddress: "127.0.0.1:49152", Quality: wire.QualityPoor, Score: 71, Loss: 0.102, JitterMs: 12, RTTMs: 48},
 		{ID: "PA_3", Identity: "carol", Worker: 1, Router: "RT_b", JoinedAt: t0.Add(-30 * time.Second)},
 	},
 	PipeList: []wire.AdminPipe{{ID: "PP_1", Room: "standup", Workers: []int{0, 1}, Routers: []string{"RT_a", "RT_b"},

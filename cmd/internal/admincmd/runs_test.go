@@ -93,10 +93,10 @@ func TestPeersRun(t *testing.T) {
 	require.NoError(t, peersRun(&PeersOptions{IO: ios, Output: cmdutil.FormatTable, Now: now, Client: connect(api, "good-key"), Room: "standup"}))
 	require.Equal(t, []string{"GET /admin/v1/rooms/standup"}, api.requests)
 	require.Equal(t, []string{
-		"PA_1\talice\t0\tyes\tno\tyes\t1h\tudp\t127.0.0.1:51000",
-		"PA_2\tbob\t0\tyes\tyes\tno\t5m\tturn/tls\t127.0.0.1:49152",
-		"PA_3\tcarol\t1\tno\tno\tno\t30s\t-\t-",
-	}, lines(out.String()), "the path and remote address last; - for a peer not connected yet")
+		"PA_1\talice\t0\tyes\tno\tyes\t1h\tudp\t127.0.0.1:51000\t0.0%\t2ms\t2ms\texcellent 97",
+		"PA_2\tbob\t0\tyes\tyes\tno\t5m\tturn/tls\t127.0.0.1:49152\t10.2%\t12ms\t48ms\tpoor 71",
+		"PA_3\tcarol\t1\tno\tno\tno\t30s\t-\t-\t-\t-\t-\t-",
+	}, lines(out.String()), "the path and remote address, then loss, jitter, RTT and quality; - for a peer not connected or measured yet")
 
 	ios, out = piped()
 	require.NoError(t, peersRun(&PeersOptions{IO: ios, Output: cmdutil.FormatJSON, Now: now, Client: connect(api, "good-key"), Room: "standup"}))
