@@ -59,3 +59,21 @@ func ShortID(id string) string {
 	}
 	return id
 }
+
+// QualityCells are a peer's connection quality as the CLI and the dashboard
+// show it: loss (percent), jitter, round-trip time and "level score"; "-"
+// for what is not measured (before its first score, while it is lost, or an
+// RTT its reports do not tell).
+func QualityCells(p wire.AdminPeer) (loss, jitter, rtt, quality string) {
+	switch p.Quality {
+	case "":
+		return "-", "-", "-", "-"
+	case wire.QualityLost:
+		return "-", "-", "-", p.Quality
+	}
+	rtt = "-"
+	if p.RTTMs > 0 {
+		rtt = fmt.Sprintf("%.0fms", p.RTTMs)
+	}
+	return fmt.Sprintf("%.1f%%", p.Loss*100), fmt.Sprintf("%.0fms", p.JitterMs), rtt, fmt.Sprintf("%s %d", p.Quality, p.Score)
+}

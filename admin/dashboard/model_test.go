@@ -63,8 +63,8 @@ func fixture() Snapshot {
 			Routers:  []wire.AdminRouter{{ID: "RT_a", Worker: 0, Peers: 2}, {ID: "RT_b", Worker: 1, Peers: 1}},
 			Speakers: []wire.Speaker{{PeerID: "PA_1", Level: 97, Identity: "alice"}}},
 		PeerList: []wire.AdminPeer{
-			{ID: "PA_1", Identity: "alice", Worker: 0, Publishing: true, Path: "udp"},
-			{ID: "PA_2", Identity: "bob", Worker: 0, Publishing: true, Muted: true, Path: "turn/tls"},
+			{ID: "PA_1", Identity: "alice", Worker: 0, Publishing: true, Path: "udp", Quality: wire.QualityExcellent, Score: 97, JitterMs: 1, RTTMs: 2},
+			{ID: "PA_2", Identity: "bob", Worker: 0, Publishing: true, Muted: true, Path: "turn/tls", Quality: wire.QualityPoor, Score: 35, Loss: 0.2, JitterMs: 30, RTTMs: 120},
 			{ID: "PA_3", Identity: "carol", Worker: 1},
 		},
 		PipeList: []wire.AdminPipe{{ID: "PP_1", Room: "standup", Workers: []int{0, 1}, Flows: []wire.AdminPipeFlow{{ProducerID: "PR_1", Consumers: 1}, {ProducerID: "PR_2", Consumers: 1}}}},

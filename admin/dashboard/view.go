@@ -38,7 +38,7 @@ func (m *Model) rebuild() {
 	m.pipes.rows = pipeRows(m.snap.Pipes)
 	m.pipes.clamp()
 
-	m.peers.header = []string{"PEER", "IDENTITY", "WORKER", "PUBLISHING", "MUTED", "SPEAKING", "PATH"}
+	m.peers.header = []string{"PEER", "IDENTITY", "WORKER", "PUBLISHING", "MUTED", "SPEAKING", "PATH", "LOSS", "JITTER", "RTT", "QUALITY"}
 	m.peers.rows = nil
 	if d := m.snap.Room; d != nil {
 		speaking := map[string]bool{}
@@ -46,7 +46,9 @@ func (m *Model) rebuild() {
 			speaking[s.PeerID] = true
 		}
 		for _, p := range d.PeerList {
-			m.peers.rows = append(m.peers.rows, []string{p.ID, p.Identity, fmt.Sprint(p.Worker), admin.YesNo(p.Publishing), admin.YesNo(p.Muted), map[bool]string{true: "●", false: ""}[speaking[p.ID]], p.Path})
+			loss, jitter, rtt, quality := admin.QualityCells(p)
+			m.peers.rows = append(m.peers.rows, []string{p.ID, p.Identity, fmt.Sprint(p.Worker), admin.YesNo(p.Publishing), admin.YesNo(p.Muted), map[bool]string{true: "●", false: ""}[speaking[p.ID]], p.Path,
+				loss, jitter, rtt, quality})
 		}
 	}
 	m.peers.clamp()

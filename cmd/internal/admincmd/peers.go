@@ -83,33 +83,11 @@ func peerColumns(now time.Time, speakers []wire.Speaker) []cmdutil.Column[wire.A
 		{Header: "joined", Cell: func(p wire.AdminPeer) string { return age(now, p.JoinedAt) }},
 		{Header: "path", Cell: func(p wire.AdminPeer) string { return orDash(p.Path) }},
 		{Header: "remote", Cell: func(p wire.AdminPeer) string { return orDash(p.RemoteAddress) }},
-		{Header: "loss", Cell: func(p wire.AdminPeer) string { return measured(p, fmt.Sprintf("%.1f%%", p.Loss*100)) }},
-		{Header: "jitter", Cell: func(p wire.AdminPeer) string { return measured(p, fmt.Sprintf("%.0fms", p.JitterMs)) }},
-		{Header: "rtt", Cell: func(p wire.AdminPeer) string {
-			if p.RTTMs == 0 {
-				return "-" // its reports tell none
-			}
-			return measured(p, fmt.Sprintf("%.0fms", p.RTTMs))
-		}},
-		{Header: "quality", Cell: func(p wire.AdminPeer) string {
-			switch p.Quality {
-			case "":
-				return "-"
-			case wire.QualityLost:
-				return p.Quality
-			}
-			return fmt.Sprintf("%s %d", p.Quality, p.Score)
-		}},
+		{Header: "loss", Cell: func(p wire.AdminPeer) string { l, _, _, _ := admin.QualityCells(p); return l }},
+		{Header: "jitter", Cell: func(p wire.AdminPeer) string { _, j, _, _ := admin.QualityCells(p); return j }},
+		{Header: "rtt", Cell: func(p wire.AdminPeer) string { _, _, r, _ := admin.QualityCells(p); return r }},
+		{Header: "quality", Cell: func(p wire.AdminPeer) string { _, _, _, q := admin.QualityCells(p); return q }},
 	}
-}
-
-// measured is v for a peer whose connection was scored with figures, "-"
-// before its first score or while it is lost.
-func measured(p wire.AdminPeer, v string) string {
-	if p.Quality == "" || p.Quality == wire.QualityLost {
-		return "-"
-	}
-	return v
 }
 
 // orDash shows an empty cell (a peer whose media has not connected yet) as
