@@ -499,7 +499,19 @@ func (c *Client) answer(offer string) error {
 	return nil
 }
 
-func (c *Client) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+func (c *Client) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	if !c.cfg.NoRTCPReports {
+		// Reading the track's RTCP lets the report interceptor see the
+		// server's sender reports, so that its receiver reports echo them
+		// (LSR/DLSR, RFC 3550 §6.4.1) and the server learns the round trip.
+		go func() {
+			for {
+				if _, _, err := recv.ReadRTCP(); err != nil {
+					return
+				}
+			}
+		}()
+	}
 	c.mu.Lock()
 	n := c.received[t.ID()]
 	if n == nil {
