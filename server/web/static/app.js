@@ -95,6 +95,14 @@ function renderPeers() {
     li.textContent = p.identity + (id === state.peerId ? " (you)" : "");
     if (p.speaking) li.classList.add("speaking");
     if (p.muted) li.classList.add("muted");
+    if (p.quality) {
+      // connection_quality (docs/signalling.md): level and score 0-100.
+      const q = document.createElement("span");
+      q.className = "quality " + p.quality.level;
+      q.textContent = p.quality.level === "lost" ? "lost" : p.quality.level + " " + p.quality.score;
+      li.dataset.quality = p.quality.level;
+      li.appendChild(q);
+    }
     ul.appendChild(li);
   }
 }
@@ -389,6 +397,13 @@ function onMessage(msg) {
       renderPeers();
       break;
     }
+    case "connection_quality":
+      for (const q of msg.peers) {
+        const p = state.peers.get(q.peer_id);
+        if (p) p.quality = { level: q.level, score: q.score };
+      }
+      renderPeers();
+      break;
     case "reconnect":
       state.rejoinReason = "reconnect " + msg.reason;
       scheduleReconnect(msg.delay_ms || 0);
