@@ -164,6 +164,13 @@ func (c *Client) ClusterRooms(ctx context.Context) ([]wire.ClusterRoom, error) {
 	return out, c.do(ctx, http.MethodGet, "/v1/rooms", nil, &out)
 }
 
+// ClusterRoomPeers is a room with its peers and their connection quality,
+// from the room's server through the API; c must point at `voicectl api`.
+func (c *Client) ClusterRoomPeers(ctx context.Context, room string) (wire.AdminRoomDetail, error) {
+	var out wire.AdminRoomDetail
+	return out, c.do(ctx, http.MethodGet, "/v1/rooms/"+url.PathEscape(room)+"/peers", nil, &out)
+}
+
 // DrainServer tells a server to drain (deadline 0: its drain.deadline); c
 // must point at `voicectl api` with the API key.
 func (c *Client) DrainServer(ctx context.Context, id string, deadline time.Duration) (wire.ClusterDrain, error) {

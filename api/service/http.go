@@ -45,6 +45,7 @@ func (s *Service) Handler() http.Handler {
 	route("POST /v1/rooms", s.createRoom, true)
 	route("GET /v1/rooms", s.listRooms, true)
 	route("GET /v1/rooms/{room}", s.getRoom, true)
+	route("GET /v1/rooms/{room}/peers", s.roomPeers, true)
 	route("DELETE /v1/rooms/{room}", s.deleteRoom, true)
 	route("POST /v1/rooms/{room}/join", s.join, true)
 	route("POST /v1/rooms/{room}/move", s.moveRoom, true)

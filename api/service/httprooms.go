@@ -100,6 +100,22 @@ func (s *Service) getRoom(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// roomPeers is GET /v1/rooms/{room}/peers: the room on its server, with
+// its peers and their connection quality (wire.AdminRoomDetail, as the
+// server's GET /admin/v1/rooms/{room} answers it).
+func (s *Service) roomPeers(w http.ResponseWriter, r *http.Request) {
+	room, ok := s.lookup(w, r)
+	if !ok {
+		return
+	}
+	d, err := s.o.Peers(r.Context(), room)
+	if err != nil {
+		s.failed(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
 func (s *Service) listRooms(w http.ResponseWriter, r *http.Request) {
 	rooms, err := s.p.Directory.List(r.Context(), cluster.ServerID(r.URL.Query().Get("server")))
 	if err != nil {

@@ -47,6 +47,10 @@ func newFakeServer(t *testing.T, b *bus.Local, id string) *fakeServer {
 	bus.Handle(m, bus.CloseRoom, func(_ context.Context, _ bus.Envelope, r cluster.RoomRef) (cluster.Result, error) {
 		return cluster.Result{OK: true, Peers: 1}, nil
 	})
+	bus.Handle(m, bus.RoomPeers, func(_ context.Context, _ bus.Envelope, r cluster.RoomRef) (wire.AdminRoomDetail, error) {
+		return wire.AdminRoomDetail{AdminRoom: wire.AdminRoom{ID: r.Room, Peers: 1}, PeerList: []wire.AdminPeer{
+			{ID: "PA_1", Identity: "listener-" + string(f.id), Quality: wire.QualityPoor, Score: 35, Loss: 0.2}}}, nil
+	})
 	bus.Handle(m, bus.Drain, func(_ context.Context, _ bus.Envelope, r cluster.DrainRequest) (cluster.DrainAnswer, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()

@@ -13,6 +13,7 @@ import (
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/registry"
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 // Orchestrator decides where rooms live: it places new rooms (place.go),
@@ -136,6 +137,23 @@ func (o *Orchestrator) Delete(ctx context.Context, room directory.Room) (peers i
 	}
 	o.rooms.forget(room.Name)
 	return peers, nil
+}
+
+// Peers is a room with its peers and their connection quality, from its
+// server over the bus (bus.RoomPeers), as that server's admin API has it.
+// The bus, not the server's admin API: the API holds no server's admin key,
+// the registry knows servers by their signalling URL only, and the bus
+// already carries the API's other commands to a server, with their
+// timeouts and stable error codes.
+func (o *Orchestrator) Peers(ctx context.Context, room directory.Room) (wire.AdminRoomDetail, error) {
+	if !o.reg.Live(room.Server) {
+		return wire.AdminRoomDetail{}, &refusal{kind: ErrServerDead, msg: fmt.Sprintf("room %s is on server %s, which is not live", room.Name, room.Server)}
+	}
+	d, err := bus.RoomPeers.Call(ctx, o.p.Bus, bus.ToServer(room.Server), ID, "", cluster.RoomRef{Room: room.Name})
+	if err != nil {
+		return wire.AdminRoomDetail{}, fmt.Errorf("%w: server %s: %v", ErrNoAnswer, room.Server, err)
+	}
+	return d, nil
 }
 
 // info is a directory entry with its server's signalling URL.

@@ -274,3 +274,12 @@ func TestHandlersAnswerWithStableCodes(t *testing.T) {
 	lost, _ := r.heard()
 	require.Equal(t, []cluster.ServerID{"owner"}, lost)
 }
+
+func TestRoomPeersAnswersTheRoomOrAnEmptyOne(t *testing.T) {
+	r := newRig(t)
+	d, err := call(t, r, bus.RoomPeers, "api", cluster.RoomRef{Room: "nowhere"})
+	require.NoError(t, err, "a room in the directory that nobody joined yet")
+	require.Equal(t, "nowhere", d.ID)
+	require.NotNil(t, d.PeerList)
+	require.Empty(t, d.PeerList)
+}

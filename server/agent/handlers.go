@@ -53,6 +53,15 @@ func (a *Agent) handlers() *bus.Mux {
 		}
 		return cluster.Result{OK: true, Peers: a.p.Host.Move(mv.Room, mv.SignalURL, string(mv.To))}, nil
 	})
+	bus.Handle(m, bus.RoomPeers, func(_ context.Context, _ bus.Envelope, r cluster.RoomRef) (wire.AdminRoomDetail, error) {
+		d, err := a.p.Host.Room(r.Room)
+		if errors.Is(err, roomhost.ErrNotFound) {
+			// In the directory, and nobody joined yet (or everyone left).
+			return wire.AdminRoomDetail{AdminRoom: wire.AdminRoom{ID: r.Room, Routers: []wire.AdminRouter{}, Speakers: []wire.Speaker{}},
+				PeerList: []wire.AdminPeer{}, PipeList: []wire.AdminPipe{}}, nil
+		}
+		return d, err
+	})
 	bus.Handle(m, bus.PlaceRelay, a.placeRelay)
 	bus.Handle(m, bus.CallWorker, func(ctx context.Context, env bus.Envelope, call bus.WorkerCall) (json.RawMessage, error) {
 		if a.p.CallWorker == nil || env.From == "" {

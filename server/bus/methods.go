@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 // The control plane's methods: each message type with its request and reply.
@@ -18,6 +19,9 @@ var (
 	Drain       = Method[cluster.DrainRequest, cluster.DrainAnswer]{Type: "server.drain"}
 	// MoveRoom tells a room's old server to send its peers to the new one.
 	MoveRoom = Method[cluster.RoomMove, cluster.Result]{Type: "room.move"}
+	// RoomPeers asks a room's server for the room with its peers and their
+	// connection quality, as its admin API answers GET /admin/v1/rooms/{room}.
+	RoomPeers = Method[cluster.RoomRef, wire.AdminRoomDetail]{Type: "room.peers"}
 )
 
 // Event types and their routing keys on EventsExchange.
