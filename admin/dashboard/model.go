@@ -32,6 +32,11 @@ const minWidth, minHeight = 40, 10
 // ClusterSource is the cluster API; *admin.Client is one.
 type ClusterSource interface {
 	Servers(ctx context.Context) ([]wire.ClusterServer, error)
+	// ClusterRooms is the directory: every room with its server.
+	ClusterRooms(ctx context.Context) ([]wire.ClusterRoom, error)
+	// ClusterRoomPeers is a room's peers and their connection quality, from
+	// its server through the API (GET /v1/rooms/{room}/peers).
+	ClusterRoomPeers(ctx context.Context, room string) (wire.AdminRoomDetail, error)
 }
 
 // Params configures a Model: a server's Source, or a Cluster.
@@ -119,7 +124,7 @@ func New(p Params) Model {
 // tabs are the pages one can switch between.
 func (m Model) tabs() []string {
 	if m.cluster != nil {
-		return []string{"Servers"}
+		return clusterTabNames
 	}
 	return tabNames
 }
@@ -136,7 +141,7 @@ func (m Model) fetchCmd() tea.Cmd {
 		var s Snapshot
 		var err error
 		if cl != nil {
-			s.Servers, err = cl.Servers(ctx)
+			s, err = fetchCluster(ctx, cl, room)
 		} else {
 			s, err = fetch(ctx, src, room)
 		}
@@ -230,7 +235,20 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Help):
 		m.help.ShowAll = !m.help.ShowAll
 	case m.cluster != nil && (key.Matches(msg, k.NextTab) || key.Matches(msg, k.PrevTab)):
-		// one page only
+		// two pages: servers and rooms
+		m.page, m.openRoom = map[bool]page{true: pageRooms, false: pageServers}[m.tab() == pageServers], ""
+	case m.cluster != nil && (msg.String() == "1" || msg.String() == "2"):
+		m.page, m.openRoom = map[bool]page{true: pageServers, false: pageRooms}[msg.String() == "1"], ""
+	case m.cluster != nil && key.Matches(msg, k.Open) && m.page == pageServers:
+		// From a hot server to its rooms: the rooms page filtered on it.
+		if i := m.servers.selected; i >= 0 && i < len(m.snap.Servers) {
+			m.page = pageRooms
+			m.filter.SetValue(shortServer(m.snap.Servers[i].ID))
+			m.rooms.selected = 0
+			m.rebuild()
+		}
+	case m.cluster != nil && (key.Matches(msg, k.Kick) || key.Matches(msg, k.Mute) || key.Matches(msg, k.Close)):
+		m.status = "read-only through the API: use voicectl peers/rooms on the room's server"
 	case key.Matches(msg, k.NextTab):
 		m.page = (m.tab() + 1) % page(len(tabNames))
 		m.openRoom = ""
@@ -294,6 +312,10 @@ func (m Model) tab() page {
 	return m.page
 }
 
+// clusterTabNames are the pages of a dashboard pointed at the API: the
+// servers (tab 0) and the cluster's rooms (tab 1, pageRooms).
+var clusterTabNames = []string{"Servers", "Rooms"}
+
 func (m *Model) current() *table {
 	switch m.page {
 	case pageServers:
@@ -320,6 +342,13 @@ func (m Model) filteredRooms() []wire.AdminRoom {
 }
 
 func (m Model) selectedRoom() string {
+	if m.cluster != nil {
+		rs := m.filteredClusterRooms()
+		if m.rooms.selected >= 0 && m.rooms.selected < len(rs) {
+			return rs[m.rooms.selected].Room
+		}
+		return ""
+	}
 	rs := m.filteredRooms()
 	if m.rooms.selected >= 0 && m.rooms.selected < len(rs) {
 		return rs[m.rooms.selected].ID

@@ -229,9 +229,23 @@ func TestQuit(t *testing.T) {
 	require.IsType(t, tea.QuitMsg{}, cmd())
 }
 
-type fakeCluster struct{ servers []wire.ClusterServer }
+type fakeCluster struct {
+	servers []wire.ClusterServer
+	rooms   []wire.ClusterRoom
+	peers   map[string]wire.AdminRoomDetail
+}
 
 func (f fakeCluster) Servers(context.Context) ([]wire.ClusterServer, error) { return f.servers, nil }
+func (f fakeCluster) ClusterRooms(context.Context) ([]wire.ClusterRoom, error) {
+	return f.rooms, nil
+}
+func (f fakeCluster) ClusterRoomPeers(_ context.Context, room string) (wire.AdminRoomDetail, error) {
+	d, ok := f.peers[room]
+	if !ok {
+		return d, errors.New("not found")
+	}
+	return d, nil
+}
 
 func TestServersPageWhenPointedAtTheAPI(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
@@ -253,4 +267,58 @@ func TestServersPageWhenPointedAtTheAPI(t *testing.T) {
 	require.Contains(t, v, "dead")
 	m = drive(t, m, keys("tab")...)
 	require.Contains(t, m.View(), "1 Servers", "tab stays on the only page")
+}
+
+func TestClusterRoomsAndTheirPeersThroughTheAPI(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	hot, cool := "6f1c2a3b-0000-4000-8000-000000000003", "9a9a9a9a-0000-4000-8000-000000000001"
+	cl := fakeCluster{
+		servers: []wire.ClusterServer{
+			{ID: cool, SignalURL: "http://127.0.0.11:7880", State: "live", Rooms: 1, Peers: 2, Stress: 0.1, Accepting: true, LastSeen: now},
+			{ID: hot, SignalURL: "http://127.0.0.13:7880", State: "live", Rooms: 2, Peers: 900, Stress: 0.92, LastSeen: now},
+		},
+		rooms: []wire.ClusterRoom{
+			{Room: "lobby", Server: cool, SignalURL: "http://127.0.0.11:7880", ServerState: "live"},
+			{Room: "standup", Server: hot, SignalURL: "http://127.0.0.13:7880", ServerState: "live", Moves: 1},
+			{Room: "townhall", Server: hot, SignalURL: "http://127.0.0.13:7880", ServerState: "live"},
+		},
+		peers: map[string]wire.AdminRoomDetail{"standup": {AdminRoom: wire.AdminRoom{ID: "standup", Peers: 2, Publishers: 1,
+			Routers: []wire.AdminRouter{{ID: "RT_a", Worker: 0, Peers: 2}}},
+			PeerList: []wire.AdminPeer{
+				{ID: "PA_1", Identity: "alice", Publishing: true, Path: "udp", Quality: wire.QualityExcellent, Score: 97, JitterMs: 1, RTTMs: 3},
+				{ID: "PA_2", Identity: "bob", Path: "udp", Quality: wire.QualityPoor, Score: 35, Loss: 0.2, JitterMs: 14, RTTMs: 40},
+			}}},
+	}
+	m := tea.Model(New(Params{Cluster: cl, Server: "http://api.test:7870", Refresh: time.Hour, Now: func() time.Time { return now }}))
+	m = drive(t, m, tea.WindowSizeMsg{Width: 100, Height: 24})
+	m = runCmd(t, m, m.Init(), 0)
+	require.Contains(t, m.View(), "2 Rooms")
+
+	// Server 6f1c2a3b is hot: enter on it lists its rooms.
+	m = drive(t, m, keys("down", "enter")...)
+	v := m.View()
+	require.Contains(t, v, "standup")
+	require.Contains(t, v, "townhall")
+	require.NotContains(t, v, "lobby", "the rooms of the selected server only")
+	require.Contains(t, v, "6f1c2a3b")
+
+	// Opening standup shows its peers and their quality, from the API.
+	m = drive(t, m, keys("enter")...)
+	m = runCmd(t, m, m.(Model).fetchCmd(), 0)
+	v = m.View()
+	golden(t, "cluster_room_100x24", v)
+	require.Contains(t, v, "Room standup")
+	require.Contains(t, v, "server 6f1c2a3b")
+	require.Regexp(t, `bob .*20\.0%.*14ms.*40ms.*poor 35`, v)
+	require.Regexp(t, `alice .*excellent 97`, v)
+
+	// The API cannot kick: the key says so instead of acting.
+	m = drive(t, m, keys("K")...)
+	require.Contains(t, m.View(), "read-only through the API")
+	m = drive(t, m, keys("esc")...)
+	require.Contains(t, m.View(), "townhall", "back to the rooms")
+
+	// Tab goes back to the servers.
+	m = drive(t, m, keys("tab")...)
+	require.Contains(t, m.View(), "HEARTBEAT")
 }

@@ -24,8 +24,10 @@ type Snapshot struct {
 	Pipes   []wire.AdminPipe
 	// Room is the open room's detail, when a room is open.
 	Room *wire.AdminRoomDetail
-	// Servers is the cluster's, when the dashboard shows a cluster.
-	Servers []wire.ClusterServer
+	// Servers and ClusterRooms are the cluster's, when the dashboard shows a
+	// cluster (Room is then read through the API).
+	Servers      []wire.ClusterServer
+	ClusterRooms []wire.ClusterRoom
 }
 
 // fetch reads a snapshot; room is the open room ("" for none).

@@ -33,6 +33,9 @@ func (m *Model) rebuild() {
 		m.rooms.rows = append(m.rooms.rows, []string{r.ID, fmt.Sprint(r.Peers), fmt.Sprint(r.Publishers), admin.RouterWorkers(r.Routers), fmt.Sprint(r.Pipes), speakers(r.Speakers)})
 	}
 	m.rooms.clamp()
+	if m.cluster != nil {
+		m.clusterRoomRows()
+	}
 
 	m.pipes.header = upper(admin.PipeHeader)
 	m.pipes.rows = pipeRows(m.snap.Pipes)
@@ -60,10 +63,7 @@ func (m *Model) rebuild() {
 		for _, w := range sv.Workers {
 			ws = append(ws, fmt.Sprintf("%.0f%%", 100*w.Stress))
 		}
-		id := sv.ID
-		if len(id) > 8 {
-			id = id[:8]
-		}
+		id := shortServer(sv.ID)
 		beat := "-"
 		if !sv.LastSeen.IsZero() {
 			beat = fmt.Sprintf("%.1fs", m.now().Sub(sv.LastSeen).Seconds())
@@ -122,7 +122,10 @@ func (m Model) View() string {
 	lines = append(lines, ansi.Truncate(strings.Join(tabs, " "), c.Width, "…"), "")
 
 	helpView := m.help.View(c.Keys)
-	if m.page == pageRoom {
+	switch {
+	case m.page == pageRoom && m.cluster != nil:
+		helpView = m.help.ShortHelpView([]keyBinding{c.Keys.Up, c.Keys.Down, c.Keys.Back, c.Keys.Quit})
+	case m.page == pageRoom:
 		helpView = m.help.ShortHelpView([]keyBinding{c.Keys.Up, c.Keys.Down, c.Keys.Kick, c.Keys.Mute, c.Keys.Close, c.Keys.Back, c.Keys.Quit})
 	}
 	footer := strings.Count(helpView, "\n") + 1
@@ -166,6 +169,13 @@ func (m Model) roomView(height int, faint bool) string {
 	}
 	st := m.common.Styles
 	title := st.Title.Render(fmt.Sprintf("Room %s", d.ID)) + fmt.Sprintf("  peers %d, publishers %d, routers on workers %s, pipes %d", d.Peers, d.Publishers, admin.RouterWorkers(d.Routers), d.Pipes)
+	if m.cluster != nil {
+		for _, r := range m.snap.ClusterRooms {
+			if r.Room == d.ID {
+				title += ", server " + shortServer(r.Server)
+			}
+		}
+	}
 	out := ansi.Truncate(title, m.common.Width, "…") + "\n"
 	pipeLines := 0
 	if len(d.PipeList) > 0 {

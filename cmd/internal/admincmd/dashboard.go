@@ -30,10 +30,12 @@ func NewCmdDashboard(f *cmdutil.Factory, runF func(*DashboardOptions) error) *co
 	opts := &DashboardOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "dashboard",
-		Short: "Live terminal UI of a server's workers, rooms, peers and pipes (with --api: the cluster's servers)",
+		Short: "Live terminal UI of a server's workers, rooms, peers and pipes (with --api: the cluster's servers and rooms)",
 		Long: "dashboard shows a server's workers (load against capacity, stress, CPU, restarts), rooms\n" +
 			"(peers, routers, who is speaking), a room's peers and pipes, and the pipes. Kick, mute and\n" +
-			"close act on the server after a confirmation. It reconnects by itself when the server goes away.",
+			"close act on the server after a confirmation. It reconnects by itself when the server goes away.\n" +
+			"With --api it shows the cluster: its servers, its rooms with their server (enter on a server\n" +
+			"lists its rooms), and a room's peers with their connection quality (read-only).",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			opts.Cluster = c.Flags().Changed("api")
