@@ -105,10 +105,10 @@ func roundTrip(r rtcp.ReceptionReport, now time.Time) (float64, bool) {
 }
 
 // sample scores the interval that ends at now from the listener's reports
-// and pub, what t's own producer received in it (nil when it has none). It
+// and pub, what t's own producer received in it (zero when it has none). It
 // says what to report to control, if anything, and whether it is a score
 // (for the histograms) rather than nothing or lost.
-func (q *transportQuality) sample(id string, pub *publisherSample, expectsMedia bool, now time.Time) (ipc.TransportQuality, bool, bool) {
+func (q *transportQuality) sample(id string, pub publisherSample, expectsMedia bool, now time.Time) (ipc.TransportQuality, bool, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.reports > 0 {
@@ -130,7 +130,7 @@ func (q *transportQuality) sample(id string, pub *publisherSample, expectsMedia 
 	if !q.listenerAt.IsZero() && now.Sub(q.listenerAt) < qualityLostAfter {
 		in, measured = q.listener, true
 	}
-	if pub != nil && pub.received > 0 {
+	if pub.received > 0 {
 		q.heardAt = now
 		in.loss = max(in.loss, pub.loss)
 		in.jitterMs = max(in.jitterMs, pub.jitterMs)
@@ -256,10 +256,9 @@ func (t *transport) sampleQuality(now time.Time) (ipc.TransportQuality, bool, bo
 	p := t.producer
 	expects := t.route.Load() != nil && (p != nil || len(t.consumers) > 0)
 	t.mu.Unlock()
-	var pub *publisherSample
+	var pub publisherSample
 	if p != nil && p.stats != nil {
-		s := p.stats.qualitySample()
-		pub = &s
+		pub = p.stats.qualitySample()
 	}
 	return t.quality.sample(t.id, pub, expects, now)
 }

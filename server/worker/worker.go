@@ -93,6 +93,9 @@ func (w *Worker) closeAll() {
 	for _, r := range routers {
 		w.closeRouter(r)
 	}
+	if job := w.qualityJob.Load(); job != nil {
+		job.Stop()
+	}
 	if mux != nil {
 		_ = mux.Close()
 	}
