@@ -127,6 +127,15 @@ func TestConnectionQualityFollowsAListenersLoss(t *testing.T) {
 		return false
 	})
 
+	// A listener that receives nothing at all, though its reports still
+	// come: poor or worse, with all lost.
+	lossy.percent.Store(100)
+	deaf := within(10*time.Second, "poor when it receives nothing", poorOrWorse)
+	if deaf.Quality == wire.QualityPoor {
+		require.InDelta(t, 1, deaf.Loss, 0.01, "%+v", deaf)
+	}
+	lossy.percent.Store(0)
+
 	// The worker's histograms counted the scores.
 	l := h.load(0)
 	var n uint64

@@ -73,7 +73,7 @@ func TestQualitySamplesFollowLossAndRecovery(t *testing.T) {
 	var seq, lost uint32
 	now := time.Unix(1_800_000_000, 0)
 	sample := func() ipc.TransportQuality {
-		out, _, _ := q.sample("TR_1", publisherSample{}, true, now)
+		out, _, _ := q.sample("TR_1", publisherSample{}, 0, true, now)
 		return out
 	}
 
@@ -92,14 +92,14 @@ func TestQualitySamplesFollowLossAndRecovery(t *testing.T) {
 	require.Equal(t, ipc.QualityExcellent, sample().Level, "recovered one interval after the loss ended")
 
 	// The publisher's own stream lost 10 %: its worst counts.
-	_, _, _ = q.sample("TR_1", publisherSample{}, true, now)
-	out, _, scored := q.sample("TR_1", publisherSample{received: 90, loss: 0.1, jitterMs: 3}, true, now)
+	_, _, _ = q.sample("TR_1", publisherSample{}, 0, true, now)
+	out, _, scored := q.sample("TR_1", publisherSample{received: 90, loss: 0.1, jitterMs: 3}, 0, true, now)
 	require.True(t, scored)
 	require.Equal(t, ipc.QualityPoor, out.Level)
 
 	// Nothing for qualityLostAfter: lost.
 	now = now.Add(qualityLostAfter)
-	out, due, scored := q.sample("TR_1", publisherSample{}, true, now)
+	out, due, scored := q.sample("TR_1", publisherSample{}, 0, true, now)
 	require.Equal(t, ipc.QualityLost, out.Level)
 	require.True(t, due, "a new level is reported at once")
 	require.False(t, scored, "lost is no score for the histograms")
@@ -110,15 +110,15 @@ func TestQualityReportsOnlyWhatChanged(t *testing.T) {
 	var seq, lost uint32
 	now := time.Unix(1_800_000_000, 0)
 	now = listenerReports(&q, now, &seq, &lost, qualityInterval, 0)
-	_, due, _ := q.sample("TR_1", publisherSample{}, true, now)
+	_, due, _ := q.sample("TR_1", publisherSample{}, 0, true, now)
 	require.True(t, due, "the first sample")
 	now = listenerReports(&q, now, &seq, &lost, qualityInterval, 0)
-	_, due, _ = q.sample("TR_1", publisherSample{}, true, now)
+	_, due, _ = q.sample("TR_1", publisherSample{}, 0, true, now)
 	require.False(t, due, "same level and score, before the heartbeat")
 	var sent int
 	for range 5 {
 		now = listenerReports(&q, now, &seq, &lost, qualityInterval, 0)
-		if _, due, _ := q.sample("TR_1", publisherSample{}, true, now); due {
+		if _, due, _ := q.sample("TR_1", publisherSample{}, 0, true, now); due {
 			sent++
 		}
 	}
@@ -128,11 +128,11 @@ func TestQualityReportsOnlyWhatChanged(t *testing.T) {
 func TestQualityWaitsForItsFirstFigures(t *testing.T) {
 	var q transportQuality
 	now := time.Unix(1_800_000_000, 0)
-	_, due, _ := q.sample("TR_1", publisherSample{}, true, now)
+	_, due, _ := q.sample("TR_1", publisherSample{}, 0, true, now)
 	require.False(t, due, "nothing measured, nothing said")
-	_, due, _ = q.sample("TR_1", publisherSample{}, false, now.Add(time.Minute))
+	_, due, _ = q.sample("TR_1", publisherSample{}, 0, false, now.Add(time.Minute))
 	require.False(t, due, "a peer with nothing to send or hear is never lost")
-	_, due, _ = q.sample("TR_1", publisherSample{}, true, now.Add(time.Minute))
+	_, due, _ = q.sample("TR_1", publisherSample{}, 0, true, now.Add(time.Minute))
 	require.True(t, due, "one that should have sent or heard something is")
 }
 
@@ -165,4 +165,41 @@ func TestPublisherQualitySample(t *testing.T) {
 	got = s.qualitySample()
 	require.Zero(t, got.received, "nothing since")
 	require.Zero(t, got.loss)
+}
+
+func TestQualityOfAListenerThatReceivesNothing(t *testing.T) {
+	var q transportQuality
+	var seq, lost uint32
+	now := time.Unix(1_800_000_000, 0)
+	var forwarded uint64
+	step := func(receives bool) ipc.TransportQuality {
+		if receives {
+			now = listenerReports(&q, now, &seq, &lost, qualityInterval, 0)
+		} else {
+			// Its reports come, but say nothing new: it heard nothing.
+			for range 2 {
+				q.takeReport(rtcp.ReceptionReport{SSRC: 7, LastSequenceNumber: seq, TotalLost: lost}, now)
+				now = now.Add(time.Second)
+			}
+		}
+		forwarded += 100
+		out, _, _ := q.sample("TR_1", publisherSample{}, forwarded, true, now)
+		return out
+	}
+	require.Equal(t, ipc.QualityExcellent, step(true).Level)
+	require.Equal(t, ipc.QualityExcellent, step(true).Level)
+	got := step(false)
+	require.Equal(t, ipc.QualityPoor, got.Level, "the worker kept sending, the listener's reports stood still")
+	require.InDelta(t, 1, got.Loss, 0)
+
+	// A paused producer: nothing sent, nothing received, the last loss stands.
+	q = transportQuality{}
+	forwarded = 0
+	require.Equal(t, ipc.QualityExcellent, step(true).Level)
+	for range 3 {
+		q.takeReport(rtcp.ReceptionReport{SSRC: 7, LastSequenceNumber: seq, TotalLost: lost}, now)
+		now = now.Add(qualityInterval)
+		out, _, _ := q.sample("TR_1", publisherSample{}, forwarded, true, now)
+		require.Equal(t, ipc.QualityExcellent, out.Level, "nothing forwarded: silence is no loss")
+	}
 }

@@ -51,7 +51,15 @@ type transportQuality struct {
 	// What control was last told.
 	sent   ipc.TransportQuality
 	sentAt time.Time
+	// forwarded is the packets the worker had sent the peer's consumers at
+	// the last sample; kept whether it sent steadily in that interval.
+	forwarded uint64
+	kept      bool
 }
+
+// qualitySteadyPackets is how many packets an interval must forward to a
+// listener for it to count as sending steadily (2 s of Opus is 100).
+const qualitySteadyPackets = 20
 
 type rrMark struct {
 	ext  uint32 // extended highest sequence number received
@@ -108,14 +116,28 @@ func roundTrip(r rtcp.ReceptionReport, now time.Time) (float64, bool) {
 // and pub, what t's own producer received in it (zero when it has none). It
 // says what to report to control, if anything, and whether it is a score
 // (for the histograms) rather than nothing or lost.
-func (q *transportQuality) sample(id string, pub publisherSample, expectsMedia bool, now time.Time) (ipc.TransportQuality, bool, bool) {
+//
+// forwarded is the packets the worker sent t's consumers so far: a
+// listener whose reports show nothing new while the worker kept sending, in
+// this interval and the one before, receives nothing (loss 1), though its
+// own reports still arrive.
+func (q *transportQuality) sample(id string, pub publisherSample, forwarded uint64, expectsMedia bool, now time.Time) (ipc.TransportQuality, bool, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	var sent uint64
+	if forwarded > q.forwarded {
+		sent = forwarded - q.forwarded
+	}
+	steady := sent >= qualitySteadyPackets && q.kept
+	q.forwarded, q.kept = forwarded, sent >= qualitySteadyPackets
 	if q.reports > 0 {
 		var loss float64
-		if q.expected > 0 {
+		switch {
+		case q.expected > 0:
 			loss = float64(q.lost) / float64(q.expected)
-		} else {
+		case steady:
+			loss = 1
+		default:
 			loss = q.listener.loss // reports with nothing new: the last loss stands
 		}
 		q.listener = qualityInput{loss: loss, jitterMs: q.jitterMs, rttMs: q.rttMs}
@@ -255,10 +277,14 @@ func (t *transport) sampleQuality(now time.Time) (ipc.TransportQuality, bool, bo
 	}
 	p := t.producer
 	expects := t.route.Load() != nil && (p != nil || len(t.consumers) > 0)
+	var forwarded uint64
+	for _, c := range t.consumers {
+		forwarded += uint64(c.sentPackets.Load())
+	}
 	t.mu.Unlock()
 	var pub publisherSample
 	if p != nil && p.stats != nil {
 		pub = p.stats.qualitySample()
 	}
-	return t.quality.sample(t.id, pub, expects, now)
+	return t.quality.sample(t.id, pub, forwarded, expects, now)
 }
