@@ -66,6 +66,10 @@ type RTC struct {
 	// TCP has each worker also take ICE over TCP (RFC 6544 passive
 	// candidates, priced below UDP), for clients whose UDP is blocked.
 	TCP bool `mapstructure:"tcp"`
+	// RED has the workers offer Opus with redundancy (RFC 2198) beside
+	// Opus, first, so that browsers send it; listeners that do not take it
+	// get the primary Opus. Off: Opus only, as before.
+	RED bool `mapstructure:"red"`
 	// TCPPort is worker 0's ICE-TCP port; worker i listens on TCPPort+i.
 	// 0 takes the worker's UDP port number (rtc.port+i): TCP and UDP ports
 	// do not collide, and a firewall then opens one range for both.
@@ -326,6 +330,7 @@ func Defaults() map[string]any {
 		"drain.deadline":                     "2m",
 		"rtc.ips":                            []string{},
 		"rtc.ice_failed_after":               "30s",
+		"rtc.red":                            true,
 		"rtc.tcp":                            true,
 		"rtc.tcp_port":                       0,
 		"api.addr":                           "127.0.0.1:7870",

@@ -85,6 +85,7 @@ var (
 	dIngressRTP      = desc("worker", "ingress_rtp_packets_total", "Publishers' RTP packets the worker's sockets decrypted and forwarded themselves, without pion.", workerLabels)
 	dIngressRejected = desc("worker", "ingress_rtp_rejected_total", "Publishers' RTP packets the worker's sockets dropped as SRTP replays or forgeries (RFC 3711 §3.3).", workerLabels)
 	dIngressDropped  = desc("worker", "ingress_rtp_dropped_total", "Publishers' RTP packets the worker's sockets dropped because that stream's fan-outs were 32 packets behind.", workerLabels)
+	dREDMalformed    = desc("worker", "red_malformed_total", "Publishers' RED packets (RFC 2198) dropped because their block headers or lengths did not fit the packet.", workerLabels)
 	dRooms           = desc("server", "rooms", "Rooms on this server.", nil)
 	dPeers           = desc("server", "peers", "Peers joined on this server.", nil)
 	dWorkers         = desc("server", "workers", "Configured worker processes.", nil)
@@ -160,6 +161,7 @@ func (wc workerCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(dIngressRTP, float64(l.IngressRTP), w)
 		counter(dIngressRejected, float64(l.IngressRejected), w)
 		counter(dIngressDropped, float64(l.IngressDropped), w)
+		counter(dREDMalformed, float64(l.REDMalformed), w)
 	}
 }
 

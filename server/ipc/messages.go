@@ -76,6 +76,8 @@ type InitParams struct {
 	ICEFailedAfter time.Duration `json:"ice_failed_after,omitempty"`
 	// TCPPort is the worker's ICE-TCP port (rtc.tcp_port); 0: no ICE over TCP.
 	TCPPort int `json:"tcp_port,omitempty"`
+	// RED offers Opus with redundancy (RFC 2198, rtc.red) beside Opus.
+	RED bool `json:"red,omitempty"`
 }
 
 // Ready is sent once the worker listens.
@@ -310,6 +312,9 @@ type Load struct {
 	IngressRTP      uint64 `json:"ingress_rtp"`
 	IngressRejected uint64 `json:"ingress_rejected"`
 	IngressDropped  uint64 `json:"ingress_dropped"`
+	// REDMalformed counts publishers' RED packets (RFC 2198) dropped because
+	// their block headers or lengths did not fit the packet.
+	REDMalformed uint64 `json:"red_malformed"`
 	// PipeStats is each pipe end's traffic, for the per-server pipe metrics.
 	PipeStats []PipeStat `json:"pipe_stats,omitempty"`
 }

@@ -122,6 +122,7 @@ func (s *slot) startOnce(ctx context.Context) error {
 
 		ICEFailedAfter: rtc.ICEFailedAfter,
 		TCPPort:        rtc.WorkerTCPPort(s.index),
+		RED:            rtc.RED,
 	})
 	if err != nil {
 		_ = cmd.Process.Kill()

@@ -14,7 +14,8 @@ import (
 	"github.com/voicectl/voicectl/server/ipc"
 )
 
-// OpusCodec is the only codec a worker negotiates (RFC 7587).
+// OpusCodec is the codec a worker negotiates (RFC 7587), beside RED of it
+// (REDCodec) where rtc.red is on.
 var OpusCodec = webrtc.RTPCodecCapability{
 	MimeType:    webrtc.MimeTypeOpus,
 	ClockRate:   48000,
@@ -23,6 +24,16 @@ var OpusCodec = webrtc.RTPCodecCapability{
 }
 
 const opusPayloadType = 111
+
+// REDCodec is Opus with redundancy (RFC 2198; red.go): its blocks are Opus
+// (fmtp 111/111, what Chromium offers). pion matches an answer's RED
+// whatever number it gives Opus, and maps payload types per transport.
+var REDCodec = webrtc.RTPCodecCapability{
+	MimeType:    "audio/red",
+	ClockRate:   48000,
+	Channels:    2,
+	SDPFmtpLine: "111/111",
+}
 
 // iceTiming is when the worker checks its transports' consent and when pion
 // gives up on them. The worker checks consent itself (consentKeeper; pion's
@@ -153,6 +164,13 @@ type mediaAPI struct {
 
 func newMediaAPI(p ipc.InitParams, mux ice.UDPMux, sockets *mediaSockets) (*mediaAPI, error) {
 	m := &webrtc.MediaEngine{}
+	// RED first where it is on: libwebrtc sends with the first codec of its
+	// answer, which keeps the offer's order.
+	if p.RED {
+		if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: REDCodec, PayloadType: redPayloadType}, webrtc.RTPCodecTypeAudio); err != nil {
+			return nil, err
+		}
+	}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: OpusCodec, PayloadType: opusPayloadType}, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
 	}

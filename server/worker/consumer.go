@@ -30,7 +30,8 @@ type consumer struct {
 	sentPackets   atomic.Uint32
 	sentOctets    atomic.Uint32
 	lastTimestamp atomic.Uint32
-	bound         atomic.Bool // see consumerTrack
+	bound         atomic.Bool   // see consumerTrack
+	pts           atomic.Uint32 // the listener's payloadTypes, set with bound
 
 	t        *transport
 	producer *producer
@@ -62,7 +63,7 @@ func (w *Worker) createConsumer(p ipc.ConsumerRef) error {
 		streamID = pr.id
 	}
 	c := &consumer{producer: pr, t: t}
-	track, err := newConsumerTrack(pr.id, streamID, &c.bound)
+	track, err := newConsumerTrack(pr.id, streamID, &c.bound, &c.pts)
 	if err != nil {
 		return err
 	}
@@ -95,20 +96,29 @@ func (w *Worker) createConsumer(p ipc.ConsumerRef) error {
 }
 
 // forward sends one packet of c's producer to c's transport. raw is the packet as
-// it arrived (decrypted); pkt is the same packet parsed. It reports the bytes sent.
-func (c *consumer) forward(rt *route, b *sendBatch, raw []byte, hdrLen int, pkt *rtp.Packet, now int64) bool {
+// it arrived (decrypted); pkt is the same packet parsed; red is where its RED
+// blocks lie (RFC 2198), nil for plain Opus. It reports whether it was sent.
+func (c *consumer) forward(rt *route, b *sendBatch, raw []byte, hdrLen int, pkt *rtp.Packet, red *redPacket, now int64) bool {
 	if !c.bound.Load() {
 		return false // not negotiated yet
 	}
+	octets := len(pkt.Payload)
+	if red != nil && payloadTypes(c.pts.Load()).red() == 0 {
+		octets = red.primaryLen
+	}
 	if !rt.fast() {
-		if c.track.WriteRTP(pkt) != nil {
+		if red != nil {
+			if c.track.writeRED(pkt, *red) != nil {
+				return false
+			}
+		} else if c.track.WriteRTP(pkt) != nil {
 			return false
 		}
-	} else if !c.queueSRTP(rt, b, raw, hdrLen) {
+	} else if !c.queueSRTP(rt, b, raw, hdrLen, red) {
 		return false
 	}
 	c.sentPackets.Add(1)
-	c.sentOctets.Add(uint32(len(pkt.Payload)))
+	c.sentOctets.Add(uint32(octets))
 	c.lastTimestamp.Store(pkt.Timestamp)
 	c.lastSentAt.Store(now)
 	return true
@@ -126,17 +136,35 @@ func sealableHeaderLen(raw []byte) int {
 
 // queueSRTP rewrites raw for c (SSRC, payload type), encrypts it in its batch
 // slot and queues it. The header is patched in place rather than re-marshalled:
-// extensions and marker pass through as they came.
-func (c *consumer) queueSRTP(rt *route, b *sendBatch, raw []byte, hdrLen int) bool {
+// extensions and marker pass through as they came. A RED packet (red not nil)
+// goes as RED, its blocks renumbered to the listener's Opus, where the
+// listener negotiated RED; otherwise its header and primary block alone go,
+// as Opus: RED's header is the primary's (timestamp, marker), so only the
+// payload type changes, and the padding is left behind.
+func (c *consumer) queueSRTP(rt *route, b *sendBatch, raw []byte, hdrLen int, red *redPacket) bool {
 	if hdrLen == 0 {
 		return false
 	}
 	if c.srtpKeys != rt.keys && !c.newSealer(rt.keys) {
 		return false
 	}
+	pts := payloadTypes(c.pts.Load())
 	g, buf := b.slot(rt.sock, &rt.dst)
-	buf = buf[:copy(buf, raw)]
-	buf[1] = buf[1]&0x80 | opusPayloadType
+	switch {
+	case red == nil:
+		buf = buf[:copy(buf, raw)]
+		buf[1] = buf[1]&0x80 | pts.opus()
+	case pts.red() != 0:
+		buf = buf[:copy(buf, raw)]
+		buf[1] = buf[1]&0x80 | pts.red()
+		setREDBlockTypes(buf[hdrLen:], red.blocks, pts.opus())
+	default:
+		start := hdrLen + red.primaryOff
+		n := copy(buf, raw[:hdrLen])
+		buf = buf[:n+copy(buf[n:], raw[start:start+red.primaryLen])]
+		buf[0] &^= 0x20
+		buf[1] = buf[1]&0x80 | pts.opus()
+	}
 	binary.BigEndian.PutUint32(buf[8:12], c.ssrc)
 	if c.gcm != nil {
 		g.commit(c.gcm.seal(buf, hdrLen))

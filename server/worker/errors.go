@@ -18,3 +18,7 @@ func exists(what, id string) error {
 // ErrTCPListen: the worker could not open its ICE-TCP port (taken, or not
 // allowed); it runs on UDP alone.
 var ErrTCPListen = errors.New("ICE over TCP is off: cannot listen on rtc.tcp_port")
+
+// errNotBound: a consumer's track has no binding (the listener has not
+// answered the offer that announced it, or it was removed).
+var errNotBound = errors.New("consumer track not bound")

@@ -230,3 +230,31 @@ func FuzzReceiverReports(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseRED: any RED payload (RFC 2198) is taken or refused, never read
+// out of bounds; a taken one has its primary block inside the payload, not
+// empty, after every header, and renumbering its blocks changes nothing else.
+func FuzzParseRED(f *testing.F) {
+	f.Add(redPayload(redBlock{111, 960, []byte{9, 9, 9}}, redBlock{111, 0, []byte{1, 2, 3}}))
+	f.Add(redPayload(redBlock{111, 0, []byte{1}}))
+	f.Add([]byte{0x80 | 111, 0xff, 0xff, 0xff, 111, 1})
+	f.Add([]byte{0x80 | 111, 0, 0})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		p, err := parseRED(payload)
+		if err != nil {
+			return
+		}
+		if p.blocks < 1 || p.blocks > maxREDBlocks || p.primaryLen < 1 ||
+			p.primaryOff < 4*(p.blocks-1)+1 || p.primaryOff+p.primaryLen != len(payload) {
+			t.Fatalf("taken with a layout outside the payload: %+v of %d bytes", p, len(payload))
+		}
+		out := bytes.Clone(payload)
+		setREDBlockTypes(out, p.blocks, 109)
+		for i := range out {
+			if out[i] != payload[i] && (i >= 4*(p.blocks-1)+1 || i%4 != 0) {
+				t.Fatalf("renumbering changed byte %d, not a block header's type", i)
+			}
+		}
+	})
+}

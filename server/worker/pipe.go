@@ -166,14 +166,20 @@ func (pt *pipeTransport) receive(data, plain []byte, pkt *rtp.Packet) []byte {
 	return plain
 }
 
-// write sends pkt to the far end under the pipe's SSRC for this producer.
-func (o *pipeOut) write(pkt *rtp.Packet) error {
+// write sends pkt to the far end under the pipe's SSRC for this producer,
+// and under the worker's own payload type for Opus or, if red, RED (RFC
+// 2198): the far end's listeners each get what they negotiated from it.
+func (o *pipeOut) write(pkt *rtp.Packet, red bool) error {
 	remote := o.pipe.remote.Load()
 	if remote == nil {
 		return errNotConnected
 	}
 	o.hdr = pkt.Header
 	o.hdr.SSRC = o.ssrc
+	o.hdr.PayloadType = opusPayloadType
+	if red {
+		o.hdr.PayloadType = redPayloadType
+	}
 	n := o.hdr.MarshalSize() + len(pkt.Payload)
 	if cap(o.buf) < n {
 		o.buf = make([]byte, n, 1500)
@@ -272,7 +278,7 @@ func (pt *pipeTransport) produce(p ipc.PipeFlow) error {
 		return exists("producer", p.ProducerID)
 	}
 	pr := newProducer(p.ProducerID, pt.r)
-	pr.pipe, pr.ssrc, pr.levelExtID = pt, p.SSRC, p.LevelExtID
+	pr.pipe, pr.ssrc, pr.levelExtID, pr.redPT = pt, p.SSRC, p.LevelExtID, redPayloadType
 	pr.paused.Store(p.Paused)
 	pt.mu.Lock()
 	if pt.closed {

@@ -3,6 +3,7 @@ package worker
 import (
 	"errors"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,10 @@ type producer struct {
 	selected atomic.Bool
 	// levelExtID is the negotiated id of the RFC 6464 audio-level extension, 0 if none.
 	levelExtID uint8
+	// redPT is the payload type of the stream's RED packets (RFC 2198,
+	// red.go), 0 if it has none: the publisher's, or redPayloadType for a
+	// piped producer (pipes carry RED under it).
+	redPT uint8
 
 	// dispatchMu is held through a dispatch: a local producer's packets come
 	// from the track's reader until the worker's sockets take its stream, and
@@ -70,9 +75,15 @@ func newLocalProducer(id string, t *transport, recv *webrtc.RTPReceiver) *produc
 	p := newProducer(id, t.r)
 	p.t = t
 	p.stats = newReceiveStats()
-	for _, ext := range recv.GetParameters().HeaderExtensions {
+	params := recv.GetParameters()
+	for _, ext := range params.HeaderExtensions {
 		if ext.URI == sdp.AudioLevelURI {
 			p.levelExtID = uint8(ext.ID)
+		}
+	}
+	for _, c := range params.Codecs {
+		if strings.EqualFold(c.MimeType, REDCodec.MimeType) {
+			p.redPT = uint8(c.PayloadType)
 		}
 	}
 	return p
@@ -127,6 +138,18 @@ func (p *producer) dispatch(raw []byte, pkt *rtp.Packet) {
 			}
 		}
 	}
+	// RED is checked once here for every listener: a malformed packet is
+	// dropped whole (its primary cannot be trusted either).
+	var red *redPacket
+	var layout redPacket
+	if pkt.PayloadType == p.redPT && p.redPT != 0 {
+		var err error
+		if layout, err = parseRED(pkt.Payload); err != nil {
+			w.redMalformed.Add(1)
+			return
+		}
+		red = &layout
+	}
 	// A producer loudest-N holds back crosses no pipe either: the far
 	// router would hold it back too, and across hosts it would cost
 	// bandwidth for nothing.
@@ -134,7 +157,7 @@ func (p *producer) dispatch(raw []byte, pkt *rtp.Packet) {
 		return
 	}
 	for _, o := range *p.pipeOuts.Load() {
-		if o.write(pkt) == nil {
+		if o.write(pkt, red != nil) == nil {
 			w.packetsOut.Add(1)
 			w.bytesOut.Add(size)
 		}
@@ -161,7 +184,7 @@ func (p *producer) dispatch(raw []byte, pkt *rtp.Packet) {
 	p.ready = ready
 	direct := 0
 	for _, r := range ready {
-		if r.c.forward(r.rt, &p.batch, raw, hdrLen, pkt, now) && !r.fast {
+		if r.c.forward(r.rt, &p.batch, raw, hdrLen, pkt, red, now) && !r.fast {
 			direct++
 		}
 	}

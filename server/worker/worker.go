@@ -53,7 +53,10 @@ type Worker struct {
 	bytesIn    atomic.Uint64
 	bytesOut   atomic.Uint64
 	rtcpLost   atomic.Uint64
-	delay      delayHistogram
+	// redMalformed counts publishers' RED packets (RFC 2198) dropped because
+	// their blocks did not fit (see parseRED).
+	redMalformed atomic.Uint64
+	delay        delayHistogram
 	// The connection quality rounds (qualitysample.go) and what they measured.
 	qualityJob  atomic.Pointer[roundJob]
 	qualityHist qualityHistograms
@@ -327,6 +330,7 @@ func (w *Worker) load() ipc.Load {
 	}
 	l.PacketsIn = w.packetsIn.Load()
 	l.PacketsOut = w.packetsOut.Load()
+	l.REDMalformed = w.redMalformed.Load()
 	if w.api != nil && w.api.sockets != nil {
 		l.ConsentAnswered = w.api.sockets.consent.answered.Load()
 		l.ConsentConfirmed = w.api.sockets.consent.confirmed.Load()
