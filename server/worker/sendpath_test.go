@@ -259,6 +259,7 @@ func TestConsumerHotFieldsShareACacheLine(t *testing.T) {
 		"ssrc": unsafe.Offsetof(c.ssrc) + unsafe.Sizeof(c.ssrc), "lastSentAt": unsafe.Offsetof(c.lastSentAt) + unsafe.Sizeof(c.lastSentAt),
 		"sentPackets": unsafe.Offsetof(c.sentPackets) + unsafe.Sizeof(c.sentPackets), "sentOctets": unsafe.Offsetof(c.sentOctets) + unsafe.Sizeof(c.sentOctets),
 		"lastTimestamp": unsafe.Offsetof(c.lastTimestamp) + unsafe.Sizeof(c.lastTimestamp), "bound": unsafe.Offsetof(c.bound) + unsafe.Sizeof(c.bound),
+		"pts": unsafe.Offsetof(c.pts) + unsafe.Sizeof(c.pts),
 	} {
 		require.LessOrEqual(t, end, uintptr(64), name)
 	}
