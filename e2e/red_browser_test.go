@@ -86,6 +86,13 @@ func TestBrowsersPublishREDAndAPageWithoutItHearsThem(t *testing.T) {
 	for _, tab := range []context.Context{alice, bob, carol} {
 		hears(t, tab, 2)
 	}
+	// The RFC 6464 levels of RED packets are read as of plain ones: all three
+	// fake microphones play a tone, so every page marks all three speaking.
+	for _, tab := range []context.Context{alice, carol} {
+		speaking, err := chromedp.Run(tab, chromedp.Poll[int](`document.querySelectorAll("#peers li.speaking").length === 3 && 3`, chromedp.WithPollingTimeout(10*time.Second)))
+		require.NoError(t, err, "speaking indicators")
+		require.Equal(t, 3, speaking)
+	}
 	answer, err := chromedp.Run(carol, chromedp.Evaluate[string](`window.voicectl.pc.localDescription.sdp`))
 	require.NoError(t, err)
 	require.NotContains(t, answer, "red/48000", "carol's answers leave RED out")

@@ -282,3 +282,36 @@ func openAsListener(tb testing.TB, keys *srtpKeys, sealed []byte) *rtp.Packet {
 	require.NoError(tb, pkt.Unmarshal(plain))
 	return &pkt
 }
+
+// TestREDLevelsReachTheSpeakerObserver: the RFC 6464 audio level of RED
+// packets is read from their header, as of plain ones, so that active
+// speakers and loudest-N see RED publishers; a loudest-N router forwards the
+// loudest RED publisher and holds the quiet one back.
+func TestREDLevelsReachTheSpeakerObserver(t *testing.T) {
+	w := newBareWorker(t)
+	require.NoError(t, w.createRouter("r", 1))
+	r := w.routers["r"]
+	r.speakerRound.Stop() // the test ticks its own observer
+	loud, quiet := newProducer("LOUD", r), newProducer("QUIET", r)
+	for _, p := range []*producer{loud, quiet} {
+		p.levelExtID, p.redPT = 1, redPayloadType
+		r.addProducer(p)
+	}
+	var events [][]ipc.SpeakerLevel
+	o := newSpeakerObserver(r, func(s []ipc.SpeakerLevel) { events = append(events, s) })
+	for seq := uint16(1); seq <= 5; seq++ {
+		pkt := redPacketFor(seq) // level 0x1e: -30 dBov
+		raw, err := pkt.Marshal()
+		require.NoError(t, err)
+		loud.dispatch(raw, pkt)
+		require.NoError(t, pkt.SetExtension(1, []byte{0x7f})) // -127 dBov: silence
+		raw, err = pkt.Marshal()
+		require.NoError(t, err)
+		quiet.dispatch(raw, pkt)
+	}
+	o.tick()
+	require.Equal(t, [][]ipc.SpeakerLevel{{{ProducerID: "LOUD", Level: 127 - 0x1e}}}, events)
+	require.True(t, loud.selected.Load(), "loudest-N forwards the loud RED publisher")
+	require.False(t, quiet.selected.Load())
+	require.Zero(t, w.redMalformed.Load())
+}
