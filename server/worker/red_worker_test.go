@@ -315,3 +315,52 @@ func TestREDLevelsReachTheSpeakerObserver(t *testing.T) {
 	require.False(t, quiet.selected.Load())
 	require.Zero(t, w.redMalformed.Load())
 }
+
+// TestREDAcrossAPipeIsStrippedOnTheFarSide: a RED publisher on one worker
+// reaches listeners of another through an SRTP pipe (as between hosts): the
+// pipe carries RED, and the far worker gives its RED listener RED and its
+// Opus listener the primary.
+func TestREDAcrossAPipeIsStrippedOnTheFarSide(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	far, _ := testWorkerWith(t, ipc.InitParams{Port: 46450, Loopback: true, RED: true})
+	near := newBareWorker(t)
+	require.NoError(t, near.createRouter("r", 0))
+	en, err := near.createPipe(ipc.PipeCreate{PipeID: "p", RouterID: "r", ListenIP: "127.0.0.1"})
+	require.NoError(t, err)
+	ef, err := far.createPipe(ipc.PipeCreate{PipeID: "p", RouterID: "r", ListenIP: "127.0.0.1"})
+	require.NoError(t, err)
+	k1, k2 := key(), key()
+	require.NoError(t, near.pipes["p"].connect(ipc.PipeConnect{PipeID: "p", RemoteAddr: ef.LocalAddr, SRTP: &ipc.PipeSRTP{SendKey: k1, RecvKey: k2}}))
+	require.NoError(t, far.pipes["p"].connect(ipc.PipeConnect{PipeID: "p", RemoteAddr: en.LocalAddr, SRTP: &ipc.PipeSRTP{SendKey: k2, RecvKey: k1}}))
+	src := newProducer("MIC", near.routers["r"])
+	src.redPT = 100 // the publisher's number for RED
+	near.routers["r"].addProducer(src)
+	require.NoError(t, far.pipes["p"].produce(ipc.PipeFlow{PipeID: "p", ProducerID: "MIC", SSRC: 77, LevelExtID: 1}))
+	require.NoError(t, near.pipes["p"].consume(ipc.PipeFlow{PipeID: "p", ProducerID: "MIC", SSRC: 77}))
+	red := connectListenerTo(t, far, "L1", "MIC", nil, webrtc.WithMediaEngine(redEngine(t)))
+	opus := connectListenerTo(t, far, "L2", "MIC", nil)
+	seq := uint16(1)
+	require.Eventually(t, func() bool {
+		seq++
+		pkt := redPacketFor(seq)
+		pkt.PayloadType = 100
+		raw, err := pkt.Marshal()
+		require.NoError(t, err)
+		src.dispatch(raw, pkt)
+		for _, l := range []*testListener{red, opus} {
+			if last := l.last.Load(); last == nil || last.SequenceNumber != seq {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 5*time.Millisecond, "both listeners hear the piped stream")
+	_, primary := opusPacket(seq)
+	got := red.last.Load()
+	require.Equal(t, uint8(redPayloadType), got.PayloadType)
+	require.Equal(t, redPacketFor(seq).Payload, got.Payload)
+	got = opus.last.Load()
+	require.Equal(t, uint8(opusPayloadType), got.PayloadType)
+	require.Equal(t, primary.Payload, got.Payload)
+	require.Equal(t, []byte{0x9e}, got.GetExtension(1))
+	require.Zero(t, far.load().REDMalformed)
+}
