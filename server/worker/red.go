@@ -13,6 +13,14 @@ import (
 // and only the primary block, as plain Opus, to those that did not
 // (consumer.queueSRTP).
 //
+// A plain-Opus publisher is forwarded as it came, never wrapped into RED
+// here (as LiveKit's active_red_encoding option does). Why: browsers publish
+// RED themselves once it is offered first (e2e: Chromium's packets carry
+// 130-160 bytes with RED, 50-70 without), so wrapping would only serve
+// clients that chose plain Opus; it would cost a per-producer history of
+// frames and a second copy of each frame per RED listener, and it cannot
+// protect the publisher's own hop, half of the path that loses packets.
+//
 // The payload (RFC 2198 §3) starts with one header per block, the primary
 // last:
 //
