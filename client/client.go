@@ -83,6 +83,11 @@ type Config struct {
 	// loopback-only); it is asked again at each gathering, so a filter that
 	// changes its answer and RestartICE move the media to a new address.
 	IPFilter func(net.IP) bool
+	// Impair, when active, makes the client's own UDP sockets a bad network
+	// for its media, both ways (impair.go); OnImpairDrop is told each RTP
+	// packet it drops.
+	Impair       *Impairment
+	OnImpairDrop ImpairDrop
 	// DialContext, when set, dials the signalling connections (the join's
 	// and each resume's): a proxy, or a test that cuts them.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -121,6 +126,7 @@ type Client struct {
 	ws     *websocket.Conn
 	wsURL  string
 	pc     *webrtc.PeerConnection
+	tn     *tapNet // nil without a tap or an impairment
 	mic    *webrtc.TrackLocalStaticRTP
 	events chan any
 	done   chan struct{}
@@ -221,7 +227,7 @@ func newClient(cfg Config, ws *websocket.Conn) (*Client, error) {
 		return nil, err
 	}
 	cctx, cancel := context.WithCancel(context.Background())
-	c := &Client{cfg: cfg, log: cfg.Logger, ws: ws, pc: pc, events: make(chan any, 4096), done: make(chan struct{}),
+	c := &Client{cfg: cfg, log: cfg.Logger, ws: ws, pc: pc, tn: tn, events: make(chan any, 4096), done: make(chan struct{}),
 		ctx: cctx, cancel: cancel, received: map[string]*atomic.Uint64{}, byPeer: map[string]*atomic.Uint64{}}
 	c.seq.Store(uint32(uint16(time.Now().UnixNano())))
 	c.pcState.Store(webrtc.PeerConnectionStateNew)
@@ -320,10 +326,13 @@ func newAPI(cfg Config) (*webrtc.API, *tapNet, error) {
 		s.DisableActiveTCP(true)
 	}
 	var tn *tapNet
-	if cfg.Tap != nil {
+	if cfg.Tap != nil || cfg.Impair.Active() {
 		n, err := newTapNet(cfg.Tap, cfg.TapReadPacing)
 		if err != nil {
 			return nil, nil, err
+		}
+		if cfg.Impair.Active() {
+			n.imp = &impairing{m: *cfg.Impair, onDrop: cfg.OnImpairDrop}
 		}
 		s.SetNet(n)
 		tn = n

@@ -47,6 +47,8 @@ type pacedConn struct {
 	pace      time.Duration
 	connected *atomic.Bool
 	stamped   bool // the kernel timestamps datagrams (SO_TIMESTAMPNS)
+	// imp, when set, impairs the media both ways once connected (impair.go).
+	imp *socketImpair
 
 	mu     sync.Mutex // guards fd's lifetime: closed with its last user
 	fd     int
@@ -146,6 +148,9 @@ func (c *pacedConn) Close() error {
 	}
 	c.closed = true
 	close(c.done)
+	if c.imp != nil {
+		c.imp.close()
+	}
 	if c.users == 0 {
 		_ = unix.Close(c.fd)
 		c.fd = -1
@@ -244,6 +249,14 @@ func (c *pacedConn) paced() bool {
 // the reader gets it: everything else, and the RTP the tap keeps.
 func (c *pacedConn) tapKeeps(rb *readBatch, i int) bool {
 	b := rb.data(i)
+	var delay time.Duration
+	if c.impairs() {
+		drop, d := c.imp.received(b)
+		if drop {
+			return false
+		}
+		delay = d
+	}
 	if !isRTP(b) || c.tap == nil {
 		return true
 	}
@@ -257,7 +270,7 @@ func (c *pacedConn) tapKeeps(rb *readBatch, i int) bool {
 	if !ok {
 		at = time.Now()
 	}
-	return c.tap(ssrc, seq, ts, len(b), at)
+	return c.tap(ssrc, seq, ts, len(b), at.Add(delay))
 }
 
 // enqueue passes q to the reader, or drops it when the reader is that far behind.
@@ -378,6 +391,9 @@ func (c *pacedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 		return 0, nil
 	}
 	sa := udpmsg.Inet4(ua.AddrPort())
+	if c.impairs() && c.imp.sent(b, sa, c.sendLater) {
+		return len(b), nil
+	}
 	fd, live := c.acquire()
 	if !live {
 		return 0, net.ErrClosed
@@ -388,4 +404,21 @@ func (c *pacedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 		return 0, &net.OpError{Op: "write", Net: "udp4", Addr: addr, Err: os.NewSyscallError("sendto", e)}
 	}
 	return n, nil
+}
+
+// impairs reports whether the socket's media is impaired now: from the
+// moment the peer connection is up.
+func (c *pacedConn) impairs() bool {
+	return c.imp != nil && c.connected != nil && c.connected.Load()
+}
+
+// sendLater sends a datagram the impairment delayed; errors are a network's
+// losses.
+func (c *pacedConn) sendLater(b []byte, sa *unix.RawSockaddrInet4) {
+	fd, live := c.acquire()
+	if !live {
+		return
+	}
+	_, _ = udpmsg.SendTo(uintptr(fd), b, sa, unix.MSG_DONTWAIT)
+	c.release()
 }

@@ -29,6 +29,8 @@ type tapNet struct {
 	// connected is set once the peer connection is up: reads are paced only
 	// then, so ICE and the DTLS handshake run at full speed.
 	connected atomic.Bool
+	// imp, when set, impairs every socket's media (impair.go).
+	imp *impairing
 }
 
 func newTapNet(tap RTPTap, pace time.Duration) (*tapNet, error) {
@@ -45,7 +47,11 @@ func (n *tapNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPCon
 	if network != "udp4" && (network != "udp" || laddr == nil || laddr.IP.To4() == nil) {
 		return n.Net.ListenUDP(network, laddr)
 	}
-	return listenPaced(laddr, n.tap, n.pace, &n.connected)
+	c, err := listenPaced(laddr, n.tap, n.pace, &n.connected)
+	if err == nil && n.imp != nil {
+		c.imp = n.imp.socket()
+	}
+	return c, err
 }
 
 // kernelTime reads the SO_TIMESTAMPNS control message of a datagram, walking
