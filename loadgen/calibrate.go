@@ -130,8 +130,8 @@ func Calibrate(ctx context.Context, p CalibrateParams, progress func(CalibrateSt
 		switch {
 		case r.GeneratorBottleneck:
 			res.StopReason = fmt.Sprintf("the load generator is the bottleneck (machine %.0f%% busy): run it from another host for a higher ramp", 100*r.MachineBusyRatio)
-		case r.LossRatio > p.MaxLoss:
-			res.StopReason = fmt.Sprintf("loss %.2f%% > %.2f%%", 100*r.LossRatio, 100*p.MaxLoss)
+		case r.serverLossRatio() > p.MaxLoss:
+			res.StopReason = fmt.Sprintf("loss %.2f%% > %.2f%%", 100*r.serverLossRatio(), 100*p.MaxLoss)
 		case cpu > p.MaxCPU:
 			res.StopReason = fmt.Sprintf("worker CPU %.0f%% > %.0f%%", 100*cpu, 100*p.MaxCPU)
 		case p.MaxLatencyP99 > 0 && r.LatencyMsP99 > float64(p.MaxLatencyP99.Microseconds())/1000:

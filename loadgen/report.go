@@ -53,6 +53,9 @@ type Report struct {
 	// connected; needs the admin key): a check that they took it.
 	Transport     string         `json:"transport"`
 	ListenerPaths map[string]int `json:"listener_paths,omitempty"`
+	// Network splits the loss into raw and residual on an impaired
+	// network (loss, burst_loss, jitter, reorder).
+	Network *NetworkReport `json:"network,omitempty"`
 }
 
 // listenerPaths counts the listeners by their media's path, as the admin

@@ -55,6 +55,9 @@ type Scenario struct {
 	// listener's packets reach pion framed or wrapped, so it decrypts each
 	// before counting it (see client.Transport): the generator costs more.
 	Transport client.Transport `yaml:"transport"`
+	// Network, when it has loss, jitter or reordering, is impaired by the
+	// peers' own sockets (impair.go); its keys sit at the top level.
+	Network Network `yaml:",inline"`
 
 	MaxLoss       float64       `yaml:"max_loss"`        // fail when loss_ratio exceeds it (0: no limit)
 	MaxLatencyP99 time.Duration `yaml:"max_latency_p99"` // fail when latency p99 exceeds it (0: no limit)
@@ -66,7 +69,7 @@ func DefaultScenario() Scenario {
 	return Scenario{
 		Server: "http://127.0.0.1:7880", Rooms: 1, Publishers: 2, Listeners: 8, JoinRate: 20,
 		Duration: 10 * time.Second, Warmup: 2 * time.Second, RoomPrefix: "loadgen", LatencySampleEvery: 10,
-		ReadPacing: 40 * time.Millisecond,
+		ReadPacing: 40 * time.Millisecond, Network: Network{Seed: 1},
 	}
 }
 
@@ -130,6 +133,9 @@ func (s *Scenario) Validate() error {
 		errs = append(errs, errors.New("max_gap, warmup and max_latency_p99 must not be negative"))
 	}
 	if _, err := client.ParseTransport(string(s.Transport)); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.Network.Validate(s.Transport); err != nil {
 		errs = append(errs, err)
 	}
 	if s.MaxLoss < 0 || s.MaxLoss > 1 {

@@ -57,6 +57,14 @@ type peer struct {
 	window  atomic.Pointer[[2]int64]
 	total   atomic.Uint64
 	gaps    gapMeter
+	// rxBytes is the RTP the peer received, in bytes; sentDropped the
+	// sequence numbers of its own stream its impaired socket dropped
+	// (impairaccount.go).
+	rxBytes     atomic.Uint64
+	sentDropped seqBits // under mu
+	// retrans counts the packets that came again after a first copy
+	// arrived or was dropped (NACKs answered), retransBytes their bytes.
+	retrans, retransBytes atomic.Uint64
 }
 
 // NewSession checks the scenario and prepares a session.
@@ -120,11 +128,15 @@ func (p *peer) stream(ssrc uint32) *stream {
 }
 
 func (p *peer) tap(sampleEvery int) client.RTPTap {
-	return func(ssrc uint32, seq uint16, ts uint32, _ int, arrival time.Time) bool {
+	return func(ssrc uint32, seq uint16, ts uint32, size int, arrival time.Time) bool {
 		p.total.Add(1)
+		p.rxBytes.Add(uint64(size))
 		p.gaps.observe(arrival)
 		st := p.stream(ssrc)
-		st.add(seq, ts, arrival)
+		if st.add(seq, ts, arrival) {
+			p.retrans.Add(1)
+			p.retransBytes.Add(uint64(size))
+		}
 		st.sampleN++ // only the ICE read goroutine touches sampleN
 		if st.sampleN%sampleEvery != 0 {
 			return false
@@ -194,6 +206,7 @@ func (s *Session) joinOne(ctx context.Context, room string, publish bool) {
 	}
 	p.cfg = s.sc.peerConfig(publish, p.tap(s.sc.LatencySampleEvery))
 	p.cfg.OnPacket, p.cfg.DTX = p.onPacket, s.sc.DTX
+	p.cfg.Impair, p.cfg.OnImpairDrop = s.sc.Network.impairment(p.identity), p.onImpairDrop
 	cfg := p.cfg
 	cfg.URL, cfg.Token = url, tok
 	c, err := client.Connect(jctx, cfg)
@@ -381,6 +394,7 @@ func (s *Session) Measure(ctx context.Context, d time.Duration, progress func(Pr
 		w := [2]int64{t0.UnixNano(), t0.Add(d).UnixNano()}
 		p.window.Store(&w)
 	}
+	net0 := readNetworkCounters(peers)
 	srv0 := s.serverTotals(ctx)
 	cpu0 := selfCPU()
 	busy0, total0, machineOK := cpuTimes()
@@ -418,6 +432,7 @@ loop:
 			gaps[p.identity] = float64(p.gaps.disarm().Microseconds()) / 1000
 		}
 	}
+	net1 := readNetworkCounters(peers)
 	srv1 := s.serverTotals(ctx)
 	genCPU := selfCPU() - cpu0
 	busy1, total1, machineOK1 := cpuTimes()
@@ -429,6 +444,7 @@ loop:
 		GeneratorCPUSeconds: genCPU.Seconds(), Transport: string(s.sc.Transport)}
 	r.ListenerPaths = listenerPaths(peers, pathOf)
 	var latency, jitter []float64
+	var raw, other uint64
 	for _, l := range peers {
 		var exp, got uint64
 		lc := l.client()
@@ -452,6 +468,8 @@ loop:
 				continue
 			}
 			got += st.countRange(seq0[q], seq1[q])
+			qr, qo := rawLost(q, st, seq0[q], seq1[q])
+			raw, other = raw+qr, other+qo
 			st.mu.Lock()
 			jitter = append(jitter, st.jitter/clockRate*1000)
 			st.mu.Unlock()
@@ -474,6 +492,9 @@ loop:
 		r.LossRatio = 1 - float64(r.PacketsReceived)/float64(r.PacketsExpected)
 	}
 	r.addGaps(gaps, rejoins)
+	if s.sc.Network.active() {
+		r.Network = s.sc.Network.report(r, raw, other, net0, net1)
+	}
 	latency, jitter = sortedCopy(latency), sortedCopy(jitter)
 	r.LatencySamples = len(latency)
 	r.LatencyMsP50, r.LatencyMsP99 = percentile(latency, 50), percentile(latency, 99)

@@ -8,8 +8,11 @@ import (
 // stream is what one listener saw of one remote SSRC: which sequence numbers
 // arrived (a bitmap, so duplicates count once) and the RFC 3550 jitter.
 type stream struct {
-	mu       sync.Mutex
-	seen     [1024]uint64 // one bit per 16-bit sequence number
+	mu   sync.Mutex
+	seen seqBits // the sequence numbers that arrived
+	// dropped holds the sequence numbers whose first copy the listener's
+	// impaired socket dropped (raw loss on the way in, impairaccount.go).
+	dropped  seqBits
 	packets  uint64
 	jitter   float64 // RFC 3550 §6.4.1 interarrival jitter, in RTP timestamp units
 	lastTS   uint32
@@ -43,9 +46,18 @@ func (s *stream) takeSample(seq uint16) (time.Time, bool) {
 
 const clockRate = 48000
 
-func (s *stream) add(seq uint16, ts uint32, now time.Time) {
+// add records a packet's arrival; retransmission reports a later copy.
+func (s *stream) add(seq uint16, ts uint32, now time.Time) (retransmission bool) {
 	s.mu.Lock()
-	s.seen[seq>>6] |= 1 << (seq & 63)
+	s.seen.forget(seq)
+	s.dropped.forget(seq)
+	if s.seen.has(seq) || s.dropped.has(seq) {
+		// A copy after the first (arrived or dropped): a NACK's answer.
+		s.seen.set(seq)
+		s.mu.Unlock()
+		return true // a late copy says nothing of the path's jitter
+	}
+	s.seen.set(seq)
 	s.packets++
 	if s.started {
 		// D(i,j) = (Rj - Ri) - (Sj - Si), in timestamp units; J += (|D| - J) / 16
@@ -57,15 +69,36 @@ func (s *stream) add(seq uint16, ts uint32, now time.Time) {
 	}
 	s.started, s.lastTS, s.lastRecv = true, ts, now
 	s.mu.Unlock()
+	return false
 }
 
 // countRange counts sequence numbers in [from, to) (modulo 2^16) that arrived.
 func (s *stream) countRange(from, to uint16) uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.seen.countRange(from, to)
+}
+
+// seqBits is a set of 16-bit sequence numbers, one bit each.
+type seqBits [1024]uint64
+
+func (b *seqBits) set(seq uint16)      { b[seq>>6] |= 1 << (seq & 63) }
+func (b *seqBits) has(seq uint16) bool { return b[seq>>6]&(1<<(seq&63)) != 0 }
+
+// forgetAhead is how far ahead of the sequence number arriving forget clears
+// the set: what was set more than 2^16-forgetAhead packets ago (20.5 min of
+// 20 ms frames, longer than a window) is gone before the numbers wrap onto
+// it, and a retransmission (within a second) still finds its first copy.
+const forgetAhead = 4096
+
+// forget clears the 64 numbers around seq+forgetAhead.
+func (b *seqBits) forget(seq uint16) { b[(seq+forgetAhead)>>6] = 0 }
+
+// countRange counts the members in [from, to) (modulo 2^16).
+func (b *seqBits) countRange(from, to uint16) uint64 {
 	var n uint64
 	for seq := from; seq != to; seq++ {
-		if s.seen[seq>>6]&(1<<(seq&63)) != 0 {
+		if b.has(seq) {
 			n++
 		}
 	}

@@ -25,6 +25,7 @@ func NewCmdCalibrate(f *cmdutil.Factory, runF func(*CalibrateOptions) error) *co
 	p := loadgen.CalibrateParams{Publishers: 2, Step: 50, MaxListeners: 3000, Window: 5 * time.Second,
 		MaxLoss: 0.005, MaxCPU: 0.8, MaxLatencyP99: 50 * time.Millisecond, Margin: 0.2}
 	var loopback bool
+	network := loadgen.DefaultScenario().Network
 	cmd := &cobra.Command{
 		Use:   "calibrate",
 		Short: "Ramp listeners against one worker and recommend worker.max_consumers",
@@ -32,15 +33,22 @@ func NewCmdCalibrate(f *cmdutil.Factory, runF func(*CalibrateOptions) error) *co
 			"until loss, the worker's CPU or latency p99 crosses its limit (with --room-listeners, in\n" +
 			"several rooms of that size on the worker). It recommends\n" +
 			"worker.max_consumers (the last good load less a safety margin). Run it against a server\n" +
-			"with one worker and a worker.max_consumers high enough not to refuse the ramp.",
-		Example: "  voicectl loadgen calibrate --step 100 --write-config /etc/voicectl/voicectl.yaml",
-		Args:    cobra.NoArgs,
+			"with one worker and a worker.max_consumers high enough not to refuse the ramp.\n" +
+			"With --loss, --burst-loss, --jitter or --reorder the peers' own sockets impair the network\n" +
+			"and --max-loss limits only the loss no impairment explains (the report's network.other_loss_ratio).",
+		Example: "  voicectl loadgen calibrate --step 100 --write-config /etc/voicectl/voicectl.yaml\n" +
+			"  voicectl loadgen calibrate --step 100 --loss 5% --jitter 20ms",
+		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := cmdutil.CheckFormat(opts.Output); err != nil {
 				return err
 			}
 			sc := loadgen.DefaultScenario()
 			sc.LoopbackOnly = loopback
+			sc.Network = network
+			if err := network.Validate(""); err != nil {
+				return &cmdutil.UsageError{Err: err}
+			}
 			sc.Warmup = time.Second
 			if err := t.resolve(f, c.Flags(), &sc); err != nil {
 				return err
@@ -66,6 +74,7 @@ func NewCmdCalibrate(f *cmdutil.Factory, runF func(*CalibrateOptions) error) *co
 	fl.Float64Var(&p.Margin, "margin", p.Margin, "safety margin taken off the last good load")
 	fl.StringVar(&opts.WriteConfig, "write-config", "", "write worker.max_consumers into this YAML config file")
 	fl.BoolVar(&loopback, "loopback-only", false, "restrict ICE to 127.0.0.1")
+	addNetworkFlags(fl, &network)
 	cmdutil.AddOutputFlag(cmd, &opts.Output)
 	return cmd
 }

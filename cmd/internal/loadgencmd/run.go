@@ -30,7 +30,8 @@ func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command 
 		Use:   "run",
 		Short: "Join synthetic publishers and listeners, measure loss, jitter, latency and server CPU",
 		Example: "  voicectl loadgen run --rooms 4 --publishers 2 --listeners 50 --duration 30s\n" +
-			"  voicectl loadgen run --scenario scenario.yaml --max-loss 0.005 --max-latency-p99 40ms -o json",
+			"  voicectl loadgen run --scenario scenario.yaml --max-loss 0.005 --max-latency-p99 40ms -o json\n" +
+			"  voicectl loadgen run --loss 5% --jitter 20ms --seed 7 -o json   # raw and residual loss on a bad network",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := cmdutil.CheckFormat(opts.Output); err != nil {
@@ -74,6 +75,7 @@ func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command 
 	fl.BoolVar(&sc.LoopbackOnly, "loopback-only", false, "restrict ICE to loopback addresses (a server URL on loopback does it by itself)")
 	fl.StringSliceVar(&sc.Interfaces, "interfaces", nil, "restrict the peers' ICE to these network interfaces (comma-separated)")
 	fl.Var(transportFlag{&sc.Transport}, "transport", "hold the listeners' media to one path: udp, tcp, turn-udp, turn-tcp or turn-tls (TURN from the join answer's ice_servers); unset lets ICE pick")
+	addNetworkFlags(fl, &sc.Network)
 	fl.DurationVar(&sc.ReadPacing, "read-pacing", sc.ReadPacing, "pause between a peer's socket reads (batches reads; kernel timestamps keep timings exact)")
 	fl.IntVar(&sc.LatencySampleEvery, "latency-sample-every", sc.LatencySampleEvery, "decrypt one packet in N per stream to measure latency (the rest are counted from their clear headers)")
 	fl.StringVar(&sc.RoomPrefix, "room-prefix", sc.RoomPrefix, "room name prefix")
@@ -106,6 +108,7 @@ func applyFlags(c *cobra.Command, _ *loadgen.Scenario, fromFlags, into *loadgen.
 			apply()
 		}
 	}
+	applyNetworkFlags(fl, fromFlags.Network, &into.Network)
 }
 
 func runRun(o *RunOptions) error {

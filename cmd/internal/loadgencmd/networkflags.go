@@ -1,0 +1,36 @@
+package loadgencmd
+
+import (
+	"github.com/spf13/pflag"
+
+	"github.com/voicectl/voicectl/loadgen"
+)
+
+// addNetworkFlags adds the impaired network's flags (loadgen.Network): the
+// synthetic peers' own sockets drop, delay and reorder their media.
+func addNetworkFlags(fl *pflag.FlagSet, n *loadgen.Network) {
+	fl.Var(&n.Loss, "loss", "drop this share of media packets at random, on each peer's socket both ways (5% or 0.05; a listener hears a publisher through two such hops)")
+	fl.Var(&n.BurstLoss, "burst-loss", "drop this share of media packets in bursts (a Gilbert-Elliott channel per socket and direction), on top of --loss")
+	fl.Float64Var(&n.BurstLength, "burst-length", 0, "mean length of a --burst-loss burst, in packets (0: 3)")
+	fl.DurationVar(&n.Jitter, "jitter", 0, "delay each media packet by up to this much (uniform), both ways")
+	fl.Var(&n.Reorder, "reorder", "hold this share of media packets back 45 ms, so the next two overtake them")
+	fl.Uint64Var(&n.Seed, "seed", n.Seed, "seed of the impairment's decisions: the same seed drops the same packets of the same peers")
+}
+
+// networkFlagNames are the flags addNetworkFlags adds, to apply over a
+// scenario file.
+var networkFlagNames = []string{"loss", "burst-loss", "burst-length", "jitter", "reorder", "seed"}
+
+// applyNetworkFlags copies the network flags given over into.
+func applyNetworkFlags(fl *pflag.FlagSet, from loadgen.Network, into *loadgen.Network) {
+	set := map[string]func(){
+		"loss": func() { into.Loss = from.Loss }, "burst-loss": func() { into.BurstLoss = from.BurstLoss },
+		"burst-length": func() { into.BurstLength = from.BurstLength }, "jitter": func() { into.Jitter = from.Jitter },
+		"reorder": func() { into.Reorder = from.Reorder }, "seed": func() { into.Seed = from.Seed },
+	}
+	for _, name := range networkFlagNames {
+		if fl.Changed(name) {
+			set[name]()
+		}
+	}
+}
