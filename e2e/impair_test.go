@@ -1,0 +1,43 @@
+package e2e
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestLoadgenImpairedNetworkSplitsLoss: loadgen's peers drop 5% of their
+// media at random on their own sockets, both ways, against a real server.
+// A listener hears a publisher through two impaired hops, so raw loss is
+// near 1-(0.95)² ≈ 9.75%; nothing recovers (the worker offers neither RED
+// nor NACK here), so residual loss is exactly raw and nothing else is lost.
+func TestLoadgenImpairedNetworkSplitsLoss(t *testing.T) {
+	t.Parallel()
+	_, env := startLoadServer(t, 1)
+	run := func(prefix string) (raw, residual float64) {
+		t.Helper()
+		out, stderr, code := cli(t, env, "loadgen", "run", "--rooms", "1", "--publishers", "2", "--listeners", "4",
+			"--duration", "6s", "--warmup", "1s", "--loss", "5%", "--seed", "1", "--room-prefix", prefix, "-o", "json")
+		require.Zero(t, code, stderr)
+		r := loadReport(t, out)
+		require.Zero(t, r.PeersFailed, out)
+		require.Zero(t, r.ListenersMissingStreams, out)
+		n := r.Network
+		require.NotNil(t, n, out)
+		require.Equal(t, 0.05, n.Loss)
+		require.Greater(t, r.PacketsExpected, uint64(2500), out)
+		require.InDelta(t, 1-0.95*0.95, n.RawLossRatio, 0.025, out)
+		require.Equal(t, n.RawLostPackets, n.ResidualLostPackets, "no RED or NACK: residual is raw: %s", out)
+		require.InDelta(t, r.LossRatio, n.ResidualLossRatio, 1e-12)
+		require.Zero(t, n.OtherLostPackets, "every loss is the impairment's: %s", out)
+		require.Zero(t, n.RecoveredPackets)
+		require.Zero(t, n.RetransmissionsReceived)
+		require.Positive(t, n.Impaired.RTPSentDropped, "publishers' sockets dropped on the way out")
+		require.Positive(t, n.Impaired.RTPReceivedDropped, "listeners' sockets dropped on the way in")
+		require.Positive(t, n.BytesReceived)
+		return n.RawLossRatio, n.ResidualLossRatio
+	}
+	raw, residual := run("impaired")
+	require.GreaterOrEqual(t, residual, 0.0)
+	require.InDelta(t, raw, residual, 1e-12)
+}
