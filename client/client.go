@@ -83,6 +83,10 @@ type Config struct {
 	// loopback-only); it is asked again at each gathering, so a filter that
 	// changes its answer and RestartICE move the media to a new address.
 	IPFilter func(net.IP) bool
+	// NACK answers a server's offer of generic NACK (RFC 4585) with it, as
+	// Chromium does: the published stream answers NACKs from a send history,
+	// and NACK asks for a remote stream's lost packets (nack.go).
+	NACK bool
 	// Impair, when active, makes the client's own UDP sockets a bad network
 	// for its media, both ways (impair.go); OnImpairDrop is told each RTP
 	// packet it drops.
@@ -291,8 +295,11 @@ func onLoopback(serverURL string) bool {
 func newAPI(cfg Config) (*webrtc.API, *tapNet, error) {
 	loopback := cfg.LoopbackOnly || onLoopback(cfg.URL)
 	m := &webrtc.MediaEngine{}
-	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{
-		MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
+	opus := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}
+	if cfg.NACK {
+		opus.RTCPFeedback = nackFeedback
+	}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: opus, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, nil, err
 	}
 	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
@@ -338,6 +345,11 @@ func newAPI(cfg Config) (*webrtc.API, *tapNet, error) {
 		tn = n
 	}
 	ir := &interceptor.Registry{}
+	if cfg.NACK && cfg.Publish {
+		if err := addNACKResponder(ir); err != nil {
+			return nil, nil, err
+		}
+	}
 	if !cfg.NoRTCPReports {
 		if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 			return nil, nil, err

@@ -9,15 +9,16 @@ import (
 // TestLoadgenImpairedNetworkSplitsLoss: loadgen's peers drop 5% of their
 // media at random on their own sockets, both ways, against a real server.
 // A listener hears a publisher through two impaired hops, so raw loss is
-// near 1-(0.95)² ≈ 9.75%; nothing recovers (the worker offers neither RED
-// nor NACK here), so residual loss is exactly raw and nothing else is lost.
+// near 1-(0.95)² ≈ 9.75%; nothing recovers (no RED, and no NACK
+// asked for: --nack=false), so residual loss is exactly raw and nothing
+// else is lost.
 func TestLoadgenImpairedNetworkSplitsLoss(t *testing.T) {
 	t.Parallel()
 	_, env := startLoadServer(t, 1)
 	run := func(prefix string) (raw, residual float64) {
 		t.Helper()
 		out, stderr, code := cli(t, env, "loadgen", "run", "--rooms", "1", "--publishers", "2", "--listeners", "4",
-			"--duration", "6s", "--warmup", "1s", "--loss", "5%", "--seed", "1", "--room-prefix", prefix, "-o", "json")
+			"--duration", "6s", "--warmup", "1s", "--loss", "5%", "--seed", "1", "--nack=false", "--room-prefix", prefix, "-o", "json")
 		require.Zero(t, code, stderr)
 		r := loadReport(t, out)
 		require.Zero(t, r.PeersFailed, out)
@@ -32,6 +33,8 @@ func TestLoadgenImpairedNetworkSplitsLoss(t *testing.T) {
 		require.Zero(t, n.OtherLostPackets, "every loss is the impairment's: %s", out)
 		require.Zero(t, n.RecoveredPackets)
 		require.Zero(t, n.RetransmissionsReceived)
+		require.Zero(t, n.ListenersNACKing)
+		require.Zero(t, n.NACKedPackets)
 		require.Positive(t, n.Impaired.RTPSentDropped, "publishers' sockets dropped on the way out")
 		require.Positive(t, n.Impaired.RTPReceivedDropped, "listeners' sockets dropped on the way in")
 		require.Positive(t, n.BytesReceived)
@@ -40,4 +43,31 @@ func TestLoadgenImpairedNetworkSplitsLoss(t *testing.T) {
 	raw, residual := run("impaired")
 	require.GreaterOrEqual(t, residual, 0.0)
 	require.InDelta(t, raw, residual, 1e-12)
+}
+
+// TestLoadgenNACKRecoversImpairedLoss: with NACK answered (the default) and
+// offered by the worker, the listeners ask for what their sockets dropped and
+// the publishers answer the worker's NACKs for what theirs dropped: residual
+// loss at 5% per hop falls far below raw, and what came again is counted.
+func TestLoadgenNACKRecoversImpairedLoss(t *testing.T) {
+	t.Parallel()
+	_, env := startLoadServer(t, 1)
+	out, stderr, code := cli(t, env, "loadgen", "run", "--rooms", "1", "--publishers", "2", "--listeners", "4",
+		"--duration", "6s", "--warmup", "1s", "--loss", "5%", "--seed", "1", "--room-prefix", "nack", "-o", "json")
+	require.Zero(t, code, stderr)
+	r := loadReport(t, out)
+	n := r.Network
+	require.NotNil(t, n, out)
+	require.True(t, n.NACK)
+	if n.ListenersNACKing == 0 {
+		t.Skip("the worker offers no NACK (rtc.nack): nothing to recover with")
+	}
+	require.Equal(t, 4, n.ListenersNACKing, out)
+	require.InDelta(t, 1-0.95*0.95, n.RawLossRatio, 0.025, out)
+	require.Less(t, n.ResidualLossRatio, n.RawLossRatio/4, "NACK recovers most of it: %s", out)
+	require.Positive(t, n.RecoveredPackets)
+	require.Positive(t, n.NACKedPackets)
+	require.Positive(t, n.RetransmissionsReceived)
+	require.Positive(t, n.RetransmissionBytes)
+	require.Zero(t, n.OtherLostPackets, out)
 }

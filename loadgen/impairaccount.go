@@ -38,6 +38,14 @@ type NetworkReport struct {
 	RetransmissionBytes     uint64  `json:"retransmission_bytes"`
 	BytesReceived           uint64  `json:"bytes_received"`
 	RetransmissionByteRatio float64 `json:"retransmission_byte_ratio"`
+	// NACK is whether the peers answered an offer of NACK with it
+	// (--nack); NACKedPackets the sequence numbers the listeners asked for
+	// in the window, retries included.
+	NACK          bool   `json:"nack"`
+	NACKedPackets uint64 `json:"nacked_packets"`
+	// ListenersNACKing counts the listeners whose answer kept NACK: 0 when
+	// the server offered none.
+	ListenersNACKing int `json:"listeners_nacking"`
 	// What the impairing sockets did in the window, every peer's added up.
 	Impaired client.ImpairStats `json:"impaired"`
 }
@@ -82,8 +90,8 @@ func rawLost(q *peer, st *stream, from, to uint16) (raw, other uint64) {
 
 // networkCounters are the peers' counters a window subtracts.
 type networkCounters struct {
-	retrans, retransBytes, rxBytes uint64
-	impaired                       client.ImpairStats
+	retrans, retransBytes, rxBytes, nacked uint64
+	impaired                               client.ImpairStats
 }
 
 func readNetworkCounters(peers []*peer) networkCounters {
@@ -92,7 +100,12 @@ func readNetworkCounters(peers []*peer) networkCounters {
 		c.retrans += p.retrans.Load()
 		c.retransBytes += p.retransBytes.Load()
 		c.rxBytes += p.rxBytes.Load()
-		st := p.client().ImpairStats()
+		c.nacked += p.nacked.Load()
+		pc := p.client()
+		if pc == nil {
+			continue
+		}
+		st := pc.ImpairStats()
 		c.impaired.RTPSentDropped += st.RTPSentDropped
 		c.impaired.RTPReceivedDropped += st.RTPReceivedDropped
 		c.impaired.RTCPDropped += st.RTCPDropped
@@ -109,7 +122,7 @@ func (n Network) report(r Report, raw, other uint64, c0, c1 networkCounters) *Ne
 		JitterMs: float64(n.Jitter.Microseconds()) / 1000, Reorder: float64(n.Reorder), Seed: n.Seed,
 		RawLostPackets: raw, OtherLostPackets: other, ResidualLostPackets: r.PacketsExpected - r.PacketsReceived, ResidualLossRatio: r.LossRatio,
 		RetransmissionsReceived: c1.retrans - c0.retrans, RetransmissionBytes: c1.retransBytes - c0.retransBytes,
-		BytesReceived: c1.rxBytes - c0.rxBytes}
+		BytesReceived: c1.rxBytes - c0.rxBytes, NACKedPackets: c1.nacked - c0.nacked}
 	if n.BurstLoss > 0 && n.BurstLength == 0 {
 		out.BurstLength = client.DefaultBurstLength
 	}

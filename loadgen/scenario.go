@@ -58,6 +58,10 @@ type Scenario struct {
 	// Network, when it has loss, jitter or reordering, is impaired by the
 	// peers' own sockets (impair.go); its keys sit at the top level.
 	Network Network `yaml:",inline"`
+	// NACK has the peers answer the server's offer of generic NACK (RFC
+	// 4585) as Chromium does, when it makes one: listeners ask for their
+	// gaps again, publishers answer from a send history. On by default.
+	NACK bool `yaml:"nack"`
 
 	MaxLoss       float64       `yaml:"max_loss"`        // fail when loss_ratio exceeds it (0: no limit)
 	MaxLatencyP99 time.Duration `yaml:"max_latency_p99"` // fail when latency p99 exceeds it (0: no limit)
@@ -69,7 +73,7 @@ func DefaultScenario() Scenario {
 	return Scenario{
 		Server: "http://127.0.0.1:7880", Rooms: 1, Publishers: 2, Listeners: 8, JoinRate: 20,
 		Duration: 10 * time.Second, Warmup: 2 * time.Second, RoomPrefix: "loadgen", LatencySampleEvery: 10,
-		ReadPacing: 40 * time.Millisecond, Network: Network{Seed: 1},
+		ReadPacing: 40 * time.Millisecond, Network: Network{Seed: 1}, NACK: true,
 	}
 }
 

@@ -65,6 +65,10 @@ type peer struct {
 	// retrans counts the packets that came again after a first copy
 	// arrived or was dropped (NACKs answered), retransBytes their bytes.
 	retrans, retransBytes atomic.Uint64
+	// nackState caches whether the peer's answer kept NACK (0: not yet
+	// known), nacked counts the sequence numbers it asked for (nackgen.go).
+	nackState atomic.Int32
+	nacked    atomic.Uint64
 }
 
 // NewSession checks the scenario and prepares a session.
@@ -137,6 +141,9 @@ func (p *peer) tap(sampleEvery int) client.RTPTap {
 			p.retrans.Add(1)
 			p.retransBytes.Add(uint64(size))
 		}
+		if p.nacks() {
+			p.sendNACKs(ssrc, st.nackCheck(seq, arrival, nil))
+		}
 		st.sampleN++ // only the ICE read goroutine touches sampleN
 		if st.sampleN%sampleEvery != 0 {
 			return false
@@ -207,6 +214,7 @@ func (s *Session) joinOne(ctx context.Context, room string, publish bool) {
 	p.cfg = s.sc.peerConfig(publish, p.tap(s.sc.LatencySampleEvery))
 	p.cfg.OnPacket, p.cfg.DTX = p.onPacket, s.sc.DTX
 	p.cfg.Impair, p.cfg.OnImpairDrop = s.sc.Network.impairment(p.identity), p.onImpairDrop
+	p.cfg.NACK = s.sc.NACK
 	cfg := p.cfg
 	cfg.URL, cfg.Token = url, tok
 	c, err := client.Connect(jctx, cfg)
@@ -214,7 +222,9 @@ func (s *Session) joinOne(ctx context.Context, room string, publish bool) {
 		s.fail(fmt.Errorf("join: %w", err))
 		return
 	}
-	p.c = c
+	p.cmu.Lock()
+	p.c = c // the tap may read it already (nackgen.go)
+	p.cmu.Unlock()
 	// Media connects once the peer answers an offer: a publisher's at once, a
 	// listener's when there is something to hear (publishers join first).
 	if err := awaitMedia(jctx, c); err != nil {
@@ -494,6 +504,12 @@ loop:
 	r.addGaps(gaps, rejoins)
 	if s.sc.Network.active() {
 		r.Network = s.sc.Network.report(r, raw, other, net0, net1)
+		r.Network.NACK = s.sc.NACK
+		for _, p := range peers {
+			if !p.publish && p.nacks() {
+				r.Network.ListenersNACKing++
+			}
+		}
 	}
 	latency, jitter = sortedCopy(latency), sortedCopy(jitter)
 	r.LatencySamples = len(latency)

@@ -5,16 +5,17 @@
 # in IMPAIRMENTS), ROUNDS times alternated. One line per run:
 #   flags  raw loss  residual loss  other loss  recovered  retransmissions  retransmitted bytes/all bytes  worker µs/pkt  packets forwarded
 #   make build && scripts/in-netns.sh scripts/impaired.sh
-# SERVE_ENV adds environment to the server (e.g. "VOICECTL_RTC_NACK=false").
+# SERVE_ENV adds environment to the server (e.g. "VOICECTL_RTC_NACK=false"),
+# SERVE_BIN runs another build of the server.
 set -euo pipefail
-bin=${BIN:-bin/voicectl}
+bin=${BIN:-bin/voicectl} serve_bin=${SERVE_BIN:-${BIN:-bin/voicectl}}
 rounds=${ROUNDS:-1} rooms=${ROOMS:-2} publishers=${PUBLISHERS:-2} listeners=${LISTENERS:-10} duration=${DURATION:-10s}
 IFS=';' read -r -a runs <<<"${IMPAIRMENTS:---seed 1;--loss 5% --seed 1;--loss 10% --seed 1;--burst-loss 5% --burst-length 3 --seed 1;--loss 5% --jitter 20ms --reorder 1% --seed 1}"
 dir=$(mktemp -d)
 export VOICECTL_AUTH_SECRET=impaired-secret-0123456789abcdef VOICECTL_AUTH_ADMIN_KEY=impaired-admin-key-0123456789
 server=http://127.0.0.1:7880
 # shellcheck disable=SC2086
-env ${SERVE_ENV:-} "$bin" serve --dev --http-addr 127.0.0.1:7880 --rtc-port 50000 --workers 1 --data-dir "$dir" --log-level warn \
+env ${SERVE_ENV:-} "$serve_bin" serve --dev --http-addr 127.0.0.1:7880 --rtc-port 50000 --workers 1 --data-dir "$dir" --log-level warn \
   >"$dir/serve.out" 2>"$dir/serve.log" &
 srv=$!
 trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null || true' EXIT
