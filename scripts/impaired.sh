@@ -3,7 +3,7 @@
 # `voicectl serve` (one worker), then loadgen runs back to back with the same
 # rooms under each impairment (a list of loadgen flags per run, ';'-separated
 # in IMPAIRMENTS), ROUNDS times alternated. One line per run:
-#   flags  raw loss  residual loss  other loss  recovered  retransmissions  retransmitted bytes/all bytes  worker µs/pkt  packets forwarded
+#   flags  raw loss %  residual loss %  other loss %  recovered  retransmissions  retransmitted bytes/all bytes %  NACKed  listeners NACKing  worker µs/pkt  packets forwarded
 #   make build && scripts/in-netns.sh scripts/impaired.sh
 # SERVE_ENV adds environment to the server (e.g. "VOICECTL_RTC_NACK=false"),
 # SERVE_BIN runs another build of the server.
@@ -29,6 +29,7 @@ for r in $(seq "$rounds"); do
       def pct: . * 10000 | round / 100;
       [$f, (.network.raw_loss_ratio // 0 | pct), (.loss_ratio | pct), (.network.other_loss_ratio // 0 | pct),
        (.network.recovered_packets // 0), (.network.retransmissions_received // 0), (.network.retransmission_byte_ratio // 0 | pct),
+       (.network.nacked_packets // 0), (.network.listeners_nacking // 0),
        (.cpu_us_per_forwarded_packet * 100 | round / 100), .forwarded_packets, .join_error // ""] | @tsv' "$dir/$i-$r.json"
   done
 done
