@@ -87,6 +87,11 @@ type Config struct {
 	// Chromium does: the published stream answers NACKs from a send history,
 	// and NACK asks for a remote stream's lost packets (nack.go).
 	NACK bool
+	// RED answers a server's offer of RED (RFC 2198) with it, as Chromium
+	// does: the client publishes RED and hears it, handing each redundant
+	// block to OnRedundancy (red.go).
+	RED          bool
+	OnRedundancy func(peerID string, ssrc uint32, seq uint16, blocks []REDBlock)
 	// Impair, when active, makes the client's own UDP sockets a bad network
 	// for its media, both ways (impair.go); OnImpairDrop is told each RTP
 	// packet it drops.
@@ -132,6 +137,7 @@ type Client struct {
 	pc     *webrtc.PeerConnection
 	tn     *tapNet // nil without a tap or an impairment
 	mic    *webrtc.TrackLocalStaticRTP
+	micRED bool // mic publishes RED (red.go)
 	events chan any
 	done   chan struct{}
 	ctx    context.Context
@@ -298,6 +304,11 @@ func newAPI(cfg Config) (*webrtc.API, *tapNet, error) {
 	opus := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}
 	if cfg.NACK {
 		opus.RTCPFeedback = nackFeedback
+	}
+	if cfg.RED {
+		if err := m.RegisterCodec(redCodec, webrtc.RTPCodecTypeAudio); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: opus, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, nil, err
@@ -483,6 +494,13 @@ func (c *Client) answer(offer string) error {
 		return err
 	}
 	if c.mic != nil && c.micSender == nil {
+		if c.cfg.RED && offersRED(offer) {
+			red, err := webrtc.NewTrackLocalStaticRTP(redCodec.RTPCodecCapability, "mic", "client")
+			if err != nil {
+				return err
+			}
+			c.mic, c.micRED = red, true
+		}
 		s, err := c.pc.AddTrack(c.mic)
 		if err != nil {
 			return err
@@ -547,6 +565,8 @@ func (c *Client) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	c.mu.Unlock()
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
+	red := strings.EqualFold(t.Codec().MimeType, mimeRED)
+	var blocks []REDBlock
 	for {
 		k, _, err := t.Read(buf)
 		if err != nil {
@@ -557,9 +577,21 @@ func (c *Client) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		if c.tapsDecrypted() && (pkt.Unmarshal(buf[:k]) != nil || !c.tapDecrypted(&pkt, k)) {
 			continue
 		}
-		if c.cfg.OnPacket != nil && pkt.Unmarshal(buf[:k]) == nil {
-			c.cfg.OnPacket(t.StreamID(), uint32(t.SSRC()), pkt.SequenceNumber, pkt.Payload, time.Now())
+		if c.cfg.OnPacket == nil || pkt.Unmarshal(buf[:k]) != nil {
+			continue
 		}
+		payload := pkt.Payload
+		if red {
+			var primary []byte
+			if primary, blocks, err = ParseRED(payload, blocks[:0]); err != nil {
+				continue
+			}
+			if c.cfg.OnRedundancy != nil {
+				c.cfg.OnRedundancy(t.StreamID(), uint32(t.SSRC()), pkt.SequenceNumber, blocks)
+			}
+			payload = primary
+		}
+		c.cfg.OnPacket(t.StreamID(), uint32(t.SSRC()), pkt.SequenceNumber, payload, time.Now())
 	}
 }
 

@@ -23,6 +23,7 @@ func (c *Client) publish() {
 	seq := uint16(c.seq.Load())
 	ts := rand.Uint32()
 	buf := make([]byte, 1200)
+	var prev, red []byte // RED: the frame before, and the payload (red.go)
 	start := time.Now()
 	for frame := 0; ; frame++ {
 		select {
@@ -32,6 +33,7 @@ func (c *Client) publish() {
 		}
 		if c.pubPaused.Load() {
 			ts += 960 // the clock goes on, as it does through DTX
+			prev = prev[:0]
 			continue
 		}
 		size, level, voice := 80, c.cfg.Level, true
@@ -42,12 +44,19 @@ func (c *Client) publish() {
 			// Silence: Opus DTX sends a comfort-noise frame every 400 ms only.
 			if frame%20 != 0 {
 				ts += 960
+				prev = prev[:0]
 				continue
 			}
 			size, level, voice = 8, 127, false
 		}
 		payload := buf[:size]
 		binary.BigEndian.PutUint64(payload, uint64(time.Now().UnixNano()))
+		if c.micRED {
+			// The frame before rides along, unless DTX skipped frames since.
+			red = AppendRED(red[:0], payload, prev, 960)
+			prev = append(prev[:0], payload...)
+			payload = red
+		}
 		pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: seq, Timestamp: ts}, Payload: payload}
 		if extID != 0 {
 			lvl, _ := rtp.AudioLevelExtension{Level: level, Voice: voice}.Marshal()

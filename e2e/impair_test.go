@@ -9,8 +9,8 @@ import (
 // TestLoadgenImpairedNetworkSplitsLoss: loadgen's peers drop 5% of their
 // media at random on their own sockets, both ways, against a real server.
 // A listener hears a publisher through two impaired hops, so raw loss is
-// near 1-(0.95)² ≈ 9.75%; nothing recovers (no RED, and no NACK
-// asked for: --nack=false), so residual loss is exactly raw and nothing
+// near 1-(0.95)² ≈ 9.75%; nothing recovers (RED and NACK refused:
+// --red=false --nack=false), so residual loss is exactly raw and nothing
 // else is lost.
 func TestLoadgenImpairedNetworkSplitsLoss(t *testing.T) {
 	t.Parallel()
@@ -18,7 +18,7 @@ func TestLoadgenImpairedNetworkSplitsLoss(t *testing.T) {
 	run := func(prefix string) (raw, residual float64) {
 		t.Helper()
 		out, stderr, code := cli(t, env, "loadgen", "run", "--rooms", "1", "--publishers", "2", "--listeners", "4",
-			"--duration", "6s", "--warmup", "1s", "--loss", "5%", "--seed", "1", "--nack=false", "--room-prefix", prefix, "-o", "json")
+			"--duration", "6s", "--warmup", "1s", "--loss", "5%", "--seed", "1", "--nack=false", "--red=false", "--room-prefix", prefix, "-o", "json")
 		require.Zero(t, code, stderr)
 		r := loadReport(t, out)
 		require.Zero(t, r.PeersFailed, out)
@@ -35,6 +35,8 @@ func TestLoadgenImpairedNetworkSplitsLoss(t *testing.T) {
 		require.Zero(t, n.RetransmissionsReceived)
 		require.Zero(t, n.ListenersNACKing)
 		require.Zero(t, n.NACKedPackets)
+		require.Zero(t, n.ListenersRED)
+		require.Zero(t, n.REDRecoveredPackets)
 		require.Positive(t, n.Impaired.RTPSentDropped, "publishers' sockets dropped on the way out")
 		require.Positive(t, n.Impaired.RTPReceivedDropped, "listeners' sockets dropped on the way in")
 		require.Positive(t, n.BytesReceived)
@@ -53,7 +55,7 @@ func TestLoadgenNACKRecoversImpairedLoss(t *testing.T) {
 	t.Parallel()
 	_, env := startLoadServer(t, 1)
 	out, stderr, code := cli(t, env, "loadgen", "run", "--rooms", "1", "--publishers", "2", "--listeners", "4",
-		"--duration", "6s", "--warmup", "1s", "--loss", "5%", "--seed", "1", "--room-prefix", "nack", "-o", "json")
+		"--duration", "6s", "--warmup", "1s", "--loss", "5%", "--seed", "1", "--red=false", "--room-prefix", "nack", "-o", "json")
 	require.Zero(t, code, stderr)
 	r := loadReport(t, out)
 	n := r.Network
@@ -69,5 +71,30 @@ func TestLoadgenNACKRecoversImpairedLoss(t *testing.T) {
 	require.Positive(t, n.NACKedPackets)
 	require.Positive(t, n.RetransmissionsReceived)
 	require.Positive(t, n.RetransmissionBytes)
+	require.Zero(t, n.OtherLostPackets, out)
+}
+
+// TestLoadgenREDRecoversImpairedLoss: with RED answered (the default) and
+// offered by the worker, the publishers send each frame again in the next
+// packet and the listeners recover what either hop dropped from it.
+func TestLoadgenREDRecoversImpairedLoss(t *testing.T) {
+	t.Parallel()
+	_, env := startLoadServer(t, 1)
+	out, stderr, code := cli(t, env, "loadgen", "run", "--rooms", "1", "--publishers", "2", "--listeners", "4",
+		"--duration", "6s", "--warmup", "1s", "--loss", "5%", "--seed", "1", "--nack=false", "--room-prefix", "red", "-o", "json")
+	require.Zero(t, code, stderr)
+	r := loadReport(t, out)
+	n := r.Network
+	require.NotNil(t, n, out)
+	require.True(t, n.RED)
+	if n.ListenersRED == 0 {
+		t.Skip("the worker offers no RED (rtc.red): nothing to recover with")
+	}
+	require.Equal(t, 4, n.ListenersRED, out)
+	require.InDelta(t, 1-0.95*0.95, n.RawLossRatio, 0.025, out)
+	require.Less(t, n.ResidualLossRatio, n.RawLossRatio/4, "RED recovers most of it: %s", out)
+	require.Positive(t, n.REDRecoveredPackets)
+	require.Equal(t, n.RecoveredPackets, n.REDRecoveredPackets, "no NACK: RED recovered all that was: %s", out)
+	require.Zero(t, n.RetransmissionsReceived)
 	require.Zero(t, n.OtherLostPackets, out)
 }

@@ -46,6 +46,13 @@ type NetworkReport struct {
 	// ListenersNACKing counts the listeners whose answer kept NACK: 0 when
 	// the server offered none.
 	ListenersNACKing int `json:"listeners_nacking"`
+	// RED is whether the peers answered an offer of RED with it (--red);
+	// ListenersRED counts the listeners whose answer kept it, and
+	// REDRecoveredPackets the frames they recovered from the next packet's
+	// redundant block in the window.
+	RED                 bool   `json:"red"`
+	ListenersRED        int    `json:"listeners_red"`
+	REDRecoveredPackets uint64 `json:"red_recovered_packets"`
 	// What the impairing sockets did in the window, every peer's added up.
 	Impaired client.ImpairStats `json:"impaired"`
 }
@@ -90,8 +97,8 @@ func rawLost(q *peer, st *stream, from, to uint16) (raw, other uint64) {
 
 // networkCounters are the peers' counters a window subtracts.
 type networkCounters struct {
-	retrans, retransBytes, rxBytes, nacked uint64
-	impaired                               client.ImpairStats
+	retrans, retransBytes, rxBytes, nacked, red uint64
+	impaired                                    client.ImpairStats
 }
 
 func readNetworkCounters(peers []*peer) networkCounters {
@@ -101,6 +108,7 @@ func readNetworkCounters(peers []*peer) networkCounters {
 		c.retransBytes += p.retransBytes.Load()
 		c.rxBytes += p.rxBytes.Load()
 		c.nacked += p.nacked.Load()
+		c.red += p.redRecovered.Load()
 		pc := p.client()
 		if pc == nil {
 			continue
@@ -122,7 +130,8 @@ func (n Network) report(r Report, raw, other uint64, c0, c1 networkCounters) *Ne
 		JitterMs: float64(n.Jitter.Microseconds()) / 1000, Reorder: float64(n.Reorder), Seed: n.Seed,
 		RawLostPackets: raw, OtherLostPackets: other, ResidualLostPackets: r.PacketsExpected - r.PacketsReceived, ResidualLossRatio: r.LossRatio,
 		RetransmissionsReceived: c1.retrans - c0.retrans, RetransmissionBytes: c1.retransBytes - c0.retransBytes,
-		BytesReceived: c1.rxBytes - c0.rxBytes, NACKedPackets: c1.nacked - c0.nacked}
+		BytesReceived: c1.rxBytes - c0.rxBytes, NACKedPackets: c1.nacked - c0.nacked,
+		REDRecoveredPackets: c1.red - c0.red}
 	if n.BurstLoss > 0 && n.BurstLength == 0 {
 		out.BurstLength = client.DefaultBurstLength
 	}

@@ -62,6 +62,10 @@ type Scenario struct {
 	// 4585) as Chromium does, when it makes one: listeners ask for their
 	// gaps again, publishers answer from a send history. On by default.
 	NACK bool `yaml:"nack"`
+	// RED has the peers answer the server's offer of RED (RFC 2198) as
+	// Chromium does: they publish RED and listeners recover lost frames from
+	// the next packet's redundant block. On by default.
+	RED bool `yaml:"red"`
 
 	MaxLoss       float64       `yaml:"max_loss"`        // fail when loss_ratio exceeds it (0: no limit)
 	MaxLatencyP99 time.Duration `yaml:"max_latency_p99"` // fail when latency p99 exceeds it (0: no limit)
@@ -73,7 +77,7 @@ func DefaultScenario() Scenario {
 	return Scenario{
 		Server: "http://127.0.0.1:7880", Rooms: 1, Publishers: 2, Listeners: 8, JoinRate: 20,
 		Duration: 10 * time.Second, Warmup: 2 * time.Second, RoomPrefix: "loadgen", LatencySampleEvery: 10,
-		ReadPacing: 40 * time.Millisecond, Network: Network{Seed: 1}, NACK: true,
+		ReadPacing: 40 * time.Millisecond, Network: Network{Seed: 1}, NACK: true, RED: true,
 	}
 }
 

@@ -69,6 +69,10 @@ type peer struct {
 	// known), nacked counts the sequence numbers it asked for (nackgen.go).
 	nackState atomic.Int32
 	nacked    atomic.Uint64
+	// redState caches whether the peer's answer kept RED, redRecovered
+	// counts the frames it recovered from redundant blocks (redrecover.go).
+	redState     atomic.Int32
+	redRecovered atomic.Uint64
 }
 
 // NewSession checks the scenario and prepares a session.
@@ -145,7 +149,7 @@ func (p *peer) tap(sampleEvery int) client.RTPTap {
 			p.sendNACKs(ssrc, st.nackCheck(seq, arrival, nil))
 		}
 		st.sampleN++ // only the ICE read goroutine touches sampleN
-		if st.sampleN%sampleEvery != 0 {
+		if st.sampleN%sampleEvery != 0 && (!p.reds() || !st.redKeep(seq)) {
 			return false
 		}
 		st.keepSample(seq, arrival)
@@ -214,7 +218,7 @@ func (s *Session) joinOne(ctx context.Context, room string, publish bool) {
 	p.cfg = s.sc.peerConfig(publish, p.tap(s.sc.LatencySampleEvery))
 	p.cfg.OnPacket, p.cfg.DTX = p.onPacket, s.sc.DTX
 	p.cfg.Impair, p.cfg.OnImpairDrop = s.sc.Network.impairment(p.identity), p.onImpairDrop
-	p.cfg.NACK = s.sc.NACK
+	p.cfg.NACK, p.cfg.RED, p.cfg.OnRedundancy = s.sc.NACK, s.sc.RED, p.onRedundancy
 	cfg := p.cfg
 	cfg.URL, cfg.Token = url, tok
 	c, err := client.Connect(jctx, cfg)
@@ -504,10 +508,13 @@ loop:
 	r.addGaps(gaps, rejoins)
 	if s.sc.Network.active() {
 		r.Network = s.sc.Network.report(r, raw, other, net0, net1)
-		r.Network.NACK = s.sc.NACK
+		r.Network.NACK, r.Network.RED = s.sc.NACK, s.sc.RED
 		for _, p := range peers {
 			if !p.publish && p.nacks() {
 				r.Network.ListenersNACKing++
+			}
+			if !p.publish && p.reds() {
+				r.Network.ListenersRED++
 			}
 		}
 	}

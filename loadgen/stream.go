@@ -14,6 +14,7 @@ type stream struct {
 	// impaired socket dropped (raw loss on the way in, impairaccount.go).
 	dropped  seqBits
 	nack     nackState // nackgen.go
+	red      redState  // redrecover.go
 	packets  uint64
 	jitter   float64 // RFC 3550 §6.4.1 interarrival jitter, in RTP timestamp units
 	lastTS   uint32

@@ -25,7 +25,8 @@ func NewCmdCalibrate(f *cmdutil.Factory, runF func(*CalibrateOptions) error) *co
 	p := loadgen.CalibrateParams{Publishers: 2, Step: 50, MaxListeners: 3000, Window: 5 * time.Second,
 		MaxLoss: 0.005, MaxCPU: 0.8, MaxLatencyP99: 50 * time.Millisecond, Margin: 0.2}
 	var loopback bool
-	network, nack := loadgen.DefaultScenario().Network, loadgen.DefaultScenario().NACK
+	def := loadgen.DefaultScenario()
+	network, nack, red := def.Network, def.NACK, def.RED
 	cmd := &cobra.Command{
 		Use:   "calibrate",
 		Short: "Ramp listeners against one worker and recommend worker.max_consumers",
@@ -45,7 +46,7 @@ func NewCmdCalibrate(f *cmdutil.Factory, runF func(*CalibrateOptions) error) *co
 			}
 			sc := loadgen.DefaultScenario()
 			sc.LoopbackOnly = loopback
-			sc.Network, sc.NACK = network, nack
+			sc.Network, sc.NACK, sc.RED = network, nack, red
 			if err := network.Validate(""); err != nil {
 				return &cmdutil.UsageError{Err: err}
 			}
@@ -74,7 +75,7 @@ func NewCmdCalibrate(f *cmdutil.Factory, runF func(*CalibrateOptions) error) *co
 	fl.Float64Var(&p.Margin, "margin", p.Margin, "safety margin taken off the last good load")
 	fl.StringVar(&opts.WriteConfig, "write-config", "", "write worker.max_consumers into this YAML config file")
 	fl.BoolVar(&loopback, "loopback-only", false, "restrict ICE to 127.0.0.1")
-	addNetworkFlags(fl, &network, &nack)
+	addNetworkFlags(fl, &network, &nack, &red)
 	cmdutil.AddOutputFlag(cmd, &opts.Output)
 	return cmd
 }

@@ -8,7 +8,8 @@ import (
 
 // addNetworkFlags adds the impaired network's flags (loadgen.Network): the
 // synthetic peers' own sockets drop, delay and reorder their media.
-func addNetworkFlags(fl *pflag.FlagSet, n *loadgen.Network, nack *bool) {
+func addNetworkFlags(fl *pflag.FlagSet, n *loadgen.Network, nack, red *bool) {
+	fl.BoolVar(red, "red", *red, "answer the server's offer of RED (RFC 2198) as Chromium does: publish RED, recover lost frames from the next packet's redundant block (--red=false refuses it)")
 	fl.BoolVar(nack, "nack", *nack, "answer the server's offer of generic NACK (RFC 4585) as Chromium does: listeners ask for lost packets again, publishers answer (--nack=false refuses it)")
 	fl.Var(&n.Loss, "loss", "drop this share of media packets at random, on each peer's socket both ways (5% or 0.05; a listener hears a publisher through two such hops)")
 	fl.Var(&n.BurstLoss, "burst-loss", "drop this share of media packets in bursts (a Gilbert-Elliott channel per socket and direction), on top of --loss")
@@ -20,7 +21,7 @@ func addNetworkFlags(fl *pflag.FlagSet, n *loadgen.Network, nack *bool) {
 
 // networkFlagNames are the flags addNetworkFlags adds, to apply over a
 // scenario file.
-var networkFlagNames = []string{"loss", "burst-loss", "burst-length", "jitter", "reorder", "seed", "nack"}
+var networkFlagNames = []string{"loss", "burst-loss", "burst-length", "jitter", "reorder", "seed", "nack", "red"}
 
 // applyNetworkFlags copies the network flags given over into.
 func applyNetworkFlags(fl *pflag.FlagSet, from, into *loadgen.Scenario) {
@@ -28,7 +29,7 @@ func applyNetworkFlags(fl *pflag.FlagSet, from, into *loadgen.Scenario) {
 		"loss": func() { into.Network.Loss = from.Network.Loss }, "burst-loss": func() { into.Network.BurstLoss = from.Network.BurstLoss },
 		"burst-length": func() { into.Network.BurstLength = from.Network.BurstLength }, "jitter": func() { into.Network.Jitter = from.Network.Jitter },
 		"reorder": func() { into.Network.Reorder = from.Network.Reorder }, "seed": func() { into.Network.Seed = from.Network.Seed },
-		"nack": func() { into.NACK = from.NACK },
+		"nack": func() { into.NACK = from.NACK }, "red": func() { into.RED = from.RED },
 	}
 	for _, name := range networkFlagNames {
 		if fl.Changed(name) {

@@ -22,8 +22,12 @@ func TestRunNetworkFlags(t *testing.T) {
 	require.NoError(t, execute(NewCmdRun(runFactory(), capture)))
 	require.Equal(t, loadgen.Network{Seed: 1}, got.Scenario.Network, "clean by default, seed 1")
 	require.True(t, got.Scenario.NACK, "NACK answered by default")
+	require.True(t, got.Scenario.RED, "RED answered by default")
 	require.NoError(t, execute(NewCmdRun(runFactory(), capture), "--nack=false"))
 	require.False(t, got.Scenario.NACK)
+	require.NoError(t, execute(NewCmdRun(runFactory(), capture), "--red=false"))
+	require.False(t, got.Scenario.RED)
+	require.True(t, got.Scenario.NACK)
 
 	err := execute(NewCmdRun(runFactory(), capture), "--loss", "lots")
 	require.ErrorContains(t, err, `"lots" is not a ratio`)

@@ -75,7 +75,7 @@ func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command 
 	fl.BoolVar(&sc.LoopbackOnly, "loopback-only", false, "restrict ICE to loopback addresses (a server URL on loopback does it by itself)")
 	fl.StringSliceVar(&sc.Interfaces, "interfaces", nil, "restrict the peers' ICE to these network interfaces (comma-separated)")
 	fl.Var(transportFlag{&sc.Transport}, "transport", "hold the listeners' media to one path: udp, tcp, turn-udp, turn-tcp or turn-tls (TURN from the join answer's ice_servers); unset lets ICE pick")
-	addNetworkFlags(fl, &sc.Network, &sc.NACK)
+	addNetworkFlags(fl, &sc.Network, &sc.NACK, &sc.RED)
 	fl.DurationVar(&sc.ReadPacing, "read-pacing", sc.ReadPacing, "pause between a peer's socket reads (batches reads; kernel timestamps keep timings exact)")
 	fl.IntVar(&sc.LatencySampleEvery, "latency-sample-every", sc.LatencySampleEvery, "decrypt one packet in N per stream to measure latency (the rest are counted from their clear headers)")
 	fl.StringVar(&sc.RoomPrefix, "room-prefix", sc.RoomPrefix, "room name prefix")
