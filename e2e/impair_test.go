@@ -94,7 +94,8 @@ func TestLoadgenREDRecoversImpairedLoss(t *testing.T) {
 	require.InDelta(t, 1-0.95*0.95, n.RawLossRatio, 0.025, out)
 	require.Less(t, n.ResidualLossRatio, n.RawLossRatio/4, "RED recovers most of it: %s", out)
 	require.Positive(t, n.REDRecoveredPackets)
-	require.Equal(t, n.RecoveredPackets, n.REDRecoveredPackets, "no NACK: RED recovered all that was: %s", out)
+	require.InDelta(t, float64(n.RecoveredPackets), float64(n.REDRecoveredPackets), 3+0.02*float64(n.RecoveredPackets),
+		"no NACK: RED recovered all that was (frames at the window's edges aside): %s", out)
 	require.Zero(t, n.RetransmissionsReceived)
 	require.Zero(t, n.OtherLostPackets, out)
 }

@@ -3,7 +3,8 @@
 # `voicectl serve` (one worker), then loadgen runs back to back with the same
 # rooms under each impairment (a list of loadgen flags per run, ';'-separated
 # in IMPAIRMENTS), ROUNDS times alternated. One line per run:
-#   flags  raw loss %  residual loss %  other loss %  recovered  retransmissions  retransmitted bytes/all bytes %  NACKed  listeners NACKing  worker µs/pkt  packets forwarded
+#   flags  raw loss %  residual loss %  other loss %  recovered  retransmissions  retransmitted bytes/all bytes %
+#   NACKed  listeners NACKing  RED-recovered  listeners RED  RTP bytes per packet received  worker µs/pkt  packets forwarded
 #   make build && scripts/in-netns.sh scripts/impaired.sh
 # SERVE_ENV adds environment to the server (e.g. "VOICECTL_RTC_NACK=false"),
 # SERVE_BIN runs another build of the server.
@@ -30,6 +31,8 @@ for r in $(seq "$rounds"); do
       [$f, (.network.raw_loss_ratio // 0 | pct), (.loss_ratio | pct), (.network.other_loss_ratio // 0 | pct),
        (.network.recovered_packets // 0), (.network.retransmissions_received // 0), (.network.retransmission_byte_ratio // 0 | pct),
        (.network.nacked_packets // 0), (.network.listeners_nacking // 0),
+       (.network.red_recovered_packets // 0), (.network.listeners_red // 0),
+       (if .packets_received > 0 then (.network.bytes_received // 0) / .packets_received * 10 | round / 10 else 0 end),
        (.cpu_us_per_forwarded_packet * 100 | round / 100), .forwarded_packets, .join_error // ""] | @tsv' "$dir/$i-$r.json"
   done
 done
