@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/loadgen"
 )
 
 // TestLoadgenImpairedNetworkSplitsLoss: loadgen's peers drop 5% of their
@@ -98,4 +101,27 @@ func TestLoadgenREDRecoversImpairedLoss(t *testing.T) {
 		"no NACK: RED recovered all that was (frames at the window's edges aside): %s", out)
 	require.Zero(t, n.RetransmissionsReceived)
 	require.Zero(t, n.OtherLostPackets, out)
+}
+
+// TestLoadgenCalibrateOnAnImpairedNetwork: calibrate ramps with its peers'
+// sockets dropping 5% both ways; the loss the impairment explains does not
+// stop the ramp (--max-loss limits the rest), and each step reports both.
+func TestLoadgenCalibrateOnAnImpairedNetwork(t *testing.T) {
+	t.Parallel()
+	_, env := startLoadServer(t, 1)
+	out, stderr, code := cli(t, env, "loadgen", "calibrate", "--publishers", "1", "--step", "2", "--max-listeners", "4",
+		"--window", "2s", "--loss", "5%", "--seed", "3", "--red=false", "--nack=false", "-o", "json")
+	require.Zero(t, code, stderr)
+	var res loadgen.CalibrateResult
+	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+	require.Len(t, res.Steps, 2, out)
+	require.Contains(t, res.StopReason, "max-listeners", "5%% per hop is the network's, not the server's: %s", out)
+	for _, s := range res.Steps {
+		n := s.Report.Network
+		require.NotNil(t, n, out)
+		require.Positive(t, n.RawLostPackets, out)
+		require.Equal(t, n.RawLostPackets, n.ResidualLostPackets, out)
+		require.Zero(t, n.OtherLostPackets, out)
+		require.Greater(t, s.Report.LossRatio, 0.005, "above calibrate's default --max-loss, which judges only other_loss_ratio")
+	}
 }

@@ -65,8 +65,8 @@ func (s *stream) nackCheck(seq uint16, now time.Time, out []uint16) []uint16 {
 	return out
 }
 
-// nacks reports whether the peer asks for its gaps: a listener whose answer
-// kept NACK.
+// nacks reports whether the peer asks for its gaps in what it hears: its
+// answer kept NACK (a publisher hears the room's other publishers).
 func (p *peer) nacks() bool {
 	switch p.nackState.Load() {
 	case 1:
@@ -78,7 +78,7 @@ func (p *peer) nacks() bool {
 	if c == nil || !c.Connected() {
 		return false
 	}
-	on := !p.publish && c.NACKNegotiated()
+	on := c.NACKNegotiated()
 	p.nackState.Store(map[bool]int32{true: 1, false: 2}[on])
 	return on
 }
