@@ -96,12 +96,14 @@ completions: build
 	./$(BIN) completion fish > completions/voicectl.fish
 	./$(BIN) completion powershell > completions/voicectl.ps1
 
-## bench: forwarding-path Go benchmarks, then the end-to-end loopback run that ends
-## with one key=value summary line (in a loopback-only network namespace).
+## bench: forwarding-path Go benchmarks, then the end-to-end loopback runs, each ending
+## with one key=value summary line (in a loopback-only network namespace): a plain
+## Opus room (room=opus, the line to compare across changes), then an all-RED room.
 bench: test-deps build
 	$(GO) test -c -o bin/worker.test ./server/worker
 	scripts/in-netns.sh sh -c 'cd server/worker && ../../bin/worker.test -test.run "^$$" -test.bench . -test.benchtime 2s'
 	scripts/in-netns.sh ./$(BIN) loadgen bench $(BENCH_FLAGS)
+	scripts/in-netns.sh ./$(BIN) loadgen bench --red --rounds 1 --skip-calibrate $(BENCH_FLAGS)
 
 ## fuzz: every fuzz target for FUZZTIME each (make test runs their seeds).
 FUZZTIME ?= 60s

@@ -28,6 +28,10 @@ type BenchOptions struct {
 	Rounds                  int
 	CalibrateStep, MaxSteps int
 	SkipCalibrate           bool
+	// RED has the publishers publish RED (RFC 2198): an all-RED room. Off,
+	// the room is plain Opus, the one make bench has always measured, so its
+	// ratio compares across changes.
+	RED bool
 }
 
 // NewCmdBench returns the hidden `voicectl loadgen bench` that `make bench` runs:
@@ -51,6 +55,7 @@ func NewCmdBench(f *cmdutil.Factory) *cobra.Command {
 	fl.IntVar(&o.CalibrateStep, "calibrate-step", 200, "listeners added per calibration step")
 	fl.IntVar(&o.MaxSteps, "calibrate-steps", 12, "calibration steps at most")
 	fl.BoolVar(&o.SkipCalibrate, "skip-calibrate", false, "skip the consumers-per-worker ramp")
+	fl.BoolVar(&o.RED, "red", false, "publish RED (an all-RED room); off: plain Opus, the room make bench compares across changes")
 	return cmd
 }
 
@@ -113,6 +118,7 @@ func benchRun(f *cmdutil.Factory, o *BenchOptions) error {
 	deprioritizeGenerator(logf)
 	sc := loadgen.DefaultScenario()
 	sc.Secret, sc.AdminKey, sc.LoopbackOnly = benchSecret, benchAdminKey, true
+	sc.RED = o.RED
 	// Steady state begins once every transport has sent its first RTCP sender
 	// report, at most 1.5 report intervals (7.5 s) after it connected: the
 	// worker prepares the report's SRTCP context when the transport connects,
@@ -210,15 +216,23 @@ func benchRun(f *cmdutil.Factory, o *BenchOptions) error {
 	}
 	dump(logf, "pipe run", hop)
 
-	fmt.Fprintf(f.IO.Out, "cpu_us_per_forwarded_packet=%.2f floor_us=%.2f ratio=%.2f rounds=%d cpu_us_min=%.2f cpu_us_max=%.2f marginal_cpu_us=%.2f background_cpu_ms_per_s=%.1f floor_back_to_back_us=%.2f consumers_per_worker=%d cpu_us_at_capacity=%.2f delay_ms_p50=%.3f delay_ms_p99=%.3f pipe_hop_ms_p50=%.3f pipe_hop_ms_p99=%.3f allocs_per_packet=%.3f marginal_allocs_per_packet=%.3f loss_ratio=%.5f latency_ms_p99=%.2f\n",
+	fmt.Fprintf(f.IO.Out, "cpu_us_per_forwarded_packet=%.2f floor_us=%.2f ratio=%.2f rounds=%d cpu_us_min=%.2f cpu_us_max=%.2f marginal_cpu_us=%.2f background_cpu_ms_per_s=%.1f floor_back_to_back_us=%.2f consumers_per_worker=%d cpu_us_at_capacity=%.2f delay_ms_p50=%.3f delay_ms_p99=%.3f pipe_hop_ms_p50=%.3f pipe_hop_ms_p99=%.3f allocs_per_packet=%.3f marginal_allocs_per_packet=%.3f loss_ratio=%.5f latency_ms_p99=%.2f room=%s\n",
 		sum.cpuUs, sum.floorUs, sum.ratio, len(rounds), sum.cpuUsMin, sum.cpuUsMax, sum.marginalCPUUs, sum.backgroundCPUMs, tight.CPUMicrosPerPkt, consumers, cpuUsAtCapacity,
 		sum.delayMsP50, sum.delayMsP99,
 		hop.LatencyMsP50ByWorker["1"]-hop.LatencyMsP50ByWorker["0"], hop.LatencyMsP99ByWorker["1"]-hop.LatencyMsP99ByWorker["0"],
-		sum.allocs, sum.marginalAllocs, sum.loss, sum.latencyP99)
+		sum.allocs, sum.marginalAllocs, sum.loss, sum.latencyP99, roomKind(o.RED))
 	return nil
 }
 
 func dump(logf func(string, ...any), what string, v any) {
 	b, _ := json.Marshal(v)
 	logf("%s: %s", what, b)
+}
+
+// roomKind names what the publishers sent, for the summary line.
+func roomKind(red bool) string {
+	if red {
+		return "red"
+	}
+	return "opus"
 }
