@@ -202,12 +202,18 @@ const RoomWeight = 0.02
 
 // Candidates orders the servers a new room (or a relay) may go to: live,
 // heard, not draining, below high water once the rooms placed since their
-// heartbeat are counted; least stressed first, ties by id. exclude names
-// servers not to use.
+// heartbeat are counted; least stressed first, ties by the rooms each
+// carries, then by id. exclude names servers not to use.
+//
+// The rooms break ties because a room nobody joined yet costs no load: once
+// the heartbeat after its placement arrives (PlacedSince back to 0), its
+// server reads as idle as the servers without a room, and the id alone
+// would send the next new rooms to that same server.
 func Candidates(servers []Server, highWater float64, exclude ...cluster.ServerID) []cluster.ServerID {
 	type cand struct {
 		id     cluster.ServerID
 		stress float64
+		rooms  int
 	}
 	var cs []cand
 	for _, s := range servers {
@@ -218,7 +224,7 @@ func Candidates(servers []Server, highWater float64, exclude ...cluster.ServerID
 		if st > highWater {
 			continue
 		}
-		cs = append(cs, cand{s.Server, st})
+		cs = append(cs, cand{s.Server, st, len(s.Rooms) + s.RelayRooms + s.PlacedSince})
 	}
 	slices.SortStableFunc(cs, func(a, b cand) int {
 		switch {
@@ -226,6 +232,8 @@ func Candidates(servers []Server, highWater float64, exclude ...cluster.ServerID
 			return -1
 		case a.stress > b.stress:
 			return 1
+		case a.rooms != b.rooms:
+			return a.rooms - b.rooms
 		case a.id < b.id:
 			return -1
 		case a.id > b.id:

@@ -22,6 +22,12 @@ func TestCandidates(t *testing.T) {
 	burst.PlacedSince = 10 // 0.1 + 10 × 0.02 = 0.3
 	unheard := srv("u", 0)
 	unheard.Unheard = true
+	// Its heartbeat came after a room was placed on it: nobody joined the
+	// room, so its stress is 0 as the others', and only the room tells it apart.
+	emptyRoom := srv("a", 0)
+	emptyRoom.Rooms = []string{"alpha"}
+	relaying := srv("b", 0)
+	relaying.RelayRooms = 1
 	tests := []struct {
 		name    string
 		servers []Server
@@ -33,6 +39,7 @@ func TestCandidates(t *testing.T) {
 		{"with one server loaded, the others first", []Server{srv("loaded", 0.75), srv("x", 0), srv("y", 0)}, nil, []cluster.ServerID{"x", "y", "loaded"}},
 		{"above high water, dead or draining: none", []Server{srv("hot", 0.81), dead, draining}, nil, []cluster.ServerID{}},
 		{"rooms placed since the last heartbeat count", []Server{burst, srv("q", 0.25)}, nil, []cluster.ServerID{"q", "burst"}},
+		{"equal stress: fewer rooms first", []Server{emptyRoom, relaying, srv("c", 0)}, nil, []cluster.ServerID{"c", "a", "b"}},
 		{"excluded", []Server{srv("a", 0), srv("b", 0.5)}, []cluster.ServerID{"a"}, []cluster.ServerID{"b"}},
 		{"seen but never heard: nothing known of its load", []Server{unheard, srv("h", 0.7)}, nil, []cluster.ServerID{"h"}},
 	}
