@@ -98,7 +98,7 @@ func Calibrate(ctx context.Context, p CalibrateParams, progress func(CalibrateSt
 				s.Progress("", 0).Failed-before, p.Step, s.JoinError())
 			break
 		}
-		r, err := s.Measure(ctx, sc.Duration, nil)
+		r, err := s.measureStep(ctx, p)
 		if err != nil {
 			return res, err
 		}
@@ -127,15 +127,10 @@ func Calibrate(ctx context.Context, p CalibrateParams, progress func(CalibrateSt
 		if progress != nil {
 			progress(step)
 		}
-		switch {
-		case r.GeneratorBottleneck:
+		if r.GeneratorBottleneck {
 			res.StopReason = fmt.Sprintf("the load generator is the bottleneck (machine %.0f%% busy): run it from another host for a higher ramp", 100*r.MachineBusyRatio)
-		case r.serverLossRatio() > p.MaxLoss:
-			res.StopReason = fmt.Sprintf("loss %.2f%% > %.2f%%", 100*r.serverLossRatio(), 100*p.MaxLoss)
-		case cpu > p.MaxCPU:
-			res.StopReason = fmt.Sprintf("worker CPU %.0f%% > %.0f%%", 100*cpu, 100*p.MaxCPU)
-		case p.MaxLatencyP99 > 0 && r.LatencyMsP99 > float64(p.MaxLatencyP99.Microseconds())/1000:
-			res.StopReason = fmt.Sprintf("latency p99 %.1f ms > %s", r.LatencyMsP99, p.MaxLatencyP99)
+		} else {
+			res.StopReason = p.crossed(r)
 		}
 		if res.StopReason != "" {
 			break
@@ -202,4 +197,50 @@ func mapChild(m *yaml.Node, key string) *yaml.Node {
 	v := &yaml.Node{Kind: yaml.MappingNode}
 	m.Content = append(m.Content, k, v)
 	return v
+}
+
+// crossed says which limit the step's report r crosses ("" when none).
+func (p CalibrateParams) crossed(r Report) string {
+	cpu := r.ServerCPUSeconds / r.DurationSeconds
+	switch {
+	case r.serverLossRatio() > p.MaxLoss:
+		return fmt.Sprintf("loss %.2f%% > %.2f%%", 100*r.serverLossRatio(), 100*p.MaxLoss)
+	case cpu > p.MaxCPU:
+		return fmt.Sprintf("worker CPU %.0f%% > %.0f%%", 100*cpu, 100*p.MaxCPU)
+	case p.MaxLatencyP99 > 0 && r.LatencyMsP99 > float64(p.MaxLatencyP99.Microseconds())/1000:
+		return fmt.Sprintf("latency p99 %.1f ms > %s", r.LatencyMsP99, p.MaxLatencyP99)
+	}
+	return ""
+}
+
+// saturatedBusy is the machine's busy share above which a step's limit
+// crossing may be the machine's, not the worker's.
+const saturatedBusy = 0.85
+
+// saturatedRemeasures is how many more windows a step gets while its limit
+// crossings come with a saturated machine.
+const saturatedRemeasures = 2
+
+// measureStep measures the step's window; a window that crosses a limit
+// while the machine was saturated by others (MachineBusyRatio above
+// saturatedBusy, the generator not the cause) is measured again, up to
+// saturatedRemeasures times, and the last window stands. Latency is taken
+// end to end, so a packet whose sender, worker or listener waited for a core
+// counts the wait: with a window's few hundred packets the p99 is its worst
+// one or two, and on a shared host one descheduling of 50 ms (the default
+// limit) ended the ramp at a load the worker carried at 0.3 ms. A limit the
+// worker really crosses is crossed in every window.
+func (s *Session) measureStep(ctx context.Context, p CalibrateParams) (Report, error) {
+	for try := 0; ; try++ {
+		r, err := s.Measure(ctx, s.sc.Duration, nil)
+		if err != nil || !p.remeasure(r, try) {
+			return r, err
+		}
+	}
+}
+
+// remeasure says whether the step whose try-th window (from 0) gave r is
+// measured again: a limit crossed on a machine saturated by others.
+func (p CalibrateParams) remeasure(r Report, try int) bool {
+	return try < saturatedRemeasures && !r.GeneratorBottleneck && r.MachineBusyRatio > saturatedBusy && p.crossed(r) != ""
 }
