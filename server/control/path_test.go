@@ -106,7 +106,9 @@ func TestTURNListenersPathsShowTheirTURNTransport(t *testing.T) {
 		wire.PathTURNTLS: h.connectOver("paths", "carol", client.TransportTURNTLS),
 	}
 	for want, l := range ls {
-		require.Eventually(t, func() bool { return l.Received(pub.PeerID()) >= 10 }, 15*time.Second, 20*time.Millisecond, want)
+		// A relayed join takes a TURN allocation and a relayed ICE check before
+		// media: 15 s ran out once beside the whole suite on two cores.
+		require.Eventually(t, func() bool { return l.Received(pub.PeerID()) >= 10 }, 30*time.Second, 20*time.Millisecond, want)
 		require.Eventually(t, func() bool {
 			path, _ := pathOf(h, "paths", l.PeerID())
 			return path == want
