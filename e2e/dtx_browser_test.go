@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 
@@ -24,7 +25,8 @@ func opusFmtp(t *testing.T, sdp string) []string {
 // TestPageAnswersWithDTX: the page's answers, as the server receives them
 // on the WebSocket, ask for Opus DTX (usedtx=1, RFC 7587) on every Opus
 // m-line, and the page applied the server's offer with it, which is where
-// libwebrtc takes its encoder's settings from.
+// libwebrtc takes its encoder's settings from. Where the offer has generic
+// NACK on Opus the answers keep it, which Chromium's own leave out.
 func TestPageAnswersWithDTX(t *testing.T) {
 	t.Parallel()
 	s := startServe(t, "--workers", "1")
@@ -64,6 +66,12 @@ func TestPageAnswersWithDTX(t *testing.T) {
 	}
 	offer, err := chromedp.Run(bob, chromedp.Evaluate[string](`window.voicectl.pc.remoteDescription.sdp`))
 	require.NoError(t, err)
+	if strings.Contains(offer, "a=rtcp-fb:111 nack") {
+		// Chromium's own answers leave NACK out on audio; the page keeps it.
+		for _, a := range answers {
+			require.Contains(t, a, "a=rtcp-fb:111 nack", "the answer keeps the offer's NACK")
+		}
+	}
 	for _, l := range opusFmtp(t, offer) {
 		require.Contains(t, l, "usedtx=1", "the offer as applied")
 	}

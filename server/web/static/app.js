@@ -162,6 +162,19 @@ function withDTX(sdp) {
   return sdp.replace(line, "$1;usedtx=1");
 }
 
+// withNACK keeps generic NACK (RFC 4585) on Opus in an answer where the
+// offer has it: Chromium's answers leave it out for audio (its Opus lists
+// no nack), yet once negotiated its audio receiver asks for lost packets and
+// its sender answers, as LiveKit's SDK munges its offers for.
+function withNACK(answer, offer) {
+  const opus = /a=rtpmap:(\d+) opus\/48000\/2/i.exec(answer);
+  if (!opus) return answer;
+  const fb = "a=rtcp-fb:" + opus[1] + " nack";
+  const has = (sdp) => new RegExp("^" + fb + "\r?$", "m").test(sdp);
+  if (!has(offer) || has(answer)) return answer;
+  return answer.replace(new RegExp("^a=rtpmap:" + opus[1] + " opus/48000/2\r?\n", "gmi"), (l) => l + fb + "\r\n");
+}
+
 async function onOffer(sdp) {
   const pc = state.pc;
   await pc.setRemoteDescription({ type: "offer", sdp: withDTX(sdp) });
@@ -175,7 +188,7 @@ async function onOffer(sdp) {
       }
     }
   }
-  const answer = { type: "answer", sdp: withDTX((await pc.createAnswer()).sdp) };
+  const answer = { type: "answer", sdp: withNACK(withDTX((await pc.createAnswer()).sdp), sdp) };
   await pc.setLocalDescription(answer);
   send({ type: "answer", sdp: answer.sdp });
 }
