@@ -102,7 +102,10 @@ func concealedUnderLoss(t *testing.T, env []string, losses []float64) []lossFigu
 		f.clear()
 		require.Greater(t, d.Samples, 0.5*48000*lossWindow.Seconds(), "the listeners played audio through the window: %+v", d)
 		fig := lossFigure{Concealed: d.Concealed / d.Samples, Lost: d.Lost / (d.Packets + d.Lost)}
-		t.Logf("%.0f%% loss each way: %v (%+v)", 100*p, fig, d)
+		m := scrape(t, s)
+		t.Logf("%.0f%% loss each way: %v (%+v); worker so far: NACKed by listeners %.0f, re-sent %.0f, asked of publishers %.0f", 100*p, fig, d,
+			metricSum(t, m, "voicectl_worker_nack_requested_packets_total"), metricSum(t, m, "voicectl_worker_retransmitted_packets_total"),
+			metricSum(t, m, "voicectl_worker_nack_sent_packets_total"))
 		out = append(out, fig)
 	}
 	return out
