@@ -84,8 +84,13 @@ type confirmation struct {
 }
 
 type (
-	tickMsg       struct{}
-	snapshotMsg   Snapshot
+	tickMsg struct{}
+	// snapshotMsg is a fetch's result and the room it was fetched for: a
+	// fetch begun before a room was opened answers without it.
+	snapshotMsg struct {
+		snap Snapshot
+		room string
+	}
 	fetchErrMsg   struct{ err error }
 	actionDoneMsg struct {
 		res wire.AdminResult
@@ -148,7 +153,7 @@ func (m Model) fetchCmd() tea.Cmd {
 		if err != nil {
 			return fetchErrMsg{err}
 		}
-		return snapshotMsg(s)
+		return snapshotMsg{snap: s, room: room}
 	}
 }
 
@@ -166,8 +171,16 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tickMsg:
 		return m, m.fetchCmd()
 	case snapshotMsg:
-		m.snap, m.have, m.connected, m.lastErr = Snapshot(msg), true, true, ""
-		if m.page == pageRoom && m.snap.Room == nil {
+		if msg.room != m.openRoom {
+			// Fetched before the room now open was opened (or after it was
+			// left): its room part is not this page's; the next tick's is.
+			msg.snap.Room = nil
+			if m.page == pageRoom {
+				msg.snap.Room = m.snap.Room
+			}
+		}
+		m.snap, m.have, m.connected, m.lastErr = msg.snap, true, true, ""
+		if m.page == pageRoom && msg.room == m.openRoom && m.snap.Room == nil {
 			m.status = fmt.Sprintf("room %s is gone", m.openRoom)
 			m.page, m.openRoom = pageRooms, ""
 		}

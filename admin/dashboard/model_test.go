@@ -322,3 +322,24 @@ func TestClusterRoomsAndTheirPeersThroughTheAPI(t *testing.T) {
 	m = drive(t, m, keys("tab")...)
 	require.Contains(t, m.View(), "HEARTBEAT")
 }
+
+// A fetch begun before a room was opened answers after it, without that
+// room: the page keeps loading the room instead of calling it gone (seen in
+// the tmux e2e test on a loaded machine).
+func TestAFetchFromBeforeOpeningARoomDoesNotCloseIt(t *testing.T) {
+	m := start(t, &fakeSource{snap: fixture()}, 100, 24)
+	m = drive(t, m, keys("2")...)
+	opened, _ := m.Update(tea.KeyMsg{Type: tea.KeyEnter}) // its fetch is not run: the stale one lands first
+	stale := fixture()
+	stale.Room = nil
+	m, _ = opened.Update(snapshotMsg{snap: stale})
+	v := m.View()
+	require.NotContains(t, v, "is gone")
+	require.Contains(t, v, "Loading room standup")
+	m, _ = m.Update(snapshotMsg{snap: fixture(), room: "standup"})
+	require.Contains(t, m.View(), "Room standup")
+	gone := fixture()
+	gone.Room = nil
+	m, _ = m.Update(snapshotMsg{snap: gone, room: "standup"})
+	require.Contains(t, m.View(), "room standup is gone")
+}
