@@ -94,7 +94,11 @@ func TestRoomMoveTakesItsBrowserPagesAlong(t *testing.T) {
 	hears(t, b, 1) // bob hears ann; bob is muted, so ann hears nothing of him
 	took := time.Since(start)
 	t.Logf("rooms move to both pages on the new home, bob hearing ann: %s", took)
-	require.Less(t, took, 3*time.Second)
+	// A bound that tells a page that followed the move from one that waited
+	// out cluster.move_grace (10 s) or rejoined from scratch; the move's gap is
+	// measured in scripts/movegap.sh, not here (3 s was crossed by 25 ms once
+	// with the whole suite on two cores).
+	require.Less(t, took, 5*time.Second)
 
 	// Identities and the mute came along.
 	require.Eventually(t, func() bool {
