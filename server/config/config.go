@@ -74,6 +74,11 @@ type RTC struct {
 	// 0 takes the worker's UDP port number (rtc.port+i): TCP and UDP ports
 	// do not collide, and a firewall then opens one range for both.
 	TCPPort int `mapstructure:"tcp_port"`
+	// NACK negotiates generic NACK (RFC 4585 §6.2.1) on audio: the worker
+	// re-sends a listener the packets it reports lost, from a short history,
+	// and asks publishers for the packets it misses. Off, a figure can be
+	// taken without it.
+	NACK bool `mapstructure:"nack"`
 	// ICEServers are external STUN/TURN servers handed to joined clients
 	// after the embedded TURN server's own (config/turn.go).
 	ICEServers []ICEServer `mapstructure:"ice_servers"`
@@ -331,6 +336,7 @@ func Defaults() map[string]any {
 		"rtc.ips":                            []string{},
 		"rtc.ice_failed_after":               "30s",
 		"rtc.red":                            true,
+		"rtc.nack":                           true,
 		"rtc.tcp":                            true,
 		"rtc.tcp_port":                       0,
 		"api.addr":                           "127.0.0.1:7870",

@@ -86,6 +86,11 @@ var (
 	dIngressRejected = desc("worker", "ingress_rtp_rejected_total", "Publishers' RTP packets the worker's sockets dropped as SRTP replays or forgeries (RFC 3711 §3.3).", workerLabels)
 	dIngressDropped  = desc("worker", "ingress_rtp_dropped_total", "Publishers' RTP packets the worker's sockets dropped because that stream's fan-outs were 32 packets behind.", workerLabels)
 	dREDMalformed    = desc("worker", "red_malformed_total", "Publishers' RED packets (RFC 2198) dropped because their block headers or lengths did not fit the packet.", workerLabels)
+	dNACKsReceived   = desc("worker", "nack_requested_packets_total", "Packets listeners asked for again in generic NACKs (RFC 4585 §6.2.1).", workerLabels)
+	dRetransmits     = desc("worker", "retransmitted_packets_total", "Packets re-sent to listeners that NACKed them.", workerLabels)
+	dRtxRefused      = desc("worker", "retransmits_refused_total", "NACKed packets not re-sent because of the limits: 2 per packet and listener, a rate per listener.", workerLabels)
+	dRtxMissing      = desc("worker", "retransmits_missing_total", "NACKed packets not re-sent because the worker's history no longer (or never) held them.", workerLabels)
+	dNACKsSent       = desc("worker", "nack_sent_packets_total", "Packets the worker asked publishers for again in generic NACKs.", workerLabels)
 	dRooms           = desc("server", "rooms", "Rooms on this server.", nil)
 	dPeers           = desc("server", "peers", "Peers joined on this server.", nil)
 	dWorkers         = desc("server", "workers", "Configured worker processes.", nil)
@@ -162,6 +167,11 @@ func (wc workerCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(dIngressRejected, float64(l.IngressRejected), w)
 		counter(dIngressDropped, float64(l.IngressDropped), w)
 		counter(dREDMalformed, float64(l.REDMalformed), w)
+		counter(dNACKsReceived, float64(l.NACKsReceived), w)
+		counter(dRetransmits, float64(l.Retransmits), w)
+		counter(dRtxRefused, float64(l.RetransmitsRefused), w)
+		counter(dRtxMissing, float64(l.RetransmitsMissing), w)
+		counter(dNACKsSent, float64(l.NACKsSent), w)
 	}
 }
 

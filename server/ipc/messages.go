@@ -78,6 +78,9 @@ type InitParams struct {
 	TCPPort int `json:"tcp_port,omitempty"`
 	// RED offers Opus with redundancy (RFC 2198, rtc.red) beside Opus.
 	RED bool `json:"red,omitempty"`
+	// NoNACK turns generic NACK on audio off (rtc.nack false): the worker
+	// offers no a=rtcp-fb nack, re-sends nothing and asks for nothing.
+	NoNACK bool `json:"no_nack,omitempty"`
 }
 
 // Ready is sent once the worker listens.
@@ -315,6 +318,17 @@ type Load struct {
 	// REDMalformed counts publishers' RED packets (RFC 2198) dropped because
 	// their block headers or lengths did not fit the packet.
 	REDMalformed uint64 `json:"red_malformed"`
+	// NACKsReceived counts the packets listeners asked for again in generic
+	// NACKs (RFC 4585), Retransmits the packets re-sent to them,
+	// RetransmitsRefused those refused by the limits (2 per packet and
+	// listener, a rate per listener), RetransmitsMissing those no longer (or
+	// never) in the history; NACKsSent counts the packets the worker asked
+	// publishers for.
+	NACKsReceived      uint64 `json:"nacks_received"`
+	Retransmits        uint64 `json:"retransmits"`
+	RetransmitsRefused uint64 `json:"retransmits_refused"`
+	RetransmitsMissing uint64 `json:"retransmits_missing"`
+	NACKsSent          uint64 `json:"nacks_sent"`
 	// PipeStats is each pipe end's traffic, for the per-server pipe metrics.
 	PipeStats []PipeStat `json:"pipe_stats,omitempty"`
 }

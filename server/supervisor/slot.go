@@ -123,6 +123,7 @@ func (s *slot) startOnce(ctx context.Context) error {
 		ICEFailedAfter: rtc.ICEFailedAfter,
 		TCPPort:        rtc.WorkerTCPPort(s.index),
 		RED:            rtc.RED,
+		NoNACK:         !rtc.NACK,
 	})
 	if err != nil {
 		_ = cmd.Process.Kill()

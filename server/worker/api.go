@@ -146,7 +146,8 @@ func listenMux(p ipc.InitParams, sockets *mediaSockets) (*ice.MultiUDPMuxDefault
 	return mux, nil
 }
 
-// mediaAPI builds the pion API of each transport: Opus only, the RFC 6464
+// mediaAPI builds the pion API of each transport: Opus only (with generic
+// NACK feedback, RFC 4585, unless rtc.nack is off), the RFC 6464
 // audio-level header extension, no interceptors (the worker writes its own RTCP
 // reports, see senderreport.go and receiverreport.go), ICE over the worker's
 // mux. Each transport
@@ -165,13 +166,15 @@ type mediaAPI struct {
 func newMediaAPI(p ipc.InitParams, mux ice.UDPMux, sockets *mediaSockets) (*mediaAPI, error) {
 	m := &webrtc.MediaEngine{}
 	// RED first where it is on: libwebrtc sends with the first codec of its
-	// answer, which keeps the offer's order.
+	// answer, which keeps the offer's order. Both carry generic NACK (RFC 4585)
+	// unless rtc.nack is off: a RED publisher's packets are NACKed and re-sent
+	// like Opus ones.
 	if p.RED {
-		if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: REDCodec, PayloadType: redPayloadType}, webrtc.RTPCodecTypeAudio); err != nil {
+		if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: withNACK(REDCodec, !p.NoNACK), PayloadType: redPayloadType}, webrtc.RTPCodecTypeAudio); err != nil {
 			return nil, err
 		}
 	}
-	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: OpusCodec, PayloadType: opusPayloadType}, webrtc.RTPCodecTypeAudio); err != nil {
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: withNACK(OpusCodec, !p.NoNACK), PayloadType: opusPayloadType}, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
 	}
 	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {

@@ -42,6 +42,7 @@ type consumer struct {
 	totalLost atomic.Uint32
 	jitter    atomic.Uint32 // in RTP timestamp units (48 kHz)
 	reported  atomic.Bool
+	rtx       *retransmitState // under producer.dispatchMu, see retransmit.go
 }
 
 func (w *Worker) createConsumer(p ipc.ConsumerRef) error {
@@ -208,6 +209,7 @@ func (c *consumer) readRTCP() {
 			return
 		}
 		c.takeReports(pkts, &c.t.w.rtcpLost)
+		c.takeNACKs(pkts)
 	}
 }
 

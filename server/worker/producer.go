@@ -27,6 +27,11 @@ type producer struct {
 	paused atomic.Bool
 	// selected is false while loudest-N forwarding holds this producer back.
 	selected atomic.Bool
+	// keepHistory: a consumer's transport negotiated NACK (refreshNACK), so
+	// history is kept; askNACK: a local producer's transport did, so its
+	// publisher is asked for gaps. Here, beside the flags every dispatch
+	// reads, so that plain rooms pay no cache miss for them.
+	keepHistory, askNACK atomic.Bool
 	// levelExtID is the negotiated id of the RFC 6464 audio-level extension, 0 if none.
 	levelExtID uint8
 	// redPT is the payload type of the stream's RED packets (RFC 2198,
@@ -42,6 +47,13 @@ type producer struct {
 	ready      []readyConsumer // likewise
 	// stats feed a local producer's receiver reports, nil for a piped one.
 	stats *receiveStats
+	// For generic NACK (nack.go), under dispatchMu: the packets forwarded
+	// lately, a packet to parse one into for pion's write path, and a local
+	// producer's missing packets and the NACKs that ask for them.
+	history   packetHistory
+	rtxPacket rtp.Packet
+	loss      lossTracker
+	nackOut   nackWriter
 
 	mu        sync.Mutex
 	consumers atomic.Pointer[[]*consumer] // copy-on-write: read without a lock per packet
@@ -156,6 +168,12 @@ func (p *producer) dispatch(raw []byte, pkt *rtp.Packet) {
 	if p.paused.Load() || !p.selected.Load() {
 		return
 	}
+	if p.askNACK.Load() {
+		p.loss.packet(pkt.SSRC, pkt.SequenceNumber, arrived.UnixNano())
+		if p.loss.n > 0 {
+			p.askForMissing(arrived.UnixNano())
+		}
+	}
 	for _, o := range *p.pipeOuts.Load() {
 		if o.write(pkt, red != nil) == nil {
 			w.packetsOut.Add(1)
@@ -168,6 +186,9 @@ func (p *producer) dispatch(raw []byte, pkt *rtp.Packet) {
 	}
 	now := arrived.UnixNano()
 	hdrLen := sealableHeaderLen(raw)
+	if p.keepHistory.Load() {
+		p.history.keep(raw, pkt.SequenceNumber, now)
+	}
 	// First the consumers that can take the packet, in a pass that does
 	// nothing else: each one's route and AES-GCM state are cache misses, and
 	// with no work between them the CPU waits for many at once instead of one
@@ -216,10 +237,17 @@ func removeFrom[T comparable](mu *sync.Mutex, list *atomic.Pointer[[]T], v T) {
 	list.Store(&next)
 }
 
-func (p *producer) addConsumer(c *consumer)    { addTo(&p.mu, &p.consumers, c) }
-func (p *producer) removeConsumer(c *consumer) { removeFrom(&p.mu, &p.consumers, c) }
-func (p *producer) addPipeOut(o *pipeOut)      { addTo(&p.mu, &p.pipeOuts, o) }
-func (p *producer) removePipeOut(o *pipeOut)   { removeFrom(&p.mu, &p.pipeOuts, o) }
+func (p *producer) addConsumer(c *consumer) {
+	addTo(&p.mu, &p.consumers, c)
+	p.refreshNACK()
+}
+
+func (p *producer) removeConsumer(c *consumer) {
+	removeFrom(&p.mu, &p.consumers, c)
+	p.refreshNACK()
+}
+func (p *producer) addPipeOut(o *pipeOut)    { addTo(&p.mu, &p.pipeOuts, o) }
+func (p *producer) removePipeOut(o *pipeOut) { removeFrom(&p.mu, &p.pipeOuts, o) }
 
 // takeLevel returns the peak loudness since the last call, 0 when nothing arrived.
 func (p *producer) takeLevel() int {

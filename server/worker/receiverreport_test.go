@@ -132,13 +132,14 @@ func TestPublisherHearsReceiverReports(t *testing.T) {
 
 // connectPublisher connects a pion client, configured by tune, that publishes
 // producer producerID through worker transport id, with no interceptors; it
-// returns the worker's transport, the client's track and its sender.
-func connectPublisher(tb testing.TB, w *Worker, id, producerID string, tune func(*webrtc.SettingEngine)) (*transport, *webrtc.TrackLocalStaticRTP, *webrtc.RTPSender) {
+// returns the worker's transport, the client's track and its sender. apiOpts
+// come after the client's own (another media engine, say).
+func connectPublisher(tb testing.TB, w *Worker, id, producerID string, tune func(*webrtc.SettingEngine), apiOpts ...func(*webrtc.API)) (*transport, *webrtc.TrackLocalStaticRTP, *webrtc.RTPSender) {
 	tb.Helper()
 	require.NoError(tb, w.createTransport(ipc.TransportCreate{RouterID: "r", TransportID: id, ProducerID: producerID}))
 	tr := w.transports[id]
 	waitGathered(tb, tr)
-	cpc := newTestClient(tb, tune, webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+	cpc := newTestClient(tb, tune, append([]func(*webrtc.API){webrtc.WithInterceptorRegistry(&interceptor.Registry{})}, apiOpts...)...)
 	mic, err := webrtc.NewTrackLocalStaticRTP(OpusCodec, "mic", id)
 	require.NoError(tb, err)
 	require.NoError(tb, cpc.SetRemoteDescription(*tr.pc.LocalDescription()))

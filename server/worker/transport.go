@@ -60,6 +60,9 @@ type transport struct {
 	failedOverTCP bool         // reported failed when ICE moved it to TCP (see updateRoute)
 	reports       *roundJob    // sender reports, see senderreport.go
 	reportOut     reportWriter // under mu
+	// nack: the last answer accepted generic NACK on audio (rtc.nack on):
+	// its listener's NACKs are answered and its publisher is asked.
+	nack atomic.Bool
 
 	consentMu      sync.Mutex
 	consent        *consentPeer // kept by the worker's sockets, see consentpeer.go
@@ -203,6 +206,14 @@ func (t *transport) applyAnswer(sdp string) error {
 		return &ipc.RemoteError{Code: ipc.CodeBadSDP, Message: err.Error()}
 	}
 	t.negotiating = false
+	if nack := t.w.nack && answerHasNACK(sdp); t.nack.Swap(nack) != nack {
+		if t.producer != nil {
+			t.producer.askNACK.Store(nack)
+		}
+		for _, c := range t.consumers {
+			c.producer.refreshNACK()
+		}
+	}
 	t.noteRelays(candidatesIn(sdp)...)
 	for _, c := range t.early {
 		if err := t.pc.AddICECandidate(c); err != nil {
@@ -326,6 +337,7 @@ func (t *transport) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver)
 		return
 	}
 	p := newLocalProducer(t.producerID, t, recv)
+	p.askNACK.Store(t.nack.Load())
 	t.producer = p
 	t.mu.Unlock()
 

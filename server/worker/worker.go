@@ -60,6 +60,10 @@ type Worker struct {
 	// The connection quality rounds (qualitysample.go) and what they measured.
 	qualityJob  atomic.Pointer[roundJob]
 	qualityHist qualityHistograms
+	// nack is rtc.nack: generic NACK is offered, and producers keep a
+	// history for it (see nack.go); nacks counts what it did.
+	nack  bool
+	nacks nackCounters
 
 	// handshakes counts transports connecting: while there are any, fan-outs
 	// let the runtime hand the P over (see handshakeStarted).
@@ -273,6 +277,7 @@ func (w *Worker) init(p ipc.InitParams) (ipc.Ready, error) {
 		// A taken TCP port costs the TCP candidates, not the worker.
 		tcpMux, tcpErr = listenTCP(p, mux, tcpFirstCheckTimeout)
 	}
+	w.nack = !p.NoNACK
 	api, err := newMediaAPI(p, mux, sockets)
 	if err != nil {
 		_ = mux.Close()
@@ -331,6 +336,9 @@ func (w *Worker) load() ipc.Load {
 	l.PacketsIn = w.packetsIn.Load()
 	l.PacketsOut = w.packetsOut.Load()
 	l.REDMalformed = w.redMalformed.Load()
+	l.NACKsReceived, l.Retransmits = w.nacks.requested.Load(), w.nacks.resent.Load()
+	l.RetransmitsRefused, l.RetransmitsMissing = w.nacks.refused.Load(), w.nacks.missing.Load()
+	l.NACKsSent = w.nacks.asked.Load()
 	if w.api != nil && w.api.sockets != nil {
 		l.ConsentAnswered = w.api.sockets.consent.answered.Load()
 		l.ConsentConfirmed = w.api.sockets.consent.confirmed.Load()
