@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -48,6 +49,7 @@ type testListener struct {
 	pc       *webrtc.PeerConnection
 	received atomic.Int64
 	last     atomic.Pointer[rtp.Packet]
+	bySeq    sync.Map // sequence number -> the last packet received with it
 	tracks   atomic.Int64
 	lastSR   atomic.Pointer[rtcp.SenderReport] // the last sender report the client decrypted
 }
@@ -83,6 +85,7 @@ func connectListenerTo(tb testing.TB, w *Worker, id, producerID string, tune fun
 			}
 			l.received.Add(1)
 			l.last.Store(pkt)
+			l.bySeq.Store(pkt.SequenceNumber, pkt)
 		}
 	})
 	l.answer(tb)

@@ -111,14 +111,29 @@ func (c *consumer) retransmit(pairs []rtcp.NackPair, now int64) {
 
 // resend sends raw, a packet c forwarded before, again: through the same
 // write path and header rewrite as forward, so the listener gets the packet
-// it missed, under the same SSRC, sequence number and SRTP index.
+// it missed, under the same SSRC, sequence number and SRTP index. The history
+// holds packets as they arrived, so a RED publisher's (RFC 2198) is parsed
+// again here as dispatch does: a listener without RED gets its primary block
+// as Opus, one with RED gets RED renumbered to its payload types.
 func (c *consumer) resend(rt *route, b *sendBatch, raw []byte) bool {
-	if rt.fast() {
+	p := c.producer
+	isRED := p.redPT != 0 && len(raw) > 1 && raw[1]&0x7f == p.redPT
+	if rt.fast() && !isRED {
 		return c.queueSRTP(rt, b, raw, sealableHeaderLen(raw), nil)
 	}
-	pkt := &c.producer.rtxPacket
+	pkt := &p.rtxPacket
 	if pkt.Unmarshal(raw) != nil {
 		return false
 	}
-	return c.track.WriteRTP(pkt) == nil
+	if !isRED {
+		return c.track.WriteRTP(pkt) == nil
+	}
+	red, err := parseRED(pkt.Payload)
+	if err != nil {
+		return false
+	}
+	if rt.fast() {
+		return c.queueSRTP(rt, b, raw, sealableHeaderLen(raw), &red)
+	}
+	return c.track.writeRED(pkt, red) == nil
 }

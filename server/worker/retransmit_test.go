@@ -30,7 +30,7 @@ type lossyConn struct {
 func (c *lossyConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
 		n, addr, err := c.PacketConn.ReadFrom(b)
-		if err != nil || n < 12 || b[0]>>6 != 2 || b[1]&0x7f != opusPayloadType {
+		if err != nil || n < 12 || b[0]>>6 != 2 || b[1]&0x7f != opusPayloadType && b[1]&0x7f != redPayloadType {
 			return n, addr, err
 		}
 		seq := uint16(b[2])<<8 | uint16(b[3])
