@@ -6,6 +6,7 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
@@ -101,4 +102,47 @@ func TestREDPublisherRetransmittedPerListener(t *testing.T) {
 		})
 	}
 	require.GreaterOrEqual(t, w.nacks.resent.Load(), uint64(4*len(lost)))
+}
+
+// TestREDRetransmissionAllocatesNothing: re-sending a RED publisher's packet
+// on the worker's own write path, as RED and stripped to its primary, parses
+// it again without allocating.
+func TestREDRetransmissionAllocatesNothing(t *testing.T) {
+	testenv.RequireLoopbackOnly(t)
+	if raceEnabled {
+		t.Skip("SRTCP's pooled buffers allocate under the race detector; make test runs this without it")
+	}
+	w, pr := testWorkerWith(t, ipc.InitParams{Port: 46990, Loopback: true, RED: true})
+	pr.redPT = redPayloadType
+	ls := []*testListener{connectListener(t, w, "R", nil, nackREDClient(t)...), connectListener(t, w, "O", nil, nackClient(t)...)}
+	pkt := redPacketFor(1)
+	raw, err := pkt.Marshal()
+	require.NoError(t, err)
+	require.NoError(t, pkt.Unmarshal(raw)) // pkt's payload in raw, as dispatch gets it
+	require.Eventually(t, func() bool {
+		nextRED(raw, pkt)
+		pr.dispatch(raw, pkt)
+		return ls[0].received.Load() > 0 && ls[1].received.Load() > 0
+	}, 5*time.Second, 5*time.Millisecond)
+	for _, l := range ls {
+		require.True(t, l.t.nack.Load())
+		require.True(t, l.t.route.Load().fast())
+		l.redirectToDrain(t)
+	}
+	for _, l := range ls {
+		l.c.retransmit([]rtcp.NackPair{{PacketID: pkt.SequenceNumber}}, time.Now().UnixNano()) // makes c.rtx
+	}
+	pair := make([]rtcp.NackPair, 1)
+	before := w.nacks.resent.Load()
+	allocs := testing.AllocsPerRun(200, func() {
+		nextRED(raw, pkt)
+		pr.dispatch(raw, pkt)
+		pair[0].PacketID = pkt.SequenceNumber
+		for _, l := range ls {
+			l.c.rtx.limit.tokens = retransmitBurst
+			l.c.retransmit(pair, time.Now().UnixNano())
+		}
+	})
+	require.Less(t, allocs, 1.0, "allocations per RED fan-out and its retransmission as RED and as Opus")
+	require.Equal(t, before+2*201, w.nacks.resent.Load(), "every NACK was answered")
 }
