@@ -70,6 +70,8 @@ func TestREDPublisherRetransmittedPerListener(t *testing.T) {
 	require.False(t, listeners["pion path, Opus"].l.t.route.Load().fast())
 	for _, x := range listeners {
 		require.True(t, x.l.t.nack.Load(), "the answer accepted nack")
+		require.Contains(t, x.l.t.pc.LocalDescription().SDP, "a=rtcp-fb:63 nack\r\n", "nack is offered on RED")
+		require.Contains(t, x.l.t.pc.LocalDescription().SDP, "a=rtcp-fb:111 nack\r\n")
 	}
 	for s := uint16(first); s <= last; s++ {
 		require.NoError(t, mic.WriteRTP(redPacketFor(s)))
