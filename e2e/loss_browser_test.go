@@ -113,8 +113,8 @@ func concealedUnderLoss(t *testing.T, env []string, losses []float64) []lossFigu
 
 // TestREDConcealsLossInBrowsers: two Chromium pages in a room under random
 // loss on the server's UDP (3 % and 10 % each way, so about twice that from
-// publisher to listener): with RED (RFC 2198) on, the listeners conceal at
-// most a fifth of what they conceal with it off at 3 %. The on and off
+// publisher to listener): with RED (RFC 2198) and NACK (RFC 4585) on, the
+// listeners conceal at most a fifth of what they conceal with both off at 3 %. The on and off
 // servers run side by side. At 10 % Chromium's RED (one redundant frame)
 // alone cannot reach a fifth: a frame is lost for good when it and the next
 // are both lost, about (2p)² = 3.6 % of frames against 2p = 19 %; its
@@ -130,7 +130,7 @@ func TestREDConcealsLossInBrowsers(t *testing.T) {
 		})
 		t.Run("off", func(t *testing.T) {
 			t.Parallel()
-			off = concealedUnderLoss(t, []string{"VOICECTL_RTC_RED=false"}, losses)
+			off = concealedUnderLoss(t, []string{"VOICECTL_RTC_RED=false", "VOICECTL_RTC_NACK=false"}, losses)
 		})
 	})
 	require.Len(t, on, len(losses))
