@@ -84,7 +84,11 @@ func connectListenerTo(tb testing.TB, w *Worker, id, producerID string, tune fun
 				return
 			}
 			l.received.Add(1)
-			l.last.Store(pkt)
+			// last is the newest packet: a re-sent one (NACK, RFC 4585) comes
+			// after newer ones and must not stand for them.
+			if prev := l.last.Load(); prev == nil || int16(pkt.SequenceNumber-prev.SequenceNumber) > 0 {
+				l.last.Store(pkt)
+			}
 			l.bySeq.Store(pkt.SequenceNumber, pkt)
 		}
 	})
