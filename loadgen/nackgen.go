@@ -1,6 +1,10 @@
 package loadgen
 
-import "time"
+import (
+	"time"
+
+	"github.com/voicectl/voicectl/client"
+)
 
 // A listener's NACK generator, as libwebrtc's audio NACK module behaves in
 // outline: a gap in a stream's sequence numbers is asked for at once (RFC
@@ -67,21 +71,7 @@ func (s *stream) nackCheck(seq uint16, now time.Time, out []uint16) []uint16 {
 
 // nacks reports whether the peer asks for its gaps in what it hears: its
 // answer kept NACK (a publisher hears the room's other publishers).
-func (p *peer) nacks() bool {
-	switch p.nackState.Load() {
-	case 1:
-		return true
-	case 2:
-		return false
-	}
-	c := p.client()
-	if c == nil || !c.Connected() {
-		return false
-	}
-	on := c.NACKNegotiated()
-	p.nackState.Store(map[bool]int32{true: 1, false: 2}[on])
-	return on
-}
+func (p *peer) nacks() bool { return p.nackKept.kept(p.client(), (*client.Client).NACKNegotiated) }
 
 // sendNACKs asks the server again for seqs of the stream ssrc.
 func (p *peer) sendNACKs(ssrc uint32, seqs []uint16) {

@@ -69,18 +69,4 @@ func (p *peer) onRedundancy(_ string, ssrc uint32, seq uint16, blocks []client.R
 }
 
 // reds reports whether the peer's answer kept RED.
-func (p *peer) reds() bool {
-	switch p.redState.Load() {
-	case 1:
-		return true
-	case 2:
-		return false
-	}
-	c := p.client()
-	if c == nil || !c.Connected() {
-		return false
-	}
-	on := c.REDNegotiated()
-	p.redState.Store(map[bool]int32{true: 1, false: 2}[on])
-	return on
-}
+func (p *peer) reds() bool { return p.redKept.kept(p.client(), (*client.Client).REDNegotiated) }

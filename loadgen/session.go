@@ -65,13 +65,13 @@ type peer struct {
 	// retrans counts the packets that came again after a first copy
 	// arrived or was dropped (NACKs answered), retransBytes their bytes.
 	retrans, retransBytes atomic.Uint64
-	// nackState caches whether the peer's answer kept NACK (0: not yet
-	// known), nacked counts the sequence numbers it asked for (nackgen.go).
-	nackState atomic.Int32
-	nacked    atomic.Uint64
-	// redState caches whether the peer's answer kept RED, redRecovered
+	// nackKept caches whether the peer's answer kept NACK, nacked counts
+	// the sequence numbers it asked for (nackgen.go).
+	nackKept negotiated
+	nacked   atomic.Uint64
+	// redKept caches whether the peer's answer kept RED, redRecovered
 	// counts the frames it recovered from redundant blocks (redrecover.go).
-	redState     atomic.Int32
+	redKept      negotiated
 	redRecovered atomic.Uint64
 }
 
