@@ -133,6 +133,13 @@ func TestMoveRefusalsAndThePick(t *testing.T) {
 	require.Equal(t, CodeServerDead, he.Code)
 	big.beat(t, cluster.Heartbeat{Spare: 10, RoomLoads: map[string]int{"standup": 40}})
 	a.beat(t, cluster.Heartbeat{Spare: 10})
+	// Heartbeats reach the registry over the bus: move only once it has both
+	// (a move sent before had gone to a, still roomy, beside the whole suite).
+	require.Eventually(t, func() bool {
+		sa, okA := s.reg.Get("a")
+		sb, okB := s.reg.Get("big")
+		return okA && okB && sa.SpareFor() == 10 && sb.SpareFor() == 10
+	}, 2*time.Second, 10*time.Millisecond)
 	rec, he = do(t, h, "POST", "/v1/rooms/standup/move", key, `{}`)
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
 	require.Equal(t, wire.CodeNoCapacity, he.Code)
