@@ -44,10 +44,12 @@ func TestBrowserSignallingCutResumes(t *testing.T) {
 	_, err := chromedp.Run(alice, chromedp.Poll[bool](`window.voicectl.reconnecting`, chromedp.WithPollingTimeout(time.Second)))
 	require.NoError(t, err, "alice saw her socket go")
 
-	// Media goes on: every tab's packet count grows in each 300 ms.
+	// Media goes on: every tab's packet count grows in each 600 ms (a 300 ms
+	// window of getStats went empty once beside the whole suite in CI: a
+	// stall of the loaded machine, not of the call).
 	last := []audioStats{stats(t, alice), stats(t, bob)}
-	for time.Since(cut) < 1500*time.Millisecond {
-		time.Sleep(300 * time.Millisecond)
+	for time.Since(cut) < 2400*time.Millisecond {
+		time.Sleep(600 * time.Millisecond)
 		for i, tab := range tabs {
 			now := stats(t, tab)
 			require.Greater(t, now.Packets, last[i].Packets, "tab %d: audio stopped with the signalling", i)
