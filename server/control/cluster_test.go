@@ -100,7 +100,10 @@ func TestClusterRoomsThroughTheSharedQueue(t *testing.T) {
 	waitAccepting(t, true, servers...)
 	api := dialBus(t, br.URL, "api")
 
-	// Round-robin over the three.
+	// The queue spreads the rooms over the three. Not strictly round-robin:
+	// a server acks a create only once its reply is confirmed, and RabbitMQ
+	// skips a consumer whose one unacked delivery (prefetch 1) is still out,
+	// so on a loaded host the next create may pass it by (seen in CI: 4/3/2).
 	got := map[cluster.ServerID]int{}
 	for i := 0; i < 9; i++ {
 		info := createShared(t, api, fmt.Sprint("rr-", i))
@@ -108,7 +111,7 @@ func TestClusterRoomsThroughTheSharedQueue(t *testing.T) {
 		got[info.Server]++
 	}
 	for _, s := range servers {
-		require.Equal(t, 3, got[s.id], "server %s got %v", s.id, got)
+		require.NotZero(t, got[s.id], "server %s took no room: %v", s.id, got)
 	}
 
 	// A room is joined on its own server only; another server sends the client back to the API.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,7 +30,23 @@ func TestMain(m *testing.M) {
 	if os.Getenv(workerEnv) == "1" {
 		os.Exit(worker.Main(slog.LevelWarn))
 	}
-	goleak.VerifyTestMain(m)
+	// Go reads SSL_CERT_FILE once, at the process's first certificate
+	// check, so it is set before any test runs: the TURN/TLS tests' client
+	// trusts the test certificate whichever test verified a chain first.
+	dir, err := os.MkdirTemp("", "voicectl-control-test")
+	if err != nil {
+		panic(err)
+	}
+	certPEM, _ := testCert()
+	certFile := filepath.Join(dir, "roots.pem")
+	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+		panic(err)
+	}
+	os.Setenv("SSL_CERT_FILE", certFile)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}))
 }
 
 var nextPort atomic.Int32

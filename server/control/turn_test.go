@@ -30,8 +30,8 @@ import (
 
 // turnConfig is a one-worker server with the embedded TURN server on ports
 // of its own; tls adds TURN over TLS with a self-signed certificate that
-// this process trusts (SSL_CERT_FILE: pion's TURN client verifies against
-// the system roots, which Go reads once, at the first verification).
+// this process trusts (pion's TURN client verifies against the system
+// roots: TestMain points SSL_CERT_FILE at testCert before any test runs).
 func turnConfig(t *testing.T, tls bool) config.Config {
 	cfg := testConfig(1)
 	base := int(nextPort.Add(10))
@@ -41,14 +41,13 @@ func turnConfig(t *testing.T, tls bool) config.Config {
 	cfg.RTC.ICEServers = []config.ICEServer{{URLs: []string{"stun:127.0.0.1:9"}}}
 	if tls {
 		cfg.Turn.CertFile, cfg.Turn.KeyFile = selfSigned(t)
-		t.Setenv("SSL_CERT_FILE", cfg.Turn.CertFile)
 	}
 	return cfg
 }
 
 // testCert is one self-signed certificate for 127.0.0.1 per test process:
 // Go reads SSL_CERT_FILE once, so every TLS test of the process (-count=N)
-// must present the certificate the first one trusted.
+// presents the certificate TestMain made it trust.
 var testCert = sync.OnceValues(func() (certPEM, keyPEM []byte) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
