@@ -92,6 +92,9 @@ type SoakReport struct {
 	Failures int     `json:"join_failures"`
 	JoinErr  string  `json:"join_error,omitempty"` // the first failure's reason
 	Rejoins  int     `json:"rejoins"`              // clients after a reconnect or a lost connection
+	// JoinsCutByKill are joins whose worker was SIGKILLed before their
+	// media connected: tried again at once, as a rejoin, not failures.
+	JoinsCutByKill int `json:"joins_cut_by_kill"`
 	// RejoinMs* is from a peer's reconnect instruction (or lost
 	// connection) to its new client's media.
 	RejoinMsP50 float64 `json:"rejoin_ms_p50"`
@@ -136,7 +139,12 @@ type soak struct {
 	mu       sync.Mutex
 	rep      SoakReport
 	rejoinMs []float64
+	kills    []killSpan
 }
+
+// killSpan is from a worker's SIGKILL until the supervisor had its slot
+// ready again (zero until then).
+type killSpan struct{ from, to time.Time }
 
 // Soak runs sc until its length has passed or ctx ends, killing workers with
 // kill, and reports; the report's Failed lists every check that failed.
@@ -259,10 +267,15 @@ func (k *soak) live(ctx context.Context, room string, publish bool, end time.Tim
 	wait := rejoinFirst
 	for ctx.Err() == nil && time.Now().Before(end) {
 		acc := newAdmission()
+		tried := time.Now()
 		c, err := k.connect(ctx, room, id, publish, acc)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
+			}
+			if k.cutByKill(tried, time.Now(), err) {
+				lostAt = tried
+				continue
 			}
 			k.failed(err)
 			if !sleepCtx(ctx, wait) {
@@ -340,6 +353,21 @@ func (k *soak) joined(lostAt time.Time) {
 	}
 }
 
+// cutByKill reports (and counts) a join that failed while a worker was
+// being killed or restarted: the join met the kill, as a peer's media did.
+func (k *soak) cutByKill(from, to time.Time, err error) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, s := range k.kills {
+		if !s.from.After(to) && (s.to.IsZero() || !s.to.Before(from)) {
+			k.rep.JoinsCutByKill++
+			k.log.Info("soak join cut by a worker kill; joining again", "err", err)
+			return true
+		}
+	}
+	return false
+}
+
 func (k *soak) failed(err error) {
 	k.log.Warn("soak join failed", "err", err)
 	k.mu.Lock()
@@ -382,13 +410,21 @@ func (k *soak) killLoop(ctx context.Context, kill Killer) {
 			continue
 		}
 		at := time.Now()
+		k.mu.Lock()
+		k.kills = append(k.kills, killSpan{from: at})
+		span := len(k.kills) - 1
+		k.mu.Unlock()
 		if err := kill(w.PID); err != nil {
 			k.log.Warn("soak: kill", "pid", w.PID, "err", err)
+			k.mu.Lock()
+			k.kills = k.kills[:span] // nothing was cut
+			k.mu.Unlock()
 			continue
 		}
 		k.log.Info("soak: worker killed", "worker", w.Index, "pid", w.PID)
 		restart := k.waitRestarted(ctx, w.Index, w.PID)
 		k.mu.Lock()
+		k.kills[span].to = time.Now()
 		k.rep.Kills = append(k.rep.Kills, SoakKill{AtSeconds: at.Sub(k.start).Seconds(), Worker: w.Index, PID: w.PID,
 			RestartMs: float64(restart.Microseconds()) / 1000})
 		k.mu.Unlock()

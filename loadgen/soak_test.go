@@ -2,7 +2,9 @@ package loadgen
 
 import (
 	"bytes"
+	"errors"
 	"image/png"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -84,4 +86,28 @@ func TestSoakScenarioValidate(t *testing.T) {
 	err := sc.Validate()
 	require.ErrorContains(t, err, "life_max <= 20m")
 	require.ErrorContains(t, err, "admin_key is required")
+}
+
+// A join that fails while a worker is being killed or restarted met the
+// kill (a rejoin, counted apart); one that fails outside every kill is a
+// failure.
+func TestSoakJoinCutByAKillIsNoFailure(t *testing.T) {
+	k := &soak{log: slog.New(slog.DiscardHandler)}
+	t0 := time.Now()
+	k.kills = []killSpan{{from: t0.Add(10 * time.Second), to: t0.Add(11 * time.Second)}, {from: t0.Add(30 * time.Second)}}
+	for _, c := range []struct {
+		name     string
+		from, to time.Duration
+		cut      bool
+	}{
+		{"before every kill", 0, 9 * time.Second, false},
+		{"its DTLS met the kill", 9 * time.Second, 10500 * time.Millisecond, true},
+		{"began during the restart", 10500 * time.Millisecond, 12 * time.Second, true},
+		{"between the kills", 12 * time.Second, 20 * time.Second, false},
+		{"the slot not ready yet", 31 * time.Second, 40 * time.Second, true},
+	} {
+		require.Equal(t, c.cut, k.cutByKill(t0.Add(c.from), t0.Add(c.to), errors.New("media did not connect")), c.name)
+	}
+	require.Equal(t, 3, k.rep.JoinsCutByKill)
+	require.Zero(t, k.rep.Failures)
 }
