@@ -31,6 +31,8 @@ type Config struct {
 	Turn Turn `mapstructure:"turn"`
 	// API configures `voicectl api`.
 	API API `mapstructure:"api"`
+	// Webhooks configures the events sent to the app's backend (webhooks.go).
+	Webhooks Webhooks `mapstructure:"webhooks"`
 	// Dev turns on development mode: a generated secret and dev tokens for the browser page.
 	Dev bool `mapstructure:"dev"`
 	// DataDir keeps state that must survive restarts.
@@ -265,6 +267,9 @@ func (c *Config) ValidateAPI() error {
 	if c.API.TokenTTL <= 0 {
 		return &KeyError{Key: "api.token_ttl", Err: fmt.Errorf("must be positive")}
 	}
+	if err := c.validateWebhooks(); err != nil {
+		return err
+	}
 	return c.validateCluster()
 }
 
@@ -345,6 +350,7 @@ func Defaults() map[string]any {
 		"auth.api_key":                       "",
 	}
 	maps.Copy(d, turnDefaults())
+	maps.Copy(d, webhookDefaults())
 	return d
 }
 
@@ -432,6 +438,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateTurn(); err != nil {
+		return err
+	}
+	if err := c.validateWebhooks(); err != nil {
 		return err
 	}
 	if !c.Dev && len(c.Auth.Secret) < MinSecretLen {

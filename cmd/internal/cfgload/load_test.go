@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/server/config"
 )
 
 func writeFile(t *testing.T, body string) string {
@@ -153,4 +155,21 @@ func TestExampleConfigDocumentsEveryKey(t *testing.T) {
 		leaf := k[strings.LastIndexByte(k, '.')+1:]
 		require.Contains(t, string(body), leaf+":", "configs/voicectl.example.yaml lacks %s", k)
 	}
+}
+
+func TestWebhookKeysFromTheEnvironment(t *testing.T) {
+	cfg, err := Load(Options{Environ: []string{secretEnv, "VOICECTL_WEBHOOKS_URLS=http://a.test/hooks,https://b.test/",
+		"VOICECTL_WEBHOOKS_KEY=webhook-key-0123456789", "VOICECTL_WEBHOOKS_RETRY_MIN=100ms"}})
+	require.NoError(t, err)
+	require.Equal(t, []string{"http://a.test/hooks", "https://b.test/"}, cfg.Webhooks.URLs)
+	require.Equal(t, 100*time.Millisecond, cfg.Webhooks.RetryMin)
+	require.Equal(t, 24*time.Hour, cfg.Webhooks.MaxAge)
+
+	_, err = Load(Options{Environ: []string{secretEnv, "VOICECTL_WEBHOOKS_URLS=http://a.test/"}})
+	var ke *config.KeyError
+	require.ErrorAs(t, err, &ke)
+	require.Equal(t, "webhooks.key", ke.Key, "URLs without a key: nothing could be signed")
+	_, err = Load(Options{Environ: []string{secretEnv, "VOICECTL_WEBHOOKS_URLS=ftp://a.test/", "VOICECTL_WEBHOOKS_KEY=webhook-key-0123456789"}})
+	require.ErrorAs(t, err, &ke)
+	require.Equal(t, "webhooks.urls", ke.Key)
 }

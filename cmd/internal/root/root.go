@@ -14,6 +14,7 @@ import (
 	"github.com/voicectl/voicectl/cmd/internal/serve"
 	"github.com/voicectl/voicectl/cmd/internal/token"
 	"github.com/voicectl/voicectl/cmd/internal/version"
+	"github.com/voicectl/voicectl/cmd/internal/webhookscmd"
 	"github.com/voicectl/voicectl/cmd/internal/workercmd"
 )
 
@@ -45,6 +46,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	cmd.AddCommand(admincmd.NewCmdServers(f, nil))
 	cmd.AddCommand(admincmd.NewCmdDashboard(f, nil))
 	cmd.AddCommand(loadgencmd.NewCmdLoadgen(f))
+	cmd.AddCommand(webhookscmd.NewCmdWebhooks(f))
 	return cmd
 }
 
