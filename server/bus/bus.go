@@ -97,6 +97,35 @@ type Bus interface {
 	Subscribe(pattern string, h func(Envelope)) (Subscription, error)
 	// Close ends every subscription and the connection.
 	Close() error
+	Durable
+}
+
+// WebhooksQueue is the durable queue of webhook events: the servers (and
+// the API, for its own events) enqueue them, the API delivers them to the
+// receivers and acks each only once they took it (docs/webhooks.md).
+const WebhooksQueue = "voice.webhooks"
+
+// Durable is a queue that keeps each message (persistent, confirmed by the
+// broker) until a consumer acks it. Its one active consumer at a time gets
+// them in order, up to prefetch unacked at once; when that consumer goes
+// (cancelled, its connection or process lost) what it had not acked goes
+// back to the queue, ahead of the rest, for the next consumer.
+type Durable interface {
+	// Enqueue adds env to queue and returns once the broker has it.
+	Enqueue(ctx context.Context, queue string, env Envelope) error
+	// Consume hands queue's messages to h, in order, until cancelled.
+	Consume(queue string, prefetch int, h func(Delivery)) (Subscription, error)
+}
+
+// Delivery is a message of a durable queue, the consumer's until acked.
+type Delivery struct {
+	Envelope
+	// Ack removes it from the queue; after Gone it fails (the message is
+	// back in the queue).
+	Ack func() error
+	// Gone is closed when the consumer that got it went: it is in the
+	// queue again and will be delivered again.
+	Gone <-chan struct{}
 }
 
 // Health is what a Bus that can lose its connection may tell: whether it is

@@ -13,8 +13,10 @@ type Local struct {
 	mu     sync.Mutex
 	queues map[string]*localQueue
 	subs   map[*localSub]struct{}
-	closed bool
-	wg     sync.WaitGroup
+	// durables are the durable queues (localdurable.go).
+	durables map[string]*durableQueue
+	closed   bool
+	wg       sync.WaitGroup
 }
 
 type localQueue struct {
@@ -197,7 +199,14 @@ func (s *localSub) Cancel() error {
 func (l *Local) Close() error {
 	l.mu.Lock()
 	l.closed = true
+	var durable []*durableConsumer
+	for _, q := range l.durables {
+		durable = append(durable, q.consumers...)
+	}
 	l.mu.Unlock()
+	for _, c := range durable {
+		_ = c.Cancel()
+	}
 	l.wg.Wait()
 	return nil
 }

@@ -51,9 +51,11 @@ type Bus struct {
 	down    chan struct{} // closed when the current connection is lost
 	pending map[string]chan reply
 	subs    map[*sub]struct{}
-	closed  bool
-	pubMu   sync.Mutex
-	stop    chan struct{}
+	// declared are the durable queues declared on this connection.
+	declared map[string]bool
+	closed   bool
+	pubMu    sync.Mutex
+	stop     chan struct{}
 	// reconnects counts connections made again, for whoever must tell its
 	// own outage from its peers' silence.
 	reconnects atomic.Uint64
@@ -163,6 +165,7 @@ func (b *Bus) connect(again bool) (chan *amqp091.Error, error) {
 		return fail(bus.ErrClosed)
 	}
 	b.conn, b.pub = conn, pub
+	b.declared = map[string]bool{}
 	subs := make([]*sub, 0, len(b.subs))
 	for s := range b.subs {
 		subs = append(subs, s)

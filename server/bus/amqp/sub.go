@@ -18,6 +18,9 @@ type sub struct {
 	pattern string // events' topic pattern
 	serve   bus.Handler
 	event   func(bus.Envelope)
+	// deliver and prefetch: a durable queue's consumer (durable.go).
+	deliver  func(bus.Delivery)
+	prefetch int
 
 	mu       sync.Mutex
 	ch       *amqp091.Channel
@@ -72,7 +75,9 @@ func (s *sub) start(conn *amqp091.Connection) error {
 		return err
 	}
 	var deliveries <-chan amqp091.Delivery
-	if s.queue != "" {
+	if s.deliver != nil {
+		deliveries, err = s.startDurable(ch)
+	} else if s.queue != "" {
 		if err = ch.Qos(1, 0, false); err == nil {
 			if err = declareQueue(ch, s.queue); err == nil {
 				s.tag = "voicectl-" + bus.NewRequestID()
@@ -100,10 +105,18 @@ func (s *sub) start(conn *amqp091.Connection) error {
 
 func (s *sub) loop(deliveries <-chan amqp091.Delivery) {
 	defer s.running.Done()
+	// gone tells a durable consumer that what this channel delivered and
+	// was not acked is back in the queue.
+	gone := make(chan struct{})
+	defer close(gone)
 	for d := range deliveries {
 		env, err := decode(d.Body)
 		if err != nil {
 			s.reject(d, err)
+			continue
+		}
+		if s.deliver != nil {
+			s.durable(d, env, gone)
 			continue
 		}
 		if s.queue == "" {
