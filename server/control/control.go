@@ -30,6 +30,7 @@ import (
 	"github.com/voicectl/voicectl/server/signal"
 	"github.com/voicectl/voicectl/server/supervisor"
 	"github.com/voicectl/voicectl/server/turnserver"
+	"github.com/voicectl/voicectl/server/webhook/delivery"
 )
 
 // Params configures a Control.
@@ -84,6 +85,9 @@ type Control struct {
 	signal   *signal.Server
 	// turn is the embedded TURN server, nil unless turn.enabled (turn.go).
 	turn *turnserver.Server
+	// webhooks sends the rooms' events, nil unless webhooks.urls is set
+	// (webhooks.go).
+	webhooks *delivery.Sender
 
 	// startedAt tells a restarted server from the one before it (heartbeats).
 	startedAt time.Time
@@ -149,6 +153,15 @@ func New(p Params) (*Control, error) {
 			OnEvent: func(from cluster.WorkerRef, ev ipc.Event) { c.host.HandleEvent(from, ev) }})
 		hostRelays = c.borrower
 	}
+	var err error
+	c.webhooks, err = newWebhooks(p.Config, p.Logger, p.Registerer, p.Bus, c.serverID)
+	if err != nil {
+		return nil, fmt.Errorf("webhooks queue in data_dir: %w", err)
+	}
+	var events roomhost.Events
+	if c.webhooks != nil {
+		events = c.webhooks
+	}
 	c.host = roomhost.New(roomhost.Params{
 		Logger:  p.Logger,
 		Workers: c.sup,
@@ -164,6 +177,8 @@ func New(p Params) (*Control, error) {
 		MediaTimeout:   p.Config.Signal.JoinTimeout,
 		OnMediaTimeout: sigMetrics.Limited(signal.LimitMediaTimeout).Inc,
 		TURN:           turnPaths{c},
+		Events:         events,
+		Server:         c.serverID,
 	})
 	if p.Bus != nil {
 		c.lending = relay.NewLending(relay.LendingParams{Logger: p.Logger, ServerID: c.serverID, Bus: p.Bus,
@@ -171,11 +186,13 @@ func New(p Params) (*Control, error) {
 	}
 	turn, err := newTURN(p.Config, c, p.Registerer)
 	if err != nil {
+		c.stopWebhooks(0)
 		return nil, err
 	}
 	c.turn = turn
 	ice, err := c.newICEServers(p.Config)
 	if err != nil {
+		c.stopWebhooks(0)
 		return nil, err
 	}
 	c.signal = signal.New(signal.Params{Logger: p.Logger, Config: p.Config.Signal, Secret: secret,
@@ -219,6 +236,7 @@ func (c *Control) Start(ctx context.Context) (stop func(), err error) {
 	if c.turn != nil {
 		if err := c.turn.Start(); err != nil {
 			c.host.Stop()
+			c.stopWebhooks(0)
 			_ = c.listener.Close()
 			return nil, err
 		}
@@ -227,6 +245,7 @@ func (c *Control) Start(ctx context.Context) (stop func(), err error) {
 	if err != nil {
 		_ = c.turn.Close()
 		c.host.Stop()
+		c.stopWebhooks(0)
 		_ = c.listener.Close()
 		return nil, err
 	}
@@ -252,6 +271,7 @@ func (c *Control) Start(ctx context.Context) (stop func(), err error) {
 			stopWorkers()
 			_ = c.turn.Close()
 			c.host.Stop()
+			c.stopWebhooks(0)
 			return nil, err
 		}
 	}
@@ -283,6 +303,7 @@ func (c *Control) shutdown(srv *http.Server, srvDone, samplerStop chan struct{},
 	}
 	stopWorkers()
 	c.host.Stop()
+	c.stopWebhooks(webhookFlush)
 }
 
 // Workers reports every worker's supervision state.

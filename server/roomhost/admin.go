@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/voicectl/voicectl/server/webhook"
 	"github.com/voicectl/voicectl/server/wire"
 )
 
@@ -159,6 +160,7 @@ func (h *Host) Kick(roomName, peer string) (PeerRef, error) {
 	if err != nil {
 		return PeerRef{}, err
 	}
+	setLeaveReason(p, webhook.ReasonKicked)
 	p.sess.End(wire.CodeKicked, "an administrator removed you from this room")
 	h.log.Info("peer kicked by admin", "room", roomName, "peer", p.id)
 	return PeerRef{p.id, p.identity}, nil
@@ -180,7 +182,7 @@ func (h *Host) CloseRoom(name string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	sess := r.closeToJoins()
+	sess := r.closeToJoins(webhook.ReasonKicked)
 	for _, s := range sess {
 		s.End(wire.CodeRoomClosed, "an administrator closed this room")
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/placement"
+	"github.com/voicectl/voicectl/server/webhook"
 	"github.com/voicectl/voicectl/server/wire"
 )
 
@@ -60,7 +61,7 @@ func (h *Host) giveUp(room string, tell func(Session)) (int, bool) {
 	if r == nil {
 		return 0, false
 	}
-	sess := r.closeToJoins()
+	sess := r.closeToJoins(webhook.ReasonMoved)
 	for _, s := range sess {
 		tell(s)
 	}

@@ -74,6 +74,10 @@ type Params struct {
 	// TURN tells the embedded TURN server's relayed addresses apart (udp,
 	// tcp, tls) for peers' paths; nil shows a relayed path as "turn".
 	TURN TURNAllocations
+	// Events receives the rooms' webhook events (nil: none); Server names
+	// this server in them.
+	Events Events
+	Server cluster.ServerID
 }
 
 // Relays reaches routers on other servers for the rooms this server owns.
@@ -120,6 +124,8 @@ type Host struct {
 	mediaTimeout   time.Duration
 	onMediaTimeout func()
 	turn           TURNAllocations
+	events         Events
+	server         cluster.ServerID
 
 	// mu guards the rooms and peers. Lock order: place.mu, then mu, then a
 	// room's mu; mu is never taken while a room's mu is held.
@@ -149,7 +155,7 @@ func New(p Params) *Host {
 	}
 	h := &Host{log: p.Logger, pipeIP: p.PipeListenIP, timeout: p.CallTimeout,
 		lanes: newLanes(), borrow: p.Relays, xpipeIP: p.ClusterPipeIP, srtp: p.PipeSRTP,
-		mediaTimeout: p.MediaTimeout, onMediaTimeout: p.OnMediaTimeout, turn: p.TURN,
+		mediaTimeout: p.MediaTimeout, onMediaTimeout: p.OnMediaTimeout, turn: p.TURN, events: p.Events, server: p.Server,
 		rooms: map[string]*room{}, peers: map[string]*peer{}, routers: map[string]*room{}}
 	if h.xpipeIP == "" {
 		h.xpipeIP = h.pipeIP

@@ -9,6 +9,7 @@ import (
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/ipc"
 	"github.com/voicectl/voicectl/server/placement"
+	"github.com/voicectl/voicectl/server/webhook"
 	"github.com/voicectl/voicectl/server/wire"
 )
 
@@ -173,6 +174,11 @@ func (h *Host) connect(ctx context.Context, p *peer) error {
 	}
 	p.sess.Send(joined)
 	p.phase = peerAnnounced
+	if !r.started {
+		r.started = true
+		h.emitLocked(r, webhook.RoomStarted, nil)
+	}
+	h.emitLocked(r, webhook.ParticipantJoined, p)
 	r.broadcastLocked(wire.PeerEvent{Envelope: wire.Envelope{Type: wire.TypePeerJoined}, Peer: p.info()}, p)
 	r.mu.Unlock()
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/webhook"
 	"github.com/voicectl/voicectl/server/wire"
 )
 
@@ -78,6 +79,10 @@ func (h *Host) Leave(peerID string) {
 			r.broadcastLocked(wire.ProducerEvent{Envelope: wire.Envelope{Type: wire.TypeProducerRemoved}, ProducerID: p.producerID, PeerID: p.id}, nil)
 		}
 		r.broadcastLocked(wire.PeerLeft{Envelope: wire.Envelope{Type: wire.TypePeerLeft}, PeerID: p.id}, nil)
+		h.emitLocked(r, webhook.ParticipantLeft, p)
+	}
+	if roomEmpty && r.started {
+		h.emitLocked(r, webhook.RoomFinished, nil)
 	}
 	r.mu.Unlock()
 

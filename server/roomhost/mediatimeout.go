@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/voicectl/voicectl/server/webhook"
 	"github.com/voicectl/voicectl/server/wire"
 )
 
@@ -49,6 +50,7 @@ func (h *Host) mediaTimedOut(p *peer) {
 		return
 	}
 	h.onMediaTimeout()
+	setLeaveReason(p, webhook.ReasonTimedOut)
 	h.log.Info("peer's media never connected; ending it", "peer", p.id, "after", h.mediaTimeout)
 	p.sess.End(wire.CodeJoinTimeout, fmt.Sprintf("media did not connect within %s of the offer (signal.join_timeout): no answer, no reachable ICE candidate, or no DTLS handshake", h.mediaTimeout))
 }

@@ -28,6 +28,9 @@ type room struct {
 	// pending counts joins waiting for a relay's answer; the room is not
 	// emptied under them.
 	pending int
+	// started: its room_started webhook event was sent (at its first
+	// announced peer), so its room_finished is owed when it empties.
+	started bool
 }
 
 func newRoom(id string) *room {
@@ -77,6 +80,10 @@ type peer struct {
 	// peer whose ICE or DTLS never completes (Params.MediaTimeout).
 	mediaTimer *time.Timer
 
+	// leaveReason is why it leaves, for its participant_left event
+	// (webhook.Reason*; "" is "left").
+	leaveReason string
+
 	// muteMu orders one peer's mute changes across their worker calls.
 	muteMu sync.Mutex
 	// settled closes once its transport exists or it has left: a client's
@@ -102,8 +109,9 @@ func (p *peer) info() wire.PeerInfo {
 }
 
 // closeToJoins makes the room refuse joins until it empties and returns the
-// sessions of the peers in it, for the caller to end or send elsewhere.
-func (r *room) closeToJoins() []Session {
+// sessions of the peers in it, for the caller to end or send elsewhere;
+// reason is why they leave (their participant_left events).
+func (r *room) closeToJoins(reason string) []Session {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.state == roomOpen {
@@ -112,6 +120,9 @@ func (r *room) closeToJoins() []Session {
 	sess := make([]Session, 0, len(r.peers))
 	for _, p := range r.peers {
 		sess = append(sess, p.sess)
+		if p.leaveReason == "" {
+			p.leaveReason = reason
+		}
 	}
 	return sess
 }

@@ -94,11 +94,14 @@ func (s *session) expire() {
 		return
 	}
 	s.ended = true
-	since := time.Since(s.detachedAt)
+	since, peerID := time.Since(s.detachedAt), s.peerID
 	s.mu.Unlock()
 	s.srv.metrics.resumes.WithLabelValues(ResumeExpired).Inc()
 	s.log().Info("resume window expired; the peer leaves", "detached_for", since.Round(time.Millisecond),
 		"resume_window", s.srv.p.Config.ResumeWindow)
+	if t, ok := s.srv.p.Rooms.(timedOut); ok && peerID != "" {
+		t.TimedOut(peerID)
+	}
 	s.leave()
 }
 
@@ -174,3 +177,7 @@ func (s *session) discard() {
 	s.mu.Unlock()
 	s.leave()
 }
+
+// timedOut is a Rooms that tells a peer left for want of a resume from one
+// that left (its participant_left reason); the room host is one.
+type timedOut interface{ TimedOut(peerID string) }
