@@ -53,6 +53,7 @@ func (o *Orchestrator) Move(ctx context.Context, room directory.Room, to cluster
 		return directory.Room{}, refuse(ErrMoveConflict, "room %s moved meanwhile; ask again", room.Name)
 	}
 	o.m.moves.WithLabelValues(why).Inc()
+	o.roomMoved(room.Name, from, info.Server)
 	peers := 0
 	if o.reg.Live(from) {
 		res, err := bus.MoveRoom.Call(ctx, o.p.Bus, bus.ToServer(from), ID, "", cluster.RoomMove{Room: room.Name, To: info.Server, SignalURL: info.SignalURL})

@@ -53,8 +53,14 @@ func (o *Orchestrator) rehomeServer(dead cluster.ServerID) {
 	rooms, err := o.p.Directory.List(ctx, dead)
 	if err != nil {
 		o.log.Error("cannot list a dead server's rooms", "server", dead, "err", err)
+		o.serverDead(dead, nil)
 		return
 	}
+	names := make([]string, 0, len(rooms))
+	for _, r := range rooms {
+		names = append(names, r.Name)
+	}
+	o.serverDead(dead, names)
 	for _, r := range rooms {
 		if _, err := o.rehome(ctx, r.Name, dead); err != nil {
 			o.log.Error("room not re-homed", "room", r.Name, "from", dead, "err", err)
@@ -81,6 +87,7 @@ func (o *Orchestrator) rehome(ctx context.Context, room string, from cluster.Ser
 	if moved {
 		o.m.rehomed.Inc()
 		o.log.Info("room re-homed", "room", room, "from", from, "to", info.Server)
+		o.roomMoved(room, from, info.Server)
 	}
 	return info, nil
 }

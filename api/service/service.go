@@ -52,6 +52,8 @@ type Params struct {
 	Version    string
 	// Dev serves GET /v1/dev/join without a key, for the browser page.
 	Dev bool
+	// Events receives room_moved and server_dead (nil: none; webhooks.go).
+	Events Events
 }
 
 // ID is how the API signs its bus requests.

@@ -63,7 +63,11 @@ func TestWebhooksOfACallArriveOnceInOrderThroughAnOutageAndARestart(t *testing.T
 	h = startHarness(t, cfg)
 	dave := h.connect("hooks", "dave", true)
 	dave.Close()
-	time.Sleep(500 * time.Millisecond) // a few retries against the receiver still down
+	_, _, _, before := rcv.Stats()
+	require.Eventually(t, func() bool {
+		_, _, _, turned := rcv.Stats()
+		return turned >= before+2
+	}, 10*time.Second, 20*time.Millisecond, "the restarted server retries what it found on disk while the receiver is down")
 	rcv.SetDown(false)
 	want := []string{
 		"room_started", "participant_joined alice", "participant_joined bob",

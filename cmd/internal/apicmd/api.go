@@ -85,7 +85,7 @@ func apiRun(o *Options) error {
 		return &cmdutil.ConfigError{Err: err}
 	}
 	log := cmdutil.NewLogger(o.IO.ErrOut, o.IO.ErrIsTerminal, level, cfg.Log.Format).With("proc", "api")
-	if cfg.API.DatabaseURL == "" {
+	if cfg.API.DatabaseURL == "" || cfg.Webhooks.Enabled() {
 		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 			return &cmdutil.ConfigError{Err: fmt.Errorf("data_dir: %w", err)}
 		}
@@ -107,10 +107,15 @@ func apiRun(o *Options) error {
 		return err
 	}
 	defer b.Close()
+	events, stopWebhooks, err := startWebhooks(cfg, log, reg, b)
+	if err != nil {
+		return err
+	}
+	defer stopWebhooks()
 	svc := service.New(service.Params{Logger: log, Bus: b, Directory: dir, Secret: []byte(cfg.Auth.Secret), APIKey: cfg.Auth.APIKey,
 		HighWater: cfg.Cluster.HighWater, Heartbeat: cfg.Cluster.Heartbeat, DeadAfter: cfg.Cluster.DeadAfter,
 		CreateTimeout: cfg.Cluster.CreateTimeout, MoveMargin: cfg.Cluster.MoveMargin, Rebalance: cfg.Cluster.Rebalance,
-		RebalanceCooldown: cfg.Cluster.RebalanceCooldown, TokenTTL: cfg.API.TokenTTL, Registerer: reg, Gatherer: reg, Version: o.Version, Dev: cfg.Dev})
+		RebalanceCooldown: cfg.Cluster.RebalanceCooldown, TokenTTL: cfg.API.TokenTTL, Registerer: reg, Gatherer: reg, Version: o.Version, Dev: cfg.Dev, Events: events})
 	if err := svc.Start(); err != nil {
 		return err
 	}

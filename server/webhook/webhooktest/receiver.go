@@ -25,6 +25,9 @@ type Receiver struct {
 	arrived []webhook.Event
 	refused int // bad signatures or bodies
 	turned  int // answered 503 while down
+	// firstBody and firstSig are the first accepted request, as sent.
+	firstBody []byte
+	firstSig  string
 }
 
 // New returns a receiver that checks signatures under key.
@@ -52,6 +55,9 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.refused++
 		w.WriteHeader(http.StatusUnauthorized)
 		return
+	}
+	if r.firstBody == nil {
+		r.firstBody, r.firstSig = body, req.Header.Get(webhook.SignatureHeader)
 	}
 	r.arrived = append(r.arrived, ev)
 	w.WriteHeader(http.StatusNoContent)
@@ -102,4 +108,12 @@ func (r *Receiver) Stats() (arrivals, repeats, refused, turned int) {
 		seen[ev.ID] = true
 	}
 	return len(r.arrived), repeats, r.refused, r.turned
+}
+
+// First is the first accepted request's body and signature header, as sent
+// (for `voicectl webhooks verify`).
+func (r *Receiver) First() ([]byte, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.firstBody, r.firstSig
 }

@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"bytes"
+	"net/http"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/api/service"
+	"github.com/voicectl/voicectl/internal/rabbittest"
+	"github.com/voicectl/voicectl/server/webhook/webhooktest"
+)
+
+const webhookKey = "e2e-webhook-key-0123456789abcdef"
+
+// TestClusterWebhooksSurviveAnAPIRestartAndAReceiverOutage: a server in a
+// cluster publishes its rooms' events on RabbitMQ (confirmed) and the API
+// delivers them from the durable queue. The API is stopped in the middle of
+// the call (the rest of the call's events wait in the queue), and the
+// receiver is down when it comes back (they wait, unacked, while it retries
+// every 100-500 ms: webhooks.retry_min/max, short for the test); once the
+// receiver is up every event of the call has arrived, each once by id, in
+// the room's order. Then `voicectl webhooks verify` takes a real request and
+// refuses it altered (forged) and past a 1 s window (replayed).
+func TestClusterWebhooksSurviveAnAPIRestartAndAReceiverOutage(t *testing.T) {
+	t.Parallel()
+	br := rabbittest.Start(t)
+	rcv := webhooktest.New([]byte(webhookKey))
+	srv := rcv.Start()
+	defer srv.Close()
+	env := []string{"VOICECTL_WEBHOOKS_URLS=" + srv.URL, "VOICECTL_WEBHOOKS_KEY=" + webhookKey,
+		"VOICECTL_WEBHOOKS_RETRY_MIN=100ms", "VOICECTL_WEBHOOKS_RETRY_MAX=500ms"}
+	startServeEnv(t, clusterEnv(env...), "--http-addr", "127.0.0.31:0", "--workers", "1", "--amqp-url", br.URL)
+	dir := t.TempDir()
+	api := startAPIEnv(t, br.URL, dir, env)
+	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 1 }, 15*time.Second, 50*time.Millisecond)
+	var ra service.RoomAnswer
+	require.Equal(t, http.StatusCreated, api.call(t, "POST", "/v1/rooms", map[string]string{"room": "hooks"}, &ra))
+	alice, _, err := api.joinThroughAPI(t, "hooks", "alice")
+	require.NoError(t, err)
+	bob, _, err := api.joinThroughAPI(t, "hooks", "bob")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(rcv.Lines("hooks")) == 3 }, 15*time.Second, 20*time.Millisecond, "got %v", rcv.Lines("hooks"))
+
+	api.stop(t)
+	bob.Close()
+	alice.Close()
+	rcv.SetDown(true)
+	api = startAPIEnv(t, br.URL, dir, env)
+	require.Eventually(t, func() bool {
+		_, _, _, turned := rcv.Stats()
+		return turned >= 3
+	}, 15*time.Second, 20*time.Millisecond, "the restarted API retries against the receiver while it is down")
+	rcv.SetDown(false)
+	want := []string{"room_started", "participant_joined alice", "participant_joined bob",
+		"participant_left bob left", "participant_left alice left", "room_finished"}
+	require.Eventually(t, func() bool { return len(rcv.Lines("hooks")) >= len(want) }, 15*time.Second, 20*time.Millisecond, "got %v", rcv.Lines("hooks"))
+	require.Equal(t, want, rcv.Lines("hooks"))
+	arrivals, repeats, refused, _ := rcv.Stats()
+	require.Zero(t, refused)
+	t.Logf("%d deliveries, %d of them repeats of an id (the receiver deduplicates)", arrivals, repeats)
+
+	body, sig := rcv.First()
+	verify := func(body []byte, args ...string) (string, error) {
+		cmd := exec.Command(binary, append([]string{"webhooks", "verify", "--key", webhookKey, "--signature", sig}, args...)...)
+		cmd.Stdin = bytes.NewReader(body)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := verify(body)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "valid: room_started")
+	out, err = verify(bytes.Replace(body, []byte("hooks"), []byte("other"), 1))
+	require.Error(t, err)
+	require.Equal(t, 1, err.(*exec.ExitError).ExitCode())
+	require.Contains(t, out, "forged")
+	// Signed when it was first sent, seconds ago: outside a 1 s window.
+	require.Eventually(t, func() bool {
+		out, err = verify(body, "--tolerance", "1s")
+		return err != nil
+	}, 5*time.Second, 200*time.Millisecond)
+	require.Contains(t, out, "replay window")
+}
