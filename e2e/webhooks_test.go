@@ -1,9 +1,16 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +18,7 @@ import (
 
 	"github.com/voicectl/voicectl/api/service"
 	"github.com/voicectl/voicectl/internal/rabbittest"
+	"github.com/voicectl/voicectl/server/webhook"
 	"github.com/voicectl/voicectl/server/webhook/webhooktest"
 )
 
@@ -83,4 +91,56 @@ func TestClusterWebhooksSurviveAnAPIRestartAndAReceiverOutage(t *testing.T) {
 		return err != nil
 	}, 5*time.Second, 200*time.Millisecond)
 	require.Contains(t, out, "replay window")
+}
+
+// TestWebhooksListenPrintsAServersEvents: `voicectl serve` posts to
+// `voicectl webhooks listen`, piped: one JSON object per line for each
+// event of a short call, signed with the shared key (the listener checks).
+func TestWebhooksListenPrintsAServersEvents(t *testing.T) {
+	t.Parallel()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	listen := exec.Command(binary, "webhooks", "listen", "--addr", addr)
+	listen.Env = append(os.Environ(), "VOICECTL_WEBHOOKS_KEY="+webhookKey)
+	stdout, err := listen.StdoutPipe()
+	require.NoError(t, err)
+	var stderr lockedBuffer
+	listen.Stderr = &stderr
+	require.NoError(t, listen.Start())
+	t.Cleanup(func() { _ = listen.Process.Kill(); _ = listen.Wait() })
+	var mu sync.Mutex
+	var events []webhook.Event
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var ev webhook.Event
+			if json.Unmarshal(sc.Bytes(), &ev) == nil {
+				mu.Lock()
+				events = append(events, ev)
+				mu.Unlock()
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "Listening for webhooks") }, 10*time.Second, 20*time.Millisecond)
+
+	s := startServeEnv(t, []string{"VOICECTL_WEBHOOKS_URLS=http://" + addr + "/", "VOICECTL_WEBHOOKS_KEY=" + webhookKey}, "--workers", "1")
+	alice := devJoin(t, s, "listened", "alice", true)
+	alice.Close()
+	types := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []string
+		for _, ev := range events {
+			out = append(out, ev.Type)
+		}
+		return out
+	}
+	want := []string{webhook.RoomStarted, webhook.ParticipantJoined, webhook.ParticipantLeft, webhook.RoomFinished}
+	require.Eventually(t, func() bool { return len(types()) >= len(want) }, 10*time.Second, 20*time.Millisecond, "printed %v; stderr %s", types(), stderr.String())
+	require.Equal(t, want, types())
+	mu.Lock()
+	require.Equal(t, "alice", events[1].Participant.Identity)
+	require.Equal(t, "listened", events[1].Room)
+	mu.Unlock()
+	require.NotContains(t, stderr.String(), "refused")
 }
