@@ -56,6 +56,7 @@ func (h *Host) admitRelay(req JoinRequest, p *peer) (Admission, error) {
 		r.pending--
 		if err != nil {
 			empty := r.emptiedLocked()
+			h.finishedLocked(r, empty)
 			r.mu.Unlock()
 			if empty {
 				h.forgetRoom(r)

@@ -66,6 +66,7 @@ func (h *Host) admitLocal(req JoinRequest, p *peer) (Admission, error) {
 		dec, err := placement.Place(r.placementLocked(), p.publish, h.place.workers.Candidates(), loads, h.place.lim)
 		if err != nil {
 			empty := r.emptiedLocked()
+			h.finishedLocked(r, empty)
 			r.mu.Unlock()
 			if empty {
 				h.forgetRoom(r)

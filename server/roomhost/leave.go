@@ -81,9 +81,7 @@ func (h *Host) Leave(peerID string) {
 		r.broadcastLocked(wire.PeerLeft{Envelope: wire.Envelope{Type: wire.TypePeerLeft}, PeerID: p.id}, nil)
 		h.emitLocked(r, webhook.ParticipantLeft, p)
 	}
-	if roomEmpty && r.started {
-		h.emitLocked(r, webhook.RoomFinished, nil)
-	}
+	h.finishedLocked(r, roomEmpty)
 	r.mu.Unlock()
 
 	if routerEmpty || roomEmpty {

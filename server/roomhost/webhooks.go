@@ -34,6 +34,15 @@ func (h *Host) emitLocked(r *room, typ string, p *peer) {
 	h.events.Emit(ev)
 }
 
+// finishedLocked sends room_finished for a room that just emptied, once it
+// had started (its last peer left, or a join that held it open failed).
+func (h *Host) finishedLocked(r *room, empty bool) {
+	if empty && r.started {
+		r.started = false
+		h.emitLocked(r, webhook.RoomFinished, nil)
+	}
+}
+
 // setLeaveReason records why p is about to leave, for its participant_left
 // (the first reason given stands).
 func setLeaveReason(p *peer, reason string) {
