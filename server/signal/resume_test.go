@@ -30,6 +30,7 @@ type recRooms struct {
 	mu       sync.Mutex
 	sessions map[string]roomhost.Session
 	left     []string
+	timedOut []string
 	restarts []string
 	// muteGate, when set, holds every mute until it closes.
 	muteGate chan struct{}
@@ -55,6 +56,13 @@ func (r *recRooms) Leave(peerID string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.left = append(r.left, peerID)
+}
+
+// TimedOut records a peer whose resume window passed (its webhook reason).
+func (r *recRooms) TimedOut(peerID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.timedOut = append(r.timedOut, peerID)
 }
 
 func (r *recRooms) RestartICE(_ context.Context, peerID string) error {
@@ -273,6 +281,9 @@ func TestResumeWindowExpiryEndsThePeer(t *testing.T) {
 	require.Eventually(t, func() bool { return len(rooms.leaves()) == 1 }, 5*time.Second, 10*time.Millisecond)
 	require.Equal(t, []string{"PA_a"}, rooms.leaves())
 	require.Equal(t, 1.0, testutil.ToFloat64(h.srv.metrics.Resumes(ResumeExpired)))
+	rooms.mu.Lock()
+	require.Equal(t, []string{"PA_a"}, rooms.timedOut, "told the room host it timed out, before it left")
+	rooms.mu.Unlock()
 
 	ws2, _, err := dialResume(t, h)
 	require.NoError(t, err)
