@@ -26,12 +26,12 @@ const webhookKey = "e2e-webhook-key-0123456789abcdef"
 
 // TestClusterWebhooksSurviveAnAPIRestartAndAReceiverOutage: a server in a
 // cluster publishes its rooms' events on RabbitMQ (confirmed) and the API
-// delivers them from the durable queue. The API is stopped in the middle of
-// the call (the rest of the call's events wait in the queue), and the
-// receiver is down when it comes back (they wait, unacked, while it retries
-// every 100-500 ms: webhooks.retry_min/max, short for the test); once the
-// receiver is up every event of the call has arrived, each once by id, in
-// the room's order. Then `voicectl webhooks verify` takes a real request and
+// delivers them from the durable queue. The receiver goes down mid-call
+// (the API holds the event, unacked, retrying every 100-500 ms:
+// webhooks.retry_min/max, short for the test), the API is stopped with it in
+// hand, the call's last events wait in the queue with no API, and a new API
+// retries them all; once the receiver is up every event of the call has
+// arrived, each once by id, in the room's order. Then `voicectl webhooks verify` takes a real request and
 // refuses it altered (forged) and past a 1 s window (replayed).
 func TestClusterWebhooksSurviveAnAPIRestartAndAReceiverOutage(t *testing.T) {
 	t.Parallel()
@@ -53,15 +53,22 @@ func TestClusterWebhooksSurviveAnAPIRestartAndAReceiverOutage(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return len(rcv.Lines("hooks")) == 3 }, 15*time.Second, 20*time.Millisecond, "got %v", rcv.Lines("hooks"))
 
-	api.stop(t)
-	bob.Close()
-	alice.Close()
+	// The receiver goes down: bob's participant_left is held by the API,
+	// unacked, while it retries; then the API stops with it in hand.
 	rcv.SetDown(true)
+	bob.Close()
+	turned := func(n int) func() bool {
+		return func() bool {
+			_, _, _, got := rcv.Stats()
+			return got >= n
+		}
+	}
+	require.Eventually(t, turned(2), 15*time.Second, 20*time.Millisecond, "the API retries against the receiver while it is down")
+	api.stop(t)
+	alice.Close() // its events wait in the queue: no API
+	_, _, _, before := rcv.Stats()
 	api = startAPIEnv(t, br.URL, dir, env)
-	require.Eventually(t, func() bool {
-		_, _, _, turned := rcv.Stats()
-		return turned >= 3
-	}, 15*time.Second, 20*time.Millisecond, "the restarted API retries against the receiver while it is down")
+	require.Eventually(t, turned(before+2), 15*time.Second, 20*time.Millisecond, "the restarted API retries what the last one held")
 	rcv.SetDown(false)
 	want := []string{"room_started", "participant_joined alice", "participant_joined bob",
 		"participant_left bob left", "participant_left alice left", "room_finished"}
