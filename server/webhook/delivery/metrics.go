@@ -7,6 +7,7 @@ const (
 	FailedMaxAge    = "max_age"    // retried past webhooks.max_age, then given up (logged in full)
 	FailedQueueFull = "queue_full" // not queued: the disk queue was full (logged in full)
 	FailedMalformed = "malformed"  // a bus message that is not an event (logged)
+	FailedDisk      = "disk_error" // not written to the disk queue (logged in full)
 )
 
 // Metrics are the webhook counters; one per process, shared by its senders
@@ -29,6 +30,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Webhook events accepted and not yet delivered or given up."}, []string{"to"}),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "voicectl_webhook_failed_total",
 			Help: "Webhook events given up, each logged in full: reason=max_age, queue_full or malformed."}, []string{"reason"}),
+	}
+	// Every reason from the start, at 0, so that an alert on an increase
+	// sees the first one.
+	for _, r := range []string{FailedMaxAge, FailedQueueFull, FailedMalformed, FailedDisk} {
+		m.failed.WithLabelValues(r)
 	}
 	if reg != nil {
 		reg.MustRegister(m.delivered, m.retried, m.pending, m.failed)

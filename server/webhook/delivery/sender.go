@@ -80,7 +80,7 @@ func (s *Sender) Emit(ev webhook.Event) {
 	defer s.mu.Unlock()
 	seq, err := s.box.Append(it.Body)
 	if err != nil {
-		reason := "disk_error"
+		reason := FailedDisk
 		if errors.Is(err, ErrQueueFull) {
 			reason = FailedQueueFull
 		}
