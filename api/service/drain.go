@@ -22,6 +22,9 @@ func (o *Orchestrator) Drain(ctx context.Context, id cluster.ServerID, deadline 
 	case srv.Dead:
 		return cluster.DrainAnswer{}, refuse(ErrServerDead, "server %s is dead", id)
 	}
+	if err := o.busDown(); err != nil {
+		return cluster.DrainAnswer{}, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.p.CreateTimeout)
 	defer cancel()
 	res, err := bus.Drain.Call(ctx, o.p.Bus, bus.ToServer(id), ID, "", cluster.DrainRequest{Deadline: deadline})

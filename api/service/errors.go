@@ -24,6 +24,10 @@ var (
 	ErrAlreadyThere = errors.New("room is on that server already")
 	// ErrMoveConflict: the room moved while this move was under way.
 	ErrMoveConflict = errors.New("room moved meanwhile")
+	// ErrBusUnavailable: the API is off the message broker, so what needs it
+	// (placing, re-homing or moving a room, a drain, a room's peers) is
+	// refused at once rather than waited for until a timeout.
+	ErrBusUnavailable = errors.New("the API is off the message broker")
 	// ErrNoAnswer: a server did not answer a command the API relays.
 	ErrNoAnswer = errors.New("server did not answer")
 )

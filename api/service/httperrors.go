@@ -3,6 +3,8 @@ package service
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/voicectl/voicectl/api/directory"
 	"github.com/voicectl/voicectl/server/wire"
@@ -26,6 +28,7 @@ var errorCodes = []struct {
 	status int
 	code   wire.Code
 }{
+	{ErrBusUnavailable, http.StatusServiceUnavailable, wire.CodeBusUnavailable},
 	{ErrNoCapacity, http.StatusServiceUnavailable, wire.CodeNoCapacity},
 	{ErrNoSpare, http.StatusServiceUnavailable, wire.CodeNoCapacity},
 	{directory.ErrNotFound, http.StatusNotFound, CodeRoomUnknown},
@@ -51,6 +54,8 @@ func (s *Service) failed(w http.ResponseWriter, err error) {
 			msg += "; try again later"
 		case directory.ErrNotFound:
 			msg = "no such room; create it with POST /v1/rooms"
+		case ErrBusUnavailable:
+			w.Header().Set("Retry-After", strconv.Itoa(int(BusRetryAfter/time.Second)))
 		}
 		httpError(w, c.status, c.code, msg)
 		return

@@ -31,6 +31,8 @@ func TestFailedMapsEveryErrorKindOnce(t *testing.T) {
 		{refuse(ErrAlreadyThere, "room r is on x already"), http.StatusConflict, CodeAlreadyThere, "room r is on x already"},
 		{refuse(ErrMoveConflict, "room r moved meanwhile; ask again"), http.StatusConflict, CodeMoveConflict, "room r moved meanwhile; ask again"},
 		{refuse(ErrNoAnswer, "server x did not answer the drain: timeout"), http.StatusBadGateway, wire.CodeInternal, "server x did not answer the drain: timeout"},
+		{fmt.Errorf("placing: %w", refuse(ErrBusUnavailable, "the API is off the message broker; try again later")), http.StatusServiceUnavailable,
+			wire.CodeBusUnavailable, "placing: the API is off the message broker; try again later"},
 		{errors.New("disk on fire"), http.StatusInternalServerError, wire.CodeInternal, "disk on fire"},
 	}
 	for _, tt := range tests {
@@ -42,6 +44,11 @@ func TestFailedMapsEveryErrorKindOnce(t *testing.T) {
 			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &he))
 			require.Equal(t, tt.code, he.Code)
 			require.Equal(t, tt.msg, he.Message)
+			if tt.code == wire.CodeBusUnavailable {
+				require.Equal(t, "5", rec.Header().Get("Retry-After"), "told when to ask again")
+			} else {
+				require.Empty(t, rec.Header().Get("Retry-After"))
+			}
 		})
 	}
 	require.ErrorIs(t, refuse(ErrServerDead, "x"), ErrServerDead)

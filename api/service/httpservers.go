@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/registry"
 	"github.com/voicectl/voicectl/server/wire"
@@ -43,25 +44,39 @@ func (s *Service) drainServer(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, wire.ClusterDrain{Server: string(id), Until: res.Until, Peers: res.Peers})
 }
 
+// servers is GET /v1/servers: the registry, each server with its heartbeat
+// age and, while the API is off the broker, since when (the ages then say
+// nothing of the servers).
 func (s *Service) servers(w http.ResponseWriter, _ *http.Request) {
 	out := []wire.ClusterServer{}
+	now := time.Now()
+	st := bus.StateOf(s.p.Bus)
 	for _, srv := range s.reg.Snapshot() {
-		out = append(out, clusterServer(srv))
+		cs := clusterServer(srv, now)
+		cs.APIBusDownSince = st.DownSince
+		out = append(out, cs)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-func clusterServer(s registry.Server) wire.ClusterServer {
+func clusterServer(s registry.Server, now time.Time) wire.ClusterServer {
 	cs := wire.ClusterServer{ID: string(s.Server), SignalURL: s.SignalURL, State: s.State(), Version: s.Version, Rooms: len(s.Rooms),
 		Peers: s.Peers, Consumers: s.Consumers, Producers: s.Producers, Stress: s.Stress, CPU: s.CPU, Accepting: s.Accepting,
-		LastSeen: s.LastSeen, PlacedSinceHeartbeat: s.PlacedSince, Workers: []wire.ClusterWorker{},
-		RelayRooms: s.RelayRooms, RelayPeers: s.RelayPeers, Spare: s.SpareFor(), StartedAt: s.StartedAt}
+		LastSeen: s.LastSeen, PlacedSinceHeartbeat: s.PlacedSince, Placing: s.Placing, Workers: []wire.ClusterWorker{},
+		RelayRooms: s.RelayRooms, RelayPeers: s.RelayPeers, Spare: s.SpareFor(), StartedAt: s.StartedAt,
+		HeartbeatAge: now.Sub(s.LastSeen).Seconds()}
 	for _, w := range s.Workers {
 		cs.Workers = append(cs.Workers, wire.ClusterWorker{Index: w.Index, Ready: w.Ready, Load: w.Load, Capacity: w.Capacity, Stress: w.Stress})
 	}
 	return cs
 }
 
+// ready is /readyz: 503 only while the directory is unreachable, which no
+// request can do without. The broker's state is in the body but fails no
+// probe: off the broker the API still answers joins into rooms with a live
+// home and reads, and answers what needs the broker with bus_unavailable at
+// once; a readiness failure would take every replica out of its load
+// balancer together in a broker outage (docs/deploy.md).
 func (s *Service) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -76,5 +91,6 @@ func (s *Service) ready(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		status = http.StatusServiceUnavailable
 	}
-	writeJSON(w, status, map[string]any{"directory": s.p.Directory.Kind(), "directory_ok": err == nil, "servers_live": live})
+	writeJSON(w, status, map[string]any{"directory": s.p.Directory.Kind(), "directory_ok": err == nil, "servers_live": live,
+		"bus": bus.StateOf(s.p.Bus)})
 }

@@ -17,6 +17,9 @@ import (
 // URL) and closes the room once they left or after cluster.move_grace. why
 // labels the move in the metrics and logs (api, drain, rebalance).
 func (o *Orchestrator) Move(ctx context.Context, room directory.Room, to cluster.ServerID, why string) (directory.Room, error) {
+	if err := o.busDown(); err != nil {
+		return directory.Room{}, err
+	}
 	from := room.Server
 	defer o.rooms.markPlacing(room.Name)()
 	units := 0

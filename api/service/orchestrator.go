@@ -126,6 +126,9 @@ func (o *Orchestrator) releaseMoved(hb cluster.Heartbeat) {
 // room had.
 func (o *Orchestrator) Delete(ctx context.Context, room directory.Room) (peers int, err error) {
 	if o.reg.Live(room.Server) {
+		if err := o.busDown(); err != nil {
+			return 0, err
+		}
 		res, err := bus.CloseRoom.Call(ctx, o.p.Bus, bus.ToServer(room.Server), ID, "", cluster.RoomRef{Room: room.Name})
 		if err != nil {
 			return 0, fmt.Errorf("closing the room on server %s: %w", room.Server, err)
@@ -148,6 +151,9 @@ func (o *Orchestrator) Delete(ctx context.Context, room directory.Room) (peers i
 func (o *Orchestrator) Peers(ctx context.Context, room directory.Room) (wire.AdminRoomDetail, error) {
 	if !o.reg.Live(room.Server) {
 		return wire.AdminRoomDetail{}, &refusal{kind: ErrServerDead, msg: fmt.Sprintf("room %s is on server %s, which is not live", room.Name, room.Server)}
+	}
+	if err := o.busDown(); err != nil {
+		return wire.AdminRoomDetail{}, err
 	}
 	d, err := bus.RoomPeers.Call(ctx, o.p.Bus, bus.ToServer(room.Server), ID, "", cluster.RoomRef{Room: room.Name})
 	if err != nil {

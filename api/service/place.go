@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/voicectl/voicectl/api/directory"
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
-	"github.com/voicectl/voicectl/server/registry"
 )
 
 // Home returns the room's live home: the directory's, re-homed first if its
@@ -43,15 +43,20 @@ func (o *Orchestrator) Home(ctx context.Context, name string, create bool) (room
 
 // place asks a server to host room: the least-stressed live servers in turn
 // once the registry knows any, else the shared queue, until create_timeout.
-// The request id stays the same across tries of one server, so a server that
-// answers late does not make the room twice.
+// Each server asked counts the placement against it while its answer is
+// awaited (registry.Reserve), so concurrent creates spread. The request id
+// stays the same across tries of one server, so a server that answers late
+// does not make the room twice. Off the broker it answers
+// ErrBusUnavailable at once, not after the timeout.
 func (o *Orchestrator) place(ctx context.Context, room string, exclude ...cluster.ServerID) (cluster.RoomInfo, error) {
+	if err := o.busDown(); err != nil {
+		return cluster.RoomInfo{}, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.p.CreateTimeout)
 	defer cancel()
 	req := cluster.RoomCreate{Room: room}
 	for {
-		cands := registry.Candidates(o.reg.Snapshot(), o.p.HighWater, exclude...)
-		if len(cands) == 0 && len(o.reg.Snapshot()) == 0 {
+		if len(o.reg.Snapshot()) == 0 {
 			// Nothing known yet (the API just started): any server with spare
 			// capacity takes it from the shared queue.
 			info, err := bus.CreateRoom.Call(ctx, o.p.Bus, bus.ToQueue(bus.RoomsQueue), ID, "", req)
@@ -59,20 +64,32 @@ func (o *Orchestrator) place(ctx context.Context, room string, exclude ...cluste
 				o.reg.Placed(info.Server)
 				return info, nil
 			}
+			if err := o.busDown(); err != nil {
+				return cluster.RoomInfo{}, err
+			}
 			if ctx.Err() != nil {
 				return cluster.RoomInfo{}, ErrNoCapacity
 			}
 			continue
 		}
-		for _, id := range cands {
+		tried := slices.Clone(exclude)
+		for {
+			id, done, ok := o.reg.Reserve(o.p.HighWater, tried...)
+			if !ok {
+				break
+			}
 			tctx, tcancel := context.WithTimeout(ctx, max(o.p.CreateTimeout/4, 500*time.Millisecond))
 			info, err := bus.CreateRoom.Call(tctx, o.p.Bus, bus.ToServer(id), ID, "", req)
 			tcancel()
+			done(err == nil)
 			if err == nil {
-				o.reg.Placed(info.Server)
 				return info, nil
 			}
+			tried = append(tried, id)
 			o.log.Debug("server did not take the room", "server", id, "room", room, "err", err)
+			if err := o.busDown(); err != nil {
+				return cluster.RoomInfo{}, err
+			}
 			if ctx.Err() != nil {
 				return cluster.RoomInfo{}, ErrNoCapacity
 			}
@@ -81,6 +98,9 @@ func (o *Orchestrator) place(ctx context.Context, room string, exclude ...cluste
 		// next heartbeats, until the deadline.
 		select {
 		case <-ctx.Done():
+			if err := o.busDown(); err != nil {
+				return cluster.RoomInfo{}, err
+			}
 			return cluster.RoomInfo{}, fmt.Errorf("%w (within %s)", ErrNoCapacity, o.p.CreateTimeout)
 		case <-time.After(max(o.p.Heartbeat/4, 50*time.Millisecond)):
 		}

@@ -24,6 +24,11 @@ type Server struct {
 	PlacedSince int `json:"placed_since_heartbeat"`
 	// MovedIn is the load of rooms moved to it since its last heartbeat.
 	MovedIn int `json:"moved_in_since_heartbeat"`
+	// Placing counts placements asked of it whose answer has not come back
+	// (Reserve): they count against it at once, so that a burst of
+	// concurrent creates spreads rather than all reading the same view. A
+	// heartbeat does not clear them: it may be sent before the room is made.
+	Placing int `json:"placing"`
 	// Unheard: it spoke to us (Seen) but no heartbeat of it arrived yet, so
 	// nothing is known of its load and nothing is placed on it.
 	Unheard bool `json:"unheard,omitempty"`
@@ -96,6 +101,42 @@ func (r *Registry) Placed(id cluster.ServerID) {
 	if s := r.servers[id]; s != nil {
 		s.PlacedSince++
 	}
+}
+
+// Reserve picks the best server for a new room (Candidates, without
+// exclude) and counts a placement in flight on it in the same step, so that
+// a placement being decided meanwhile sees it. done ends the reservation
+// once the server answered: placed counts the room until the server's next
+// heartbeat (as Placed does), else the reservation is just dropped. ok is
+// false when no server fits.
+func (r *Registry) Reserve(highWater float64, exclude ...cluster.ServerID) (id cluster.ServerID, done func(placed bool), ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	servers := make([]Server, 0, len(r.servers))
+	for _, s := range r.servers {
+		servers = append(servers, *s)
+	}
+	cands := Candidates(servers, highWater, exclude...)
+	if len(cands) == 0 {
+		return "", nil, false
+	}
+	id = cands[0]
+	r.servers[id].Placing++
+	var once sync.Once
+	return id, func(placed bool) {
+		once.Do(func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			s := r.servers[id]
+			if s == nil {
+				return // forgotten meanwhile
+			}
+			s.Placing--
+			if placed {
+				s.PlacedSince++
+			}
+		})
+	}, true
 }
 
 // MarkDraining records a drain the server was told of, before its heartbeat
@@ -202,8 +243,9 @@ const RoomWeight = 0.02
 
 // Candidates orders the servers a new room (or a relay) may go to: live,
 // heard, not draining, below high water once the rooms placed since their
-// heartbeat are counted; least stressed first, ties by the rooms each
-// carries, then by id. exclude names servers not to use.
+// heartbeat and those being placed on them are counted; least stressed
+// first, ties by the rooms each carries, then by id. exclude names servers
+// not to use.
 //
 // The rooms break ties because a room nobody joined yet costs no load: once
 // the heartbeat after its placement arrives (PlacedSince back to 0), its
@@ -220,11 +262,12 @@ func Candidates(servers []Server, highWater float64, exclude ...cluster.ServerID
 		if s.Dead || s.Unheard || s.Draining || slices.Contains(exclude, s.Server) {
 			continue
 		}
-		st := s.Stress + float64(s.PlacedSince)*RoomWeight
+		placed := s.PlacedSince + s.Placing
+		st := s.Stress + float64(placed)*RoomWeight
 		if st > highWater {
 			continue
 		}
-		cs = append(cs, cand{s.Server, st, len(s.Rooms) + s.RelayRooms + s.PlacedSince})
+		cs = append(cs, cand{s.Server, st, len(s.Rooms) + s.RelayRooms + placed})
 	}
 	slices.SortStableFunc(cs, func(a, b cand) int {
 		switch {

@@ -28,6 +28,10 @@ func TestCandidates(t *testing.T) {
 	emptyRoom.Rooms = []string{"alpha"}
 	relaying := srv("b", 0)
 	relaying.RelayRooms = 1
+	inFlight := srv("a", 0)
+	inFlight.Placing = 1 // asked, not answered yet
+	crowded := srv("crowded", 0.1)
+	crowded.Placing, crowded.PlacedSince = 21, 15 // 0.1 + 36 × 0.02 = 0.82, over high water
 	tests := []struct {
 		name    string
 		servers []Server
@@ -41,6 +45,8 @@ func TestCandidates(t *testing.T) {
 		{"rooms placed since the last heartbeat count", []Server{burst, srv("q", 0.25)}, nil, []cluster.ServerID{"q", "burst"}},
 		{"equal stress: fewer rooms first", []Server{emptyRoom, relaying, srv("c", 0)}, nil, []cluster.ServerID{"c", "a", "b"}},
 		{"excluded", []Server{srv("a", 0), srv("b", 0.5)}, []cluster.ServerID{"a"}, []cluster.ServerID{"b"}},
+		{"a placement in flight counts before its answer", []Server{inFlight, srv("b", 0)}, nil, []cluster.ServerID{"b", "a"}},
+		{"placements in flight count toward high water", []Server{crowded, srv("q", 0.7)}, nil, []cluster.ServerID{"q"}},
 		{"seen but never heard: nothing known of its load", []Server{unheard, srv("h", 0.7)}, nil, []cluster.ServerID{"h"}},
 	}
 	for _, tt := range tests {
@@ -100,4 +106,38 @@ func TestSeenHeardDrainingAndForget(t *testing.T) {
 	_, known := r.Get("s")
 	require.False(t, known)
 	require.False(t, r.Draining("s"))
+}
+
+func TestReserveSpreadsPlacementsInFlight(t *testing.T) {
+	r := New(time.Second)
+	t0 := time.Now()
+	for _, id := range []cluster.ServerID{"a", "b", "c"} {
+		r.Observe(cluster.Heartbeat{Server: id}, t0)
+	}
+	var got []cluster.ServerID
+	var dones []func(bool)
+	for range 4 {
+		id, done, ok := r.Reserve(0.8)
+		require.True(t, ok)
+		got = append(got, id)
+		dones = append(dones, done)
+	}
+	require.Equal(t, []cluster.ServerID{"a", "b", "c", "a"}, got, "each reservation counts at once: a burst spreads")
+	// A heartbeat sent before the room was made does not clear what is in flight.
+	r.Observe(cluster.Heartbeat{Server: "a"}, t0)
+	s, _ := r.Get("a")
+	require.Equal(t, 2, s.Placing)
+	dones[0](true)
+	dones[0](true) // said once
+	dones[3](false)
+	s, _ = r.Get("a")
+	require.Equal(t, 0, s.Placing, "answered or failed: no longer in flight")
+	require.Equal(t, 1, s.PlacedSince, "the room placed counts until the next heartbeat")
+	id, _, ok := r.Reserve(0.8, "b", "c")
+	require.True(t, ok)
+	require.Equal(t, cluster.ServerID("a"), id)
+	_, _, ok = r.Reserve(0.8, "a", "b", "c")
+	require.False(t, ok, "none left")
+	r.Forget("b")
+	dones[1](true) // a server forgotten meanwhile: nothing to count
 }

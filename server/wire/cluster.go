@@ -6,6 +6,13 @@ import (
 	"github.com/voicectl/voicectl/server/cluster"
 )
 
+// CodeBusUnavailable: HTTP 503 from voicectl api, which is off the message
+// broker and cannot do now what needs it (create, re-home, move, drain,
+// close a room, a room's peers); wait Retry-After and ask again. Joins into
+// rooms with a live home need no broker and keep working. An API code, not
+// a signalling one: it is not in Codes.
+const CodeBusUnavailable Code = "bus_unavailable"
+
 // ClusterServer is one server as `voicectl api` lists it at GET /v1/servers.
 type ClusterServer struct {
 	ID        string              `json:"id"`
@@ -34,6 +41,16 @@ type ClusterServer struct {
 	// PlacedSinceHeartbeat counts rooms the API placed there that its last
 	// heartbeat does not show yet.
 	PlacedSinceHeartbeat int `json:"placed_since_heartbeat"`
+	// Placing counts rooms being placed there whose answer is awaited.
+	Placing int `json:"placing"`
+	// HeartbeatAge is the time since its last heartbeat, in seconds, by
+	// the API's clock.
+	HeartbeatAge float64 `json:"heartbeat_age_seconds"`
+	// APIBusDownSince, when set, is when the API lost the message broker
+	// that carries heartbeats: every server's heartbeat age grows from
+	// then on without saying anything of the server (a broker outage,
+	// not a death). Absent while the API is connected.
+	APIBusDownSince time.Time `json:"api_bus_down_since,omitzero"`
 }
 
 // ClusterDrain answers POST /v1/servers/{id}/drain.

@@ -59,7 +59,10 @@ type Bus struct {
 	// reconnects counts connections made again, for whoever must tell its
 	// own outage from its peers' silence.
 	reconnects atomic.Uint64
-	wg         sync.WaitGroup
+	// downSince is when the connection was lost (zero while up), for
+	// whoever shows an outage (bus.Outage).
+	downSince time.Time
+	wg        sync.WaitGroup
 }
 
 type reply struct {
@@ -184,6 +187,7 @@ func (b *Bus) connect(again bool) (chan *amqp091.Error, error) {
 	}
 	b.mu.Lock()
 	close(b.up)
+	b.downSince = time.Time{}
 	b.mu.Unlock()
 	b.m.connected.Set(1)
 	return lost, nil
@@ -201,6 +205,7 @@ func (b *Bus) supervise(lost chan *amqp091.Error) {
 			b.mu.Lock()
 			close(b.down)
 			b.up, b.down = make(chan struct{}), make(chan struct{})
+			b.downSince = time.Now()
 			b.mu.Unlock()
 			b.log.Warn("lost the RabbitMQ connection; reconnecting", "err", err)
 			next, cerr := b.connectRetrying(context.Background(), true)
@@ -314,6 +319,15 @@ func (b *Bus) Connected() bool {
 	default:
 		return false
 	}
+}
+
+var _ bus.Outage = (*Bus)(nil)
+
+// DownSince is when the connection was lost; zero while it is up.
+func (b *Bus) DownSince() time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.downSince
 }
 
 // Reconnects counts connections made again since Dial.
