@@ -269,6 +269,17 @@ func TestServersPageWhenPointedAtTheAPI(t *testing.T) {
 	require.Contains(t, m.View(), "1 Servers", "tab stays on the only page")
 }
 
+func TestServersPageSaysTheAPIIsOffTheBroker(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	cl := fakeCluster{servers: []wire.ClusterServer{
+		{ID: "6f1c2a3b-0000-4000-8000-000000000001", State: "live", LastSeen: now.Add(-30 * time.Second), APIBusDownSince: now.Add(-29 * time.Second)},
+	}}
+	m := tea.Model(New(Params{Cluster: cl, Server: "http://api.test:7870", Refresh: time.Hour, Now: func() time.Time { return now }}))
+	m = drive(t, m, tea.WindowSizeMsg{Width: 200, Height: 24})
+	m = runCmd(t, m, m.Init(), 0)
+	require.Contains(t, m.View(), "API off the message broker since "+now.Add(-29*time.Second).Local().Format(time.TimeOnly)+" (29s)")
+}
+
 func TestClusterRoomsAndTheirPeersThroughTheAPI(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	hot, cool := "6f1c2a3b-0000-4000-8000-000000000003", "9a9a9a9a-0000-4000-8000-000000000001"

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -108,6 +109,12 @@ func (m Model) View() string {
 	case !m.connected:
 		conn = st.Error.Render("○ disconnected — retrying: " + m.lastErr)
 	}
+	if since := apiBusDownSince(m.snap.Servers); !since.IsZero() {
+		// Every heartbeat age grows while the API is off the broker: say so
+		// first, so an outage is not read as a cluster of dying servers.
+		conn += "  " + st.Error.Render(fmt.Sprintf("API off the message broker since %s (%.0fs): heartbeat ages are the outage's",
+			since.Local().Format(time.TimeOnly), m.now().Sub(since).Seconds()))
+	}
 	lines = append(lines, ansi.Truncate(st.Title.Render("voicectl dashboard")+"  "+m.server+"  "+conn, c.Width, "…"))
 
 	var tabs []string
@@ -195,4 +202,15 @@ func upper(ss []string) []string {
 		out[i] = strings.ToUpper(s)
 	}
 	return out
+}
+
+// apiBusDownSince is when the API lost the message broker, as its servers
+// list says (zero while it has it, or when not pointed at the API).
+func apiBusDownSince(ss []wire.ClusterServer) time.Time {
+	for _, s := range ss {
+		if !s.APIBusDownSince.IsZero() {
+			return s.APIBusDownSince
+		}
+	}
+	return time.Time{}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/voicectl/voicectl/server/auth"
+	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/internal/httpx"
 	"github.com/voicectl/voicectl/server/web"
 	"github.com/voicectl/voicectl/server/wire"
@@ -34,6 +35,11 @@ func (c *Control) Handler() http.Handler {
 	return mux
 }
 
+// serveReady is /readyz: 503 without a ready worker or while draining. In
+// a cluster the body says whether the server has the message broker, but
+// a broker outage fails no probe: its rooms keep their media and still
+// admit joins, and a probe failing on every server at once would take the
+// whole cluster out of its load balancer (docs/deploy.md).
 func (c *Control) serveReady(w http.ResponseWriter, _ *http.Request) {
 	ready := c.sup.Ready()
 	draining := c.host.Draining()
@@ -41,7 +47,11 @@ func (c *Control) serveReady(w http.ResponseWriter, _ *http.Request) {
 	if ready == 0 || draining {
 		status = http.StatusServiceUnavailable
 	}
-	httpx.WriteJSON(w, status, map[string]any{"workers": c.sup.Len(), "workers_ready": ready, "draining": draining})
+	body := map[string]any{"workers": c.sup.Len(), "workers_ready": ready, "draining": draining}
+	if c.bus != nil {
+		body["bus"] = bus.StateOf(c.bus)
+	}
+	httpx.WriteJSON(w, status, body)
 }
 
 func (c *Control) serveDevToken(w http.ResponseWriter, r *http.Request) {

@@ -189,6 +189,18 @@ func run(t *testing.T, tty bool, key string, args ...string) (string, *fakeAPI, 
 	return out.String(), api, err
 }
 
+func TestServersSayTheAPIIsOffTheBroker(t *testing.T) {
+	ss := slices.Clone(fixtureServers)
+	require.Empty(t, apiBusNote(ss, t0), "connected: nothing to say")
+	for i := range ss {
+		ss[i].APIBusDownSince = t0.Add(-40 * time.Second)
+	}
+	note := apiBusNote(ss, t0)
+	require.Contains(t, note, "off the message broker since "+ss[0].APIBusDownSince.Local().Format(time.TimeOnly)+" (40s ago)")
+	require.Equal(t, "1s (bus down)", heartbeatCell(t0, ss[0]))
+	require.Equal(t, "1s", heartbeatCell(t0, fixtureServers[0]))
+}
+
 func TestServersListsTheCluster(t *testing.T) {
 	out, api, err := run(t, false, "good-key", "servers", "--api", "http://api.test:7870")
 	require.NoError(t, err)

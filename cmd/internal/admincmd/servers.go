@@ -58,7 +58,34 @@ func serversRun(opts *ServersOptions) error {
 	if err != nil {
 		return err
 	}
+	if note := apiBusNote(ss, opts.Now()); note != "" && opts.Output == cmdutil.FormatTable {
+		fmt.Fprintln(opts.IO.ErrOut, note)
+	}
 	return cmdutil.PrintList(opts.IO, opts.Output, ss, serverColumns(opts.Now()))
+}
+
+// apiBusNote says, while the API is off the message broker, that the
+// heartbeat ages are its outage's and not the servers' (empty otherwise):
+// a broker outage is not a cluster of dead servers. (-o json has it as
+// each server's api_bus_down_since.)
+func apiBusNote(ss []wire.ClusterServer, now time.Time) string {
+	for _, s := range ss {
+		if !s.APIBusDownSince.IsZero() {
+			return fmt.Sprintf("voicectl api is off the message broker since %s (%s ago): no heartbeat reaches it, so the ages below say nothing of the servers",
+				s.APIBusDownSince.Local().Format(time.TimeOnly), age(now, s.APIBusDownSince))
+		}
+	}
+	return ""
+}
+
+// heartbeatCell is the age of a server's last heartbeat, marked when the
+// API is off the broker (the age is then the outage's).
+func heartbeatCell(now time.Time, s wire.ClusterServer) string {
+	a := age(now, s.LastSeen)
+	if !s.APIBusDownSince.IsZero() {
+		a += " (bus down)"
+	}
+	return a
 }
 
 // serverColumns are the registry's servers; now dates their last heartbeat.
@@ -79,7 +106,7 @@ func serverColumns(now time.Time) []cmdutil.Column[wire.ClusterServer] {
 			return strings.Join(ws, " ")
 		}},
 		{Header: "new rooms", Cell: func(s wire.ClusterServer) string { return admin.YesNo(s.Accepting) }},
-		{Header: "heartbeat", Cell: func(s wire.ClusterServer) string { return age(now, s.LastSeen) }},
+		{Header: "heartbeat", Cell: func(s wire.ClusterServer) string { return heartbeatCell(now, s) }},
 		{Header: "version", Cell: func(s wire.ClusterServer) string { return s.Version }},
 	}
 }
