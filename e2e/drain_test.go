@@ -192,7 +192,12 @@ func TestSIGTERMMovesEveryRoomAway(t *testing.T) {
 	require.Equal(t, 12, r.PeersJoined)
 	require.Len(t, r.ListenerGapsMs, 9, "every listener's gap is reported")
 	require.Equal(t, 12, r.PeersRejoined, "every peer followed its room's move")
+	require.Equal(t, 9, r.RejoinedPairs, "each listener with its room's publisher")
+	require.Positive(t, r.PacketsExpected, "loss is counted over the rejoined spans")
+	require.Zero(t, r.ListenersMissingStreams, "every listener hears its publisher after the move")
 	require.Less(t, r.ListenerGapMsMax, 5000.0)
+	t.Logf("loss over the rejoined spans: %d of %d packets, worst listener %.2f%%", r.PacketsExpected-r.PacketsReceived, r.PacketsExpected,
+		100*r.WorstListenerLossRatio)
 	t.Logf("listener gaps over a SIGTERM drain: p50 %.0f ms, max %.0f ms; drain %s", r.ListenerGapMsP50, r.ListenerGapMsMax, time.Since(start))
 	var rooms []wire.ClusterRoom
 	require.Equal(t, http.StatusOK, api.call(t, "GET", "/v1/rooms", nil, &rooms))

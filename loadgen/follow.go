@@ -42,6 +42,7 @@ func (p *peer) swap(c *client.Client) *client.Client {
 	old := p.c
 	p.sentBefore += old.Sent()
 	p.c = c
+	p.joinSeq = c.NextSeq()
 	p.rejoins.Add(1)
 	return old
 }
@@ -120,6 +121,7 @@ func (s *Session) rejoin(p *peer, move *wire.Move) bool {
 			default:
 			}
 			old := p.swap(c)
+			s.markSpan(p)
 			go old.Close()
 			s.log.Debug("peer rejoined", "peer", p.identity, "moved", move != nil, "attempts", attempt+1)
 			return true

@@ -44,9 +44,13 @@ type Report struct {
 	ListenerGapMsP50 float64            `json:"listener_gap_ms_p50"`
 	ListenerGapMsMax float64            `json:"listener_gap_ms_max"`
 	// Rejoins counts the peers' new clients in the window (moves followed,
-	// reconnects); loss is not counted for a peer that rejoined.
+	// reconnects). For a listener and a publisher either of which rejoined
+	// (RejoinedPairs), loss is counted over the span both current clients
+	// were up, from the first packet heard in it (rejoinspan.go); the
+	// handover itself shows as the listener's gap.
 	Rejoins       int `json:"rejoins"`
 	PeersRejoined int `json:"peers_rejoined"`
+	RejoinedPairs int `json:"rejoined_pairs"`
 	// Transport is the path the listeners were held to (--transport; ""
 	// let ICE pick), ListenerPaths the listeners by the path the server saw
 	// their media take (the admin API's peer path, "none" before it

@@ -50,6 +50,11 @@ type peer struct {
 	// the clients after the first.
 	sentBefore uint64
 	rejoins    atomic.Int32
+	// joinSeq is the next sequence number of the current client when it
+	// took over, marks where the publishers of the room were then
+	// (rejoinspan.go); both under cmu.
+	joinSeq uint16
+	marks   map[*peer]spanMark
 
 	mu      sync.Mutex
 	streams map[uint32]*stream
@@ -463,11 +468,11 @@ loop:
 		var exp, got uint64
 		lc := l.client()
 		for _, q := range peers {
-			if q == l || !q.publish || q.room != l.room || rejoins[q] != 0 || rejoins[l] != 0 {
+			if q == l || !q.publish || q.room != l.room {
 				continue
 			}
-			e := seqCount(seq0[q], seq1[q])
-			exp += e
+			rejoined := rejoins[q] != 0 || rejoins[l] != 0
+			from := spanStart(l, q, seq0[q], rejoins[l] != 0, rejoins[q] != 0)
 			qid := q.client().PeerID()
 			var st *stream
 			l.mu.Lock()
@@ -477,12 +482,17 @@ loop:
 				}
 			}
 			l.mu.Unlock()
+			if rejoined {
+				r.RejoinedPairs++
+				from, st = rejoinedSpan(st, from, seq1[q])
+			}
+			exp += seqCount(from, seq1[q])
 			if st == nil {
 				r.ListenersMissingStreams++
 				continue
 			}
-			got += st.countRange(seq0[q], seq1[q])
-			qr, qo := rawLost(q, st, seq0[q], seq1[q])
+			got += st.countRange(from, seq1[q])
+			qr, qo := rawLost(q, st, from, seq1[q])
 			raw, other = raw+qr, other+qo
 			st.mu.Lock()
 			jitter = append(jitter, st.jitter/clockRate*1000)
