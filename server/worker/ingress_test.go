@@ -312,8 +312,12 @@ func TestPublisherStaysConnectedWithoutPionHearingItsRTP(t *testing.T) {
 	})
 	table := w.api.sockets.ingress
 	before := table.taken.Load()
-	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	// 3 s and at least 150 packets: on a loaded machine (race detector, the
+	// whole suite) the 20 ms sleeps stretch, and 3 s alone sent 74 once.
+	sent := 0
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end) || sent < 150; time.Sleep(20 * time.Millisecond) {
 		seq++
+		sent++
 		publish(t, mic, seq)
 		require.Equal(t, webrtc.PeerConnectionStateConnected, pub.pc.ConnectionState())
 	}
