@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/voicectl/voicectl/cmd/internal/root.Version=$(VERSION)
 SHELLS   := bash zsh fish powershell
 
-.PHONY: all build run test test-deps test-race test-e2e test-vet race-build e2e-run unit vet fmt-check completions clean bench cluster image fuzz soak
+.PHONY: all build run test test-deps test-race test-e2e test-vet race-build e2e-run unit vet fmt-check sdk-check sdk completions clean bench cluster image fuzz soak
 
 all: build
 
@@ -21,13 +21,14 @@ cluster: test-deps build
 	scripts/cluster.sh
 
 ## test: install what the tests need, then run every test in loopback-only network
-## namespaces: test-race beside test-e2e, with vet and the gofmt check.
+## namespaces: test-race beside test-e2e, with vet, the gofmt check and the JavaScript
+## client's (sdk-check).
 # Two stages: everything is compiled first (the image, vet, the raced packages),
 # then the tests run. On a cold build cache, compiling beside e2e starved its
 # workers on two cores (3.6 % loss in the relay tests); on a warm one the first
 # stage is mostly cache look-ups.
 test: test-deps
-	$(MAKE) --no-print-directory -j4 fmt-check test-vet race-build
+	$(MAKE) --no-print-directory -j4 fmt-check sdk-check test-vet race-build
 	$(MAKE) --no-print-directory -j2 test-race e2e-run
 
 # race-build: compile every raced package once, before any test runs.
@@ -84,6 +85,15 @@ unit:
 
 vet:
 	$(STATIC) $(GO) vet $(STATIC_FLAGS) ./...
+
+## sdk-check: the JavaScript client (sdk/js): type-check, unit tests, and the page's
+## committed bundle rebuilt and compared (scripts/sdk-check.sh). Needs the npm registry.
+sdk-check:
+	scripts/sdk-check.sh
+
+## sdk: rebuild the JavaScript client and the page's bundle after changing sdk/js.
+sdk:
+	cd sdk/js && npm ci --no-audit --no-fund && npm run build
 
 fmt-check:
 	@out=$$(find . -name '*.go' -not -path './bin/*' | xargs gofmt -l); \

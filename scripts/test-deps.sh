@@ -15,6 +15,9 @@ command -v runc >/dev/null || need+=(runc)
 # iptables: the network faults of the e2e tests (e2e/netfault_test.go).
 command -v iptables >/dev/null || [ -x /usr/sbin/iptables ] || need+=(iptables)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+# node and npm: the JavaScript client's build, type-check and unit tests (make sdk-check).
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
