@@ -149,7 +149,7 @@ func TestBrowserTabsHearEachOther(t *testing.T) {
 	for _, tab := range []context.Context{alice, bob} {
 		_, err := chromedp.Run(tab, chromedp.Poll[bool](`window.voicectl.peerId !== `+strconv.Quote(before)+` && window.voicectl.connected`,
 			chromedp.WithPollingTimeout(20*time.Second)))
-		require.NoError(t, err, "page did not rejoin after the worker restart")
+		require.NoError(t, err, "page did not rejoin after the worker restart: %+v", page(t, tab))
 		hears(t, tab, 1)
 	}
 }

@@ -1,5 +1,8 @@
-// Package web serves the browser client: plain HTML and JavaScript embedded in the
-// binary, no build step.
+// Package web serves the browser page: HTML and JavaScript embedded in the
+// binary. The page (static/app.js) is built on the JavaScript client,
+// @voicectl/client (sdk/js), whose bundle static/voicectl-client.js is
+// committed, so that `go build` needs no node; `make sdk-check` fails when it
+// is not what sdk/js builds.
 package web
 
 import (

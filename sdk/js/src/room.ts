@@ -332,14 +332,15 @@ export class Room extends Emitter<RoomEvents> {
     this.pending = this.draining = this.leg = null;
   }
 
-  // rejoin drops the session and joins from scratch after delay (plus a
-  // backoff that grows with each rejoin that did not get joined).
-  private rejoin(delay: number, reason: string): void {
+  // rejoin drops the session and joins from scratch after delay, plus a
+  // backoff that grows with each rejoin that did not get joined (250 ms a
+  // try: a restarting worker takes a moment before it can take peers).
+  private rejoin(delay: number, reason: string, backoff = true): void {
     if (this.left) return;
     this.rejoinReason = reason;
     this.closeAll(false);
-    const wait = Math.min(delay + 250 * this.retry, 5000);
-    this.retry++;
+    if (backoff) this.retry++;
+    const wait = backoff ? Math.min(delay + 250 * this.retry, 5000) : delay;
     if (this.p.cluster) this.ticket = null; // ask the API again: the room may have moved
     this.markReconnecting(reason);
     this.rejoinTimer = setTimeout(() => this.connectLeg(), wait);
@@ -529,7 +530,7 @@ export class Room extends Emitter<RoomEvents> {
     if (leg !== this.leg) return;
     if (/^(resume_failed|resume gap|no resume socket)/.test(loss.reason)) {
       this.retry = 0;
-      this.rejoin(0, loss.reason);
+      this.rejoin(0, loss.reason, false); // at once: the session is gone, not the server
       return;
     }
     if (loss.serverGone || (this.p.cluster && loss.closeCode !== undefined)) {
@@ -544,8 +545,11 @@ export class Room extends Emitter<RoomEvents> {
         .then((r) => r.json())
         .then((b) => {
           if (leg !== this.leg) return;
-          if (b && terminalCodes.has(b.code)) this.end({ code: b.code, message: b.message || b.code }, false);
-          else this.rejoin(1000, loss.reason);
+          // After a call, a full server is a moment's (a worker restarting):
+          // only a token that no longer works ends the room then.
+          const final = this.everJoined ? b?.code === "unauthorized" || b?.code === "token_expired" : terminalCodes.has(b?.code);
+          if (final) this.end({ code: b.code, message: b.message || b.code }, false);
+          else this.rejoin(this.everJoined ? 500 : 1000, loss.reason + (b?.code ? " (" + b.code + ")" : ""));
         })
         .catch(() => leg === this.leg && this.rejoin(1000, loss.reason));
       return;

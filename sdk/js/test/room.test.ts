@@ -201,3 +201,25 @@ test("cluster mode asks the API again for every full join", async () => {
   assert.equal(fetches[0], "http://127.0.0.1:7000/v1/dev/join?room=r&identity=al&publish=0");
   room.disconnect();
 });
+
+test("after a call, a full server is tried again; an expired token is not", async () => {
+  const fetches: string[] = [];
+  let code = "no_capacity";
+  const env = fakeEnv(fetches, () => ({ code, message: code }));
+  const room = createRoom({ url: "http://127.0.0.1:7880", token: token("x"), publish: false, env });
+  const started = room.start();
+  await until(() => FakeSocket.all.length === 1, "a socket");
+  FakeSocket.all[0].open();
+  FakeSocket.all[0].deliver({ type: "joined", room: "r", peer_id: "PA_1", peers: [] });
+  await started;
+  FakeSocket.all[0].deliver({ type: "reconnect", reason: "worker_restarted", delay_ms: 0 });
+  await until(() => FakeSocket.all.length === 2, "a rejoin");
+  FakeSocket.all[1].drop(1006); // refused: the worker is still restarting
+  await until(() => FakeSocket.all.length === 3, "another rejoin", 3000);
+  assert.equal(room.state, "reconnecting");
+  assert.match(room.rejoinReason, /no_capacity/);
+  code = "token_expired";
+  FakeSocket.all[2].drop(1006);
+  await until(() => room.state === "disconnected", "the end");
+  assert.equal(fetches.length, 2);
+});
