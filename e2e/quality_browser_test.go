@@ -37,6 +37,28 @@ func TestPagesShowConnectionQuality(t *testing.T) {
 	require.NoError(t, err)
 	require.Regexp(t, `^excellent \d+$`, label)
 
+	// The page shows the microphone: its level (the fake one plays a tone)
+	// and the devices to choose from; switching keeps the call going.
+	_, err = chromedp.Run(alice, chromedp.Poll[bool](`document.getElementById("mic-level").value > 0 && document.querySelectorAll("#device option").length > 1`,
+		chromedp.WithPollingTimeout(5*time.Second)))
+	require.NoError(t, err, "the page shows a microphone level and a device choice")
+	_, err = chromedp.Run(alice, chromedp.Evaluate[any](`(() => {
+  const sel = document.getElementById("device");
+  sel.selectedIndex = sel.options.length - 1;
+  sel.dispatchEvent(new Event("change"));
+})()`))
+	require.NoError(t, err)
+	_, err = chromedp.Run(alice, chromedp.Poll[bool](`(() => {
+  const sel = document.getElementById("device"), mic = window.voicectl.room.microphone;
+  return mic.readyState === "live" && mic.getSettings().deviceId === sel.value;
+})()`, chromedp.WithPollingTimeout(5*time.Second)))
+	require.NoError(t, err, "alice's page switched microphones")
+	before := stats(t, bob)
+	require.Eventually(t, func() bool {
+		now := stats(t, bob)
+		return now.Packets > before.Packets+20 && now.Energy > before.Energy
+	}, 5*time.Second, 100*time.Millisecond, "bob hears alice on her new microphone")
+
 	env := []string{"VOICECTL_ADMIN_URL=" + s.base, "VOICECTL_AUTH_ADMIN_KEY=" + key[1], "PATH=/usr/bin:/bin"}
 	var peers []wire.AdminPeer
 	require.Eventually(t, func() bool {
