@@ -11,7 +11,16 @@ trap 'rm -f "$committed"' EXIT
 cp "$bundle" "$committed"
 npm ci --no-audit --no-fund --loglevel=error
 npm run --silent typecheck
-npm test --silent 2>&1 | tail -n 9
+out=$(mktemp)
+if ! npm test --silent >"$out" 2>&1; then
+  cat "$out" >&2
+  rm -f "$out"
+  echo "sdk-check: the unit tests failed" >&2
+  exit 1
+fi
+grep -E '^# (tests|pass|fail)' "$out" | tr '\n' ' '
+echo
+rm -f "$out"
 npm run --silent build
 if ! cmp -s "$committed" "$bundle"; then
   echo "sdk-check: $bundle is not what sdk/js builds; it was rebuilt now: commit it" >&2

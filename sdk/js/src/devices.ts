@@ -16,17 +16,21 @@ export async function openMicrophone(mediaDevices: MediaDevices | undefined, dev
 
 /**
  * LevelMeter measures a track's level from its samples (an AnalyserNode):
- * what the user's microphone picks up, before mute, so a page can show that
- * the right device is live.
+ * what the user's microphone picks up, muted or not (it listens to a clone
+ * of the track), so a page can show that the right device is live, or that
+ * the user speaks while muted.
  */
 export class LevelMeter {
   private ctx: AudioContext;
   private analyser: AnalyserNode;
   private buf: Float32Array<ArrayBuffer>;
+  private track: MediaStreamTrack;
 
   constructor(track: MediaStreamTrack) {
+    this.track = track.clone();
+    this.track.enabled = true;
     this.ctx = new AudioContext();
-    const src = this.ctx.createMediaStreamSource(new MediaStream([track]));
+    const src = this.ctx.createMediaStreamSource(new MediaStream([this.track]));
     this.analyser = this.ctx.createAnalyser();
     this.analyser.fftSize = 1024;
     src.connect(this.analyser);
@@ -43,6 +47,7 @@ export class LevelMeter {
   }
 
   close(): void {
+    this.track.stop();
     this.ctx.close().catch(() => {});
   }
 }

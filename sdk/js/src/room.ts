@@ -226,7 +226,7 @@ export class Room extends Emitter<RoomEvents> {
     return listDevices(this.p.env.mediaDevices);
   }
 
-  /** microphoneLevel is what the microphone picks up now, 0 to 1 (0 for a listener). */
+  /** microphoneLevel is what the microphone picks up now, muted or not: 0 to 1 (0 for a listener). */
   microphoneLevel(): number {
     if (!this.mic || typeof AudioContext === "undefined") return 0;
     if (!this.meter) this.meter = new LevelMeter(this.mic);
