@@ -223,3 +223,17 @@ test("after a call, a full server is tried again; an expired token is not", asyn
   await until(() => room.state === "disconnected", "the end");
   assert.equal(fetches.length, 2);
 });
+
+test("a kick ends the room; a refused request does not", async () => {
+  const { room, ws, events } = await joinedRoom();
+  const errors: string[] = [];
+  room.on("error", (e) => errors.push(e.code));
+  ws.deliver({ type: "error", code: "publish_not_allowed", message: "a listener", fatal: false });
+  assert.deepEqual(errors, ["publish_not_allowed"]);
+  assert.notEqual(room.state, "disconnected");
+  ws.deliver({ type: "error", code: "kicked", message: "an administrator removed you", fatal: true });
+  assert.equal(room.state, "disconnected");
+  assert.deepEqual(events, ["disconnected kicked"]);
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal(FakeSocket.all.length, 1, "no rejoin after a kick");
+});
