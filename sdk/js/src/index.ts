@@ -18,8 +18,12 @@ export type { Env } from "./env.js";
 export interface ConnectOptions extends RoomOptions {
   /** url is the server's address, e.g. https://voice.example.com (ws(s):// works too). */
   url: string;
-  /** token is a join token (`voicectl token create`, or your backend's). */
-  token: string;
+  /**
+   * token is a join token (`voicectl token create`, or your backend's), or
+   * a function that fetches one: called before every full join, so a rejoin
+   * hours into a call gets a fresh token.
+   */
+  token: string | (() => Promise<string>);
 }
 
 /** JoinOptions join a room through the cluster API (`voicectl api`). */
@@ -65,8 +69,9 @@ export async function join(opts: JoinOptions): Promise<Room> {
 export function createRoom(opts: ConnectOptions | JoinOptions): Room {
   const env: Env = opts.env ?? browserEnv();
   if ("token" in opts && opts.token) {
-    const ticket: Ticket = { url: opts.url, token: opts.token };
-    return new Room({ ...opts, env, cluster: false, tickets: async () => ticket });
+    const { url, token } = opts;
+    const tickets = async (): Promise<Ticket> => ({ url, token: typeof token === "function" ? await token() : token });
+    return new Room({ ...opts, env, cluster: false, tickets });
   }
   opts = opts as JoinOptions;
   const publish = opts.publish !== false;

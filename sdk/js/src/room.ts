@@ -341,7 +341,9 @@ export class Room extends Emitter<RoomEvents> {
     this.closeAll(false);
     if (backoff) this.retry++;
     const wait = backoff ? Math.min(delay + 250 * this.retry, 5000) : delay;
-    if (this.p.cluster) this.ticket = null; // ask the API again: the room may have moved
+    // Ask for a ticket again: the API knows where the room is now, a token
+    // function gives a fresh token.
+    this.ticket = null;
     this.markReconnecting(reason);
     this.rejoinTimer = setTimeout(() => this.connectLeg(), wait);
   }

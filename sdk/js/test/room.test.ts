@@ -237,3 +237,19 @@ test("a kick ends the room; a refused request does not", async () => {
   await new Promise((r) => setTimeout(r, 600));
   assert.equal(FakeSocket.all.length, 1, "no rejoin after a kick");
 });
+
+test("a token function is asked again before a full join", async () => {
+  const env = fakeEnv();
+  let n = 0;
+  const room = createRoom({ url: "http://127.0.0.1:7880", token: async () => token("t" + ++n), publish: false, env });
+  const started = room.start();
+  await until(() => FakeSocket.all.length === 1, "a socket");
+  FakeSocket.all[0].open();
+  FakeSocket.all[0].deliver({ type: "joined", room: "r", peer_id: "PA_1", peers: [] });
+  await started;
+  assert.equal(room.localParticipant?.identity, "t1");
+  FakeSocket.all[0].deliver({ type: "reconnect", reason: "ice_failed", delay_ms: 0 });
+  await until(() => FakeSocket.all.length === 2, "a rejoin");
+  assert.equal(FakeSocket.all[1].url, "ws://127.0.0.1:7880/v1/rtc?token=" + encodeURIComponent(token("t2")));
+  room.disconnect();
+});
