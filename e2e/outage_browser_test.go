@@ -103,7 +103,7 @@ func audioBack(t *testing.T, tabs []context.Context, since time.Time, limit time
 }
 
 // TestBrowserCallSurvivesShortUDPOutage: the server's UDP is dropped for
-// 5 s mid-call: audio is back both ways within 2 s of the network coming
+// 5 s mid-call: audio is back both ways within 4 s of the network coming
 // back, on the same peers (no rejoin). Chromium calls the connection
 // disconnected only 5 s into an outage, so the pages may not notice this
 // one, and do not turn to ICE over TCP either.
@@ -113,7 +113,7 @@ func TestBrowserCallSurvivesShortUDPOutage(t *testing.T) {
 }
 
 // udpOutage drops the server's UDP for outage in a call between two pages
-// and checks that audio is back both ways within 2 s of the network coming
+// and checks that audio is back both ways within 4 s of the network coming
 // back, on the same peers unless rejoinOK (an outage beyond
 // rtc.ice_failed_after); a page that saw the outage said "reconnecting…"
 // and says "Connected." again.
