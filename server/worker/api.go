@@ -213,6 +213,14 @@ func (a *mediaAPI) forTransport(keys *dtlsKeyCatcher) *webrtc.API {
 	if p.AnnouncedIP != "" {
 		s.SetNAT1To1IPs([]string{p.AnnouncedIP}, webrtc.ICECandidateTypeHost)
 	}
+	// A publisher's track opens as soon as its receiver starts, not on its
+	// first packet: pion reads that packet to learn the codec, and a payload
+	// type outside the answer (Chromium sends with the offer's first codec,
+	// RED, for a moment while it applies a re-offer, even where its answer
+	// kept Opus alone) made it give the track up for good; the publisher was
+	// never heard. The worker takes the codecs from the answer
+	// (newLocalProducer) and drops such packets (producer.readTrack).
+	s.SetFireOnTrackBeforeFirstRTP(true)
 	if keys != nil {
 		s.SetDTLSServerHelloMessageHook(keys.serverHello)
 		s.SetDTLSKeyLogWriter(keys)

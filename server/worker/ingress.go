@@ -32,8 +32,8 @@ import (
 // 2,424 consumers in make bench's ramp went from 86% of a core to 94–97% and
 // lost packets.
 //
-// Pion still brings up each stream: its first packets open the track, and the
-// track's reader opens the ingress once it has one (producer.readTrack); the
+// Pion still brings up each stream: its receiver opens the track, and the
+// track's reader opens the ingress at its first packet (producer.readTrack); the
 // packets pion has buffered by then still come out of the track. Only RTP of
 // the stream's SSRC from the transport's selected remote address is taken;
 // RTCP, STUN, DTLS and anything else go to pion as before. A packet that does

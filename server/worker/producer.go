@@ -108,8 +108,17 @@ func (p *producer) readTrack(track *webrtc.TrackRemote) {
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
 	settled := false // the ingress opened, or cannot
+	strays := 0      // packets of a payload type the answer did not negotiate
 	for {
 		n, _, err := track.Read(buf)
+		if errors.Is(err, webrtc.ErrCodecNotFound) {
+			// Pion cannot say what such a packet is: it goes to nobody, and
+			// the stream goes on.
+			if strays++; strays == 1 && n > 1 {
+				p.r.w.log.Debug("dropping packets of a payload type the answer did not negotiate", "producer", p.id, "payload_type", buf[1]&0x7f)
+			}
+			continue
+		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				p.r.w.log.Debug("producer read ended", "producer", p.id, "err", err)
