@@ -37,11 +37,13 @@ type Orchestrator struct {
 	// settled.
 	rooms   *roomStates
 	moveNow chan struct{}
+	// watch tells the API's own bus outage from the servers' silence.
+	watch *busWatch
 }
 
 func newOrchestrator(p Params, reg *registry.Registry, m *metrics) *Orchestrator {
 	o := &Orchestrator{p: p, log: p.Logger, reg: reg, m: m, stop: make(chan struct{}), moveNow: make(chan struct{}, 1),
-		rooms: newRoomStates(max(p.Heartbeat, p.RebalanceCooldown))}
+		rooms: newRoomStates(max(p.Heartbeat, p.RebalanceCooldown)), watch: newBusWatch(p.Heartbeat)}
 	o.life, o.endLife = context.WithCancel(context.Background())
 	return o
 }
@@ -53,7 +55,8 @@ func (o *Orchestrator) Start() error {
 		return err
 	}
 	o.sub = sub
-	o.wg.Add(2)
+	o.wg.Add(3)
+	go o.beatLoop()
 	go o.failoverLoop()
 	go o.moveLoop()
 	return nil
@@ -70,7 +73,7 @@ func (o *Orchestrator) Stop() {
 }
 
 func (o *Orchestrator) onHeartbeat(e bus.Envelope) {
-	if e.Type != bus.TypeHeartbeat {
+	if o.watch.heard(e, time.Now()) || e.Type != bus.TypeHeartbeat {
 		return
 	}
 	var hb cluster.Heartbeat

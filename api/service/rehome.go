@@ -2,51 +2,136 @@ package service
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
 )
 
-// failoverLoop declares dead the servers silent past cluster.dead_after and
-// re-homes their rooms.
+// failoverLoop declares dead the servers gone past cluster.dead_after and
+// re-homes their rooms. Silence on the bus alone is no proof: a server
+// silent for cluster.ProbeAfter is probed over HTTP (Params.Probe) every
+// third of that while it stays silent; one that answers is alive off the bus
+// (it keeps its rooms, and the probe renews its lease), and one that does
+// not is declared dead only past dead_after and only while the API's own
+// beats come back over the bus (busWatch): a broker that is down or frozen
+// declares nobody dead.
 func (o *Orchestrator) failoverLoop() {
 	defer o.wg.Done()
 	tk := time.NewTicker(max(o.p.Heartbeat/4, 50*time.Millisecond))
 	defer tk.Stop()
+	probeAfter := cluster.ProbeAfter(o.p.Heartbeat, o.p.DeadAfter)
+	probeEvery := max(probeAfter/3, 50*time.Millisecond)
+	probed := map[cluster.ServerID]time.Time{}
 	health, _ := o.p.Bus.(bus.Health)
 	var seen uint64
 	if health != nil {
 		seen = health.Reconnects()
 	}
+	outage := false
 	for {
 		select {
 		case <-o.stop:
 			return
 		case <-tk.C:
 		}
+		now := time.Now()
+		up := o.watch.up(now) && (health == nil || health.Connected())
+		switch {
+		case !up && !outage:
+			outage = true
+			o.log.Warn("off the bus: no server is declared dead until the API's own beats come back")
+		case up && outage:
+			// Heartbeats missed while the API itself was cut off from the
+			// broker say nothing about the servers: they get a full
+			// dead_after to be heard again.
+			outage = false
+			o.reg.Excuse(now)
+			o.log.Info("back on the bus: servers get dead_after to be heard again")
+			continue
+		}
 		if health != nil {
-			// Heartbeats missed while the API itself was cut off from
-			// RabbitMQ say nothing about the servers: declaring them dead
-			// would re-home every room of the cluster at each broker restart.
-			if !health.Connected() {
-				continue
-			}
 			if n := health.Reconnects(); n != seen {
 				seen = n
-				o.reg.Excuse(time.Now())
-				o.log.Info("back on the bus: servers get dead_after to be heard again")
+				o.reg.Excuse(now)
 				continue
 			}
 		}
-		for _, id := range o.reg.Reap(time.Now()) {
-			o.log.Warn("server declared dead; re-homing its rooms", "server", id, "silent_for", o.p.DeadAfter)
-			o.rehomeServer(id)
+		var due []cluster.ServerID
+		for _, id := range o.reg.Silent(now, probeAfter) {
+			if now.Sub(probed[id]) >= probeEvery {
+				due = append(due, id)
+				probed[id] = now
+			}
+		}
+		for id, err := range o.probeAll(due) {
+			if err == nil {
+				o.reg.Vouch(id, time.Now())
+				continue
+			}
+			o.log.Debug("silent server did not answer the probe", "server", id, "err", err)
+			if outage || !o.watch.up(time.Now()) {
+				continue
+			}
+			if o.reg.Declare(id, time.Now()) {
+				delete(probed, id)
+				o.log.Warn("server declared dead; re-homing its rooms", "server", id, "silent_for", o.p.DeadAfter, "probe", errString(err))
+				o.wg.Add(1)
+				go func() {
+					defer o.wg.Done()
+					o.rehomeServer(id)
+				}()
+			}
 		}
 	}
 }
 
-// rehomeServer moves every room of a dead server to live ones.
+// errNoProbe answers a probe where none is configured.
+var errNoProbe = &refusal{kind: ErrServerDead, msg: "no probe configured"}
+
+// probeAll probes servers at once, each within a heartbeat (at least 500ms,
+// at most 2s), and returns each one's answer.
+func (o *Orchestrator) probeAll(ids []cluster.ServerID) map[cluster.ServerID]error {
+	out := make(map[cluster.ServerID]error, len(ids))
+	if len(ids) == 0 {
+		return out
+	}
+	if o.p.Probe == nil {
+		for _, id := range ids {
+			out[id] = errNoProbe
+		}
+		return out
+	}
+	ctx, cancel := context.WithTimeout(o.life, min(max(o.p.Heartbeat, 500*time.Millisecond), 2*time.Second))
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		srv, ok := o.reg.Get(id)
+		if !ok {
+			continue
+		}
+		wg.Go(func() {
+			err := o.p.Probe(ctx, srv)
+			mu.Lock()
+			out[id] = err
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// rehomeServer moves every room of a dead server to live ones, room by room
+// while the server stays dead.
 func (o *Orchestrator) rehomeServer(dead cluster.ServerID) {
 	ctx, cancel := context.WithTimeout(o.life, 4*o.p.CreateTimeout)
 	defer cancel()
@@ -62,6 +147,10 @@ func (o *Orchestrator) rehomeServer(dead cluster.ServerID) {
 	}
 	o.serverDead(dead, names)
 	for _, r := range rooms {
+		if o.reg.Live(dead) {
+			o.log.Warn("server back before its rooms were re-homed: they stay", "server", dead)
+			return
+		}
 		if _, err := o.rehome(ctx, r.Name, dead); err != nil {
 			o.log.Error("room not re-homed", "room", r.Name, "from", dead, "err", err)
 		}
@@ -69,16 +158,28 @@ func (o *Orchestrator) rehomeServer(dead cluster.ServerID) {
 }
 
 // rehome places a room whose server is dead on a live one and moves it in the
-// directory (only if it is still on the dead one).
+// directory (only if it is still on the dead one). The old home's state is
+// checked again after every wait: a server back meanwhile (a heartbeat or an
+// answered probe) keeps the room, and the new placement gives it up.
 func (o *Orchestrator) rehome(ctx context.Context, room string, from cluster.ServerID) (cluster.RoomInfo, error) {
 	defer o.rooms.lockRehome(room)()
-	if cur, err := o.p.Directory.Get(ctx, room); err == nil && cur.Server != from && o.reg.Live(cur.Server) {
-		return o.info(cur), nil // someone moved it meanwhile
+	cur, err := o.p.Directory.Get(ctx, room)
+	if err == nil && (cur.Server != from && o.reg.Live(cur.Server) || o.reg.Live(from)) {
+		return o.info(cur), nil // someone moved it meanwhile, or its server is back
 	}
 	defer o.rooms.markPlacing(room)()
 	info, err := o.place(ctx, room, from)
 	if err != nil {
 		return cluster.RoomInfo{}, err
+	}
+	if o.reg.Live(from) {
+		o.abandon(ctx, room, info.Server)
+		o.log.Warn("re-home abandoned: the room's server is back", "room", room, "server", from)
+		cur, err := o.p.Directory.Get(ctx, room)
+		if err != nil {
+			return cluster.RoomInfo{}, err
+		}
+		return o.info(cur), nil
 	}
 	moved, err := o.p.Directory.Move(ctx, room, from, info.Server)
 	if err != nil {
@@ -90,4 +191,12 @@ func (o *Orchestrator) rehome(ctx context.Context, room string, from cluster.Ser
 		o.roomMoved(room, from, info.Server)
 	}
 	return info, nil
+}
+
+// abandon has the server a re-home placed a room on give it up (nobody
+// joined it there: the directory never named it).
+func (o *Orchestrator) abandon(ctx context.Context, room string, on cluster.ServerID) {
+	if _, err := bus.ReleaseRoom.Call(ctx, o.p.Bus, bus.ToServer(on), ID, "", cluster.RoomRef{Room: room, Reason: "moved"}); err != nil {
+		o.log.Warn("could not make a server give up an abandoned re-home", "server", on, "room", room, "err", err)
+	}
 }

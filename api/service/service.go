@@ -54,6 +54,9 @@ type Params struct {
 	Dev bool
 	// Events receives room_moved and server_dead (nil: none; webhooks.go).
 	Events Events
+	// Probe reaches a server silent on the bus over another channel before
+	// it is declared dead (HTTPProbe); nil: silence alone declares it dead.
+	Probe Probe
 }
 
 // ID is how the API signs its bus requests.

@@ -32,6 +32,21 @@ type Server struct {
 	// Unheard: it spoke to us (Seen) but no heartbeat of it arrived yet, so
 	// nothing is known of its load and nothing is placed on it.
 	Unheard bool `json:"unheard,omitempty"`
+	// VouchedAt is when the API last reached it over HTTP (a lease probe)
+	// while its heartbeats were missing: alive, though not on the bus.
+	VouchedAt time.Time `json:"vouched_at,omitzero"`
+	// OffBus: silent on the bus but answering probes since its last
+	// heartbeat; it keeps its rooms, and no new room is placed on it (it
+	// could not hear the create).
+	OffBus bool `json:"off_bus,omitempty"`
+}
+
+// lastSign is the latest sign of life: a heartbeat or a probe answered.
+func (s *Server) lastSign() time.Time {
+	if s.VouchedAt.After(s.LastSeen) {
+		return s.VouchedAt
+	}
+	return s.LastSeen
 }
 
 // State is the server's state: dead, draining or live.
@@ -67,7 +82,7 @@ func (r *Registry) Observe(hb cluster.Heartbeat, at time.Time) Observed {
 		r.servers[hb.Server] = s
 	}
 	o := Observed{Revived: s.Dead, BeganDraining: hb.Draining && !s.Draining}
-	s.Heartbeat, s.LastSeen, s.Dead, s.PlacedSince, s.MovedIn, s.Unheard = hb, at, false, 0, 0, false
+	s.Heartbeat, s.LastSeen, s.Dead, s.PlacedSince, s.MovedIn, s.Unheard, s.OffBus = hb, at, false, 0, 0, false, false
 	return o
 }
 
@@ -166,13 +181,59 @@ func (r *Registry) Reap(now time.Time) []cluster.ServerID {
 	defer r.mu.Unlock()
 	var out []cluster.ServerID
 	for id, s := range r.servers {
-		if !s.Dead && now.Sub(s.LastSeen) > r.deadAfter {
+		if !s.Dead && now.Sub(s.lastSign()) > r.deadAfter {
 			s.Dead = true
 			out = append(out, id)
 		}
 	}
 	slices.Sort(out)
 	return out
+}
+
+// Silent lists the servers not dead whose last sign of life (a heartbeat
+// or a probe answered) is older than d: the ones the API probes.
+func (r *Registry) Silent(now time.Time, d time.Duration) []cluster.ServerID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []cluster.ServerID
+	for id, s := range r.servers {
+		if !s.Dead && now.Sub(s.lastSign()) > d {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Vouch records that a silent server answered a probe at: it stays live
+// (off the bus) for another dead_after.
+func (r *Registry) Vouch(id cluster.ServerID, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.servers[id]
+	if s == nil || s.Dead {
+		return
+	}
+	if at.After(s.VouchedAt) {
+		s.VouchedAt = at
+	}
+	if at.After(s.LastSeen) {
+		s.OffBus = true
+	}
+}
+
+// Declare declares id dead if it is still silent past dead_after at now
+// (neither a heartbeat nor a probe answered meanwhile); it reports whether
+// id just died.
+func (r *Registry) Declare(id cluster.ServerID, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.servers[id]
+	if s == nil || s.Dead || now.Sub(s.lastSign()) <= r.deadAfter {
+		return false
+	}
+	s.Dead = true
+	return true
 }
 
 // Excuse forgives every live server's silence up to now: after the API's
@@ -208,7 +269,7 @@ func (r *Registry) Live(id cluster.ServerID) bool {
 // dead, even between two Reaps.
 func (r *Registry) Heard(id cluster.ServerID, now time.Time) bool {
 	s, ok := r.Get(id)
-	return ok && !s.Dead && now.Sub(s.LastSeen) <= r.deadAfter
+	return ok && !s.Dead && now.Sub(s.lastSign()) <= r.deadAfter
 }
 
 // Draining reports whether id is known to drain.
@@ -242,7 +303,7 @@ func (r *Registry) Snapshot() []Server {
 const RoomWeight = 0.02
 
 // Candidates orders the servers a new room (or a relay) may go to: live,
-// heard, not draining, below high water once the rooms placed since their
+// heard, on the bus, not draining, below high water once the rooms placed since their
 // heartbeat and those being placed on them are counted; least stressed
 // first, ties by the rooms each carries, then by id. exclude names servers
 // not to use.
@@ -259,7 +320,7 @@ func Candidates(servers []Server, highWater float64, exclude ...cluster.ServerID
 	}
 	var cs []cand
 	for _, s := range servers {
-		if s.Dead || s.Unheard || s.Draining || slices.Contains(exclude, s.Server) {
+		if s.Dead || s.Unheard || s.OffBus || s.Draining || slices.Contains(exclude, s.Server) {
 			continue
 		}
 		placed := s.PlacedSince + s.Placing

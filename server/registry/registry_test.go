@@ -22,6 +22,8 @@ func TestCandidates(t *testing.T) {
 	burst.PlacedSince = 10 // 0.1 + 10 × 0.02 = 0.3
 	unheard := srv("u", 0)
 	unheard.Unheard = true
+	offBus := srv("o", 0)
+	offBus.OffBus = true
 	// Its heartbeat came after a room was placed on it: nobody joined the
 	// room, so its stress is 0 as the others', and only the room tells it apart.
 	emptyRoom := srv("a", 0)
@@ -48,6 +50,7 @@ func TestCandidates(t *testing.T) {
 		{"a placement in flight counts before its answer", []Server{inFlight, srv("b", 0)}, nil, []cluster.ServerID{"b", "a"}},
 		{"placements in flight count toward high water", []Server{crowded, srv("q", 0.7)}, nil, []cluster.ServerID{"q"}},
 		{"seen but never heard: nothing known of its load", []Server{unheard, srv("h", 0.7)}, nil, []cluster.ServerID{"h"}},
+		{"off the bus: it would not hear the create", []Server{offBus, srv("h", 0.7)}, nil, []cluster.ServerID{"h"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,4 +143,36 @@ func TestReserveSpreadsPlacementsInFlight(t *testing.T) {
 	require.False(t, ok, "none left")
 	r.Forget("b")
 	dones[1](true) // a server forgotten meanwhile: nothing to count
+}
+
+// TestAProbeKeepsASilentServerLive: a server silent on the bus that answers
+// the API's probe stays live (off the bus, no new rooms) and is declared dead
+// only once neither a heartbeat nor a probe came for dead_after.
+func TestAProbeKeepsASilentServerLive(t *testing.T) {
+	r := New(time.Second)
+	t0 := time.Now()
+	r.Observe(cluster.Heartbeat{Server: "a"}, t0)
+	r.Observe(cluster.Heartbeat{Server: "b"}, t0)
+	require.Empty(t, r.Silent(t0.Add(400*time.Millisecond), 500*time.Millisecond))
+	require.Equal(t, []cluster.ServerID{"a", "b"}, r.Silent(t0.Add(600*time.Millisecond), 500*time.Millisecond))
+	require.False(t, r.Declare("a", t0.Add(900*time.Millisecond)), "not silent past dead_after yet")
+
+	r.Vouch("a", t0.Add(900*time.Millisecond))
+	a, _ := r.Get("a")
+	require.True(t, a.OffBus)
+	require.Empty(t, Candidates(r.Snapshot()[:1], 0.8), "no new room on a server off the bus")
+	require.False(t, r.Declare("a", t0.Add(1500*time.Millisecond)), "the probe counts as a sign of life")
+	require.True(t, r.Heard("a", t0.Add(1500*time.Millisecond)))
+	require.True(t, r.Declare("b", t0.Add(1500*time.Millisecond)))
+	require.False(t, r.Declare("b", t0.Add(1600*time.Millisecond)), "dies once")
+	require.False(t, r.Live("b"))
+	require.True(t, r.Declare("a", t0.Add(2*time.Second)))
+
+	// A heartbeat brings it back on the bus.
+	r.Observe(cluster.Heartbeat{Server: "a"}, t0.Add(2100*time.Millisecond))
+	a, _ = r.Get("a")
+	require.False(t, a.OffBus)
+	require.False(t, a.Dead)
+	r.Vouch("b", t0.Add(2100*time.Millisecond))
+	require.False(t, r.Live("b"), "a probe revives no dead server: only its heartbeat does")
 }

@@ -115,7 +115,8 @@ func apiRun(o *Options) error {
 	svc := service.New(service.Params{Logger: log, Bus: b, Directory: dir, Secret: []byte(cfg.Auth.Secret), APIKey: cfg.Auth.APIKey,
 		HighWater: cfg.Cluster.HighWater, Heartbeat: cfg.Cluster.Heartbeat, DeadAfter: cfg.Cluster.DeadAfter,
 		CreateTimeout: cfg.Cluster.CreateTimeout, MoveMargin: cfg.Cluster.MoveMargin, Rebalance: cfg.Cluster.Rebalance,
-		RebalanceCooldown: cfg.Cluster.RebalanceCooldown, TokenTTL: cfg.API.TokenTTL, Registerer: reg, Gatherer: reg, Version: o.Version, Dev: cfg.Dev, Events: events})
+		RebalanceCooldown: cfg.Cluster.RebalanceCooldown, TokenTTL: cfg.API.TokenTTL, Registerer: reg, Gatherer: reg, Version: o.Version, Dev: cfg.Dev, Events: events,
+		Probe: service.HTTPProbe([]byte(cfg.Auth.Secret), nil)})
 	if err := svc.Start(); err != nil {
 		return err
 	}

@@ -1,0 +1,59 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/voicectl/voicectl/server/auth"
+	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/registry"
+)
+
+// Probe asks a server, over a channel other than the bus, whether it is
+// alive; nil means it answered as itself. A server silent on the bus that
+// answers is cut from the broker, not gone: the API keeps its rooms where
+// they are, and the probe renews the server's lease (cluster.Lease).
+type Probe func(ctx context.Context, srv registry.Server) error
+
+// HTTPProbe probes a server's cluster.LeasePath at its signalling URL with a
+// short-lived token signed with the join-token secret the servers share.
+func HTTPProbe(secret []byte, client *http.Client) Probe {
+	if client == nil {
+		client = &http.Client{}
+	}
+	return func(ctx context.Context, srv registry.Server) error {
+		if srv.SignalURL == "" {
+			return fmt.Errorf("server %s has no signalling URL", srv.Server)
+		}
+		tok, err := auth.Sign(secret, auth.Grant{Room: cluster.LeaseRoom, Identity: string(ID), Expires: time.Now().Add(time.Minute)})
+		if err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(srv.SignalURL, "/")+cluster.LeasePath, nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var ans cluster.LeaseAnswer
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("server %s answered the probe with %s", srv.Server, resp.Status)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil {
+			return fmt.Errorf("server %s: probe answer: %w", srv.Server, err)
+		}
+		if ans.Server != srv.Server {
+			// Its address now serves another server: the one asked is gone.
+			return fmt.Errorf("%s answers as server %s, not %s", srv.SignalURL, ans.Server, srv.Server)
+		}
+		return nil
+	}
+}
