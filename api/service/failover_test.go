@@ -108,7 +108,9 @@ func TestAServerThatAnswersTheProbeKeepsItsRooms(t *testing.T) {
 	_, _, err := s.p.Directory.Create(ctx, "standup", "a")
 	require.NoError(t, err)
 	stopA := make(chan struct{})
-	beating(t, a, func() cluster.Heartbeat { return cluster.Heartbeat{Spare: 100, RoomLoads: map[string]int{"standup": 2}} }, stopA)
+	beating(t, a, func() cluster.Heartbeat {
+		return cluster.Heartbeat{Spare: 100, RoomLoads: map[string]int{"standup": 2}}
+	}, stopA)
 	beating(t, c, func() cluster.Heartbeat { return cluster.Heartbeat{Spare: 100} }, nil)
 	require.Eventually(t, func() bool { return s.reg.Live("a") && s.reg.Live("c") }, 2*time.Second, 10*time.Millisecond)
 
