@@ -67,6 +67,11 @@ type Agent struct {
 	beats     bus.Subscription
 	// workerSubs serve the relay routers' worker calls, several at once.
 	workerSubs []bus.Subscription
+
+	// lease fences the server's rooms (lease.go); wasLeased is its state
+	// at the last check (watchWater's goroutine only).
+	lease     *lease
+	wasLeased bool
 }
 
 // workerCallConsumers is how many worker calls a relay serves at once.
@@ -92,7 +97,11 @@ func Start(p Params) (*Agent, error) {
 	if p.DeadAfter <= 0 {
 		p.DeadAfter = 3 * p.Heartbeat
 	}
-	a := &Agent{p: p, log: p.Logger.With("server", p.ServerID), stop: make(chan struct{}), reg: registry.New(p.DeadAfter)}
+	a := &Agent{p: p, log: p.Logger.With("server", p.ServerID), stop: make(chan struct{}), reg: registry.New(p.DeadAfter),
+		lease: newLease(p.Heartbeat, p.DeadAfter, time.Now()), wasLeased: true}
+	if p.Host != nil {
+		p.Host.SetLease(a.Leased)
+	}
 	a.mux = a.handlers()
 	// Both queues share one idempotent handler: a create redelivered after a
 	// lost ack is answered again, not made twice. Worker calls skip it: they
@@ -161,6 +170,7 @@ func (a *Agent) watchWater(h bus.Handler) {
 			a.setAccepting(want, h, u.Stress)
 		}
 		a.reapServers()
+		a.checkLease()
 		select {
 		case <-a.stop:
 			return

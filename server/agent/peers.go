@@ -17,7 +17,12 @@ import (
 
 func (a *Agent) onHeartbeat(env bus.Envelope) {
 	var hb cluster.Heartbeat
-	if err := json.Unmarshal(env.Body, &hb); err != nil || hb.Server == "" || hb.Server == a.p.ServerID || hb.Server != env.From {
+	if err := json.Unmarshal(env.Body, &hb); err != nil || hb.Server == "" || hb.Server != env.From {
+		return
+	}
+	if hb.Server == a.p.ServerID {
+		// Our own heartbeat back: the broker carries it to the API as well.
+		a.lease.renew(hb.SentAt, time.Now())
 		return
 	}
 	if a.reg.Observe(hb, time.Now()).BeganDraining && a.p.OnServerDraining != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/voicectl/voicectl/server/auth"
 	"github.com/voicectl/voicectl/server/bus"
+	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/internal/httpx"
 	"github.com/voicectl/voicectl/server/web"
 	"github.com/voicectl/voicectl/server/wire"
@@ -23,6 +24,7 @@ func (c *Control) Handler() http.Handler {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", c.serveReady)
+	mux.HandleFunc("GET "+cluster.LeasePath, c.serveLease)
 	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]any{"dev": c.cfg.Dev, "version": c.version})
 	})

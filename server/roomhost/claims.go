@@ -22,7 +22,7 @@ func (h *Host) Claim(room string) {
 func (h *Host) Owns(room string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.claims == nil || h.claims[room]
+	return h.claims == nil || h.claims[room] && !h.fencedLocked()
 }
 
 // Claimed lists the rooms this server hosts, by name.

@@ -20,6 +20,10 @@ var (
 	ErrNotProducer = wire.NewError(wire.CodePublishNotAllowed, "peer may not publish")
 	// ErrNotOwner: in a cluster, the room is not hosted here.
 	ErrNotOwner = wire.NewError(wire.CodeWrongServer, "this server does not host the room")
+	// ErrFenced: in a cluster, this server's lease on its rooms lapsed (it
+	// is cut off from both the broker and the API): the API may be moving
+	// them, so the client asks it again.
+	ErrFenced = wire.NewError(wire.CodeWrongServer, "this server is cut off from the cluster and admits no joins; ask the API's join endpoint again")
 	// ErrNotFound answers admin look-ups of unknown rooms and peers.
 	ErrNotFound = wire.NewError(wire.CodeNotFound, "not found")
 )

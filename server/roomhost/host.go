@@ -137,6 +137,8 @@ type Host struct {
 	// claims are the rooms this server hosts in a cluster; nil when every
 	// room may be joined.
 	claims map[string]bool
+	// lease, when set, fences the claims: no join while it reports false.
+	lease func() bool
 }
 
 // New returns an empty host.

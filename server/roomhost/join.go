@@ -117,6 +117,9 @@ func (h *Host) openRoom(id string) (*room, error) {
 	if h.claims != nil && !h.claims[id] {
 		return nil, ErrNotOwner
 	}
+	if h.claims != nil && h.fencedLocked() {
+		return nil, ErrFenced
+	}
 	r := h.rooms[id]
 	if r != nil {
 		r.mu.Lock()

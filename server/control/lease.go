@@ -1,0 +1,31 @@
+package control
+
+import (
+	"net/http"
+
+	"github.com/voicectl/voicectl/server/auth"
+	"github.com/voicectl/voicectl/server/cluster"
+	"github.com/voicectl/voicectl/server/internal/httpx"
+	"github.com/voicectl/voicectl/server/wire"
+)
+
+// serveLease answers the API's probe (cluster.LeasePath): the API reached
+// this server outside the bus, which renews the server's lease on its rooms
+// and tells the API the server is alive though silent on the bus. Only a
+// token signed with the cluster's secret for cluster.LeaseRoom renews it: a
+// load balancer's health check or a join token does not.
+func (c *Control) serveLease(w http.ResponseWriter, r *http.Request) {
+	g, err := auth.Verify(c.secret, httpx.BearerHeader(r))
+	if err != nil || g.Room != cluster.LeaseRoom {
+		httpx.Error(w, http.StatusUnauthorized, wire.CodeUnauthorized, "a lease probe needs the API's token")
+		return
+	}
+	c.drainMu.Lock()
+	a := c.agent
+	c.drainMu.Unlock()
+	if a == nil {
+		httpx.Error(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "not in a cluster")
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, cluster.LeaseAnswer{Server: c.serverID, Until: a.Vouched()})
+}
