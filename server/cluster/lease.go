@@ -26,10 +26,10 @@ func Lease(heartbeat, deadAfter time.Duration) time.Duration {
 
 // ProbeAfter is how long a server may be silent on the bus before the API
 // probes it over HTTP (and every ProbeAfter/3 after that while it stays
-// silent): one heartbeat and a half, and early enough in the lease that the
-// probe renews it in time.
+// silent): one heartbeat and a half (one missed), and at most three
+// quarters of the lease, so that the probe renews it in time.
 func ProbeAfter(heartbeat, deadAfter time.Duration) time.Duration {
-	return min(heartbeat+heartbeat/2, Lease(heartbeat, deadAfter)/2)
+	return min(heartbeat+heartbeat/2, Lease(heartbeat, deadAfter)*3/4)
 }
 
 // LeaseAnswer is a server's answer to a lease probe.
