@@ -306,17 +306,33 @@ func TestClusterAServerCutFromTheBrokerKeepsItsRoom(t *testing.T) {
 	t.Logf("server cut from the broker for %s: longest directory/peers disagreement %s, 0 rooms moved", 5*deadAfter, longest)
 }
 
-// TestClusterAFrozenBrokerMovesNoRoom: RabbitMQ SIGSTOPped for 5×
-// dead_after (its connections stay up): no server is declared dead, joins
-// into the rooms keep working (they need no broker) and hear the rooms'
-// peers, and when it resumes no room moves.
-func TestClusterAFrozenBrokerMovesNoRoom(t *testing.T) {
+// TestClusterABrokerOutageMovesNoRoom: RabbitMQ SIGSTOPped (its connections
+// stay up) or stopped (stop_app: every connection closed, none taken) for
+// 5× dead_after: no server is declared dead, joins into the rooms keep
+// working (they need no broker) and hear the rooms' peers, and when the
+// broker is back no room moves.
+func TestClusterABrokerOutageMovesNoRoom(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		down, up func(t *testing.T, br *rabbittest.Broker)
+	}{
+		{"frozen", func(t *testing.T, br *rabbittest.Broker) { br.Signal(t, syscall.SIGSTOP) }, func(t *testing.T, br *rabbittest.Broker) { br.Signal(t, syscall.SIGCONT) }},
+		{"dead", func(t *testing.T, br *rabbittest.Broker) { br.StopApp(t) }, func(t *testing.T, br *rabbittest.Broker) { br.StartApp(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			brokerOutage(t, tc.name, tc.down, tc.up)
+		})
+	}
+}
+
+func brokerOutage(t *testing.T, name string, down, up func(t *testing.T, br *rabbittest.Broker)) {
 	br := rabbittest.Start(t)
-	hosts := startHosts(t, br.URL)
+	hosts := []*host{startHost(t, br.URL, 0), startHost(t, br.URL, 1)}
 	api := startAPI(t, br.URL, t.TempDir())
 	byID := identify(t, api, hosts)
-	rooms := []string{"frozen-a", "frozen-b"}
+	rooms := []string{name + "-a", name + "-b"}
 	homes := map[string]cluster.ServerID{}
 	peers := map[string][]*client.Client{}
 	for _, room := range rooms {
@@ -324,22 +340,22 @@ func TestClusterAFrozenBrokerMovesNoRoom(t *testing.T) {
 	}
 
 	w := watchHomes(api, byID, rooms...)
-	br.Signal(t, syscall.SIGSTOP)
-	frozenAt := time.Now()
-	resumed := false
-	resume := func() {
-		if !resumed {
-			resumed = true
-			br.Signal(t, syscall.SIGCONT)
+	down(t, br)
+	downAt := time.Now()
+	isUp := false
+	bringUp := func() {
+		if !isUp {
+			isUp = true
+			up(t, br)
 		}
 	}
-	t.Cleanup(resume)
+	t.Cleanup(bringUp)
 	deadAfter := time.Second
 	time.Sleep(2 * deadAfter)
 	lateJoinerHears(t, api, rooms[0], homes[rooms[0]], peers[rooms[0]])
-	require.Len(t, api.liveServers(t), len(hosts), "a frozen broker is no server's death")
-	time.Sleep(time.Until(frozenAt.Add(5 * deadAfter)))
-	resume()
+	require.Len(t, api.liveServers(t), len(hosts), "a broker outage is no server's death")
+	time.Sleep(time.Until(downAt.Add(5 * deadAfter)))
+	bringUp()
 	require.Eventually(t, func() bool {
 		live := api.liveServers(t)
 		for id := range byID {
@@ -348,12 +364,87 @@ func TestClusterAFrozenBrokerMovesNoRoom(t *testing.T) {
 			}
 		}
 		return true
-	}, 15*time.Second, 50*time.Millisecond, "every server heard on the bus again")
+	}, 30*time.Second, 50*time.Millisecond, "every server heard on the bus again")
 	time.Sleep(2 * deadAfter) // the re-homes that would have waited on the broker
 	longest := w.end(t, homes)
 	for _, room := range rooms {
 		noReconnects(t, peers[room])
 		hearEachOther(t, peers[room][0], peers[room][1], 5*time.Second)
 	}
-	t.Logf("broker frozen for %s: longest directory/peers disagreement %s, 0 rooms moved", 5*deadAfter, longest)
+	t.Logf("broker %s for %s: longest directory/peers disagreement %s, 0 rooms moved", name, 5*deadAfter, longest)
+}
+
+// TestClusterADeadOrFrozenServerIsReHomedOnce: a room's server SIGKILLed or
+// SIGSTOPped is declared dead past dead_after (its probe is refused or goes
+// unanswered) and its room re-homed once; a frozen one that wakes admits no
+// join to the room it lost (its lease lapsed, then the API has it give the
+// room up) and sends its peers back to the API, which sends them to the new
+// home.
+func TestClusterADeadOrFrozenServerIsReHomedOnce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		sig  syscall.Signal
+	}{{"killed", syscall.SIGKILL}, {"frozen", syscall.SIGSTOP}} {
+		sig := tc.sig
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			br := rabbittest.Start(t)
+			hosts := []*host{startHost(t, br.URL, 0), startHost(t, br.URL, 1)}
+			api := startAPI(t, br.URL, t.TempDir())
+			byID := identify(t, api, hosts)
+			room := "gone-" + tc.name
+			a, ja, err := api.joinThroughAPI(t, room, "ann")
+			require.NoError(t, err)
+			b, _, err := api.joinThroughAPI(t, room, "bob")
+			require.NoError(t, err)
+			hearEachOther(t, a, b, 10*time.Second)
+			home := byID[ja.Server]
+
+			require.NoError(t, home.cmd.Process.Signal(sig))
+			faultAt := time.Now()
+			if sig == syscall.SIGSTOP {
+				t.Cleanup(func() { _ = home.cmd.Process.Signal(syscall.SIGCONT) })
+			}
+			var ra service.RoomAnswer
+			require.Eventually(t, func() bool {
+				return api.call(t, "GET", "/v1/rooms/"+room, nil, &ra) == http.StatusOK && ra.Server != string(home.id)
+			}, 15*time.Second, 20*time.Millisecond, "the room was not re-homed")
+			took := time.Since(faultAt)
+			require.Equal(t, 1, ra.Moves)
+			// Not before dead_after less the heartbeat it may have sent just before.
+			require.GreaterOrEqual(t, took, 700*time.Millisecond, "declared dead too early")
+
+			if sig == syscall.SIGSTOP {
+				require.NoError(t, home.cmd.Process.Signal(syscall.SIGCONT))
+				// Its peers are sent back to the API ...
+				for _, p := range []*client.Client{a, b} {
+					require.Eventually(t, func() bool {
+						select {
+						case ev, ok := <-p.Events():
+							r, is := ev.(*wire.Reconnect)
+							return !ok || is && r.Reason == string(wire.ReconnectMoved)
+						default:
+							return false
+						}
+					}, 15*time.Second, 10*time.Millisecond, "the woken server kept its peers")
+				}
+				// ... and it admits no join to the room it lost.
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_, err := client.Connect(ctx, client.Config{URL: ja.SignalURL, Token: ja.Token, Publish: true, LoopbackOnly: true})
+				require.Error(t, err, "the woken server admitted a join to a room re-homed elsewhere")
+			}
+			// The peers that ask the API again hear each other on the new home.
+			a2, ja2, err := api.joinThroughAPI(t, room, "ann")
+			require.NoError(t, err)
+			b2, _, err := api.joinThroughAPI(t, room, "bob")
+			require.NoError(t, err)
+			require.Equal(t, ra.Server, string(ja2.Server))
+			hearEachOther(t, a2, b2, 10*time.Second)
+			require.Equal(t, http.StatusOK, api.call(t, "GET", "/v1/rooms/"+room, nil, &ra))
+			require.Equal(t, 1, ra.Moves, "re-homed once")
+			t.Logf("server %s: room re-homed %s after the fault (dead_after 1s), once", tc.name, took)
+		})
+	}
 }
