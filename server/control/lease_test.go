@@ -1,0 +1,48 @@
+package control
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/voicectl/voicectl/internal/rabbittest"
+	"github.com/voicectl/voicectl/server/auth"
+	"github.com/voicectl/voicectl/server/cluster"
+)
+
+// TestTheLeaseProbeNeedsTheAPIsToken: only a token signed with the
+// cluster's secret for cluster.LeaseRoom renews the lease (a health check
+// or a join token does not), and the answer names the server.
+func TestTheLeaseProbeNeedsTheAPIsToken(t *testing.T) {
+	br := rabbittest.Start(t)
+	s := startClusterServer(t, br, "127.0.0.11", clusterConfig(10), t.TempDir())
+	probe := func(room string) (int, cluster.LeaseAnswer) {
+		req, err := http.NewRequest("GET", s.url+cluster.LeasePath, nil)
+		require.NoError(t, err)
+		if room != "" {
+			tok, err := auth.Sign(s.c.Secret(), auth.Grant{Room: room, Identity: "api", Expires: time.Now().Add(time.Minute)})
+			require.NoError(t, err)
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var ans cluster.LeaseAnswer
+		if resp.StatusCode == http.StatusOK {
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&ans))
+		}
+		return resp.StatusCode, ans
+	}
+	code, _ := probe("")
+	require.Equal(t, http.StatusUnauthorized, code)
+	code, _ = probe("standup")
+	require.Equal(t, http.StatusUnauthorized, code, "a join token renews no lease")
+	code, ans := probe(cluster.LeaseRoom)
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, s.id, ans.Server)
+	require.WithinDuration(t, time.Now().Add(cluster.Lease(s.c.cfg.Cluster.Heartbeat, s.c.cfg.Cluster.DeadAfter)), ans.Until, time.Second)
+	require.True(t, s.c.agent.Leased())
+}
