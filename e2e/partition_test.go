@@ -19,6 +19,7 @@ import (
 	"github.com/voicectl/voicectl/api/service"
 	"github.com/voicectl/voicectl/client"
 	"github.com/voicectl/voicectl/internal/rabbittest"
+	"github.com/voicectl/voicectl/server/auth"
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/wire"
 )
@@ -447,4 +448,88 @@ func TestClusterADeadOrFrozenServerIsReHomedOnce(t *testing.T) {
 			t.Logf("server %s: room re-homed %s after the fault (dead_after 1s), once", tc.name, took)
 		})
 	}
+}
+
+// TestClusterAServerCutFromTheBrokerAndTheAPIFencesItself: the safety net.
+// The API is frozen (SIGSTOP) and the server's broker connection cut at
+// once, while clients still reach it: nothing renews its lease, so it stops
+// admitting joins (wrong_server) before dead_after and sends its peers back
+// to the API past it. When the API wakes, its probe finds the server alive:
+// the room stays there and its peers join it again.
+func TestClusterAServerCutFromTheBrokerAndTheAPIFencesItself(t *testing.T) {
+	t.Parallel()
+	br := rabbittest.Start(t)
+	relay := startTCPRelay(t, fmt.Sprintf("127.0.0.1:%d", br.Port))
+	cut := startHost(t, fmt.Sprintf("amqp://guest:guest@%s/", relay.addr()), 1)
+	api := startAPI(t, br.URL, t.TempDir())
+	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 1 }, 15*time.Second, 50*time.Millisecond)
+	a, ja, err := api.joinThroughAPI(t, "fenced", "ann")
+	require.NoError(t, err)
+	b, _, err := api.joinThroughAPI(t, "fenced", "bob")
+	require.NoError(t, err)
+	hearEachOther(t, a, b, 10*time.Second)
+	identify(t, api, []*host{cut, startHost(t, br.URL, 0)})
+	require.Equal(t, ja.Server, cut.id)
+
+	require.NoError(t, api.cmd.Process.Signal(syscall.SIGSTOP))
+	t.Cleanup(func() { _ = api.cmd.Process.Signal(syscall.SIGCONT) })
+	relay.setCut(true)
+	cutAt := time.Now()
+	tryJoin := func() error {
+		tok, err := auth.Sign([]byte(clusterSecret), auth.Grant{Room: "fenced", Identity: "late", Publish: true, Expires: time.Now().Add(time.Minute)})
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := client.Connect(ctx, client.Config{URL: ja.SignalURL, Token: tok, Publish: true, LoopbackOnly: true})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	var fenced time.Duration
+	require.Eventually(t, func() bool {
+		var he *client.HTTPError
+		if err := tryJoin(); errors.As(err, &he) && he.Body.Code == wire.CodeWrongServer {
+			fenced = time.Since(cutAt)
+			return true
+		}
+		return false
+	}, 5*time.Second, 50*time.Millisecond, "the server cut from everything but its clients kept admitting joins")
+	require.Less(t, fenced, time.Second, "fenced before dead_after (1s)")
+	for _, p := range []*client.Client{a, b} {
+		require.Eventually(t, func() bool {
+			select {
+			case ev, ok := <-p.Events():
+				r, is := ev.(*wire.Reconnect)
+				return !ok || is && r.Reason == string(wire.ReconnectMoved)
+			default:
+				return false
+			}
+		}, 5*time.Second, 10*time.Millisecond, "its peers were not sent back to the API")
+	}
+	sentBack := time.Since(cutAt)
+
+	// The API wakes: its probe reaches the server, which keeps the room.
+	require.NoError(t, api.cmd.Process.Signal(syscall.SIGCONT))
+	var a2, b2 *client.Client
+	require.Eventually(t, func() bool {
+		var err error
+		var ja2 service.JoinAnswer
+		if a2 == nil {
+			if a2, ja2, err = api.joinThroughAPI(t, "fenced", "ann"); err != nil {
+				a2 = nil
+				return false
+			}
+			require.Equal(t, cut.id, ja2.Server, "the room stays on the server the API reaches")
+		}
+		b2, _, err = api.joinThroughAPI(t, "fenced", "bob")
+		return err == nil
+	}, 15*time.Second, 100*time.Millisecond)
+	hearEachOther(t, a2, b2, 10*time.Second)
+	var ra service.RoomAnswer
+	require.Equal(t, http.StatusOK, api.call(t, "GET", "/v1/rooms/fenced", nil, &ra))
+	require.Equal(t, string(cut.id), ra.Server)
+	require.Zero(t, ra.Moves)
+	relay.setCut(false)
+	t.Logf("server cut from the broker and the API: joins refused %s after the cut, peers sent back %s after it, room kept", fenced, sentBack)
 }
