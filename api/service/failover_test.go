@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/voicectl/voicectl/server/bus"
@@ -122,6 +123,7 @@ func TestAServerThatAnswersTheProbeKeepsItsRooms(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, cluster.ServerID("a"), r.Server, "its room stays")
 	require.Positive(t, probes.Load())
+	require.Positive(t, testutil.ToFloat64(s.o.probes.WithLabelValues("alive")))
 	rec, _ := do(t, s.Handler(), "POST", "/v1/rooms/standup/join", key, `{"identity": "late"}`)
 	require.Contains(t, rec.Body.String(), `"server":"a"`, "joins keep landing on it")
 
@@ -130,6 +132,7 @@ func TestAServerThatAnswersTheProbeKeepsItsRooms(t *testing.T) {
 		r, err := s.p.Directory.Get(ctx, "standup")
 		return err == nil && r.Server == "c"
 	}, 3*time.Second, 10*time.Millisecond, "a server gone on both channels has its room re-homed")
+	require.Positive(t, testutil.ToFloat64(s.o.probes.WithLabelValues("failed")))
 }
 
 // TestARehomeIsAbandonedWhenTheServerComesBack: the placement of a re-home

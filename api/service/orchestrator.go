@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/voicectl/voicectl/api/directory"
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
@@ -38,12 +40,14 @@ type Orchestrator struct {
 	rooms   *roomStates
 	moveNow chan struct{}
 	// watch tells the API's own bus outage from the servers' silence.
-	watch *busWatch
+	watch  *busWatch
+	probes *prometheus.CounterVec
 }
 
 func newOrchestrator(p Params, reg *registry.Registry, m *metrics) *Orchestrator {
 	o := &Orchestrator{p: p, log: p.Logger, reg: reg, m: m, stop: make(chan struct{}), moveNow: make(chan struct{}, 1),
-		rooms: newRoomStates(max(p.Heartbeat, p.RebalanceCooldown)), watch: newBusWatch(p.Heartbeat)}
+		rooms: newRoomStates(max(p.Heartbeat, p.RebalanceCooldown)), watch: newBusWatch(p.Heartbeat),
+		probes: newProbeResults(p.Registerer)}
 	o.life, o.endLife = context.WithCancel(context.Background())
 	return o
 }

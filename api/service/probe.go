@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/voicectl/voicectl/server/auth"
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/registry"
@@ -56,4 +58,15 @@ func HTTPProbe(secret []byte, client *http.Client) Probe {
 		}
 		return nil
 	}
+}
+
+// probeResults counts the probes of silent servers by result: alive (the
+// server answered: off the bus, not gone) or failed.
+func newProbeResults(reg prometheus.Registerer) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "voicectl", Subsystem: "api", Name: "server_probes_total",
+		Help: "HTTP probes of servers silent on the bus, by result: alive (answered) or failed."}, []string{"result"})
+	c.WithLabelValues("alive")
+	c.WithLabelValues("failed")
+	reg.MustRegister(c)
+	return c
 }

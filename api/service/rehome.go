@@ -67,9 +67,11 @@ func (o *Orchestrator) failoverLoop() {
 		}
 		for id, err := range o.probeAll(due) {
 			if err == nil {
+				o.probes.WithLabelValues("alive").Inc()
 				o.reg.Vouch(id, time.Now())
 				continue
 			}
+			o.probes.WithLabelValues("failed").Inc()
 			o.log.Debug("silent server did not answer the probe", "server", id, "err", err)
 			if outage || !o.watch.up(time.Now()) {
 				continue

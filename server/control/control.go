@@ -141,6 +141,7 @@ func New(p Params) (*Control, error) {
 		p.Registerer, p.Gatherer = reg, reg
 	}
 	c.metrics = newMetrics(p.Registerer)
+	c.registerLeaseMetric(p.Registerer)
 	sigMetrics := signal.NewMetrics(p.Registerer)
 	c.gatherer = p.Gatherer
 	c.sup = supervisor.New(supervisor.Params{Logger: p.Logger, Worker: p.Config.Worker, RTC: p.Config.RTC,

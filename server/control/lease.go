@@ -3,6 +3,8 @@ package control
 import (
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/voicectl/voicectl/server/auth"
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/internal/httpx"
@@ -28,4 +30,19 @@ func (c *Control) serveLease(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, cluster.LeaseAnswer{Server: c.serverID, Until: a.Vouched()})
+}
+
+// registerLeaseMetric exports whether the server admits joins to its rooms.
+func (c *Control) registerLeaseMetric(reg prometheus.Registerer) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "voicectl", Subsystem: "server", Name: "lease_held",
+		Help: "1 while the server admits joins to its rooms: outside a cluster, or its lease renewed by its heartbeat seen back or the API's probe."},
+		func() float64 {
+			c.drainMu.Lock()
+			a := c.agent
+			c.drainMu.Unlock()
+			if a == nil || a.Leased() {
+				return 1
+			}
+			return 0
+		}))
 }

@@ -45,4 +45,13 @@ func TestTheLeaseProbeNeedsTheAPIsToken(t *testing.T) {
 	require.Equal(t, s.id, ans.Server)
 	require.WithinDuration(t, time.Now().Add(cluster.Lease(s.c.cfg.Cluster.Heartbeat, s.c.cfg.Cluster.DeadAfter)), ans.Until, time.Second)
 	require.True(t, s.c.agent.Leased())
+	mfs, err := s.c.gatherer.Gather()
+	require.NoError(t, err)
+	held := -1.0
+	for _, mf := range mfs {
+		if mf.GetName() == "voicectl_server_lease_held" {
+			held = mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	require.Equal(t, 1.0, held, "voicectl_server_lease_held")
 }
