@@ -9,25 +9,33 @@ import (
 
 // TestTheLeaseLapsesBeforeTheAPICanDeclareTheServerDead: renewed by a
 // heartbeat seen back or a probe, lapsed before dead_after, sends the peers
-// away once past dead_after, and after such a lapse holds the fence for two
-// heartbeats more (the API's release of a moved room comes with its first
-// heartbeat back).
+// away once a re-home could have happened (time the server did not run
+// excepted), and after a lapse past dead_after holds the fence one heartbeat
+// more.
 func TestTheLeaseLapsesBeforeTheAPICanDeclareTheServerDead(t *testing.T) {
-	hb, dead := 300*time.Millisecond, time.Second
+	hb, dead, every := 300*time.Millisecond, time.Second, 100*time.Millisecond
 	t0 := time.Now()
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	l := newLease(hb, dead, t0)
 	require.Equal(t, 700*time.Millisecond, l.length)
-	require.Less(t, l.length, dead)
-	require.True(t, l.held(t0.Add(600*time.Millisecond)))
-	l.renew(t0.Add(500*time.Millisecond), t0.Add(600*time.Millisecond))
-	require.True(t, l.held(t0.Add(1100*time.Millisecond)), "renewed")
-	l.renew(t0.Add(100*time.Millisecond), t0.Add(1100*time.Millisecond))
-	require.False(t, l.held(t0.Add(1300*time.Millisecond)), "an old heartbeat delivered late renews nothing")
-	require.False(t, l.sendAway(t0.Add(1400*time.Millisecond)))
-	require.True(t, l.sendAway(t0.Add(1600*time.Millisecond)), "past dead_after")
-	require.False(t, l.sendAway(t0.Add(1700*time.Millisecond)), "once a lapse")
+	require.Equal(t, 1800*time.Millisecond, l.sendAwayAfter, "dead_after, the API's probe timeout, a heartbeat")
+	require.True(t, l.held(at(600)))
+	l.renew(at(400), at(500))
+	require.True(t, l.held(at(1100)), "renewed when it came back")
+	l.renew(at(0), at(1150))
+	require.False(t, l.held(at(1300)), "a heartbeat older than the lease, delivered late, renews nothing")
+	for ms := 100; ms <= 2300; ms += 100 {
+		require.False(t, l.check(at(ms), every), "at %d ms", ms)
+	}
+	require.True(t, l.check(at(2400), every), "awake and cut off past a re-home")
+	require.False(t, l.check(at(2500), every), "once a lapse")
 
-	l.renew(t0.Add(1800*time.Millisecond), t0.Add(1800*time.Millisecond))
-	require.False(t, l.held(t0.Add(1900*time.Millisecond)), "back after dead_after: the fence holds a while")
-	require.True(t, l.held(t0.Add(1800*time.Millisecond+2*hb)))
+	l.renew(at(2600), at(2600))
+	require.False(t, l.held(at(2700)), "back after dead_after: the fence holds a while")
+	require.True(t, l.held(at(2600+300)))
+
+	// Stopped for 3 s: waking, it sends nobody away on its own.
+	require.False(t, l.check(at(5600), every))
+	require.False(t, l.check(at(5700), every))
+	require.False(t, l.held(at(5700)))
 }
