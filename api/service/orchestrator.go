@@ -85,8 +85,16 @@ func (o *Orchestrator) onHeartbeat(e bus.Envelope) {
 		o.m.badHeartbeats.Inc()
 		return
 	}
-	if o.reg.Observe(hb, time.Now()).Revived {
+	seen := o.reg.Observe(hb, time.Now())
+	if seen.Revived {
 		o.log.Warn("a server declared dead is back", "server", hb.Server)
+	}
+	if seen.First && o.p.Probe != nil {
+		o.wg.Add(1)
+		go func() {
+			defer o.wg.Done()
+			o.checkProbe(hb.Server)
+		}()
 	}
 	if hb.Draining && len(hb.Rooms) > 0 {
 		o.wakeMover()

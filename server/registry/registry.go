@@ -70,6 +70,8 @@ type Observed struct {
 	Revived bool
 	// BeganDraining: it drains, which it did not say before.
 	BeganDraining bool
+	// First: the server's first heartbeat here.
+	First bool
 }
 
 // Observe records a heartbeat received at.
@@ -77,11 +79,12 @@ func (r *Registry) Observe(hb cluster.Heartbeat, at time.Time) Observed {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.servers[hb.Server]
+	first := s == nil || s.Unheard
 	if s == nil {
 		s = &Server{}
 		r.servers[hb.Server] = s
 	}
-	o := Observed{Revived: s.Dead, BeganDraining: hb.Draining && !s.Draining}
+	o := Observed{Revived: s.Dead, BeganDraining: hb.Draining && !s.Draining, First: first}
 	s.Heartbeat, s.LastSeen, s.Dead, s.PlacedSince, s.MovedIn, s.Unheard, s.OffBus = hb, at, false, 0, 0, false, false
 	return o
 }

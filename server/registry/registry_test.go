@@ -151,7 +151,8 @@ func TestReserveSpreadsPlacementsInFlight(t *testing.T) {
 func TestAProbeKeepsASilentServerLive(t *testing.T) {
 	r := New(time.Second)
 	t0 := time.Now()
-	r.Observe(cluster.Heartbeat{Server: "a"}, t0)
+	require.True(t, r.Observe(cluster.Heartbeat{Server: "a"}, t0).First)
+	require.False(t, r.Observe(cluster.Heartbeat{Server: "a"}, t0).First)
 	r.Observe(cluster.Heartbeat{Server: "b"}, t0)
 	require.Empty(t, r.Silent(t0.Add(400*time.Millisecond), 500*time.Millisecond))
 	require.Equal(t, []cluster.ServerID{"a", "b"}, r.Silent(t0.Add(600*time.Millisecond), 500*time.Millisecond))
