@@ -71,22 +71,33 @@ func newProbeResults(reg prometheus.Registerer) *prometheus.CounterVec {
 	return c
 }
 
-// checkProbe probes a server new to the API once, so that an API that
-// cannot reach a server's signalling URL is said at once, not found out in
-// a broker outage (the probe is what keeps a server off the bus alive and
-// its lease renewed).
+// checkProbe probes a server new to the API (three times, a heartbeat
+// apart: a server answers once it has joined the cluster), so that an API
+// that cannot reach a server's signalling URL is said at once, not found
+// out in a broker outage (the probe is what keeps a server off the bus
+// alive and its lease renewed).
 func (o *Orchestrator) checkProbe(id cluster.ServerID) {
-	srv, ok := o.reg.Get(id)
-	if !ok {
-		return
+	var err error
+	for range 3 {
+		select {
+		case <-o.stop:
+			return
+		case <-time.After(o.p.Heartbeat):
+		}
+		srv, ok := o.reg.Get(id)
+		if !ok {
+			return
+		}
+		ctx, cancel := context.WithTimeout(o.life, min(max(o.p.Heartbeat, 500*time.Millisecond), 2*time.Second))
+		err = o.p.Probe(ctx, srv)
+		cancel()
+		if err == nil {
+			o.probes.WithLabelValues("alive").Inc()
+			return
+		}
 	}
-	ctx, cancel := context.WithTimeout(o.life, min(max(o.p.Heartbeat, 500*time.Millisecond), 2*time.Second))
-	defer cancel()
-	if err := o.p.Probe(ctx, srv); err != nil {
-		o.probes.WithLabelValues("failed").Inc()
-		o.log.Warn("cannot probe a server over HTTP: in a broker outage it would be cut off and its peers sent away; the API must reach each server's signalling URL",
-			"server", id, "url", srv.SignalURL, "err", err)
-		return
-	}
-	o.probes.WithLabelValues("alive").Inc()
+	o.probes.WithLabelValues("failed").Inc()
+	srv, _ := o.reg.Get(id)
+	o.log.Warn("cannot probe a server over HTTP: in a broker outage it would be cut off and its peers sent away; the API must reach each server's signalling URL",
+		"server", id, "url", srv.SignalURL, "err", err)
 }

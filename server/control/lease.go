@@ -26,7 +26,7 @@ func (c *Control) serveLease(w http.ResponseWriter, r *http.Request) {
 	a := c.agent
 	c.drainMu.Unlock()
 	if a == nil {
-		httpx.Error(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "not in a cluster")
+		httpx.Error(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "not in a cluster, or not joined yet")
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, cluster.LeaseAnswer{Server: c.serverID, Until: a.Vouched()})
