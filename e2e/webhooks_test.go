@@ -26,8 +26,8 @@ const webhookKey = "e2e-webhook-key-0123456789abcdef"
 
 // TestClusterWebhooksSurviveAnAPIRestartAndAReceiverOutage: a server in a
 // cluster publishes its rooms' events on RabbitMQ (confirmed) and the API
-// delivers them from the durable queue. The receiver goes down mid-call
-// (the API holds the event, unacked, retrying every 100-500 ms:
+// delivers them from the durable queue. The receiver goes down mid-call for
+// a minute (the API holds the event, unacked, retrying every 100-500 ms:
 // webhooks.retry_min/max, short for the test), the API is stopped with it in
 // hand, the call's last events wait in the queue with no API, and a new API
 // retries them all; once the receiver is up every event of the call has
@@ -56,6 +56,7 @@ func TestClusterWebhooksSurviveAnAPIRestartAndAReceiverOutage(t *testing.T) {
 	// The receiver goes down: bob's participant_left is held by the API,
 	// unacked, while it retries; then the API stops with it in hand.
 	rcv.SetDown(true)
+	downAt := time.Now()
 	bob.Close()
 	turned := func(n int) func() bool {
 		return func() bool {
@@ -64,6 +65,9 @@ func TestClusterWebhooksSurviveAnAPIRestartAndAReceiverOutage(t *testing.T) {
 		}
 	}
 	require.Eventually(t, turned(2), 15*time.Second, 20*time.Millisecond, "the API retries against the receiver while it is down")
+	// The receiver stays down for a minute of the call (the outage):
+	// the API keeps retrying what it holds, alice still talking.
+	time.Sleep(time.Until(downAt.Add(time.Minute)))
 	api.stop(t)
 	alice.Close() // its events wait in the queue: no API
 	_, _, _, before := rcv.Stats()
