@@ -59,20 +59,9 @@ func TestMovesAndDeadServersAreWebhookEvents(t *testing.T) {
 	require.Equal(t, "c", moved[0].Server)
 
 	// a goes silent (c keeps beating): declared dead, its room re-homed.
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		tk := time.NewTicker(50 * time.Millisecond)
-		defer tk.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tk.C:
-				c.beat(t, cluster.Heartbeat{Spare: 500})
-			}
-		}
-	}()
+	// beatEvery stops its beats before the test's clean-ups close the bus
+	// (a goroutine of its own beat on a closed bus and failed the test once).
+	beatEvery(t, 50*time.Millisecond, func() { c.beat(t, cluster.Heartbeat{Spare: 500}) })
 	require.Eventually(t, func() bool { return len(rec.of(webhook.ServerDead)) == 1 && len(rec.of(webhook.RoomMoved)) == 2 },
 		5*time.Second, 20*time.Millisecond)
 	dead := rec.of(webhook.ServerDead)[0]
