@@ -24,13 +24,39 @@ const typeAPIBeat = "api.beat"
 type busWatch struct {
 	id     cluster.ServerID
 	window time.Duration
+	// quiet is how long no own beat may come back before the API's answers
+	// say it is off the broker (downSince): at least window, and never under
+	// minBusQuiet, so that a loaded machine's late beat refuses no create.
+	quiet time.Duration
 
 	mu   sync.Mutex
 	back time.Time // when the last own beat came back
 }
 
 func newBusWatch(heartbeat time.Duration) *busWatch {
-	return &busWatch{id: cluster.ServerID("api-" + rand.Text()[:10]), window: heartbeat, back: time.Now()}
+	// back starts at now: until one heartbeat has passed without a beat
+	// coming back, the API counts as on the broker.
+	return &busWatch{id: cluster.ServerID("api-" + rand.Text()[:10]), window: heartbeat,
+		quiet: max(heartbeat, minBusQuiet), back: time.Now()}
+}
+
+// minBusQuiet is the shortest silence of the API's own beats that its
+// answers call a broker outage. The failover stops declaring servers dead
+// from the first missed window (a doubt costs nothing there); a refusal
+// costs a client its request, so it waits for a silence no scheduling
+// hiccup makes.
+const minBusQuiet = time.Second
+
+// downSince is when the last own beat came back, while none has for quiet
+// before now (the broker carries nothing to the API: frozen, or the
+// connection is gone); zero while beats come back.
+func (w *busWatch) downSince(now time.Time) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if now.Sub(w.back) <= w.quiet {
+		return time.Time{}
+	}
+	return w.back
 }
 
 // up reports whether an own beat came back within the window before now.

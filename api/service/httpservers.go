@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/registry"
 	"github.com/voicectl/voicectl/server/wire"
@@ -50,7 +49,7 @@ func (s *Service) drainServer(w http.ResponseWriter, r *http.Request) {
 func (s *Service) servers(w http.ResponseWriter, _ *http.Request) {
 	out := []wire.ClusterServer{}
 	now := time.Now()
-	st := bus.StateOf(s.p.Bus)
+	st := s.o.busState(now)
 	for _, srv := range s.reg.Snapshot() {
 		cs := clusterServer(srv, now)
 		cs.APIBusDownSince = st.DownSince
@@ -92,5 +91,5 @@ func (s *Service) ready(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, map[string]any{"directory": s.p.Directory.Kind(), "directory_ok": err == nil, "servers_live": live,
-		"bus": bus.StateOf(s.p.Bus)})
+		"bus": s.o.busState(time.Now())})
 }
