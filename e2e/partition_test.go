@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 	"syscall"
@@ -186,6 +188,48 @@ func getJSON(url, auth string, out any) error {
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
+// offTheBrokerSaysSo checks, during a broker outage that began between from
+// and to, that a create is answered 503 bus_unavailable at once (a frozen
+// broker's connection is still up: the API knows by its own beats), and
+// that /readyz, GET /v1/servers and `voicectl servers` date the outage.
+func offTheBrokerSaysSo(t *testing.T, api *apiProc, room string, from, to time.Time) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"room": room})
+	req, err := http.NewRequest("POST", api.base+"/v1/rooms", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+clusterAPIKey)
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	took := time.Since(start)
+	var he wire.HTTPError
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&he))
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, he.Message)
+	require.Equal(t, wire.CodeBusUnavailable, he.Code, he.Message)
+	require.Equal(t, "5", resp.Header.Get("Retry-After"))
+	require.Less(t, took, 1500*time.Millisecond, "answered at once, not after create_timeout (3s)")
+
+	inOutage := func(what string, since time.Time) {
+		require.True(t, !since.Before(from.Add(-time.Second)) && !since.After(to.Add(500*time.Millisecond)),
+			"%s: off the broker since %s, the outage began between %s and %s", what, since.Format("15:04:05.000"),
+			from.Format("15:04:05.000"), to.Format("15:04:05.000"))
+	}
+	code, st := readyBus(t, api.base)
+	require.Equal(t, http.StatusOK, code, "a broker outage fails no readiness probe")
+	require.False(t, st.Connected, "/readyz")
+	inOutage("/readyz", st.DownSince)
+	var ss []wire.ClusterServer
+	require.Equal(t, http.StatusOK, api.call(t, "GET", "/v1/servers", nil, &ss))
+	for _, s := range ss {
+		inOutage("GET /v1/servers "+s.ID, s.APIBusDownSince)
+	}
+	_, stderr, code := cli(t, append(os.Environ(), "VOICECTL_AUTH_API_KEY="+clusterAPIKey), "servers", "--api", api.base)
+	require.Zero(t, code)
+	require.Contains(t, stderr, "voicectl api is off the message broker since")
+	t.Logf("off the broker: POST /v1/rooms answered %d %s in %s", resp.StatusCode, he.Code, took)
+}
+
 // end stops sampling and checks each room: the directory never named a
 // server other than the one with the room's peers for longer than one
 // heartbeat (two samples in a row disagreeing are 500 ms apart at least),
@@ -341,6 +385,7 @@ func brokerOutage(t *testing.T, name string, down, up func(t *testing.T, br *rab
 	}
 
 	w := watchHomes(api, byID, rooms...)
+	beforeDown := time.Now()
 	down(t, br)
 	downAt := time.Now()
 	isUp := false
@@ -355,6 +400,7 @@ func brokerOutage(t *testing.T, name string, down, up func(t *testing.T, br *rab
 	time.Sleep(2 * deadAfter)
 	lateJoinerHears(t, api, rooms[0], homes[rooms[0]], peers[rooms[0]])
 	require.Len(t, api.liveServers(t), len(hosts), "a broker outage is no server's death")
+	offTheBrokerSaysSo(t, api, name+"-new", beforeDown, downAt)
 	time.Sleep(time.Until(downAt.Add(5 * deadAfter)))
 	bringUp()
 	require.Eventually(t, func() bool {
