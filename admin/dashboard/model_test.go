@@ -280,6 +280,21 @@ func TestServersPageSaysTheAPIIsOffTheBroker(t *testing.T) {
 	require.Contains(t, m.View(), "API off the message broker since "+now.Add(-29*time.Second).Local().Format(time.TimeOnly)+" (29s)")
 }
 
+func TestServersPageTellsAServerOffTheBusFromADeadOne(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	cl := fakeCluster{servers: []wire.ClusterServer{
+		{ID: "6f1c2a3b-0000-4000-8000-000000000001", State: "live", LastSeen: now.Add(-12 * time.Second), OffBus: true, ProbeAnsweredAt: now},
+		{ID: "9a9a9a9a-0000-4000-8000-000000000002", State: "dead", LastSeen: now.Add(-12 * time.Second)},
+	}}
+	m := tea.Model(New(Params{Cluster: cl, Server: "http://api.test:7870", Refresh: time.Hour, Now: func() time.Time { return now }}))
+	m = drive(t, m, tea.WindowSizeMsg{Width: 200, Height: 24})
+	m = runCmd(t, m, m.Init(), 0)
+	v := m.View()
+	require.Contains(t, v, "live (off bus)")
+	require.Contains(t, v, "dead")
+	require.Equal(t, 1, strings.Count(v, "off bus"), "a dead server is not off the bus")
+}
+
 func TestClusterRoomsAndTheirPeersThroughTheAPI(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	hot, cool := "6f1c2a3b-0000-4000-8000-000000000003", "9a9a9a9a-0000-4000-8000-000000000001"

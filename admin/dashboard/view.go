@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/voicectl/voicectl/admin"
+	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/wire"
 )
 
@@ -69,7 +70,7 @@ func (m *Model) rebuild() {
 		if !sv.LastSeen.IsZero() {
 			beat = fmt.Sprintf("%.1fs", m.now().Sub(sv.LastSeen).Seconds())
 		}
-		m.servers.rows = append(m.servers.rows, []string{id, string(sv.State), bar(m.common, int(100*sv.Stress), 100, 10), fmt.Sprintf("%.0f%%", 100*sv.Stress),
+		m.servers.rows = append(m.servers.rows, []string{id, serverState(sv), bar(m.common, int(100*sv.Stress), 100, 10), fmt.Sprintf("%.0f%%", 100*sv.Stress),
 			strings.Join(ws, " "), fmt.Sprint(sv.Rooms), fmt.Sprint(sv.Peers), admin.YesNo(sv.Accepting), beat, sv.SignalURL})
 	}
 	m.servers.clamp()
@@ -202,6 +203,16 @@ func upper(ss []string) []string {
 		out[i] = strings.ToUpper(s)
 	}
 	return out
+}
+
+// serverState is the registry's state, "live (off bus)" for a server cut
+// from the broker that answers the API's probe: alive and keeping its
+// rooms, which a dead server is not.
+func serverState(sv wire.ClusterServer) string {
+	if sv.OffBus && sv.State != cluster.ServerDead {
+		return string(sv.State) + " (off bus)"
+	}
+	return string(sv.State)
 }
 
 // apiBusDownSince is when the API lost the message broker, as its servers

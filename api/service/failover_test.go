@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/registry"
+	"github.com/voicectl/voicectl/server/wire"
 )
 
 // frozenBus is a local bus whose events stop flowing while frozen, as a
@@ -126,6 +128,17 @@ func TestAServerThatAnswersTheProbeKeepsItsRooms(t *testing.T) {
 	require.Positive(t, testutil.ToFloat64(s.o.probes.WithLabelValues("alive")))
 	rec, _ := do(t, s.Handler(), "POST", "/v1/rooms/standup/join", key, `{"identity": "late"}`)
 	require.Contains(t, rec.Body.String(), `"server":"a"`, "joins keep landing on it")
+	rec, _ = do(t, s.Handler(), "GET", "/v1/servers", key, "")
+	var ss []wire.ClusterServer
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &ss))
+	byID := map[string]wire.ClusterServer{}
+	for _, srv := range ss {
+		byID[srv.ID] = srv
+	}
+	require.Equal(t, cluster.ServerLive, byID["a"].State)
+	require.True(t, byID["a"].OffBus, "GET /v1/servers tells a server cut from the broker from a dead one: %s", rec.Body.String())
+	require.False(t, byID["a"].ProbeAnsweredAt.IsZero())
+	require.False(t, byID["c"].OffBus, "c is heard on the bus")
 
 	cutOff.Store(true) // now gone on both channels
 	require.Eventually(t, func() bool {

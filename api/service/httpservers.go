@@ -44,7 +44,8 @@ func (s *Service) drainServer(w http.ResponseWriter, r *http.Request) {
 }
 
 // servers is GET /v1/servers: the registry, each server with its heartbeat
-// age and, while the API is off the broker, since when (the ages then say
+// age, whether it is alive off the bus (silent there, answering probes),
+// and, while the API is off the broker, since when (the ages then say
 // nothing of the servers).
 func (s *Service) servers(w http.ResponseWriter, _ *http.Request) {
 	out := []wire.ClusterServer{}
@@ -53,6 +54,9 @@ func (s *Service) servers(w http.ResponseWriter, _ *http.Request) {
 	for _, srv := range s.reg.Snapshot() {
 		cs := clusterServer(srv, now)
 		cs.APIBusDownSince = st.DownSince
+		// Off the broker itself, the API has every server silent and
+		// probed: off_bus would then say nothing of the server.
+		cs.OffBus = srv.OffBus && !srv.Dead && st.Connected
 		out = append(out, cs)
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -63,7 +67,7 @@ func clusterServer(s registry.Server, now time.Time) wire.ClusterServer {
 		Peers: s.Peers, Consumers: s.Consumers, Producers: s.Producers, Stress: s.Stress, CPU: s.CPU, Accepting: s.Accepting,
 		LastSeen: s.LastSeen, PlacedSinceHeartbeat: s.PlacedSince, Placing: s.Placing, Workers: []wire.ClusterWorker{},
 		RelayRooms: s.RelayRooms, RelayPeers: s.RelayPeers, Spare: s.SpareFor(), StartedAt: s.StartedAt,
-		HeartbeatAge: now.Sub(s.LastSeen).Seconds()}
+		HeartbeatAge: now.Sub(s.LastSeen).Seconds(), ProbeAnsweredAt: s.VouchedAt}
 	for _, w := range s.Workers {
 		cs.Workers = append(cs.Workers, wire.ClusterWorker{Index: w.Index, Ready: w.Ready, Load: w.Load, Capacity: w.Capacity, Stress: w.Stress})
 	}

@@ -46,6 +46,16 @@ type ClusterServer struct {
 	// HeartbeatAge is the time since its last heartbeat, in seconds, by
 	// the API's clock.
 	HeartbeatAge float64 `json:"heartbeat_age_seconds"`
+	// OffBus: silent on the message broker past 1.5 heartbeats but
+	// answering the API's probe over HTTP since (at ProbeAnsweredAt): alive
+	// and keeping its rooms, cut from the broker only; no new room is placed
+	// on it. A dead server is state dead. False while the API is itself off
+	// the broker (APIBusDownSince): then every heartbeat is missing and the
+	// probes say nothing of the servers' broker.
+	OffBus bool `json:"off_bus"`
+	// ProbeAnsweredAt is when the server last answered the API's probe
+	// while its heartbeats were missing (absent if never).
+	ProbeAnsweredAt time.Time `json:"probe_answered_at,omitzero"`
 	// APIBusDownSince, when set, is when the API lost the message broker
 	// that carries heartbeats: every server's heartbeat age grows from
 	// then on without saying anything of the server (a broker outage,

@@ -201,6 +201,16 @@ func TestServersSayTheAPIIsOffTheBroker(t *testing.T) {
 	require.Equal(t, "1s", heartbeatCell(t0, fixtureServers[0]))
 }
 
+func TestServersTellAServerOffTheBusFromADeadOne(t *testing.T) {
+	s := fixtureServers[0]
+	s.OffBus, s.LastSeen, s.ProbeAnsweredAt = true, t0.Add(-12*time.Second), t0.Add(-time.Second)
+	require.Equal(t, "live (off bus)", serverState(s))
+	require.Equal(t, "12s (probe 1s ago)", heartbeatCell(t0, s))
+	s.Accepting = false
+	require.Equal(t, "live (off bus)", serverState(s), "taking no new room is what off bus means")
+	require.Equal(t, "dead", serverState(fixtureServers[2]))
+}
+
 func TestServersListsTheCluster(t *testing.T) {
 	out, api, err := run(t, false, "good-key", "servers", "--api", "http://api.test:7870")
 	require.NoError(t, err)

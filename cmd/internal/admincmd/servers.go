@@ -79,11 +79,15 @@ func apiBusNote(ss []wire.ClusterServer, now time.Time) string {
 }
 
 // heartbeatCell is the age of a server's last heartbeat, marked when the
-// API is off the broker (the age is then the outage's).
+// API is off the broker (the age is then the outage's), and with the age of
+// its last probe answer when it is off the bus (alive: not dead yet).
 func heartbeatCell(now time.Time, s wire.ClusterServer) string {
 	a := age(now, s.LastSeen)
-	if !s.APIBusDownSince.IsZero() {
+	switch {
+	case !s.APIBusDownSince.IsZero():
 		a += " (bus down)"
+	case s.OffBus && !s.ProbeAnsweredAt.IsZero():
+		a += " (probe " + age(now, s.ProbeAnsweredAt) + " ago)"
 	}
 	return a
 }
@@ -111,11 +115,17 @@ func serverColumns(now time.Time) []cmdutil.Column[wire.ClusterServer] {
 	}
 }
 
-// serverState is the registry's state, with "live (full)" for a live server
-// that takes no new rooms.
+// serverState is the registry's state, with "live (off bus)" for a server
+// cut from the broker that answers the API's probe (alive, keeping its
+// rooms, taking no new one) and "live (full)" for a live server that takes
+// no new rooms.
 func serverState(s wire.ClusterServer) string {
 	state := string(s.State)
-	if s.State == cluster.ServerLive && !s.Accepting {
+	switch {
+	case s.State == cluster.ServerDead:
+	case s.OffBus:
+		state += " (off bus)"
+	case s.State == cluster.ServerLive && !s.Accepting:
 		state += " (full)"
 	}
 	return state
