@@ -337,6 +337,12 @@ func TestClusterAServerCutFromTheBrokerKeepsItsRoom(t *testing.T) {
 	time.Sleep(2 * deadAfter)
 	lateJoinerHears(t, api, "cut", home, peers)
 	require.Contains(t, api.liveServers(t), home, "a server the API reaches over HTTP is not dead")
+	// Listed as off the bus (alive, cut from the broker), not dead.
+	require.Eventually(t, func() bool { return api.liveServers(t)[home].OffBus }, 5*time.Second, 50*time.Millisecond,
+		"GET /v1/servers lists the cut server as off the bus")
+	out, _, code := cli(t, append(os.Environ(), "VOICECTL_AUTH_API_KEY="+clusterAPIKey), "servers", "--api", api.base)
+	require.Zero(t, code)
+	require.Contains(t, out, "live (off bus)", "voicectl servers:\n%s", out)
 	time.Sleep(time.Until(cutAt.Add(5 * deadAfter)))
 	relay.setCut(false)
 	// Back on the bus: its heartbeats reach the API again.
@@ -344,6 +350,7 @@ func TestClusterAServerCutFromTheBrokerKeepsItsRoom(t *testing.T) {
 		s, ok := api.liveServers(t)[home]
 		return ok && time.Since(s.LastSeen) < deadAfter
 	}, 15*time.Second, 50*time.Millisecond, "the server is heard on the bus again")
+	require.False(t, api.liveServers(t)[home].OffBus, "heard again: on the bus")
 	time.Sleep(deadAfter) // a second after: no release, no move
 	longest := w.end(t, map[string]cluster.ServerID{"cut": home})
 	noReconnects(t, peers)
