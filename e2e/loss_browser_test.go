@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,7 +31,7 @@ func (f *netFault) lossUDP(s *server, p float64) {
 // received and lost (after any retransmission).
 const concealJS = `(async () => {
   const pc = window.voicectl && window.voicectl.pc;
-  const r = {samples: 0, concealed: 0, packets: 0, lost: 0};
+  const r = {samples: 0, concealed: 0, packets: 0, lost: 0, nacks: 0, discarded: 0, jbDelay: 0, jbTarget: 0, jbEmitted: 0, silent: 0};
   if (!pc) return r;
   (await pc.getStats()).forEach((s) => {
     if (s.type === "inbound-rtp" && s.kind === "audio") {
@@ -36,6 +39,12 @@ const concealJS = `(async () => {
       r.concealed += s.concealedSamples || 0;
       r.packets += s.packetsReceived || 0;
       r.lost += s.packetsLost || 0;
+      r.nacks += s.nackCount || 0;
+      r.discarded += s.packetsDiscarded || 0;
+      r.jbDelay += s.jitterBufferDelay || 0;
+      r.jbTarget += s.jitterBufferTargetDelay || 0;
+      r.jbEmitted += s.jitterBufferEmittedCount || 0;
+      r.silent += s.silentConcealedSamples || 0;
     }
   });
   return r;
@@ -46,26 +55,56 @@ type concealStats struct {
 	Concealed float64 `json:"concealed"`
 	Packets   float64 `json:"packets"`
 	Lost      float64 `json:"lost"`
+	NACKs     float64 `json:"nacks"`     // NACK packets the listener sent
+	Discarded float64 `json:"discarded"` // packets that came too late to play
+	JBDelay   float64 `json:"jbDelay"`   // seconds, summed over emitted samples
+	JBTarget  float64 `json:"jbTarget"`  // seconds, summed over emitted samples
+	JBEmitted float64 `json:"jbEmitted"` // samples the jitter buffer emitted
+	Silent    float64 `json:"silent"`    // concealed samples that were silence
+}
+
+func (c concealStats) plus(o concealStats) concealStats {
+	return concealStats{c.Samples + o.Samples, c.Concealed + o.Concealed, c.Packets + o.Packets, c.Lost + o.Lost,
+		c.NACKs + o.NACKs, c.Discarded + o.Discarded, c.JBDelay + o.JBDelay, c.JBTarget + o.JBTarget, c.JBEmitted + o.JBEmitted, c.Silent + o.Silent}
 }
 
 func (c concealStats) minus(o concealStats) concealStats {
-	return concealStats{c.Samples - o.Samples, c.Concealed - o.Concealed, c.Packets - o.Packets, c.Lost - o.Lost}
+	return c.plus(concealStats{-o.Samples, -o.Concealed, -o.Packets, -o.Lost, -o.NACKs, -o.Discarded, -o.JBDelay, -o.JBTarget, -o.JBEmitted, -o.Silent})
+}
+
+// String gives the window's counts and the jitter buffer's mean delay and
+// target over it.
+func (c concealStats) String() string {
+	jb := max(c.JBEmitted, 1)
+	return fmt.Sprintf("samples %.0f concealed %.0f (silent %.0f) packets %.0f lost %.0f nacks %.0f discarded %.0f jb delay %.0f ms target %.0f ms",
+		c.Samples, c.Concealed, c.Silent, c.Packets, c.Lost, c.NACKs, c.Discarded, 1000*c.JBDelay/jb, 1000*c.JBTarget/jb)
 }
 
 // lossFigure is what the listeners of one run saw over one window.
 type lossFigure struct {
 	Concealed float64 // concealed samples / samples received
-	Lost      float64 // packets lost / (received + lost), after recovery by NACK
+	// Audible is the concealed samples that were not silence (Chromium's
+	// concealedSamples less silentConcealedSamples) / samples received:
+	// the audio the listener lost. With Opus DTX the publisher sends a
+	// packet per 400 ms in silence and NetEq counts much of the silence
+	// between them as concealed, with or without loss (measured: 0.5-10 %
+	// of samples, 90 % of it silent, with no packet lost); that is noise in
+	// the figure, not audio anyone missed.
+	Audible float64
+	Lost    float64 // packets lost / (received + lost), after recovery by NACK
 }
 
 func (f lossFigure) String() string {
-	return fmt.Sprintf("concealed %.2f%% of samples, lost %.2f%% of packets", 100*f.Concealed, 100*f.Lost)
+	return fmt.Sprintf("concealed %.2f%% of samples (%.2f%% audible), lost %.2f%% of packets", 100*f.Concealed, 100*f.Audible, 100*f.Lost)
 }
 
-// Loss test windows: the first lets the senders' adaptation (Opus in-band
-// FEC, turned on from the loss in receiver reports) settle, the second is
-// measured.
+// Loss test windows: before the first loss the pages warm up (their
+// jitter buffers settle after the first packets: a first window measured
+// at once concealed 2-4 % more in every setting); each loss rate then lets
+// the senders' adaptation (Opus in-band FEC, turned on from the loss in
+// receiver reports) settle before its window is measured.
 const (
+	lossWarmUp = 4 * time.Second
 	lossSettle = 2 * time.Second
 	lossWindow = 12 * time.Second
 )
@@ -74,23 +113,25 @@ const (
 // a listener in a room and, for each loss rate in turn, drops that share of
 // the server's UDP at random in both directions and measures the listener's
 // concealment over lossWindow.
-func concealedUnderLoss(t *testing.T, env []string, losses []float64) []lossFigure {
+func concealedUnderLoss(t *testing.T, env []string, page string, losses []float64) []lossFigure {
 	s := startServeEnv(t, faultEnv(env...), "--workers", "1")
 	browser := newBrowser(t)
 	// One publisher, one listener: on two shared cores every page's audio
 	// threads compete, and a starved listener conceals for want of CPU too.
-	newTab(t, browser, s.base+"/?room=loss&name=alice")
-	tabs := []context.Context{newTab(t, browser, s.base+"/?room=loss&name=bob&publish=0")}
+	q := page
+	newTab(t, browser, s.base+"/?room=loss&name=alice"+q)
+	tabs := []context.Context{newTab(t, browser, s.base+"/?room=loss&name=bob&publish=0"+q)}
 	hears(t, tabs[0], 1)
 	snap := func() concealStats {
 		var sum concealStats
 		for _, tab := range tabs {
 			c, err := chromedp.Run(tab, chromedp.Evaluate[concealStats](concealJS, chromedp.EvalAwaitPromise))
 			require.NoError(t, err)
-			sum = concealStats{sum.Samples + c.Samples, sum.Concealed + c.Concealed, sum.Packets + c.Packets, sum.Lost + c.Lost}
+			sum = sum.plus(c)
 		}
 		return sum
 	}
+	time.Sleep(lossWarmUp)
 	var out []lossFigure
 	for _, p := range losses {
 		f := newNetFault(t)
@@ -101,11 +142,13 @@ func concealedUnderLoss(t *testing.T, env []string, losses []float64) []lossFigu
 		d := snap().minus(before)
 		f.clear()
 		require.Greater(t, d.Samples, 0.5*48000*lossWindow.Seconds(), "the listeners played audio through the window: %+v", d)
-		fig := lossFigure{Concealed: d.Concealed / d.Samples, Lost: d.Lost / (d.Packets + d.Lost)}
+		fig := lossFigure{Concealed: d.Concealed / d.Samples, Audible: (d.Concealed - d.Silent) / d.Samples, Lost: d.Lost / (d.Packets + d.Lost)}
 		m := scrape(t, s)
-		t.Logf("%.0f%% loss each way: %v (%+v); worker so far: NACKed by listeners %.0f, re-sent %.0f, asked of publishers %.0f", 100*p, fig, d,
+		t.Logf("%.0f%% loss each way: %v (%v); worker so far: NACKed by listeners %.0f, re-sent %.0f, asked of publishers %.0f", 100*p, fig, d,
 			metricSum(t, m, "voicectl_worker_nack_requested_packets_total"), metricSum(t, m, "voicectl_worker_retransmitted_packets_total"),
 			metricSum(t, m, "voicectl_worker_nack_sent_packets_total"))
+		t.Logf("worker so far: re-sends refused %.0f, missing %.0f", metricSum(t, m, "voicectl_worker_retransmits_refused_total"),
+			metricSum(t, m, "voicectl_worker_retransmits_missing_total"))
 		out = append(out, fig)
 	}
 	return out
@@ -114,32 +157,75 @@ func concealedUnderLoss(t *testing.T, env []string, losses []float64) []lossFigu
 // TestREDAndNACKConcealLossInBrowsers: a Chromium publisher and listener
 // in a room under random loss on the server's UDP (3 % and 10 % each way,
 // so about twice that from publisher to listener): with RED (RFC 2198) and
-// NACK (RFC 4585) on, the listener conceals less than half of what it
-// conceals with both off at 10 %, and less at 3 %. The on and off servers
-// run side by side; the figures are logged. Measured here, NACK alone
-// reached 1/18 at 10 % and RED with NACK 1/3.5 to 1/14 from run to run
-// (re-sent packets that come after their playout are concealed all the
-// same), so the issue's bound of a fifth is not asserted for the pair.
+// NACK (RFC 4585) on, as by default, the listener conceals at most a fifth
+// of what it conceals with both off, at 3 % and at 10 %. The servers run
+// side by side; the figures are logged.
+//
+// The pages publish without Opus DTX (dtx=0). With DTX the publisher sends
+// one packet per 400 ms in silence, and a lost one is found missing only
+// when the next comes, 400 ms later: NetEq has concealed up to 400 ms by
+// then, and neither RED (the next packet's redundant copy) nor NACK (asked
+// for when the gap shows) comes in time. Measured here with DTX, RED and NACK
+// leave 1.1-2.1 % concealed at 3 % with no packet lost in the end (RED and
+// NACK off: 1.8-6.4 %), so the bound of a fifth holds at 10 % only.
+//
+// E2E_LOSS_MODES (a comma list of on, off, nack, red, each optionally
+// with -nodtx) and E2E_LOSS_RATES (e.g. 0,0.03,0.1) measure other settings
+// side by side; the bounds are then not asserted.
 func TestREDAndNACKConcealLossInBrowsers(t *testing.T) {
 	t.Parallel()
 	losses := []float64{0.03, 0.10}
-	var on, off []lossFigure
-	t.Run("runs", func(t *testing.T) {
-		t.Run("on", func(t *testing.T) {
-			t.Parallel()
-			on = concealedUnderLoss(t, nil, losses)
-		})
-		t.Run("off", func(t *testing.T) {
-			t.Parallel()
-			off = concealedUnderLoss(t, []string{"VOICECTL_RTC_RED=false", "VOICECTL_RTC_NACK=false"}, losses)
-		})
-	})
-	require.Len(t, on, len(losses))
-	require.Len(t, off, len(losses))
-	for i, p := range losses {
-		t.Logf("%.0f%% loss each way: on: %v; off: %v", 100*p, on[i], off[i])
+	if r := os.Getenv("E2E_LOSS_RATES"); r != "" {
+		losses = nil
+		for _, f := range strings.Split(r, ",") {
+			p, err := strconv.ParseFloat(f, 64)
+			require.NoError(t, err)
+			losses = append(losses, p)
+		}
 	}
+	// Pages without DTX: see the doc comment.
+	modes := []string{"on-nodtx", "off-nodtx"}
+	if m := os.Getenv("E2E_LOSS_MODES"); m != "" {
+		modes = strings.Split(m, ",")
+	}
+	figs := make([][]lossFigure, len(modes))
+	t.Run("runs", func(t *testing.T) {
+		for i, mode := range modes {
+			base, nodtx := strings.CutSuffix(mode, "-nodtx")
+			env, ok := lossModes[base]
+			require.True(t, ok, "mode %q", mode)
+			page := ""
+			if nodtx {
+				page = "&dtx=0"
+			}
+			t.Run(mode, func(t *testing.T) {
+				t.Parallel()
+				figs[i] = concealedUnderLoss(t, env, page, losses)
+			})
+		}
+	})
+	for i, mode := range modes {
+		require.Len(t, figs[i], len(losses), mode)
+		for j, p := range losses {
+			t.Logf("%s, %.0f%% loss each way: %v", mode, 100*p, figs[i][j])
+		}
+	}
+	if os.Getenv("E2E_LOSS_MODES") != "" || os.Getenv("E2E_LOSS_RATES") != "" {
+		return
+	}
+	on, off := figs[0], figs[1]
 	require.Greater(t, off[1].Concealed, 0.08, "without RED and NACK the listener conceals what is lost")
 	require.Less(t, on[1].Concealed, off[1].Concealed/2, "with RED and NACK the listener conceals less than half")
-	require.Less(t, on[0].Concealed, off[0].Concealed, "RED and NACK conceal less at 3 % too")
+	for i, p := range losses {
+		require.LessOrEqual(t, on[i].Concealed, off[i].Concealed/5, "at %.0f%% loss each way RED and NACK leave at most a fifth of the concealment", 100*p)
+	}
+}
+
+// lossModes are the server settings the loss test compares: the defaults
+// (on), neither mechanism (off), and each alone.
+var lossModes = map[string][]string{
+	"on":   nil,
+	"off":  {"VOICECTL_RTC_RED=false", "VOICECTL_RTC_NACK=false"},
+	"nack": {"VOICECTL_RTC_RED=false"},
+	"red":  {"VOICECTL_RTC_NACK=false"},
 }

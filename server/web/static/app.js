@@ -12,6 +12,7 @@ const page = {
   room: params.get("room") || "",
   name: params.get("name") || "",
   publish: params.get("publish") !== "0",
+  dtx: params.get("dtx") !== "0",
   cluster: false, // served by `voicectl api`: join through it
   error: "",
   client: null, // the Room
@@ -124,10 +125,10 @@ async function start() {
   let room;
   try {
     if (page.cluster) {
-      room = createRoom({ room: page.room, identity: page.name, publish: page.publish, audio: $("audio") });
+      room = createRoom({ room: page.room, identity: page.name, publish: page.publish, dtx: page.dtx, audio: $("audio") });
     } else {
       if (!page.token) page.token = await devToken(page.room, page.name, page.publish);
-      room = createRoom({ url: location.origin, token: page.token, publish: page.publish, audio: $("audio") });
+      room = createRoom({ url: location.origin, token: page.token, publish: page.publish, dtx: page.dtx, audio: $("audio") });
     }
   } catch (e) {
     setStatus(String(e.message || e), true);
