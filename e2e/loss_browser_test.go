@@ -100,7 +100,7 @@ func (f lossFigure) String() string {
 
 // Loss test windows: before the first loss the pages warm up (their
 // jitter buffers settle after the first packets: a first window measured
-// at once concealed 2-4 % more in every setting); each loss rate then lets
+// at once, with no loss at all, concealed 0-4.5 %); each loss rate then lets
 // the senders' adaptation (Opus in-band FEC, turned on from the loss in
 // receiver reports) settle before its window is measured.
 const (
