@@ -176,9 +176,14 @@ func (wc workerCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // constHistogram is a worker's histogram from its counts per bucket (the
-// last past every bound); false when the worker sent none (it measured
-// nothing yet, or is older).
+// last past every bound). A worker that measured nothing yet sends none:
+// it is an empty histogram then, so that it exists from the start as
+// client_golang's own do (dashboards and alerts naming it see zeros, not
+// no series). False for counts that do not match the bounds.
 func constHistogram(d *prometheus.Desc, bounds []float64, counts []uint64, sum float64, labels ...string) (prometheus.Metric, bool) {
+	if len(counts) == 0 {
+		counts = make([]uint64, len(bounds)+1)
+	}
 	if len(counts) != len(bounds)+1 {
 		return nil, false
 	}

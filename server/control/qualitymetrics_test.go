@@ -33,8 +33,14 @@ func TestQualityHistogramFromWorkerBuckets(t *testing.T) {
 	require.EqualValues(t, 4, b[len(b)-1].GetCumulativeCount(), "le 95")
 	require.Equal(t, "worker", pb.GetLabel()[0].GetName())
 
-	_, ok = constHistogram(dQualityLoss, ipc.QualityLossBounds, nil, 0, "0")
-	require.False(t, ok, "a worker that measured nothing yet")
+	m, ok = constHistogram(dQualityLoss, ipc.QualityLossBounds, nil, 0, "0")
+	require.True(t, ok, "a worker that measured nothing yet: an empty histogram")
+	reg = prometheus.NewPedanticRegistry()
+	reg.MustRegister(oneMetric{m})
+	mfs, err = reg.Gather()
+	require.NoError(t, err)
+	require.Zero(t, mfs[0].GetMetric()[0].GetHistogram().GetSampleCount())
+	require.Len(t, mfs[0].GetMetric()[0].GetHistogram().GetBucket(), len(ipc.QualityLossBounds))
 	_, ok = constHistogram(dQualityLoss, ipc.QualityLossBounds, []uint64{1}, 0, "0")
 	require.False(t, ok, "buckets that do not match the bounds")
 }
