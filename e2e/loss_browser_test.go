@@ -158,7 +158,8 @@ func concealedUnderLoss(t *testing.T, env []string, page string, losses []float6
 // in a room under random loss on the server's UDP (3 % and 10 % each way,
 // so about twice that from publisher to listener): with RED (RFC 2198) and
 // NACK (RFC 4585) on, as by default, the listener conceals at most a fifth
-// of what it conceals with both off, at 3 % and at 10 %. The servers run
+// of what it conceals with both off, at 3 % and at 10 % (or under 1 % of
+// samples, the noise of a loaded host: concealNoise). The servers run
 // side by side; the figures are logged.
 //
 // The pages publish without Opus DTX (dtx=0). With DTX the publisher sends
@@ -218,9 +219,17 @@ func TestREDAndNACKConcealLossInBrowsers(t *testing.T) {
 	require.Greater(t, off[1].Concealed, 0.08, "without RED and NACK the listener conceals what is lost")
 	require.Less(t, on[1].Concealed, off[1].Concealed/2, "with RED and NACK the listener conceals less than half")
 	for i, p := range losses {
-		require.LessOrEqual(t, on[i].Concealed, off[i].Concealed/5, "at %.0f%% loss each way RED and NACK leave at most a fifth of the concealment", 100*p)
+		require.LessOrEqual(t, on[i].Concealed, max(off[i].Concealed/5, concealNoise),
+			"at %.0f%% loss each way RED and NACK leave at most a fifth of the concealment (or under the noise of a loaded host)", 100*p)
 	}
 }
+
+// concealNoise is the concealment a page shows beside the whole suite on
+// two cores with nothing lost in the end: late re-sends and a starved audio
+// thread. On a quiet machine RED and NACK left 0.00-0.06 % at 3 % (off:
+// 4.5-6.2 %); in make test, beside the race-detected packages, 0.89 % once
+// with 0 packets lost (off: 3.1 %), where a fifth of off is 0.62 %.
+const concealNoise = 0.01
 
 // lossModes are the server settings the loss test compares: the defaults
 // (on), neither mechanism (off), and each alone.

@@ -59,6 +59,14 @@ func (w *busWatch) downSince(now time.Time) time.Time {
 	return w.back
 }
 
+// lastBack is when the last own beat came back: the API heard the broker
+// until then.
+func (w *busWatch) lastBack() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.back
+}
+
 // up reports whether an own beat came back within the window before now.
 func (w *busWatch) up(now time.Time) bool {
 	w.mu.Lock()

@@ -30,6 +30,7 @@ func (o *Orchestrator) failoverLoop() {
 		seen = health.Reconnects()
 	}
 	outage := false
+	var outageFrom time.Time // when the API last heard its own beat before the outage
 	for {
 		select {
 		case <-o.stop:
@@ -40,15 +41,17 @@ func (o *Orchestrator) failoverLoop() {
 		up := o.watch.up(now) && (health == nil || health.Connected())
 		switch {
 		case !up && !outage:
-			outage = true
+			outage, outageFrom = true, o.watch.lastBack()
 			o.log.Warn("off the bus: no server is declared dead until the API's own beats come back")
 		case up && outage:
 			// Heartbeats missed while the API itself was cut off from the
-			// broker say nothing about the servers: they get a full
-			// dead_after to be heard again.
+			// broker say nothing about the servers: that stretch is not
+			// counted against them (one heard until it began gets a full
+			// dead_after). Only that stretch: a late own beat on a loaded
+			// machine must not make a long-silent server new again.
 			outage = false
-			o.reg.Excuse(now)
-			o.log.Info("back on the bus: servers get dead_after to be heard again")
+			o.reg.ExcuseFor(now, now.Sub(outageFrom))
+			o.log.Info("back on the bus: the servers' silence during the outage is not counted", "outage", now.Sub(outageFrom).Round(time.Millisecond))
 			continue
 		}
 		if health != nil {

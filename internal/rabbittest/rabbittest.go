@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,22 +31,38 @@ type Broker struct {
 	node string
 	env  []string
 	dir  string
+	t    testing.TB
 }
 
 // Start starts a node for t and stops it when t ends. It fails the test when
-// rabbitmq-server is missing (make test installs it).
+// rabbitmq-server is missing (make test installs it). A node that dies while
+// booting (seen once in make test, with nothing in its logs) is started
+// again, on new ports, up to twice.
 func Start(t testing.TB) *Broker {
 	t.Helper()
 	testenv.RequireLoopbackOnly(t)
 	if _, err := os.Stat(filepath.Join(bin, "rabbitmq-server")); err != nil {
 		t.Fatalf("RabbitMQ is required (make test installs Debian's rabbitmq-server): %v", err)
 	}
+	for attempt := 1; ; attempt++ {
+		b := start(t)
+		if b.await(attempt == 3) {
+			t.Cleanup(func() { b.ctl(t, "stop") })
+			return b
+		}
+		t.Logf("RabbitMQ node %s died while booting; starting another (attempt %d)", b.node, attempt+1)
+	}
+}
+
+// start launches a node on fresh ports and data directory.
+func start(t testing.TB) *Broker {
+	t.Helper()
 	n := int(seq.Add(1))
 	// Ports the kernel says are free now: packages test in parallel, each
 	// starting several brokers, so ports derived from the pid could meet.
 	port, dist := freePort(t), freePort(t)
 	dir := t.TempDir()
-	b := &Broker{Port: port, node: fmt.Sprintf("vt%d_%d@localhost", os.Getpid(), n), dir: dir,
+	b := &Broker{t: t, Port: port, node: fmt.Sprintf("vt%d_%d@localhost", os.Getpid(), n), dir: dir,
 		URL: fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", port)}
 	plugins := filepath.Join(dir, "enabled_plugins")
 	if err := os.WriteFile(plugins, []byte("[].\n"), 0o644); err != nil {
@@ -63,20 +80,44 @@ func Start(t testing.TB) *Broker {
 		"RABBITMQ_PID_FILE="+filepath.Join(dir, "rabbit.pid"),
 	)
 	b.run(t, "rabbitmq-server", "-detached")
-	t.Cleanup(func() { b.ctl(t, "stop") })
-	// -detached returns before the node has booted. The node opens its AMQP
-	// listener last, once it takes connections, so a TCP dial says it is up:
-	// polling with rabbitmqctl instead boots an Erlang VM per try, about a
-	// CPU-second each, which many brokers starting at once could not afford.
-	deadline := time.Now().Add(60 * time.Second)
+	return b
+}
+
+// await waits until the node takes connections (true). -detached returns
+// before the node has booted. The node opens its AMQP listener last, once
+// it takes connections, so a TCP dial says it is up: polling with
+// rabbitmqctl instead boots an Erlang VM per try, about a CPU-second each,
+// which many brokers starting at once could not afford. A node that epmd
+// no longer lists 15 s in has died: false, unless last, which fails the
+// test with the CLI's diagnosis.
+func (b *Broker) await(last bool) bool {
+	t := b.t
+	t.Helper()
+	began := time.Now()
+	deadline := began.Add(60 * time.Second)
 	for !b.listening() {
-		if time.Now().After(deadline) {
+		gone := time.Since(began) > 15*time.Second && !b.registered()
+		if time.Now().After(deadline) || gone {
+			if !last {
+				return false
+			}
 			b.ctl(t, "await_startup", "--timeout", "1") // fails with the CLI's diagnosis
-			t.Fatalf("RabbitMQ took no connection on port %d within 60s", port)
+			t.Fatalf("RabbitMQ took no connection on port %d within %s", b.Port, time.Since(began).Round(time.Second))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return b
+	return true
+}
+
+// registered reports whether epmd lists the node (a cheap look, no Erlang
+// VM); true when epmd cannot be asked.
+func (b *Broker) registered() bool {
+	out, err := exec.Command("epmd", "-names").Output()
+	if err != nil {
+		return true
+	}
+	name, _, _ := strings.Cut(b.node, "@")
+	return bytes.Contains(out, []byte("name "+name+" "))
 }
 
 // listening reports whether the node's AMQP port takes a connection.

@@ -7,6 +7,7 @@
 package registry
 
 import (
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -242,11 +243,26 @@ func (r *Registry) Declare(id cluster.ServerID, now time.Time) bool {
 // Excuse forgives every live server's silence up to now: after the API's
 // own bus outage, servers get a full dead_after to be heard again.
 func (r *Registry) Excuse(now time.Time) {
+	r.ExcuseFor(now, time.Duration(math.MaxInt64))
+}
+
+// ExcuseFor forgives every live server the silence of an outage of the
+// API's own that lasted d and ended now: its silence counts only the time
+// the API could hear it. A server heard until the outage began gets a full
+// dead_after again, as with Excuse; one silent long before it is not made
+// new by a short one (a late beat of the API's own on a loaded machine
+// would otherwise keep a dead server from ever being declared dead).
+func (r *Registry) ExcuseFor(now time.Time, d time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, s := range r.servers {
-		if !s.Dead && s.LastSeen.Before(now) {
+		if s.Dead || !s.LastSeen.Before(now) {
+			continue
+		}
+		if now.Sub(s.LastSeen) <= d {
 			s.LastSeen = now
+		} else {
+			s.LastSeen = s.LastSeen.Add(d)
 		}
 	}
 }

@@ -89,6 +89,21 @@ func TestExcuseGivesSilentServersAFullDeadAfter(t *testing.T) {
 	require.Equal(t, []cluster.ServerID{"a"}, r.Reap(t0.Add(6500*time.Millisecond)))
 }
 
+// A short outage of the API's own forgives only its own length: a server
+// silent long before it stays due, one heard until it began gets a full
+// dead_after.
+func TestExcuseForForgivesTheOutageOnly(t *testing.T) {
+	r := New(time.Second)
+	t0 := time.Now()
+	r.Observe(cluster.Heartbeat{Server: "gone"}, t0)
+	r.Observe(cluster.Heartbeat{Server: "here"}, t0.Add(900*time.Millisecond))
+	// The API's own beats were late from 0.9 s to 1.1 s.
+	r.ExcuseFor(t0.Add(1100*time.Millisecond), 200*time.Millisecond)
+	require.Equal(t, []cluster.ServerID{"gone"}, r.Reap(t0.Add(1300*time.Millisecond)), "0.2 s forgiven of its 1.3 s")
+	require.Empty(t, r.Reap(t0.Add(2000*time.Millisecond)))
+	require.Equal(t, []cluster.ServerID{"here"}, r.Reap(t0.Add(2200*time.Millisecond)), "a full second from the outage's end")
+}
+
 func TestSeenHeardDrainingAndForget(t *testing.T) {
 	r := New(time.Second)
 	t0 := time.Now()
