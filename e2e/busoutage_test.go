@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -55,22 +54,8 @@ func TestClusterOffTheBrokerAnswersAtOnceAndSaysSo(t *testing.T) {
 	require.Eventually(t, func() bool { _, st := readyBus(t, api.base); return !st.Connected }, 15*time.Second, 50*time.Millisecond,
 		"the API notices its lost connection")
 
-	body, _ := json.Marshal(map[string]string{"room": "new"})
-	req, err := http.NewRequest("POST", api.base+"/v1/rooms", bytes.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+clusterAPIKey)
-	start := time.Now()
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	took := time.Since(start)
-	var he wire.HTTPError
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&he))
-	resp.Body.Close()
-	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
-	require.Equal(t, wire.CodeBusUnavailable, he.Code, he.Message)
-	require.Equal(t, "5", resp.Header.Get("Retry-After"))
+	took := createRefusedOffTheBroker(t, api, "new")
 	require.Less(t, took, 2*time.Second, "answered at once, not after create_timeout (10s)")
-	t.Logf("off the broker: POST /v1/rooms answered %d %s in %s", resp.StatusCode, he.Code, took)
 
 	// A room with a live home needs no broker to be joined.
 	a, _, err := api.joinThroughAPI(t, "kept", "alice")

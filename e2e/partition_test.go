@@ -188,11 +188,10 @@ func getJSON(url, auth string, out any) error {
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
-// offTheBrokerSaysSo checks, during a broker outage that began between from
-// and to, that a create is answered 503 bus_unavailable at once (a frozen
-// broker's connection is still up: the API knows by its own beats), and
-// that /readyz, GET /v1/servers and `voicectl servers` date the outage.
-func offTheBrokerSaysSo(t *testing.T, api *apiProc, room string, from, to time.Time) {
+// createRefusedOffTheBroker creates room through the API while it is off
+// the broker, checks the answer is 503 bus_unavailable with Retry-After,
+// and returns how long it took.
+func createRefusedOffTheBroker(t *testing.T, api *apiProc, room string) time.Duration {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"room": room})
 	req, err := http.NewRequest("POST", api.base+"/v1/rooms", bytes.NewReader(body))
@@ -208,6 +207,34 @@ func offTheBrokerSaysSo(t *testing.T, api *apiProc, room string, from, to time.T
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, he.Message)
 	require.Equal(t, wire.CodeBusUnavailable, he.Code, he.Message)
 	require.Equal(t, "5", resp.Header.Get("Retry-After"))
+	t.Logf("off the broker: POST /v1/rooms answered %d %s in %s", resp.StatusCode, he.Code, took)
+	return took
+}
+
+// sentBackToTheAPI waits until each peer is told to reconnect through the
+// API (reason moved) or its client is closed.
+func sentBackToTheAPI(t *testing.T, within time.Duration, msg string, peers ...*client.Client) {
+	t.Helper()
+	for _, p := range peers {
+		require.Eventually(t, func() bool {
+			select {
+			case ev, ok := <-p.Events():
+				r, is := ev.(*wire.Reconnect)
+				return !ok || is && r.Reason == string(wire.ReconnectMoved)
+			default:
+				return false
+			}
+		}, within, 10*time.Millisecond, msg)
+	}
+}
+
+// offTheBrokerSaysSo checks, during a broker outage that began between from
+// and to, that a create is answered 503 bus_unavailable at once (a frozen
+// broker's connection is still up: the API knows by its own beats), and
+// that /readyz, GET /v1/servers and `voicectl servers` date the outage.
+func offTheBrokerSaysSo(t *testing.T, api *apiProc, room string, from, to time.Time) {
+	t.Helper()
+	took := createRefusedOffTheBroker(t, api, room)
 	require.Less(t, took, 1500*time.Millisecond, "answered at once, not after create_timeout (3s)")
 
 	inOutage := func(what string, since time.Time) {
@@ -227,7 +254,6 @@ func offTheBrokerSaysSo(t *testing.T, api *apiProc, room string, from, to time.T
 	_, stderr, code := cli(t, append(os.Environ(), "VOICECTL_AUTH_API_KEY="+clusterAPIKey), "servers", "--api", api.base)
 	require.Zero(t, code)
 	require.Contains(t, stderr, "voicectl api is off the message broker since")
-	t.Logf("off the broker: POST /v1/rooms answered %d %s in %s", resp.StatusCode, he.Code, took)
 }
 
 // end stops sampling and checks each room: the directory never named a
@@ -472,17 +498,7 @@ func TestClusterADeadOrFrozenServerIsReHomedOnce(t *testing.T) {
 			if sig == syscall.SIGSTOP {
 				require.NoError(t, home.cmd.Process.Signal(syscall.SIGCONT))
 				// Its peers are sent back to the API ...
-				for _, p := range []*client.Client{a, b} {
-					require.Eventually(t, func() bool {
-						select {
-						case ev, ok := <-p.Events():
-							r, is := ev.(*wire.Reconnect)
-							return !ok || is && r.Reason == string(wire.ReconnectMoved)
-						default:
-							return false
-						}
-					}, 15*time.Second, 10*time.Millisecond, "the woken server kept its peers")
-				}
+				sentBackToTheAPI(t, 15*time.Second, "the woken server kept its peers", a, b)
 				// ... and it admits no join to the room it lost.
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
@@ -553,17 +569,7 @@ func TestClusterAServerCutFromTheBrokerAndTheAPIFencesItself(t *testing.T) {
 	var he *client.HTTPError
 	require.ErrorAs(t, err, &he, "a client's join is refused")
 	require.Equal(t, wire.CodeWrongServer, he.Body.Code, "with the code that sends it back to the API")
-	for _, p := range []*client.Client{a, b} {
-		require.Eventually(t, func() bool {
-			select {
-			case ev, ok := <-p.Events():
-				r, is := ev.(*wire.Reconnect)
-				return !ok || is && r.Reason == string(wire.ReconnectMoved)
-			default:
-				return false
-			}
-		}, 5*time.Second, 10*time.Millisecond, "its peers were not sent back to the API")
-	}
+	sentBackToTheAPI(t, 5*time.Second, "its peers were not sent back to the API", a, b)
 	sentBack := time.Since(cutAt)
 
 	// The API wakes: its probe reaches the server, which keeps the room.
