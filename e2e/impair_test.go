@@ -110,7 +110,7 @@ func TestLoadgenCalibrateOnAnImpairedNetwork(t *testing.T) {
 	t.Parallel()
 	_, env := startLoadServer(t, 1)
 	out, stderr, code := cli(t, env, "loadgen", "calibrate", "--publishers", "1", "--step", "2", "--max-listeners", "4",
-		"--window", "2s", "--loss", "5%", "--seed", "3", "--red=false", "--nack=false", "-o", "json")
+		"--window", "2s", "--loss", "5%", "--seed", "3", "--red=false", "--nack=false", "--max-latency-p99", calibrateLatencyLimit, "-o", "json")
 	require.Zero(t, code, stderr)
 	var res loadgen.CalibrateResult
 	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
