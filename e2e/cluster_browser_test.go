@@ -26,7 +26,7 @@ func pageServer(t *testing.T, tab context.Context) string {
 // each other again.
 func TestClusterBrowserPagesRejoinAfterTheirServerDies(t *testing.T) {
 	t.Parallel()
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	byURL := map[string]*server{}
 	for _, ip := range []string{"127.0.0.11", "127.0.0.12"} {
 		s := startServeEnv(t, clusterEnv(), "--http-addr", ip+":0", "--workers", "1", "--amqp-url", br.URL)

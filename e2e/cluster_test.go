@@ -187,7 +187,7 @@ func hearEachOther(t *testing.T, a, b *client.Client, within time.Duration) {
 
 func TestClusterAPIPlacesByUsageAndFailsOver(t *testing.T) {
 	t.Parallel()
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	var servers []*server
 	byID := map[cluster.ServerID]*server{}
 	for _, ip := range []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"} {
@@ -281,7 +281,7 @@ func TestClusterAPIPlacesByUsageAndFailsOver(t *testing.T) {
 
 func TestClusterAPIRestartKeepsTheDirectory(t *testing.T) {
 	t.Parallel()
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	startServeEnv(t, clusterEnv(), "--http-addr", "127.0.0.11:0", "--workers", "1", "--amqp-url", br.URL)
 	dir := t.TempDir()
 	api := startAPI(t, br.URL, dir)
@@ -313,7 +313,7 @@ func TestClusterAPIRestartKeepsTheDirectory(t *testing.T) {
 //
 //	go test -c -o bin/e2e.test ./e2e && cd e2e && ../scripts/in-netns.sh ../bin/e2e.test -test.run '^$' -test.bench ClusterAPICreates -test.benchtime 300x
 func BenchmarkClusterAPICreates(b *testing.B) {
-	br := rabbittest.Start(b)
+	br := rabbittest.Shared(b)
 	for _, ip := range []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"} {
 		startServeEnv(b, clusterEnv(), "--http-addr", ip+":0", "--workers", "1", "--amqp-url", br.URL)
 	}
@@ -330,7 +330,7 @@ func BenchmarkClusterAPICreates(b *testing.B) {
 
 func TestClusterAServerBackFromTheDeadGivesUpItsMovedRooms(t *testing.T) {
 	t.Parallel()
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	first := startServeEnv(t, clusterEnv(), "--http-addr", "127.0.0.11:0", "--workers", "1", "--amqp-url", br.URL)
 	api := startAPI(t, br.URL, t.TempDir())
 	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 1 }, 15*time.Second, 50*time.Millisecond)
@@ -372,7 +372,20 @@ func TestClusterAServerBackFromTheDeadGivesUpItsMovedRooms(t *testing.T) {
 func TestClusterAPIThroughARabbitMQRestart(t *testing.T) {
 	t.Parallel()
 	br := rabbittest.Start(t)
-	env := []string{"VOICECTL_CLUSTER_DEAD_AFTER=6s", "VOICECTL_CLUSTER_CREATE_TIMEOUT=20s"}
+	const createTimeout = 20 * time.Second
+	env := []string{"VOICECTL_CLUSTER_DEAD_AFTER=6s", "VOICECTL_CLUSTER_CREATE_TIMEOUT=" + createTimeout.String()}
+	// A create asked while the API is off the broker is refused at once. One
+	// in flight as the connection drops waits for the bus to come back and
+	// is sent again (the same request id: a server makes the room once)
+	// until its try of a server ends (create_timeout/4): seen once beside
+	// the whole suite, where the broker's restart outlasted it (5.0 s). Each
+	// goroutine's later tries were all asked off the broker.
+	refusedWithin := func(attempt int) time.Duration {
+		if attempt == 1 {
+			return createTimeout/4 + 2*time.Second
+		}
+		return 2 * time.Second
+	}
 	var servers []*server
 	for _, ip := range []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"} {
 		servers = append(servers, startServeEnv(t, append(clusterEnv(), env...), "--http-addr", ip+":0", "--workers", "1", "--amqp-url", br.URL))
@@ -393,7 +406,7 @@ func TestClusterAPIThroughARabbitMQRestart(t *testing.T) {
 		go func() {
 			time.Sleep(time.Duration(i) * 40 * time.Millisecond)
 			room := fmt.Sprint("through-", i)
-			for {
+			for attempt := 1; ; attempt++ {
 				start := time.Now()
 				var ra service.RoomAnswer
 				var he wire.HTTPError
@@ -403,7 +416,7 @@ func TestClusterAPIThroughARabbitMQRestart(t *testing.T) {
 					// and asked again as a client would (sooner than the
 					// answer's Retry-After, to keep the test short).
 					offBus.Add(1)
-					if took := time.Since(start); took > 2*time.Second {
+					if took := time.Since(start); took > refusedWithin(attempt) {
 						results <- result{room, code, took, ra}
 						return
 					}
@@ -424,7 +437,7 @@ func TestClusterAPIThroughARabbitMQRestart(t *testing.T) {
 		r := <-results
 		require.Contains(t, []int{http.StatusCreated, http.StatusServiceUnavailable}, r.code, "room %s", r.room)
 		if r.code == http.StatusServiceUnavailable {
-			require.Less(t, r.took, 2*time.Second, "room %s: a create off the broker is refused at once", r.room)
+			require.Fail(t, "a create refused too slowly", "room %s: refused after %s", r.room, r.took)
 		}
 		longest = max(longest, r.took)
 		if r.code == http.StatusCreated {
@@ -464,7 +477,7 @@ func TestClusterAPIThroughARabbitMQRestart(t *testing.T) {
 // the registry's gauges, the re-homing counter and the bus's connection.
 func TestPrometheusScrapesTheClusterAPI(t *testing.T) {
 	t.Parallel()
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	byURL := map[string]*server{}
 	for _, ip := range []string{"127.0.0.11", "127.0.0.12"} {
 		s := startServeEnv(t, clusterEnv(), "--http-addr", ip+":0", "--workers", "1", "--amqp-url", br.URL)
@@ -492,7 +505,7 @@ func TestPrometheusScrapesTheClusterAPI(t *testing.T) {
 
 func TestClusterAPIAnswersNoCapacityWhenEveryServerIsBusy(t *testing.T) {
 	t.Parallel()
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	startServeEnv(t, clusterEnv("VOICECTL_WORKER_MAX_CONSUMERS=10", "VOICECTL_WORKER_PIPE_HEADROOM=0"),
 		"--http-addr", "127.0.0.11:0", "--workers", "1", "--amqp-url", br.URL)
 	api := startAPI(t, br.URL, t.TempDir())

@@ -20,7 +20,7 @@ import (
 // and relay metrics) and the API.
 func clusterMetricNames(t *testing.T) map[string]bool {
 	t.Helper()
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	h := startHost(t, br.URL, 0)
 	api := startAPI(t, br.URL, t.TempDir())
 	identify(t, api, []*host{h})

@@ -163,7 +163,7 @@ func TestDrainWithoutAClusterWaitsForTheRoomsToEnd(t *testing.T) {
 // move its room waits for the deadline, then exits.
 func TestSIGTERMMovesEveryRoomAway(t *testing.T) {
 	t.Parallel()
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	env := []string{"VOICECTL_DRAIN_DEADLINE=30s"}
 	a := startHost(t, br.URL, 0, env...)
 	api := startAPI(t, br.URL, t.TempDir())
@@ -251,7 +251,7 @@ func tctx(t *testing.T) context.Context {
 // without audio.
 func TestDrainingRelaySendsItsPeersBackToTheOwner(t *testing.T) {
 	t.Parallel()
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	env := []string{"VOICECTL_DRAIN_DEADLINE=30s", "VOICECTL_WORKER_MAX_CONSUMERS=16", "VOICECTL_WORKER_PIPE_HEADROOM=0.5"}
 	hosts := startHosts(t, br.URL, env...)
 	api := startAPI(t, br.URL, t.TempDir())
@@ -300,7 +300,7 @@ func TestDrainingRelaySendsItsPeersBackToTheOwner(t *testing.T) {
 // cluster.move_margin; the other stays, and the listeners keep their audio.
 func TestRebalanceMovesARoomOffAHotServer(t *testing.T) {
 	t.Parallel()
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	// Two rooms of 2 publishers and 2 listeners cost 8 units each: 16 of 18
 	// is above high water (0.8); 8 × 1.5 = 12 fits on an empty server.
 	// dead_after 5s, not the suite's 1s: this test is about a move, and on two

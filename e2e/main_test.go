@@ -20,6 +20,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/voicectl/voicectl/internal/rabbittest"
 	"github.com/voicectl/voicectl/server/testenv"
 )
 
@@ -33,7 +34,9 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	if *prebuilt != "" {
 		binary = *prebuilt
-		os.Exit(m.Run())
+		code := m.Run()
+		rabbittest.StopShared()
+		os.Exit(code)
 	}
 	dir, err := os.MkdirTemp("", "voicectl-e2e")
 	if err != nil {
@@ -47,6 +50,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	rabbittest.StopShared()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -343,9 +343,9 @@ func noReconnects(t *testing.T, peers []*client.Client) {
 // room's peers, the directory never names another server, nothing moves.
 func TestClusterAServerCutFromTheBrokerKeepsItsRoom(t *testing.T) {
 	t.Parallel()
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	relay := startTCPRelay(t, fmt.Sprintf("127.0.0.1:%d", br.Port))
-	viaRelay := fmt.Sprintf("amqp://guest:guest@%s/", relay.addr())
+	viaRelay := br.URLVia(relay.addr())
 	cut := startHost(t, viaRelay, 1)
 	api := startAPI(t, br.URL, t.TempDir())
 	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 1 }, 15*time.Second, 50*time.Millisecond)
@@ -469,7 +469,7 @@ func TestClusterADeadOrFrozenServerIsReHomedOnce(t *testing.T) {
 		sig := tc.sig
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			br := rabbittest.Start(t)
+			br := rabbittest.Shared(t)
 			hosts := []*host{startHost(t, br.URL, 0), startHost(t, br.URL, 1)}
 			api := startAPI(t, br.URL, t.TempDir())
 			byID := identify(t, api, hosts)
@@ -527,9 +527,9 @@ func TestClusterADeadOrFrozenServerIsReHomedOnce(t *testing.T) {
 // the room stays there and its peers join it again.
 func TestClusterAServerCutFromTheBrokerAndTheAPIFencesItself(t *testing.T) {
 	t.Parallel()
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	relay := startTCPRelay(t, fmt.Sprintf("127.0.0.1:%d", br.Port))
-	cut := startHost(t, fmt.Sprintf("amqp://guest:guest@%s/", relay.addr()), 1)
+	cut := startHost(t, br.URLVia(relay.addr()), 1)
 	api := startAPI(t, br.URL, t.TempDir())
 	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 1 }, 15*time.Second, 50*time.Millisecond)
 	a, ja, err := api.joinThroughAPI(t, "fenced", "ann")

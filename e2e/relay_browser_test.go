@@ -36,7 +36,7 @@ const remoteAddrJS = `(async () => {
 // and the two hear each other through an SRTP pipe between the hosts.
 func TestRelayBrowserPagesOnTwoHostsHearEachOther(t *testing.T) {
 	t.Parallel()
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	// 8 units, half kept free: the owner takes a publishing page and a
 	// listener, not a second page.
 	hosts := startHosts(t, br.URL, "VOICECTL_WORKER_MAX_CONSUMERS=8", "VOICECTL_WORKER_PIPE_HEADROOM=0.5")

@@ -209,7 +209,7 @@ type relayCluster struct {
 
 func startRelayCluster(t *testing.T, room string, env ...string) *relayCluster {
 	t.Helper()
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	rc := &relayCluster{hosts: startHosts(t, br.URL, env...), api: startAPI(t, br.URL, t.TempDir())}
 	rc.byID = identify(t, rc.api, rc.hosts)
 	var ra service.RoomAnswer
@@ -543,7 +543,7 @@ func TestRelayLoudestTwoAcrossThreeHosts(t *testing.T) {
 // over the three hosts and no packet is lost across them.
 func TestLoadgenThroughTheAPIOverThreeHosts(t *testing.T) {
 	t.Parallel()
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	hosts := startHosts(t, br.URL, "VOICECTL_WORKER_MAX_CONSUMERS=12", "VOICECTL_WORKER_PIPE_HEADROOM=0.5")
 	api := startAPI(t, br.URL, t.TempDir())
 	identify(t, api, hosts)

@@ -27,7 +27,7 @@ type restartStep struct {
 // server came back.
 func TestRollingRestartUnderLoad(t *testing.T) {
 	t.Parallel()
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	env := []string{"VOICECTL_DRAIN_DEADLINE=20s"}
 	dirs := make([]string, len(hostIPs))
 	start := func(i int) *host {

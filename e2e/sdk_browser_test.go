@@ -189,7 +189,7 @@ func TestSDKPagesHearEachOtherMuteAndResume(t *testing.T) {
 // new home.
 func TestSDKPagesFollowAMove(t *testing.T) {
 	t.Parallel()
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	hosts := []*host{startHost(t, br.URL, 0), startHost(t, br.URL, 1)}
 	api := startAPIArgs(t, br.URL, t.TempDir(), "--dev")
 	byID := identify(t, api, hosts)

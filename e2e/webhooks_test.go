@@ -35,7 +35,7 @@ const webhookKey = "e2e-webhook-key-0123456789abcdef"
 // refuses it altered (forged) and past a 1 s window (replayed).
 func TestClusterWebhooksSurviveAnAPIRestartAndAReceiverOutage(t *testing.T) {
 	t.Parallel()
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	rcv := webhooktest.New([]byte(webhookKey))
 	srv := rcv.Start()
 	defer srv.Close()

@@ -1,18 +1,24 @@
 // Package rabbittest starts a real RabbitMQ (Debian's rabbitmq-server) for a
 // test run: its own node name, ports, data and log directories and Erlang
-// cookie, inside the test's loopback-only network namespace. Tests stop and
-// start it to see what a broker restart does.
+// cookie, inside the test's loopback-only network namespace. A test that
+// stops, restarts or freezes the broker starts one of its own (Start); the
+// others each get a virtual host of their own on a broker their package
+// shares (Shared), since booting a node costs about 4.5 CPU-seconds.
 package rabbittest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,15 +29,28 @@ const bin = "/usr/lib/rabbitmq/bin"
 
 var seq atomic.Int32
 
-// Broker is one running RabbitMQ node.
+// Broker is one running RabbitMQ node, or a virtual host of its own on a
+// shared one.
 type Broker struct {
-	// URL is the AMQP URL of the node's guest account.
+	// URL is the AMQP URL of the node's guest account, on the test's
+	// virtual host where the node is shared.
 	URL  string
 	Port int
 	node string
 	env  []string
 	dir  string
-	t    testing.TB
+	// stopped: stop has ended the node.
+	stopped bool
+	// vhost is the test's virtual host on a shared node; "" on a node of
+	// the test's own (the default virtual host).
+	vhost string
+	t     testing.TB
+}
+
+// URLVia is URL with the node reached through addr (host:port), a relay in
+// front of it: the same account and virtual host.
+func (b *Broker) URLVia(addr string) string {
+	return fmt.Sprintf("amqp://guest:guest@%s/%s", addr, url.PathEscape(b.vhost))
 }
 
 // Start starts a node for t and stops it when t ends. It fails the test when
@@ -41,27 +60,43 @@ type Broker struct {
 func Start(t testing.TB) *Broker {
 	t.Helper()
 	testenv.RequireLoopbackOnly(t)
-	if _, err := os.Stat(filepath.Join(bin, "rabbitmq-server")); err != nil {
-		t.Fatalf("RabbitMQ is required (make test installs Debian's rabbitmq-server): %v", err)
-	}
+	requireInstalled(t)
+	b := boot(t, t.TempDir, nil)
+	t.Cleanup(func() {
+		if err := b.stop(t.Logf); err != nil {
+			t.Error(err)
+		}
+	})
+	return b
+}
+
+// boot starts a node (extra: environment beyond the node's own) and waits
+// until it takes connections.
+func boot(t testing.TB, tempDir func() string, extra []string) *Broker {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
-		b := start(t)
+		b := start(t, tempDir(), extra)
 		if b.await(attempt == 3) {
-			t.Cleanup(func() { b.ctl(t, "stop") })
 			return b
 		}
 		t.Logf("RabbitMQ node %s died while booting; starting another (attempt %d)", b.node, attempt+1)
 	}
 }
 
-// start launches a node on fresh ports and data directory.
-func start(t testing.TB) *Broker {
+func requireInstalled(t testing.TB) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(bin, "rabbitmq-server")); err != nil {
+		t.Fatalf("RabbitMQ is required (make test installs Debian's rabbitmq-server): %v", err)
+	}
+}
+
+// start launches a node on fresh ports in dir.
+func start(t testing.TB, dir string, extra []string) *Broker {
 	t.Helper()
 	n := int(seq.Add(1))
 	// Ports the kernel says are free now: packages test in parallel, each
 	// starting several brokers, so ports derived from the pid could meet.
 	port, dist := freePort(t), freePort(t)
-	dir := t.TempDir()
 	b := &Broker{t: t, Port: port, node: fmt.Sprintf("vt%d_%d@localhost", os.Getpid(), n), dir: dir,
 		URL: fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", port)}
 	plugins := filepath.Join(dir, "enabled_plugins")
@@ -79,6 +114,7 @@ func start(t testing.TB) *Broker {
 		"RABBITMQ_ENABLED_PLUGINS_FILE="+plugins,
 		"RABBITMQ_PID_FILE="+filepath.Join(dir, "rabbit.pid"),
 	)
+	b.env = append(b.env, extra...)
 	b.run(t, "rabbitmq-server", "-detached")
 	return b
 }
@@ -153,6 +189,76 @@ func (b *Broker) ctl(t testing.TB, args ...string) {
 	b.run(t, "rabbitmqctl", append([]string{"-n", b.node}, args...)...)
 }
 
+// stop ends the node with SIGTERM, which the Erlang VM takes as a clean
+// shutdown (rabbitmqctl stop would boot another VM, about a CPU-second, to
+// ask for the same), and waits until it has exited.
+func (b *Broker) stop(logf func(format string, args ...any)) error {
+	if b.stopped {
+		return nil
+	}
+	b.stopped = true
+	pid, err := b.pid()
+	if err != nil {
+		return fmt.Errorf("stopping RabbitMQ: %w", err)
+	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	_ = syscall.Kill(pid, syscall.SIGCONT) // a frozen node takes its SIGTERM once it runs
+	deadline := time.Now().Add(15 * time.Second)
+	for running(pid) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			logf("RabbitMQ node %s ignored SIGTERM for 15 s: killed", b.node)
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+// pid is the node's Erlang VM, from its pid file.
+func (b *Broker) pid() (int, error) {
+	data, err := os.ReadFile(filepath.Join(b.dir, "rabbit.pid"))
+	if err != nil {
+		return 0, fmt.Errorf("the broker's pid file: %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return 0, fmt.Errorf("the broker's pid file: %w", err)
+	}
+	return pid, nil
+}
+
+// running reports whether pid is a live process. The node is not the
+// test's child: it is reparented to the namespace's first process, which
+// may not reap it, so a zombie counts as exited.
+func running(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, rest, ok := bytes.Cut(data, []byte(") "))
+	return ok && len(rest) > 0 && rest[0] != 'Z' && rest[0] != 'X'
+}
+
+// own fails the test when b is a virtual host on a shared node: stopping,
+// restarting or freezing it would hit every test on the node.
+func (b *Broker) own(t testing.TB) {
+	t.Helper()
+	if err := b.ownErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// errShared: a test asked to stop, restart or freeze a shared node.
+var errShared = errors.New("the broker is shared by the package's tests: a test that stops or freezes it starts its own (rabbittest.Start)")
+
+func (b *Broker) ownErr() error {
+	if b.vhost != "" {
+		return errShared
+	}
+	return nil
+}
+
 // Restart stops the broker's application (every connection drops), waits
 // down for pause, and starts it again.
 func (b *Broker) Restart(t testing.TB, pause time.Duration) {
@@ -166,12 +272,14 @@ func (b *Broker) Restart(t testing.TB, pause time.Duration) {
 // persistent messages stay on disk.
 func (b *Broker) StopApp(t testing.TB) {
 	t.Helper()
+	b.own(t)
 	b.ctl(t, "stop_app")
 }
 
 // StartApp starts it again and waits until it takes connections.
 func (b *Broker) StartApp(t testing.TB) {
 	t.Helper()
+	b.own(t)
 	b.ctl(t, "start_app")
 	b.ctl(t, "await_startup", "--timeout", "60")
 }

@@ -1,10 +1,6 @@
 package rabbittest
 
 import (
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 )
@@ -13,13 +9,10 @@ import (
 // freezes the broker with its connections up, SIGCONT resumes it.
 func (b *Broker) Signal(t testing.TB, sig syscall.Signal) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(b.dir, "rabbit.pid"))
+	b.own(t)
+	pid, err := b.pid()
 	if err != nil {
-		t.Fatalf("the broker's pid file: %v", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		t.Fatalf("the broker's pid file: %v", err)
+		t.Fatal(err)
 	}
 	if err := syscall.Kill(pid, sig); err != nil {
 		t.Fatalf("signal %v to the broker (%d): %v", sig, pid, err)

@@ -87,7 +87,7 @@ func createShared(t *testing.T, api bus.Bus, room string) cluster.RoomInfo {
 }
 
 func TestClusterRoomsThroughTheSharedQueue(t *testing.T) {
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	servers := []*clusterServer{
 		startClusterServer(t, br, "127.0.0.11", clusterConfig(10), t.TempDir()),
 		startClusterServer(t, br, "127.0.0.12", clusterConfig(10), t.TempDir()),
@@ -143,7 +143,7 @@ func TestClusterRoomsThroughTheSharedQueue(t *testing.T) {
 }
 
 func TestClusterHeartbeatsCarryUsage(t *testing.T) {
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	s := startClusterServer(t, br, "127.0.0.11", clusterConfig(10), t.TempDir())
 	api := dialBus(t, br.URL, "api")
 	beats := make(chan bus.Envelope, 16)
@@ -168,7 +168,7 @@ func TestClusterHeartbeatsCarryUsage(t *testing.T) {
 }
 
 func TestClusterServerRestartedWithItsDataDirKeepsItsIdAndQueue(t *testing.T) {
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	dir := t.TempDir()
 	first := startClusterServer(t, br, "127.0.0.11", clusterConfig(10), dir)
 	id := first.id

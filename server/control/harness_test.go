@@ -17,6 +17,7 @@ import (
 
 	"github.com/voicectl/voicectl/admin"
 	"github.com/voicectl/voicectl/client"
+	"github.com/voicectl/voicectl/internal/rabbittest"
 	"github.com/voicectl/voicectl/server/auth"
 	"github.com/voicectl/voicectl/server/config"
 	"github.com/voicectl/voicectl/server/ipc"
@@ -43,7 +44,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	os.Setenv("SSL_CERT_FILE", certFile)
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+	goleak.VerifyTestMain(rabbittest.StoppingShared(m), goleak.Cleanup(func(code int) {
 		os.RemoveAll(dir)
 		os.Exit(code)
 	}))

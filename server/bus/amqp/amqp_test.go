@@ -21,7 +21,7 @@ import (
 	"github.com/voicectl/voicectl/server/cluster"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(rabbittest.StoppingShared(m)) }
 
 type createReq struct{ Room string }
 type createResp struct {
@@ -63,7 +63,7 @@ func (s *server) handler() bus.Handler {
 
 func TestRequestsThroughTheSharedQueueRoundRobinAndServerQueues(t *testing.T) {
 	t.Parallel() // a broker each
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	api := dial(t, br.URL, nil)
 	servers := []*server{{id: "a"}, {id: "b"}, {id: "c"}}
 	for _, s := range servers {
@@ -94,7 +94,7 @@ func TestRequestsThroughTheSharedQueueRoundRobinAndServerQueues(t *testing.T) {
 
 func TestMalformedMessagesAreDroppedAndDoNotBlockTheQueue(t *testing.T) {
 	t.Parallel() // a broker each
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	reg := prometheus.NewRegistry()
 	srv := dial(t, br.URL, reg)
 	s := &server{id: "a"}
@@ -205,7 +205,7 @@ func TestABrokerRestartInTheMiddleOfCreatesLosesNoneAndDoublesNone(t *testing.T)
 
 func TestEventsAndAConsumerCancelledAndServedAgain(t *testing.T) {
 	t.Parallel() // a broker each
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	pub := dial(t, br.URL, nil)
 	sub := dial(t, br.URL, nil)
 	got := make(chan bus.Envelope, 10)

@@ -19,7 +19,7 @@ import (
 // connection: an API restarted), and acked ones never come back.
 func TestDurableQueueKeepsWhatWasNotAcked(t *testing.T) {
 	t.Parallel() // a broker each
-	br := rabbittest.Start(t)
+	br := rabbittest.Shared(t)
 	pub := dial(t, br.URL, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
