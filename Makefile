@@ -54,9 +54,11 @@ E2E_PARALLEL ?= 4
 
 # test-race: the race detector on RACE_PKGS, PLAIN_PKGS without it; then the worker's
 # allocation tests once more without it (it makes sync.Pool drop items, so
-# exact allocation bounds hold only without it).
+# exact allocation bounds hold only without it). RACE_PARALLEL: tests at once
+# per package; server/control's mostly wait (workers, timeouts, heartbeats).
+RACE_PARALLEL ?= 4
 test-race:
-	scripts/in-netns.sh $(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
+	scripts/in-netns.sh $(GO) test -count=1 -race -timeout 15m -parallel $(RACE_PARALLEL) $(RACE_PKGS)
 	$(STATIC) scripts/in-netns.sh $(GO) test $(STATIC_FLAGS) -count=1 $(PLAIN_PKGS)
 	$(STATIC) scripts/in-netns.sh $(GO) test $(STATIC_FLAGS) -count=1 -run 'Allocates?Nothing' ./server/worker
 

@@ -70,6 +70,7 @@ func (h *harness) requireWithinCapacity() {
 }
 
 func TestRoomSpreadsOverWorkersThroughPipes(t *testing.T) {
+	t.Parallel()
 	// Capacity 8, 25% headroom: a peer is placed on a worker only up to load 6.
 	h := startHarness(t, capacityConfig(8, 0.25))
 	a := h.connect("big", "a", true)
@@ -137,6 +138,7 @@ func TestRoomSpreadsOverWorkersThroughPipes(t *testing.T) {
 }
 
 func TestPipeCarriesBothDirections(t *testing.T) {
+	t.Parallel()
 	// Capacity 6, 30% headroom (placement up to 4): with a publisher and a listener
 	// on worker 0, the second publisher would make worker 0 carry 5, so it lands on
 	// worker 1 (load 4) and worker 0 grows to 6 through the pipe.
@@ -170,6 +172,7 @@ func TestPipeCarriesBothDirections(t *testing.T) {
 }
 
 func TestParallelJoinsAndLeavesLeaveNoOrphans(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, capacityConfig(14, 0.2))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -219,6 +222,7 @@ func TestParallelJoinsAndLeavesLeaveNoOrphans(t *testing.T) {
 }
 
 func TestWorkerWithPipeEndKilledLeavesNoOrphans(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, capacityConfig(8, 0.25))
 	a := h.connect("pk", "a", true)
 	b := h.connect("pk", "b", true)
@@ -249,6 +253,7 @@ func TestWorkerWithPipeEndKilledLeavesNoOrphans(t *testing.T) {
 }
 
 func TestWorkerWithProducersKilledClosesPipedProducers(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, capacityConfig(8, 0.25))
 	a := h.connect("pk2", "a", true)
 	b := h.connect("pk2", "b", true)

@@ -17,6 +17,7 @@ import (
 // cluster's secret for cluster.LeaseRoom renews the lease (a health check
 // or a join token does not), and the answer names the server.
 func TestTheLeaseProbeNeedsTheAPIsToken(t *testing.T) {
+	t.Parallel()
 	br := rabbittest.Shared(t)
 	s := startClusterServer(t, br, "127.0.0.11", clusterConfig(10), t.TempDir())
 	probe := func(room string) (int, cluster.LeaseAnswer) {

@@ -16,6 +16,7 @@ import (
 )
 
 func TestThreePeersHearEachOther(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, testConfig(1))
 	a := h.connect("r1", "alice", true)
 	b := h.connect("r1", "bob", true)
@@ -53,6 +54,7 @@ func TestThreePeersHearEachOther(t *testing.T) {
 }
 
 func TestBadInputGetsErrorCodes(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, testConfig(1))
 	a := h.connect("r", "a", true)
 	b := h.connect("r", "b", true)
@@ -146,6 +148,7 @@ func TestBadInputGetsErrorCodes(t *testing.T) {
 }
 
 func TestMuteStopsForwarding(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, testConfig(1))
 	a := h.connect("m", "a", true)
 	b := h.connect("m", "b", true)
@@ -159,6 +162,7 @@ func TestMuteStopsForwarding(t *testing.T) {
 }
 
 func TestActiveSpeaker(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, testConfig(1))
 	loud := h.connect("s", "loud", true) // level 30 (-30 dBov)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -173,6 +177,7 @@ func TestActiveSpeaker(t *testing.T) {
 }
 
 func TestWorkerKilledPeersReconnect(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, testConfig(1))
 	a := h.connect("k", "a", true)
 	b := h.connect("k", "b", true)

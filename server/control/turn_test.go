@@ -121,6 +121,7 @@ func hasLabel(m *dto.Metric, label, value string) bool {
 // through the embedded TURN server (over UDP, TCP and TLS) hears and is
 // heard by a peer on the direct path.
 func TestPeersHearEachOtherThroughTURN(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ relay, proto string }{{client.RelayUDP, "turn/udp"}, {client.RelayTCP, "turn/tcp"}, {client.RelayTLS, "turn/tls"}} {
 		t.Run(tc.relay, func(t *testing.T) {
 			h := startHarness(t, turnConfig(t, tc.relay == client.RelayTLS))
@@ -144,6 +145,7 @@ func TestPeersHearEachOtherThroughTURN(t *testing.T) {
 }
 
 func TestNoICEServersWithoutTURN(t *testing.T) {
+	t.Parallel()
 	h := startHarness(t, testConfig(1))
 	a := h.connect("r", "a", true)
 	require.Empty(t, a.Joined.ICEServers)
@@ -153,6 +155,7 @@ func TestNoICEServersWithoutTURN(t *testing.T) {
 // that server's TURN URLs, with credentials that server accepts (the
 // shared secret), and never this server's TURN.
 func TestICEServersOfARelayHost(t *testing.T) {
+	t.Parallel()
 	secret := []byte(testSecret)
 	creds, err := turnserver.NewCredentials(secret)
 	require.NoError(t, err)
@@ -179,6 +182,7 @@ func TestICEServersOfARelayHost(t *testing.T) {
 }
 
 func TestWorkerIPsFollowRTCSettings(t *testing.T) {
+	t.Parallel()
 	var cfg config.Config
 	cfg.RTC.Loopback = true
 	require.Contains(t, workerIPs(cfg), "127.0.0.1", "workers offer loopback candidates")
