@@ -16,58 +16,63 @@ import (
 //   - tcp (the worker's ICE over TCP): all UDP dropped.
 //   - turn-tls (the embedded TURN server): everything to the server's
 //     media and TURN ports dropped but TCP to its TURN/TLS port.
-func TestBrowserJoinPaths(t *testing.T) {
+func TestBrowserJoinPathUDP(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name  string
-		turn  bool
-		fault func(f *netFault, s *server, tp turnPorts)
-		check func(t *testing.T, p pageState)
-	}{
-		{"udp", false, nil, func(t *testing.T, p pageState) {
-			require.Equal(t, "udp", p.Path.Protocol)
-			require.Equal(t, "host", p.Path.LocalType)
-		}},
-		{"tcp", false, func(f *netFault, s *server, _ turnPorts) { f.dropUDP(s) }, func(t *testing.T, p pageState) {
-			require.Equal(t, "tcp", p.Path.Protocol)
-			require.Equal(t, "host", p.Path.RemoteType)
-		}},
-		{"turn-tls", true, func(f *netFault, s *server, tp turnPorts) { f.onlyTCPTo(s, tp.tls) }, func(t *testing.T, p pageState) {
-			require.Equal(t, "relay", p.Path.LocalType)
-			require.Equal(t, "tls", p.Path.RelayProtocol)
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			rtcPort := rtcPorts(t)
-			tp := turnPortsAt(rtcPort)
-			var env []string
-			var opts []chromedp.ExecAllocatorOption
-			if tc.turn {
-				env = turnEnv(t, tp)
-				opts = append(opts, chromedp.Flag("ignore-certificate-errors", true))
-			}
-			s := startServeAt(t, rtcPort, faultEnv(env...), "--workers", "1")
-			if tc.fault != nil {
-				tc.fault(newNetFault(t), s, tp)
-			}
-			browser := newBrowser(t, opts...)
-			tabs := []context.Context{
-				newTab(t, browser, s.base+"/?room=path-"+tc.name+"&name=alice"),
-				newTab(t, browser, s.base+"/?room=path-"+tc.name+"&name=bob"),
-			}
-			for i, tab := range tabs {
-				hears(t, tab, 1)
-				var p pageState
-				_, err := chromedp.Run(tab, chromedp.Poll[bool](`!!window.voicectl.path`, chromedp.WithPollingTimeout(3*time.Second)))
-				require.NoError(t, err, "no selected pair")
-				p = page(t, tab)
-				tc.check(t, p)
-				ms, err := chromedp.Run(tab, chromedp.Evaluate[int](`window.voicectl.connectMs`))
-				require.NoError(t, err)
-				t.Logf("path %s: page %d joined to media connected in %d ms (%+v)", tc.name, i, ms, *p.Path)
-			}
-		})
+	browserJoinPath(t, "udp", false, nil, func(t *testing.T, p pageState) {
+		require.Equal(t, "udp", p.Path.Protocol)
+		require.Equal(t, "host", p.Path.LocalType)
+	})
+}
+
+func TestBrowserJoinPathTCP(t *testing.T) {
+	t.Parallel()
+	browserJoinPath(t, "tcp", false, func(f *netFault, s *server, _ turnPorts) { f.dropUDP(s) }, func(t *testing.T, p pageState) {
+		require.Equal(t, "tcp", p.Path.Protocol)
+		require.Equal(t, "host", p.Path.RemoteType)
+	})
+}
+
+func TestBrowserJoinPathTURNTLS(t *testing.T) {
+	t.Parallel()
+	browserJoinPath(t, "turn-tls", true, func(f *netFault, s *server, tp turnPorts) { f.onlyTCPTo(s, tp.tls) }, func(t *testing.T, p pageState) {
+		require.Equal(t, "relay", p.Path.LocalType)
+		require.Equal(t, "tls", p.Path.RelayProtocol)
+	})
+}
+
+// browserJoinPath joins two pages to a server (with TURN where turn) under
+// fault and checks each page's selected path. The paths are top-level
+// tests, not subtests: go test queues a parallel subtest behind every
+// top-level test still waiting, so subtests ran last and made the suite's
+// tail.
+func browserJoinPath(t *testing.T, name string, turn bool, fault func(f *netFault, s *server, tp turnPorts), check func(t *testing.T, p pageState)) {
+	rtcPort := rtcPorts(t)
+	tp := turnPortsAt(rtcPort)
+	var env []string
+	var opts []chromedp.ExecAllocatorOption
+	if turn {
+		env = turnEnv(t, tp)
+		opts = append(opts, chromedp.Flag("ignore-certificate-errors", true))
+	}
+	s := startServeAt(t, rtcPort, faultEnv(env...), "--workers", "1")
+	if fault != nil {
+		fault(newNetFault(t), s, tp)
+	}
+	browser := newBrowser(t, opts...)
+	tabs := []context.Context{
+		newTab(t, browser, s.base+"/?room=path-"+name+"&name=alice"),
+		newTab(t, browser, s.base+"/?room=path-"+name+"&name=bob"),
+	}
+	for i, tab := range tabs {
+		hears(t, tab, 1)
+		var p pageState
+		_, err := chromedp.Run(tab, chromedp.Poll[bool](`!!window.voicectl.path`, chromedp.WithPollingTimeout(3*time.Second)))
+		require.NoError(t, err, "no selected pair")
+		p = page(t, tab)
+		check(t, p)
+		ms, err := chromedp.Run(tab, chromedp.Evaluate[int](`window.voicectl.connectMs`))
+		require.NoError(t, err)
+		t.Logf("path %s: page %d joined to media connected in %d ms (%+v)", name, i, ms, *p.Path)
 	}
 }
 
@@ -84,21 +89,27 @@ func TestBrowserCallSurvives20sUDPOutage(t *testing.T) {
 	udpOutage(t, 20*time.Second, false, udpOnly)
 }
 
-// TestBrowserCallRecoversAfterLongUDPOutage: outages of 40 s and 90 s against the default bound of 30 s, scaled to the
+// TestBrowserCallRecoversAfterLongUDPOutage40s and 90s: outages of 40 s and 90 s against the default bound of 30 s, scaled to the
 // bound of 15 s set here to keep the test short (20 s and 45 s: 4/3 and 3
 // times the bound). Beyond the bound the server gives the transport up; the
 // page recovers (ICE restart or a rejoin) within 2 s of the network coming
 // back.
-func TestBrowserCallRecoversAfterLongUDPOutage(t *testing.T) {
+func TestBrowserCallRecoversAfterLongUDPOutage40s(t *testing.T) {
 	t.Parallel()
+	longUDPOutage(t, 40*time.Second)
+}
+
+func TestBrowserCallRecoversAfterLongUDPOutage90s(t *testing.T) {
+	t.Parallel()
+	longUDPOutage(t, 90*time.Second)
+}
+
+// longUDPOutage drops UDP for nominal (against the default bound), scaled
+// to the bound set here.
+func longUDPOutage(t *testing.T, nominal time.Duration) {
 	const bound, dflt = 15 * time.Second, 30 * time.Second
-	for _, nominal := range []time.Duration{40 * time.Second, 90 * time.Second} {
-		outage := time.Duration(float64(nominal) * float64(bound) / float64(dflt))
-		t.Run(nominal.String(), func(t *testing.T) {
-			t.Parallel()
-			udpOutage(t, outage, true, append([]string{"VOICECTL_RTC_ICE_FAILED_AFTER=" + bound.String()}, udpOnly...))
-		})
-	}
+	outage := time.Duration(float64(nominal) * float64(bound) / float64(dflt))
+	udpOutage(t, outage, true, append([]string{"VOICECTL_RTC_ICE_FAILED_AFTER=" + bound.String()}, udpOnly...))
 }
 
 // TestBrowserJoinWhoseFirstChecksAreLost (the worker's ICE keeps checking

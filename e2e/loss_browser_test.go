@@ -103,53 +103,90 @@ func (f lossFigure) String() string {
 // at once, with no loss at all, concealed 0-4.5 %); each loss rate then lets
 // the senders' adaptation (Opus in-band FEC, turned on from the loss in
 // receiver reports) settle before its window is measured.
+//
+// Each loss rate is measured over lossWindows windows back to back, and each
+// run's figure is its window with the least concealment: a listener starved
+// of CPU for a moment by the rest of the suite (a browser starting, a
+// compile) conceals with nothing lost, in one window, while loss conceals
+// in every window. Seen once in a 12 s window beside the suite: RED and
+// NACK on, 1.17 % concealed with 0 packets lost at 3 %, 0.23 % at 10 %.
 const (
-	lossWarmUp = 4 * time.Second
-	lossSettle = 2 * time.Second
-	lossWindow = 12 * time.Second
+	lossWarmUp  = 4 * time.Second
+	lossSettle  = 2 * time.Second
+	lossWindow  = 6 * time.Second
+	lossWindows = 2
 )
 
-// concealedUnderLoss runs a server with env, puts a Chromium publisher and
-// a listener in a room and, for each loss rate in turn, drops that share of
-// the server's UDP at random in both directions and measures the listener's
-// concealment over lossWindow.
-func concealedUnderLoss(t *testing.T, env []string, page string, losses []float64) []lossFigure {
-	s := startServeEnv(t, faultEnv(env...), "--workers", "1")
-	browser := newBrowser(t)
-	// One publisher, one listener: on two shared cores every page's audio
-	// threads compete, and a starved listener conceals for want of CPU too.
-	q := page
-	newTab(t, browser, s.base+"/?room=loss&name=alice"+q)
-	tabs := []context.Context{newTab(t, browser, s.base+"/?room=loss&name=bob&publish=0"+q)}
-	hears(t, tabs[0], 1)
-	snap := func() concealStats {
-		var sum concealStats
-		for _, tab := range tabs {
+// lossRun is one server setting of the loss test: its environment and the
+// pages' query.
+type lossRun struct {
+	env  []string
+	page string
+}
+
+// concealedUnderLoss runs a server per run, puts a Chromium publisher and
+// a listener in a room on each and, for each loss rate in turn, drops that
+// share of every server's UDP at random in both directions and measures
+// each listener's concealment over the same windows. The runs share
+// their windows (not subtests one after another: go test queues parallel
+// subtests behind every top-level test, and they made the suite's tail).
+func concealedUnderLoss(t *testing.T, runs []lossRun, losses []float64) [][]lossFigure {
+	servers := make([]*server, len(runs))
+	listeners := make([]context.Context, len(runs))
+	for i, r := range runs {
+		servers[i] = startServeEnv(t, faultEnv(r.env...), "--workers", "1")
+		// A browser per run, one publisher and one listener each: on two
+		// shared cores every page's audio threads compete, and a starved
+		// listener conceals for want of CPU too.
+		browser := newBrowser(t)
+		newTab(t, browser, servers[i].base+"/?room=loss&name=alice"+r.page)
+		listeners[i] = newTab(t, browser, servers[i].base+"/?room=loss&name=bob&publish=0"+r.page)
+	}
+	for _, tab := range listeners {
+		hears(t, tab, 1)
+	}
+	snap := func() []concealStats {
+		out := make([]concealStats, len(listeners))
+		for i, tab := range listeners {
 			c, err := chromedp.Run(tab, chromedp.Evaluate[concealStats](concealJS, chromedp.EvalAwaitPromise))
 			require.NoError(t, err)
-			sum = sum.plus(c)
+			out[i] = c
 		}
-		return sum
+		return out
 	}
 	time.Sleep(lossWarmUp)
-	var out []lossFigure
+	out := make([][]lossFigure, len(runs))
 	for _, p := range losses {
 		f := newNetFault(t)
-		f.lossUDP(s, p)
+		for _, s := range servers {
+			f.lossUDP(s, p)
+		}
 		time.Sleep(lossSettle)
-		before := snap()
-		time.Sleep(lossWindow)
-		d := snap().minus(before)
+		best := make([]concealStats, len(runs))
+		for w := 0; w < lossWindows; w++ {
+			before := snap()
+			time.Sleep(lossWindow)
+			after := snap()
+			for i := range runs {
+				d := after[i].minus(before[i])
+				require.Greater(t, d.Samples, 0.5*48000*lossWindow.Seconds(), "the listeners played audio through the window: %+v", d)
+				if w == 0 || d.Concealed/d.Samples < best[i].Concealed/best[i].Samples {
+					best[i] = d
+				}
+			}
+		}
 		f.clear()
-		require.Greater(t, d.Samples, 0.5*48000*lossWindow.Seconds(), "the listeners played audio through the window: %+v", d)
-		fig := lossFigure{Concealed: d.Concealed / d.Samples, Audible: (d.Concealed - d.Silent) / d.Samples, Lost: d.Lost / (d.Packets + d.Lost)}
-		m := scrape(t, s)
-		t.Logf("%.0f%% loss each way: %v (%v); worker so far: NACKed by listeners %.0f, re-sent %.0f, asked of publishers %.0f", 100*p, fig, d,
-			metricSum(t, m, "voicectl_worker_nack_requested_packets_total"), metricSum(t, m, "voicectl_worker_retransmitted_packets_total"),
-			metricSum(t, m, "voicectl_worker_nack_sent_packets_total"))
-		t.Logf("worker so far: re-sends refused %.0f, missing %.0f", metricSum(t, m, "voicectl_worker_retransmits_refused_total"),
-			metricSum(t, m, "voicectl_worker_retransmits_missing_total"))
-		out = append(out, fig)
+		for i, s := range servers {
+			d := best[i]
+			fig := lossFigure{Concealed: d.Concealed / d.Samples, Audible: (d.Concealed - d.Silent) / d.Samples, Lost: d.Lost / (d.Packets + d.Lost)}
+			m := scrape(t, s)
+			t.Logf("run %d, %.0f%% loss each way: %v (%v); worker so far: NACKed by listeners %.0f, re-sent %.0f, asked of publishers %.0f", i, 100*p, fig, d,
+				metricSum(t, m, "voicectl_worker_nack_requested_packets_total"), metricSum(t, m, "voicectl_worker_retransmitted_packets_total"),
+				metricSum(t, m, "voicectl_worker_nack_sent_packets_total"))
+			t.Logf("run %d, worker so far: re-sends refused %.0f, missing %.0f", i, metricSum(t, m, "voicectl_worker_retransmits_refused_total"),
+				metricSum(t, m, "voicectl_worker_retransmits_missing_total"))
+			out[i] = append(out[i], fig)
+		}
 	}
 	return out
 }
@@ -159,8 +196,9 @@ func concealedUnderLoss(t *testing.T, env []string, page string, losses []float6
 // so about twice that from publisher to listener): with RED (RFC 2198) and
 // NACK (RFC 4585) on, as by default, the listener conceals at most a fifth
 // of what it conceals with both off, at 3 % and at 10 % (or under 1 % of
-// samples, the noise of a loaded host: concealNoise). The servers run
-// side by side; the figures are logged.
+// samples, the noise of a loaded host: concealNoise), each in the better of
+// two windows (lossWindows). The servers run side by side, measured over
+// the same windows; the figures are logged.
 //
 // The pages publish without Opus DTX (dtx=0). With DTX the publisher sends
 // one packet per 400 ms in silence, and a lost one is found missing only
@@ -190,22 +228,17 @@ func TestREDAndNACKConcealLossInBrowsers(t *testing.T) {
 	if m := os.Getenv("E2E_LOSS_MODES"); m != "" {
 		modes = strings.Split(m, ",")
 	}
-	figs := make([][]lossFigure, len(modes))
-	t.Run("runs", func(t *testing.T) {
-		for i, mode := range modes {
-			base, nodtx := strings.CutSuffix(mode, "-nodtx")
-			env, ok := lossModes[base]
-			require.True(t, ok, "mode %q", mode)
-			page := ""
-			if nodtx {
-				page = "&dtx=0"
-			}
-			t.Run(mode, func(t *testing.T) {
-				t.Parallel()
-				figs[i] = concealedUnderLoss(t, env, page, losses)
-			})
+	runs := make([]lossRun, len(modes))
+	for i, mode := range modes {
+		base, nodtx := strings.CutSuffix(mode, "-nodtx")
+		env, ok := lossModes[base]
+		require.True(t, ok, "mode %q", mode)
+		runs[i].env = env
+		if nodtx {
+			runs[i].page = "&dtx=0"
 		}
-	})
+	}
+	figs := concealedUnderLoss(t, runs, losses)
 	for i, mode := range modes {
 		require.Len(t, figs[i], len(losses), mode)
 		for j, p := range losses {

@@ -384,25 +384,21 @@ func TestClusterAServerCutFromTheBrokerKeepsItsRoom(t *testing.T) {
 	t.Logf("server cut from the broker for %s: longest directory/peers disagreement %s, 0 rooms moved", 5*deadAfter, longest)
 }
 
-// TestClusterABrokerOutageMovesNoRoom: RabbitMQ SIGSTOPped (its connections
+// TestClusterAFrozenBrokerMovesNoRoom, TestClusterADeadBrokerMovesNoRoom: RabbitMQ SIGSTOPped (its connections
 // stay up) or stopped (stop_app: every connection closed, none taken) for
 // 5× dead_after: no server is declared dead, joins into the rooms keep
 // working (they need no broker) and hear the rooms' peers, and when the
 // broker is back no room moves.
-func TestClusterABrokerOutageMovesNoRoom(t *testing.T) {
+func TestClusterAFrozenBrokerMovesNoRoom(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name     string
-		down, up func(t *testing.T, br *rabbittest.Broker)
-	}{
-		{"frozen", func(t *testing.T, br *rabbittest.Broker) { br.Signal(t, syscall.SIGSTOP) }, func(t *testing.T, br *rabbittest.Broker) { br.Signal(t, syscall.SIGCONT) }},
-		{"dead", func(t *testing.T, br *rabbittest.Broker) { br.StopApp(t) }, func(t *testing.T, br *rabbittest.Broker) { br.StartApp(t) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			brokerOutage(t, tc.name, tc.down, tc.up)
-		})
-	}
+	brokerOutage(t, "frozen", func(t *testing.T, br *rabbittest.Broker) { br.Signal(t, syscall.SIGSTOP) },
+		func(t *testing.T, br *rabbittest.Broker) { br.Signal(t, syscall.SIGCONT) })
+}
+
+func TestClusterADeadBrokerMovesNoRoom(t *testing.T) {
+	t.Parallel()
+	brokerOutage(t, "dead", func(t *testing.T, br *rabbittest.Broker) { br.StopApp(t) },
+		func(t *testing.T, br *rabbittest.Broker) { br.StartApp(t) })
 }
 
 func brokerOutage(t *testing.T, name string, down, up func(t *testing.T, br *rabbittest.Broker)) {
@@ -454,69 +450,70 @@ func brokerOutage(t *testing.T, name string, down, up func(t *testing.T, br *rab
 	t.Logf("broker %s for %s: longest directory/peers disagreement %s, 0 rooms moved", name, 5*deadAfter, longest)
 }
 
-// TestClusterADeadOrFrozenServerIsReHomedOnce: a room's server SIGKILLed or
-// SIGSTOPped is declared dead past dead_after (its probe is refused or goes
-// unanswered) and its room re-homed once; a frozen one that wakes admits no
+// TestClusterAKilledServerIsReHomedOnce, TestClusterAFrozenServerIsReHomedOnce:
+// a room's server SIGKILLed or SIGSTOPped is declared dead past dead_after
+// (its probe is refused or goes unanswered) and its room re-homed once; a frozen one that wakes admits no
 // join to the room it lost (its lease lapsed, then the API has it give the
 // room up) and sends its peers back to the API, which sends them to the new
 // home.
-func TestClusterADeadOrFrozenServerIsReHomedOnce(t *testing.T) {
+func TestClusterAKilledServerIsReHomedOnce(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		sig  syscall.Signal
-	}{{"killed", syscall.SIGKILL}, {"frozen", syscall.SIGSTOP}} {
-		sig := tc.sig
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			br := rabbittest.Shared(t)
-			hosts := []*host{startHost(t, br.URL, 0), startHost(t, br.URL, 1)}
-			api := startAPI(t, br.URL, t.TempDir())
-			byID := identify(t, api, hosts)
-			room := "gone-" + tc.name
-			a, ja, err := api.joinThroughAPI(t, room, "ann")
-			require.NoError(t, err)
-			b, _, err := api.joinThroughAPI(t, room, "bob")
-			require.NoError(t, err)
-			hearEachOther(t, a, b, 10*time.Second)
-			home := byID[ja.Server]
+	serverGone(t, "killed", syscall.SIGKILL)
+}
 
-			require.NoError(t, home.cmd.Process.Signal(sig))
-			faultAt := time.Now()
-			if sig == syscall.SIGSTOP {
-				t.Cleanup(func() { _ = home.cmd.Process.Signal(syscall.SIGCONT) })
-			}
-			var ra service.RoomAnswer
-			require.Eventually(t, func() bool {
-				return api.call(t, "GET", "/v1/rooms/"+room, nil, &ra) == http.StatusOK && ra.Server != string(home.id)
-			}, 15*time.Second, 20*time.Millisecond, "the room was not re-homed")
-			took := time.Since(faultAt)
-			require.Equal(t, 1, ra.Moves)
-			// Not before dead_after less the heartbeat it may have sent just before.
-			require.GreaterOrEqual(t, took, 700*time.Millisecond, "declared dead too early")
+func TestClusterAFrozenServerIsReHomedOnce(t *testing.T) {
+	t.Parallel()
+	serverGone(t, "frozen", syscall.SIGSTOP)
+}
 
-			if sig == syscall.SIGSTOP {
-				require.NoError(t, home.cmd.Process.Signal(syscall.SIGCONT))
-				// Its peers are sent back to the API ...
-				sentBackToTheAPI(t, 15*time.Second, "the woken server kept its peers", a, b)
-				// ... and it admits no join to the room it lost.
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				_, err := client.Connect(ctx, client.Config{URL: ja.SignalURL, Token: ja.Token, Publish: true, LoopbackOnly: true})
-				require.Error(t, err, "the woken server admitted a join to a room re-homed elsewhere")
-			}
-			// The peers that ask the API again hear each other on the new home.
-			a2, ja2, err := api.joinThroughAPI(t, room, "ann")
-			require.NoError(t, err)
-			b2, _, err := api.joinThroughAPI(t, room, "bob")
-			require.NoError(t, err)
-			require.Equal(t, ra.Server, string(ja2.Server))
-			hearEachOther(t, a2, b2, 10*time.Second)
-			require.Equal(t, http.StatusOK, api.call(t, "GET", "/v1/rooms/"+room, nil, &ra))
-			require.Equal(t, 1, ra.Moves, "re-homed once")
-			t.Logf("server %s: room re-homed %s after the fault (dead_after 1s), once", tc.name, took)
-		})
+// serverGone sends sig to the home of a room with two peers.
+func serverGone(t *testing.T, name string, sig syscall.Signal) {
+	br := rabbittest.Shared(t)
+	hosts := []*host{startHost(t, br.URL, 0), startHost(t, br.URL, 1)}
+	api := startAPI(t, br.URL, t.TempDir())
+	byID := identify(t, api, hosts)
+	room := "gone-" + name
+	a, ja, err := api.joinThroughAPI(t, room, "ann")
+	require.NoError(t, err)
+	b, _, err := api.joinThroughAPI(t, room, "bob")
+	require.NoError(t, err)
+	hearEachOther(t, a, b, 10*time.Second)
+	home := byID[ja.Server]
+
+	require.NoError(t, home.cmd.Process.Signal(sig))
+	faultAt := time.Now()
+	if sig == syscall.SIGSTOP {
+		t.Cleanup(func() { _ = home.cmd.Process.Signal(syscall.SIGCONT) })
 	}
+	var ra service.RoomAnswer
+	require.Eventually(t, func() bool {
+		return api.call(t, "GET", "/v1/rooms/"+room, nil, &ra) == http.StatusOK && ra.Server != string(home.id)
+	}, 15*time.Second, 20*time.Millisecond, "the room was not re-homed")
+	took := time.Since(faultAt)
+	require.Equal(t, 1, ra.Moves)
+	// Not before dead_after less the heartbeat it may have sent just before.
+	require.GreaterOrEqual(t, took, 700*time.Millisecond, "declared dead too early")
+
+	if sig == syscall.SIGSTOP {
+		require.NoError(t, home.cmd.Process.Signal(syscall.SIGCONT))
+		// Its peers are sent back to the API ...
+		sentBackToTheAPI(t, 15*time.Second, "the woken server kept its peers", a, b)
+		// ... and it admits no join to the room it lost.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := client.Connect(ctx, client.Config{URL: ja.SignalURL, Token: ja.Token, Publish: true, LoopbackOnly: true})
+		require.Error(t, err, "the woken server admitted a join to a room re-homed elsewhere")
+	}
+	// The peers that ask the API again hear each other on the new home.
+	a2, ja2, err := api.joinThroughAPI(t, room, "ann")
+	require.NoError(t, err)
+	b2, _, err := api.joinThroughAPI(t, room, "bob")
+	require.NoError(t, err)
+	require.Equal(t, ra.Server, string(ja2.Server))
+	hearEachOther(t, a2, b2, 10*time.Second)
+	require.Equal(t, http.StatusOK, api.call(t, "GET", "/v1/rooms/"+room, nil, &ra))
+	require.Equal(t, 1, ra.Moves, "re-homed once")
+	t.Logf("server %s: room re-homed %s after the fault (dead_after 1s), once", name, took)
 }
 
 // TestClusterAServerCutFromTheBrokerAndTheAPIFencesItself: the safety net.
