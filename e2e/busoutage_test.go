@@ -45,12 +45,6 @@ func TestClusterOffTheBrokerAnswersAtOnceAndSaysSo(t *testing.T) {
 	require.Equal(t, http.StatusCreated, api.call(t, "POST", "/v1/rooms", map[string]string{"room": "kept"}, nil))
 
 	br.StopApp(t)
-	restarted := false
-	t.Cleanup(func() {
-		if !restarted {
-			br.StartApp(t) // the node's own stop at cleanup needs the app up
-		}
-	})
 	require.Eventually(t, func() bool { _, st := readyBus(t, api.base); return !st.Connected }, 15*time.Second, 50*time.Millisecond,
 		"the API notices its lost connection")
 
@@ -85,7 +79,6 @@ func TestClusterOffTheBrokerAnswersAtOnceAndSaysSo(t *testing.T) {
 	require.Contains(t, stderr, "voicectl api is off the message broker since")
 
 	br.StartApp(t)
-	restarted = true
 	require.Eventually(t, func() bool {
 		code := api.call(t, "POST", "/v1/rooms", map[string]string{"room": "new"}, nil)
 		return code == http.StatusCreated || code == http.StatusOK

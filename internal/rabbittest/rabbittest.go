@@ -276,12 +276,21 @@ func (b *Broker) StopApp(t testing.TB) {
 	b.ctl(t, "stop_app")
 }
 
-// StartApp starts it again and waits until it takes connections.
+// StartApp starts it again and waits until it takes connections: start_app
+// returns once the application has started, and its AMQP listener opens
+// last (a dial, not rabbitmqctl await_startup, which would boot another
+// Erlang VM to ask).
 func (b *Broker) StartApp(t testing.TB) {
 	t.Helper()
 	b.own(t)
 	b.ctl(t, "start_app")
-	b.ctl(t, "await_startup", "--timeout", "60")
+	deadline := time.Now().Add(60 * time.Second)
+	for !b.listening() {
+		if time.Now().After(deadline) {
+			t.Fatalf("RabbitMQ took no connection on port %d within 60 s of start_app", b.Port)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func freePort(t testing.TB) int {
