@@ -100,7 +100,13 @@ func TestBrowsersPublishREDAndAPageWithoutItHearsThem(t *testing.T) {
 	t.Logf("mean payload bytes per packet: alice %+v, bob %+v, carol %+v", a, b, c)
 	require.Greater(t, a.Outbound[0], 1.4*c.Outbound[0], "alice publishes RED, carol plain Opus")
 	require.Greater(t, b.Inbound[1], 1.4*b.Inbound[0], "bob gets alice's RED as RED, carol's Opus as sent")
-	require.Less(t, c.Inbound[1], 0.7*a.Outbound[0], "carol gets the RED publishers' primary frames alone")
+	// Carol's two streams against the same two as RED pages receive them
+	// (alice's as bob gets it, bob's as alice does): stripped to the primary
+	// frames they are about half (0.48 measured), not matched stream by
+	// stream since Opus runs at different rates on the two publishers (98 and
+	// 145 bytes once); one left as RED would make it 0.70 or more.
+	redSum := a.Inbound[1] + b.Inbound[1]
+	require.Less(t, c.Inbound[0]+c.Inbound[1], 0.62*redSum, "carol gets the RED publishers' primary frames alone")
 	require.Zero(t, metricSum(t, scrape(t, s), "voicectl_worker_red_malformed_total"))
 }
 
