@@ -540,19 +540,21 @@ func TestRelayLoudestTwoAcrossThreeHosts(t *testing.T) {
 
 // TestLoadgenThroughTheAPIOverThreeHosts: `voicectl loadgen run --api`
 // creates the room and joins every peer through the API; the room spreads
-// over the three hosts and no packet is lost across them. The warm-up is
-// 2 s: beside the whole suite a 1 s warm-up once measured 22.7 % of the
-// window's packets missing with no peer rejoining and nothing in the logs
-// (never on a quiet machine); a failure prints the whole report.
+// over the three hosts and no packet is lost across them. A failure
+// prints the whole report.
 func TestLoadgenThroughTheAPIOverThreeHosts(t *testing.T) {
 	t.Parallel()
 	br := rabbittest.Shared(t)
-	hosts := startHosts(t, br.URL, "VOICECTL_WORKER_MAX_CONSUMERS=12", "VOICECTL_WORKER_PIPE_HEADROOM=0.5")
-	api := startAPI(t, br.URL, t.TempDir())
+	// dead_after 5 s, not the suite's 1 s: this test is about the audio
+	// across hosts, and beside a cold-cache build a starved server missed
+	// its heartbeats, was declared dead and its peers rejoined (4 rejoins).
+	deadAfter := "VOICECTL_CLUSTER_DEAD_AFTER=5s"
+	hosts := startHosts(t, br.URL, "VOICECTL_WORKER_MAX_CONSUMERS=12", "VOICECTL_WORKER_PIPE_HEADROOM=0.5", deadAfter)
+	api := startAPIEnv(t, br.URL, t.TempDir(), []string{deadAfter})
 	identify(t, api, hosts)
 	out, stderr, code := cli(t, nil, "loadgen", "run", "--api", api.base, "--api-key", clusterAPIKey, "--admin-key", relayAdminKey,
 		"--loopback-only", "--rooms", "1", "--publishers", "2", "--listeners", "5", "--join-rate", "10",
-		"--duration", "3s", "--warmup", "2s", "-o", "json", "--max-loss", "0.001")
+		"--duration", "3s", "--warmup", "1s", "-o", "json", "--max-loss", "0.001")
 	require.Zero(t, code, "%s\n%s", stderr, out)
 	r := loadReport(t, out)
 	require.Equal(t, 7, r.PeersJoined, out)

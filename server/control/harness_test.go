@@ -87,7 +87,10 @@ func testConfig(workers int) config.Config {
 	cfg.Worker.PipeHeadroom = 0.1
 	cfg.Worker.PipeListenIP = "127.0.0.1"
 	cfg.Cluster.HighWater, cfg.Cluster.LowWater = 0.8, 0.7
-	cfg.Cluster.Heartbeat, cfg.Cluster.DeadAfter, cfg.Cluster.CreateTimeout = 500*time.Millisecond, 1500*time.Millisecond, 3*time.Second
+	// dead_after 3 s (a lease of 2.5 s): with 1.5 s (a 1 s lease) a server
+	// starved beside the suite let its lease lapse and refused a join
+	// (409 wrong_server) in a test about heartbeats.
+	cfg.Cluster.Heartbeat, cfg.Cluster.DeadAfter, cfg.Cluster.CreateTimeout = 500*time.Millisecond, 3*time.Second, 3*time.Second
 	return cfg
 }
 
