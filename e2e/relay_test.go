@@ -293,7 +293,16 @@ func TestRelayRoomSpreadsOverThreeHosts(t *testing.T) {
 		`count(voicectl_cluster_pipe_sent_packets_total > 0)`: 2,
 		`sum(voicectl_cluster_pipe_rejected_packets_total)`:   0,
 	} {
-		require.Eventually(t, func() bool { v, err := query(prom, q); return err == nil && v == want }, 20*time.Second, 200*time.Millisecond, q)
+		// 30 s: a Prometheus starting beside the whole suite scrapes late.
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			v, err := query(prom, q)
+			if err == nil && v == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				require.Failf(t, "Prometheus never saw the pipes", "%s: want %v, last %v (%v); the owner's /metrics: %s", q, want, v, err, pipeLines(t, owner))
+			}
+		}
 	}
 	require.Eventually(t, func() bool {
 		hb := api.liveServers(t)
@@ -564,4 +573,16 @@ func TestLoadgenThroughTheAPIOverThreeHosts(t *testing.T) {
 	require.Zero(t, r.LossRatio, "no loss across the hosts on an idle machine")
 	require.Len(t, r.LatencyMsP50ByWorker, 3, "the peers' media is on the three hosts' workers: %v", r.LatencyMsP50ByWorker)
 	require.Positive(t, r.ForwardedPackets, "every server's workers read through their admin APIs")
+}
+
+// pipeLines is the owner's voicectl_cluster_pipe* lines of /metrics, for a
+// failure's message.
+func pipeLines(t *testing.T, h *host) string {
+	var out []string
+	for _, l := range strings.Split(scrape(t, h.server), "\n") {
+		if strings.HasPrefix(l, "voicectl_cluster_pipe") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "; ")
 }
