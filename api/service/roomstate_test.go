@@ -67,7 +67,15 @@ func beatEvery(t *testing.T, every time.Duration, beats func()) {
 }
 
 func TestALongRunLeavesNoPerRoomState(t *testing.T) {
-	s, b := newTestServiceWith(t, func(p *Params) { p.MoveMargin, p.Rebalance, p.RebalanceCooldown = 0.5, true, time.Hour })
+	// Heartbeat 300 ms, not the unit tests' 100 ms: the API counts an own
+	// beat back later than a heartbeat as the bus being away and forgives
+	// the servers that outage, and under the race detector beside the whole
+	// suite its beats came back late so often that z, silent, was never
+	// declared dead within 15 s (twice).
+	s, b := newTestServiceWith(t, func(p *Params) {
+		p.MoveMargin, p.Rebalance, p.RebalanceCooldown = 0.5, true, time.Hour
+		p.Heartbeat, p.DeadAfter = 300*time.Millisecond, 900*time.Millisecond
+	})
 	h := s.Handler()
 	a, c, d := newFakeServer(t, b, "a"), newFakeServer(t, b, "c"), newFakeServer(t, b, "d")
 	var mu sync.Mutex
