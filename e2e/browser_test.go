@@ -17,29 +17,15 @@ import (
 
 const chromiumPath = "/usr/lib/chromium/chromium"
 
-// newBrowser gives t a browser of its own: a browser context (as an
-// incognito window: no cookies, storage or permissions shared) of the
-// package's Chromium, or, with extra options, a Chromium of its own.
-// Starting a Chromium cost about 3 CPU-seconds, two dozen times a run.
+// newBrowser starts headless Chromium with a fake microphone that plays a
+// tone; extra options go after the usual ones.
 func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
-	if len(extra) > 0 {
-		return startBrowser(t, extra...)
-	}
-	ctx, err := chromium.context()
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = chromedp.Cancel(ctx) })
-	_, err = chromedp.Run(ctx, chromedp.Navigate("about:blank"))
-	require.NoError(t, err)
-	return ctx
-}
-
-// chromiumOptions are the usual options of a Chromium started here: headless
-// with a fake microphone that plays a tone.
-func chromiumOptions(userDataDir string) []chromedp.ExecAllocatorOption {
-	return []chromedp.ExecAllocatorOption{
+	_, err := os.Stat(chromiumPath)
+	require.NoError(t, err, "Chromium is required (make test installs Debian's chromium package)")
+	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(userDataDir),
+		chromedp.UserDataDir(t.TempDir()),
 		chromedp.Flag("headless", "new"),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
@@ -54,15 +40,7 @@ func chromiumOptions(userDataDir string) []chromedp.ExecAllocatorOption {
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
 	}
-}
-
-// startBrowser starts a Chromium for t alone, extra options after the
-// usual ones.
-func startBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
-	t.Helper()
-	_, err := os.Stat(chromiumPath)
-	require.NoError(t, err, "Chromium is required (make test installs Debian's chromium package)")
-	opts := append(chromiumOptions(t.TempDir()), extra...)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	t.Cleanup(func() {

@@ -35,7 +35,6 @@ func TestMain(m *testing.M) {
 	if *prebuilt != "" {
 		binary = *prebuilt
 		code := m.Run()
-		stopChromium()
 		rabbittest.StopShared()
 		os.Exit(code)
 	}
@@ -51,7 +50,6 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	stopChromium()
 	rabbittest.StopShared()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
