@@ -56,13 +56,12 @@ E2E_PARALLEL ?= 3
 
 # test-race: the race detector on RACE_PKGS, PLAIN_PKGS without it; then the worker's
 # allocation tests once more without it (it makes sync.Pool drop items, so
-# exact allocation bounds hold only without it). RACE_PARALLEL: tests at once
-# per package; server/control's mostly wait (workers, timeouts, heartbeats).
-# 2, not more: the race run is not the longer of the two, and beside e2e's
-# browsers and brokers more at once starved timing-bound tests of CPU.
-RACE_PARALLEL ?= 2
+# exact allocation bounds hold only without it). server/control's tests run
+# one at a time: in parallel they halved its time, but the race run is not
+# the longer of the two, and beside e2e's browsers they starved timing-bound
+# tests (TURN/TLS, ICE restart, loudest-N) of CPU.
 test-race:
-	scripts/in-netns.sh $(GO) test -count=1 -race -timeout 15m -parallel $(RACE_PARALLEL) $(RACE_PKGS)
+	scripts/in-netns.sh $(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
 	$(STATIC) scripts/in-netns.sh $(GO) test $(STATIC_FLAGS) -count=1 $(PLAIN_PKGS)
 	$(STATIC) scripts/in-netns.sh $(GO) test $(STATIC_FLAGS) -count=1 -run 'Allocates?Nothing' ./server/worker
 

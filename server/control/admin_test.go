@@ -17,7 +17,6 @@ import (
 )
 
 func TestAdminAPI(t *testing.T) {
-	t.Parallel()
 	h := startHarness(t, testConfig(2))
 	ctx := context.Background()
 	a := h.connect("alpha", "alice", true)
@@ -122,7 +121,6 @@ func TestAdminAPI(t *testing.T) {
 // is not even compared), counts them, and serves the right key once the
 // address's allowance refills.
 func TestWrongAdminKeysAreRateLimited(t *testing.T) {
-	t.Parallel()
 	h := startHarness(t, testConfig(1))
 	ctx := context.Background()
 	bad, err := admin.New(h.url, "wrong-key-wrong-key")

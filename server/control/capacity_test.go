@@ -70,7 +70,6 @@ func (h *harness) requireWithinCapacity() {
 }
 
 func TestRoomSpreadsOverWorkersThroughPipes(t *testing.T) {
-	t.Parallel()
 	// Capacity 8, 25% headroom: a peer is placed on a worker only up to load 6.
 	h := startHarness(t, capacityConfig(8, 0.25))
 	a := h.connect("big", "a", true)
@@ -138,7 +137,6 @@ func TestRoomSpreadsOverWorkersThroughPipes(t *testing.T) {
 }
 
 func TestPipeCarriesBothDirections(t *testing.T) {
-	t.Parallel()
 	// Capacity 6, 30% headroom (placement up to 4): with a publisher and a listener
 	// on worker 0, the second publisher would make worker 0 carry 5, so it lands on
 	// worker 1 (load 4) and worker 0 grows to 6 through the pipe.
@@ -172,7 +170,6 @@ func TestPipeCarriesBothDirections(t *testing.T) {
 }
 
 func TestParallelJoinsAndLeavesLeaveNoOrphans(t *testing.T) {
-	t.Parallel()
 	h := startHarness(t, capacityConfig(14, 0.2))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -222,7 +219,6 @@ func TestParallelJoinsAndLeavesLeaveNoOrphans(t *testing.T) {
 }
 
 func TestWorkerWithPipeEndKilledLeavesNoOrphans(t *testing.T) {
-	t.Parallel()
 	h := startHarness(t, capacityConfig(8, 0.25))
 	a := h.connect("pk", "a", true)
 	b := h.connect("pk", "b", true)
@@ -253,7 +249,6 @@ func TestWorkerWithPipeEndKilledLeavesNoOrphans(t *testing.T) {
 }
 
 func TestWorkerWithProducersKilledClosesPipedProducers(t *testing.T) {
-	t.Parallel()
 	h := startHarness(t, capacityConfig(8, 0.25))
 	a := h.connect("pk2", "a", true)
 	b := h.connect("pk2", "b", true)

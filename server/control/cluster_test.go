@@ -87,7 +87,6 @@ func createShared(t *testing.T, api bus.Bus, room string) cluster.RoomInfo {
 }
 
 func TestClusterRoomsThroughTheSharedQueue(t *testing.T) {
-	t.Parallel()
 	br := rabbittest.Shared(t)
 	servers := []*clusterServer{
 		startClusterServer(t, br, "127.0.0.11", clusterConfig(10), t.TempDir()),
@@ -144,7 +143,6 @@ func TestClusterRoomsThroughTheSharedQueue(t *testing.T) {
 }
 
 func TestClusterHeartbeatsCarryUsage(t *testing.T) {
-	t.Parallel()
 	br := rabbittest.Shared(t)
 	s := startClusterServer(t, br, "127.0.0.11", clusterConfig(10), t.TempDir())
 	api := dialBus(t, br.URL, "api")
@@ -170,7 +168,6 @@ func TestClusterHeartbeatsCarryUsage(t *testing.T) {
 }
 
 func TestClusterServerRestartedWithItsDataDirKeepsItsIdAndQueue(t *testing.T) {
-	t.Parallel()
 	br := rabbittest.Shared(t)
 	dir := t.TempDir()
 	first := startClusterServer(t, br, "127.0.0.11", clusterConfig(10), dir)

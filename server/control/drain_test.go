@@ -14,7 +14,6 @@ import (
 // as soon as the agent serves its queue, so a drain may run while
 // startAgent keeps the agent; -race reads both.
 func TestADrainWhileTheServerJoinsTheClusterIsNotARace(t *testing.T) {
-	t.Parallel()
 	c, err := New(Params{Config: testConfig(1), WorkerCmd: testWorkerCmd, ServerID: "s1", Bus: bus.NewLocal()})
 	require.NoError(t, err)
 	drained := make(chan time.Time)

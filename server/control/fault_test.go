@@ -60,7 +60,6 @@ func hears(t *testing.T, listener, publisher *client.Client, n uint64) {
 // anything; it is not restarted, its peers hear again once it runs, and the
 // admin listing answers meanwhile.
 func TestWorkerStoppedThreeSeconds(t *testing.T) {
-	t.Parallel()
 	h := startHarness(t, testConfig(2))
 	on0, on1 := roomsOnBothWorkers(t, h)
 	pid := h.c.Workers()[0].PID
@@ -98,7 +97,6 @@ func TestWorkerStoppedThreeSeconds(t *testing.T) {
 // worker.hang_timeout is killed and restarted, and its peers are told to
 // reconnect; the other worker's peers are left alone.
 func TestHungWorkerIsRestarted(t *testing.T) {
-	t.Parallel()
 	cfg := testConfig(2)
 	cfg.Worker.HangTimeout = 2 * time.Second
 	h := startHarness(t, cfg)
@@ -115,7 +113,6 @@ func TestHungWorkerIsRestarted(t *testing.T) {
 // (control gone, or the pipe broken) a worker exits by itself rather than
 // forwarding for nobody, and the supervisor starts a new one.
 func TestWorkerExitsWhenControlsPipeCloses(t *testing.T) {
-	t.Parallel()
 	h := startHarness(t, testConfig(1))
 	a := h.connect("p", "a", true)
 	b := h.connect("p", "b", true)
@@ -138,7 +135,6 @@ func TestWorkerExitsWhenControlsPipeCloses(t *testing.T) {
 // sent (random bytes, RTP- and STUN-looking headers) at a worker's port costs
 // no restart, and the room on it keeps its audio.
 func TestGarbageDatagramsLeaveTheWorkerServing(t *testing.T) {
-	t.Parallel()
 	h := startHarness(t, testConfig(1))
 	pub := h.connect("g", "pub", true)
 	sub := h.connect("g", "sub", false)

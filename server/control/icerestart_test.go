@@ -20,7 +20,6 @@ import (
 // ICE restart; its media moves to the new address with the same peer id,
 // and audio is back within a second, both ways.
 func TestAddressChangeRecoversThroughICERestart(t *testing.T) {
-	t.Parallel()
 	h := startHarness(t, testConfig(1))
 	addSecondLoopbackAddress(t, "127.0.0.2")
 	alice := h.connect("r1", "alice", true)
@@ -90,7 +89,6 @@ func addSecondLoopbackAddress(t *testing.T, ip string) {
 // new address is up sees ICE go disconnected and asks for an ICE restart
 // by itself; audio comes back over the new address, same peer id.
 func TestICEDisconnectedRestartsByItself(t *testing.T) {
-	t.Parallel()
 	h := startHarness(t, testConfig(1))
 	addSecondLoopbackAddress(t, "127.0.0.2")
 	if _, err := exec.LookPath("iptables"); err != nil {

@@ -17,7 +17,6 @@ import (
 // cluster's secret for cluster.LeaseRoom renews the lease (a health check
 // or a join token does not), and the answer names the server.
 func TestTheLeaseProbeNeedsTheAPIsToken(t *testing.T) {
-	t.Parallel()
 	br := rabbittest.Shared(t)
 	// A lease of 9 s, not the harness's 1 s: beside the suite a second
 	// passed between the probe and the look at the lease, and it lapsed.

@@ -59,7 +59,6 @@ func limited(h *harness, limit string) float64 {
 }
 
 func TestJoinTimeouts(t *testing.T) {
-	t.Parallel()
 	cfg := testConfig(1)
 	cfg.Signal.JoinTimeout = time.Second
 	h := startHarness(t, cfg)
@@ -103,7 +102,6 @@ func TestJoinTimeouts(t *testing.T) {
 }
 
 func TestSDPAndCandidateLimits(t *testing.T) {
-	t.Parallel()
 	cfg := testConfig(1)
 	cfg.Signal.MaxSDPBytes, cfg.Signal.MaxCandidates = 1024, 2
 	h := startHarness(t, cfg)
@@ -151,7 +149,6 @@ func TestSDPAndCandidateLimits(t *testing.T) {
 // TestSlowHeadersAreCut: a client that sends its request headers a byte at a
 // time (slowloris) is disconnected at signal.read_header_timeout.
 func TestSlowHeadersAreCut(t *testing.T) {
-	t.Parallel()
 	cfg := testConfig(1)
 	cfg.Signal.ReadHeaderTimeout = 500 * time.Millisecond
 	h := startHarness(t, cfg)
@@ -186,9 +183,7 @@ func TestSlowHeadersAreCut(t *testing.T) {
 }
 
 // TestJoinBurstLeavesNoGoroutines: 300 signalling connections at once, each
-// joining and leaving, leave the server's goroutines where they were. Not
-// parallel: it counts the whole process's goroutines, so it runs alone,
-// before the package's parallel tests resume.
+// joining and leaving, leave the server's goroutines where they were.
 func TestJoinBurstLeavesNoGoroutines(t *testing.T) {
 	cfg := testConfig(1)
 	cfg.Signal.MaxConnectionsPerAddress = 0 // all 300 come from 127.0.0.1

@@ -12,7 +12,6 @@ import (
 )
 
 func TestLoudestNForwardsOnlyTheLoudest(t *testing.T) {
-	t.Parallel()
 	for _, workers := range []int{1, 2} {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
 			cfg := testConfig(workers)

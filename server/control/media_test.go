@@ -16,7 +16,6 @@ import (
 )
 
 func TestThreePeersHearEachOther(t *testing.T) {
-	t.Parallel()
 	h := startHarness(t, testConfig(1))
 	a := h.connect("r1", "alice", true)
 	b := h.connect("r1", "bob", true)
@@ -54,7 +53,6 @@ func TestThreePeersHearEachOther(t *testing.T) {
 }
 
 func TestBadInputGetsErrorCodes(t *testing.T) {
-	t.Parallel()
 	h := startHarness(t, testConfig(1))
 	a := h.connect("r", "a", true)
 	b := h.connect("r", "b", true)
@@ -148,7 +146,6 @@ func TestBadInputGetsErrorCodes(t *testing.T) {
 }
 
 func TestMuteStopsForwarding(t *testing.T) {
-	t.Parallel()
 	h := startHarness(t, testConfig(1))
 	a := h.connect("m", "a", true)
 	b := h.connect("m", "b", true)
@@ -162,7 +159,6 @@ func TestMuteStopsForwarding(t *testing.T) {
 }
 
 func TestActiveSpeaker(t *testing.T) {
-	t.Parallel()
 	h := startHarness(t, testConfig(1))
 	loud := h.connect("s", "loud", true) // level 30 (-30 dBov)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -177,7 +173,6 @@ func TestActiveSpeaker(t *testing.T) {
 }
 
 func TestWorkerKilledPeersReconnect(t *testing.T) {
-	t.Parallel()
 	h := startHarness(t, testConfig(1))
 	a := h.connect("k", "a", true)
 	b := h.connect("k", "b", true)

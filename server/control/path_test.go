@@ -55,7 +55,6 @@ func pathOf(h *harness, room, peerID string) (string, string) {
 }
 
 func TestAUDPListenersPathShowsInTheAdminAPIAndMetrics(t *testing.T) {
-	t.Parallel()
 	cfg := testConfig(1)
 	h := startHarness(t, cfg)
 	require.Equal(t, 0.0, peerPaths(h)["udp"], "every path is exported before any peer")
@@ -77,7 +76,6 @@ func TestAUDPListenersPathShowsInTheAdminAPIAndMetrics(t *testing.T) {
 }
 
 func TestATCPListenersPathShowsInTheAdminAPIAndMetrics(t *testing.T) {
-	t.Parallel()
 	cfg := testConfig(1)
 	cfg.RTC.TCP = true
 	h := startHarness(t, cfg)
@@ -99,7 +97,6 @@ func TestATCPListenersPathShowsInTheAdminAPIAndMetrics(t *testing.T) {
 // Listeners held to TURN: the worker reports a relay, and the embedded TURN
 // server tells which of its transports the client took.
 func TestTURNListenersPathsShowTheirTURNTransport(t *testing.T) {
-	t.Parallel()
 	cfg := turnConfig(t, true)
 	cfg.RTC.TCP = true // a relay-only client must not reach the worker's TCP candidates directly
 	h := startHarness(t, cfg)

@@ -31,7 +31,6 @@ func gatherPaths(t *testing.T, counts fixedPaths) map[string]float64 {
 }
 
 func TestPeerPathsGaugeHasEveryPathFromTheStart(t *testing.T) {
-	t.Parallel()
 	got := gatherPaths(t, fixedPaths{})
 	want := map[string]float64{"none": 0}
 	for _, p := range wire.PeerPaths {
@@ -51,7 +50,6 @@ func TestPeerPathsGaugeHasEveryPathFromTheStart(t *testing.T) {
 // The collector registers beside workerCollector on one registry (their
 // descriptors must not clash).
 func TestPeerPathsRegistersBesideTheWorkerCollector(t *testing.T) {
-	t.Parallel()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(workerCollector{})
 	require.NoError(t, reg.Register(pathCollector{host: fixedPaths{}}))

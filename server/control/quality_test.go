@@ -38,7 +38,6 @@ func (l *lossyTap) tap(uint32, uint16, uint32, int, time.Time) bool {
 // in the admin API (what voicectl peers -o json prints) and in the room's
 // connection_quality messages, and back within 10 s of the loss ending.
 func TestConnectionQualityFollowsAListenersLoss(t *testing.T) {
-	t.Parallel()
 	h := startHarness(t, testConfig(1))
 	alice := h.connect("q", "alice", true)
 	lossy := &lossyTap{rng: rand.New(rand.NewPCG(33, 1))}

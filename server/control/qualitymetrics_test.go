@@ -10,7 +10,6 @@ import (
 )
 
 func TestQualityHistogramFromWorkerBuckets(t *testing.T) {
-	t.Parallel()
 	counts := make([]uint64, len(ipc.QualityScoreBounds)+1)
 	counts[0] = 1                             // one score of 20 or less
 	counts[len(ipc.QualityScoreBounds)-1] = 3 // three up to 95

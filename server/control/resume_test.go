@@ -54,7 +54,6 @@ func (d *cuttableDialer) cut() {
 // with the same peer id, and gets what happened meanwhile (a peer that
 // joined) once: it then hears that peer too.
 func TestSignallingCutMidCallResumes(t *testing.T) {
-	t.Parallel()
 	cfg := testConfig(1)
 	cfg.Signal.ResumeWindow = 10 * time.Second
 	h := startHarness(t, cfg)
@@ -117,7 +116,6 @@ func TestSignallingCutMidCallResumes(t *testing.T) {
 // TestResumeFailsAfterTheWindow: a client that cannot come back within
 // the window ends with ErrResumeFailed, and its peer is gone.
 func TestResumeFailsAfterTheWindow(t *testing.T) {
-	t.Parallel()
 	cfg := testConfig(1)
 	cfg.Signal.ResumeWindow = 500 * time.Millisecond
 	h := startHarness(t, cfg)

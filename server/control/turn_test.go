@@ -121,7 +121,6 @@ func hasLabel(m *dto.Metric, label, value string) bool {
 // through the embedded TURN server (over UDP, TCP and TLS) hears and is
 // heard by a peer on the direct path.
 func TestPeersHearEachOtherThroughTURN(t *testing.T) {
-	t.Parallel()
 	for _, tc := range []struct{ relay, proto string }{{client.RelayUDP, "turn/udp"}, {client.RelayTCP, "turn/tcp"}, {client.RelayTLS, "turn/tls"}} {
 		t.Run(tc.relay, func(t *testing.T) {
 			h := startHarness(t, turnConfig(t, tc.relay == client.RelayTLS))
@@ -145,7 +144,6 @@ func TestPeersHearEachOtherThroughTURN(t *testing.T) {
 }
 
 func TestNoICEServersWithoutTURN(t *testing.T) {
-	t.Parallel()
 	h := startHarness(t, testConfig(1))
 	a := h.connect("r", "a", true)
 	require.Empty(t, a.Joined.ICEServers)
@@ -155,7 +153,6 @@ func TestNoICEServersWithoutTURN(t *testing.T) {
 // that server's TURN URLs, with credentials that server accepts (the
 // shared secret), and never this server's TURN.
 func TestICEServersOfARelayHost(t *testing.T) {
-	t.Parallel()
 	secret := []byte(testSecret)
 	creds, err := turnserver.NewCredentials(secret)
 	require.NoError(t, err)
@@ -182,7 +179,6 @@ func TestICEServersOfARelayHost(t *testing.T) {
 }
 
 func TestWorkerIPsFollowRTCSettings(t *testing.T) {
-	t.Parallel()
 	var cfg config.Config
 	cfg.RTC.Loopback = true
 	require.Contains(t, workerIPs(cfg), "127.0.0.1", "workers offer loopback candidates")

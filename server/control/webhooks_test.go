@@ -28,7 +28,6 @@ func webhookConfig(cfg config.Config, dataDir string, urls ...string) config.Con
 // apart here (webhooks.retry_min/max), so an outage of a few seconds shows
 // what one of an hour would.
 func TestWebhooksOfACallArriveOnceInOrderThroughAnOutageAndARestart(t *testing.T) {
-	t.Parallel()
 	rcv := webhooktest.New([]byte(testWebhookKey))
 	srv := rcv.Start()
 	defer srv.Close()
