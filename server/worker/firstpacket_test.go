@@ -50,16 +50,8 @@ func TestPublisherWhoseFirstPacketsCarryAnotherCodecIsHeard(t *testing.T) {
 	waitGathered(t, tr)
 	cpc := newTestClient(t, nil) // Opus only: its answer drops RED
 	mic := newRawTrack()
-	require.NoError(t, cpc.SetRemoteDescription(*tr.pc.LocalDescription()))
-	_, err := cpc.AddTrack(mic)
-	require.NoError(t, err)
-	answer, err := cpc.CreateAnswer(nil)
-	require.NoError(t, err)
-	gathered := webrtc.GatheringCompletePromise(cpc)
-	require.NoError(t, cpc.SetLocalDescription(answer))
-	<-gathered
+	answerOffer(t, cpc, tr, mic)
 	require.NotContains(t, cpc.LocalDescription().SDP, "red/48000")
-	require.NoError(t, tr.applyAnswer(cpc.LocalDescription().SDP))
 	ssrc, out := <-mic.ssrc, <-mic.writer
 	connected := make(chan struct{})
 	cpc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {

@@ -77,16 +77,25 @@ func (m *movingMux) RemoveConnByUfrag(ufrag string) {
 
 func (m *movingMux) GetListenAddresses() []net.Addr { return m.current().GetListenAddresses() }
 
-// answerOffer has pc answer tr's outstanding offer.
-func answerOffer(t *testing.T, pc *webrtc.PeerConnection, tr *transport) {
+// answerOffer has pc answer tr's outstanding offer, sending tracks on the
+// offered transceivers (added after the offer is set, so pion takes those
+// rather than adding its own); it returns their senders.
+func answerOffer(t testing.TB, pc *webrtc.PeerConnection, tr *transport, tracks ...webrtc.TrackLocal) []*webrtc.RTPSender {
 	t.Helper()
 	require.NoError(t, pc.SetRemoteDescription(*tr.pc.LocalDescription()))
+	var senders []*webrtc.RTPSender
+	for _, track := range tracks {
+		sender, err := pc.AddTrack(track)
+		require.NoError(t, err)
+		senders = append(senders, sender)
+	}
 	answer, err := pc.CreateAnswer(nil)
 	require.NoError(t, err)
 	gathered := webrtc.GatheringCompletePromise(pc)
 	require.NoError(t, pc.SetLocalDescription(answer))
 	<-gathered
 	require.NoError(t, tr.applyAnswer(pc.LocalDescription().SDP))
+	return senders
 }
 
 // movedTo waits until tr's route, and the consent checks, are on addr.
@@ -133,15 +142,7 @@ func TestICERestartFollowsAClientToANewAddress(t *testing.T) {
 	cpc := newTestClient(t, publisher.tune, webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
 	mic, err := webrtc.NewTrackLocalStaticRTP(OpusCodec, "mic", "PUB")
 	require.NoError(t, err)
-	require.NoError(t, cpc.SetRemoteDescription(*pub.pc.LocalDescription()))
-	_, err = cpc.AddTrack(mic)
-	require.NoError(t, err)
-	answer, err := cpc.CreateAnswer(nil)
-	require.NoError(t, err)
-	gathered := webrtc.GatheringCompletePromise(cpc)
-	require.NoError(t, cpc.SetLocalDescription(answer))
-	<-gathered
-	require.NoError(t, pub.applyAnswer(cpc.LocalDescription().SDP))
+	answerOffer(t, cpc, pub, mic)
 	seq := uint16(0)
 	require.Eventually(t, func() bool {
 		seq++

@@ -142,16 +142,7 @@ func connectPublisher(tb testing.TB, w *Worker, id, producerID string, tune func
 	cpc := newTestClient(tb, tune, append([]func(*webrtc.API){webrtc.WithInterceptorRegistry(&interceptor.Registry{})}, apiOpts...)...)
 	mic, err := webrtc.NewTrackLocalStaticRTP(OpusCodec, "mic", id)
 	require.NoError(tb, err)
-	require.NoError(tb, cpc.SetRemoteDescription(*tr.pc.LocalDescription()))
-	sender, err := cpc.AddTrack(mic)
-	require.NoError(tb, err)
-	answer, err := cpc.CreateAnswer(nil)
-	require.NoError(tb, err)
-	gathered := webrtc.GatheringCompletePromise(cpc)
-	require.NoError(tb, cpc.SetLocalDescription(answer))
-	<-gathered
-	require.NoError(tb, tr.applyAnswer(cpc.LocalDescription().SDP))
-	return tr, mic, sender
+	return tr, mic, answerOffer(tb, cpc, tr, mic)[0]
 }
 
 // publish sends opusPacket(seq) on mic; pion sets the SSRC and payload type.

@@ -47,15 +47,7 @@ func connectREDPublisher(tb testing.TB, w *Worker, id, producerID string) (*tran
 	cpc := newTestClient(tb, nil, webrtc.WithMediaEngine(redEngine(tb)), webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
 	mic, err := webrtc.NewTrackLocalStaticRTP(REDCodec, "mic", id)
 	require.NoError(tb, err)
-	require.NoError(tb, cpc.SetRemoteDescription(*tr.pc.LocalDescription()))
-	_, err = cpc.AddTrack(mic)
-	require.NoError(tb, err)
-	answer, err := cpc.CreateAnswer(nil)
-	require.NoError(tb, err)
-	gathered := webrtc.GatheringCompletePromise(cpc)
-	require.NoError(tb, cpc.SetLocalDescription(answer))
-	<-gathered
-	require.NoError(tb, tr.applyAnswer(cpc.LocalDescription().SDP))
+	answerOffer(tb, cpc, tr, mic)
 	return tr, mic
 }
 
