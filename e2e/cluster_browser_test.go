@@ -29,10 +29,10 @@ func TestClusterBrowserPagesRejoinAfterTheirServerDies(t *testing.T) {
 	br := rabbittest.Shared(t)
 	byURL := map[string]*server{}
 	for _, ip := range []string{"127.0.0.11", "127.0.0.12"} {
-		s := startServeEnv(t, clusterEnv(), "--http-addr", ip+":0", "--workers", "1", "--amqp-url", br.URL)
+		s := startServeEnv(t, clusterEnv(fastFailover), "--http-addr", ip+":0", "--workers", "1", "--amqp-url", br.URL)
 		byURL[s.base] = s
 	}
-	api := startAPIArgs(t, br.URL, t.TempDir(), "--dev")
+	api := startAPIWith(t, br.URL, t.TempDir(), []string{fastFailover}, "--dev")
 	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 2 }, 15*time.Second, 50*time.Millisecond)
 
 	browser := newBrowser(t)

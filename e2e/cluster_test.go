@@ -32,10 +32,31 @@ const (
 )
 
 // clusterEnv is what every process of a test cluster shares: the join-token
-// secret, the API key and fast heartbeats.
+// secret, the API key and fast heartbeats. dead_after is 3 s, ten missed
+// heartbeats: at 1 s, a server or API starved of CPU for a second beside
+// the other tests' browsers was declared dead three to five times a run,
+// moving rooms under tests that were about something else (a move test's
+// room left its new home before the test looked). The tests about failure
+// detection ask for fastFailover.
 func clusterEnv(extra ...string) []string {
 	return append([]string{"VOICECTL_AUTH_SECRET=" + clusterSecret, "VOICECTL_AUTH_API_KEY=" + clusterAPIKey,
-		"VOICECTL_CLUSTER_HEARTBEAT=300ms", "VOICECTL_CLUSTER_DEAD_AFTER=1s", "VOICECTL_CLUSTER_CREATE_TIMEOUT=3s"}, extra...)
+		"VOICECTL_CLUSTER_HEARTBEAT=300ms", "VOICECTL_CLUSTER_DEAD_AFTER=3s", "VOICECTL_CLUSTER_CREATE_TIMEOUT=3s"}, extra...)
+}
+
+// fastFailover is the dead_after of the tests that kill, freeze or cut a
+// server or the broker and measure what follows: give it to every process
+// of the test, the API and the servers alike.
+const fastFailover = "VOICECTL_CLUSTER_DEAD_AFTER=1s"
+
+// clusterSettings is the cluster.* part of a server's env, for its API.
+func clusterSettings(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "VOICECTL_CLUSTER_") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // apiProc is a running `voicectl api`.
@@ -191,11 +212,11 @@ func TestClusterAPIPlacesByUsageAndFailsOver(t *testing.T) {
 	var servers []*server
 	byID := map[cluster.ServerID]*server{}
 	for _, ip := range []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"} {
-		s := startServeEnv(t, clusterEnv("VOICECTL_WORKER_MAX_CONSUMERS=20", "VOICECTL_WORKER_PIPE_HEADROOM=0"),
+		s := startServeEnv(t, clusterEnv("VOICECTL_WORKER_MAX_CONSUMERS=20", "VOICECTL_WORKER_PIPE_HEADROOM=0", fastFailover),
 			"--http-addr", ip+":0", "--workers", "1", "--amqp-url", br.URL)
 		servers = append(servers, s)
 	}
-	api := startAPI(t, br.URL, t.TempDir())
+	api := startAPIEnv(t, br.URL, t.TempDir(), []string{fastFailover})
 	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 3 }, 15*time.Second, 50*time.Millisecond)
 	for id, s := range api.liveServers(t) {
 		for _, srv := range servers {
@@ -331,12 +352,12 @@ func BenchmarkClusterAPICreates(b *testing.B) {
 func TestClusterAServerBackFromTheDeadGivesUpItsMovedRooms(t *testing.T) {
 	t.Parallel()
 	br := rabbittest.Shared(t)
-	first := startServeEnv(t, clusterEnv(), "--http-addr", "127.0.0.11:0", "--workers", "1", "--amqp-url", br.URL)
-	api := startAPI(t, br.URL, t.TempDir())
+	first := startServeEnv(t, clusterEnv(fastFailover), "--http-addr", "127.0.0.11:0", "--workers", "1", "--amqp-url", br.URL)
+	api := startAPIEnv(t, br.URL, t.TempDir(), []string{fastFailover})
 	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 1 }, 15*time.Second, 50*time.Millisecond)
 	a, ja, err := api.joinThroughAPI(t, "zombie", "ann")
 	require.NoError(t, err)
-	startServeEnv(t, clusterEnv(), "--http-addr", "127.0.0.12:0", "--workers", "1", "--amqp-url", br.URL)
+	startServeEnv(t, clusterEnv(fastFailover), "--http-addr", "127.0.0.12:0", "--workers", "1", "--amqp-url", br.URL)
 	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 2 }, 15*time.Second, 50*time.Millisecond)
 
 	// The room's server stops answering (SIGSTOP: alive, but silent) long
@@ -480,10 +501,10 @@ func TestPrometheusScrapesTheClusterAPI(t *testing.T) {
 	br := rabbittest.Shared(t)
 	byURL := map[string]*server{}
 	for _, ip := range []string{"127.0.0.11", "127.0.0.12"} {
-		s := startServeEnv(t, clusterEnv(), "--http-addr", ip+":0", "--workers", "1", "--amqp-url", br.URL)
+		s := startServeEnv(t, clusterEnv(fastFailover), "--http-addr", ip+":0", "--workers", "1", "--amqp-url", br.URL)
 		byURL[s.base] = s
 	}
-	api := startAPI(t, br.URL, t.TempDir())
+	api := startAPIEnv(t, br.URL, t.TempDir(), []string{fastFailover})
 	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 2 }, 15*time.Second, 50*time.Millisecond)
 	prom := startPrometheus(t, strings.TrimPrefix(api.base, "http://"))
 	var ra service.RoomAnswer

@@ -303,7 +303,7 @@ func TestRebalanceMovesARoomOffAHotServer(t *testing.T) {
 	br := rabbittest.Shared(t)
 	// Two rooms of 2 publishers and 2 listeners cost 8 units each: 16 of 18
 	// is above high water (0.8); 8 × 1.5 = 12 fits on an empty server.
-	// dead_after 5s, not the suite's 1s: this test is about a move, and on two
+	// dead_after 5s, not 1s (fastFailover): this test is about a move, and on two
 	// cores beside the other tests a late heartbeat made A dead, re-homing
 	// both rooms (8 rejoins instead of 4).
 	env := []string{"VOICECTL_WORKER_MAX_CONSUMERS=18", "VOICECTL_CLUSTER_DEAD_AFTER=5s"}

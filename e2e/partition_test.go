@@ -27,8 +27,8 @@ import (
 )
 
 // The cluster under partitions (issue 34), with the test cluster's timings
-// (clusterEnv: heartbeat 300ms, dead_after 1s): every fault lasts 5×
-// dead_after, as the operator's 30 s cut did with the default 6 s.
+// (clusterEnv's heartbeat 300ms, fastFailover's dead_after 1s): every fault
+// lasts 5× dead_after, as the operator's 30 s cut did with the default 6 s.
 
 // tcpRelay forwards TCP connections to a target (a server's way to the
 // broker) until cut: a cut closes every connection through it and refuses
@@ -346,12 +346,12 @@ func TestClusterAServerCutFromTheBrokerKeepsItsRoom(t *testing.T) {
 	br := rabbittest.Shared(t)
 	relay := startTCPRelay(t, fmt.Sprintf("127.0.0.1:%d", br.Port))
 	viaRelay := br.URLVia(relay.addr())
-	cut := startHost(t, viaRelay, 1)
-	api := startAPI(t, br.URL, t.TempDir())
+	cut := startHost(t, viaRelay, 1, fastFailover)
+	api := startAPIEnv(t, br.URL, t.TempDir(), []string{fastFailover})
 	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 1 }, 15*time.Second, 50*time.Millisecond)
 	// Only the server to be cut is live: the room is placed there.
 	peers, home := joinRoom(t, api, "cut")
-	hosts := []*host{cut, startHost(t, br.URL, 0), startHost(t, br.URL, 2)}
+	hosts := []*host{cut, startHost(t, br.URL, 0, fastFailover), startHost(t, br.URL, 2, fastFailover)}
 	byID := identify(t, api, hosts)
 	require.Equal(t, home, cut.id)
 
@@ -403,8 +403,8 @@ func TestClusterADeadBrokerMovesNoRoom(t *testing.T) {
 
 func brokerOutage(t *testing.T, name string, down, up func(t *testing.T, br *rabbittest.Broker)) {
 	br := rabbittest.Start(t)
-	hosts := []*host{startHost(t, br.URL, 0), startHost(t, br.URL, 1)}
-	api := startAPI(t, br.URL, t.TempDir())
+	hosts := []*host{startHost(t, br.URL, 0, fastFailover), startHost(t, br.URL, 1, fastFailover)}
+	api := startAPIEnv(t, br.URL, t.TempDir(), []string{fastFailover})
 	byID := identify(t, api, hosts)
 	rooms := []string{name + "-a", name + "-b"}
 	homes := map[string]cluster.ServerID{}
@@ -469,8 +469,8 @@ func TestClusterAFrozenServerIsReHomedOnce(t *testing.T) {
 // serverGone sends sig to the home of a room with two peers.
 func serverGone(t *testing.T, name string, sig syscall.Signal) {
 	br := rabbittest.Shared(t)
-	hosts := []*host{startHost(t, br.URL, 0), startHost(t, br.URL, 1)}
-	api := startAPI(t, br.URL, t.TempDir())
+	hosts := []*host{startHost(t, br.URL, 0, fastFailover), startHost(t, br.URL, 1, fastFailover)}
+	api := startAPIEnv(t, br.URL, t.TempDir(), []string{fastFailover})
 	byID := identify(t, api, hosts)
 	room := "gone-" + name
 	a, ja, err := api.joinThroughAPI(t, room, "ann")
@@ -526,15 +526,15 @@ func TestClusterAServerCutFromTheBrokerAndTheAPIFencesItself(t *testing.T) {
 	t.Parallel()
 	br := rabbittest.Shared(t)
 	relay := startTCPRelay(t, fmt.Sprintf("127.0.0.1:%d", br.Port))
-	cut := startHost(t, br.URLVia(relay.addr()), 1)
-	api := startAPI(t, br.URL, t.TempDir())
+	cut := startHost(t, br.URLVia(relay.addr()), 1, fastFailover)
+	api := startAPIEnv(t, br.URL, t.TempDir(), []string{fastFailover})
 	require.Eventually(t, func() bool { return len(api.liveServers(t)) == 1 }, 15*time.Second, 50*time.Millisecond)
 	a, ja, err := api.joinThroughAPI(t, "fenced", "ann")
 	require.NoError(t, err)
 	b, _, err := api.joinThroughAPI(t, "fenced", "bob")
 	require.NoError(t, err)
 	hearEachOther(t, a, b, 10*time.Second)
-	identify(t, api, []*host{cut, startHost(t, br.URL, 0)})
+	identify(t, api, []*host{cut, startHost(t, br.URL, 0, fastFailover)})
 	require.Equal(t, ja.Server, cut.id)
 
 	require.NoError(t, api.cmd.Process.Signal(syscall.SIGSTOP))

@@ -8,10 +8,10 @@ import (
 
 // A server's workers listen on rtc.port+i, a fixed UDP port each: tests that
 // run in parallel need blocks of their own. The blocks come from below the
-// kernel's ephemeral range (32768 and up), so no client socket the kernel
-// places can take one between the probe and the server's bind; other
-// packages' tests (server/control from 41000, server/worker's 46100) stay
-// above.
+// ephemeral range (50000 and up in scripts/in-netns.sh), so no client socket
+// the kernel places can take one between the probe and the server's bind;
+// other packages' tests (server/control from 41000, server/worker's 46100)
+// stay above the blocks and below that range too.
 const (
 	rtcPortFirst = 20000
 	rtcPortLast  = 32000

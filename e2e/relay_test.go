@@ -210,7 +210,7 @@ type relayCluster struct {
 func startRelayCluster(t *testing.T, room string, env ...string) *relayCluster {
 	t.Helper()
 	br := rabbittest.Shared(t)
-	rc := &relayCluster{hosts: startHosts(t, br.URL, env...), api: startAPI(t, br.URL, t.TempDir())}
+	rc := &relayCluster{hosts: startHosts(t, br.URL, env...), api: startAPIEnv(t, br.URL, t.TempDir(), clusterSettings(env))}
 	rc.byID = identify(t, rc.api, rc.hosts)
 	var ra service.RoomAnswer
 	require.Equal(t, http.StatusCreated, rc.api.call(t, "POST", "/v1/rooms", map[string]string{"room": room}, &ra))
@@ -357,7 +357,7 @@ func TestRelayHostDiesThenTheOwnerDies(t *testing.T) {
 	t.Parallel()
 	// 16 units, half kept free: two publishers and two listeners on the
 	// owner, three listeners on a relay.
-	rc := startRelayCluster(t, "big", "VOICECTL_WORKER_MAX_CONSUMERS=16", "VOICECTL_WORKER_PIPE_HEADROOM=0.5")
+	rc := startRelayCluster(t, "big", "VOICECTL_WORKER_MAX_CONSUMERS=16", "VOICECTL_WORKER_PIPE_HEADROOM=0.5", fastFailover)
 	hosts, api, byID, owner := rc.hosts, rc.api, rc.byID, rc.owner
 
 	var pubs, listeners []*relayPeer
@@ -554,7 +554,7 @@ func TestRelayLoudestTwoAcrossThreeHosts(t *testing.T) {
 func TestLoadgenThroughTheAPIOverThreeHosts(t *testing.T) {
 	t.Parallel()
 	br := rabbittest.Shared(t)
-	// dead_after 5 s, not the suite's 1 s: this test is about the audio
+	// dead_after 5 s, not 1 s (fastFailover): this test is about the audio
 	// across hosts, and beside a cold-cache build a starved server missed
 	// its heartbeats, was declared dead and its peers rejoined (4 rejoins).
 	deadAfter := "VOICECTL_CLUSTER_DEAD_AFTER=5s"
