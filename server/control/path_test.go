@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/voicectl/voicectl/client"
@@ -35,6 +36,28 @@ func peerPaths(h *harness) map[string]float64 {
 		}
 		for _, m := range mf.GetMetric() {
 			out[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+		}
+	}
+	return out
+}
+
+// turnMetrics are the TURN server's series, by name and labels, for
+// messages about a relayed client that got no media.
+func turnMetrics(h *harness) map[string]float64 {
+	h.t.Helper()
+	mfs, err := h.c.gatherer.Gather()
+	require.NoError(h.t, err)
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if !strings.HasPrefix(mf.GetName(), "voicectl_turn") {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			name := mf.GetName()
+			for _, l := range m.GetLabel() {
+				name += "," + l.GetName() + "=" + l.GetValue()
+			}
+			out[name] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
 		}
 	}
 	return out
@@ -108,7 +131,9 @@ func TestTURNListenersPathsShowTheirTURNTransport(t *testing.T) {
 	for want, l := range ls {
 		// A relayed join takes a TURN allocation and a relayed ICE check before
 		// media: 15 s ran out once beside the whole suite on two cores.
-		require.Eventually(t, func() bool { return l.Received(pub.PeerID()) >= 10 }, 30*time.Second, 20*time.Millisecond, want)
+		if !assert.Eventually(t, func() bool { return l.Received(pub.PeerID()) >= 10 }, 30*time.Second, 20*time.Millisecond, want) {
+			t.Fatalf("%s: the listener got %d packets; its media: %s; the TURN server: %v", want, l.Received(pub.PeerID()), l.MediaState(), turnMetrics(h))
+		}
 		require.Eventually(t, func() bool {
 			path, _ := pathOf(h, "paths", l.PeerID())
 			return path == want

@@ -1,6 +1,8 @@
 package turnserver
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net"
 
 	"github.com/pion/turn/v5"
@@ -34,7 +36,7 @@ func (g *relayGen) AllocatePacketConn(cfg turn.AllocateListenerConfig) (net.Pack
 		g.srv.metrics.quota.Inc()
 		return nil, nil, err
 	}
-	conn, addr, err := g.ports.AllocatePacketConn(cfg)
+	conn, addr, err := g.bind(cfg)
 	if err != nil {
 		g.srv.allocs.release(cfg.UserID)
 		return nil, nil, err
@@ -58,4 +60,25 @@ func (g *relayGen) AllocateListener(turn.AllocateListenerConfig) (net.Listener, 
 func (g *relayGen) AllocateConn(turn.AllocateConnConfig) (net.Conn, error) {
 	g.srv.metrics.permission.Inc()
 	return nil, ErrTCPRelay
+}
+
+// bind opens a socket on a port of the range: pion's pick first (random
+// ports, MaxRetries of them), then every port from a random one on, so an
+// allocation is refused only when the whole range is taken. Ten random
+// tries miss the free ports of a range that is mostly in use, by this
+// server's allocations or anyone else's sockets, often enough to matter.
+func (g *relayGen) bind(cfg turn.AllocateListenerConfig) (net.PacketConn, net.Addr, error) {
+	conn, addr, err := g.ports.AllocatePacketConn(cfg)
+	if err == nil || cfg.RequestedPort != 0 {
+		return conn, addr, err
+	}
+	first, n := int(g.ports.MinPort), int(g.ports.MaxPort)-int(g.ports.MinPort)+1
+	from := rand.IntN(n) //nolint:gosec // spreads the scans, no secret
+	for i := range n {
+		cfg.RequestedPort = first + (from+i)%n
+		if conn, addr, e := g.ports.AllocatePacketConn(cfg); e == nil {
+			return conn, addr, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("%w: every port of %d-%d is taken", err, first, first+n-1)
 }
