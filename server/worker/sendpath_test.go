@@ -2,6 +2,7 @@ package worker
 
 import (
 	"encoding/binary"
+	"slices"
 	"testing"
 	"time"
 	"unsafe"
@@ -9,6 +10,7 @@ import (
 	"github.com/pion/dtls/v3"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/voicectl/voicectl/server/ipc"
@@ -50,14 +52,16 @@ func TestOwnWritePathIsHeard(t *testing.T) {
 				pr.dispatch(raw, pkt)
 				time.Sleep(2 * time.Millisecond)
 			}
-			require.Eventually(t, func() bool {
+			counts := func() []int64 {
+				var out []int64
 				for _, l := range ls {
-					if l.received.Load() < 50 {
-						return false
-					}
+					out = append(out, l.received.Load())
 				}
-				return true
-			}, 5*time.Second, 10*time.Millisecond, "every listener decrypts every packet")
+				return out
+			}
+			if !assert.Eventually(t, func() bool { return slices.Min(counts()) >= 50 }, 5*time.Second, 10*time.Millisecond) {
+				t.Fatalf("every listener decrypts every packet: they decrypted %v of 50", counts())
+			}
 			for _, l := range ls {
 				last := l.last.Load()
 				_, want := opusPacket(50)
