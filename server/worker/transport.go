@@ -38,6 +38,8 @@ type transport struct {
 	// early holds candidates that arrived before the first answer (trickle ICE
 	// lets them overtake it).
 	early []webrtc.ICECandidateInit
+	// localCands keeps the worker's own candidates behind their offer.
+	localCands candidateGate
 
 	keys dtlsKeyCatcher
 	// handshaking is set while the transport counts in w.handshakes (see
@@ -108,9 +110,9 @@ func (w *Worker) createTransport(p ipc.TransportCreate) error {
 			return
 		}
 		init := c.ToJSON()
-		w.notify(ipc.EventCandidate, ipc.Candidate{TransportID: t.id, Candidate: wire.ICECandidate{
+		t.localCands.pass(ipc.Candidate{TransportID: t.id, Candidate: wire.ICECandidate{
 			Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex, UsernameFragment: init.UsernameFragment,
-		}})
+		}}, t.sendCandidate)
 	})
 	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(*webrtc.ICECandidatePair) {
 		t.updateRoute(false)
@@ -162,6 +164,10 @@ func (t *transport) negotiate() error {
 }
 
 func (t *transport) offerLocked() error {
+	// The offer first, then what gathering finds for it (candidategate.go):
+	// shut before CreateOffer, which regathers at once on an ICE restart.
+	t.localCands.shut()
+	defer t.localCands.reopen(t.sendCandidate)
 	var opts *webrtc.OfferOptions
 	if t.restart {
 		opts = &webrtc.OfferOptions{ICERestart: true}
@@ -173,6 +179,9 @@ func (t *transport) offerLocked() error {
 	if err := t.pc.SetLocalDescription(offer); err != nil {
 		return fmt.Errorf("set local offer: %w", err)
 	}
+	if t.w.afterSetLocal != nil {
+		t.w.afterSetLocal()
+	}
 	if t.restart {
 		t.w.log.Info("ICE restart: offering new ICE credentials", "transport", t.id)
 	}
@@ -182,6 +191,9 @@ func (t *transport) offerLocked() error {
 	t.w.notify(ipc.EventOffer, ipc.SDP{TransportID: t.id, SDP: offer.SDP})
 	return nil
 }
+
+// sendCandidate tells control of one of the transport's local candidates.
+func (t *transport) sendCandidate(c ipc.Candidate) { t.w.notify(ipc.EventCandidate, c) }
 
 func (t *transport) applyAnswer(sdp string) error {
 	t.mu.Lock()

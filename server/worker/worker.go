@@ -70,6 +70,9 @@ type Worker struct {
 	handshakes atomic.Int32
 	// handshakeLimit replaces the const handshakeLimit when set (tests).
 	handshakeLimit time.Duration
+	// afterSetLocal, when set (tests), runs between setting an offer and
+	// sending it, where pion's gathering races the offer.
+	afterSetLocal func()
 }
 
 // Run serves control's requests until control hangs up or ctx ends.
