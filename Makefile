@@ -53,7 +53,7 @@ PLAIN_PKGS   := ./cmd/... ./deploy
 # but their browser pages do not (Chromium is most of the suite's CPU): four at
 # once on two cores starved timing-bound tests (a test in ten runs failing one
 # run in two), three still failed about one run in three.
-E2E_PARALLEL ?= 2
+E2E_PARALLEL ?= 4
 
 # test-race: the race detector on RACE_PKGS, PLAIN_PKGS without it; then the worker's
 # allocation tests once more without it (it makes sync.Pool drop items, so

@@ -21,6 +21,8 @@ const chromiumPath = "/usr/lib/chromium/chromium"
 // tone; extra options go after the usual ones.
 func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
+	browserSlots <- struct{}{}
+	t.Cleanup(func() { <-browserSlots })
 	_, err := os.Stat(chromiumPath)
 	require.NoError(t, err, "Chromium is required (make test installs Debian's chromium package)")
 	opts := []chromedp.ExecAllocatorOption{
@@ -51,6 +53,13 @@ func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Con
 	require.NoError(t, err)
 	return bctx
 }
+
+// browserSlots bounds the Chromiums running at once, whatever -parallel
+// lets the other tests do: a page in a call costs 0.1–0.2 of a core and the
+// browsers are most of the suite's CPU, so more than two of them at once
+// starved timing-bound tests on two cores, while tests without one mostly
+// wait (heartbeats, drains, broker outages) and can run beside them.
+var browserSlots = make(chan struct{}, 2)
 
 // newTab opens url in a new tab of the browser.
 func newTab(t *testing.T, browser context.Context, url string) context.Context {
