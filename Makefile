@@ -50,9 +50,9 @@ RACE_PKGS    := $$($(GO) list ./... | grep -v -e '/e2e$$' -e '/cmd/' -e '/deploy
 PLAIN_PKGS   := ./cmd/... ./deploy
 # E2E_PARALLEL: e2e tests at once. They mostly wait (RabbitMQ, heartbeats,
 # drains, audio windows), and each server's workers get UDP ports of their own;
-# but their browser pages do not (Chromium is most of the suite's CPU): four at
-# once on two cores starved timing-bound tests (a test in ten runs failing one
-# run in two), three still failed about one run in three.
+# their browsers are most of the suite's CPU, so at most two run at once
+# whatever this says (browserSlots in e2e/browser_test.go): four tests with a
+# browser each starved timing-bound tests on two cores.
 E2E_PARALLEL ?= 4
 
 # test-race: the race detector on RACE_PKGS, PLAIN_PKGS without it; then the worker's
