@@ -115,11 +115,30 @@ func Floor(p FloorParams) (FloorResult, error) {
 		wall += time.Since(wall0)
 		sent += n
 	}
-	time.Sleep(p.ReadPacing + 50*time.Millisecond) // the sinks' last reads
-	for _, s := range sinks {
-		res.Received += s.Received()
-	}
+	res.Received = drained(sinks, int64(p.Packets), p.ReadPacing+200*time.Millisecond)
 	res.CPUMicrosPerPkt = float64(cpu.Nanoseconds()) / 1e3 / float64(p.Packets)
 	res.WallMicrosPerPkt = float64(wall.Nanoseconds()) / 1e3 / float64(p.Packets)
 	return res, nil
+}
+
+// drained waits for the sinks' last reads and returns what they received:
+// until they have all of want, or their count stands still for quiet (a
+// read pacing and more: a sink starved of CPU reads late, it has not lost
+// what it has not read yet).
+func drained(sinks []*client.Sink, want int64, quiet time.Duration) int64 {
+	total := func() int64 {
+		var n int64
+		for _, s := range sinks {
+			n += s.Received()
+		}
+		return n
+	}
+	last, since := total(), time.Now()
+	for last < want && time.Since(since) < quiet {
+		time.Sleep(5 * time.Millisecond)
+		if n := total(); n != last {
+			last, since = n, time.Now()
+		}
+	}
+	return last
 }
