@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -95,14 +93,7 @@ func TestCandidatesFollowTheirOffer(t *testing.T) {
 	testenv.RequireLoopbackOnly(t)
 	w, _ := testWorkerWith(t, ipc.InitParams{Port: 46760, TCPPort: 46760, Loopback: true})
 	events := &negotiationEvents{}
-	fromWorker, toControl := io.Pipe()
-	control := ipc.New(fromWorker, io.Discard, events, w.log).Start()
-	w.conn = ipc.New(strings.NewReader(""), toControl, w, w.log)
-	t.Cleanup(func() {
-		w.closeAll()
-		_ = toControl.Close()
-		<-control.Done()
-	})
+	attachControl(t, w, events)
 	w.afterSetLocal = func() { time.Sleep(100 * time.Millisecond) }
 
 	require.NoError(t, w.createTransport(ipc.TransportCreate{RouterID: "r", TransportID: "T"}))

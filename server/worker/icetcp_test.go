@@ -433,14 +433,7 @@ func TestATransportThatMovesToTCPMidCallFails(t *testing.T) {
 	testenv.RequireLoopbackOnly(t)
 	w, _ := testWorkerWith(t, ipc.InitParams{Port: 46710, TCPPort: 46710, Loopback: true})
 	events := make(stateEvents, 64)
-	fromWorker, toControl := io.Pipe()
-	control := ipc.New(fromWorker, io.Discard, events, w.log).Start()
-	w.conn = ipc.New(strings.NewReader(""), toControl, w, w.log)
-	t.Cleanup(func() {
-		w.closeAll()
-		_ = toControl.Close()
-		<-control.Done()
-	})
+	attachControl(t, w, events)
 	l := connectListener(t, w, "T", tcpOnly)
 	require.False(t, l.t.route.Load().fast())
 	udpRoute := &route{keys: &srtpKeys{}, remote: netip.MustParseAddrPort("127.0.0.1:9")}

@@ -37,15 +37,21 @@ func (c pathEvents) HandleEvent(method string, params json.RawMessage) {
 // watchPaths connects w to a test control that collects its path events.
 func watchPaths(t *testing.T, w *Worker) pathEvents {
 	events := make(pathEvents, 64)
+	attachControl(t, w, events)
+	return events
+}
+
+// attachControl connects w's events to a test control that hands them to h,
+// until the test ends (w closes first, so none is sent after).
+func attachControl(t *testing.T, w *Worker, h ipc.Handler) {
 	fromWorker, toControl := io.Pipe()
-	control := ipc.New(fromWorker, io.Discard, events, w.log).Start()
+	control := ipc.New(fromWorker, io.Discard, h, w.log).Start()
 	w.conn = ipc.New(strings.NewReader(""), toControl, w, w.log)
 	t.Cleanup(func() {
 		w.closeAll()
 		_ = toControl.Close()
 		<-control.Done()
 	})
-	return events
 }
 
 func (c pathEvents) next(t *testing.T) ipc.TransportPath {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"strings"
 	"testing"
 	"time"
 
@@ -76,13 +74,7 @@ func TestRouterObservesSpeakersInTheWorkersRounds(t *testing.T) {
 	w, _ := testWorker(t, 46550)
 	rounds := w.api.sockets.rounds
 	events := make(chan ipc.Speakers, 16)
-	fromWorker, toControl := io.Pipe()
-	control := ipc.New(fromWorker, io.Discard, speakerEvents(events), w.log).Start()
-	w.conn = ipc.New(strings.NewReader(""), toControl, w, w.log)
-	t.Cleanup(func() {
-		_ = toControl.Close()
-		<-control.Done()
-	})
+	attachControl(t, w, speakerEvents(events))
 	require.NoError(t, w.createRouter("s", 0))
 	r := w.routers["s"]
 	p := newProducer("S", r)
