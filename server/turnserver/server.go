@@ -91,17 +91,12 @@ func (s *Server) Start() (err error) {
 			}
 		}
 	}()
-	udp, err := net.ListenPacket("udp4", net.JoinHostPort(s.p.ListenIP, strconv.Itoa(c.UDPPort)))
+	udp, tcp, err := listenUDPAndTCP(s.p.ListenIP, c.UDPPort)
 	if err != nil {
-		return fmt.Errorf("turn: listen udp: %w", err)
+		return err
 	}
-	closers = append(closers, udp.Close)
+	closers = append(closers, udp.Close, tcp.Close)
 	s.udpPort = udp.LocalAddr().(*net.UDPAddr).Port
-	tcp, err := net.Listen("tcp4", net.JoinHostPort(s.p.ListenIP, strconv.Itoa(s.udpPort)))
-	if err != nil {
-		return fmt.Errorf("turn: listen tcp: %w", err)
-	}
-	closers = append(closers, tcp.Close)
 	listeners := []turn.ListenerConfig{{Listener: s.conns.track(tcp), RelayAddressGenerator: s.relayGen(ProtoTCP), PermissionHandler: s.permit}}
 	if c.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
@@ -134,6 +129,31 @@ func (s *Server) Start() (err error) {
 	s.log.Info("turn server listening", "udp", udp.LocalAddr().String(), "tcp", tcp.Addr().String(), "tls", s.tls,
 		"relay_ip", s.p.RelayIP, "host", s.p.Host)
 	return nil
+}
+
+// listenUDPAndTCP opens TURN's UDP and TCP listeners on one port. Port 0
+// asks for any port: the kernel picks the UDP one, and where that number is
+// taken for TCP (a client connection's ephemeral port, say) another is
+// tried, since only a port free for both will do.
+func listenUDPAndTCP(ip string, port int) (net.PacketConn, net.Listener, error) {
+	tries := 1
+	if port == 0 {
+		tries = 20
+	}
+	var err error
+	for range tries {
+		udp, uerr := net.ListenPacket("udp4", net.JoinHostPort(ip, strconv.Itoa(port)))
+		if uerr != nil {
+			return nil, nil, fmt.Errorf("turn: listen udp: %w", uerr)
+		}
+		tcp, terr := net.Listen("tcp4", net.JoinHostPort(ip, strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port)))
+		if terr == nil {
+			return udp, tcp, nil
+		}
+		_ = udp.Close()
+		err = fmt.Errorf("turn: listen tcp: %w", terr)
+	}
+	return nil, nil, err
 }
 
 func (s *Server) relayGen(proto string) *relayGen {
