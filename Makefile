@@ -54,7 +54,8 @@ PLAIN_PKGS   := ./cmd/... ./deploy
 # whatever this says (browserSlots in e2e/browser_test.go). Four at once took
 # 5 min 50 s instead of 7, but kept two cores ~88 % busy, and the starved
 # machine failed a test (each time another) in three runs of five (two of
-# them bugs it showed, fixed since); two at once (~69 % busy) passed every run.
+# them bugs it showed, fixed since); two at once (~69 % busy) failed one run
+# in eleven, on another such bug (fixed).
 E2E_PARALLEL ?= 2
 
 # test-race: the race detector on RACE_PKGS, PLAIN_PKGS without it; then the worker's
