@@ -8,14 +8,14 @@ import (
 
 // candidateGate keeps a transport's local ICE candidates behind the offer
 // they belong to. pion gathers on its own goroutine from SetLocalDescription
-// on, so a candidate could reach control before the offer that carries its
+// on (from CreateOffer on, for an ICE restart), so a candidate could reach control before the offer that carries its
 // ICE credentials (RFC 8839 §4.2.1: a candidate belongs to one ufrag): a
 // client cannot add a candidate before the description it belongs to (pion
 // and browsers refuse it; after an ICE restart pion drops it as of another
 // generation), and since the offer's SDP was made before gathering it holds
 // no candidate of its own. A client reachable only through TURN then had no
 // server candidate to pair with, and never connected. The gate shuts before
-// the offer is set and opens once it has gone out, sending what it held in
+// the offer is made and opens once it has gone out, sending what it held in
 // the order it came.
 type candidateGate struct {
 	mu   sync.Mutex
