@@ -41,28 +41,6 @@ func peerPaths(h *harness) map[string]float64 {
 	return out
 }
 
-// turnMetrics are the TURN server's series, by name and labels, for
-// messages about a relayed client that got no media.
-func turnMetrics(h *harness) map[string]float64 {
-	h.t.Helper()
-	mfs, err := h.c.gatherer.Gather()
-	require.NoError(h.t, err)
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		if !strings.HasPrefix(mf.GetName(), "voicectl_turn") {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			name := mf.GetName()
-			for _, l := range m.GetLabel() {
-				name += "," + l.GetName() + "=" + l.GetValue()
-			}
-			out[name] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
-	return out
-}
-
 // pathOf is a peer's path and remote address in the admin API.
 func pathOf(h *harness, room, peerID string) (string, string) {
 	h.t.Helper()
@@ -132,7 +110,7 @@ func TestTURNListenersPathsShowTheirTURNTransport(t *testing.T) {
 		// A relayed join takes a TURN allocation and a relayed ICE check before
 		// media: 15 s ran out once beside the whole suite on two cores.
 		if !assert.Eventually(t, func() bool { return l.Received(pub.PeerID()) >= 10 }, 30*time.Second, 20*time.Millisecond, want) {
-			t.Fatalf("%s: the listener got %d packets; its media: %s; the TURN server: %v", want, l.Received(pub.PeerID()), l.MediaState(), turnMetrics(h))
+			t.Fatalf("%s: the listener got %d packets; its media: %s; the TURN server: %v", want, l.Received(pub.PeerID()), l.MediaState(), h.turnSeries())
 		}
 		require.Eventually(t, func() bool {
 			path, _ := pathOf(h, "paths", l.PeerID())

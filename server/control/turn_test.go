@@ -108,6 +108,27 @@ func (h *harness) turnMetric(name, label, value string) float64 {
 	return sum
 }
 
+// turnSeries is every voicectl_turn_* sample, keyed by name and labels, for
+// messages about a relayed client that got no media.
+func (h *harness) turnSeries() map[string]float64 {
+	mfs, err := h.c.gatherer.Gather()
+	require.NoError(h.t, err)
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if !strings.HasPrefix(mf.GetName(), "voicectl_turn") {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, l := range m.GetLabel() {
+				key += "," + l.GetName() + "=" + l.GetValue()
+			}
+			out[key] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return out
+}
+
 func hasLabel(m *dto.Metric, label, value string) bool {
 	for _, l := range m.GetLabel() {
 		if l.GetName() == label && l.GetValue() == value {
