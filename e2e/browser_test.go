@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,17 +18,35 @@ import (
 
 const chromiumPath = "/usr/lib/chromium/chromium"
 
-// newBrowser starts headless Chromium with a fake microphone that plays a
-// tone; extra options go after the usual ones.
+// newBrowser gives the test a browser of its own: a browser context (its own
+// storage and renderers, closed with the test) in the package's one headless
+// Chromium, whose fake microphone plays a tone. Starting a Chromium costs 1.5–2
+// CPU-seconds, and the browser tests, most of the suite's CPU, started one
+// each. With extra options (flags of the browser process) the test gets a
+// Chromium of its own.
 func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	browserSlots <- struct{}{}
 	t.Cleanup(func() { <-browserSlots })
-	_, err := os.Stat(chromiumPath)
-	require.NoError(t, err, "Chromium is required (make test installs Debian's chromium package)")
-	opts := []chromedp.ExecAllocatorOption{
+	if len(extra) > 0 {
+		return ownBrowser(t, extra)
+	}
+	bctx, cancel := chromedp.NewContext(sharedBrowser.get(t), chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	_, err := chromedp.Run(bctx, chromedp.Navigate("about:blank"))
+	require.NoError(t, err)
+	return bctx
+}
+
+// chromiumFlags are every Chromium's: headless, a fake microphone and no
+// permission prompt, loopback candidates allowed, nothing fetched from
+// elsewhere. New headless is the whole browser with its window hidden, and
+// preloads the omnibox popup's WebUI in a renderer of its own (3 of a
+// two-page test's 8 CPU-seconds): the popup's features are off.
+func chromiumFlags(userDataDir string) []chromedp.ExecAllocatorOption {
+	return []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(userDataDir),
 		chromedp.Flag("headless", "new"),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
@@ -43,16 +62,75 @@ func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Con
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
 		chromedp.Flag("disable-features", "WebUIOmniboxPopup,WebUIOmniboxAimPopup,WebUIOmniboxFullPopup"),
 	}
-	opts = append(opts, extra...)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+}
+
+func requireChromium(t *testing.T) {
+	t.Helper()
+	_, err := os.Stat(chromiumPath)
+	require.NoError(t, err, "Chromium is required (make test installs Debian's chromium package)")
+}
+
+// ownBrowser starts a Chromium for this test alone, with extra flags.
+func ownBrowser(t *testing.T, extra []chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
+	requireChromium(t)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromiumFlags(t.TempDir()), extra...)...)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	t.Cleanup(func() {
 		cancelBrowser()
 		cancelAlloc()
 	})
-	_, err = chromedp.Run(bctx, chromedp.Navigate("about:blank"))
+	_, err := chromedp.Run(bctx, chromedp.Navigate("about:blank"))
 	require.NoError(t, err)
 	return bctx
+}
+
+// sharedBrowser is the package's Chromium, started by the first test that
+// asks and stopped by TestMain. One that has died (a crash) is started
+// again for the next test.
+var sharedBrowser chromiumProcess
+
+type chromiumProcess struct {
+	mu     sync.Mutex
+	ctx    context.Context
+	stopFn func()
+}
+
+func (c *chromiumProcess) get(t *testing.T) context.Context {
+	t.Helper()
+	requireChromium(t)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx != nil && c.ctx.Err() == nil {
+		return c.ctx
+	}
+	c.stopLocked()
+	dir, err := os.MkdirTemp("", "voicectl-e2e-chromium")
+	require.NoError(t, err)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromiumFlags(dir)...)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	c.ctx = bctx
+	c.stopFn = func() {
+		cancelBrowser()
+		cancelAlloc()
+		_ = os.RemoveAll(dir)
+	}
+	_, err = chromedp.Run(bctx, chromedp.Navigate("about:blank"))
+	require.NoError(t, err, "starting the package's Chromium")
+	return bctx
+}
+
+func (c *chromiumProcess) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopLocked()
+}
+
+func (c *chromiumProcess) stopLocked() {
+	if c.stopFn != nil {
+		c.stopFn()
+		c.stopFn, c.ctx = nil, nil
+	}
 }
 
 // browserSlots bounds the Chromiums running at once, whatever -parallel

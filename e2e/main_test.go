@@ -35,6 +35,7 @@ func TestMain(m *testing.M) {
 	if *prebuilt != "" {
 		binary = *prebuilt
 		code := m.Run()
+		sharedBrowser.stop()
 		rabbittest.StopShared()
 		os.Exit(code)
 	}
@@ -50,6 +51,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	sharedBrowser.stop()
 	rabbittest.StopShared()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
