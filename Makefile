@@ -50,13 +50,12 @@ RACE_PKGS    := $$($(GO) list ./... | grep -v -e '/e2e$$' -e '/cmd/' -e '/deploy
 PLAIN_PKGS   := ./cmd/... ./deploy
 # E2E_PARALLEL: e2e tests at once. They mostly wait (RabbitMQ, heartbeats,
 # drains, audio windows), and each server's workers get UDP ports of their own;
-# their browsers are most of the suite's CPU, so at most two run at once
-# whatever this says (browserSlots in e2e/browser_test.go). Four at once took
-# 5 min 50 s instead of 7, but kept two cores ~88 % busy, and the starved
-# machine failed a test (each time another) in three runs of five (two of
-# them bugs it showed, fixed since); two at once (~69 % busy) failed one run
-# in eleven, on another such bug (fixed).
-E2E_PARALLEL ?= 2
+# their browsers are most of the suite's CPU, so at most two browser tests run
+# at once whatever this says (browserSlots in e2e/browser_test.go). With one
+# Chromium for the package and no omnibox WebUI in it, the browsers take half
+# the CPU they did, and four at once keep two cores ~77 % busy (two at once
+# left them ~69 % busy and took 7 min).
+E2E_PARALLEL ?= 4
 
 # test-race: the race detector on RACE_PKGS, PLAIN_PKGS without it; then the worker's
 # allocation tests once more without it (it makes sync.Pool drop items, so

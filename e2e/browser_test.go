@@ -133,9 +133,10 @@ func (c *chromiumProcess) stopLocked() {
 	}
 }
 
-// browserSlots bounds the Chromiums running at once, whatever -parallel
-// lets the other tests do: a page in a call costs 0.1–0.2 of a core and the
-// browsers are most of the suite's CPU, so more than two of them at once
+// browserSlots bounds the browsers (contexts of the shared Chromium or
+// Chromiums of their own) in use at once, whatever -parallel lets the other
+// tests do: a page in a call costs 0.1–0.2 of a core and the browsers are
+// most of the suite's CPU, so more than two of them at once
 // starved timing-bound tests on two cores, while tests without one mostly
 // wait (heartbeats, drains, broker outages) and can run beside them.
 var browserSlots = make(chan struct{}, 2)
