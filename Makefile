@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/voicectl/voicectl/cmd/internal/root.Version=$(VERSION)
 SHELLS   := bash zsh fish powershell
 
-.PHONY: all build run test test-deps test-race test-e2e test-vet race-build e2e-run unit vet fmt-check sdk-check sdk completions clean bench cluster image fuzz soak
+.PHONY: all build run test test-deps test-race test-e2e race-build image-bin e2e-run unit vet fmt-check sdk-check sdk completions clean bench cluster image fuzz soak
 
 all: build
 
@@ -26,11 +26,12 @@ cluster: test-deps build
 # Everything is compiled before the tests run (the image, vet, the raced
 # packages): on a cold build cache, compiling beside e2e starved its workers on
 # two cores (3.6 % loss in the relay tests); on a warm one it is mostly cache
-# look-ups. The race build, which needs only Go, runs beside the packages'
-# installation (apt waits on the network and dpkg, the compiler on the CPU).
+# look-ups. The two builds, which need only Go, run beside the packages'
+# installation (apt waits on the network and dpkg, the compiler on the CPU);
+# vet after them, as it compiles what they do.
 test:
-	$(MAKE) --no-print-directory -j2 test-deps race-build
-	$(MAKE) --no-print-directory -j4 fmt-check sdk-check test-vet
+	$(MAKE) --no-print-directory -j3 test-deps race-build image-bin
+	$(MAKE) --no-print-directory -j4 fmt-check sdk-check image vet
 	$(MAKE) --no-print-directory -j2 test-race e2e-run
 
 # race-build: compile every raced package once, before any test runs.
@@ -79,11 +80,6 @@ test-e2e: image
 e2e-run:
 	$(STATIC) scripts/in-netns.sh $(GO) test $(STATIC_FLAGS) -count=1 -timeout 15m -parallel $(E2E_PARALLEL) \
 		./e2e/ -voicectl $(CURDIR)/bin/image/voicectl
-
-# test-vet: vet once the image is built, so the two do not compile the same
-# packages at once.
-test-vet: image
-	$(MAKE) --no-print-directory vet
 
 test-deps:
 	scripts/test-deps.sh
@@ -137,11 +133,14 @@ soak: test-deps build
 	scripts/in-netns.sh scripts/soak.sh $(SOAK) $(SOAK_FLAGS)
 
 ## image: the container image (Containerfile): a static binary on scratch, built with podman.
-image:
-	mkdir -p bin/image/data
-	$(STATIC) $(GO) build $(STATIC_FLAGS) -ldflags "$(LDFLAGS) -s -w" -o bin/image/voicectl ./cmd/voicectl
+image: image-bin
 	echo 'voicectl:x:65532:65532:voicectl:/data:/voicectl' > bin/image/passwd
 	podman build -q --build-arg VERSION=$(VERSION) -t localhost/voicectl:$(VERSION) -t localhost/voicectl:latest -f Containerfile .
+
+# image-bin: the image's static binary, which e2e runs too.
+image-bin:
+	mkdir -p bin/image/data
+	$(STATIC) $(GO) build $(STATIC_FLAGS) -ldflags "$(LDFLAGS) -s -w" -o bin/image/voicectl ./cmd/voicectl
 
 clean:
 	rm -rf bin
