@@ -66,28 +66,41 @@ func TestBrowserConsentKeptByTheWorker(t *testing.T) {
 	_, err := chromedp.Run(tab, chromedp.Poll[bool](`window.voicectl && window.voicectl.connected`, chromedp.WithPollingTimeout(20*time.Second)))
 	require.NoError(t, err)
 
+	counts := func() (answered, confirmed float64) {
+		body := scrape(t, s)
+		return metricSum(t, body, "voicectl_worker_ice_consent_checks_answered_total"),
+			metricSum(t, body, "voicectl_worker_ice_consent_checks_confirmed_total")
+	}
 	var answered, confirmed float64
 	deadline := time.Now().Add(20 * time.Second)
 	for ; time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
-		body := scrape(t, s)
-		answered = metricSum(t, body, "voicectl_worker_ice_consent_checks_answered_total")
-		confirmed = metricSum(t, body, "voicectl_worker_ice_consent_checks_confirmed_total")
-		if answered >= 2 && confirmed >= 1 {
+		if answered, confirmed = counts(); answered >= 1 && confirmed >= 1 {
 			break
 		}
 	}
-	require.GreaterOrEqual(t, answered, 2.0, "the worker answers Chromium's checks")
+	require.GreaterOrEqual(t, answered, 1.0, "the worker answers Chromium's checks")
 	require.GreaterOrEqual(t, confirmed, 1.0, "Chromium answers the worker's checks")
 
-	// Chromium counts the worker's checks and its own answers to them, and
-	// every answer of the worker's (plus pion's before) as received.
+	// pion answers a peer's first check and the worker's sockets every one
+	// after it, so the answers Chromium counts on its selected pair from
+	// here on are the worker's. Chromium counts one answer per check: beside
+	// the whole suite it counted 7 of the worker's 9 once (staying
+	// connected), so the counts are compared as they grow, not as totals.
+	first := selectedPair(t, tab)
 	var p pairStats
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		if p = selectedPair(t, tab); p.ResponsesReceived >= answered && p.ResponsesSent >= confirmed {
+	var more float64
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+		var a float64
+		a, confirmed = counts() // before the page's counts: each was answered by then
+		more = a - answered
+		if p = selectedPair(t, tab); more >= 2 && p.ResponsesReceived >= first.ResponsesReceived+2 {
 			break
 		}
 	}
-	require.GreaterOrEqual(t, p.ResponsesReceived, answered, "Chromium accepts the worker's answers: %+v", p)
+	require.GreaterOrEqual(t, more, 2.0, "the worker goes on answering Chromium's checks")
+	require.GreaterOrEqual(t, p.ResponsesReceived, first.ResponsesReceived+2,
+		"Chromium accepts the worker's answers (at the worker's first answer %+v, now %+v)", first, p)
+	// The worker's own checks: Chromium answered and counted each it received.
 	require.GreaterOrEqual(t, p.ResponsesSent, confirmed, "%+v", p)
 	require.GreaterOrEqual(t, p.RequestsReceived, confirmed, "%+v", p)
 	require.Equal(t, "connected", p.State)
