@@ -475,7 +475,11 @@ func (c *Client) readLoop() {
 			}
 			continue
 		case *wire.Candidate:
-			_ = c.pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex})
+			if err := c.pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex}); err != nil {
+				// Offers are applied here in order, so only an older ICE
+				// generation's candidate, after a restart, is refused.
+				c.log.Debug("candidate not added", "candidate", m.Candidate.Candidate, "err", err)
+			}
 			continue
 		}
 		select {

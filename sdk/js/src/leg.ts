@@ -203,7 +203,7 @@ export class Leg {
         this.queueOffer(msg.sdp);
         return;
       case "candidate":
-        this.pc?.addIceCandidate(msg.candidate).catch(() => {});
+        this.queueCandidate(msg.candidate);
         return;
       case "pong":
         return;
@@ -262,6 +262,17 @@ export class Leg {
       .catch((e) => {
         if (this.pc === pc && !this.closed) this.p.handlers.negotiationFailed(this, e);
       });
+  }
+
+  // A candidate waits for the offers that came before it: the server sends
+  // an ICE restart's candidates after its offer, and the browser drops one
+  // of the new generation added before that offer is applied.
+  private queueCandidate(candidate: RTCIceCandidateInit): void {
+    const pc = this.pc;
+    if (!pc) return;
+    this.negotiation = this.negotiation
+      .then(() => (this.pc === pc && !this.closed ? pc.addIceCandidate(candidate) : undefined))
+      .catch(() => {}); // one of an older generation, which the browser no longer needs
   }
 
   private async answer(pc: RTCPeerConnection, sdp: string): Promise<void> {

@@ -56,8 +56,14 @@ export class FakePC {
   constructor(readonly config: RTCConfiguration) {
     FakePC.all.push(this);
   }
+  /** log: the descriptions and candidates applied, in order. */
+  log: string[] = [];
+  /** remoteDelayMs: how long applying an offer takes (a browser's is not instant). */
+  remoteDelayMs = 0;
   async setRemoteDescription(d: { sdp: string }) {
+    if (this.remoteDelayMs) await new Promise((r) => setTimeout(r, this.remoteDelayMs));
     this.remote = d.sdp;
+    this.log.push("remote");
   }
   async createAnswer() {
     return { type: "answer", sdp: "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10\r\n" };
@@ -67,6 +73,7 @@ export class FakePC {
   }
   async addIceCandidate(c: any) {
     this.candidates.push(c);
+    this.log.push("candidate");
   }
   getTransceivers() {
     return [];

@@ -63,6 +63,22 @@ test("offers are answered in order, with DTX and NACK, and candidates trickle", 
   room.disconnect();
 });
 
+test("a candidate is added after the offer that came before it (an ICE restart's)", async () => {
+  const { room, ws, pc } = await joinedRoom();
+  ws.deliver({ type: "offer", sdp: offerSDP });
+  await until(() => ws.types().includes("answer"), "the first answer");
+  pc.remoteDelayMs = 30;
+  ws.deliver({ type: "offer", sdp: offerSDP.replace("a=mid:0", "a=ice-ufrag:new\r\na=mid:0") });
+  ws.deliver({ type: "candidate", candidate: { candidate: "candidate:2 1 udp 1 127.0.0.1 5001 typ host ufrag new", sdpMid: "0" } });
+  try {
+    await until(() => pc.candidates.length === 1, "the candidate");
+    await until(() => pc.log.length === 3, "both offers applied");
+    assert.deepEqual(pc.log, ["remote", "remote", "candidate"]);
+  } finally {
+    room.disconnect();
+  }
+});
+
 test("a dropped socket resumes: replays what the server missed, drops repeats", async () => {
   const { room, ws, pc, events } = await joinedRoom([{ id: "PA_b", identity: "bob" }]);
   pc.up();
