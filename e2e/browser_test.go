@@ -74,15 +74,23 @@ func requireChromium(t *testing.T) {
 func ownBrowser(t *testing.T, extra []chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	requireChromium(t)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromiumFlags(t.TempDir()), extra...)...)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc()
-	})
-	_, err := chromedp.Run(bctx, chromedp.Navigate("about:blank"))
+	bctx, stop, err := startChromium(t.TempDir(), extra...)
+	t.Cleanup(stop)
 	require.NoError(t, err)
 	return bctx
+}
+
+// startChromium starts a Chromium with its profile in dir and opens its
+// first tab; stop ends it, whether or not the start went through.
+func startChromium(dir string, extra ...chromedp.ExecAllocatorOption) (browser context.Context, stop func(), err error) {
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromiumFlags(dir), extra...)...)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	stop = func() {
+		cancelBrowser()
+		cancelAlloc()
+	}
+	_, err = chromedp.Run(bctx, chromedp.Navigate("about:blank"))
+	return bctx, stop, err
 }
 
 // sharedBrowser is the package's Chromium, started by the first test that
@@ -107,16 +115,17 @@ func (c *chromiumProcess) get(t *testing.T) context.Context {
 	c.stopLocked()
 	dir, err := os.MkdirTemp("", "voicectl-e2e-chromium")
 	require.NoError(t, err)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromiumFlags(dir)...)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
+	bctx, stop, err := startChromium(dir)
+	if err != nil {
+		stop()
+		_ = os.RemoveAll(dir)
+		require.NoError(t, err, "starting the package's Chromium")
+	}
 	c.ctx = bctx
 	c.stopFn = func() {
-		cancelBrowser()
-		cancelAlloc()
+		stop()
 		_ = os.RemoveAll(dir)
 	}
-	_, err = chromedp.Run(bctx, chromedp.Navigate("about:blank"))
-	require.NoError(t, err, "starting the package's Chromium")
 	return bctx
 }
 
