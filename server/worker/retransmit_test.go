@@ -253,11 +253,11 @@ func TestPublisherIsAskedForMissingPackets(t *testing.T) {
 					t.Fatalf("no NACK for %d and %d reached the publisher (asked for %v)", seq+1, seq+2, asked)
 				}
 			}
-			require.False(t, asked[seq+3] || asked[seq+4], "asked for packets it received after the gap: %v", asked)
 			earlier := 0
 			for s := range asked {
 				if s != seq+1 && s != seq+2 {
-					require.Less(t, s, seq+1, "asked for %d, never sent", s)
+					// Not seq+3 or seq+4, received after the gap, nor any never sent.
+					require.Less(t, s, seq+1, "asked for %d, which was not missing: %v", s, asked)
 					earlier++
 				}
 			}
