@@ -83,7 +83,7 @@ func clusterServer(s registry.Server, now time.Time) wire.ClusterServer {
 func (s *Service) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	_, err := s.p.Directory.SchemaVersion(ctx)
+	err := s.p.Directory.Check(ctx)
 	live := 0
 	for _, srv := range s.reg.Snapshot() {
 		if !srv.Dead {

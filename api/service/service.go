@@ -28,7 +28,7 @@ import (
 type Params struct {
 	Logger    *slog.Logger
 	Bus       bus.Bus
-	Directory *directory.Directory
+	Directory directory.Directory
 	// Secret signs join tokens (the servers' auth.secret); APIKey is the
 	// apps' bearer key.
 	Secret []byte

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/voicectl/voicectl/api/directory"
+	"github.com/voicectl/voicectl/api/directory/directorytest"
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/wire"
@@ -29,9 +29,7 @@ func newTestService(t *testing.T, dev bool) (*Service, *bus.Local) {
 // params before it starts.
 func newTestServiceWith(t *testing.T, set func(*Params)) (*Service, *bus.Local) {
 	t.Helper()
-	dir, err := directory.Open(context.Background(), "", t.TempDir())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = dir.Close() })
+	dir := directorytest.New()
 	b := bus.NewLocal()
 	t.Cleanup(func() { _ = b.Close() })
 	p := Params{Bus: b, Directory: dir, Secret: []byte("0123456789abcdef0123"), APIKey: "apps-key-0123456789", HighWater: 0.8,
@@ -132,4 +130,26 @@ func TestRoomAnswersSayTheServersState(t *testing.T) {
 	require.Equal(t, cluster.ServerDraining, servers())
 	require.Eventually(t, func() bool { return state("on-d") == cluster.ServerDead }, 2*time.Second, 20*time.Millisecond)
 	require.Equal(t, cluster.ServerDead, servers())
+}
+
+func TestReadinessFollowsTheDirectory(t *testing.T) {
+	var dir *directorytest.Memory
+	s, _ := newTestServiceWith(t, func(p *Params) { dir = p.Directory.(*directorytest.Memory) })
+	h := s.Handler()
+	rec, _ := do(t, h, "GET", "/readyz", "", "")
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.JSONEq(t, `true`, string(mustField(t, rec.Body.Bytes(), "directory_ok")))
+	require.JSONEq(t, `"memory"`, string(mustField(t, rec.Body.Bytes(), "directory")))
+
+	dir.SetDown(true)
+	rec, _ = do(t, h, "GET", "/readyz", "", "")
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code, "no request can do without the directory")
+	require.JSONEq(t, `false`, string(mustField(t, rec.Body.Bytes(), "directory_ok")))
+	rec, he := do(t, h, "GET", "/v1/rooms/standup", "apps-key-0123456789", "")
+	require.Equal(t, http.StatusInternalServerError, rec.Code, rec.Body.String())
+	require.NotEmpty(t, he.Code)
+
+	dir.SetDown(false)
+	rec, _ = do(t, h, "GET", "/readyz", "", "")
+	require.Equal(t, http.StatusOK, rec.Code)
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
-	"github.com/voicectl/voicectl/api/directory"
+	"github.com/voicectl/voicectl/api/directory/sqldir"
 	"github.com/voicectl/voicectl/api/service"
 	"github.com/voicectl/voicectl/cmd/internal/busopen"
 	"github.com/voicectl/voicectl/cmd/internal/cfgload"
@@ -95,7 +95,7 @@ func apiRun(o *Options) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	octx, ocancel := context.WithTimeout(ctx, 30*time.Second)
-	dir, err := directory.Open(octx, cfg.API.DatabaseURL, cfg.DataDir)
+	dir, err := sqldir.Open(octx, cfg.API.DatabaseURL, cfg.DataDir)
 	if err != nil {
 		ocancel()
 		return err
