@@ -86,6 +86,12 @@ PLAIN_PKGS   := ./cmd/... ./deploy ./api/directory/sqldir
 # a fresh machine's run). Test binaries are linked on every run (-count=1):
 # without DWARF (-w; stack traces need none) a link costs a quarter less.
 TEST_FLAGS   := -vet=off -ldflags=-w
+# NETNS runs each test binary (go test -exec) in a network namespace of its
+# own with only loopback: packages that go test runs side by side neither
+# share ports nor see each other's changes to lo (server/control's ICE
+# restart tests add 127.0.0.2, and a worker test beside them gathered a
+# candidate on it).
+NETNS        := $(CURDIR)/scripts/in-netns.sh
 # E2E_PARALLEL: e2e tests at once. They mostly wait (RabbitMQ, heartbeats,
 # drains, audio windows), and each server's workers get UDP ports of their own;
 # their browsers are most of the suite's CPU, so at most two browser tests run
@@ -102,9 +108,9 @@ E2E_PARALLEL ?= 4
 # the longer of the two, and beside e2e's browsers they starved timing-bound
 # tests (TURN/TLS, ICE restart, loudest-N) of CPU.
 test-race:
-	scripts/in-netns.sh $(GO) test $(TEST_FLAGS) -count=1 -race -timeout 15m $(RACE_PKGS)
-	$(STATIC) scripts/in-netns.sh $(GO) test $(STATIC_FLAGS) $(TEST_FLAGS) -count=1 $(PLAIN_PKGS)
-	$(STATIC) scripts/in-netns.sh $(GO) test $(STATIC_FLAGS) $(TEST_FLAGS) -count=1 -run 'Allocates?Nothing' ./server/worker
+	$(GO) test -exec $(NETNS) $(TEST_FLAGS) -count=1 -race -timeout 15m $(RACE_PKGS)
+	$(STATIC) $(GO) test -exec $(NETNS) $(STATIC_FLAGS) $(TEST_FLAGS) -count=1 $(PLAIN_PKGS)
+	$(STATIC) $(GO) test -exec $(NETNS) $(STATIC_FLAGS) $(TEST_FLAGS) -count=1 -run 'Allocates?Nothing' ./server/worker
 
 # test-e2e: e2e against the binary the image ships (-voicectl), so nothing is
 # compiled or linked twice for it.
@@ -113,7 +119,7 @@ test-e2e: image
 
 # e2e-run: test-e2e without building the image (make test built it already).
 e2e-run:
-	$(STATIC) scripts/in-netns.sh $(GO) test $(STATIC_FLAGS) $(TEST_FLAGS) -count=1 -timeout 15m -parallel $(E2E_PARALLEL) \
+	$(STATIC) $(GO) test -exec $(NETNS) $(STATIC_FLAGS) $(TEST_FLAGS) -count=1 -timeout 15m -parallel $(E2E_PARALLEL) \
 		./e2e/ -voicectl $(CURDIR)/bin/image/voicectl
 
 test-deps:
