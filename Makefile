@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/voicectl/voicectl/cmd/internal/root.Version=$(VERSION)
 SHELLS   := bash zsh fish powershell
 
-.PHONY: all build run test test-deps test-race test-e2e race-build image-bin e2e-run test-setup static-test-build vet-idle unit vet fmt-check sdk-check sdk completions clean bench cluster image fuzz soak
+.PHONY: all build run test test-deps test-race test-e2e race-build image-bin e2e-run test-setup static-build vet-idle unit vet fmt-check sdk-check sdk completions clean bench cluster image fuzz soak
 
 all: build
 
@@ -35,8 +35,8 @@ cluster: test-deps build
 # two CPU-minutes; at nice 19 a test that wakes takes the core back at once
 # (vet has no deadlines; sdk-check's unit tests have, so it is not niced).
 test:
-	$(MAKE) --no-print-directory -j3 test-setup race-build image-bin
-	$(MAKE) --no-print-directory -j2 image static-test-build
+	$(MAKE) --no-print-directory -j3 test-setup race-build static-build
+	$(MAKE) --no-print-directory image
 	$(MAKE) --no-print-directory -j3 test-race e2e-run vet-idle
 
 # test-setup: make test's packages, then the checks that need no Go build.
@@ -51,12 +51,16 @@ vet-idle:
 race-build:
 	$(GO) build -race $(RACE_PKGS)
 
-# static-test-build: compile e2e's and PLAIN_PKGS' tests without linking them
-# (go list -export compiles what go test would, to the same cache entries), so
-# that vet, beside the tests, finds their dependencies compiled instead of
-# compiling them at the same time as go test does.
-static-test-build:
-	$(STATIC) $(GO) list $(STATIC_FLAGS) -test -export ./e2e $(PLAIN_PKGS) >/dev/null
+# static-build: the static configuration for make test, in one go command so
+# that it keeps both cores busy once race-build is done: the tests of e2e and
+# PLAIN_PKGS and the image's packages compiled without linking (go list
+# -export compiles what go test and go build would, to the same cache
+# entries), then the image's binary (a link). vet, beside the tests, then
+# finds every dependency compiled instead of compiling it at the same time as
+# go test does.
+static-build:
+	$(STATIC) $(GO) list $(STATIC_FLAGS) -test -export ./e2e $(PLAIN_PKGS) ./cmd/voicectl >/dev/null
+	$(MAKE) --no-print-directory image-bin
 
 # STATIC is the one build configuration of everything that is not raced: vet,
 # the image's binary, the e2e test binary and the voicectl it runs. Sharing it,
