@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/voicectl/voicectl/cmd/internal/root.Version=$(VERSION)
 SHELLS   := bash zsh fish powershell
 
-.PHONY: all build run test test-deps test-race test-e2e race-build image-bin e2e-run test-setup static-build vet-idle unit vet fmt-check sdk-check sdk completions clean bench cluster image fuzz soak
+.PHONY: all build run test test-deps test-race test-e2e race-build image-bin e2e-run test-setup static-build plain-build vet-idle unit vet fmt-check sdk-check sdk completions clean bench cluster image fuzz soak
 
 all: build
 
@@ -43,24 +43,30 @@ test:
 test-setup: test-deps
 	$(MAKE) --no-print-directory fmt-check sdk-check
 
-# vet-idle: vet at nice 19, for make test.
+# vet-idle: for make test, at nice 19: PLAIN_PKGS' tests compiled (they run
+# after the raced packages, minutes later), then vet, which finds every
+# dependency compiled instead of compiling it at the same time as go test.
 vet-idle:
+	nice -n 19 $(MAKE) --no-print-directory plain-build
 	nice -n 19 $(MAKE) --no-print-directory vet
 
 # race-build: compile every raced package once, before any test runs.
 race-build:
 	$(GO) build -race $(RACE_PKGS)
 
-# static-build: the static configuration for make test, in one go command so
-# that it keeps both cores busy once race-build is done: the tests of e2e and
-# PLAIN_PKGS and the image's packages compiled without linking (go list
-# -export compiles what go test and go build would, to the same cache
-# entries), then the image's binary (a link). vet, beside the tests, then
-# finds every dependency compiled instead of compiling it at the same time as
-# go test does.
+# static-build: what e2e needs in the static configuration, in one go command
+# so that it keeps both cores busy once race-build is done: e2e's tests and
+# the image's packages compiled without linking (go list -export compiles
+# what go test and go build would, to the same cache entries), then the
+# image's binary (a link).
 static-build:
-	$(STATIC) $(GO) list $(STATIC_FLAGS) -test -export ./e2e $(PLAIN_PKGS) ./cmd/voicectl >/dev/null
+	$(STATIC) $(GO) list $(STATIC_FLAGS) -test -export ./e2e ./cmd/voicectl >/dev/null
 	$(MAKE) --no-print-directory image-bin
+
+# plain-build: PLAIN_PKGS' tests compiled, not linked (kustomize and the
+# Kubernetes API types that deploy's tests decode with are ~45 CPU-s cold).
+plain-build:
+	$(STATIC) $(GO) list $(STATIC_FLAGS) -test -export $(PLAIN_PKGS) >/dev/null
 
 # STATIC is the one build configuration of everything that is not raced: vet,
 # the image's binary, the e2e test binary and the voicectl it runs. Sharing it,
@@ -72,17 +78,18 @@ STATIC_FLAGS := -trimpath
 # loadgen, race in their own tests here), nor cmd/ and deploy (flag parsing,
 # output formatting and file checks: no goroutines of their own), nor
 # api/directory/sqldir (SQL over database/sql; the API's orchestration races
-# in api/service over directorytest's in-memory directory) — these run without
-# the detector in the static configuration the image already compiled, so
-# cobra, viper, the CLI's tree and the SQL drivers (SQLite in Go is ~40 CPU-s
-# to compile for -race) are never compiled for -race.
+# in api/service over directorytest's in-memory directory) and
+# loadgen/soakplot (a PNG drawn from samples) — these run without the detector
+# in the static configuration the image already compiled, so cobra, viper,
+# the CLI's tree, the SQL drivers (SQLite in Go is ~40 CPU-s to compile for
+# -race) and the plotting library (~10) are never compiled for -race.
 # The longest packages first: go test starts test binaries in the order it is
 # given them, two at a time, and server/control alone runs ~3 minutes (from a
 # cold build cache it started last and ended the run after e2e).
 RACE_FIRST   := ./server/control ./server/bus/amqp ./server/worker
-RACE_PKGS    := $(RACE_FIRST) $$($(GO) list ./... | grep -v -e '/e2e$$' -e '/cmd/' -e '/deploy$$' -e '/sqldir$$' \
+RACE_PKGS    := $(RACE_FIRST) $$($(GO) list ./... | grep -v -e '/e2e$$' -e '/cmd/' -e '/deploy$$' -e '/sqldir$$' -e '/soakplot$$' \
 		-e '/server/control$$' -e '/server/bus/amqp$$' -e '/server/worker$$')
-PLAIN_PKGS   := ./cmd/... ./deploy ./api/directory/sqldir
+PLAIN_PKGS   := ./cmd/... ./deploy ./api/directory/sqldir ./loadgen/soakplot
 # TEST_FLAGS: go test's own vet is off, as `make vet` runs every analyzer on
 # every package (its test files too) once; go test would run its subset again
 # for each build configuration, with the analysis facts of every dependency

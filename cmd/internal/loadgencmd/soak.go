@@ -12,6 +12,7 @@ import (
 
 	"github.com/voicectl/voicectl/cmd/internal/cmdutil"
 	"github.com/voicectl/voicectl/loadgen"
+	"github.com/voicectl/voicectl/loadgen/soakplot"
 )
 
 // SoakOptions are the inputs of `loadgen soak`.
@@ -94,7 +95,7 @@ func runSoak(o *SoakOptions) error {
 		}
 	}
 	if o.Plot != "" {
-		if err := writeFile(o.Plot, func(f *os.File) error { return loadgen.WriteSoakPlot(f, r.Samples, r.Kills) }); err != nil {
+		if err := writeFile(o.Plot, func(f *os.File) error { return soakplot.Write(f, r.Samples, r.Kills) }); err != nil {
 			return err
 		}
 	}

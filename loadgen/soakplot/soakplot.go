@@ -1,7 +1,10 @@
-package loadgen
+// Package soakplot draws a soak's samples (loadgen.SoakReport) as a PNG for
+// `voicectl loadgen soak --plot`. It is a package of its own so that the
+// plotting library (gonum/plot, its fonts and image codecs) is compiled into
+// the command only, not into every test binary that runs load.
+package soakplot
 
 import (
-	"encoding/csv"
 	"fmt"
 	"image/color"
 	"io"
@@ -11,51 +14,38 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/voicectl/voicectl/loadgen"
 )
 
-// WriteSoakCSV writes the samples, one row each, under soakColumns.
-func WriteSoakCSV(w io.Writer, samples []SoakSample) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(soakColumns); err != nil {
-		return err
-	}
-	for _, s := range samples {
-		if err := cw.Write(s.row()); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
-// soakPanels are the plot's panels: each a figure for the server and one for
+// panels are the plot's panels: each a figure for the server and one for
 // the workers, over the soak's minutes, with the kills marked.
-var soakPanels = []struct {
+var panels = []struct {
 	title, unit     string
-	server, workers func(SoakSample) float64
+	server, workers func(loadgen.SoakSample) float64
 }{
-	{"resident memory", "MiB", func(s SoakSample) float64 { return float64(s.ServerRSS) / (1 << 20) },
-		func(s SoakSample) float64 { return float64(s.WorkersRSS) / (1 << 20) }},
-	{"goroutines", "", func(s SoakSample) float64 { return float64(s.ServerGoroutines) },
-		func(s SoakSample) float64 { return float64(s.WorkersGoroutines) }},
-	{"open files", "", func(s SoakSample) float64 { return float64(s.ServerOpenFiles) },
-		func(s SoakSample) float64 { return float64(s.WorkersOpenFiles) }},
-	{"live heap", "MiB", func(s SoakSample) float64 { return float64(s.ServerHeap) / (1 << 20) },
-		func(s SoakSample) float64 { return float64(s.WorkersHeap) / (1 << 20) }},
-	{"heap allocations", "objects/s", func(s SoakSample) float64 { return s.ServerAllocsPerS },
-		func(s SoakSample) float64 { return s.WorkersAllocsPerS }},
+	{"resident memory", "MiB", func(s loadgen.SoakSample) float64 { return float64(s.ServerRSS) / (1 << 20) },
+		func(s loadgen.SoakSample) float64 { return float64(s.WorkersRSS) / (1 << 20) }},
+	{"goroutines", "", func(s loadgen.SoakSample) float64 { return float64(s.ServerGoroutines) },
+		func(s loadgen.SoakSample) float64 { return float64(s.WorkersGoroutines) }},
+	{"open files", "", func(s loadgen.SoakSample) float64 { return float64(s.ServerOpenFiles) },
+		func(s loadgen.SoakSample) float64 { return float64(s.WorkersOpenFiles) }},
+	{"live heap", "MiB", func(s loadgen.SoakSample) float64 { return float64(s.ServerHeap) / (1 << 20) },
+		func(s loadgen.SoakSample) float64 { return float64(s.WorkersHeap) / (1 << 20) }},
+	{"heap allocations", "objects/s", func(s loadgen.SoakSample) float64 { return s.ServerAllocsPerS },
+		func(s loadgen.SoakSample) float64 { return s.WorkersAllocsPerS }},
 }
 
-// WriteSoakPlot draws the samples as a PNG: one panel per figure, the
+// Write draws the samples as a PNG: one panel per figure, the
 // control process and the workers (added up) as two lines, and a vertical
 // line at each worker kill.
-func WriteSoakPlot(w io.Writer, samples []SoakSample, kills []SoakKill) error {
+func Write(w io.Writer, samples []loadgen.SoakSample, kills []loadgen.SoakKill) error {
 	const cols, rows = 3, 2
 	img := vgimg.New(42*vg.Centimeter, 20*vg.Centimeter)
 	dc := draw.New(img)
 	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Centimeter, PadY: vg.Centimeter,
 		PadTop: vg.Millimeter * 5, PadBottom: vg.Millimeter * 5, PadLeft: vg.Millimeter * 5, PadRight: vg.Millimeter * 5}
-	for i, panel := range soakPanels {
+	for i, panel := range panels {
 		p := plot.New()
 		p.Title.Text = panel.title
 		p.X.Label.Text = "minutes"
@@ -63,7 +53,7 @@ func WriteSoakPlot(w io.Writer, samples []SoakSample, kills []SoakKill) error {
 		p.Y.Min = 0
 		for j, line := range []struct {
 			name string
-			get  func(SoakSample) float64
+			get  func(loadgen.SoakSample) float64
 			c    color.RGBA
 		}{{"control", panel.server, color.RGBA{R: 31, G: 119, B: 180, A: 255}}, {"workers", panel.workers, color.RGBA{R: 214, G: 39, B: 40, A: 255}}} {
 			pts := make(plotter.XYs, len(samples))
