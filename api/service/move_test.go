@@ -126,8 +126,15 @@ func TestMoveRefusalsAndThePick(t *testing.T) {
 	srv, _ := s.reg.Get("big")
 	require.Equal(t, 460, srv.SpareFor(), "the moved room counts on its new home until its heartbeat")
 
-	// A dead target is refused; so is a move with nowhere to go.
-	require.Eventually(t, func() bool { return !s.reg.Live("small") }, 2*time.Second, 10*time.Millisecond)
+	// A dead target is refused; so is a move with nowhere to go. Only small
+	// goes silent: a and big beat on while dead_after passes, as live servers
+	// do (they beat last before it, and small's last: a failover of the room
+	// from a silent big to small, the last one alive, had come in between).
+	for deadline := time.Now().Add(2 * time.Second); s.reg.Live("small"); time.Sleep(10 * time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "small is declared dead")
+		a.beat(t, cluster.Heartbeat{Spare: 100})
+		big.beat(t, cluster.Heartbeat{Spare: 460, RoomLoads: map[string]int{"standup": 40}})
+	}
 	rec, he = do(t, h, "POST", "/v1/rooms/standup/move", key, `{"to": "small"}`)
 	require.Equal(t, http.StatusConflict, rec.Code)
 	require.Equal(t, CodeServerDead, he.Code)
