@@ -250,6 +250,12 @@ func TestHandlersAnswerWithStableCodes(t *testing.T) {
 	requireCode(t, err, bus.CodeBadRequest)
 	_, err = call(t, r, bus.CallWorker, "owner", bus.WorkerCall{})
 	requireCode(t, err, bus.CodeBadRequest)
+	_, err = call(t, r, bus.ReleaseRelay, "owner", cluster.RelayRelease{Room: "r", Peer: "p"})
+	requireCode(t, err, bus.CodeBadRequest)
+	res, err = call(t, r, bus.ReleaseRelay, "owner", cluster.RelayRelease{Room: "r", Peer: "p", Try: "1"})
+	require.NoError(t, err)
+	require.True(t, res.OK, "releasing what is not reserved is done")
+	require.Zero(t, res.Peers, "nothing was reserved")
 
 	_, err = call(t, r, bus.Drain, "api", cluster.DrainRequest{Deadline: -time.Second})
 	requireCode(t, err, bus.CodeBadRequest)

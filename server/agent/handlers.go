@@ -63,6 +63,16 @@ func (a *Agent) handlers() *bus.Mux {
 		return d, err
 	})
 	bus.Handle(m, bus.PlaceRelay, a.placeRelay)
+	bus.Handle(m, bus.ReleaseRelay, func(_ context.Context, env bus.Envelope, r cluster.RelayRelease) (cluster.Result, error) {
+		if env.From == "" || r.Peer == "" || r.Try == "" {
+			return cluster.Result{}, bus.Errorf(bus.CodeBadRequest, "a relay release needs its sender, peer and try")
+		}
+		if !a.p.Host.Lender().ReleaseTry(env.From, r.Peer, r.Try) {
+			return cluster.Result{OK: true, Message: "nothing reserved for peer " + r.Peer + " by that try"}, nil
+		}
+		a.log.Info("relay reservation given back: the owner gave up on its answer", "owner", env.From, "room", r.Room, "peer", r.Peer)
+		return cluster.Result{OK: true, Peers: 1}, nil
+	})
 	bus.Handle(m, bus.CallWorker, func(ctx context.Context, env bus.Envelope, call bus.WorkerCall) (json.RawMessage, error) {
 		if a.p.CallWorker == nil || env.From == "" {
 			return nil, bus.Errorf(bus.CodeBadRequest, "worker calls need a sender and a server that relays")

@@ -33,15 +33,17 @@ const (
 func HeartbeatKey(id cluster.ServerID) string { return "heartbeat." + string(id) }
 
 // Relays: the owner of a room asks another server for a router
-// (PlaceRelay, on the server's queue) and then works that router and its
-// transports and pipes through CallWorker (on WorkersQueue); the relay
-// sends the worker's events for it to the owner on WorkerEventKey(owner).
-// A CallWorker request is typed (WorkerCall holds an ipc.Request); its
-// reply is the worker's as the worker wrote it, which the owner decodes
-// into its method's reply type (ipc.Method), as it would a local worker's.
+// (PlaceRelay, on the server's queue; ReleaseRelay when it gave up on the
+// answer) and then works that router and its transports and pipes through
+// CallWorker (on WorkersQueue); the relay sends the worker's events for it
+// to the owner on WorkerEventKey(owner). A CallWorker request is typed
+// (WorkerCall holds an ipc.Request); its reply is the worker's as the
+// worker wrote it, which the owner decodes into its method's reply type
+// (ipc.Method), as it would a local worker's.
 var (
-	PlaceRelay = Method[cluster.RelayPlace, cluster.RelayPlaced]{Type: "relay.place"}
-	CallWorker = Method[WorkerCall, json.RawMessage]{Type: "worker.call"}
+	PlaceRelay   = Method[cluster.RelayPlace, cluster.RelayPlaced]{Type: "relay.place"}
+	ReleaseRelay = Method[cluster.RelayRelease, cluster.Result]{Type: "relay.release"}
+	CallWorker   = Method[WorkerCall, json.RawMessage]{Type: "worker.call"}
 )
 
 // TypeWorkerEvent is a relay worker's event for a room's owner.

@@ -119,6 +119,20 @@ type RelayPlace struct {
 	// Publishers is how many peers of the room publish, wherever they are:
 	// the relay charges its router for the ones piped in.
 	Publishers int `json:"publishers"`
+	// Try names this request among the owner's tries for the peer: a
+	// RelayRelease for a try the owner gave up on gives back only what that
+	// try reserved, never a later try's reservation.
+	Try string `json:"try,omitempty"`
+}
+
+// RelayRelease gives back the reservation of a relay request the owner gave
+// up on (it did not answer in time, or answered with another server's
+// router): the peer went elsewhere, and a reservation kept for it would be
+// capacity lost. The owner is the sender.
+type RelayRelease struct {
+	Room string `json:"room"`
+	Peer string `json:"peer"`
+	Try  string `json:"try"`
 }
 
 // RelayPlaced is where a relayed peer's media lands.

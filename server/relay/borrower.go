@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/voicectl/voicectl/server/bus"
@@ -48,6 +50,11 @@ type Borrower struct {
 	peers   Peers // nil until Start
 	sub     bus.Subscription
 	clients map[cluster.WorkerRef]ipc.WorkerClient
+	closed  bool
+
+	tries atomic.Uint64
+	// releasing counts the releases of abandoned tries still being sent.
+	releasing sync.WaitGroup
 }
 
 var _ roomhost.Relays = (*Borrower)(nil)
@@ -77,15 +84,18 @@ func (b *Borrower) Start(peers Peers) error {
 	return nil
 }
 
-// Close stops taking relayed events.
+// Close stops taking relayed events and waits for the releases of
+// abandoned tries still being sent.
 func (b *Borrower) Close() {
 	b.mu.Lock()
 	sub := b.sub
 	b.sub = nil
+	b.closed = true
 	b.mu.Unlock()
 	if sub != nil {
 		_ = sub.Cancel()
 	}
+	b.releasing.Wait()
 }
 
 func (b *Borrower) view() Peers {
@@ -98,7 +108,9 @@ func (b *Borrower) view() Peers {
 // first, then the others the heartbeats show below high water, least
 // stressed first; this server, and dead or draining ones, never. A server
 // that refuses, fails or does not answer within TryTimeout leaves the
-// request to the next.
+// request to the next; one that may have reserved room for the peer all the
+// same (it did not answer in time, or answered with another server's
+// router) is told to give that try's reservation back.
 func (b *Borrower) Place(ctx context.Context, req roomhost.RelayRequest) (roomhost.RelayRouter, error) {
 	peers := b.view()
 	if peers == nil {
@@ -119,6 +131,7 @@ func (b *Borrower) Place(ctx context.Context, req roomhost.RelayRequest) (roomho
 	msg := cluster.RelayPlace{Room: req.Room, Owner: self, Peer: req.Peer, Publish: req.Publish,
 		MaxForwardedSpeakers: b.p.MaxForwardedSpeakers, Publishers: req.Publishers}
 	for _, s := range order {
+		msg.Try = strconv.FormatUint(b.tries.Add(1), 36)
 		tctx, cancel := context.WithTimeout(ctx, b.p.TryTimeout)
 		placed, err := bus.PlaceRelay.Call(tctx, b.p.Bus, bus.ToServer(s), self, "", msg)
 		cancel()
@@ -128,6 +141,7 @@ func (b *Borrower) Place(ctx context.Context, req roomhost.RelayRequest) (roomho
 		if err != nil {
 			if wire.CodeOf(err) != wire.CodeNoCapacity {
 				b.log.Warn("relay request failed", "server", s, "room", req.Room, "err", err)
+				b.giveBack(s, cluster.RelayRelease{Room: req.Room, Peer: req.Peer, Try: msg.Try})
 			}
 			if ctx.Err() != nil {
 				break
@@ -138,6 +152,28 @@ func (b *Borrower) Place(ctx context.Context, req roomhost.RelayRequest) (roomho
 		return roomhost.RelayRouter{Ref: placed.Worker, RouterID: placed.RouterID, Client: b.client(placed.Worker)}, nil
 	}
 	return roomhost.RelayRouter{}, roomhost.ErrNoCapacity
+}
+
+// giveBack tells server s, in the background, to release what an abandoned
+// try may have reserved there (a refusal reserved nothing). The relay also
+// gives back a reservation it made after the try's deadline; this covers an
+// answer that crossed the deadline on its way back.
+func (b *Borrower) giveBack(s cluster.ServerID, r cluster.RelayRelease) {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	b.releasing.Add(1)
+	b.mu.Unlock()
+	go func() {
+		defer b.releasing.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), b.p.TryTimeout)
+		defer cancel()
+		if _, err := bus.ReleaseRelay.Call(ctx, b.p.Bus, bus.ToServer(s), b.p.ServerID, "", r); err != nil {
+			b.log.Warn("relay release failed: that server may keep a reservation for a peer placed elsewhere", "server", s, "room", r.Room, "peer", r.Peer, "err", err)
+		}
+	}()
 }
 
 // client is the WorkerClient of a worker on another server, one per

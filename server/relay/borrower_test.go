@@ -64,13 +64,14 @@ const (
 type servers struct {
 	bus *bus.Local
 
-	mu    sync.Mutex
-	asked []cluster.ServerID
-	reqs  []cluster.RelayPlace
+	mu       sync.Mutex
+	asked    []cluster.ServerID
+	reqs     []cluster.RelayPlace
+	released map[cluster.ServerID][]cluster.RelayRelease
 }
 
 func newServers(t *testing.T, answers map[cluster.ServerID]answer) *servers {
-	s := &servers{bus: bus.NewLocal()}
+	s := &servers{bus: bus.NewLocal(), released: map[cluster.ServerID][]cluster.RelayRelease{}}
 	var subs []bus.Subscription
 	for id, a := range answers {
 		mux := bus.NewMux(id)
@@ -92,6 +93,13 @@ func newServers(t *testing.T, answers map[cluster.ServerID]answer) *servers {
 			}
 			return cluster.RelayPlaced{Worker: cluster.LocalWorker(id, 1), RouterID: "R-" + string(id)}, nil
 		})
+		bus.Handle(mux, bus.ReleaseRelay, func(_ context.Context, env bus.Envelope, r cluster.RelayRelease) (cluster.Result, error) {
+			require.Equal(t, cluster.ServerID("A"), env.From)
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.released[id] = append(s.released[id], r)
+			return cluster.Result{OK: true}, nil
+		})
 		sub, err := s.bus.Serve(bus.ServerQueue(id), mux.Serve)
 		require.NoError(t, err)
 		subs = append(subs, sub)
@@ -103,6 +111,16 @@ func newServers(t *testing.T, answers map[cluster.ServerID]answer) *servers {
 		require.NoError(t, s.bus.Close())
 	})
 	return s
+}
+
+func (s *servers) releases() map[cluster.ServerID][]cluster.RelayRelease {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[cluster.ServerID][]cluster.RelayRelease{}
+	for id, rs := range s.released {
+		out[id] = append([]cluster.RelayRelease(nil), rs...)
+	}
+	return out
 }
 
 func (s *servers) seen() []cluster.ServerID {
@@ -139,8 +157,9 @@ func TestPlaceAsksTheRoomsRelaysFirstThenTheLeastStressed(t *testing.T) {
 	// candidates least stressed first, each once; never the owner itself.
 	require.Equal(t, []cluster.ServerID{"D", "G", "C", "B"}, s.seen())
 	for _, r := range s.reqs {
-		require.Equal(t, cluster.RelayPlace{Room: "r", Owner: "A", Peer: "p1", MaxForwardedSpeakers: 3}, r)
+		require.Equal(t, cluster.RelayPlace{Room: "r", Owner: "A", Peer: "p1", MaxForwardedSpeakers: 3, Try: r.Try}, r)
 	}
+	require.Empty(t, s.releases(), "a refusal reserved nothing")
 }
 
 func TestPlaceTriesTheNextWhenOneRefusesFailsOrHangs(t *testing.T) {
@@ -161,7 +180,24 @@ func TestPlaceTriesTheNextWhenOneRefusesFailsOrHangs(t *testing.T) {
 	require.Equal(t, cluster.LocalWorker("F", 1), rt.Client.Ref())
 	require.GreaterOrEqual(t, took, 200*time.Millisecond, "C was waited for")
 	require.Less(t, took, relay.DefaultTryTimeout, "C was waited for TryTimeout only")
-	require.Equal(t, cluster.RelayPlace{Room: "r", Owner: "A", Peer: "p1", Publish: true, Publishers: 2, MaxForwardedSpeakers: 3}, s.reqs[4])
+	tries := map[string]bool{}
+	for _, r := range s.reqs {
+		require.NotEmpty(t, r.Try)
+		require.False(t, tries[r.Try], "each try is named anew")
+		tries[r.Try] = true
+	}
+	require.Equal(t, cluster.RelayPlace{Room: "r", Owner: "A", Peer: "p1", Publish: true, Publishers: 2, MaxForwardedSpeakers: 3, Try: s.reqs[4].Try}, s.reqs[4])
+
+	// The servers that may have reserved room for p1 all the same (C did
+	// not answer in time, D answered with a router elsewhere, E failed) are
+	// told to give back what that try reserved; B refused and F has p1.
+	want := map[cluster.ServerID][]cluster.RelayRelease{}
+	for i, id := range s.seen()[1:4] {
+		want[id] = []cluster.RelayRelease{{Room: "r", Peer: "p1", Try: s.reqs[i+1].Try}}
+	}
+	require.Eventually(t, func() bool { return len(s.releases()) == 3 }, 2*time.Second, time.Millisecond)
+	b.Close() // waits for the releases still being sent
+	require.Equal(t, want, s.releases())
 }
 
 func TestPlaceCountsTheRelayItPlaced(t *testing.T) {
@@ -197,6 +233,9 @@ func TestPlaceStopsWhenTheOwnerGivesUp(t *testing.T) {
 	_, err := b.Place(ctxFor(t, 100*time.Millisecond), roomhost.RelayRequest{Room: "r", Peer: "p1"})
 	require.ErrorIs(t, err, roomhost.ErrNoCapacity)
 	require.Equal(t, []cluster.ServerID{"B"}, s.seen(), "nobody is asked past the owner's deadline")
+	b.Close()
+	require.Equal(t, map[cluster.ServerID][]cluster.RelayRelease{"B": {{Room: "r", Peer: "p1", Try: s.reqs[0].Try}}}, s.releases(),
+		"B is told to give back what it may have reserved")
 }
 
 func TestPlaceBeforeStartFindsNoCapacity(t *testing.T) {

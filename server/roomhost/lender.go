@@ -76,6 +76,9 @@ type lentRouter struct {
 type lentPeer struct {
 	router  *lentRouter
 	publish bool
+	// try is the owner's request that reserved it, the latest when it asked
+	// again.
+	try string
 }
 
 type lentIndex struct {
@@ -153,10 +156,12 @@ func (l *Lender) Place(ctx context.Context, req cluster.RelayPlace) (cluster.Rel
 	key := lentKey{req.Owner, req.Room}
 	l.mu.Lock()
 	if rr := l.lent.byPeer[req.Peer]; rr != nil && rr.key == key { // asked again
-		rt := rr.peers[req.Peer].router
+		lp := rr.peers[req.Peer]
+		lp.try = req.Try
+		rr.peers[req.Peer] = lp
 		l.mu.Unlock()
 		l.place.mu.Unlock()
-		return l.awaitRouter(ctx, rt)
+		return l.answer(ctx, req, lp.router)
 	}
 	rr := l.lent.rooms[key]
 	if rr == nil {
@@ -192,7 +197,7 @@ func (l *Lender) Place(ctx context.Context, req cluster.RelayPlace) (cluster.Rel
 		rr.routers[dec.Ref] = rt
 		l.lent.byRouter[rt.id] = rr
 	}
-	rr.peers[req.Peer] = lentPeer{router: rt, publish: req.Publish}
+	rr.peers[req.Peer] = lentPeer{router: rt, publish: req.Publish, try: req.Try}
 	l.lent.byPeer[req.Peer] = rr
 	l.mu.Unlock()
 	l.place.mu.Unlock()
@@ -208,12 +213,22 @@ func (l *Lender) Place(ctx context.Context, req cluster.RelayPlace) (cluster.Rel
 		}
 		l.log.Info("relay router made", "room", req.Room, "owner", req.Owner, "router", rt.id, "worker", rt.ref)
 	}
-	return l.awaitRouter(ctx, rt)
+	return l.answer(ctx, req, rt)
 }
 
-func (l *Lender) awaitRouter(ctx context.Context, rt *lentRouter) (cluster.RelayPlaced, error) {
+// answer waits for the peer's router and says where it is. When the owner
+// has stopped waiting (the request's deadline came with it) the reservation
+// is given back here: the owner has placed the peer elsewhere or refused it,
+// and nobody would ever close its transport.
+func (l *Lender) answer(ctx context.Context, req cluster.RelayPlace, rt *lentRouter) (cluster.RelayPlaced, error) {
 	placed, err := rt.placed.wait(ctx)
+	if err == nil {
+		err = ctx.Err()
+	}
 	if err != nil {
+		if l.ReleaseTry(req.Owner, req.Peer, req.Try) {
+			l.log.Warn("relay reservation given back: the owner stopped waiting", "room", req.Room, "owner", req.Owner, "peer", req.Peer, "err", err)
+		}
 		return cluster.RelayPlaced{}, err
 	}
 	return placed, nil
@@ -387,11 +402,23 @@ func (l *Lender) Done(from cluster.ServerID, req ipc.Request) {
 // Release gives back a peer's reservation; a router left with none is
 // closed.
 func (l *Lender) Release(owner cluster.ServerID, peerID string) {
+	l.release(owner, peerID, func(lentPeer) bool { return true })
+}
+
+// ReleaseTry gives back a peer's reservation if the owner's request try
+// made it (or asked for it last), and reports whether it did. An owner that
+// gave up on a try releases that try only: the peer may have been placed
+// here again since, by a later try.
+func (l *Lender) ReleaseTry(owner cluster.ServerID, peerID, try string) bool {
+	return l.release(owner, peerID, func(p lentPeer) bool { return p.try == try })
+}
+
+func (l *Lender) release(owner cluster.ServerID, peerID string, mine func(lentPeer) bool) bool {
 	l.mu.Lock()
 	rr := l.lent.byPeer[peerID]
-	if rr == nil || rr.key.owner != owner {
+	if rr == nil || rr.key.owner != owner || !mine(rr.peers[peerID]) {
 		l.mu.Unlock()
-		return
+		return false
 	}
 	rt := rr.peers[peerID].router
 	delete(rr.peers, peerID)
@@ -408,6 +435,7 @@ func (l *Lender) Release(owner cluster.ServerID, peerID string) {
 	if empty && ready {
 		l.dropRouter(rr, rt, false)
 	}
+	return true
 }
 
 // OwnerOf names the owner of the room a worker event is about, when it is
