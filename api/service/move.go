@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/voicectl/voicectl/api/directory"
 	"github.com/voicectl/voicectl/server/bus"
@@ -65,6 +66,8 @@ func (o *Orchestrator) Move(ctx context.Context, room directory.Room, to cluster
 			// reconnect; the old server is told to give it up when its
 			// heartbeat still lists it.
 			o.log.Warn("old home not told of the move", "room", room.Name, "server", from, "err", err)
+		} else if !res.At.IsZero() {
+			o.rooms.markGaveUp(room.Name, from, res.At, time.Now())
 		}
 		peers = res.Peers
 	}

@@ -26,11 +26,14 @@ type fakeServer struct {
 	mu      sync.Mutex
 	created []string
 	movedTo map[string]cluster.ServerID // room → where its peers were sent
+	gaveUp  map[string]time.Time        // room → when it was moved away
 	drains  []time.Duration
+	release []string
 }
 
 func newFakeServer(t *testing.T, b *bus.Local, id string) *fakeServer {
-	f := &fakeServer{id: cluster.ServerID(id), b: b, url: "http://" + id + ".test", movedTo: map[string]cluster.ServerID{}}
+	f := &fakeServer{id: cluster.ServerID(id), b: b, url: "http://" + id + ".test", movedTo: map[string]cluster.ServerID{},
+		gaveUp: map[string]time.Time{}}
 	m := bus.NewMux(f.id)
 	bus.Handle(m, bus.CreateRoom, func(_ context.Context, _ bus.Envelope, r cluster.RoomCreate) (cluster.RoomInfo, error) {
 		f.mu.Lock()
@@ -42,7 +45,14 @@ func newFakeServer(t *testing.T, b *bus.Local, id string) *fakeServer {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.movedTo[mv.Room] = mv.To
-		return cluster.Result{OK: true, Peers: 2}, nil
+		f.gaveUp[mv.Room] = time.Now()
+		return cluster.Result{OK: true, Peers: 2, At: f.gaveUp[mv.Room]}, nil
+	})
+	bus.Handle(m, bus.ReleaseRoom, func(_ context.Context, _ bus.Envelope, r cluster.RoomRef) (cluster.Result, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.release = append(f.release, r.Room)
+		return cluster.Result{OK: true}, nil
 	})
 	bus.Handle(m, bus.CloseRoom, func(_ context.Context, _ bus.Envelope, r cluster.RoomRef) (cluster.Result, error) {
 		return cluster.Result{OK: true, Peers: 1}, nil
@@ -72,6 +82,12 @@ func (f *fakeServer) beat(t *testing.T, hb cluster.Heartbeat) {
 	body, err := json.Marshal(hb)
 	require.NoError(t, err)
 	require.NoError(t, f.b.Publish(context.Background(), bus.HeartbeatKey(f.id), bus.Envelope{Type: bus.TypeHeartbeat, From: f.id, Body: body}))
+}
+
+func (f *fakeServer) released() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.release...)
 }
 
 func (f *fakeServer) sentTo(room string) (cluster.ServerID, bool) {
@@ -150,6 +166,39 @@ func TestMoveRefusalsAndThePick(t *testing.T) {
 	rec, he = do(t, h, "POST", "/v1/rooms/standup/move", key, `{}`)
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
 	require.Equal(t, wire.CodeNoCapacity, he.Code)
+}
+
+// A heartbeat the old home sent before it gave a moved room up still lists
+// the room, and may reach the API after the move's answer: that server is
+// not told to release the room (its peers are on their way to the new home,
+// and a release would send them back through the API instead). A heartbeat
+// sent after it gave the room up that still lists it is a server that kept
+// it, and is.
+func TestAHeartbeatFromBeforeAMoveReleasesNothing(t *testing.T) {
+	s, b := newTestServiceWith(t, func(*Params) {})
+	a, big := newFakeServer(t, b, "a"), newFakeServer(t, b, "big")
+	_, _, err := s.p.Directory.Create(context.Background(), "standup", "a")
+	require.NoError(t, err)
+	a.beat(t, cluster.Heartbeat{Spare: 100, RoomLoads: map[string]int{"standup": 40}})
+	big.beat(t, cluster.Heartbeat{Spare: 500})
+	require.Eventually(t, func() bool { return s.reg.Live("a") && s.reg.Live("big") }, 2*time.Second, 5*time.Millisecond)
+
+	rec, _ := do(t, s.Handler(), "POST", "/v1/rooms/standup/move", key, `{"to": "big"}`)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	a.mu.Lock()
+	gave := a.gaveUp["standup"]
+	a.mu.Unlock()
+	require.False(t, gave.IsZero())
+	hb := func(sent time.Time) cluster.Heartbeat {
+		big.beat(t, cluster.Heartbeat{Spare: 460, RoomLoads: map[string]int{"standup": 40}}) // the new home is live
+		require.Eventually(t, func() bool { return s.reg.Live("big") }, 2*time.Second, 5*time.Millisecond)
+		return cluster.Heartbeat{Server: "a", Rooms: []string{"standup"}, SentAt: sent}
+	}
+
+	s.o.releaseMoved(hb(gave.Add(-time.Millisecond)))
+	require.Empty(t, a.released(), "a heartbeat from before the move")
+	s.o.releaseMoved(hb(gave.Add(time.Millisecond)))
+	require.Equal(t, []string{"standup"}, a.released(), "a heartbeat from after it: the server kept the room")
 }
 
 func TestDrainMovesEveryRoomAway(t *testing.T) {

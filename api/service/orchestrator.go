@@ -127,6 +127,11 @@ func (o *Orchestrator) releaseMoved(hb cluster.Heartbeat) {
 		if o.rooms.isPlacing(name) || !o.reg.Live(r.Server) {
 			continue
 		}
+		// Nor one it gave up after this heartbeat was sent: a move's old home
+		// sends its peers on by itself.
+		if o.rooms.sentBeforeGivingUp(name, hb.Server, hb.SentAt) {
+			continue
+		}
 		reason := "moved"
 		if _, err := bus.ReleaseRoom.Call(ctx, o.p.Bus, bus.ToServer(hb.Server), ID, "", cluster.RoomRef{Room: name, Reason: reason}); err != nil {
 			o.log.Warn("could not make a server give up a moved room", "server", hb.Server, "room", name, "err", err)

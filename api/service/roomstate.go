@@ -3,14 +3,17 @@ package service
 import (
 	"sync"
 	"time"
+
+	"github.com/voicectl/voicectl/server/cluster"
 )
 
 // roomStates is what the orchestration remembers per room: the lock that
 // serialises its re-homing (a join and the failover loop may both try), how
 // many re-homes and moves are giving it a new home right now (releaseMoved
 // leaves such a room alone), when it last moved or was tried (the rebalance
-// cooldown and the drain's retry pace), and whether a drain already warned
-// that it could not move it.
+// cooldown and the drain's retry pace), whether a drain already warned
+// that it could not move it, and when a move's old home gave it up (its
+// heartbeats sent before still list the room; releaseMoved leaves those).
 //
 // An entry lives only while one of these says something: it goes when its
 // last holder lets go, when the room is deleted (forget), or once its
@@ -33,6 +36,15 @@ type roomState struct {
 	placing  int
 	lastMove time.Time
 	stuck    bool
+	// gaveUp is the last move's old home and when it gave the room up (by
+	// its clock); noted is when the API heard so (by its own).
+	gaveUp gaveUp
+}
+
+type gaveUp struct {
+	server cluster.ServerID
+	at     time.Time
+	noted  time.Time
 }
 
 func newRoomStates(keep time.Duration) *roomStates {
@@ -57,6 +69,9 @@ func (rs *roomStates) dropIfIdle(room string, now time.Time) {
 		return
 	}
 	if !st.lastMove.IsZero() && now.Sub(st.lastMove) < rs.keep {
+		return
+	}
+	if !st.gaveUp.noted.IsZero() && now.Sub(st.gaveUp.noted) < rs.keep {
 		return
 	}
 	delete(rs.rooms, room)
@@ -92,6 +107,24 @@ func (rs *roomStates) markPlacing(room string) (done func()) {
 		}
 		rs.dropIfIdle(room, time.Now())
 	}
+}
+
+// markGaveUp records that server gave room up at at (its clock), heard at
+// now.
+func (rs *roomStates) markGaveUp(room string, server cluster.ServerID, at, now time.Time) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.get(room).gaveUp = gaveUp{server: server, at: at, noted: now}
+}
+
+// sentBeforeGivingUp reports whether a heartbeat of server's sent at sent
+// predates its giving room up: heartbeats are published on their own, and
+// one built before the move can reach the API after the move's answer.
+func (rs *roomStates) sentBeforeGivingUp(room string, server cluster.ServerID, sent time.Time) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	st := rs.rooms[room]
+	return st != nil && st.gaveUp.server == server && sent.Before(st.gaveUp.at)
 }
 
 // isPlacing reports whether room is being given a new home now.
@@ -158,7 +191,7 @@ func (rs *roomStates) forget(room string) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if st := rs.rooms[room]; st != nil {
-		st.lastMove, st.stuck = time.Time{}, false
+		st.lastMove, st.stuck, st.gaveUp = time.Time{}, false, gaveUp{}
 		rs.dropIfIdle(room, time.Now())
 	}
 }

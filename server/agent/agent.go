@@ -221,11 +221,14 @@ func (a *Agent) Beat() { a.beat() }
 
 // beat publishes one heartbeat.
 func (a *Agent) beat() {
+	// Stamped before the rooms are read: a heartbeat sent after a room was
+	// given up (room.move's answer says when) never lists it.
+	sent := time.Now()
 	hb := a.p.Usage()
 	// Room loads per heartbeat, not in Usage: the stress checks every
 	// CheckEvery need none. Its keys are the rooms hosted here.
 	hb.RoomLoads = a.p.Host.RoomLoads()
-	hb.Server, hb.SignalURL, hb.Rooms, hb.Accepting, hb.SentAt = a.p.ServerID, a.p.SignalURL, slices.Sorted(maps.Keys(hb.RoomLoads)), a.Accepting(), time.Now()
+	hb.Server, hb.SignalURL, hb.Rooms, hb.Accepting, hb.SentAt = a.p.ServerID, a.p.SignalURL, slices.Sorted(maps.Keys(hb.RoomLoads)), a.Accepting(), sent
 	body, err := json.Marshal(hb)
 	if err != nil {
 		return

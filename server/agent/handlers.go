@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
@@ -51,7 +52,8 @@ func (a *Agent) handlers() *bus.Mux {
 		if mv.Room == "" || mv.SignalURL == "" {
 			return cluster.Result{}, bus.Errorf(bus.CodeBadRequest, "room and signal_url are required")
 		}
-		return cluster.Result{OK: true, Peers: a.p.Host.Move(mv.Room, mv.SignalURL, string(mv.To))}, nil
+		n := a.p.Host.Move(mv.Room, mv.SignalURL, string(mv.To))
+		return cluster.Result{OK: true, Peers: n, At: time.Now()}, nil
 	})
 	bus.Handle(m, bus.RoomPeers, func(_ context.Context, _ bus.Envelope, r cluster.RoomRef) (wire.AdminRoomDetail, error) {
 		d, err := a.p.Host.Room(r.Room)

@@ -61,6 +61,10 @@ type Result struct {
 	OK      bool   `json:"ok"`
 	Message string `json:"message,omitempty"`
 	Peers   int    `json:"peers,omitempty"`
+	// At is when the server did it, by its own clock: for room.move, when
+	// it gave the room up, so the API tells its heartbeats sent before (that
+	// still list the room) from a server that kept it.
+	At time.Time `json:"at,omitzero"`
 }
 
 // WorkerUsage is one worker in a heartbeat.
