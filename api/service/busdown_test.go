@@ -79,6 +79,18 @@ func TestOffTheBrokerWhatNeedsItIsRefusedAtOnceAndJoinsWork(t *testing.T) {
 		require.Contains(t, he.Message, "since "+down.UTC().Format(time.RFC3339), tc.path)
 		require.Less(t, time.Since(start), 2*time.Second, "%s answered at once, not after create_timeout", tc.path)
 	}
+	// A move that names a server wrongly is refused as such: that needs no
+	// broker (whether a known server is alive or full does).
+	rec, he := do(t, h, "POST", "/v1/rooms/standup/move", key, `{"to": "no-such-server"}`)
+	require.Equal(t, http.StatusNotFound, rec.Code, rec.Body.String())
+	require.Equal(t, CodeServerUnknown, he.Code)
+	rec, he = do(t, h, "POST", "/v1/rooms/standup/move", key, `{"to": "a"}`)
+	require.Equal(t, http.StatusConflict, rec.Code, rec.Body.String())
+	require.Equal(t, CodeAlreadyThere, he.Code)
+	rec, he = do(t, h, "POST", "/v1/rooms/standup/move", key, `{"to": "z"}`)
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
+	require.Equal(t, wire.CodeBusUnavailable, he.Code, "z seems dead, but the API is off the broker")
+
 	// A join into a room with a live home needs no broker.
 	rec, _ = do(t, h, "POST", "/v1/rooms/standup/join", key, `{"identity": "alice"}`)
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())

@@ -18,6 +18,12 @@ import (
 // URL) and closes the room once they left or after cluster.move_grace. why
 // labels the move in the metrics and logs (api, drain, rebalance).
 func (o *Orchestrator) Move(ctx context.Context, room directory.Room, to cluster.ServerID, why string) (directory.Room, error) {
+	// A target the request names wrongly is refused as such, broker or not;
+	// what the heartbeats say of the others (dead, full) waits for the
+	// broker, whose outage would leave them stale.
+	if err := o.checkNamed(room, to); err != nil {
+		return directory.Room{}, err
+	}
 	if err := o.busDown(); err != nil {
 		return directory.Room{}, err
 	}
@@ -75,15 +81,27 @@ func (o *Orchestrator) Move(ctx context.Context, room directory.Room, to cluster
 	return o.p.Directory.Get(ctx, room.Name)
 }
 
-// checkTarget refuses a move to a server that cannot take the room.
-func (o *Orchestrator) checkTarget(room directory.Room, to cluster.ServerID, units, need int) error {
-	srv, known := o.reg.Get(to)
-	if !known {
+// checkNamed refuses a move to a server the registry never heard of, or to
+// the room's own server; an empty target (the API's pick) passes.
+func (o *Orchestrator) checkNamed(room directory.Room, to cluster.ServerID) error {
+	if to == "" {
+		return nil
+	}
+	if _, known := o.reg.Get(to); !known {
 		return refuse(ErrServerUnknown, "no server %s in the registry", to)
 	}
 	if to == room.Server {
 		return refuse(ErrAlreadyThere, "room %s is on %s already", room.Name, to)
 	}
+	return nil
+}
+
+// checkTarget refuses a move to a server that cannot take the room.
+func (o *Orchestrator) checkTarget(room directory.Room, to cluster.ServerID, units, need int) error {
+	if err := o.checkNamed(room, to); err != nil {
+		return err
+	}
+	srv, _ := o.reg.Get(to)
 	switch err := registry.Fits(srv, units, o.p.MoveMargin); {
 	case errors.Is(err, registry.ErrDead):
 		return refuse(ErrServerDead, "server %s is dead", to)
