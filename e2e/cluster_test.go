@@ -89,7 +89,7 @@ func startAPIWith(t testing.TB, amqpURL, dataDir string, env []string, args ...s
 	cmd.Env = append(append(os.Environ(), clusterEnv()...), env...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = labelledStderr(t.Name(), "api")
 	require.NoError(t, cmd.Start())
 	a := &apiProc{cmd: cmd, done: make(chan struct{})}
 	found := make(chan string, 1)

@@ -96,7 +96,7 @@ func startServeAt(t testing.TB, rtcPort int, env []string, args ...string) *serv
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	logs := &lockedBuffer{}
-	cmd.Stderr = io.MultiWriter(os.Stderr, logs)
+	cmd.Stderr = io.MultiWriter(labelledStderr(t.Name(), fmt.Sprintf("serve %s rtc %d", httpAddr(args), rtcPort)), logs)
 	require.NoError(t, cmd.Start())
 	s := &server{cmd: cmd, done: make(chan struct{}), out: &strings.Builder{}, logs: logs, rtcPort: rtcPort}
 	found := make(chan string, 1)
@@ -160,6 +160,17 @@ func (s *server) stop(t testing.TB) {
 }
 
 // lockedBuffer collects output written from another goroutine.
+// httpAddr is the last --http-addr in args (the one serve takes).
+func httpAddr(args []string) string {
+	addr := "127.0.0.1:0"
+	for i, a := range args {
+		if a == "--http-addr" && i+1 < len(args) {
+			addr = args[i+1]
+		}
+	}
+	return addr
+}
+
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  strings.Builder
