@@ -159,7 +159,6 @@ func (s *server) stop(t testing.TB) {
 	}, 3*time.Second, 50*time.Millisecond, "worker processes left behind")
 }
 
-// lockedBuffer collects output written from another goroutine.
 // httpAddr is the last --http-addr in args (the one serve takes).
 func httpAddr(args []string) string {
 	addr := "127.0.0.1:0"
@@ -171,6 +170,7 @@ func httpAddr(args []string) string {
 	return addr
 }
 
+// lockedBuffer collects output written from another goroutine.
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  strings.Builder
