@@ -16,6 +16,10 @@ type Report struct {
 	JoinMsP50       float64 `json:"join_ms_p50"`
 	JoinMsP99       float64 `json:"join_ms_p99"`
 	DurationSeconds float64 `json:"duration_seconds"`
+	// StreamWaitMs is how long past the warmup the window waited for every
+	// listener to hear every publisher of its room (at most 5 s; a stream
+	// missing then is measured as lost).
+	StreamWaitMs float64 `json:"stream_wait_ms"`
 	// From the admin API (0 without an admin key).
 	ServerCPUSeconds      float64 `json:"server_cpu_seconds"`
 	ForwardedPackets      uint64  `json:"forwarded_packets"`

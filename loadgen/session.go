@@ -397,6 +397,13 @@ func (s *Session) Measure(ctx context.Context, d time.Duration, progress func(Pr
 	joinMs := sortedCopy(s.joinMs)
 	failed := s.failed
 	s.mu.Unlock()
+	if progress != nil {
+		progress(s.Progress("starting streams", len(peers)))
+	}
+	streamWait := awaitStreams(ctx, peers, streamWaitLimit, (*peer).hears)
+	if err := ctx.Err(); err != nil {
+		return Report{}, err
+	}
 
 	t0 := time.Now()
 	seq0 := map[*peer]uint16{}
@@ -460,7 +467,7 @@ loop:
 	workerOf, pathOf := s.peerWorkers(ctx, peers)
 	byWorker := map[string][]float64{}
 	r := Report{PeersJoined: len(peers), PeersFailed: failed, JoinError: errString(s.JoinError()), PacketsSent: sent, DurationSeconds: wall.Seconds(),
-		GeneratorCPUSeconds: genCPU.Seconds(), Transport: string(s.sc.Transport)}
+		GeneratorCPUSeconds: genCPU.Seconds(), Transport: string(s.sc.Transport), StreamWaitMs: float64(streamWait.Microseconds()) / 1000}
 	r.ListenerPaths = listenerPaths(peers, pathOf)
 	var latency, jitter []float64
 	var raw, other uint64
@@ -473,15 +480,7 @@ loop:
 			}
 			rejoined := rejoins[q] != 0 || rejoins[l] != 0
 			from := spanStart(l, q, seq0[q], rejoins[l] != 0, rejoins[q] != 0)
-			qid := q.client().PeerID()
-			var st *stream
-			l.mu.Lock()
-			for ssrc, x := range l.streams {
-				if id, ok := lc.PeerOfSSRC(ssrc); ok && id == qid {
-					st = x
-				}
-			}
-			l.mu.Unlock()
+			st := l.streamFrom(q)
 			if rejoined {
 				r.RejoinedPairs++
 				from, st = rejoinedSpan(st, from, seq1[q])
