@@ -88,3 +88,14 @@ func (mux *Mux) Serve(ctx context.Context, method string, raw json.RawMessage) (
 func Cancelled(err error) error {
 	return &RemoteError{Code: CodeCancelled, Message: "the caller gave up: " + err.Error()}
 }
+
+// releases are the methods that give back what an earlier request made.
+var releases = map[string]bool{
+	MethodRouterClose: true, MethodTransportClose: true, MethodConsumerClose: true,
+	MethodPipeUnconsume: true, MethodPipeUnproduce: true, MethodPipeClose: true,
+}
+
+// Releases reports whether method gives something back (a close, an
+// unconsume): sent again after it was served, the worker answers not found,
+// and one that never reached the worker leaves its object there for good.
+func Releases(method string) bool { return releases[method] }

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -53,9 +54,19 @@ type Borrower struct {
 	closed  bool
 
 	tries atomic.Uint64
-	// releasing counts the releases of abandoned tries still being sent.
+	// releasing counts the releases still being sent in the background
+	// (abandoned tries, unanswered closes); stop ends them.
 	releasing sync.WaitGroup
+	stop      chan struct{}
 }
+
+// resendEvery is how often a release a relay did not answer is sent again,
+// and resendFor how long: a relay alive all that time but never answering
+// is logged as keeping what it was told to close.
+const (
+	resendEvery = time.Second
+	resendFor   = 2 * time.Minute
+)
 
 var _ roomhost.Relays = (*Borrower)(nil)
 
@@ -67,7 +78,7 @@ func NewBorrower(p BorrowerParams) *Borrower {
 	if p.TryTimeout <= 0 {
 		p.TryTimeout = DefaultTryTimeout
 	}
-	return &Borrower{p: p, log: p.Logger, clients: map[cluster.WorkerRef]ipc.WorkerClient{}}
+	return &Borrower{p: p, log: p.Logger, clients: map[cluster.WorkerRef]ipc.WorkerClient{}, stop: make(chan struct{})}
 }
 
 // Start receives the relayed events for this server's rooms and places
@@ -90,6 +101,9 @@ func (b *Borrower) Close() {
 	b.mu.Lock()
 	sub := b.sub
 	b.sub = nil
+	if !b.closed {
+		close(b.stop)
+	}
 	b.closed = true
 	b.mu.Unlock()
 	if sub != nil {
@@ -183,13 +197,58 @@ func (b *Borrower) client(ref cluster.WorkerRef) ipc.WorkerClient {
 	defer b.mu.Unlock()
 	c := b.clients[ref]
 	if c == nil {
-		c = ipc.NewClient(ref, Caller{Bus: b.p.Bus, From: b.p.ServerID, To: ref, Down: func() bool {
-			peers := b.view()
-			return peers != nil && !peers.Alive(ref.Server)
-		}})
+		caller := b.caller(ref)
+		caller.Resend = func(method string, params any) { b.resend(ref, method, params) }
+		c = ipc.NewClient(ref, caller)
 		b.clients[ref] = c
 	}
 	return c
+}
+
+// caller reaches worker ref over the bus, failing at once once the
+// heartbeats show its server dead.
+func (b *Borrower) caller(ref cluster.WorkerRef) Caller {
+	return Caller{Bus: b.p.Bus, From: b.p.ServerID, To: ref, Down: func() bool {
+		peers := b.view()
+		return peers != nil && !peers.Alive(ref.Server)
+	}}
+}
+
+// resend sends a release that worker to did not answer in time again, in
+// the background, every resendEvery until it is answered (a "not found"
+// too: the first one got there late), its server is declared dead (what
+// it lent dies with it, or is dropped when it finds this owner gone), the
+// Borrower closes, or resendFor has passed.
+func (b *Borrower) resend(to cluster.WorkerRef, method string, params any) {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	b.releasing.Add(1)
+	b.mu.Unlock()
+	b.log.Warn("a relay did not answer a release in time: sending it again", "worker", to, "method", method)
+	go func() {
+		defer b.releasing.Done()
+		c := b.caller(to)
+		tk := time.NewTicker(resendEvery)
+		defer tk.Stop()
+		for until := time.Now().Add(resendFor); time.Now().Before(until); {
+			select {
+			case <-b.stop:
+				return
+			case <-tk.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), b.p.TryTimeout)
+			err := c.Call(ctx, method, params, nil)
+			cancel()
+			if !errors.Is(err, errUnanswered) {
+				b.log.Info("a relay answered a release sent again", "worker", to, "method", method, "err", err)
+				return
+			}
+		}
+		b.log.Error("a relay never answered a release: it may keep what it was told to close", "worker", to, "method", method, "for", resendFor)
+	}()
 }
 
 // onEvent takes a relay's event for one of our rooms: only from the server

@@ -27,7 +27,17 @@ type Caller struct {
 	// Down, when it reports true, fails calls at once: the server is known
 	// dead, and a request to its queue would only wait out its deadline.
 	Down func() bool
+	// Resend, when set, takes a release (ipc.Releases) the relay did not
+	// answer in time, to send it again: the caller goes on as if it were
+	// served, and the relay, alive but slow (a broker stalled for seconds),
+	// would otherwise keep the transport, router or pipe it was told to
+	// close, with the capacity reserved for it, for good.
+	Resend func(method string, params any)
 }
+
+// errUnanswered is a relay that did not answer in time: it may yet serve
+// the request, or never have got it.
+var errUnanswered = errors.New("no answer in time")
 
 var _ ipc.Caller = Caller{}
 
@@ -41,6 +51,14 @@ func NewClient(b bus.Bus, from cluster.ServerID, to cluster.WorkerRef) *ipc.Clie
 // a failure the same way for local and relay workers; a relay server that
 // does not answer in time is ipc.ErrWorkerDown.
 func (c Caller) Call(ctx context.Context, method string, params, out any) error {
+	err := c.call(ctx, method, params, out)
+	if c.Resend != nil && errors.Is(err, errUnanswered) && ipc.Releases(method) {
+		c.Resend(method, params)
+	}
+	return err
+}
+
+func (c Caller) call(ctx context.Context, method string, params, out any) error {
 	if c.Down != nil && c.Down() {
 		return fmt.Errorf("%s on %s: %w (its server is gone)", method, c.To, ipc.ErrWorkerDown)
 	}
@@ -64,7 +82,10 @@ func (c Caller) Call(ctx context.Context, method string, params, out any) error 
 			}
 			return &ipc.RemoteError{Code: be.Code, Message: be.Message}
 		}
-		if errors.Is(err, bus.ErrNoRoute) || errors.Is(err, context.DeadlineExceeded) {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("%s on %s: %w (%w: %v)", method, c.To, ipc.ErrWorkerDown, errUnanswered, err)
+		}
+		if errors.Is(err, bus.ErrNoRoute) {
 			return fmt.Errorf("%s on %s: %w (%v)", method, c.To, ipc.ErrWorkerDown, err)
 		}
 		return err
