@@ -150,3 +150,13 @@ func TestDecodeEvent(t *testing.T) {
 	require.Error(t, err)
 	require.False(t, errors.Is(err, ErrClosed))
 }
+
+func TestReleasesAreTheMethodsThatGiveBack(t *testing.T) {
+	for _, m := range []string{MethodRouterClose, MethodTransportClose, MethodConsumerClose, MethodPipeUnconsume, MethodPipeUnproduce, MethodPipeClose} {
+		require.True(t, Releases(m), m)
+	}
+	for _, m := range []string{MethodInit, MethodLoad, MethodRouterCreate, MethodTransportCreate, MethodTransportAnswer, MethodTransportCand,
+		MethodTransportICE, MethodConsumerCreate, MethodProducerPause, MethodPipeCreate, MethodPipeConnect, MethodPipeConsume, MethodPipeProduce, "no.such"} {
+		require.False(t, Releases(m), m)
+	}
+}
