@@ -173,20 +173,27 @@ func (b *Borrower) Place(ctx context.Context, req roomhost.RelayRequest) (roomho
 // gives back a reservation it made after the try's deadline; this covers an
 // answer that crossed the deadline on its way back.
 func (b *Borrower) giveBack(s cluster.ServerID, r cluster.RelayRelease) {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return
-	}
-	b.releasing.Add(1)
-	b.mu.Unlock()
-	go func() {
-		defer b.releasing.Done()
+	b.inBackground(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), b.p.TryTimeout)
 		defer cancel()
 		if _, err := bus.ReleaseRelay.Call(ctx, b.p.Bus, bus.ToServer(s), b.p.ServerID, "", r); err != nil {
 			b.log.Warn("relay release failed: that server may keep a reservation for a peer placed elsewhere", "server", s, "room", r.Room, "peer", r.Peer, "err", err)
 		}
+	})
+}
+
+// inBackground runs send in a goroutine that Close waits for; once the
+// Borrower closed it runs nothing.
+func (b *Borrower) inBackground(send func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	b.releasing.Add(1)
+	go func() {
+		defer b.releasing.Done()
+		send()
 	}()
 }
 
@@ -220,16 +227,8 @@ func (b *Borrower) caller(ref cluster.WorkerRef) Caller {
 // it lent dies with it, or is dropped when it finds this owner gone), the
 // Borrower closes, or resendFor has passed.
 func (b *Borrower) resend(to cluster.WorkerRef, method string, params any) {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return
-	}
-	b.releasing.Add(1)
-	b.mu.Unlock()
 	b.log.Warn("a relay did not answer a release in time: sending it again", "worker", to, "method", method)
-	go func() {
-		defer b.releasing.Done()
+	b.inBackground(func() {
 		c := b.caller(to)
 		tk := time.NewTicker(resendEvery)
 		defer tk.Stop()
@@ -243,12 +242,14 @@ func (b *Borrower) resend(to cluster.WorkerRef, method string, params any) {
 			err := c.Call(ctx, method, params, nil)
 			cancel()
 			if !errors.Is(err, errUnanswered) {
-				b.log.Info("a relay answered a release sent again", "worker", to, "method", method, "err", err)
+				// Served, refused as not found (it got there before), or its
+				// server gone: either way, nothing is left to give back.
+				b.log.Info("a release sent again is settled", "worker", to, "method", method, "err", err)
 				return
 			}
 		}
 		b.log.Error("a relay never answered a release: it may keep what it was told to close", "worker", to, "method", method, "for", resendFor)
-	}()
+	})
 }
 
 // onEvent takes a relay's event for one of our rooms: only from the server

@@ -12,6 +12,7 @@ import (
 	"github.com/voicectl/voicectl/server/bus"
 	"github.com/voicectl/voicectl/server/cluster"
 	"github.com/voicectl/voicectl/server/ipc"
+	"github.com/voicectl/voicectl/server/relay"
 	"github.com/voicectl/voicectl/server/roomhost"
 )
 
@@ -54,20 +55,27 @@ func (r *slowRelay) seen() (calls, served []string) {
 	return append([]string(nil), r.calls...), append([]string(nil), r.served...)
 }
 
-func TestAReleaseTheRelayDidNotAnswerIsSentAgainUntilServed(t *testing.T) {
-	t.Parallel()
+// relayedPeer is owner A's peer p1 placed on relay B, whose worker leaves
+// its first unanswered calls unanswered; p has B alive.
+func relayedPeer(t *testing.T, unanswered int) (*slowRelay, *peers, *relay.Borrower, roomhost.RelayRouter) {
 	s := newServers(t, map[cluster.ServerID]answer{"B": accepts})
-	relay := &slowRelay{unanswered: 3}
-	relay.serve(t, s.bus)
+	slow := &slowRelay{unanswered: unanswered}
+	slow.serve(t, s.bus)
 	p := newPeers("A")
 	p.beat("B", 0.1, false, 0)
 	b := borrower(t, s, p, 200*time.Millisecond)
 	rt, err := b.Place(ctxFor(t, 5*time.Second), roomhost.RelayRequest{Room: "r", Peer: "p1"})
 	require.NoError(t, err)
+	return slow, p, b, rt
+}
+
+func TestAReleaseTheRelayDidNotAnswerIsSentAgainUntilServed(t *testing.T) {
+	t.Parallel()
+	relay, _, _, rt := relayedPeer(t, 3)
 
 	// A consume the relay does not answer is the owner's to redo or
 	// undo: it is not sent again.
-	err = rt.Client.Consume(ctxFor(t, 200*time.Millisecond), ipc.ConsumerRef{TransportID: "p1", ProducerID: "q"})
+	err := rt.Client.Consume(ctxFor(t, 200*time.Millisecond), ipc.ConsumerRef{TransportID: "p1", ProducerID: "q"})
 	require.ErrorIs(t, err, ipc.ErrWorkerDown)
 	// A close is the last the relay hears of the transport: unanswered, the
 	// owner goes on (as for a worker that is gone) and it is sent again
@@ -87,14 +95,7 @@ func TestAReleaseTheRelayDidNotAnswerIsSentAgainUntilServed(t *testing.T) {
 
 func TestAReleaseIsNotSentAgainToADeadServer(t *testing.T) {
 	t.Parallel()
-	s := newServers(t, map[cluster.ServerID]answer{"B": accepts})
-	relay := &slowRelay{unanswered: 1000}
-	relay.serve(t, s.bus)
-	p := newPeers("A")
-	p.beat("B", 0.1, false, 0)
-	b := borrower(t, s, p, 200*time.Millisecond)
-	rt, err := b.Place(ctxFor(t, 5*time.Second), roomhost.RelayRequest{Room: "r", Peer: "p1"})
-	require.NoError(t, err)
+	relay, p, b, rt := relayedPeer(t, 1000)
 
 	require.ErrorIs(t, rt.Client.CloseRouter(ctxFor(t, 200*time.Millisecond), ipc.RouterRef{RouterID: rt.RouterID}), ipc.ErrWorkerDown)
 	require.Eventually(t, func() bool {
