@@ -82,20 +82,26 @@ func startHostArgs(t *testing.T, brokerURL string, i int, env []string, args ...
 	return &host{server: s, ip: ip}
 }
 
-// identify fills in each host's server id from the API's registry.
+// identify fills in each host's server id from the API's registry, once
+// one listing has them all live (a second read could miss one a loaded
+// machine let fall silent for a moment).
 func identify(t *testing.T, api *apiProc, hosts []*host) map[cluster.ServerID]*host {
 	t.Helper()
-	require.Eventually(t, func() bool { return len(api.liveServers(t)) == len(hosts) }, 15*time.Second, 50*time.Millisecond)
-	byID := map[cluster.ServerID]*host{}
-	for id, s := range api.liveServers(t) {
-		for _, h := range hosts {
-			if strings.HasPrefix(s.SignalURL, h.base) {
-				h.id = id
-				byID[id] = h
+	var byID map[cluster.ServerID]*host
+	require.Eventually(t, func() bool {
+		byID = map[cluster.ServerID]*host{}
+		for id, s := range api.liveServers(t) {
+			for _, h := range hosts {
+				if strings.HasPrefix(s.SignalURL, h.base) {
+					byID[id] = h
+				}
 			}
 		}
+		return len(byID) == len(hosts)
+	}, 15*time.Second, 50*time.Millisecond, "every host live in one listing of the API's: %v", byID)
+	for id, h := range byID {
+		h.id = id
 	}
-	require.Len(t, byID, len(hosts))
 	return byID
 }
 

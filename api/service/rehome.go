@@ -71,7 +71,7 @@ func (o *Orchestrator) failoverLoop() {
 		for id, err := range o.probeAll(due) {
 			if err == nil {
 				o.probes.WithLabelValues("alive").Inc()
-				o.reg.Vouch(id, time.Now())
+				o.reg.Vouch(id, now, time.Now())
 				continue
 			}
 			o.probes.WithLabelValues("failed").Inc()

@@ -209,19 +209,21 @@ func (r *Registry) Silent(now time.Time, d time.Duration) []cluster.ServerID {
 	return out
 }
 
-// Vouch records that a silent server answered a probe at: it stays live
-// (off the bus) for another dead_after.
-func (r *Registry) Vouch(id cluster.ServerID, at time.Time) {
+// Vouch records that a silent server, probed at asked, answered at
+// answered: it stays live for another dead_after, off the bus unless a
+// heartbeat came after the probe was sent (the server was back on the bus
+// while the probe was on its way; its answer must not say otherwise).
+func (r *Registry) Vouch(id cluster.ServerID, asked, answered time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.servers[id]
 	if s == nil || s.Dead {
 		return
 	}
-	if at.After(s.VouchedAt) {
-		s.VouchedAt = at
+	if answered.After(s.VouchedAt) {
+		s.VouchedAt = answered
 	}
-	if at.After(s.LastSeen) {
+	if asked.After(s.LastSeen) {
 		s.OffBus = true
 	}
 }

@@ -173,7 +173,7 @@ func TestAProbeKeepsASilentServerLive(t *testing.T) {
 	require.Equal(t, []cluster.ServerID{"a", "b"}, r.Silent(t0.Add(600*time.Millisecond), 500*time.Millisecond))
 	require.False(t, r.Declare("a", t0.Add(900*time.Millisecond)), "not silent past dead_after yet")
 
-	r.Vouch("a", t0.Add(900*time.Millisecond))
+	r.Vouch("a", t0.Add(600*time.Millisecond), t0.Add(900*time.Millisecond))
 	a, _ := r.Get("a")
 	require.True(t, a.OffBus)
 	require.Empty(t, Candidates(r.Snapshot()[:1], 0.8), "no new room on a server off the bus")
@@ -189,6 +189,23 @@ func TestAProbeKeepsASilentServerLive(t *testing.T) {
 	a, _ = r.Get("a")
 	require.False(t, a.OffBus)
 	require.False(t, a.Dead)
-	r.Vouch("b", t0.Add(2100*time.Millisecond))
+	r.Vouch("b", t0.Add(2000*time.Millisecond), t0.Add(2100*time.Millisecond))
 	require.False(t, r.Live("b"), "a probe revives no dead server: only its heartbeat does")
+}
+
+func TestAProbeAnsweredAfterAHeartbeatLeavesTheServerOnTheBus(t *testing.T) {
+	r := New(time.Second)
+	t0 := time.Now()
+	r.Observe(cluster.Heartbeat{Server: "a"}, t0)
+	// Silent, probed at 600 ms; its heartbeat comes at 700 ms, the probe's
+	// answer at 800 ms: it is back on the bus.
+	r.Observe(cluster.Heartbeat{Server: "a"}, t0.Add(700*time.Millisecond))
+	r.Vouch("a", t0.Add(600*time.Millisecond), t0.Add(800*time.Millisecond))
+	a, _ := r.Get("a")
+	require.False(t, a.OffBus, "a heartbeat came after the probe was sent")
+	require.Equal(t, t0.Add(800*time.Millisecond), a.VouchedAt, "the answer is a sign of life all the same")
+	// Silent again: a probe sent after its last heartbeat puts it off the bus.
+	r.Vouch("a", t0.Add(1300*time.Millisecond), t0.Add(1400*time.Millisecond))
+	a, _ = r.Get("a")
+	require.True(t, a.OffBus)
 }
