@@ -8,8 +8,10 @@ package rabbittest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -17,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -156,14 +159,54 @@ func (b *Broker) registered() bool {
 	return bytes.Contains(out, []byte("name "+name+" "))
 }
 
-// listening reports whether the node's AMQP port takes a connection.
+// listening reports whether the node's AMQP port takes a connection and
+// this node answers on it: the AMQP 0-9-1 header sent, the server's
+// connection.start frame names the node (its cluster_name, by default the
+// node's name with the host's). A port that was free when it was chosen can be taken before
+// the node binds it — by another test's broker, whose tests' servers this
+// test's API would then see, or by anything else that takes connections.
 func (b *Broker) listening() bool {
 	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", b.Port), time.Second)
 	if err != nil {
 		return false
 	}
-	_ = c.Close()
-	return true
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("AMQP\x00\x00\x09\x01")); err != nil {
+		return false
+	}
+	// A frame: type, channel (2 bytes), payload size (4), payload, 0xCE.
+	var header [7]byte
+	if _, err := io.ReadFull(c, header[:]); err != nil || header[0] != 1 {
+		return false
+	}
+	size := binary.BigEndian.Uint32(header[3:])
+	if size > 64<<10 {
+		return false
+	}
+	payload := make([]byte, size)
+	if _, err := io.ReadFull(c, payload); err != nil {
+		return false
+	}
+	name, _, _ := strings.Cut(clusterName(payload), "@")
+	node, _, _ := strings.Cut(b.node, "@")
+	return name == node
+}
+
+// clusterName is the cluster_name server property of a connection.start
+// payload: a long string, "<node name>@<host name>" unless configured.
+func clusterName(payload []byte) string {
+	key := []byte("\x0ccluster_nameS")
+	i := bytes.Index(payload, key)
+	if i < 0 || len(payload) < i+len(key)+4 {
+		return ""
+	}
+	rest := payload[i+len(key):]
+	n := binary.BigEndian.Uint32(rest)
+	if uint64(n) > uint64(len(rest)-4) {
+		return ""
+	}
+	return string(rest[4 : 4+n])
 }
 
 func (b *Broker) run(t testing.TB, name string, args ...string) {
@@ -293,12 +336,23 @@ func (b *Broker) StartApp(t testing.TB) {
 	}
 }
 
+// handedOut are the ports freePort gave this process: the kernel may hand
+// a port out again once its listener closed, and two nodes starting at
+// once must not both be given it.
+var handedOut sync.Map
+
+// freePort is a port free now and never handed out before in this process.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		_ = l.Close()
+		if _, taken := handedOut.LoadOrStore(port, true); !taken {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
