@@ -540,7 +540,10 @@ func TestRelayLoudestTwoAcrossThreeHosts(t *testing.T) {
 	pipe0, l0, q0 := sentTo(), loud1.Sent()+loud2.Sent(), quiet.Sent()
 	time.Sleep(5 * time.Second)
 	pipe1, l1, q1 := sentTo(), loud1.Sent()+loud2.Sent(), quiet.Sent()
-	require.Greater(t, q1-q0, uint64(200), "the quiet publisher kept sending")
+	// 250 packets in 5 s at 50/s; the publishers tick in this process, and
+	// a tick a starved process misses is a frame not sent (193 once, beside
+	// a cold build): more than 2 s of them say it kept sending.
+	require.Greater(t, q1-q0, uint64(100), "the quiet publisher kept sending")
 	for _, h := range relays {
 		crossed := pipe1[h.id] - pipe0[h.id]
 		loud, quietSent := float64(l1-l0), float64(q1-q0)
