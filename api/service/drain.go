@@ -106,8 +106,14 @@ func (o *Orchestrator) moveAway(srv registry.Server) {
 // rebalance moves one room off a server above high water: the largest that
 // fits whole on another server with cluster.move_margin to spare and has not
 // moved within cluster.rebalance_cooldown. One per server per look: the next
-// heartbeat shows what it relieved.
+// heartbeat shows what it relieved, and until one sent after the move has
+// come the server is not looked at again (a move wakes the loop at once,
+// and a loaded server's heartbeats come late: two rooms went 23 ms apart on
+// the view of one heartbeat).
 func (o *Orchestrator) rebalance(srv registry.Server) {
+	if o.rooms.gaveUpAfter(srv.Server, srv.Heartbeat.SentAt) {
+		return
+	}
 	names := make([]string, 0, len(srv.RoomLoads))
 	for name := range srv.RoomLoads {
 		names = append(names, name)

@@ -76,6 +76,9 @@ func newFakeServer(t *testing.T, b *bus.Local, id string) *fakeServer {
 func (f *fakeServer) beat(t *testing.T, hb cluster.Heartbeat) {
 	t.Helper()
 	hb.Server, hb.SignalURL = f.id, f.url
+	if hb.SentAt.IsZero() {
+		hb.SentAt = time.Now()
+	}
 	for room := range hb.RoomLoads {
 		hb.Rooms = append(hb.Rooms, room)
 	}
@@ -253,15 +256,24 @@ func TestRebalanceMovesTheLargestRoomThatFitsOncePerCooldown(t *testing.T) {
 		hot.beat(t, cluster.Heartbeat{Stress: 0.95, Spare: 20, RoomLoads: map[string]int{"huge": 400, "mid": 100, "tiny": 5}})
 		cool.beat(t, cluster.Heartbeat{Stress: 0.1, Spare: 500})
 	}
+	sentBefore := time.Now()
 	beat()
 	require.Eventually(t, func() bool { _, ok := hot.sentTo("mid"); return ok }, 3*time.Second, 20*time.Millisecond)
+	// A heartbeat built before the move still lists mid and the stress it
+	// made: it moves nothing more.
+	for range 3 {
+		hot.beat(t, cluster.Heartbeat{Stress: 0.95, Spare: 20, RoomLoads: map[string]int{"huge": 400, "mid": 100, "tiny": 5}, SentAt: sentBefore})
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, tinyMoved := hot.sentTo("tiny")
+	require.False(t, tinyMoved, "no second move on the view from before the first")
 	for range 5 { // still hot: the next room moves, never mid again (cooldown)
 		beat()
 		time.Sleep(150 * time.Millisecond)
 	}
 	_, hugeMoved := hot.sentTo("huge")
 	require.False(t, hugeMoved, "a room that does not fit whole elsewhere stays")
-	_, tinyMoved := hot.sentTo("tiny")
+	_, tinyMoved = hot.sentTo("tiny")
 	require.True(t, tinyMoved, "the next largest that fits moves on a later look")
 	r, err := s.p.Directory.Get(ctx, "mid")
 	require.NoError(t, err)

@@ -127,6 +127,19 @@ func (rs *roomStates) sentBeforeGivingUp(room string, server cluster.ServerID, s
 	return st != nil && st.gaveUp.server == server && sent.Before(st.gaveUp.at)
 }
 
+// gaveUpAfter reports whether server gave a room up after sent (its
+// clock): a heartbeat it sent at sent still counts that room's load.
+func (rs *roomStates) gaveUpAfter(server cluster.ServerID, sent time.Time) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for _, st := range rs.rooms {
+		if st.gaveUp.server == server && sent.Before(st.gaveUp.at) {
+			return true
+		}
+	}
+	return false
+}
+
 // isPlacing reports whether room is being given a new home now.
 func (rs *roomStates) isPlacing(room string) bool {
 	rs.mu.Lock()

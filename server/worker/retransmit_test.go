@@ -12,6 +12,7 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/voicectl/voicectl/server/ipc"
@@ -104,8 +105,9 @@ func TestListenerNACKsAreAnswered(t *testing.T) {
 			require.Contains(t, l.t.pc.LocalDescription().SDP, "a=rtcp-fb:111 nack\r\n")
 			require.Equal(t, port == 46900, l.t.route.Load().fast())
 			sendSlowly(pr, 1, 60)
-			require.Eventually(t, func() bool { return l.received.Load() == 60 }, 5*time.Second, 5*time.Millisecond,
-				"the listener got %d of 60 packets", l.received.Load())
+			all := assert.Eventually(t, func() bool { return l.received.Load() == 60 }, 5*time.Second, 5*time.Millisecond)
+			require.True(t, all, "the listener got %d of 60 packets (the worker: %d NACKed, %d resent, %d refused, %d missing)",
+				l.received.Load(), w.nacks.requested.Load(), w.nacks.resent.Load(), w.nacks.refused.Load(), w.nacks.missing.Load())
 			require.Equal(t, l.c.ssrc, l.last.Load().SSRC)
 			require.GreaterOrEqual(t, w.nacks.resent.Load(), uint64(len(lostOnTheWay)))
 			require.GreaterOrEqual(t, w.nacks.requested.Load(), uint64(len(lostOnTheWay)))
