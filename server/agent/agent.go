@@ -72,6 +72,8 @@ type Agent struct {
 	// at the last check (watchWater's goroutine only).
 	lease     *lease
 	wasLeased bool
+	// ownBeats says whether the others' silence counts (ownbeats.go).
+	ownBeats *ownBeats
 }
 
 // workerCallConsumers is how many worker calls a relay serves at once.
@@ -98,7 +100,7 @@ func Start(p Params) (*Agent, error) {
 		p.DeadAfter = 3 * p.Heartbeat
 	}
 	a := &Agent{p: p, log: p.Logger.With("server", p.ServerID), stop: make(chan struct{}), reg: registry.New(p.DeadAfter),
-		lease: newLease(p.Heartbeat, p.DeadAfter, time.Now()), wasLeased: true}
+		lease: newLease(p.Heartbeat, p.DeadAfter, time.Now()), wasLeased: true, ownBeats: newOwnBeats(p.Heartbeat, time.Now())}
 	if p.Host != nil {
 		p.Host.SetLease(a.Leased)
 	}

@@ -22,7 +22,9 @@ func (a *Agent) onHeartbeat(env bus.Envelope) {
 	}
 	if hb.Server == a.p.ServerID {
 		// Our own heartbeat back: the broker carries it to the API as well.
-		a.lease.renew(hb.SentAt, time.Now())
+		now := time.Now()
+		a.lease.renew(hb.SentAt, now)
+		a.ownBeats.heard(now)
 		return
 	}
 	if a.reg.Observe(hb, time.Now()).BeganDraining && a.p.OnServerDraining != nil {
@@ -70,9 +72,19 @@ func (a *Agent) TURN(id cluster.ServerID) []string {
 func (a *Agent) Placed(id cluster.ServerID) { a.reg.Placed(id) }
 
 // reapServers forgets the servers silent for dead_after and tells
-// OnServerLost about each.
+// OnServerLost about each — while this server's own heartbeats come back
+// through the broker; their silence during an outage of its own is excused.
 func (a *Agent) reapServers() {
-	lost := a.reg.Reap(time.Now())
+	now := time.Now()
+	up, outage := a.ownBeats.check(now)
+	if !up {
+		return
+	}
+	if outage > 0 {
+		a.reg.ExcuseFor(now, outage)
+		a.log.Info("our heartbeats come back again: the others' silence meanwhile is not counted", "outage", outage.Round(time.Millisecond))
+	}
+	lost := a.reg.Reap(now)
 	for _, id := range lost {
 		a.reg.Forget(id)
 	}
