@@ -136,7 +136,7 @@ func TestREDRetransmissionAllocatesNothing(t *testing.T) {
 	}
 	pair := make([]rtcp.NackPair, 1)
 	before := w.nacks.resent.Load()
-	allocs := testing.AllocsPerRun(200, func() {
+	allocs := leastAllocsPerRun(200, func() {
 		nextRED(raw, pkt)
 		pr.dispatch(raw, pkt)
 		pair[0].PacketID = pkt.SequenceNumber
