@@ -38,9 +38,15 @@ func awaitStreams(ctx context.Context, peers []*peer, limit time.Duration, hears
 // everyListenerHears reports whether hears(l, q) holds for every peer l and
 // every other publisher q of l's room (publishers listen to each other too).
 func everyListenerHears(peers []*peer, hears func(l, q *peer) bool) bool {
+	publishers := map[string][]*peer{} // by room: a calibration has thousands of peers
+	for _, q := range peers {
+		if q.publish {
+			publishers[q.room] = append(publishers[q.room], q)
+		}
+	}
 	for _, l := range peers {
-		for _, q := range peers {
-			if q != l && q.publish && q.room == l.room && !hears(l, q) {
+		for _, q := range publishers[l.room] {
+			if q != l && !hears(l, q) {
 				return false
 			}
 		}

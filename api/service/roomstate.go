@@ -47,6 +47,12 @@ type gaveUp struct {
 	noted  time.Time
 }
 
+// precedes reports whether a heartbeat server sent at sent predates this
+// giving up of its.
+func (g gaveUp) precedes(server cluster.ServerID, sent time.Time) bool {
+	return g.server == server && sent.Before(g.at)
+}
+
 func newRoomStates(keep time.Duration) *roomStates {
 	return &roomStates{keep: keep, rooms: map[string]*roomState{}}
 }
@@ -124,7 +130,7 @@ func (rs *roomStates) sentBeforeGivingUp(room string, server cluster.ServerID, s
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	st := rs.rooms[room]
-	return st != nil && st.gaveUp.server == server && sent.Before(st.gaveUp.at)
+	return st != nil && st.gaveUp.precedes(server, sent)
 }
 
 // gaveUpAfter reports whether server gave a room up after sent (its
@@ -133,7 +139,7 @@ func (rs *roomStates) gaveUpAfter(server cluster.ServerID, sent time.Time) bool 
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	for _, st := range rs.rooms {
-		if st.gaveUp.server == server && sent.Before(st.gaveUp.at) {
+		if st.gaveUp.precedes(server, sent) {
 			return true
 		}
 	}
